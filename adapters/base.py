@@ -1,0 +1,258 @@
+"""What every adapter shares: validation, label encoding, devices, seeds.
+
+An adapter is a scikit-learn classifier. Subclasses implement three hooks:
+
+``_build(n_features, n_classes, seed, device)``
+    Create the untrained model and store it on ``self`` (fitted attributes end
+    with an underscore).
+``_train(X, Y_index, seed)``
+    Train the built model on float32 ``X`` and integer class indices.
+``_predict_proba(X)`` / ``_predict_proba_stock(X)``
+    Class probabilities through the adapter's efficient path, and through the
+    framework's stock API (for example Keras ``model.predict``), so that the
+    harness can report what a user of the plain API pays.
+
+Framework imports happen inside those hooks, never at module import time, so
+that importing an adapter module (to list it, to read its capabilities) stays
+cheap and works without the framework installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+DEVICES = ("cpu", "gpu", "auto")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """A device was asked for that this process cannot use (e.g. no GPU)."""
+
+
+class FrameworkUnavailableError(ImportError):
+    """The framework an adapter needs is not installed in this environment."""
+
+
+def seed_from(random_state) -> int | None:
+    """Turn an sklearn-style ``random_state`` into an int seed (or None).
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.RandomState
+        ``None`` means "do not seed": results then vary between fits.
+
+    Returns
+    -------
+    int or None
+    """
+    if random_state is None:
+        return None
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState. Got {random_state!r} instead.")
+
+
+def require_modules(cls_name: str, modules: tuple[str, ...], extra: str) -> None:
+    """Raise a clear error when a framework module cannot be found.
+
+    Uses ``importlib.util.find_spec`` so that the check imports nothing.
+    """
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise FrameworkUnavailableError(
+            f'{cls_name} needs {", ".join(missing)}, which is not installed. Install it with: pip install ".[{extra}]"'
+        )
+
+
+class BenchClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of all adapters: an sklearn classifier with devices and seeds.
+
+    Class attributes describe the adapter as data, so that the harness can ask
+    before it runs anything.
+
+    Attributes
+    ----------
+    framework : str
+        Name of the framework (also the key of its version in records).
+    requires : tuple of str
+        Importable module names the adapter needs.
+    install_extra : str
+        The pip extra that installs them.
+    supported_devices : tuple of str
+        Concrete devices the adapter can run on (``"cpu"``, ``"gpu"``).
+    supported_backends : tuple of str
+        Backends the adapter can use; ``("default",)`` when there is no choice.
+    profiles : dict
+        Named parameter sets (for example ``"seed"``: the blog post's settings).
+    """
+
+    framework = "unknown"
+    requires: tuple[str, ...] = ()
+    install_extra = ""
+    supported_devices: tuple[str, ...] = ("cpu",)
+    supported_backends: tuple[str, ...] = ("default",)
+    profiles: dict[str, dict] = {}
+
+    _parameter_constraints: dict = {
+        "device": [StrOptions(set(DEVICES))],
+        "random_state": ["random_state"],
+    }
+
+    # -- hooks -------------------------------------------------------------
+    def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
+        raise NotImplementedError
+
+    def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
+        raise NotImplementedError
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_proba_stock(self, X: np.ndarray) -> np.ndarray:
+        return self._predict_proba(X)
+
+    def _resolve_device(self, device: str) -> str:
+        """Map ``device`` to ``"cpu"`` or ``"gpu"``; raise if unusable here."""
+        if device == "auto":
+            return "gpu" if "gpu" in self.supported_devices and self.gpu_available() else "cpu"
+        if device not in self.supported_devices:
+            raise DeviceUnavailableError(
+                f"{type(self).__name__} supports device(s) {', '.join(self.supported_devices)}; "
+                f"device={device!r} is not supported."
+            )
+        if device == "gpu" and not self.gpu_available():
+            raise DeviceUnavailableError(
+                f"{type(self).__name__}(device='gpu') but no GPU is available to "
+                f"{self.framework} in this process. Use device='cpu' or 'auto'."
+            )
+        return device
+
+    def gpu_available(self) -> bool:
+        """Whether this adapter's framework sees a GPU (imports the framework)."""
+        return False
+
+    def sync(self) -> None:
+        """Wait for queued device work to finish (no-op on CPU).
+
+        The harness calls this before it stops a timer.
+        """
+
+    # -- sklearn API -------------------------------------------------------
+    def _prepare(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """Validate, encode labels, build the model; return float32 X and class indices."""
+        self._validate_params()
+        require_modules(type(self).__name__, self.requires, self.install_extra)
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y to fit; got 1 class ({self.classes_[0]!r})."
+            )
+        self.device_ = self._resolve_device(self.device)
+        self._build(self.n_features_in_, len(self.classes_), seed_from(self.random_state), self.device_)
+        return np.ascontiguousarray(X, dtype=np.float32), y_index.astype(np.int64)
+
+    def initialize(self, X, y):
+        """Validate data, encode labels and build the untrained model.
+
+        Separate from training so that build time and training time can be
+        told apart (as skorch's ``initialize``).
+
+        Returns
+        -------
+        self
+        """
+        self._prepare(X, y)
+        return self
+
+    def fit(self, X, y):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features; NaN or infinite values are rejected.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings such as ``"setosa"`` work).
+
+        Returns
+        -------
+        self
+        """
+        X32, y_index = self._prepare(X, y)
+        self._train(X32, y_index, seed_from(self.random_state))
+        return self
+
+    def _check_X(self, X) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        # Fast path for the common case (a float ndarray of the right width,
+        # fitted without feature names): sklearn's full validation costs tens of
+        # microseconds, more than a small model's forward pass.
+        if (
+            isinstance(X, np.ndarray)
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and X.shape[1] == self.n_features_in_
+            and X.shape[0] > 0
+            and not hasattr(self, "feature_names_in_")
+        ):
+            if not np.isfinite(X).all():
+                raise ValueError(f"Input X contains NaN or infinity; {type(self).__name__} needs finite values.")
+            return np.ascontiguousarray(X, dtype=np.float32)
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def predict_proba(self, X):
+        """Class probabilities through the adapter's efficient path.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._predict_proba(self._check_X(X))
+
+    def predict_proba_stock(self, X):
+        """Class probabilities through the framework's stock predict API.
+
+        Same numbers as :meth:`predict_proba`, usually at a higher cost per
+        call; the harness measures both.
+        """
+        return self._predict_proba_stock(self._check_X(X))
+
+    def predict(self, X):
+        """Predict class labels, of the same type as the labels seen in fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)  # checks fitted state before classes_ is read
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_stock(self, X):
+        """Predict labels through the framework's stock API."""
+        proba = self.predict_proba_stock(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

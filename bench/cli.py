@@ -1,0 +1,120 @@
+"""The command line: argparse, one function per subcommand, one error path.
+
+Each ``cmd_*`` function takes the parsed arguments and returns an exit code;
+tests call them directly. A :class:`~bench.errors.UserError` anywhere becomes
+``error: <message>`` on stderr and exit status 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import UserError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def cmd_seed(args) -> int:
+    from .plots import iris_pairplot
+    from .seed import run_seed, seed_report
+    from .threads import limit_threads
+
+    frameworks = tuple(f for f in ("torch", "tensorflow") if _importable(f))
+    threads = limit_threads(args.threads, frameworks)
+    start = time.perf_counter()
+    print(f"Running the blog post's experiment ({args.threads} thread(s) per framework) ...", file=sys.stderr)
+    rows = run_seed(random_state=args.random_state, progress=lambda m: print(m, file=sys.stderr))
+    print(seed_report(rows, time.perf_counter() - start, threads))
+    figure = iris_pairplot(Path(args.results_dir) / "figures" / "iris-pairplot.png")
+    print(f"Pairplot saved to {figure}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from adapters import list_adapters
+
+    from .datasets import BUNDLED, load_dataset
+    from .devices import describe_devices
+
+    rows = [
+        [
+            a.name,
+            a.framework,
+            ",".join(a.backends),
+            ",".join(a.devices),
+            ",".join(a.profiles) or "-",
+            "yes" if a.available else f"no: {a.reason}",
+        ]
+        for a in list_adapters()
+    ]
+    print("Adapters")
+    print(
+        tabulate(rows, headers=["name", "framework", "backends", "devices", "profiles", "available"], tablefmt="github")
+    )
+    print("\nDatasets")
+    data_rows = []
+    for name in BUNDLED:
+        ds = load_dataset(name)
+        classes = ds.classes
+        shown = ", ".join(map(str, classes[:4])) + (", ..." if len(classes) > 4 else "")
+        data_rows.append([name, ds.n_samples, ds.n_features, len(classes), shown])
+    print(tabulate(data_rows, headers=["name", "samples", "features", "classes", "labels"], tablefmt="github"))
+    print("\nDevices")
+    print(tabulate(describe_devices(), headers=["device", "present", "detail"], tablefmt="github"))
+    return 0
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Fair, repeated, timed comparisons of scikit-learn, Keras and PyTorch.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("seed", help="run the 2016 blog post's experiment and print it beside the post's figures")
+    p.add_argument("--threads", type=_positive_int, default=1, help="threads per framework (default: 1)")
+    p.add_argument("--random-state", type=int, default=0, help="seed for model initialisation and shuffling")
+    p.add_argument("--results-dir", default="results", help="where figures go (default: results)")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("list", help="adapters (available or not, and why), datasets, devices")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bench`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

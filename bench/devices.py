@@ -1,0 +1,42 @@
+"""Which devices this machine has, found without importing a framework."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+
+def nvidia_gpus() -> list[dict]:
+    """GPUs reported by ``nvidia-smi`` (name, memory MiB, driver); [] if none or no tool."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            gpus.append({"name": parts[0], "memory_mib": int(float(parts[1])), "driver": parts[2]})
+    return gpus
+
+
+def describe_devices() -> list[list]:
+    """Rows for ``bench list``: device, present, detail."""
+    import platform
+
+    gpus = nvidia_gpus()
+    rows = [["cpu", "yes", platform.processor() or platform.machine()]]
+    if gpus:
+        rows.append(["gpu", "yes", "; ".join(f"{g['name']} ({g['memory_mib']} MiB)" for g in gpus)])
+    else:
+        rows.append(["gpu", "no", "no NVIDIA GPU found (nvidia-smi); gpu trials are recorded as skipped"])
+    return rows

@@ -1,0 +1,95 @@
+"""Pure timing helpers: raw durations in nanoseconds, no I/O, no frameworks.
+
+The caller supplies ``sync`` (for example ``torch.cuda.synchronize``) so that
+queued device work is finished before a timer stops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+Timer = Callable[[], int]
+
+
+def _noop() -> None:
+    return None
+
+
+def time_call(fn: Callable[[], Any], *, timer: Timer = time.perf_counter_ns, sync: Callable[[], None] | None = None):
+    """Run ``fn`` once; return ``(result, duration_ns)``, synchronised."""
+    sync = sync or _noop
+    start = timer()
+    result = fn()
+    sync()
+    return result, timer() - start
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    warmup: int = 0,
+    rounds: int = 1,
+    timer: Timer = time.perf_counter_ns,
+    sync: Callable[[], None] | None = None,
+) -> list[int]:
+    """Durations (ns) of ``rounds`` calls of ``fn``, after ``warmup`` untimed calls.
+
+    Each call is timed on its own (so percentiles can be derived), with
+    ``sync`` called before the timer stops.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments.
+    warmup : int, default=0
+        Calls made first and not timed (caches, lazy compilation).
+    rounds : int, default=1
+        Timed calls.
+
+    Returns
+    -------
+    list of int
+    """
+    if warmup < 0 or rounds < 1:
+        raise ValueError(f"warmup must be >= 0 and rounds >= 1; got warmup={warmup}, rounds={rounds}.")
+    sync = sync or _noop
+    for _ in range(warmup):
+        fn()
+    sync()
+    durations = []
+    for _ in range(rounds):
+        start = timer()
+        fn()
+        sync()
+        durations.append(timer() - start)
+    return durations
+
+
+def measure_for(
+    fn: Callable[[], Any],
+    *,
+    min_rounds: int,
+    max_rounds: int,
+    budget_ns: int,
+    timer: Timer = time.perf_counter_ns,
+    sync: Callable[[], None] | None = None,
+) -> list[int]:
+    """Time single calls until ``budget_ns`` is spent, between min and max rounds.
+
+    Fast calls get many samples (p99 needs hundreds); slow ones stop at the
+    budget once ``min_rounds`` are in.
+    """
+    sync = sync or _noop
+    durations: list[int] = []
+    begin = timer()
+    while len(durations) < max_rounds:
+        start = timer()
+        fn()
+        sync()
+        end = timer()
+        durations.append(end - start)
+        if len(durations) >= min_rounds and end - begin >= budget_ns:
+            break
+    return durations

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny data, fixed seeds, GPU marker."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Keras fixes its backend per process: the test process uses TensorFlow where
+# it is installed (tests of other backends run in subprocesses).
+if importlib.util.find_spec("tensorflow") is not None:
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def gpu_present() -> bool:
+    if has_module("torch"):
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if gpu_present():
+        return
+    skip = pytest.mark.skip(reason="no GPU present")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def iris_xy():
+    """Iris with string labels, as in the blog post."""
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    return data.data, np.asarray(data.target_names)[data.target]

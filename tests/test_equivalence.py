@@ -1,0 +1,95 @@
+"""The Keras MLP and the PyTorch MLP compute the same function and train the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("keras")
+pytest.importorskip("tensorflow")
+
+from adapters.keras_mlp import KerasMLPClassifier  # noqa: E402
+from adapters.mlp_common import n_parameters  # noqa: E402
+from adapters.torch_mlp import TorchMLPClassifier  # noqa: E402
+
+
+@pytest.fixture
+def pair(iris_xy):
+    X, y = iris_xy
+    keras_clf = KerasMLPClassifier(random_state=3, batch_size=8).initialize(X, y)
+    torch_clf = TorchMLPClassifier(random_state=3, batch_size=8).initialize(X, y)
+    return X.astype(np.float32), y, keras_clf, torch_clf
+
+
+def test_same_architecture_and_parameter_count(pair):
+    _, _, keras_clf, torch_clf = pair
+    assert keras_clf.model_.count_params() == 131
+    assert sum(p.numel() for p in torch_clf.module_.parameters()) == 131
+    assert n_parameters(4, 16, 3) == 131
+    shapes_k = [w.shape for w in keras_clf.get_weights()]
+    shapes_t = [w.shape for w in torch_clf.get_weights()]
+    assert shapes_k == shapes_t == [(4, 16), (16,), (16, 3), (3,)]
+
+
+def test_same_initial_weights_for_same_seed(pair):
+    _, _, keras_clf, torch_clf = pair
+    for wk, wt in zip(keras_clf.get_weights(), torch_clf.get_weights()):
+        np.testing.assert_array_equal(wk, wt)
+    # biases start at zero, kernels within the Glorot-uniform limit
+    w1, b1, w2, b2 = torch_clf.get_weights()
+    assert not b1.any() and not b2.any()
+    assert np.abs(w1).max() <= np.sqrt(6 / (4 + 16))
+
+
+def test_same_forward_outputs(pair):
+    X, _, keras_clf, torch_clf = pair
+    p_keras = keras_clf.predict_proba(X)
+    p_torch = torch_clf.predict_proba(X)
+    assert p_keras.dtype == p_torch.dtype == np.float32
+    np.testing.assert_allclose(p_keras, p_torch, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("n_steps", [1, 25])
+def test_same_weights_after_optimizer_steps(pair, n_steps):
+    import torch
+
+    X, _, keras_clf, torch_clf = pair
+    y_index = np.searchsorted(keras_clf.classes_, pair[1])
+    rng = np.random.default_rng(0)
+    for _ in range(n_steps):
+        idx = rng.choice(len(X), size=8, replace=False)
+        keras_clf.model_.train_on_batch(X[idx], keras_clf._one_hot(y_index[idx]))
+        torch_clf._train_batch(torch.from_numpy(X[idx]), torch.from_numpy(y_index[idx]))
+    for wk, wt in zip(keras_clf.get_weights(), torch_clf.get_weights()):
+        np.testing.assert_allclose(wk, wt, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(keras_clf.predict_proba(X), torch_clf.predict_proba(X), atol=1e-6, rtol=0)
+
+
+def test_torch_default_adam_would_not_match(pair):
+    """The epsilon placement matters: stock torch Adam drifts from Keras' update."""
+    import torch
+
+    X, y, keras_clf, torch_clf = pair
+    torch_clf.optimizer_ = torch.optim.Adam(torch_clf.module_.parameters(), lr=0.001)
+    y_index = np.searchsorted(keras_clf.classes_, y)
+    # Tiny gradients make epsilon's placement visible: scale inputs down.
+    Xs = X[:8] * 1e-4
+    for _ in range(3):
+        keras_clf.model_.train_on_batch(Xs, keras_clf._one_hot(y_index[:8]))
+        torch_clf._train_batch(torch.from_numpy(Xs), torch.from_numpy(y_index[:8]))
+    diffs = [np.abs(wk - wt).max() for wk, wt in zip(keras_clf.get_weights(), torch_clf.get_weights())]
+    assert max(diffs) > 1e-6
+
+
+def test_full_training_reaches_similar_accuracy(iris_xy):
+    """Same data, seed, settings: both learn iris (shuffle orders differ, see README)."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = iris_xy
+    Xtr, Xte, ytr, yte = train_test_split(X, y, train_size=0.5, random_state=0, stratify=y)
+    params = dict(epochs=60, batch_size=4, learning_rate=0.01, random_state=0)
+    acc_k = KerasMLPClassifier(**params).fit(Xtr, ytr).score(Xte, yte)
+    acc_t = TorchMLPClassifier(**params).fit(Xtr, ytr).score(Xte, yte)
+    assert acc_k > 0.85 and acc_t > 0.85
+    assert abs(acc_k - acc_t) <= 0.1
