@@ -34,6 +34,64 @@ def cmd_seed(args) -> int:
     return 0
 
 
+def resolve_config(args):
+    """The config a ``run`` command asks for: file (or built-in), then flags."""
+    from .config import AdapterSpec, builtin_config_path, load_config, with_overrides
+
+    if args.config and args.quick:
+        raise UserError("Use either --config or --quick, not both.")
+    path = args.config or builtin_config_path("quick" if args.quick else "default")
+    config = load_config(path)
+    adapters = tuple(AdapterSpec.parse(a) for a in _csv(args.adapters)) if args.adapters else None
+    return with_overrides(
+        config,
+        datasets=tuple(_csv(args.datasets)) if args.datasets else None,
+        adapters=adapters,
+        devices=tuple(_csv(args.devices)) if args.devices else None,
+        splits=args.splits,
+        threads=args.threads,
+        trial_timeout_s=args.trial_timeout,
+    )
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def cmd_run(args) -> int:
+    from .environment import fingerprint
+    from .matrix import expand
+    from .run import run_matrix
+    from .store import RunStore
+
+    config = resolve_config(args)
+    trials = expand(config)
+    if args.dry_run:
+        for trial in trials:
+            note = f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""
+            print(trial.trial_id + note)
+        print(f"{len(trials)} trials in {len({t.group for t in trials})} worker groups.", file=sys.stderr)
+        return 0
+    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
+    env = fingerprint()
+    store = RunStore.open(args.results_dir, run_id, config.to_dict(), env)
+    print(f"Run {run_id}: {len(trials)} trials -> {store.path}", file=sys.stderr)
+    result = run_matrix(config, store)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.statuses.items())) or "nothing new to run"
+    print(f"Done: {counts}. Records: {store.records_path}")
+    print(f"Next: bench report {run_id}")
+    return 0
+
+
+def cmd_env(args) -> int:
+    import json
+
+    from .environment import fingerprint
+
+    print(json.dumps(fingerprint(control=not args.no_control), indent=2))
+    return 0
+
+
 def cmd_list(args) -> int:
     from tabulate import tabulate
 
@@ -88,6 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-state", type=int, default=0, help="seed for model initialisation and shuffling")
     p.add_argument("--results-dir", default="results", help="where figures go (default: results)")
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("run", help="run the trial matrix into results/runs/<run-id>/")
+    p.add_argument("--config", help="TOML config file (default: the built-in default matrix)")
+    p.add_argument("--quick", action="store_true", help="the built-in quick matrix (3 splits, faster MLP settings)")
+    p.add_argument("--datasets", help="comma-separated dataset names, e.g. iris,wine")
+    p.add_argument(
+        "--adapters", help="comma-separated adapters as name[:profile][@backend], e.g. sklearn-lr,keras-mlp:seed@jax"
+    )
+    p.add_argument("--devices", help="comma-separated devices: cpu,gpu")
+    p.add_argument("--splits", type=_positive_int, help="number of seeded splits")
+    p.add_argument("--threads", type=_positive_int, help="threads per framework")
+    p.add_argument("--trial-timeout", type=float, help="seconds before a trial is killed and recorded as timeout")
+    p.add_argument("--run-id", help="name of the run; an existing one is resumed (default: a timestamp)")
+    p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("env", help="print this machine's fingerprint (JSON)")
+    p.add_argument("--no-control", action="store_true", help="skip the raw-speed control measurement")
+    p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("list", help="adapters (available or not, and why), datasets, devices")
     p.set_defaults(func=cmd_list)
