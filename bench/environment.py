@@ -71,9 +71,8 @@ def git_commit() -> str | None:
 
 
 def blas_info() -> list[dict]:
-    from threadpoolctl import threadpool_info
-
     import numpy  # noqa: F401  (loads numpy's BLAS so threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
 
     return [
         {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
