@@ -6,6 +6,10 @@ adapters register through the ``bench.adapters`` entry-point group::
 
     [project.entry-points."bench.adapters"]
     my-model = "my_package.my_module:MyClassifier"
+
+or, without packaging, through the ``BENCH_ADAPTERS`` environment variable
+(``name=module:Class`` pairs separated by commas), which worker processes
+inherit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -37,6 +42,9 @@ def registered() -> dict[str, str]:
     targets = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         targets.setdefault(ep.name, ep.value)
+    for pair in filter(None, os.environ.get("BENCH_ADAPTERS", "").split(",")):
+        name, _, target = pair.partition("=")
+        targets.setdefault(name.strip(), target.strip())
     return dict(sorted(targets.items()))
 
 

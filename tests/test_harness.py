@@ -1,0 +1,288 @@
+"""The harness: config, matrix, store (resume, torn lines) and worker isolation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.config import AdapterSpec, Config, config_from_dict, validate
+from bench.errors import UserError
+from bench.matrix import expand, groups
+from bench.measure import TimingSettings
+from bench.run import run_matrix
+from bench.store import RunStore, read_records
+
+FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-fail=tests.fake_adapters:FailingClassifier,fake-hang=tests.fake_adapters:HangingClassifier,fake-crash=tests.fake_adapters:CrashingClassifier"
+TINY_TIMING = TimingSettings(
+    warmup=1,
+    latency_min_calls=5,
+    latency_budget_s=0.01,
+    stock_min_calls=2,
+    stock_budget_s=0.01,
+    batch_sizes=(1,),
+    throughput_budget_s=0.005,
+)
+
+
+@pytest.fixture(autouse=True)
+def fake_adapters(monkeypatch):
+    monkeypatch.setenv("BENCH_ADAPTERS", FAKES)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+
+
+def tiny(adapters, **kw):
+    base = dict(
+        adapters=tuple(AdapterSpec.parse(a) for a in adapters), splits=3, timing=TINY_TIMING, trial_timeout_s=60.0
+    )
+    base.update(kw)
+    return validate(Config(**base), "test")
+
+
+def open_store(tmp_path, config, run_id="r"):
+    return RunStore.open(tmp_path, run_id, config.to_dict(), {"machine_id": "test"})
+
+
+# -- matrix ------------------------------------------------------------------
+def test_matrix_ids_groups_and_skips():
+    config = tiny(["sklearn-lr", "torch-mlp:seed"], devices=("cpu", "gpu"), datasets=("iris", "wine"), splits=2)
+    trials = expand(config)
+    assert len(trials) == 2 * 2 * 2 * 2
+    ids = [t.trial_id for t in trials]
+    assert len(set(ids)) == len(ids)
+    assert "iris/torch-mlp:seed/cpu/split-01" in ids
+    sk_gpu = [t for t in trials if t.adapter.name == "sklearn-lr" and t.device == "gpu"]
+    assert all(t.skip_reason and "does not run on gpu" in t.skip_reason for t in sk_gpu)
+    assert list(groups(trials)) == ["sklearn-lr/cpu", "sklearn-lr/gpu", "torch-mlp:seed/cpu", "torch-mlp:seed/gpu"]
+
+
+def test_init_seeds_separate_from_split_seeds():
+    trials = expand(tiny(["sklearn-lr"], splits=2, init_seeds=2))
+    assert [(t.split_seed, t.init_seed) for t in trials] == [(0, 1000), (0, 1001), (1, 1000), (1, 1001)]
+    assert trials[1].trial_id == "iris/sklearn-lr/cpu/split-00/init-1001"
+
+
+def test_missing_framework_is_a_skip(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
+    (trial,) = expand(tiny(["torch-mlp"], splits=1))
+    assert 'pip install ".[torch]"' in trial.skip_reason
+
+
+# -- config errors -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            {"datasets": ["irs"], "adapters": ["sklearn-lr"]},
+            "Unknown dataset 'irs'. Available: breast_cancer, digits, iris, wine.",
+        ),
+        ({"adapters": ["torh-mlp"]}, "Unknown adapter 'torh-mlp'"),
+        ({"adapters": ["sklearn-lr"], "devices": ["tpu"]}, "Unknown device 'tpu'. Available: cpu, gpu."),
+        ({"adapters": ["sklearn-lr"], "splits": 0}, "splits must be an int >= 1. Got 0 instead."),
+        (
+            {"adapters": [{"name": "torch-mlp", "params": {"epochs": 0}}]},
+            "The 'epochs' parameter of TorchMLPClassifier must be",
+        ),
+        ({"adapters": [{"name": "torch-mlp", "params": {"epoch": 3}}]}, "has no parameter(s) epoch"),
+        ({"adapters": ["torch-mlp:fast"]}, "has no profile 'fast'"),
+        ({"adapters": ["torch-mlp@jax"]}, "has no backend 'jax'"),
+        ({"adapters": ["sklearn-lr"], "colour": 1}, "unknown key(s) colour"),
+    ],
+)
+def test_bad_config_is_a_user_error(data, message):
+    with pytest.raises(UserError) as err:
+        config_from_dict(data)
+    assert message in str(err.value)
+
+
+def test_cli_errors_are_one_line_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("splits = [\n")
+    assert main(["run", "--config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Config file {bad} is not valid TOML") and err.count("\n") == 1
+    assert main(["run", "--datasets", "nope", "--dry-run"]) == 1
+    assert "Unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_unwritable_results_dir(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--quick", "--results-dir", str(blocker), "--adapters", "fake-ok", "--devices", "cpu"]) == 1
+    assert "Cannot write results to" in capsys.readouterr().err
+
+
+def test_run_id_with_different_config(tmp_path):
+    open_store(tmp_path, tiny(["sklearn-lr"]))
+    with pytest.raises(UserError, match="exists with a different config .*splits"):
+        open_store(tmp_path, tiny(["sklearn-lr"], splits=4))
+
+
+def test_dry_run_lists_trials(capsys):
+    assert (
+        main(["run", "--dry-run", "--adapters", "sklearn-lr,torch-mlp:seed", "--splits", "2", "--devices", "cpu,gpu"])
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 8 and out[0] == "iris/sklearn-lr/cpu/split-00"
+    assert "skipped: sklearn-lr does not run on gpu" in out[2]
+
+
+# -- store -----------------------------------------------------------------------
+def test_store_appends_and_reads_latest(tmp_path):
+    store = open_store(tmp_path, tiny(["sklearn-lr"]))
+    store.append({"trial_id": "a", "status": "error"})
+    store.append({"trial_id": "a", "status": "ok", "accuracy": float("nan")})
+    store.append({"trial_id": "b", "status": "ok"})
+    records = read_records(store.records_path)
+    assert [(r["trial_id"], r["status"]) for r in records] == [("a", "ok"), ("b", "ok")]
+    assert records[0]["accuracy"] is None and records[0]["schema_version"] == 1
+    assert store.finished_ids() == {"a", "b"}
+
+
+def test_truncated_last_line_is_set_aside_on_resume(tmp_path):
+    config = tiny(["sklearn-lr"])
+    store = open_store(tmp_path, config)
+    store.append({"trial_id": "a", "status": "ok"})
+    with store.records_path.open("a") as fh:
+        fh.write('{"trial_id": "b", "stat')  # killed mid-write
+    with pytest.warns(UserWarning, match="partial last line"):
+        assert [r["trial_id"] for r in read_records(store.records_path)] == ["a"]
+    store = open_store(tmp_path, config)  # resume repairs the tail
+    store.append({"trial_id": "b", "status": "ok"})
+    assert [r["trial_id"] for r in read_records(store.records_path)] == ["a", "b"]
+    assert (store.path / "records.jsonl.torn").read_text().startswith('{"trial_id": "b"')
+
+
+def test_corrupt_line_names_file_and_line(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"trial_id": "a", "schema_version": 1}\nnot json\n{"trial_id": "b", "schema_version": 1}\n')
+    with pytest.raises(UserError, match=r"records.jsonl:2: not a valid record"):
+        read_records(path)
+    path.write_text('{"trial_id": "a", "schema_version": 99}\n')
+    with pytest.raises(UserError, match=r"records.jsonl:1: schema_version 99"):
+        read_records(path)
+
+
+# -- execution and isolation (real worker processes) ------------------------------
+def _records(store):
+    return {r["trial_id"]: r for r in read_records(store.records_path)}
+
+
+def test_errors_and_crashes_are_recorded_and_the_rest_completes(tmp_path):
+    config = tiny(["fake-fail", "fake-crash", "fake-ok"])
+    store = open_store(tmp_path, config)
+    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    recs = _records(store)
+    assert len(recs) == 9
+    status = {tid: r["status"] for tid, r in recs.items()}
+    assert status["iris/fake-fail/cpu/split-01"] == "error"
+    assert "deliberate failure in fit" in recs["iris/fake-fail/cpu/split-01"]["reason"]
+    assert status["iris/fake-fail/cpu/split-00"] == status["iris/fake-fail/cpu/split-02"] == "ok"
+    assert status["iris/fake-crash/cpu/split-01"] == "error"
+    assert "killed by SIGKILL" in recs["iris/fake-crash/cpu/split-01"]["reason"]
+    assert status["iris/fake-crash/cpu/split-02"] == "ok"  # a fresh worker took over
+    assert all(status[f"iris/fake-ok/cpu/split-0{i}"] == "ok" for i in range(3))
+
+
+def test_hang_is_a_timeout(tmp_path):
+    config = tiny(["fake-hang"], trial_timeout_s=3.0)
+    store = open_store(tmp_path, config)
+    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    status = {tid: r["status"] for tid, r in _records(store).items()}
+    assert status == {
+        "iris/fake-hang/cpu/split-00": "ok",
+        "iris/fake-hang/cpu/split-01": "timeout",
+        "iris/fake-hang/cpu/split-02": "ok",
+    }
+
+
+def test_record_fields_and_reproducible_accuracy(tmp_path):
+    config = tiny(["sklearn-lr"], splits=2)
+    first = open_store(tmp_path, config, "one")
+    second = open_store(tmp_path, config, "two")
+    for store in (first, second):
+        run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    a, b = _records(first), _records(second)
+    assert {k: v["accuracy"] for k, v in a.items()} == {k: v["accuracy"] for k, v in b.items()}
+    record = a["iris/sklearn-lr/cpu/split-00"]
+    for key in (
+        "run_id",
+        "trial_id",
+        "dataset",
+        "adapter",
+        "framework",
+        "framework_version",
+        "backend",
+        "device",
+        "device_name",
+        "split_seed",
+        "n_train",
+        "n_test",
+        "n_features",
+        "n_classes",
+        "threads",
+        "params",
+        "accuracy",
+        "f1_macro",
+        "log_loss",
+        "fit_wall_s",
+        "fit_cpu_s",
+        "cold_predict_s",
+        "latency",
+        "stock_latency",
+        "throughput_sps",
+        "rss_peak_mb",
+        "gpu_peak_mb",
+        "status",
+        "import_s",
+        "hostname",
+    ):
+        assert key in record, key
+    assert record["n_train"] == record["n_test"] == 75
+    assert set(record["latency"]) >= {"p50_us", "p90_us", "p99_us", "n"}
+    assert record["threads"]["blas"]
+
+
+@pytest.mark.slow
+def test_kill_midway_and_resume_gives_each_trial_once(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--adapters",
+        "fake-ok,sklearn-lr",
+        "--splits",
+        "4",
+        "--devices",
+        "cpu",
+        "--quick",
+        "--run-id",
+        "k",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    records = tmp_path / "runs" / "k" / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not records.exists() or records.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_before = records.read_text().count("\n")
+    assert 3 <= n_before < 8
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    ids = [r["trial_id"] for r in lines]
+    assert len(ids) == len(set(ids)) == 8
