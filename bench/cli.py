@@ -92,6 +92,22 @@ def cmd_env(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    path = write_report(args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out)
+    print(f"Report written to {path} (figures in {path.parent / 'figures'}, CSVs beside it)")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare_runs
+
+    path = compare_runs(args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device)
+    print(f"Comparison written to {path}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from tabulate import tabulate
 
@@ -162,6 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results", help="default: results")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="regenerate REPORT.md, figures and CSVs from stored records")
+    p.add_argument("runs", nargs="*", help="run ids or folders (default: the latest run)")
+    p.add_argument(
+        "--baseline", default="sklearn-lr", help="adapter the others are compared with (default: sklearn-lr)"
+    )
+    p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
+    p.add_argument("--out", help="where to write the report (default: the results dir)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="compare runs (e.g. two machines): B/A ratios with CIs and verdicts")
+    p.add_argument("runs", nargs="+", help="baseline run, then one or more runs to compare with it")
+    p.add_argument("--ignore-device", action="store_true", help="match trials across devices (a CPU run vs a GPU run)")
+    p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
+    p.add_argument("--out", help="where to write the comparison (default: the results dir)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("env", help="print this machine's fingerprint (JSON)")
     p.add_argument("--no-control", action="store_true", help="skip the raw-speed control measurement")
