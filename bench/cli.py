@@ -45,13 +45,37 @@ def resolve_config(args):
     adapters = tuple(AdapterSpec.parse(a) for a in _csv(args.adapters)) if args.adapters else None
     return with_overrides(
         config,
-        datasets=tuple(_csv(args.datasets)) if args.datasets else None,
+        datasets=datasets_from_flags(args) if args.datasets else None,
+        preprocessing=tuple(_csv(args.preprocessing)) if args.preprocessing else None,
         adapters=adapters,
         devices=tuple(_csv(args.devices)) if args.devices else None,
         splits=args.splits,
         threads=args.threads,
         trial_timeout_s=args.trial_timeout,
     )
+
+
+def split_datasets(text: str) -> list[str]:
+    """Split ``iris,synthetic:n_samples=500,n_features=8,data.csv`` on the commas between datasets."""
+    out: list[str] = []
+    for part in _csv(text):
+        if out and out[-1].startswith("synthetic") and "=" in part and "/" not in part and ":" not in part:
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
+
+
+def datasets_from_flags(args):
+    from .config import parse_dataset
+
+    specs = []
+    for text in split_datasets(args.datasets):
+        spec = parse_dataset(text)
+        if spec.kind == "file":
+            spec = parse_dataset(text, target=args.target, categorical=args.categorical, missing=args.missing)
+        specs.append(spec)
+    return tuple(specs)
 
 
 def _csv(text: str) -> list[str]:
@@ -166,7 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the trial matrix into results/runs/<run-id>/")
     p.add_argument("--config", help="TOML config file (default: the built-in default matrix)")
     p.add_argument("--quick", action="store_true", help="the built-in quick matrix (3 splits, faster MLP settings)")
-    p.add_argument("--datasets", help="comma-separated dataset names, e.g. iris,wine")
+    p.add_argument(
+        "--datasets",
+        help="comma-separated: bundled names (iris,wine,breast_cancer,digits), CSV/Parquet paths, "
+        "or synthetic:n_samples=N,n_features=F,n_classes=C",
+    )
+    p.add_argument("--target", help="label column of CSV/Parquet datasets")
+    p.add_argument(
+        "--categorical",
+        choices=["error", "onehot", "drop"],
+        help="non-numeric feature columns of files (default: error)",
+    )
+    p.add_argument("--missing", choices=["error", "drop", "impute"], help="missing values in files (default: error)")
+    p.add_argument(
+        "--preprocessing", help="comma-separated: none,standard (StandardScaler fitted on each training split)"
+    )
     p.add_argument(
         "--adapters", help="comma-separated adapters as name[:profile][@backend], e.g. sklearn-lr,keras-mlp:seed@jax"
     )

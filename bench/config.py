@@ -13,7 +13,7 @@ from pathlib import Path
 
 from adapters import UnknownAdapterError, adapter_class, profile_params
 
-from .datasets import BUNDLED
+from .datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES, DatasetSpec, check_splittable, load_spec
 from .errors import UserError
 from .measure import TimingSettings
 
@@ -23,6 +23,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEVICES = ("cpu", "gpu")
+PREPROCESSING = ("none", "standard")
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,14 @@ class AdapterSpec:
 class Config:
     """A validated run configuration."""
 
-    datasets: tuple[str, ...] = ("iris",)
+    datasets: tuple[DatasetSpec, ...] = (DatasetSpec("iris"),)
     adapters: tuple[AdapterSpec, ...] = ()
     devices: tuple[str, ...] = ("cpu",)
     splits: int = 10
     first_seed: int = 0
     init_seeds: int = 0
     test_size: float = 0.5
+    preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
     timing: TimingSettings = field(default_factory=TimingSettings)
@@ -83,6 +86,7 @@ class Config:
             for a in self.adapters
         ]
         data["timing"]["batch_sizes"] = list(self.timing.batch_sizes)
+        data["datasets"] = [d.to_dict() for d in self.datasets]
         return data
 
 
@@ -112,6 +116,7 @@ _TOP_KEYS = {
     "first_seed",
     "init_seeds",
     "test_size",
+    "preprocessing",
     "threads",
     "trial_timeout_s",
     "timing",
@@ -140,7 +145,9 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         for backend in entry.get("backends", [None]):
             adapters.append(AdapterSpec(entry["name"], entry.get("profile"), params, backend))
     kwargs: dict = {"adapters": tuple(adapters)}
-    for key in ("datasets", "devices"):
+    if "datasets" in data:
+        kwargs["datasets"] = tuple(parse_dataset(d, source, i) for i, d in enumerate(data["datasets"]))
+    for key in ("devices", "preprocessing"):
         if key in data:
             kwargs[key] = tuple(data[key])
     for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s"):
@@ -152,6 +159,27 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         except (TypeError, ValueError) as err:
             raise UserError(f"{source}: [timing] {err}") from None
     return validate(Config(**kwargs), source)
+
+
+def parse_dataset(entry, source: str = "config", index: int = 0, **options) -> DatasetSpec:
+    """A dataset entry: a name/path/synthetic string, or a table with ``path`` and ``target``."""
+    if isinstance(entry, DatasetSpec):
+        return entry
+    if isinstance(entry, str):
+        return DatasetSpec(entry, **{k: v for k, v in options.items() if v is not None})
+    if isinstance(entry, dict):
+        extra = set(entry) - {"path", "name", "target", "categorical", "missing"}
+        if extra or not ({"path", "name"} & set(entry)):
+            raise UserError(
+                f"{source}: datasets[{index}] must be a name or a table with 'path' (or 'name'), 'target', 'categorical', 'missing'."
+            )
+        return DatasetSpec(
+            entry.get("path") or entry["name"],
+            entry.get("target"),
+            entry.get("categorical", "error"),
+            entry.get("missing", "error"),
+        )
+    raise UserError(f"{source}: datasets[{index}] must be a string or a table.")
 
 
 def load_config(path: str | Path) -> Config:
@@ -166,11 +194,20 @@ def with_overrides(config: Config, **overrides) -> Config:
 
 def validate(config: Config, source: str) -> Config:
     """Check every name and number; raise UserError on the first problem."""
+    if any(not isinstance(d, DatasetSpec) for d in config.datasets):
+        config = replace(config, datasets=tuple(parse_dataset(d, source, i) for i, d in enumerate(config.datasets)))
     if not config.datasets:
         raise UserError(f"{source}: no datasets given.")
-    for name in config.datasets:
-        if name not in BUNDLED:
-            raise UserError(f"Unknown dataset {name!r}. Available: {', '.join(sorted(BUNDLED))}.")
+    for spec in config.datasets:
+        _validate_dataset(spec, config.test_size if isinstance(config.test_size, float) else 0.5)
+    names = [d.name for d in config.datasets]
+    if len(set(names)) != len(names):
+        raise UserError(
+            f"{source}: datasets with the same name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}."
+        )
+    for prep in config.preprocessing:
+        if prep not in PREPROCESSING:
+            raise UserError(f"Unknown preprocessing {prep!r}. Available: {', '.join(PREPROCESSING)}.")
     if not config.adapters:
         raise UserError(f"{source}: no adapters given.")
     for spec in config.adapters:
@@ -204,6 +241,21 @@ def validate(config: Config, source: str) -> Config:
     if dupes:
         raise UserError(f"{source}: adapter(s) listed twice: {', '.join(dupes)}.")
     return config
+
+
+def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
+    if spec.kind == "file" and not (("/" in spec.source) or spec.source.lower().endswith(FILE_SUFFIXES)):
+        raise UserError(
+            f"Unknown dataset {spec.source!r}. Available: {', '.join(sorted(BUNDLED))}. "
+            "Or give a .csv/.parquet path with --target, or synthetic:n_samples=...,n_features=...,n_classes=..."
+        )
+    if spec.categorical not in CATEGORICAL_CHOICES:
+        raise UserError(f"categorical must be one of {', '.join(CATEGORICAL_CHOICES)}; got {spec.categorical!r}.")
+    if spec.missing not in MISSING_CHOICES:
+        raise UserError(f"missing must be one of {', '.join(MISSING_CHOICES)}; got {spec.missing!r}.")
+    if spec.kind == "bundled":
+        return
+    check_splittable(load_spec(spec), test_size, spec.source)
 
 
 def _validate_adapter(spec: AdapterSpec) -> None:

@@ -66,6 +66,193 @@ BUNDLED = {
     "digits": lambda: _from_sklearn("load_digits", "digits"),
 }
 
+CATEGORICAL_CHOICES = ("error", "onehot", "drop")
+MISSING_CHOICES = ("error", "drop", "impute")
+SYNTHETIC_KEYS = {"n_samples": 1000, "n_features": 20, "n_classes": 3, "n_informative": None, "seed": 0}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset comes from: a bundled name, ``synthetic:...``, or a CSV/Parquet path.
+
+    Attributes
+    ----------
+    source : str
+        ``iris``, ``synthetic:n_samples=1000,n_features=20,n_classes=3`` or a file path.
+    target : str or None
+        Label column of a file.
+    categorical : {"error", "onehot", "drop"}
+        What to do with non-numeric feature columns of a file.
+    missing : {"error", "drop", "impute"}
+        What to do with missing values in a file (impute: column median).
+    """
+
+    source: str
+    target: str | None = None
+    categorical: str = "error"
+    missing: str = "error"
+
+    @property
+    def kind(self) -> str:
+        if self.source in BUNDLED:
+            return "bundled"
+        if self.source.startswith("synthetic:") or self.source == "synthetic":
+            return "synthetic"
+        return "file"
+
+    @property
+    def name(self) -> str:
+        """Short id used in trial ids: the bundled name, the file's stem, or synthetic(...)."""
+        if self.kind == "bundled":
+            return self.source
+        if self.kind == "synthetic":
+            params = synthetic_params(self.source)
+            return "synthetic(" + ",".join(f"{k}={v}" for k, v in params.items() if v is not None and k != "seed") + ")"
+        from pathlib import Path
+
+        return Path(self.source).stem
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "target": self.target, "categorical": self.categorical, "missing": self.missing}
+
+
+def synthetic_params(source: str) -> dict:
+    """Parse ``synthetic:n_samples=1000,n_features=20,n_classes=3``."""
+    params = dict(SYNTHETIC_KEYS)
+    body = source.partition(":")[2]
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq or key not in SYNTHETIC_KEYS:
+            raise UserError(
+                f"Bad synthetic dataset {source!r}: expected key=value pairs among {', '.join(SYNTHETIC_KEYS)}; got {part!r}."
+            )
+        try:
+            params[key] = int(float(value))
+        except ValueError:
+            raise UserError(f"Bad synthetic dataset {source!r}: {key} must be a number, got {value!r}.") from None
+    if params["n_samples"] < 10 or params["n_features"] < 2 or params["n_classes"] < 2:
+        raise UserError(f"Bad synthetic dataset {source!r}: needs n_samples >= 10, n_features >= 2, n_classes >= 2.")
+    return params
+
+
+def _synthetic(spec: DatasetSpec) -> Dataset:
+    from sklearn.datasets import make_classification
+
+    p = synthetic_params(spec.source)
+    informative = p["n_informative"] or max(2, min(p["n_features"], int(np.ceil(np.log2(p["n_classes"] * 2))) + 2))
+    if informative > p["n_features"]:
+        raise UserError(f"Bad synthetic dataset {spec.source!r}: n_informative must be <= n_features.")
+    X, y = make_classification(
+        n_samples=p["n_samples"],
+        n_features=p["n_features"],
+        n_informative=informative,
+        n_redundant=0,
+        n_classes=p["n_classes"],
+        random_state=p["seed"],
+    )
+    return Dataset(spec.name, X.astype(np.float64), y, tuple(f"x{i}" for i in range(p["n_features"])))
+
+
+def _read_table(path) -> pd.DataFrame:
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Dataset file {path} does not exist.")
+    if path.stat().st_size == 0:
+        raise UserError(f"Dataset file {path} is empty.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        else:
+            raise UserError(f"Dataset file {path}: unsupported format {suffix!r}; use .csv, .tsv or .parquet.")
+    except UserError:
+        raise
+    except ImportError as err:
+        raise UserError(f"Dataset file {path}: reading Parquet needs pyarrow ({err}). pip install pyarrow") from None
+    except Exception as err:  # a parser error is the file's problem, reported as such
+        raise UserError(f"Dataset file {path} could not be read: {str(err).splitlines()[0]}") from None
+    if frame.empty:
+        raise UserError(f"Dataset file {path} has no data rows.")
+    return frame
+
+
+def _from_file(spec: DatasetSpec) -> Dataset:
+    frame = _read_table(spec.source)
+    where = f"Dataset file {spec.source}"
+    if spec.target is None:
+        raise UserError(
+            f"{where}: name the label column with --target (columns: {', '.join(map(str, frame.columns))})."
+        )
+    if spec.target not in frame.columns:
+        raise UserError(f"{where}: no target column {spec.target!r}. Columns: {', '.join(map(str, frame.columns))}.")
+    y = frame[spec.target]
+    features = frame.drop(columns=[spec.target])
+    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        if spec.categorical == "error":
+            raise UserError(
+                f"{where}: non-numeric feature column(s) {', '.join(non_numeric)}. "
+                "Use --categorical onehot to one-hot encode them or --categorical drop to drop them."
+            )
+        if spec.categorical == "drop":
+            features = features.drop(columns=non_numeric)
+        else:
+            features = pd.get_dummies(features, columns=non_numeric, dtype=float)
+    if features.shape[1] == 0:
+        raise UserError(f"{where}: no feature columns left besides the target {spec.target!r}.")
+    n_missing_y = int(y.isna().sum())
+    n_missing_x = int(features.isna().to_numpy().sum())
+    if n_missing_x or n_missing_y:
+        rows = int((features.isna().any(axis=1) | y.isna()).sum())
+        if spec.missing == "error" or (n_missing_y and spec.missing == "impute"):
+            hint = "Use --missing drop to drop those rows" + (
+                " or --missing impute to fill features with column medians."
+                if not n_missing_y
+                else " (labels cannot be imputed)."
+            )
+            raise UserError(
+                f"{where}: {n_missing_x + n_missing_y} missing value(s) in {rows} row(s) ({n_missing_y} in the target). {hint}"
+            )
+        if spec.missing == "drop":
+            keep = ~(features.isna().any(axis=1) | y.isna())
+            features, y = features[keep], y[keep]
+        else:
+            features = features.fillna(features.median(numeric_only=True))
+    if len(features) == 0:
+        raise UserError(f"{where}: no rows left after dropping missing values.")
+    return Dataset(spec.name, features.to_numpy(np.float64), y.to_numpy(), tuple(map(str, features.columns)))
+
+
+def load_spec(spec: DatasetSpec) -> Dataset:
+    """Load any dataset spec; every problem with the data is a UserError naming it."""
+    if spec.kind == "bundled":
+        return BUNDLED[spec.source]()
+    if spec.kind == "synthetic":
+        return _synthetic(spec)
+    return _from_file(spec)
+
+
+def check_splittable(ds: Dataset, test_size: float, source: str) -> None:
+    """Raise if stratified splits of this size cannot be made from ``ds``."""
+    classes, counts = np.unique(ds.y.astype(str), return_counts=True)
+    if len(classes) < 2:
+        raise UserError(f"Dataset {source}: the target has {len(classes)} class; at least 2 are needed.")
+    small = [f"{c!s} ({n} row{'s' if n != 1 else ''})" for c, n in zip(classes, counts) if n < 2]
+    if small:
+        raise UserError(
+            f"Dataset {source}: class(es) with too few rows for stratified splits (need >= 2 each): {', '.join(small)}."
+        )
+    n_test = int(np.ceil(test_size * ds.n_samples))
+    if n_test < len(classes) or ds.n_samples - n_test < len(classes):
+        raise UserError(
+            f"Dataset {source}: {ds.n_samples} rows cannot be split {1 - test_size:.0%}/{test_size:.0%} with every one "
+            f"of its {len(classes)} classes on both sides."
+        )
+
 
 def load_dataset(name: str) -> Dataset:
     """Load a bundled dataset by name.

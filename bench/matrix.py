@@ -14,23 +14,29 @@ from adapters import adapter_class
 from adapters.registry import install_hint, missing_modules
 
 from .config import AdapterSpec, Config
+from .datasets import DatasetSpec
 
 
 @dataclass(frozen=True)
 class Trial:
     """One cell of the matrix: dataset x adapter x device x split (x init seed)."""
 
-    dataset: str
+    dataset: DatasetSpec
     adapter: AdapterSpec
     device: str
     split_seed: int
     init_seed: int
     skip_reason: str | None = None
+    preprocessing: str = "none"
+
+    @property
+    def data_label(self) -> str:
+        return self.dataset.name + ("+std" if self.preprocessing == "standard" else "")
 
     @property
     def trial_id(self) -> str:
         """Stable and readable: ``iris/keras-mlp:seed[tensorflow]/cpu/split-07``."""
-        base = f"{self.dataset}/{self.adapter.label}/{self.device}/split-{self.split_seed:02d}"
+        base = f"{self.data_label}/{self.adapter.label}/{self.device}/split-{self.split_seed:02d}"
         return base if self.init_seed == self.split_seed else f"{base}/init-{self.init_seed:02d}"
 
     @property
@@ -75,8 +81,10 @@ def expand(config: Config) -> list[Trial]:
     trials = []
     for spec, device in itertools.product(config.adapters, config.devices):
         reason = skip_reason(spec, device)
-        for dataset, (split_seed, init_seed) in itertools.product(config.datasets, seeds(config)):
-            trials.append(Trial(dataset, spec, device, split_seed, init_seed, reason))
+        for dataset, prep, (split_seed, init_seed) in itertools.product(
+            config.datasets, config.preprocessing, seeds(config)
+        ):
+            trials.append(Trial(dataset, spec, device, split_seed, init_seed, reason, prep))
     return trials
 
 

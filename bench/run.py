@@ -31,7 +31,9 @@ def static_fields(trial: Trial, config: Config) -> dict:
     return {
         "trial_id": trial.trial_id,
         "group": trial.group,
-        "dataset": trial.dataset,
+        "dataset": trial.data_label,
+        "dataset_source": trial.dataset.source,
+        "preprocessing": trial.preprocessing,
         "adapter": trial.adapter.label,
         "adapter_name": trial.adapter.name,
         "profile": trial.adapter.profile,
@@ -64,7 +66,8 @@ def _job(trials: list[Trial], config: Config) -> dict:
         "trials": [
             {
                 "trial_id": t.trial_id,
-                "dataset": t.dataset,
+                "dataset": t.dataset.to_dict(),
+                "preprocessing": t.preprocessing,
                 "device": t.device,
                 "split_seed": t.split_seed,
                 "init_seed": t.init_seed,

@@ -91,15 +91,21 @@ class Worker:
         self.out.write(dumps(message) + "\n")
         self.out.flush()
 
-    def split(self, dataset: str, seed: int):
+    def split(self, dataset: dict, seed: int, preprocessing: str):
+        """The trial's split: stratified, seeded, the same for every adapter.
+
+        With ``preprocessing == "standard"`` a StandardScaler is fitted on the
+        training split only (timed separately from ``fit``).
+        """
         from sklearn.model_selection import train_test_split
 
-        from .datasets import load_dataset
+        from .datasets import DatasetSpec, load_spec
         from .measure import Split
 
-        if dataset not in self.datasets:
-            self.datasets[dataset] = load_dataset(dataset)
-        ds = self.datasets[dataset]
+        key = json.dumps(dataset, sort_keys=True)
+        if key not in self.datasets:
+            self.datasets[key] = load_spec(DatasetSpec(**dataset))
+        ds = self.datasets[key]
         X_tr, X_te, y_tr, y_te = train_test_split(
             ds.X, ds.y, test_size=self.job["test_size"], random_state=seed, stratify=ds.y
         )
@@ -108,12 +114,21 @@ class Worker:
             "n_test": len(X_te),
             "n_features": ds.n_features,
             "n_classes": len(ds.classes),
+            "preprocess_s": 0.0,
         }
+        if preprocessing == "standard":
+            from sklearn.preprocessing import StandardScaler
+
+            start = time.perf_counter_ns()
+            scaler = StandardScaler().fit(X_tr)
+            X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+            meta["preprocess_s"] = (time.perf_counter_ns() - start) / 1e9
         return Split(X_tr, X_te, y_tr, y_te, meta)
 
     def run(self) -> None:
         from adapters import adapter_class
 
+        from .environment import fingerprint
         from .measure import TimingSettings
         from .threads import limit_threads, set_thread_env
 
@@ -131,6 +146,7 @@ class Worker:
             "backend_version": _version(job["backend"]) if job["backend"] != "default" else None,
             "threads": thread_counts,
             "hostname": socket.gethostname(),
+            "machine_id": fingerprint(control=False)["machine_id"],
             "worker_pid": os.getpid(),
             "import_s": import_s,
         }
@@ -157,7 +173,7 @@ class Worker:
         clf = cls(**trial["params"], device=device, random_state=trial["init_seed"])
         if device == "gpu" and not clf.gpu_available():
             return {"status": "skipped", "reason": f"no GPU visible to {cls.framework} in this process"}
-        split = self.split(trial["dataset"], trial["split_seed"])
+        split = self.split(trial["dataset"], trial["split_seed"], trial["preprocessing"])
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         metrics = measure_trial(clf, split, settings, gpu_memory=gpu_memory_probe(clf, device))
         return {
