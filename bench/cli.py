@@ -132,6 +132,37 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_scale(args) -> int:
+    from .environment import fingerprint
+    from .run import run_matrix
+    from .scale import scale_config, write_scale_report
+    from .store import RunStore, resolve_run
+
+    if args.report:
+        path = write_scale_report(resolve_run(args.report, args.results_dir), Path(args.results_dir))
+        print(f"Scale report written to {path}")
+        return 0
+    config = scale_config(
+        sizes=[int(float(s)) for s in _csv(args.sizes)],
+        adapters=tuple(_csv(args.adapters)),
+        n_features=args.n_features,
+        n_classes=args.n_classes,
+        epochs=args.epochs,
+        budget_s=args.budget,
+        threads=args.threads,
+        devices=tuple(_csv(args.devices)),
+    )
+    run_id = args.run_id or "scale-" + time.strftime("%Y%m%d-%H%M%S")
+    store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint())
+    print(
+        f"Scale sweep {run_id}: sizes {args.sizes}, budget {args.budget:g} s per fit -> {store.path}", file=sys.stderr
+    )
+    run_matrix(config, store)
+    path = write_scale_report(store.path, Path(args.results_dir))
+    print(f"Scale report written to {path}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from tabulate import tabulate
 
@@ -232,6 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the comparison (default: the results dir)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("scale", help="sweep data sizes: fit time, time per epoch, throughput, memory vs n")
+    p.add_argument("--sizes", default="100,1000,10000,100000,1000000", help="comma-separated row counts")
+    p.add_argument("--adapters", default="sklearn-lr,keras-mlp,torch-mlp", help="adapters as in bench run")
+    p.add_argument("--n-features", type=_positive_int, default=20)
+    p.add_argument("--n-classes", type=_positive_int, default=3)
+    p.add_argument("--epochs", type=_positive_int, default=3, help="MLP epochs per fit (default: 3)")
+    p.add_argument(
+        "--budget", type=float, default=20.0, help="stop an adapter's sweep after a fit longer than this (s)"
+    )
+    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--devices", default="cpu")
+    p.add_argument("--run-id", help="default: scale-<timestamp>; an existing one is resumed")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--report", metavar="RUN", help="only regenerate SCALE.md from a stored sweep")
+    p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("env", help="print this machine's fingerprint (JSON)")
     p.add_argument("--no-control", action="store_true", help="skip the raw-speed control measurement")

@@ -77,6 +77,9 @@ class Config:
     preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
+    #: Stop a group's remaining trials once one fit takes longer than this
+    #: (``bench scale`` sweeps sizes in increasing order). None: never.
+    stop_after_fit_s: float | None = None
     timing: TimingSettings = field(default_factory=TimingSettings)
 
     def to_dict(self) -> dict:
@@ -119,6 +122,7 @@ _TOP_KEYS = {
     "preprocessing",
     "threads",
     "trial_timeout_s",
+    "stop_after_fit_s",
     "timing",
     "description",
 }
@@ -150,7 +154,7 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
     for key in ("devices", "preprocessing"):
         if key in data:
             kwargs[key] = tuple(data[key])
-    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s"):
+    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "stop_after_fit_s"):
         if key in data:
             kwargs[key] = data[key]
     if "timing" in data:

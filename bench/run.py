@@ -127,6 +127,19 @@ class GroupRunner:
         self.pending = [t for t in self.pending if t.trial_id != trial.trial_id]
         self.progress.update(trial.trial_id, full["status"], ran=ran)
         self.on_record(full)
+        self._stop_if_over_budget(trial, full)
+
+    def _stop_if_over_budget(self, trial: Trial, record: dict) -> None:
+        budget = self.config.stop_after_fit_s
+        if budget is None or not self.pending:
+            return
+        fit = record.get("fit_wall_s")
+        over = record["status"] == "timeout" or (fit is not None and fit > budget)
+        if over:
+            what = "timed out" if record["status"] == "timeout" else f"took {fit:.1f} s to fit"
+            reason = f"sweep stopped: {trial.trial_id} {what}, over the {budget:g} s budget"
+            for rest in list(self.pending):
+                self.finish(rest, {"status": "skipped", "reason": reason}, ran=False)
 
     def run(self) -> None:
         while self.pending:
@@ -191,6 +204,8 @@ class GroupRunner:
                         record = message["record"]
                         self.finish(self.by_id[record["trial_id"]], record)
                         in_flight = None
+                        if not self.pending:  # e.g. a sweep stopped over budget
+                            return
                         deadline = time.monotonic() + timeout
         finally:
             selector.close()

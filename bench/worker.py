@@ -140,6 +140,7 @@ class Worker:
         import_framework(cls, job["backend"])
         import_s = time.perf_counter() - start
         thread_counts = limit_threads(threads, frameworks_to_limit(cls, job["backend"]))
+        warmup_s = self.warm_up(cls)
         common = {
             "framework": cls.framework,
             "framework_version": _version(FRAMEWORK_DIST.get(cls.framework, cls.framework)),
@@ -149,6 +150,7 @@ class Worker:
             "machine_id": fingerprint(control=False)["machine_id"],
             "worker_pid": os.getpid(),
             "import_s": import_s,
+            "worker_warmup_s": warmup_s,
         }
         self.send({"type": "hello", **common})
         settings = TimingSettings.from_dict(job["timing"])
@@ -165,6 +167,33 @@ class Worker:
                 )
             record["finished_at"] = time.time()
             self.send({"type": "record", "record": record})
+
+    def warm_up(self, cls) -> float | None:
+        """One untimed fit and predict on tiny data before the first trial.
+
+        Frameworks initialise lazily (kernels, allocators, autograd); without
+        this the first trial of each worker would carry that one-time cost in
+        its fit time. Returns its duration (reported as cold start), or None
+        if it failed (the trials will then report the error themselves).
+        """
+        import numpy as np
+
+        first = self.job["trials"][0]
+        params = dict(first["params"])
+        if "epochs" in params:
+            params["epochs"] = 1
+        X = np.random.default_rng(0).standard_normal((32, 4))
+        y = np.arange(32) % 2
+        start = time.perf_counter()
+        try:
+            clf = cls(**params, device=first["device"], random_state=0)
+            if first["device"] == "gpu" and not clf.gpu_available():
+                return None
+            clf.fit(X, y).predict_proba(X[:1])
+            clf.sync()
+        except Exception:
+            return None
+        return time.perf_counter() - start
 
     def run_trial(self, cls, trial: dict, settings) -> dict:
         from .measure import measure_trial

@@ -93,3 +93,27 @@ def test_full_training_reaches_similar_accuracy(iris_xy):
     acc_t = TorchMLPClassifier(**params).fit(Xtr, ytr).score(Xte, yte)
     assert acc_k > 0.85 and acc_t > 0.85
     assert abs(acc_k - acc_t) <= 0.1
+
+
+@pytest.mark.parametrize("n_features, hidden, n_classes", [(64, 64, 10), (30, 4, 2)])
+def test_equivalence_holds_for_other_sizes(n_features, hidden, n_classes):
+    """Model-size knobs keep the two MLPs equivalent (digits-like and binary shapes)."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, n_features)).astype(np.float32)
+    y = np.arange(40) % n_classes
+    k = KerasMLPClassifier(hidden_units=hidden, random_state=5).initialize(X, y)
+    t = TorchMLPClassifier(hidden_units=hidden, random_state=5).initialize(X, y)
+    assert (
+        k.model_.count_params()
+        == sum(p.numel() for p in t.module_.parameters())
+        == n_parameters(n_features, hidden, n_classes)
+    )
+    np.testing.assert_allclose(k.predict_proba(X), t.predict_proba(X), atol=1e-6, rtol=0)
+    for step in range(5):
+        idx = slice(8 * step, 8 * step + 8)
+        k.model_.train_on_batch(X[idx], k._one_hot(y[idx]))
+        t._train_batch(torch.from_numpy(X[idx]), torch.from_numpy(y[idx].astype(np.int64)))
+    for wk, wt in zip(k.get_weights(), t.get_weights()):
+        np.testing.assert_allclose(wk, wt, atol=1e-6, rtol=0)

@@ -1,0 +1,178 @@
+"""``bench scale``: how each framework's cost grows with data size.
+
+Runs the same harness (worker processes, store, records) over synthetic
+datasets of growing size, one split each, and stops an adapter's sweep once
+one size takes longer than the budget. The analysis is pure: a log-log slope
+per adapter (1 means cost grows linearly with n) and the size where the
+per-sample work overtakes the fixed overhead, from a fit of
+``time = overhead + per_sample * n``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import AdapterSpec, Config, validate
+from .datasets import DatasetSpec
+from .measure import TimingSettings
+
+DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
+DEFAULT_ADAPTERS = ("sklearn-lr", "keras-mlp", "torch-mlp")
+SCALE_TIMING = TimingSettings(
+    warmup=5, latency_min_calls=50, latency_budget_s=0.05, stock_min_calls=1, stock_budget_s=0.01,
+    batch_sizes=(1, 1024), throughput_budget_s=0.05,
+)  # fmt: skip
+
+
+def scale_config(
+    sizes=DEFAULT_SIZES, adapters=DEFAULT_ADAPTERS, n_features=20, n_classes=3, epochs=3, batch_size=32,
+    budget_s=20.0, threads=1, devices=("cpu",),
+) -> Config:  # fmt: skip
+    """The sweep as a harness config: one synthetic dataset per size, in increasing order."""
+    datasets = tuple(
+        DatasetSpec(f"synthetic:n_samples={n},n_features={n_features},n_classes={n_classes}") for n in sorted(sizes)
+    )
+    specs = []
+    for name in adapters:
+        spec = AdapterSpec.parse(name)
+        if spec.name != "sklearn-lr" and not spec.params:
+            spec = AdapterSpec(spec.name, spec.profile, (("batch_size", batch_size), ("epochs", epochs)), spec.backend)
+        specs.append(spec)
+    config = Config(
+        datasets=datasets, adapters=tuple(specs), devices=tuple(devices), splits=1, test_size=0.2,
+        preprocessing=("standard",), threads=threads, trial_timeout_s=max(60.0, 6 * budget_s),
+        stop_after_fit_s=budget_s, timing=SCALE_TIMING,
+    )  # fmt: skip
+    return validate(config, "bench scale")
+
+
+def loglog_slope(n, t) -> float:
+    """Least-squares slope of log(t) on log(n) (NaN with fewer than 2 points)."""
+    n, t = np.asarray(n, float), np.asarray(t, float)
+    if len(n) < 2:
+        return math.nan
+    return float(np.polyfit(np.log(n), np.log(t), 1)[0])
+
+
+def overhead_crossover(n, t) -> tuple[float, float, float]:
+    """Fit ``t = overhead + per_sample * n`` (both >= 0); return (overhead, per_sample, n*).
+
+    ``n* = overhead / per_sample`` is where per-sample work equals the fixed
+    overhead: below it, fixed costs (start-up, tracing, per-call overhead) dominate.
+    """
+    from scipy.optimize import nnls
+
+    n, t = np.asarray(n, float), np.asarray(t, float)
+    if len(n) < 2:
+        return math.nan, math.nan, math.nan
+    # Relative weights: every size counts, not only the largest.
+    A = np.column_stack([np.ones_like(n), n]) / t[:, None]
+    (overhead, per_sample), _ = nnls(A, np.ones_like(t))
+    crossover = overhead / per_sample if per_sample > 0 else math.inf
+    return float(overhead), float(per_sample), float(crossover)
+
+
+def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
+    """Rows per (adapter, size) and one summary row per adapter."""
+    from .report import fmt
+
+    rows, summary = [], []
+    df = df.copy()
+    df["n_samples"] = df["n_train"] + df["n_test"]
+    for adapter, g in df.groupby("adapter", sort=True):
+        ok = g[g["status"] == "ok"].sort_values("n_train")
+        for _, r in g.sort_values("dataset_n").iterrows():
+            if r["status"] == "ok":
+                epochs = r.get("n_epochs")
+                per_epoch = r.get("epoch_median_s")
+                train_tput = (
+                    r["n_train"]
+                    * (epochs if isinstance(epochs, (int, float)) and epochs == epochs else 1)
+                    / r["fit_wall_s"]
+                )
+                big = [c for c in r.index if c.startswith("tput_") and r[c] == r[c]]
+                pred = r[big[-1]] if big else math.nan
+                rows.append(
+                    [
+                        adapter,
+                        f"{int(r['dataset_n']):,}",
+                        fmt(r["fit_wall_s"]),
+                        fmt(per_epoch),
+                        fmt(train_tput),
+                        fmt(pred),
+                        fmt(r["rss_peak_mb"]),
+                        "ok",
+                    ]
+                )
+            else:
+                rows.append(
+                    [adapter, f"{int(r['dataset_n']):,}", "-", "-", "-", "-", "-", f"{r['status']}: {r['reason']}"]
+                )
+        slope = loglog_slope(ok["n_train"], ok["fit_wall_s"])
+        overhead, per_sample, cross = overhead_crossover(ok["n_train"], ok["fit_wall_s"])
+        summary.append(
+            [
+                adapter,
+                len(ok),
+                fmt(slope),
+                fmt(overhead),
+                fmt(per_sample * 1e6),
+                f"{cross:,.0f}" if math.isfinite(cross) else "-",
+            ]
+        )
+    return rows, summary
+
+
+def scale_figure(df: pd.DataFrame, path: Path) -> Path:
+    from .plots import _save, plt, sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    ok = df[df["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for (adapter, g), color in zip(ok.groupby("adapter", sort=True), sns.color_palette("colorblind")):
+        g = g.sort_values("n_train")
+        slope = loglog_slope(g["n_train"], g["fit_wall_s"])
+        _, _, cross = overhead_crossover(g["n_train"], g["fit_wall_s"])
+        ax.plot(g["n_train"], g["fit_wall_s"], "o-", color=color, label=f"{adapter} (slope {slope:.2f})")
+        if math.isfinite(cross) and g["n_train"].min() <= cross <= g["n_train"].max():
+            ax.axvline(cross, color=color, ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",
+           title="Fit time vs data size (dotted: fixed overhead = per-row work)")  # fmt: skip
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def write_scale_report(run_path: Path, out_dir: Path) -> Path:
+    from .report import table
+    from .store import read_records
+    from .tidy import tidy
+
+    df = tidy(pd.DataFrame(read_records(run_path / "records.jsonl")))
+    df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
+    rows, summary = scale_table(df)
+    fig = scale_figure(df, out_dir / "figures" / "scale.png")
+    text = "\n".join([
+        "# How cost grows with data size (`bench scale`)",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from run `{run_path.name}` (synthetic data, "
+        "make_classification, standard-scaled, 80/20 split). An adapter's sweep stops once a fit exceeds the budget.",
+        "",
+        table(rows, ["adapter", "rows", "fit s", "s per epoch", "train rows/s", "predict rows/s (largest batch)", "peak RSS MiB", "status"]),
+        "",
+        "Slope: d log(fit time) / d log(n); 1 = linear, < 1 = fixed overhead still matters. Overhead and per-row cost "
+        "from a non-negative fit of time = overhead + per_row x n; n* = overhead / per_row, the size where the "
+        "framework's fixed cost stops dominating.",
+        "",
+        table(summary, ["adapter", "sizes fitted", "log-log slope", "overhead s", "per-row us", "n* (rows)"]),
+        "",
+        f"![fit time vs size]({fig.relative_to(out_dir).as_posix()})",
+        "",
+    ])  # fmt: skip
+    path = out_dir / "SCALE.md"
+    path.write_text(text)
+    return path
