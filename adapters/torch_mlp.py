@@ -160,9 +160,11 @@ class TorchMLPClassifier(MLPClassifierBase):
     def _predict_proba(self, X):
         import torch
 
+        x = torch.from_numpy(X)
+        if self.torch_device_ != "cpu":
+            x = x.to(self.torch_device_)
         with torch.inference_mode():
-            logits = self.module_(torch.from_numpy(X).to(self.torch_device_))
-            return torch.softmax(logits, dim=1).cpu().numpy()
+            return torch.softmax(self.module_(x), dim=1).cpu().numpy()
 
     def _predict_proba_stock(self, X):
         # What a plain PyTorch user writes: call the module, autograd on.

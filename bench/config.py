@@ -13,7 +13,15 @@ from pathlib import Path
 
 from adapters import UnknownAdapterError, adapter_class, profile_params
 
-from .datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES, DatasetSpec, check_splittable, load_spec
+from .datasets import (
+    BUNDLED,
+    CATEGORICAL_CHOICES,
+    MISSING_CHOICES,
+    DatasetSpec,
+    check_splittable,
+    load_spec,
+    synthetic_params,
+)
 from .errors import UserError
 from .measure import TimingSettings
 
@@ -258,6 +266,13 @@ def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
     if spec.missing not in MISSING_CHOICES:
         raise UserError(f"missing must be one of {', '.join(MISSING_CHOICES)}; got {spec.missing!r}.")
     if spec.kind == "bundled":
+        return
+    if spec.kind == "synthetic":  # generated balanced: only the parameters can be wrong
+        params = synthetic_params(spec.source)
+        if min(test_size, 1 - test_size) * params["n_samples"] < params["n_classes"]:
+            raise UserError(
+                f"Dataset {spec.source}: too few samples for {params['n_classes']} classes on both sides of the split."
+            )
         return
     check_splittable(load_spec(spec), test_size, spec.source)
 

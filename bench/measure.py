@@ -76,7 +76,27 @@ def percentiles_us(durations_ns: list[int]) -> dict:
     return {"p50_us": p50, "p90_us": p90, "p99_us": p99, "mean_us": float(arr.mean()), "n": int(arr.size)}
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS mark (Linux: ``/proc/self/clear_refs``), so the
+    next reading is the peak of one trial, not of everything before it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _rss_peak_mb() -> float:
+    # VmHWM belongs to this address space; getrusage's ru_maxrss survives exec on
+    # Linux and would report the parent's peak when the parent was bigger.
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB on Linux
 
@@ -114,6 +134,7 @@ def measure_trial(clf, split: Split, settings: TimingSettings, gpu_memory=None) 
         Returns peak GPU memory in MiB since the last call (None on CPU).
     """
     sync = clf.sync
+    reset_peak_rss()
     rss_before = _rss_now_mb()
     out: dict = {}
     with warnings.catch_warnings(record=True) as caught:

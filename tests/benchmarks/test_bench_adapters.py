@@ -1,0 +1,210 @@
+"""Micro-benchmarks of every adapter's fit and predict, per device.
+
+Run with ``pytest --benchmark-only`` (the default ``pytest`` skips them). Groups
+put frameworks side by side for one operation; ``direct-*`` entries time the
+framework's fastest direct call on the same model, the targets the adapters'
+paths are held to (README, "Performance targets").
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from adapters import describe, make_adapter
+from bench.seed import seed_split
+from bench.threads import limit_threads
+
+THREADS = 1
+ADAPTERS = [a for a in ("sklearn-lr", "keras-mlp", "torch-mlp") if describe(a).available]
+DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+NEURAL = [a for a in ADAPTERS if a != "sklearn-lr"]
+
+
+@pytest.fixture(scope="session")
+def threads():
+    frameworks = tuple(f for f in ("torch", "tensorflow") if any(describe(a).available for a in NEURAL))
+    return limit_threads(THREADS, frameworks)
+
+
+@pytest.fixture(scope="session")
+def split():
+    X_train, X_test, y_train, y_test = seed_split()
+    return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
+
+
+def _make(name, device, **params):
+    profile = "seed" if name != "sklearn-lr" else None
+    return make_adapter(name, profile=profile, device=device, random_state=0, **params)
+
+
+_FITTED: dict = {}
+
+
+def fitted(name, device, split):
+    """One fitted model per (adapter, device), with the seed settings."""
+    key = (name, device)
+    if key not in _FITTED:
+        X_train, _, y_train, _ = split
+        _FITTED[key] = _make(name, device).fit(X_train, y_train)
+    return _FITTED[key]
+
+
+def info(benchmark, clf, split, threads, **extra):
+    _, X_test, _, y_test = split
+    benchmark.extra_info.update(
+        adapter=type(clf).__name__,
+        device=clf.device,
+        backend=getattr(clf, "backend", "default"),
+        framework=clf.framework,
+        n_train=len(split[0]),
+        n_test=len(X_test),
+        threads=threads,
+        **extra,
+    )
+    if hasattr(clf, "classes_"):
+        benchmark.extra_info["accuracy"] = float(clf.score(X_test, y_test))
+
+
+def timed(fn, clf):
+    """``fn`` followed by a device sync, so GPU work is inside the timed call."""
+
+    def call(*args):
+        out = fn(*args)
+        clf.sync()
+        return out
+
+    return call
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ADAPTERS)
+@pytest.mark.parametrize("batch_size", [1, 32], ids=["seed-batch1", "batch32"])
+def test_fit(benchmark, name, device, batch_size, split, threads):
+    if name == "sklearn-lr" and device == "gpu":
+        pytest.skip("sklearn runs on CPU only")
+    if name == "sklearn-lr" and batch_size == 32:
+        pytest.skip("no batch size")
+    X_train, _, y_train, _ = split
+    params = {} if name == "sklearn-lr" else {"batch_size": batch_size}
+    proto = _make(name, device, **params)
+    clone(proto).fit(X_train, y_train)  # warm the framework up, untimed
+    benchmark.group = f"fit-{'seed' if batch_size == 1 else 'batch32'}"
+    clf = benchmark.pedantic(
+        lambda est: timed(est.fit, est)(X_train, y_train),
+        setup=lambda: ((clone(proto),), {}),
+        rounds=3 if batch_size == 1 else 5,
+        iterations=1,
+    )
+    info(benchmark, clf, split, threads, batch_size=batch_size, epochs=getattr(clf, "epochs", None))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ADAPTERS)
+@pytest.mark.parametrize("what", ["one", "batch", "stock-one"])
+def test_predict(benchmark, name, device, what, split, threads):
+    if name == "sklearn-lr" and device == "gpu":
+        pytest.skip("sklearn runs on CPU only")
+    clf = fitted(name, device, split)
+    X_test = split[1]
+    X = X_test[:1] if what != "batch" else X_test
+    fn = clf.predict_proba_stock if what == "stock-one" else clf.predict_proba
+    slow = what == "stock-one" and name == "keras-mlp"  # ~50 ms a call
+    benchmark.group = f"predict-{what}"
+    benchmark.pedantic(
+        timed(fn, clf), args=(X,), rounds=30 if slow else 500, iterations=1, warmup_rounds=3 if slow else 50
+    )
+    info(benchmark, clf, split, threads, n_samples=len(X), path="stock" if what == "stock-one" else "adapter")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", NEURAL)
+def test_direct_predict_one(benchmark, name, device, split, threads):
+    """The framework's fastest direct call on the same fitted model (the target)."""
+    clf = fitted(name, device, split)
+    one = split[1][:1]
+    if name == "torch-mlp":
+        import torch
+
+        x = torch.from_numpy(one).to(clf.torch_device_)
+
+        def direct():
+            with torch.inference_mode():
+                out = torch.softmax(clf.module_(x), dim=1).cpu().numpy()
+            return out
+    else:
+        model = clf.model_
+
+        def direct():
+            return model.predict_on_batch(one)
+
+    benchmark.group = "predict-one"
+    benchmark.pedantic(timed(direct, clf), rounds=500, iterations=1, warmup_rounds=50)
+    info(benchmark, clf, split, threads, n_samples=1, path="direct")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_direct_torch_fit_loop(benchmark, device, split, threads):
+    """A minimal hand-written torch loop with the seed settings: the fit target for torch-mlp."""
+    torch = pytest.importorskip("torch")
+    if device == "gpu" and not torch.cuda.is_available():
+        pytest.skip("no GPU")
+    X_train, _, y_train, _ = split
+    dev = "cuda" if device == "gpu" else "cpu"
+    X = torch.from_numpy(X_train).to(dev)
+    y = torch.from_numpy(np.unique(y_train, return_inverse=True)[1].astype(np.int64)).to(dev)
+
+    def loop():
+        gen = torch.Generator().manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 3)).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+        for _ in range(100):
+            perm = torch.randperm(len(X), generator=gen).to(dev)
+            for i in range(len(X)):
+                idx = perm[i : i + 1]
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+                opt.step()
+        if dev == "cuda":
+            torch.cuda.synchronize()
+
+    loop()
+    benchmark.group = "fit-seed"
+    benchmark.pedantic(loop, rounds=3, iterations=1)
+    benchmark.extra_info.update(
+        adapter="hand-written torch loop", device=device, threads=threads, batch_size=1, epochs=100
+    )
+
+
+COLD = {
+    "sklearn-lr": "import adapters.sklearn_lr as m",
+    "keras-mlp": "from adapters.keras_mlp import import_keras; import_keras('tensorflow')",
+    "torch-mlp": "import torch",
+}
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_cold_start(benchmark, name, split, threads):
+    """A fresh process: import the framework, fit one epoch, first predict."""
+    code = (
+        "import numpy as np; from bench.seed import seed_split; from adapters import make_adapter;"
+        f"{COLD[name]};"
+        "Xtr, Xte, ytr, yte = seed_split();"
+        f"clf = make_adapter({name!r}, random_state=0{', epochs=1' if name != 'sklearn-lr' else ''}).fit(Xtr, ytr);"
+        "clf.predict(Xte[:1])"
+    )
+    env_cmd = [sys.executable, "-c", code]
+
+    def run():
+        start = time.perf_counter()
+        subprocess.run(env_cmd, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    benchmark.group = "cold-start"
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info.update(adapter=name, device="cpu", what="python -c: import, fit 1 epoch, first predict")

@@ -1,0 +1,46 @@
+"""The pytest-benchmark suite works end to end: saved per machine, self-describing.
+
+Runs a small subset of tests/benchmarks in a subprocess (sklearn and torch
+predict, a few rounds) with --benchmark-save into a temporary storage.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
+    pytest.importorskip("torch")
+    cmd = [
+        sys.executable, "-m", "pytest", "tests/benchmarks", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+        "-k", "test_predict and one and not stock and (sklearn or torch) and cpu",
+        "--benchmark-save=smoke", f"--benchmark-storage=file://{tmp_path}", "--benchmark-group-by=group",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert "CPython" not in folder.name and folder.name.endswith(
+        json.loads((next(folder.glob("*.json"))).read_text())["machine_info"]["bench_fingerprint"]["machine_id"]
+    )
+    saved = json.loads(next(folder.glob("*_smoke.json")).read_text())
+    assert saved["machine_info"]["bench_fingerprint"]["cpu"]["logical_cores"] >= 1
+    names = {b["name"]: b for b in saved["benchmarks"]}
+    assert set(names) == {"test_predict[one-sklearn-lr-cpu]", "test_predict[one-torch-mlp-cpu]"}
+    for bench in names.values():
+        assert bench["group"] == "predict-one"
+        assert bench["stats"]["p50"] <= bench["stats"]["p90"] <= bench["stats"]["p99"]
+        assert bench["extra_info"]["percentiles_over_rounds"] == 500
+        assert 0.5 < bench["extra_info"]["accuracy"] <= 1 and bench["extra_info"]["device"] == "cpu"
+        assert bench["extra_info"]["threads"]["blas"]
+    compare = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark.cli", f"--storage=file://{tmp_path}", "compare", "--group-by=group"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compare.returncode == 0 and "test_predict[one-torch-mlp-cpu]" in compare.stdout + compare.stderr
