@@ -40,7 +40,7 @@ def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
         assert 0.5 < bench["extra_info"]["accuracy"] <= 1 and bench["extra_info"]["device"] == "cpu"
         assert bench["extra_info"]["threads"]["blas"]
     compare = subprocess.run(
-        [sys.executable, "-m", "pytest_benchmark.cli", f"--storage=file://{tmp_path}", "compare", "--group-by=group"],
+        [str(Path(sys.executable).with_name("pytest-benchmark")), f"--storage=file://{tmp_path}", "compare", "--group-by=group"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert compare.returncode == 0 and "test_predict[one-torch-mlp-cpu]" in compare.stdout + compare.stderr
