@@ -100,11 +100,31 @@ def cmd_run(args) -> int:
     env = fingerprint()
     store = RunStore.open(args.results_dir, run_id, config.to_dict(), env)
     print(f"Run {run_id}: {len(trials)} trials -> {store.path}", file=sys.stderr)
-    result = run_matrix(config, store)
+    if args.executor == "dask":
+        result = _run_dask(args, config, store)
+    else:
+        if args.scheduler or args.each_host:
+            raise UserError("--scheduler and --each-host need --executor dask.")
+        result = run_matrix(config, store)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.statuses.items())) or "nothing new to run"
     print(f"Done: {counts}. Records: {store.records_path}")
     print(f"Next: bench report {run_id}")
     return 0
+
+
+def _run_dask(args, config, store):
+    from .dask_run import make_client, run_matrix_dask, security_from_flags
+
+    security = security_from_flags(args.tls_ca, args.tls_cert, args.tls_key)
+    client, cluster = make_client(args.scheduler, security=security, n_workers=args.dask_workers)
+    try:
+        where = args.scheduler or f"a local cluster ({len(client.scheduler_info()['workers'])} workers on 127.0.0.1)"
+        print(f"Executor: dask, {where}", file=sys.stderr)
+        return run_matrix_dask(config, store, client, each_host=args.each_host)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def cmd_env(args) -> int:
@@ -246,6 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="name of the run; an existing one is resumed (default: a timestamp)")
     p.add_argument("--results-dir", default="results", help="default: results")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local worker processes (default) or a Dask cluster",
+    )
+    p.add_argument(
+        "--scheduler", help="Dask scheduler address (tcp:// or tls://); default: start a local cluster on 127.0.0.1"
+    )
+    p.add_argument("--dask-workers", type=_positive_int, help="workers of the local cluster (default: one per core)")
+    p.add_argument(
+        "--each-host", action="store_true", help="run the whole matrix on every host of the cluster (compare machines)"
+    )
+    p.add_argument("--tls-ca", help="CA certificate for a tls:// scheduler")
+    p.add_argument("--tls-cert", help="client certificate for a tls:// scheduler")
+    p.add_argument("--tls-key", help="client key for a tls:// scheduler")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="regenerate REPORT.md, figures and CSVs from stored records")

@@ -62,12 +62,26 @@ def environment_differences(env_a: dict, env_b: dict) -> list[list]:
     return rows
 
 
-def _load(run: str, results_dir) -> tuple[pd.DataFrame, dict, Path]:
-    path = resolve_run(run, results_dir)
+def _load(run: str, results_dir) -> tuple[pd.DataFrame, dict, Path, str]:
+    """Records of ``run``, or of one machine of it with ``run@host``."""
+    run_id, _, host = run.partition("@")
+    path = resolve_run(run_id, results_dir)
     records = read_records(path / "records.jsonl")
     if not records:
         raise UserError(f"Run {path.name!r} has no records.")
-    return tidy(pd.DataFrame(records)), load_environment(path), path
+    df = tidy(pd.DataFrame(records))
+    env = load_environment(path)
+    if host:
+        df = df[df["machine"] == host].copy()
+        if df.empty:
+            known = ", ".join(sorted(map(str, tidy(pd.DataFrame(records))["machine"].dropna().unique())))
+            raise UserError(f"Run {path.name!r} has no records from machine {host!r}. Machines: {known}.")
+        df["device"] = df["device"].str.replace(f"@{host}", "", regex=False)
+        machine_ids = df["machine_id"].dropna().unique() if "machine_id" in df.columns else []
+        env_file = path / "environments" / f"{machine_ids[0]}.json" if len(machine_ids) else None
+        if env_file is not None and env_file.exists():
+            env = json.loads(env_file.read_text())
+    return df, env, path, run
 
 
 def match(a: pd.DataFrame, b: pd.DataFrame, ignore_device: bool):
@@ -130,20 +144,20 @@ def compare_runs(runs: list[str], results_dir="results", out_dir=None, ignore_de
     if len(runs) < 2:
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
     out = Path(out_dir or results_dir)
-    base_df, base_env, base_path = _load(runs[0], results_dir)
+    base_df, base_env, base_path, base_name = _load(runs[0], results_dir)
     others = [_load(r, results_dir) for r in runs[1:]]
-    names = [base_path.name] + [p.name for _, _, p in others]
+    names = [base_name.replace("/", "_")] + [n.replace("/", "_") for *_, n in others]
     sections = [
-        f"# Comparison: `{base_path.name}` (A) against {', '.join(f'`{p.name}`' for _, _, p in others)} (B)",
+        f"# Comparison: `{base_name}` (A) against {', '.join(f'`{n}`' for *_, n in others)} (B)",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench compare` from stored records. Ratios are B/A "
         "(geometric mean of per-trial ratios, bootstrap 95% CI over matched trials); 'no difference' when the CI contains 1.",
         "",
     ]
-    for df, env, path in others:
+    for df, env, path, name in others:
         joined, only_a, only_b = match(base_df, df, ignore_device)
         ctrl_a, ctrl_b = base_env.get("control", {}), env.get("control", {})
-        sections += [f"## `{base_path.name}` (A) vs `{path.name}` (B)", "", "### Environment differences", ""]
+        sections += [f"## `{base_name}` (A) vs `{name}` (B)", "", "### Environment differences", ""]
         diffs = environment_differences(base_env, env)
         sections.append(table(diffs, ["field", "A", "B"]) if diffs else "None recorded.")
         sections += ["", "### Raw machine speed (control measurement, B/A; < 1 means B is faster)", ""]

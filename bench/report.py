@@ -325,6 +325,21 @@ def build_report(df: pd.DataFrame, paths: list[Path], baseline: str, figures: di
     across = datasets_section(ok)
     if across:
         sections += ["## Across datasets", "", across, ""]
+    if "workers_on_host" in df.columns:
+        shared = ok[pd.to_numeric(ok["workers_on_host"], errors="coerce").fillna(1) > 1]
+        if len(shared):
+            counts = shared.groupby("machine")["workers_on_host"].agg(["count", "max"]).reset_index()
+            sections += [
+                "## Shared machines",
+                "",
+                "These records ran while other Dask workers shared their host, so their timings may include "
+                "contention (accuracy is unaffected). For timing runs, start one single-threaded worker per machine.",
+                "",
+                table(
+                    [[m, int(c), int(mx)] for m, c, mx in counts.to_numpy()], ["machine", "records", "workers on host"]
+                ),
+                "",
+            ]
     if noisy:
         sections += [
             "## Noisy measurements",

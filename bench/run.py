@@ -112,18 +112,29 @@ def _tail(path: Path, chars: int = 1500) -> str:
 class GroupRunner:
     """Runs one group's trials in worker processes, restarting after a crash or hang."""
 
-    def __init__(self, trials, config, store, progress, on_record):
+    def __init__(self, trials, config, sink, progress, on_record, log: Path, extra: dict | None = None):
+        """
+        Parameters
+        ----------
+        sink : callable
+            Called with each finished record (the store's ``append``, or a list's).
+        log : Path
+            File that receives the workers' stderr.
+        extra : dict, optional
+            Fields added to every record (e.g. the executor's view of the machine).
+        """
         self.pending = list(trials)
         self.config = config
-        self.store = store
+        self.sink = sink
         self.progress = progress
         self.on_record = on_record
         self.by_id = {t.trial_id: t for t in trials}
-        self.log = store.path / "logs" / (trials[0].group.replace("/", "_") + ".log")
+        self.log = log
+        self.extra = extra or {}
 
     def finish(self, trial: Trial, record: dict, ran: bool = True) -> None:
-        full = {**static_fields(trial, self.config), **record}
-        self.store.append(full)
+        full = {**static_fields(trial, self.config), **self.extra, **record}
+        self.sink(full)
         self.pending = [t for t in self.pending if t.trial_id != trial.trial_id]
         self.progress.update(trial.trial_id, full["status"], ran=ran)
         self.on_record(full)
@@ -229,6 +240,15 @@ class GroupRunner:
         self.finish(victim, {"status": "error", "reason": reason})
 
 
+def decided_skip(trial: Trial, gpu_present: bool) -> str | None:
+    """A skip reason known before any worker starts, or None."""
+    if trial.skip_reason:
+        return trial.skip_reason
+    if trial.device == "gpu" and not gpu_present:
+        return "no GPU present on this machine (nvidia-smi found none)"
+    return None
+
+
 def run_matrix(config: Config, store: RunStore, progress_stream=None) -> RunResult:
     """Run every trial of ``config`` that has no record in ``store`` yet."""
     trials = expand(config)
@@ -246,10 +266,9 @@ def run_matrix(config: Config, store: RunStore, progress_stream=None) -> RunResu
             records.append(record)
             result.statuses[record["status"]] += 1
 
-        runner = GroupRunner(group_trials, config, store, progress, on_record)
-        reason = group_trials[0].skip_reason
-        if reason is None and group_trials[0].device == "gpu" and not gpu_present:
-            reason = "no GPU present on this machine (nvidia-smi found none)"
+        log = store.path / "logs" / (group.replace("/", "_") + ".log")
+        runner = GroupRunner(group_trials, config, store.append, progress, on_record, log)
+        reason = decided_skip(group_trials[0], gpu_present)
         if reason:
             for trial in group_trials:
                 runner.finish(trial, {"status": "skipped", "reason": reason}, ran=False)

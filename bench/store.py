@@ -142,6 +142,14 @@ class RunStore:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def add_environment(self, environment: dict) -> None:
+        """Keep one fingerprint per machine that ran trials (``environments/<machine_id>.json``)."""
+        folder = self.path / "environments"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{environment.get('machine_id', 'unknown')}.json"
+        if not path.exists():
+            _write_atomic(path, json.dumps(json.loads(dumps(environment)), indent=2, sort_keys=True))
+
     def finished_ids(self) -> set[str]:
         """Trial ids that already have a record (any final status)."""
         return {r["trial_id"] for r in read_records(self.records_path) if r.get("status") in DONE_STATUSES}

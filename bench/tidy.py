@@ -41,6 +41,12 @@ def tidy(records: pd.DataFrame) -> pd.DataFrame:
     for b in sizes:
         df[f"tput_{b}"] = df["throughput_sps"].map(lambda d, b=b: _get(d, str(b))).astype(float)
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "")
+    # Runs spread over several machines (Dask): tell them apart wherever devices are.
+    machine = df["pinned_host"] if "pinned_host" in df.columns else pd.Series(math.nan, index=df.index)
+    machine = machine.where(machine.notna(), df["hostname"])
+    df["machine"] = machine
+    if machine.dropna().nunique() > 1:
+        df["device"] = df["device"].astype(str) + "@" + machine.fillna("?").astype(str)
     df["status"] = df["status"].fillna("unknown")
     return df
 

@@ -53,3 +53,11 @@ class CrashingClassifier(_Fake):
         if seed == 1:
             os.kill(os.getpid(), signal.SIGKILL)
         super()._train(X, y_index, seed)
+
+
+class SlowClassifier(_Fake):
+    """Takes a few seconds to fit, long enough to kill its worker meanwhile."""
+
+    def _train(self, X, y_index, seed):
+        time.sleep(3)
+        super()._train(X, y_index, seed)

@@ -128,3 +128,30 @@ def test_compare_two_machines(tmp_path):
 def test_compare_needs_two_runs(tmp_path, capsys):
     assert main(["compare", "only-one", "--results-dir", str(tmp_path)]) == 1
     assert "needs at least two runs" in capsys.readouterr().err
+
+
+def test_one_run_two_machines_split_and_compared(tmp_path):
+    recs = []
+    for host, fit in (("laptop", 1.0), ("server", 0.25)):
+        for s in range(4):
+            r = record(
+                "torch-mlp",
+                s,
+                0.95,
+                fit=fit + 0.01 * s,
+                hostname=host,
+                pinned_host=host,
+                workers_on_host=2,
+                machine_id=host,
+            )
+            r["trial_id"] += f"@{host}"
+            recs.append(r)
+    write_run(tmp_path, "two", recs)
+    text = write_report(["two"], tmp_path).read_text()
+    assert "| iris      | torch-mlp | cpu@laptop" in text and "| iris      | torch-mlp | cpu@server" in text
+    assert "## Shared machines" in text
+    cmp_text = compare_runs(["two@laptop", "two@server"], tmp_path).read_text()
+    fit_line = next(line for line in cmp_text.splitlines() if "fit time (B/A)" in line)
+    assert "faster" in fit_line and "Every trial was matched." in cmp_text
+    with pytest.raises(Exception, match="no records from machine 'desktop'. Machines: laptop, server"):
+        compare_runs(["two@laptop", "two@desktop"], tmp_path)

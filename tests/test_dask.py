@@ -1,0 +1,118 @@
+"""The Dask executor: same records as the local executor; a dead worker loses one trial at most."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from bench.config import AdapterSpec, Config, validate  # noqa: E402
+from bench.dask_run import make_client, run_matrix_dask  # noqa: E402
+from bench.measure import TimingSettings  # noqa: E402
+from bench.run import run_matrix  # noqa: E402
+from bench.store import RunStore, read_records  # noqa: E402
+
+FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"
+TINY = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, stock_min_calls=2, stock_budget_s=0.01,
+                      batch_sizes=(1,), throughput_budget_s=0.005)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    monkeypatch.setenv("BENCH_ADAPTERS", FAKES)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+
+
+def config(adapters, splits=3):
+    return validate(
+        Config(
+            adapters=tuple(AdapterSpec.parse(a) for a in adapters), splits=splits, timing=TINY, devices=("cpu", "gpu")
+        ),
+        "t",
+    )
+
+
+def test_dask_matches_local_executor(tmp_path):
+    cfg = config(["sklearn-lr", "fake-ok"])
+    local = RunStore.open(tmp_path, "local", cfg.to_dict(), {"machine_id": "x"})
+    run_matrix(cfg, local, progress_stream=open(os.devnull, "w"))
+    dask_store = RunStore.open(tmp_path, "dask", cfg.to_dict(), {"machine_id": "x"})
+    client, cluster = make_client(None, n_workers=2)
+    try:
+        run_matrix_dask(cfg, dask_store, client, progress_stream=open(os.devnull, "w"))
+    finally:
+        client.close()
+        cluster.close()
+    a = {r["trial_id"]: (r["status"], r.get("accuracy")) for r in read_records(local.records_path)}
+    b = {r["trial_id"]: (r["status"], r.get("accuracy")) for r in read_records(dask_store.records_path)}
+    assert a == b and len(a) == 12
+    dask_records = read_records(dask_store.records_path)
+    assert all(r["executor"] == "dask" and r["machine_id"] for r in dask_records if r["status"] == "ok")
+    assert list((dask_store.path / "environments").glob("*.json"))
+
+
+def test_killed_worker_loses_only_its_trial(tmp_path):
+    cfg = config(["fake-slow"], splits=4)
+    store = RunStore.open(tmp_path, "kill", cfg.to_dict(), {"machine_id": "x"})
+    client, cluster = make_client(None, n_workers=2)
+    try:
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[0]
+
+        def killer():
+            time.sleep(2.0)  # both workers are inside a 3 s fit by now
+            os.kill(pids[victim], signal.SIGKILL)
+
+        threading.Thread(target=killer, daemon=True).start()
+        run_matrix_dask(cfg, store, client, progress_stream=open(os.devnull, "w"))
+    finally:
+        client.close()
+        cluster.close()
+    lines = [line for line in store.records_path.read_text().splitlines() if line]
+    records = read_records(store.records_path)
+    cpu = [r for r in records if "/cpu/" in r["trial_id"]]
+    assert len(lines) == len(records) == 8  # every trial exactly once (4 cpu + 4 gpu skips)
+    assert {r["status"] for r in cpu} <= {"ok", "error"}
+    # The killed worker returned nothing; its trial was retried on a live worker.
+    assert victim not in {r.get("dask_worker") for r in cpu}
+    assert sum(r["status"] == "ok" for r in cpu) >= 3
+
+
+def test_dask_missing_gives_install_hint(monkeypatch, capsys):
+    import builtins
+
+    from bench.cli import main
+
+    real = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    assert (
+        main(
+            [
+                "run",
+                "--executor",
+                "dask",
+                "--adapters",
+                "fake-ok",
+                "--splits",
+                "1",
+                "--results-dir",
+                "/tmp/bench-no-dask",
+                "--run-id",
+                "x",
+            ]
+        )
+        == 1
+    )
+    assert 'pip install ".[dask]"' in capsys.readouterr().err
