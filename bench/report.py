@@ -263,9 +263,14 @@ def datasets_section(ok: pd.DataFrame) -> str | None:
 
 
 # -- the whole report ------------------------------------------------------------
-def build_report(df: pd.DataFrame, paths: list[Path], baseline: str, figures: dict[str, Path], out_dir: Path) -> str:
+DEFAULT_BASELINE = "sklearn-lr"
+
+
+def build_report(df: pd.DataFrame, paths: list[Path], baseline: str | None, figures: dict[str, Path], out_dir: Path) -> str:
     ok = df[df["status"] == "ok"]
     adapters = sorted(df["adapter"].dropna().unique())
+    if baseline is None:  # the default: sklearn-lr where it ran, else the first adapter
+        baseline = DEFAULT_BASELINE if DEFAULT_BASELINE in adapters or not adapters else adapters[0]
     if baseline not in adapters:
         matches = [a for a in adapters if a.split(":")[0].split("[")[0].split("(")[0] == baseline]
         if len(matches) != 1:
@@ -365,7 +370,7 @@ def summary_csv(df: pd.DataFrame) -> pd.DataFrame:
     return ok.groupby(KEYS, sort=True)[cols].median().reset_index()
 
 
-def write_report(runs: list[str], results_dir, baseline: str = "sklearn-lr", out_dir=None, progress=print) -> Path:
+def write_report(runs: list[str], results_dir, baseline: str | None = None, out_dir=None) -> Path:
     """Regenerate REPORT.md, CSVs and figures under ``out_dir`` (default: results_dir)."""
     from . import plots
 
