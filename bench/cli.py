@@ -173,7 +173,7 @@ def cmd_scale(args) -> int:
         devices=tuple(_csv(args.devices)),
     )
     run_id = args.run_id or "scale-" + time.strftime("%Y%m%d-%H%M%S")
-    store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint())
+    store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="scale")
     print(
         f"Scale sweep {run_id}: sizes {args.sizes}, budget {args.budget:g} s per fit -> {store.path}", file=sys.stderr
     )

@@ -102,9 +102,12 @@ def make_client(scheduler: str | None, security=None, n_workers: int | None = No
 
 
 def workers_by_host(client) -> dict[str, list[str]]:
+    """Worker addresses grouped by the hostname each worker reports."""
+    import socket
+
     hosts: dict[str, list[str]] = {}
-    for address, info in client.scheduler_info()["workers"].items():
-        hosts.setdefault(info.get("host", address.split("://")[-1].split(":")[0]), []).append(address)
+    for address, name in client.run(socket.gethostname).items():
+        hosts.setdefault(name, []).append(address)
     return hosts
 
 

@@ -39,7 +39,7 @@ def load_runs(runs: list[str], results_dir) -> tuple[pd.DataFrame, list[Path]]:
     if runs:
         paths = [resolve_run(r, results_dir) for r in runs]
     else:
-        all_runs = run_dirs(results_dir)
+        all_runs = run_dirs(results_dir, kind="matrix")
         if not all_runs:
             raise UserError(f"No runs under {Path(results_dir) / 'runs'}. Run `bench run` first.")
         paths = [all_runs[-1]]
@@ -202,7 +202,7 @@ def memory_section(ok: pd.DataFrame) -> str:
             [*key, fmt(g["rss_peak_mb"].max()), fmt(g["rss_fit_delta_mb"].median()), fmt(g["gpu_peak_mb"].max())]
         )
     return table(
-        rows, ["dataset", "adapter", "device", "peak RSS MiB (worker)", "RSS growth in fit MiB", "peak GPU MiB"]
+        rows, ["dataset", "adapter", "device", "peak RSS MiB (trial, max)", "RSS growth in fit MiB", "peak GPU MiB"]
     )
 
 
@@ -266,7 +266,9 @@ def datasets_section(ok: pd.DataFrame) -> str | None:
 DEFAULT_BASELINE = "sklearn-lr"
 
 
-def build_report(df: pd.DataFrame, paths: list[Path], baseline: str | None, figures: dict[str, Path], out_dir: Path) -> str:
+def build_report(
+    df: pd.DataFrame, paths: list[Path], baseline: str | None, figures: dict[str, Path], out_dir: Path
+) -> str:
     ok = df[df["status"] == "ok"]
     adapters = sorted(df["adapter"].dropna().unique())
     if baseline is None:  # the default: sklearn-lr where it ran, else the first adapter

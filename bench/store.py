@@ -75,7 +75,9 @@ class RunStore:
         return self.path / RECORDS
 
     @classmethod
-    def open(cls, results_dir: str | Path, run_id: str, config: dict, environment: dict) -> RunStore:
+    def open(
+        cls, results_dir: str | Path, run_id: str, config: dict, environment: dict, kind: str = "matrix"
+    ) -> RunStore:
         """Create the run folder, or reopen it to resume.
 
         Raises
@@ -93,6 +95,9 @@ class RunStore:
         except OSError as err:
             raise UserError(f"Cannot write results to {path}: {err.strerror}.") from None
         store = cls(path)
+        kind_path = path / "run.json"
+        if not kind_path.exists():
+            _write_atomic(kind_path, json.dumps({"kind": kind}))
         config_path = path / "config.json"
         if config_path.exists():
             stored = json.loads(config_path.read_text())
@@ -193,12 +198,20 @@ def read_records(path: Path) -> list[dict]:
     return list(by_id.values())
 
 
-def run_dirs(results_dir: str | Path) -> list[Path]:
-    """Run folders, oldest first (by creation of their config)."""
+def run_kind(path: Path) -> str:
+    """``matrix`` (bench run) or ``scale`` (bench scale)."""
+    try:
+        return json.loads((path / "run.json").read_text()).get("kind", "matrix")
+    except (OSError, json.JSONDecodeError):
+        return "matrix"
+
+
+def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
+    """Run folders (of one kind, if given), oldest first (by creation of their config)."""
     root = Path(results_dir) / "runs"
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if (p / "config.json").exists()]
+    runs = [p for p in root.iterdir() if (p / "config.json").exists() and (kind is None or run_kind(p) == kind)]
     return sorted(runs, key=lambda p: ((p / "config.json").stat().st_mtime, p.name))
 
 
