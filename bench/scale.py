@@ -131,20 +131,20 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
 def scale_figure(df: pd.DataFrame, path: Path) -> Path:
     from .plots import _save, plt, sns
 
-    sns.set_theme(style="whitegrid", context="notebook")
     ok = df[df["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for (adapter, g), color in zip(ok.groupby("adapter", sort=True), sns.color_palette("colorblind")):
-        g = g.sort_values("n_train")
-        slope = loglog_slope(g["n_train"], g["fit_wall_s"])
-        _, _, cross = overhead_crossover(g["n_train"], g["fit_wall_s"])
-        ax.plot(g["n_train"], g["fit_wall_s"], "o-", color=color, label=f"{adapter} (slope {slope:.2f})")
-        if math.isfinite(cross) and g["n_train"].min() <= cross <= g["n_train"].max():
-            ax.axvline(cross, color=color, ls=":", lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",
-           title="Fit time vs data size (dotted: fixed overhead = per-row work)")  # fmt: skip
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        fig, ax = plt.subplots(figsize=(7, 4.8))
+        for (adapter, g), color in zip(ok.groupby("adapter", sort=True), sns.color_palette("colorblind")):
+            g = g.sort_values("n_train")
+            slope = loglog_slope(g["n_train"], g["fit_wall_s"])
+            _, _, cross = overhead_crossover(g["n_train"], g["fit_wall_s"])
+            ax.plot(g["n_train"], g["fit_wall_s"], "o-", color=color, label=f"{adapter} (slope {slope:.2f})")
+            if math.isfinite(cross) and g["n_train"].min() <= cross <= g["n_train"].max():
+                ax.axvline(cross, color=color, ls=":", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",
+               title="Fit time vs data size (dotted: fixed overhead = per-row work)")  # fmt: skip
+        ax.legend(fontsize=8)
+        return _save(fig, path)
 
 
 def write_scale_report(run_path: Path, out_dir: Path) -> Path:

@@ -116,3 +116,23 @@ def test_dask_missing_gives_install_hint(monkeypatch, capsys):
         == 1
     )
     assert 'pip install ".[dask]"' in capsys.readouterr().err
+
+
+def test_each_host_pins_the_matrix_to_every_host(tmp_path):
+    import socket
+
+    cfg = config(["fake-ok"], splits=2)
+    store = RunStore.open(tmp_path, "hosts", cfg.to_dict(), {"machine_id": "x"})
+    client, cluster = make_client(None, n_workers=1)
+    try:
+        run_matrix_dask(cfg, store, client, each_host=True, progress_stream=open(os.devnull, "w"))
+    finally:
+        client.close()
+        cluster.close()
+    host = socket.gethostname()
+    records = read_records(store.records_path)
+    assert sorted(r["trial_id"] for r in records if "/cpu/" in r["trial_id"]) == [
+        f"iris/fake-ok/cpu/split-00@{host}",
+        f"iris/fake-ok/cpu/split-01@{host}",
+    ]
+    assert all(r.get("pinned_host") == host for r in records if r["status"] == "ok")

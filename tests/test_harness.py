@@ -286,3 +286,14 @@ def test_kill_midway_and_resume_gives_each_trial_once(tmp_path):
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     ids = [r["trial_id"] for r in lines]
     assert len(ids) == len(set(ids)) == 8
+
+
+def test_bench_load_returns_one_dataframe(tmp_path):
+    import bench
+
+    for run_id in ("a", "b"):
+        store = open_store(tmp_path, tiny(["sklearn-lr"]), run_id)
+        store.append({"trial_id": f"t-{run_id}", "status": "ok", "accuracy": 0.9})
+    df = bench.load(results_dir=tmp_path)
+    assert sorted(df["run_id"]) == ["a", "b"] and list(df["accuracy"]) == [0.9, 0.9]
+    assert list(bench.load("b", results_dir=tmp_path)["trial_id"]) == ["t-b"]
