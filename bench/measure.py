@@ -165,6 +165,8 @@ def measure_trial(clf, split: Split, settings: TimingSettings, gpu_memory=None) 
     out["latency"] = percentiles_us(lat)
     out["latency_raw_ns"] = lat
 
+    # The stock API's first call is timed on its own: Keras builds its predict
+    # function and input pipeline there.
     _, stock_cold_ns = time_call(lambda: clf.predict_proba_stock(one), sync=sync)
     out["stock_cold_predict_s"] = stock_cold_ns / 1e9
     stock = measure_for(

@@ -79,10 +79,10 @@ def _job(trials: list[Trial], config: Config) -> dict:
 
 
 def _worker_env(trials: list[Trial], config: Config) -> dict:
-    from .threads import _ENV_VARS
+    from .threads import THREAD_ENV_VARS
 
     env = dict(os.environ)
-    for var in _ENV_VARS:
+    for var in THREAD_ENV_VARS:
         env[var] = str(config.threads)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     backend = trials[0].backend

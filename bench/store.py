@@ -95,6 +95,7 @@ class RunStore:
         except OSError as err:
             raise UserError(f"Cannot write results to {path}: {err.strerror}.") from None
         store = cls(path)
+        config = json.loads(dumps(config))  # as stored: NaN-free, JSON types
         kind_path = path / "run.json"
         if not kind_path.exists():
             _write_atomic(kind_path, json.dumps({"kind": kind}))
@@ -110,7 +111,7 @@ class RunStore:
                     "Use another --run-id, or the same settings to resume it."
                 )
         else:
-            _write_atomic(config_path, json.dumps(json.loads(dumps(config)), indent=2, sort_keys=True))
+            _write_atomic(config_path, json.dumps(config, indent=2, sort_keys=True))
         env_path = path / "environment.json"
         if not env_path.exists():
             _write_atomic(env_path, json.dumps(json.loads(dumps(environment)), indent=2, sort_keys=True))

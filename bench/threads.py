@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-_ENV_VARS = (
+THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -20,7 +20,7 @@ _ENV_VARS = (
 
 def set_thread_env(n: int) -> None:
     """Set the environment variables that size thread pools at start-up (for child processes)."""
-    for var in _ENV_VARS:
+    for var in THREAD_ENV_VARS:
         os.environ[var] = str(n)
 
 
