@@ -222,8 +222,8 @@ def validate(config: Config, source: str) -> Config:
             raise UserError(f"Unknown preprocessing {prep!r}. Available: {', '.join(PREPROCESSING)}.")
     if not config.adapters:
         raise UserError(f"{source}: no adapters given.")
-    for spec in config.adapters:
-        _validate_adapter(spec)
+    for adapter in config.adapters:
+        _validate_adapter(adapter)
     for device in config.devices:
         if device not in DEVICES:
             raise UserError(f"Unknown device {device!r}. Available: {', '.join(DEVICES)}.")

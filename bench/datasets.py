@@ -118,7 +118,7 @@ class DatasetSpec:
 
 def synthetic_params(source: str) -> dict:
     """Parse ``synthetic:n_samples=1000,n_features=20,n_classes=3``."""
-    params = dict(SYNTHETIC_KEYS)
+    params: dict = dict(SYNTHETIC_KEYS)
     body = source.partition(":")[2]
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, eq, value = part.partition("=")

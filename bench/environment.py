@@ -38,7 +38,7 @@ PACKAGES = (
 
 def package_versions() -> dict:
     """Installed versions of the packages that shape results (None if absent)."""
-    out = {}
+    out: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             out[name] = version(name)

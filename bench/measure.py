@@ -185,9 +185,13 @@ def measure_trial(clf, split: Split, settings: TimingSettings, gpu_memory=None) 
     throughput = {}
     for b in sizes:
         batch = X_test[:b]
-        clf.predict_proba(batch)  # first call at this shape may compile
+
+        def predict_batch(batch=batch):
+            return clf.predict_proba(batch)
+
+        predict_batch()  # first call at this shape may compile
         durations = measure_for(
-            lambda batch=batch: clf.predict_proba(batch),
+            predict_batch,
             min_rounds=3,
             max_rounds=10_000,
             budget_ns=int(settings.throughput_budget_s * 1e9),

@@ -167,6 +167,7 @@ class GroupRunner:
                 stderr=log,
                 env=_worker_env(self.pending, self.config),
             )
+        assert proc.stdin is not None and proc.stdout is not None  # both are pipes
         try:
             proc.stdin.write(job)
             proc.stdin.close()

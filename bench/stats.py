@@ -63,7 +63,7 @@ class PairedTest:
         return self.p < 0.05
 
 
-def win_tie_loss(diffs: Sequence[float], tol: float = 1e-12) -> tuple[int, int, int]:
+def win_tie_loss(diffs: Sequence[float] | np.ndarray, tol: float = 1e-12) -> tuple[int, int, int]:
     d = np.asarray(diffs, dtype=float)
     return int((d > tol).sum()), int((np.abs(d) <= tol).sum()), int((d < -tol).sum())
 
