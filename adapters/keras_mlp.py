@@ -154,7 +154,11 @@ class KerasMLPClassifier(MLPClassifierBase):
             torch.cuda.synchronize()
 
     def _device_scope(self):
-        return self._keras().device("gpu:0" if self.device_ == "gpu" else "cpu:0")
+        # Plain "cpu"/"gpu": on the torch backend an indexed name ("cpu:0")
+        # differs from the default device ("cpu"), Keras then copies each
+        # variable on creation, and the copies are not leaves, so training
+        # gets no gradients.
+        return self._keras().device("gpu" if self.device_ == "gpu" else "cpu")
 
     def _build(self, n_features, n_classes, seed, device):
         keras = self._keras()

@@ -297,3 +297,24 @@ def test_bench_load_returns_one_dataframe(tmp_path):
     df = bench.load(results_dir=tmp_path)
     assert sorted(df["run_id"]) == ["a", "b"] and list(df["accuracy"]) == [0.9, 0.9]
     assert list(bench.load("b", results_dir=tmp_path)["trial_id"]) == ["t-b"]
+
+
+def test_keras_on_another_backend_runs_in_its_own_worker(tmp_path):
+    """The test process runs Keras on TensorFlow; a torch-backend group gets its own process."""
+    pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    config = tiny(["keras-mlp@torch"], splits=1)
+    config = validate(
+        Config(
+            **{
+                **config.__dict__,
+                "adapters": (AdapterSpec("keras-mlp", None, (("epochs", 20), ("learning_rate", 0.05)), "torch"),),
+            }
+        ),
+        "t",
+    )
+    store = open_store(tmp_path, config)
+    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    (record,) = [r for r in read_records(store.records_path) if "/cpu/" in r["trial_id"]]
+    assert record["status"] == "ok", record.get("reason")
+    assert record["backend"] == "torch" and record["backend_version"] and record["accuracy"] > 0.5
