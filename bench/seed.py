@@ -8,8 +8,6 @@ here, labelled as the post's; every other number comes from running.
 
 from __future__ import annotations
 
-import time
-
 from tabulate import tabulate
 
 from adapters import describe, make_adapter
@@ -114,9 +112,3 @@ def seed_report(rows: list[dict], seconds: float, threads: dict) -> str:
         f"Threads: {threads}. Took {seconds:.0f} s.",
     ]
     return "\n".join(lines)
-
-
-def timed_seed(**kwargs):
-    start = time.perf_counter()
-    rows = run_seed(**kwargs)
-    return rows, time.perf_counter() - start
