@@ -5,8 +5,10 @@
 >>> clf = make_adapter("keras-mlp", profile="seed")       # the blog post's settings
 """
 
+from .base import BenchClassifier
 from .registry import (
     AdapterInfo,
+    AdapterLoadError,
     UnknownAdapterError,
     adapter_class,
     describe,
@@ -18,6 +20,8 @@ from .registry import (
 
 __all__ = [
     "AdapterInfo",
+    "AdapterLoadError",
+    "BenchClassifier",
     "UnknownAdapterError",
     "adapter_class",
     "describe",

@@ -12,6 +12,13 @@ An adapter is a scikit-learn classifier. Subclasses implement three hooks:
     framework's stock API (for example Keras ``model.predict``), so that the
     harness can report what a user of the plain API pays.
 
+Everything else the harness needs to know about a framework is a hook on the
+class with a harmless default (import it, its versions, its threads, the
+worker's environment, GPU name and memory, serving paths): the harness calls
+hooks and never names a framework, so a third-party adapter gets the same
+measurements as the built-in ones. Iterative adapters call
+:meth:`BenchClassifier._epoch_end` after each epoch (learning curves).
+
 Framework imports happen inside those hooks, never at module import time, so
 that importing an adapter module (to list it, to read its capabilities) stays
 cheap and works without the framework installed.
@@ -19,14 +26,19 @@ cheap and works without the framework installed.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import inspect
+from collections.abc import Callable
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import frameworks
 
 DEVICES = ("cpu", "gpu", "auto")
 
@@ -60,16 +72,44 @@ def seed_from(random_state) -> int | None:
     raise ValueError(f"random_state must be None, an int or a numpy RandomState. Got {random_state!r} instead.")
 
 
+def install_command(extras: tuple[str, ...] | list[str]) -> str:
+    """``pip install ".[torch]"`` for the project's extras (``pip install .`` for none)."""
+    extras = [e for e in extras if e]
+    return f'pip install ".[{",".join(extras)}]"' if extras else "pip install ."
+
+
 def require_modules(cls_name: str, modules: tuple[str, ...], extra: str) -> None:
     """Raise a clear error when a framework module cannot be found.
 
     Uses ``importlib.util.find_spec`` so that the check imports nothing.
     """
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if not frameworks.installed(m)]
     if missing:
         raise FrameworkUnavailableError(
-            f'{cls_name} needs {", ".join(missing)}, which is not installed. Install it with: pip install ".[{extra}]"'
+            f"{cls_name} needs {', '.join(missing)}, which is not installed. Install it with: {install_command([extra])}"
         )
+
+
+def keyword_init(**defaults: Any) -> Callable[..., None]:
+    """An ``__init__`` that only stores keyword-only parameters, with a real signature.
+
+    scikit-learn reads an estimator's parameters from its ``__init__``
+    signature; this builds one from ``defaults`` so that adapters sharing
+    parameters (the MLPs) and generated adapters (any scikit-learn classifier)
+    declare them once.
+    """
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {', '.join(unknown)}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    keyword = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in defaults.items()]
+    __init__.__signature__ = inspect.Signature([self_param, *keyword])  # type: ignore[attr-defined]
+    return __init__
 
 
 class BenchClassifier(ClassifierMixin, BaseEstimator):
@@ -92,6 +132,16 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         Backends the adapter can use; ``("default",)`` when there is no choice.
     profiles : dict
         Named parameter sets (for example ``"seed"``: the blog post's settings).
+
+    smoke_params : dict
+        Small, fast parameters (a few epochs) for warm-up fits and smoke tests.
+    iterative : bool
+        Trains in epochs and calls :meth:`_epoch_end` after each one, so the
+        harness can record learning curves.
+    model : str
+        The model family, the same across frameworks (``"mlp"``), so reports
+        can tell a model effect (two models) from a framework effect (one
+        model, two frameworks). Defaults to the class name.
     """
 
     framework = "unknown"
@@ -100,13 +150,106 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     supported_devices: tuple[str, ...] = ("cpu",)
     supported_backends: tuple[str, ...] = ("default",)
     profiles: dict[str, dict] = {}
+    smoke_params: dict[str, Any] = {}
+    iterative = False
+    model = ""
+
+    @classmethod
+    def model_family(cls) -> str:
+        return cls.model or cls.__name__
 
     _parameter_constraints: dict = {
         "device": [StrOptions(set(DEVICES))],
         "random_state": ["random_state"],
     }
 
-    # -- hooks -------------------------------------------------------------
+    # -- class hooks: what the harness asks before and around running -------
+    @classmethod
+    def backend_modules(cls, backend: str) -> tuple[str, ...]:
+        """Importable modules this adapter needs on ``backend``."""
+        return tuple(cls.requires) + (() if backend == "default" else (backend,))
+
+    @classmethod
+    def missing_modules(cls, backend: str = "default") -> list[str]:
+        """Required modules that cannot be found (checked without importing them)."""
+        return [m for m in cls.backend_modules(backend) if not frameworks.installed(m)]
+
+    @classmethod
+    def install_hint(cls, backend: str = "default") -> str:
+        """The command that installs what ``backend`` needs."""
+        return install_command([cls.install_extra, "" if backend == "default" else backend])
+
+    @classmethod
+    def import_framework(cls, backend: str = "default") -> None:
+        """Import the framework (the harness times this as the cold start)."""
+        for module in cls.backend_modules(backend):
+            importlib.import_module(module)
+
+    @classmethod
+    def framework_versions(cls, backend: str = "default") -> dict[str, str | None]:
+        """``framework_version`` and ``backend_version`` for the records."""
+        top = cls.requires[0] if cls.requires else cls.__module__
+        return {
+            "framework_version": frameworks.module_version(top),
+            "backend_version": None if backend == "default" else frameworks.module_version(backend),
+        }
+
+    @classmethod
+    def packages(cls) -> list[str]:
+        """Distributions whose versions belong in a machine's fingerprint."""
+        modules = set(cls.requires) | {b for b in cls.supported_backends if b != "default"}
+        return sorted({d for m in modules for d in frameworks.distribution_names(m)})
+
+    @classmethod
+    def worker_env(cls, backend: str, threads: int) -> dict[str, str]:
+        """Environment variables for a worker process, set before anything imports."""
+        return frameworks.thread_env(threads)
+
+    @classmethod
+    def limit_threads(cls, threads: int, backend: str = "default") -> dict:
+        """Limit this framework to ``threads``; return the counts in force, per library."""
+        return frameworks.blas_threads(threads)
+
+    @classmethod
+    def unsupported_reason(cls, params: dict, backend: str, device: str) -> str | None:
+        """Why these parameters cannot run on this backend and device here (None: they can).
+
+        Such a trial is recorded as skipped with this reason, not run.
+        """
+        return None
+
+    def device_name(self, device: str) -> str | None:
+        """Name of the device (``"cpu"`` or ``"gpu"``) this adapter runs on, or None to let
+        the harness name it (the CPU's model; the GPU that nvidia-smi lists first)."""
+        return None
+
+    def gpu_memory_probe(self) -> Callable[[], float] | None:
+        """A callable returning peak GPU memory (MiB) since it was made, or None.
+
+        Called before ``fit`` (so the peak covers training): decide from ``self.device``."""
+        return None
+
+    def serving_paths(self) -> list:
+        """Extra ways to serve this fitted model (``adapters.serving.ServingPath``)."""
+        return []
+
+    # -- learning curves ---------------------------------------------------
+    def set_epoch_callback(self, callback: Callable[[BenchClassifier, float], None] | None) -> BenchClassifier:
+        """Have ``callback(self, mean_epoch_loss)`` called after every training epoch.
+
+        Not a parameter (clones do not carry it): the harness sets it on the
+        estimator it measures to record learning curves.
+        """
+        self._epoch_callback = callback
+        return self
+
+    def _epoch_end(self, loss: float) -> None:
+        """Iterative adapters call this after each epoch's work, before the next."""
+        callback = getattr(self, "_epoch_callback", None)
+        if callback is not None:
+            callback(self, float(loss))
+
+    # -- training hooks ----------------------------------------------------
     def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
         raise NotImplementedError
 
@@ -144,6 +287,10 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
 
         The harness calls this before it stops a timer.
         """
+
+    def check_params(self) -> None:
+        """Validate the parameters without data (config validation, before anything runs)."""
+        self._validate_params()
 
     # -- sklearn API -------------------------------------------------------
     def _prepare(self, X, y) -> tuple[np.ndarray, np.ndarray]:

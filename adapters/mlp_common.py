@@ -1,16 +1,17 @@
-"""What the Keras MLP and the PyTorch MLP share, so that they stay equivalent.
+"""What the three MLP adapters share, so that they stay equivalent.
 
-Both adapters build input -> Dense(hidden, sigmoid) -> Dense(n_classes, softmax)
-and start from the *same* initial weights for the same ``random_state``: the
+Each adapter builds input -> Dense(hidden, sigmoid) -> Dense(n_classes, softmax)
+and starts from the *same* initial weights for the same ``random_state``: the
 weights are drawn here, with numpy, from Keras' default initialisers
 (Glorot-uniform kernels, zero biases), and copied into each framework's model.
 That removes one source of difference between frameworks (their own RNGs);
-what remains is listed in README.md ("Equivalence of the two MLPs").
+what remains is listed in README.md ("Equivalence of the MLPs").
 """
 
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
@@ -19,6 +20,16 @@ from .base import BenchClassifier
 
 #: The blog post's training settings, by name.
 SEED_PROFILE = {"hidden_units": 16, "epochs": 100, "batch_size": 1, "learning_rate": 0.001}
+
+#: Parameters every MLP adapter has, with their defaults (Keras' ``fit``
+#: defaults: batch size 32, shuffling every epoch).
+MLP_PARAMS: dict[str, Any] = {
+    "hidden_units": 16,
+    "epochs": 100,
+    "batch_size": 32,
+    "learning_rate": 0.001,
+    "shuffle": True,
+}
 
 #: Keras' Adam defaults (keras.optimizers.Adam); torch's own Adam differs in
 #: epsilon (1e-8) and in where epsilon enters the update.
@@ -58,10 +69,26 @@ def n_parameters(n_features: int, hidden: int, n_classes: int) -> int:
     return n_features * hidden + hidden + hidden * n_classes + n_classes
 
 
+def numpy_forward(weights: list[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """The MLP's forward pass in numpy (float32): the reference floor for serving.
+
+    ``weights`` in Keras layout; returns softmax probabilities.
+    """
+    w1, b1, w2, b2 = weights
+    hidden = 1.0 / (1.0 + np.exp(-(X @ w1 + b1)))
+    logits = hidden @ w2 + b2
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class MLPClassifierBase(BenchClassifier):
-    """Parameters and validation shared by the two MLP adapters."""
+    """Parameters, validation and weight access shared by the MLP adapters."""
 
     profiles = {"seed": dict(SEED_PROFILE)}
+    smoke_params = {"epochs": 3, "batch_size": 32}
+    iterative = True
+    model = "mlp"
 
     _parameter_constraints: dict = {
         **BenchClassifier._parameter_constraints,
@@ -79,3 +106,8 @@ class MLPClassifierBase(BenchClassifier):
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Replace the model's weights (Keras layout, see :meth:`get_weights`)."""
         raise NotImplementedError
+
+    def serving_paths(self) -> list:
+        from .serving import numpy_reference_path
+
+        return [numpy_reference_path(self.get_weights())]

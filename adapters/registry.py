@@ -9,20 +9,27 @@ adapters register through the ``bench.adapters`` entry-point group::
 
 or, without packaging, through the ``BENCH_ADAPTERS`` environment variable
 (``name=module:Class`` pairs separated by commas), which worker processes
-inherit.
+inherit. Any scikit-learn classifier also works by its dotted path
+(``sklearn.ensemble.HistGradientBoostingClassifier``), wrapped by
+:mod:`adapters.wrapped`. A target that fails to load (a missing module, a
+broken plugin) is listed as unavailable with its reason and never breaks the
+others.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
-import importlib.util
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from .base import BenchClassifier
+
 BUILTIN = {
     "sklearn-lr": "adapters.sklearn_lr:SklearnLRClassifier",
+    "sklearn-mlp": "adapters.sklearn_mlp:SklearnMLPClassifier",
     "keras-mlp": "adapters.keras_mlp:KerasMLPClassifier",
     "torch-mlp": "adapters.torch_mlp:TorchMLPClassifier",
 }
@@ -37,32 +44,82 @@ class UnknownAdapterError(KeyError):
         return str(self.args[0])
 
 
-def registered() -> dict[str, str]:
-    """All adapter names mapped to their ``"module:Class"`` targets, sorted."""
+class AdapterLoadError(ImportError):
+    """A registered adapter whose class cannot be imported or is not a classifier."""
+
+
+@functools.lru_cache(maxsize=8)
+def _registered(env: str) -> tuple[tuple[str, str], ...]:
     targets = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         targets.setdefault(ep.name, ep.value)
-    for pair in filter(None, os.environ.get("BENCH_ADAPTERS", "").split(",")):
+    for pair in filter(None, env.split(",")):
         name, _, target = pair.partition("=")
         targets.setdefault(name.strip(), target.strip())
-    return dict(sorted(targets.items()))
+    return tuple(sorted(targets.items()))
 
 
-def adapter_class(name: str):
-    """The adapter class registered under ``name``.
+def registered() -> dict[str, str]:
+    """All adapter names mapped to their ``"module:Class"`` targets, sorted.
+
+    Entry points are read once per process (and per ``BENCH_ADAPTERS`` value);
+    :func:`refresh` reads them again.
+    """
+    return dict(_registered(os.environ.get("BENCH_ADAPTERS", "")))
+
+
+def refresh() -> None:
+    """Forget cached entry points and classes (after installing a plugin in this process)."""
+    _registered.cache_clear()
+    _load.cache_clear()
+
+
+def is_dotted_path(name: str) -> bool:
+    """``package.module.Class`` or ``package.module:Class``: a class to wrap, not a registered name."""
+    return ":" in name or ("." in name and not name.startswith(".") and name.split(".")[-1][:1].isupper())
+
+
+@functools.lru_cache(maxsize=64)
+def _load(target: str) -> type[BenchClassifier]:
+    from .wrapped import NotAClassifierError, check_classifier, wrap_classifier
+
+    module_name, sep, attr = target.partition(":")
+    if not sep:
+        module_name, _, attr = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except Exception as err:  # a broken plugin must not break anything else
+        raise AdapterLoadError(f"cannot load {target}: {type(err).__name__}: {err}") from None
+    if isinstance(obj, type) and issubclass(obj, BenchClassifier):
+        return obj
+    try:
+        check_classifier(obj, target)
+    except NotAClassifierError as err:
+        raise AdapterLoadError(str(err)) from None
+    return wrap_classifier(obj)
+
+
+def adapter_class(name: str) -> type[BenchClassifier]:
+    """The adapter class registered under ``name``, or the wrapped class at a dotted path.
 
     Raises
     ------
     UnknownAdapterError
         With the list of valid names.
+    AdapterLoadError
+        The target cannot be imported, or is not a scikit-learn classifier.
     """
     targets = registered()
-    if name not in targets:
-        close = difflib.get_close_matches(name, targets, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownAdapterError(f"Unknown adapter {name!r}. Available: {', '.join(targets)}.{hint}")
-    module, _, cls = targets[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    if name in targets:
+        return _load(targets[name])
+    if is_dotted_path(name):
+        return _load(name)
+    close = difflib.get_close_matches(name, targets, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownAdapterError(
+        f"Unknown adapter {name!r}. Available: {', '.join(targets)}, or a scikit-learn classifier's "
+        f"dotted path (e.g. sklearn.ensemble.HistGradientBoostingClassifier).{hint}"
+    )
 
 
 def make_adapter(name: str, profile: str | None = None, **params):
@@ -99,42 +156,44 @@ class AdapterInfo:
     profiles: tuple[str, ...]
     available: bool
     reason: str
-
-
-def backend_modules(cls, backend: str) -> tuple[str, ...]:
-    """Modules an adapter needs for one backend (the backend's own package too)."""
-    extra = () if backend == "default" else (backend,)
-    return tuple(cls.requires) + extra
-
-
-def missing_modules(cls, backend: str = "default") -> list[str]:
-    """Required modules that cannot be found (checked without importing them)."""
-    return [m for m in backend_modules(cls, backend) if importlib.util.find_spec(m) is None]
-
-
-def install_hint(cls, backend: str = "default") -> str:
-    extras = [e for e in (cls.install_extra, "" if backend == "default" else backend) if e]
-    return f'pip install ".[{",".join(extras)}]"' if extras else "pip install ."
+    doc: str = ""
 
 
 def describe(name: str) -> AdapterInfo:
     """Availability and capabilities of one adapter, without importing its framework."""
-    cls = adapter_class(name)
+    target = registered().get(name, name)
+    try:
+        cls = adapter_class(name)
+    except AdapterLoadError as err:
+        return AdapterInfo(name, target, "?", (), (), (), False, str(err))
     default_backend = cls.supported_backends[0]
-    missing = missing_modules(cls, default_backend)
-    reason = "" if not missing else f"{', '.join(missing)} not installed: {install_hint(cls, default_backend)}"
+    missing = cls.missing_modules(default_backend)
+    reason = "" if not missing else f"{', '.join(missing)} not installed: {cls.install_hint(default_backend)}"
+    doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
     return AdapterInfo(
         name=name,
-        target=registered()[name],
+        target=target,
         framework=cls.framework,
         devices=tuple(cls.supported_devices),
         backends=tuple(cls.supported_backends),
         profiles=tuple(cls.profiles),
         available=not missing,
         reason=reason,
+        doc=doc,
     )
 
 
 def list_adapters() -> list[AdapterInfo]:
     """All registered adapters, available or not."""
     return [describe(name) for name in registered()]
+
+
+def all_packages() -> list[str]:
+    """Distributions of every loadable registered adapter (for the machine's fingerprint)."""
+    out: set[str] = set()
+    for name in registered():
+        try:
+            out.update(adapter_class(name).packages())
+        except AdapterLoadError:
+            continue
+    return sorted(out)

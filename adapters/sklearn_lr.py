@@ -53,6 +53,7 @@ class SklearnLRClassifier(BenchClassifier):
     install_extra = ""
     supported_devices = ("cpu",)
     profiles = {"2016": dict(PROFILE_2016)}
+    model = "logistic-regression"
 
     _parameter_constraints: dict = {
         **BenchClassifier._parameter_constraints,
@@ -119,7 +120,42 @@ class SklearnLRClassifier(BenchClassifier):
     def _predict_proba(self, X):
         return self.estimator_.predict_proba(X)
 
+    def serving_paths(self) -> list:
+        from .serving import ServingPath, skl2onnx_path
+
+        coefs = [(np.asarray(e.coef_, np.float32), np.asarray(e.intercept_, np.float32)) for e in self._linear_models()]
+        reference = ServingPath(
+            "numpy-reference",
+            lambda folder: None,
+            lambda artifact, threads: lambda X: linear_proba(coefs, X),
+            reference=True,
+        )
+        return [reference, skl2onnx_path(self.estimator_, self.n_features_in_)]
+
+    def _linear_models(self) -> list:
+        return list(getattr(self.estimator_, "estimators_", [self.estimator_]))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def linear_proba(coefs: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray) -> np.ndarray:
+    """Logistic-regression probabilities in numpy: the reference floor for serving.
+
+    One (coef, intercept) pair: softmax over classes (a single row: the binary
+    sigmoid). Several pairs: one-vs-rest sigmoids, normalised as
+    ``OneVsRestClassifier`` does.
+    """
+    if len(coefs) == 1:
+        coef, intercept = coefs[0]
+        z = X @ coef.T + intercept
+        if z.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-z))
+            return np.hstack([1 - p, p])
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    p = np.hstack([1.0 / (1.0 + np.exp(-(X @ c.T + b))) for c, b in coefs])
+    return p / p.sum(axis=1, keepdims=True)

@@ -33,10 +33,12 @@ class KerasAdam(torch.optim.Adam):
     betas : tuple of float, default=(0.9, 0.999)
     eps : float, default=1e-7
         Keras' epsilon (added to ``sqrt(v)`` before bias correction).
+    fused : bool, default=False
+        torch's fused Adam kernel (reads the same per-step epsilon).
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-7):
-        super().__init__(params, lr=lr, betas=betas, eps=eps)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-7, fused: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, fused=fused or None)
         for group in self.param_groups:
             group["keras_eps"] = eps
         self._keras_step = 0

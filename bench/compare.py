@@ -1,10 +1,16 @@
 """``bench compare A B [C ...]``: one baseline run against each other run.
 
-Typical uses: two machines, CPU vs GPU, two library versions. Trials are
-matched on dataset, adapter (with its parameters), split and init seed (and
-device, unless ``--ignore-device``); whatever cannot be matched is listed.
-Time ratios are B/A as the geometric mean of per-trial ratios with a
-bootstrap CI, read with a verdict: faster, slower or no difference.
+Typical uses: two machines, CPU vs GPU, two library versions, a CI gate.
+Trials are matched on dataset, adapter (with its parameters) and split (and
+device, unless ``--ignore-device``), init seeds averaged within a split;
+whatever cannot be matched is listed. Time ratios are B/A: the geometric mean
+of per-split ratios with a t-interval on the log ratios, and a verdict only
+from :data:`bench.stats.MIN_RATIO_PAIRS` pairs on. Accuracy is compared as a
+difference with the corrected interval.
+
+As a CI gate (``--fail-above PCT``): exit status 1 when any metric of B is
+significantly worse than A's (its interval excludes no change) by more than
+PCT percent, listing which.
 """
 
 from __future__ import annotations
@@ -12,28 +18,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import plots, stats
+from .document import Doc
 from .errors import UserError
-from .report import fmt, table
-from .store import load_environment, read_records, resolve_run
-from .tidy import tidy
+from .load import Loaded, load_runs
+from .pairing import pair
+from .schema import METRICS, label_of
+from .store import load_environment, read_json
+from .tables import fmt, fmt_ci
 
-#: metric column, label, whether smaller is better
-METRICS = [
-    ("fit_wall_s", "fit time", True),
-    ("cold_predict_s", "first predict", True),
-    ("latency_p50_us", "predict p50", True),
-    ("latency_p99_us", "predict p99", True),
-    ("stock_latency_p50_us", "stock predict p50", True),
-    ("tput_1", "throughput batch 1", False),
-    ("tput_32", "throughput batch 32", False),
-]
-SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit")
+SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
 
 def _flatten(d, prefix=""):
@@ -53,139 +53,221 @@ def _flatten(d, prefix=""):
 
 def environment_differences(env_a: dict, env_b: dict) -> list[list]:
     a, b = _flatten(env_a), _flatten(env_b)
-    rows = []
-    for key in sorted(set(a) | set(b)):
-        if any(key.startswith(s) for s in SKIP_ENV_KEYS):
-            continue
-        if a.get(key) != b.get(key):
-            rows.append([key, str(a.get(key, "-"))[:80], str(b.get(key, "-"))[:80]])
-    return rows
+    return [[key, str(a.get(key, "-"))[:80], str(b.get(key, "-"))[:80]]
+            for key in sorted(set(a) | set(b)) if not key.startswith(SKIP_ENV_KEYS) and a.get(key) != b.get(key)]  # fmt: skip
 
 
-def _load(run: str, results_dir) -> tuple[pd.DataFrame, dict, Path, str]:
-    """Records of ``run``, or of one machine of it with ``run@host``."""
+@dataclass
+class Side:
+    name: str
+    path: Path
+    frame: pd.DataFrame
+    env: dict
+    notes: list[str] = field(default_factory=list)
+
+
+def load_side(run: str, results_dir) -> Side:
+    """A run, or one machine of it with ``run@host``."""
     run_id, _, host = run.partition("@")
-    path = resolve_run(run_id, results_dir)
-    records = read_records(path / "records.jsonl")
-    if not records:
-        raise UserError(f"Run {path.name!r} has no records.")
-    df = tidy(pd.DataFrame(records))
+    loaded: Loaded = load_runs([run_id], results_dir, kind=None)
+    path, df = loaded.paths[0], loaded.frame
     env = load_environment(path)
     if host:
+        machines = sorted(map(str, df["machine"].dropna().unique()))
         df = df[df["machine"] == host].copy()
         if df.empty:
-            known = ", ".join(sorted(map(str, tidy(pd.DataFrame(records))["machine"].dropna().unique())))
-            raise UserError(f"Run {path.name!r} has no records from machine {host!r}. Machines: {known}.")
+            raise UserError(f"Run {path.name!r} has no records from machine {host!r}. Machines: {', '.join(machines)}.")
         df["device"] = df["device"].str.replace(f"@{host}", "", regex=False)
-        machine_ids = df["machine_id"].dropna().unique() if "machine_id" in df.columns else []
-        env_file = path / "environments" / f"{machine_ids[0]}.json" if len(machine_ids) else None
+        ids = df["machine_id"].dropna().unique() if "machine_id" in df.columns else []
+        env_file = path / "environments" / f"{ids[0]}.json" if len(ids) else None
         if env_file is not None and env_file.exists():
-            env = json.loads(env_file.read_text())
-    return df, env, path, run
+            env = read_json(env_file, "machine's environment")
+    return Side(run, path, df, env, loaded.notes)
 
 
-def match(a: pd.DataFrame, b: pd.DataFrame, ignore_device: bool):
-    """Matched ok-trials (joined frame) and the unmatched trial ids of each side."""
-    key = ["dataset", "adapter", "split_seed", "init_seed"] + ([] if ignore_device else ["device"])
-    a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
-    joined = a_ok.merge(b_ok, on=key, suffixes=("_a", "_b"))
-    matched = set(map(tuple, joined[key].to_numpy().tolist()))
-
-    def unmatched(df):
-        rows = df[[tuple(k) not in matched for k in df[key].to_numpy().tolist()]]
-        return [[f"{d}/{ad}/{dev}", n, ", ".join(f"{c} {s}" for s, c in sorted(g["status"].value_counts().items()))]
-                for (d, ad, dev), g in rows.groupby(["dataset", "adapter", "device"], sort=True)
-                for n in [len(g)]]  # fmt: skip
-
-    return joined, unmatched(a), unmatched(b)
+def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[list]:
+    """Trials of ``side`` with no ok counterpart in ``other`` (by keys and split), per group."""
+    ok_other = other[other["status"] == "ok"]
+    matched = set(map(tuple, ok_other[[*keys, "split_seed"]].astype(str).to_numpy().tolist()))
+    rows = side[
+        [
+            tuple(k) not in matched or s != "ok"
+            for k, s in zip(side[[*keys, "split_seed"]].astype(str).to_numpy().tolist(), side["status"])
+        ]
+    ]
+    return [[f"{d}/{ad}/{dev}", len(g), ", ".join(f"{c} {s}" for s, c in sorted(g["status"].value_counts().items()))]
+            for (d, ad, dev), g in rows.groupby(["dataset", "adapter", "device"], sort=True)]  # fmt: skip
 
 
-def ratio_rows(joined: pd.DataFrame, ignore_device: bool) -> tuple[list[list], pd.DataFrame]:
+@dataclass
+class Row:
+    trials: str
+    metric: str
+    value: str
+    pairs: int
+    verdict: str
+    worse_by: float = math.nan  # fraction by which B is significantly worse (NaN: not significantly worse)
+
+
+def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[list[Row], pd.DataFrame]:
+    """Accuracy difference and every comparable metric's B/A ratio, per matched group."""
     rows, heat = [], []
-    group_cols = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
-    for key, g in joined.groupby(group_cols, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        label = "/".join(map(str, key))
-        acc = stats.mean_ci((g["accuracy_b"] - g["accuracy_a"]).to_numpy(float))
-        rows.append([label, "accuracy (B - A)", f"{acc.mean:+.3f} [{fmt(acc.low)}, {fmt(acc.high)}]", acc.n,
-                     "no difference" if (acc.n < 2 or math.isnan(acc.low) or acc.low <= 0 <= acc.high) else ("higher" if acc.mean > 0 else "lower")])  # fmt: skip
-        for col, name, smaller_better in METRICS:
-            if f"{col}_a" not in g or f"{col}_b" not in g:
-                continue
-            a, b = g[f"{col}_a"].to_numpy(float), g[f"{col}_b"].to_numpy(float)
-            mask = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
-            if mask.sum() == 0:
-                continue
-            r = stats.ratio_ci(a[mask], b[mask])
-            verdict = r.verdict("faster", "slower") if smaller_better else r.verdict("slower", "faster")
-            rows.append([label, f"{name} (B/A)", f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n, verdict])
-            heat.append({"trials": label, "metric": name, "ratio": r.ratio})
+    a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
+    joined_acc = pair(a_ok, b_ok, keys, "accuracy")
+    for key, g in joined_acc.groupby(keys, sort=True):
+        label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
+        diffs = (g["b"] - g["a"]).to_numpy(float)
+        if len(diffs) >= 2:
+            ci = stats.corrected_mean_ci(diffs, int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]))
+            test = stats.corrected_resampled_ttest(diffs, int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]))
+            verdict = test.describe()
+            value = fmt_ci(ci.mean, ci.low, ci.high, signed=True) if not test.constant else f"{diffs.mean():+.3f}"
+        else:
+            verdict, value = "too few splits", f"{diffs.mean():+.3f}"
+        rows.append(Row(label, "accuracy (B - A)", value, len(diffs), verdict))
+    for metric in (m for m in METRICS if m.compare):
+        columns = [
+            c
+            for c in a_ok.columns
+            if c in b_ok.columns
+            and (
+                c == metric.column
+                or (
+                    "{key}" in metric.column
+                    and c.startswith(metric.column.split("{")[0])
+                    and c[len(metric.column.split("{")[0]) :].isdigit()
+                )
+            )
+        ]
+        for column in columns:
+            joined = pair(a_ok, b_ok, keys, column)
+            for key, g in joined.groupby(keys, sort=True):
+                label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
+                x, y = g["a"].to_numpy(float), g["b"].to_numpy(float)
+                mask = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+                if not mask.any():
+                    continue
+                r = stats.ratio_ci(x[mask], y[mask])
+                lower = metric.lower_is_better
+                verdict = r.verdict("faster", "slower") if lower else r.verdict("lower", "higher")
+                worse = _worse_by(r, lower)
+                rows.append(
+                    Row(
+                        label,
+                        f"{label_of(column, unit=False)} (B/A)",
+                        f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
+                        r.n,
+                        verdict,
+                        worse,
+                    )
+                )
+                goodness = -math.log2(r.ratio) if lower else math.log2(r.ratio)
+                heat.append(
+                    {"trials": label, "metric": label_of(column, unit=False), "ratio": r.ratio, "goodness": goodness}
+                )
     return rows, pd.DataFrame(heat)
 
 
-def heatmap(heat: pd.DataFrame, path: Path, title: str) -> Path | None:
-    if heat.empty:
-        return None
-    from .plots import plt, sns
-
-    grid = heat.pivot(index="trials", columns="metric", values="ratio")
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * grid.shape[1], 1.2 + 0.6 * grid.shape[0]))
-    sns.heatmap(np.log2(grid), annot=grid.map(lambda v: f"{v:.2f}x"), fmt="", center=0, cmap="vlag", ax=ax,
-                cbar_kws={"label": "log2(B/A): > 0 means B takes longer / serves more"})  # fmt: skip
-    ax.set(title=title, xlabel="", ylabel="")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return path
+def _worse_by(r: stats.RatioCI, lower_is_better: bool) -> float:
+    """How much worse B is, when its whole interval says so (with enough pairs); else NaN."""
+    if r.n < stats.MIN_RATIO_PAIRS or math.isnan(r.low):
+        return math.nan
+    if lower_is_better and r.low > 1:
+        return r.ratio - 1
+    if not lower_is_better and r.high < 1:
+        return 1 - r.ratio
+    return math.nan
 
 
-def compare_runs(runs: list[str], results_dir="results", out_dir=None, ignore_device: bool = False) -> Path:
-    """Write ``COMPARE-<A>-vs-<B>.md`` (and a heatmap per pair); return the Markdown path."""
+@dataclass
+class Comparison:
+    path: Path
+    html: Path
+    doc: Doc
+    regressions: list[str]
+
+
+def compare_runs(runs: list[str], results_dir="results", out_dir=None, ignore_device: bool = False,
+                 fail_above: float | None = None) -> Comparison:  # fmt: skip
+    """Write ``COMPARE-<A>-vs-<B>.md`` and ``.html`` (and a heatmap per pair)."""
     if len(runs) < 2:
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
-    out = Path(out_dir or results_dir)
-    base_df, base_env, base_path, base_name = _load(runs[0], results_dir)
-    others = [_load(r, results_dir) for r in runs[1:]]
-    names = [base_name.replace("/", "_")] + [n.replace("/", "_") for *_, n in others]
-    sections = [
-        f"# Comparison: `{base_name}` (A) against {', '.join(f'`{n}`' for *_, n in others)} (B)",
-        "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench compare` from stored records. Ratios are B/A "
-        "(geometric mean of per-trial ratios, bootstrap 95% CI over matched trials); 'no difference' when the CI contains 1.",
-        "",
+    if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
+        raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
+    from .report import writable_dir
+
+    base = load_side(runs[0], results_dir)
+    others = [load_side(r, results_dir) for r in runs[1:]]
+    out = writable_dir(Path(out_dir or Path(results_dir) / "reports"))
+    keys = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
+    doc = Doc(f"Comparison: `{base.name}` (A) against {', '.join(f'`{o.name}`' for o in others)} (B)")
+    doc.para(
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench compare` from stored records. Ratios are B/A (geometric "
+        f"mean of per-split ratios, Student-t 95% interval on the log ratios; no verdict from fewer than {stats.MIN_RATIO_PAIRS} "
+        "pairs); 'no difference' when the interval contains 1. Accuracy: B - A with the corrected interval."
+        + " ".join(["", *base.notes, *(n for o in others for n in o.notes)])
+    )
+    regressions: list[str] = []
+    for other in others:
+        regressions += _section(doc, base, other, keys, out, ignore_device, fail_above)
+    if fail_above is not None:
+        doc.heading("CI gate")
+        doc.para(
+            f"--fail-above {fail_above:g}%: "
+            + (
+                "FAILED: " + "; ".join(regressions)
+                if regressions
+                else "passed: no metric is significantly worse by more than that."
+            )
+        )
+    names = [base.name] + [o.name for o in others]
+    stem = "COMPARE-" + "-vs-".join(n.replace("/", "_") for n in names)
+    path, html = out / f"{stem}.md", out / f"{stem}.html"
+    path.write_text(doc.markdown(out))
+    html.write_text(doc.html())
+    return Comparison(path, html, doc, regressions)
+
+
+def _section(
+    doc: Doc, base: Side, other: Side, keys: list[str], out: Path, ignore_device: bool, fail_above: float | None
+) -> list[str]:
+    doc.heading(f"`{base.name}` (A) vs `{other.name}` (B)")
+    doc.heading("Environment differences", 3)
+    diffs = environment_differences(base.env, other.env)
+    doc.table(["field", "A", "B"], diffs, "environment") if diffs else doc.para("None recorded.")
+    doc.heading("Raw machine speed (control measurement, B/A; < 1 means B is faster)", 3)
+    ctrl_a, ctrl_b = _control(base), _control(other)
+    rows = [[k, fmt(ctrl_a.get(k)), fmt(ctrl_b.get(k)), fmt(ctrl_b[k] / ctrl_a[k]) if ctrl_a.get(k) and ctrl_b.get(k) else "-"]
+            for k in sorted(set(ctrl_a) | set(ctrl_b))]  # fmt: skip
+    doc.table(["measurement (ms)", "A", "B", "B/A"], rows, "control") if rows else doc.para("Not recorded.")
+    metric_rows, heat = compare_metrics(base.frame, other.frame, keys)
+    doc.heading(f"Matched trials ({sum(1 for r in metric_rows if r.metric.startswith('accuracy'))} groups)", 3)
+    doc.table(
+        ["trials", "metric", "value [95% CI]", "pairs", "verdict"],
+        [[r.trials, r.metric, r.value, r.pairs, r.verdict] for r in metric_rows],
+        "ratios",
+    )
+    fig = plots.ratio_heatmap(
+        heat,
+        out / "figures" / f"compare-{base.path.name}-vs-{other.path.name}.png",
+        f"B/A: {other.path.name} vs {base.path.name}",
+    )
+    if fig:
+        doc.figure("ratios", fig)
+    doc.heading("Not matched (listed, not dropped silently)", 3)
+    only = [["A only", *r] for r in unmatched(base.frame, other.frame, keys)] + [
+        ["B only", *r] for r in unmatched(other.frame, base.frame, keys)
     ]
-    for df, env, path, name in others:
-        joined, only_a, only_b = match(base_df, df, ignore_device)
-        ctrl_a, ctrl_b = base_env.get("control", {}), env.get("control", {})
-        sections += [f"## `{base_name}` (A) vs `{name}` (B)", "", "### Environment differences", ""]
-        diffs = environment_differences(base_env, env)
-        sections.append(table(diffs, ["field", "A", "B"]) if diffs else "None recorded.")
-        sections += ["", "### Raw machine speed (control measurement, B/A; < 1 means B is faster)", ""]
-        ctrl_rows = [[k, fmt(ctrl_a.get(k)), fmt(ctrl_b.get(k)), fmt(ctrl_b[k] / ctrl_a[k]) if ctrl_a.get(k) and ctrl_b.get(k) else "-"]
-                     for k in sorted(set(ctrl_a) | set(ctrl_b))]  # fmt: skip
-        sections.append(table(ctrl_rows, ["measurement (ms)", "A", "B", "B/A"]) if ctrl_rows else "Not recorded.")
-        rows, heat = ratio_rows(joined, ignore_device)
-        sections += ["", f"### Matched trials ({len(joined)})", ""]
-        sections.append(
-            table(rows, ["trials", "metric", "value [95% CI]", "pairs", "verdict"])
-            if rows
-            else "No trials could be matched."
-        )
-        fig = heatmap(
-            heat,
-            out / "figures" / f"compare-{base_path.name}-vs-{path.name}.png",
-            f"B/A: {path.name} vs {base_path.name}",
-        )
-        if fig:
-            sections += ["", f"![ratios]({fig.relative_to(out).as_posix()})"]
-        sections += ["", "### Not matched (listed, not dropped silently)", ""]
-        if not only_a and not only_b:
-            sections.append("Every trial was matched.")
-        else:
-            rows = [["A only", *r] for r in only_a] + [["B only", *r] for r in only_b]
-            sections.append(table(rows, ["side", "trials", "count", "statuses"]))
-        sections.append("")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"COMPARE-{'-vs-'.join(names)}.md"
-    path.write_text("\n".join(sections).rstrip() + "\n")
-    return path
+    doc.table(["side", "trials", "count", "statuses"], only, "unmatched") if only else doc.para(
+        "Every trial was matched."
+    )
+    limit = None if fail_above is None else fail_above / 100
+    return [f"{other.name}: {r.trials} {r.metric} {r.worse_by:.0%} worse" for r in metric_rows
+            if limit is not None and math.isfinite(r.worse_by) and r.worse_by > limit]  # fmt: skip
+
+
+def _control(side: Side) -> dict:
+    stored = (
+        read_json(side.path / "control.json", "control measurement") if (side.path / "control.json").exists() else {}
+    )
+    return {k: v for k, v in (stored.get("before") or side.env.get("control") or {}).items() if k.endswith("_ms")}

@@ -1,17 +1,18 @@
 """Run configuration: what to run, from a TOML file and/or CLI flags, validated up front.
 
-Everything a user can get wrong is checked here, before any trial runs, and
-reported as a :class:`~bench.errors.UserError` naming the problem.
+Everything a user can get wrong is checked here, before any file is written,
+and reported as a :class:`~bench.errors.UserError` naming the problem.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from adapters import UnknownAdapterError, adapter_class, profile_params
+from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params
 
 from .datasets import (
     BUNDLED,
@@ -23,7 +24,7 @@ from .datasets import (
     synthetic_params,
 )
 from .errors import UserError
-from .measure import TimingSettings
+from .settings import TimingSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,6 +34,12 @@ else:  # pragma: no cover
 DEVICES = ("cpu", "gpu")
 PREPROCESSING = ("none", "standard")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+
+#: Bounds that keep a run within what one machine can do (and its listing in memory).
+MAX_SPLITS = 10_000
+MAX_INIT_SEEDS = 100
+MAX_TRIALS = 100_000
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,15 @@ class AdapterSpec:
             merged["backend"] = self.backend
         return merged
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "profile": self.profile, "params": dict(self.params), "backend": self.backend}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AdapterSpec:
+        return cls(
+            data["name"], data.get("profile"), tuple(sorted(data.get("params", {}).items())), data.get("backend")
+        )
+
     @classmethod
     def parse(cls, text: str) -> AdapterSpec:
         """Parse ``name[:profile][@backend]`` (the CLI form)."""
@@ -68,6 +84,8 @@ class AdapterSpec:
         if "@" in text:
             text, backend = text.split("@", 1)
         name, _, profile = text.partition(":")
+        if not name:
+            raise UserError(f"Adapter {text!r} has no name (expected name[:profile][@backend]).")
         return cls(name=name, profile=profile or None, backend=backend or None)
 
 
@@ -81,59 +99,89 @@ class Config:
     splits: int = 10
     first_seed: int = 0
     init_seeds: int = 0
+    #: One init seed for every split (default: each split's own seed). ``bench seed`` uses it.
+    init_seed: int | None = None
     test_size: float = 0.5
+    #: Stratified splits (the default); the blog post's split was not.
+    stratify: bool = True
     preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
     #: Stop a group's remaining trials once one fit takes longer than this
     #: (``bench scale`` sweeps sizes in increasing order). None: never.
     stop_after_fit_s: float | None = None
+    #: Workers of different groups take turns, split by split, so that drifting
+    #: machine load spreads over every adapter instead of landing on the last.
+    interleave: bool = True
+    description: str = ""
+    #: A smoke run (``--quick``): its reports say at the top that its numbers are not comparable.
+    quick: bool = False
     timing: TimingSettings = field(default_factory=TimingSettings)
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["adapters"] = [
-            {"name": a.name, "profile": a.profile, "params": dict(a.params), "backend": a.backend}
-            for a in self.adapters
-        ]
-        data["timing"]["batch_sizes"] = list(self.timing.batch_sizes)
+        data["adapters"] = [a.to_dict() for a in self.adapters]
+        data["timing"] = self.timing.to_dict()
         data["datasets"] = [d.to_dict() for d in self.datasets]
+        data["devices"] = list(self.devices)
+        data["preprocessing"] = list(self.preprocessing)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Config:
+        """Inverse of :meth:`to_dict` (no validation: for configs written by bench)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["adapters"] = tuple(AdapterSpec.from_dict(a) for a in data.get("adapters", []))
+        known["datasets"] = tuple(DatasetSpec(**d) for d in data.get("datasets", [{"source": "iris"}]))
+        known["timing"] = TimingSettings.from_dict(data.get("timing", {}))
+        for key in ("devices", "preprocessing"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+    def n_seeds(self) -> int:
+        return self.splits * max(1, self.init_seeds)
+
+    def n_trials(self) -> int:
+        """How many trials the matrix has (computed, not listed)."""
+        cells = len(self.adapters) * len(self.devices) * len(self.datasets) * len(self.preprocessing)
+        return cells * self.n_seeds()
 
 
 def builtin_config_path(name: str) -> Path:
-    """Path of a config shipped in ``bench/configs`` (``default``, ``quick``)."""
+    """Path of a config shipped in ``bench/configs`` (``default``, ``quick``, ``full``)."""
     return Path(str(resources.files("bench") / "configs" / f"{name}.toml"))
+
+
+def builtin_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".toml")]
+        for p in resources.files("bench").joinpath("configs").iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def read_toml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"Config file {path} does not exist.")
+        builtin = builtin_config_path(str(path)) if "/" not in str(path) and not str(path).endswith(".toml") else None
+        if builtin is not None and builtin.is_file():
+            path = builtin
+        else:
+            raise UserError(f"Config file {path} does not exist (built-in configs: {', '.join(builtin_names())}).")
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"Config file {path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"Config file {path} is not a text file (not valid UTF-8 TOML).") from None
     except OSError as err:
         raise UserError(f"Cannot read config file {path}: {err.strerror}") from None
 
 
-_TOP_KEYS = {
-    "datasets",
-    "adapters",
-    "devices",
-    "splits",
-    "first_seed",
-    "init_seeds",
-    "test_size",
-    "preprocessing",
-    "threads",
-    "trial_timeout_s",
-    "stop_after_fit_s",
-    "timing",
-    "description",
-}
+_TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description"}
+_LIST_KEYS = ("datasets", "adapters", "devices", "preprocessing")
 
 
 def config_from_dict(data: dict, source: str = "config") -> Config:
@@ -143,26 +191,19 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
-    adapters = []
-    for i, entry in enumerate(data.get("adapters", [])):
-        if isinstance(entry, str):
-            adapters.append(AdapterSpec.parse(entry))
-            continue
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise UserError(f"{source}: adapters[{i}] must be a string or a table with a 'name'.")
-        extra = set(entry) - {"name", "profile", "params", "backends"}
-        if extra:
-            raise UserError(f"{source}: adapters[{i}] has unknown key(s) {', '.join(sorted(extra))}.")
-        params = tuple(sorted(entry.get("params", {}).items()))
-        for backend in entry.get("backends", [None]):
-            adapters.append(AdapterSpec(entry["name"], entry.get("profile"), params, backend))
-    kwargs: dict = {"adapters": tuple(adapters)}
+    for key in _LIST_KEYS:
+        if key in data and not isinstance(data[key], list):
+            raise UserError(f"{source}: {key} must be a list, e.g. {key} = [{data[key]!r}]. Got {data[key]!r}.")
+    kwargs: dict = {
+        "adapters": tuple(a for i, e in enumerate(data.get("adapters", [])) for a in _adapter_entry(e, i, source))
+    }
     if "datasets" in data:
         kwargs["datasets"] = tuple(parse_dataset(d, source, i) for i, d in enumerate(data["datasets"]))
     for key in ("devices", "preprocessing"):
         if key in data:
             kwargs[key] = tuple(data[key])
-    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "stop_after_fit_s"):
+    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "stop_after_fit_s",
+                "stratify", "interleave", "description", "quick", "init_seed"):  # fmt: skip
         if key in data:
             kwargs[key] = data[key]
     if "timing" in data:
@@ -173,15 +214,39 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
     return validate(Config(**kwargs), source)
 
 
+def _adapter_entry(entry, index: int, source: str) -> list[AdapterSpec]:
+    if isinstance(entry, str):
+        return [AdapterSpec.parse(entry)]
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise UserError(f"{source}: adapters[{index}] must be a string or a table with a 'name'.")
+    extra = set(entry) - {"name", "profile", "params", "backends"}
+    if extra:
+        raise UserError(f"{source}: adapters[{index}] has unknown key(s) {', '.join(sorted(extra))}.")
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        raise UserError(
+            f"{source}: adapters[{index}].params must be a table, e.g. params = {{ epochs = 3 }}. Got {params!r}."
+        )
+    backends = entry.get("backends", [None])
+    if not isinstance(backends, list) or not all(isinstance(b, str) or b is None for b in backends):
+        raise UserError(f"{source}: adapters[{index}].backends must be a list of names. Got {backends!r}.")
+    profile = entry.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise UserError(f"{source}: adapters[{index}].profile must be a name. Got {profile!r}.")
+    return [AdapterSpec(entry["name"], profile, tuple(sorted(params.items())), b) for b in backends]
+
+
 def parse_dataset(entry, source: str = "config", index: int = 0, **options) -> DatasetSpec:
     """A dataset entry: a name/path/synthetic string, or a table with ``path`` and ``target``."""
     if isinstance(entry, DatasetSpec):
         return entry
     if isinstance(entry, str):
+        if not entry.strip():
+            raise UserError(f"{source}: datasets[{index}] is empty.")
         return DatasetSpec(entry, **{k: v for k, v in options.items() if v is not None})
     if isinstance(entry, dict):
         extra = set(entry) - {"path", "name", "target", "categorical", "missing"}
-        if extra or not ({"path", "name"} & set(entry)):
+        if extra or not ({"path", "name"} & set(entry)) or not all(isinstance(v, str) for v in entry.values()):
             raise UserError(
                 f"{source}: datasets[{index}] must be a name or a table with 'path' (or 'name'), 'target', 'categorical', 'missing'."
             )
@@ -204,54 +269,84 @@ def with_overrides(config: Config, **overrides) -> Config:
     return validate(replace(config, **given), "command line")
 
 
+def _bounded(key: str, value, kind, low: float, high: float, what: str) -> str | None:
+    """Why ``value`` is not a ``kind`` in [low, high] (None when it is)."""
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+        return f"{key} must be {what}"
+    if value < low:
+        return f"{key} must be {what}"
+    if value > high:
+        return f"{key} must be at most {high:g}"
+    return None
+
+
+def _check_numbers(config: Config, source: str) -> None:
+    problems = [
+        _bounded("splits", config.splits, int, 1, MAX_SPLITS, "an int >= 1"),
+        _bounded("first_seed", config.first_seed, int, 0, 2**31 - 1 - MAX_SPLITS, "an int >= 0"),
+        _bounded("init_seeds", config.init_seeds, int, 0, MAX_INIT_SEEDS, "an int >= 0"),
+        _bounded("threads", config.threads, int, 1, MAX_THREADS, "an int >= 1"),
+        _bounded("test_size", config.test_size, float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
+        _bounded("trial_timeout_s", config.trial_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+    ]
+    if config.stop_after_fit_s is not None:
+        problems.append(
+            _bounded(
+                "stop_after_fit_s", config.stop_after_fit_s, (int, float), 1e-9, 7 * 86400, "a number of seconds > 0"
+            )
+        )
+    if config.init_seed is not None:
+        problems.append(_bounded("init_seed", config.init_seed, int, 0, 2**31 - 1, "an int >= 0"))
+    for key in ("stratify", "interleave", "quick"):
+        if not isinstance(getattr(config, key), bool):
+            problems.append(f"{key} must be true or false")
+    if not isinstance(config.description, str):
+        problems.append("description must be a string")
+    for problem in filter(None, problems):
+        key = problem.split(" ")[0]
+        raise UserError(f"{source}: {problem}. Got {getattr(config, key)!r} instead.")
+
+
+def _check_names(config: Config, source: str) -> None:
+    for key, allowed in (("devices", DEVICES), ("preprocessing", PREPROCESSING)):
+        values = getattr(config, key)
+        if not values:
+            raise UserError(f"{source}: no {key} given (choose from {', '.join(allowed)}).")
+        for value in values:
+            if value not in allowed:
+                what = "device" if key == "devices" else key
+                raise UserError(f"Unknown {what} {value!r}. Available: {', '.join(allowed)}.")
+        _no_duplicates(source, key, list(values))
+    if not config.adapters:
+        raise UserError(f"{source}: no adapters given.")
+    _no_duplicates(source, "adapter(s)", [spec.label for spec in config.adapters], "listed twice")
+
+
+def _no_duplicates(source: str, what: str, values: list[str], verb: str = "repeated") -> None:
+    dupes = sorted({v for v in values if values.count(v) > 1})
+    if dupes:
+        raise UserError(f"{source}: {what} {verb}: {', '.join(map(str, dupes))}.")
+
+
 def validate(config: Config, source: str) -> Config:
     """Check every name and number; raise UserError on the first problem."""
     if any(not isinstance(d, DatasetSpec) for d in config.datasets):
         config = replace(config, datasets=tuple(parse_dataset(d, source, i) for i, d in enumerate(config.datasets)))
     if not config.datasets:
         raise UserError(f"{source}: no datasets given.")
-    for spec in config.datasets:
-        _validate_dataset(spec, config.test_size if isinstance(config.test_size, float) else 0.5)
-    names = [d.name for d in config.datasets]
-    if len(set(names)) != len(names):
+    _check_numbers(config, source)
+    _check_names(config, source)
+    if config.n_trials() > MAX_TRIALS:
         raise UserError(
-            f"{source}: datasets with the same name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}."
+            f"{source}: the matrix has {config.n_trials():,} trials, more than the {MAX_TRIALS:,} one run can hold. "
+            "Use fewer splits, init seeds, datasets or adapters."
         )
-    for prep in config.preprocessing:
-        if prep not in PREPROCESSING:
-            raise UserError(f"Unknown preprocessing {prep!r}. Available: {', '.join(PREPROCESSING)}.")
-    if not config.adapters:
-        raise UserError(f"{source}: no adapters given.")
+    names = [d.name for d in config.datasets]
+    _no_duplicates(source, "datasets with the same name", names, "given")
+    for spec in config.datasets:
+        _validate_dataset(spec, config.test_size)
     for adapter in config.adapters:
         _validate_adapter(adapter)
-    for device in config.devices:
-        if device not in DEVICES:
-            raise UserError(f"Unknown device {device!r}. Available: {', '.join(DEVICES)}.")
-    checks = [
-        ("splits", config.splits, isinstance(config.splits, int) and config.splits >= 1, "an int >= 1"),
-        ("first_seed", config.first_seed, isinstance(config.first_seed, int) and config.first_seed >= 0, "an int >= 0"),
-        ("init_seeds", config.init_seeds, isinstance(config.init_seeds, int) and config.init_seeds >= 0, "an int >= 0"),
-        ("threads", config.threads, isinstance(config.threads, int) and config.threads >= 1, "an int >= 1"),
-        (
-            "test_size",
-            config.test_size,
-            isinstance(config.test_size, float) and 0 < config.test_size < 1,
-            "a float in (0, 1)",
-        ),
-        (
-            "trial_timeout_s",
-            config.trial_timeout_s,
-            isinstance(config.trial_timeout_s, (int, float)) and config.trial_timeout_s > 0,
-            "a number > 0",
-        ),
-    ]
-    for key, value, ok, expected in checks:
-        if not ok:
-            raise UserError(f"{source}: {key} must be {expected}. Got {value!r} instead.")
-    labels = [spec.label for spec in config.adapters]
-    dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
-    if dupes:
-        raise UserError(f"{source}: adapter(s) listed twice: {', '.join(dupes)}.")
     return config
 
 
@@ -281,9 +376,7 @@ def _validate_adapter(spec: AdapterSpec) -> None:
     try:
         cls = adapter_class(spec.name)
         params = spec.resolved_params()
-    except UnknownAdapterError as err:
-        raise UserError(str(err)) from None
-    except ValueError as err:
+    except (UnknownAdapterError, AdapterLoadError, ValueError) as err:
         raise UserError(str(err)) from None
     if spec.backend is not None and spec.backend not in cls.supported_backends:
         raise UserError(
@@ -300,6 +393,6 @@ def _validate_adapter(spec: AdapterSpec) -> None:
             f"Adapter {spec.name!r}: set seeds with 'splits'/'first_seed' and devices with 'devices', not as parameters."
         )
     try:
-        cls(**params)._validate_params()
+        cls(**params).check_params()
     except (ValueError, TypeError) as err:
-        raise UserError(str(err).splitlines()[0]) from None
+        raise UserError(f"Adapter {spec.label!r}: {str(err).splitlines()[0]}") from None

@@ -116,36 +116,58 @@ class DatasetSpec:
         return {"source": self.source, "target": self.target, "categorical": self.categorical, "missing": self.missing}
 
 
+#: Largest synthetic dataset (cells): 4 GB of float64.
+MAX_SYNTHETIC_CELLS = 5 * 10**8
+
+
 def synthetic_params(source: str) -> dict:
-    """Parse ``synthetic:n_samples=1000,n_features=20,n_classes=3``."""
+    """Parse and check ``synthetic:n_samples=1000,n_features=20,n_classes=3``.
+
+    Every impossible combination is a UserError here, before anything runs.
+    """
     params: dict = dict(SYNTHETIC_KEYS)
     body = source.partition(":")[2]
+    bad = f"Bad synthetic dataset {source!r}"
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, eq, value = part.partition("=")
         if not eq or key not in SYNTHETIC_KEYS:
-            raise UserError(
-                f"Bad synthetic dataset {source!r}: expected key=value pairs among {', '.join(SYNTHETIC_KEYS)}; got {part!r}."
-            )
+            raise UserError(f"{bad}: expected key=value pairs among {', '.join(SYNTHETIC_KEYS)}; got {part!r}.")
         try:
-            params[key] = int(float(value))
-        except ValueError:
-            raise UserError(f"Bad synthetic dataset {source!r}: {key} must be a number, got {value!r}.") from None
-    if params["n_samples"] < 10 or params["n_features"] < 2 or params["n_classes"] < 2:
-        raise UserError(f"Bad synthetic dataset {source!r}: needs n_samples >= 10, n_features >= 2, n_classes >= 2.")
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            params[key] = int(number)
+        except (ValueError, OverflowError):
+            raise UserError(f"{bad}: {key} must be a whole number, got {value!r}.") from None
+    if params["n_samples"] < 10 or params["n_features"] < 2 or params["n_classes"] < 2 or params["seed"] < 0:
+        raise UserError(f"{bad}: needs n_samples >= 10, n_features >= 2, n_classes >= 2, seed >= 0.")
+    if params["n_samples"] * params["n_features"] > MAX_SYNTHETIC_CELLS:
+        raise UserError(f"{bad}: n_samples x n_features must be at most {MAX_SYNTHETIC_CELLS:,} (4 GB).")
+    informative = _informative(params)
+    if not 1 <= informative <= params["n_features"]:
+        raise UserError(f"{bad}: n_informative must be between 1 and n_features ({params['n_features']}).")
+    if params["n_classes"] * 2 > 2**informative:
+        raise UserError(
+            f"{bad}: {params['n_classes']} classes need n_informative >= {int(np.ceil(np.log2(params['n_classes'] * 2)))} "
+            "(make_classification puts 2 clusters per class on the corners of an n_informative-cube)."
+        )
     return params
+
+
+def _informative(p: dict) -> int:
+    if p["n_informative"] is not None:
+        return int(p["n_informative"])
+    return max(2, min(p["n_features"], int(np.ceil(np.log2(p["n_classes"] * 2))) + 2))
 
 
 def _synthetic(spec: DatasetSpec) -> Dataset:
     from sklearn.datasets import make_classification
 
     p = synthetic_params(spec.source)
-    informative = p["n_informative"] or max(2, min(p["n_features"], int(np.ceil(np.log2(p["n_classes"] * 2))) + 2))
-    if informative > p["n_features"]:
-        raise UserError(f"Bad synthetic dataset {spec.source!r}: n_informative must be <= n_features.")
     X, y = make_classification(
         n_samples=p["n_samples"],
         n_features=p["n_features"],
-        n_informative=informative,
+        n_informative=_informative(p),
         n_redundant=0,
         n_classes=p["n_classes"],
         random_state=p["seed"],
@@ -157,6 +179,10 @@ def _read_table(path) -> pd.DataFrame:
     from pathlib import Path
 
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"Dataset file {path} is a directory; give a .csv or .parquet file.")
+    if path.exists() and not path.is_file():
+        raise UserError(f"Dataset file {path} is not a regular file (a device or pipe); give a .csv or .parquet file.")
     if not path.is_file():
         raise UserError(f"Dataset file {path} does not exist.")
     if path.stat().st_size == 0:
@@ -224,7 +250,12 @@ def _from_file(spec: DatasetSpec) -> Dataset:
             features = features.fillna(features.median(numeric_only=True))
     if len(features) == 0:
         raise UserError(f"{where}: no rows left after dropping missing values.")
-    return Dataset(spec.name, features.to_numpy(np.float64), y.to_numpy(), tuple(map(str, features.columns)))
+    X = features.to_numpy(np.float64)
+    infinite = ~np.isfinite(X)
+    if infinite.any():
+        columns = ", ".join(str(c) for c in features.columns[infinite.any(axis=0)])
+        raise UserError(f"{where}: {int(infinite.sum())} infinite value(s) in column(s) {columns}; fix or drop them.")
+    return Dataset(spec.name, X, y.to_numpy(), tuple(map(str, features.columns)))
 
 
 def load_spec(spec: DatasetSpec) -> Dataset:

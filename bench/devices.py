@@ -31,10 +31,10 @@ def nvidia_gpus() -> list[dict]:
 
 def describe_devices() -> list[list]:
     """Rows for ``bench list``: device, present, detail."""
-    import platform
+    from .environment import cpu_model
 
     gpus = nvidia_gpus()
-    rows = [["cpu", "yes", platform.processor() or platform.machine()]]
+    rows = [["cpu", "yes", cpu_model()]]
     if gpus:
         rows.append(["gpu", "yes", "; ".join(f"{g['name']} ({g['memory_mib']} MiB)" for g in gpus)])
     else:

@@ -1,13 +1,16 @@
 """The machine and software a run ran on: one fingerprint, recorded with every run.
 
-Reads versions from package metadata (no framework is imported here) and the
-hardware from the OS. Also times a small control workload so that ratios
-between machines can be read against their raw speed.
+Reads versions from package metadata (no framework is imported here; the
+adapters name their own packages) and the hardware from the OS and
+py-cpuinfo. Also times a small control workload so that ratios between
+machines can be read against their raw speed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import platform
 import socket
@@ -19,27 +22,16 @@ from pathlib import Path
 
 from .devices import nvidia_gpus
 
-PACKAGES = (
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "pandas",
-    "keras",
-    "tensorflow",
-    "tensorflow-cpu",
-    "torch",
-    "jax",
-    "jaxlib",
-    "threadpoolctl",
-    "dask",
-    "distributed",
-)
+#: The harness's own packages; the adapters add theirs (``BenchClassifier.packages``).
+CORE_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "threadpoolctl", "onnxruntime", "dask", "distributed")
 
 
 def package_versions() -> dict:
     """Installed versions of the packages that shape results (None if absent)."""
+    from adapters.registry import all_packages
+
     out: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in sorted({*CORE_PACKAGES, *all_packages()}):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -47,7 +39,17 @@ def package_versions() -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
+    """The CPU's brand name (py-cpuinfo), the same wherever it is shown."""
+    try:
+        import cpuinfo
+
+        brand = cpuinfo.get_cpu_info().get("brand_raw")
+        if brand:
+            return str(brand)
+    except Exception:  # py-cpuinfo can fail on exotic platforms: fall back to the OS
+        pass
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -107,8 +109,9 @@ def control_measurement(repeats: int = 5) -> dict:
     return out
 
 
-def machine_id(env: dict) -> str:
-    """Short stable id of the hardware (CPU model, cores, GPUs): names storage folders."""
+def machine_id(env: dict | None = None) -> str:
+    """Short stable id of this machine's hardware (or of ``env``'s)."""
+    env = env or hardware()
     key = "|".join(
         [
             env["cpu"]["model"],
@@ -120,20 +123,53 @@ def machine_id(env: dict) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
+def hardware() -> dict:
+    import psutil
+
+    return {
+        "cpu": {
+            "model": cpu_model(),
+            "logical_cores": os.cpu_count(),
+            "physical_cores": psutil.cpu_count(logical=False),
+        },
+        "gpus": nvidia_gpus(),
+        "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
+    }
+
+
+#: Runs the control measurement in a fresh process with the trials' thread count.
+CONTROL_BOOT = (
+    "import sys, json; del sys.path[0]; from threadpoolctl import threadpool_limits; threadpool_limits(int(sys.argv[1])); "
+    "from bench.environment import control_measurement; print(json.dumps(control_measurement()))"
+)
+
+
+def control_in_worker(threads: int) -> dict:
+    """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
+    from .workerproc import PACKAGE_ROOT
+
+    env = dict(os.environ)
+    env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", CONTROL_BOOT, str(threads)], capture_output=True, text=True, env=env, timeout=120
+        )
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return {}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {**data, "threads": threads, "load_avg_1m": load, "at": time.time()}
+
+
 def fingerprint(control: bool = True) -> dict:
     """Everything that shapes a timing, as a JSON-ready dict."""
     import psutil
 
     env = {
         "hostname": socket.gethostname(),
-        "cpu": {
-            "model": cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "physical_cores": psutil.cpu_count(logical=False),
-        },
+        **hardware(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "gpus": nvidia_gpus(),
-        "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
@@ -143,10 +179,7 @@ def fingerprint(control: bool = True) -> dict:
         "blas": blas_info(),
         "git_commit": git_commit(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "env": {
-            k: os.environ.get(k)
-            for k in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND")
-        },
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "CUDA_VISIBLE_DEVICES")},
     }
     env["machine_id"] = machine_id(env)
     if control:

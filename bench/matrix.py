@@ -1,17 +1,18 @@
 """Expand a config into the trial matrix: frozen trials with stable, readable ids.
 
 Nothing silently disappears: a combination that cannot run here (sklearn on
-GPU, a framework that is not installed) is still a trial, one whose outcome is
-decided up front as ``skipped`` with a reason.
+GPU, a framework that is not installed, a setting a backend does not support)
+is still a trial, one whose outcome is decided up front as ``skipped`` with a
+reason. Expansion is lazy (a generator): a listing never holds the matrix.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from adapters import adapter_class
-from adapters.registry import install_hint, missing_modules
 
 from .config import AdapterSpec, Config
 from .datasets import DatasetSpec
@@ -19,7 +20,7 @@ from .datasets import DatasetSpec
 
 @dataclass(frozen=True)
 class Trial:
-    """One cell of the matrix: dataset x adapter x device x split (x init seed)."""
+    """One cell of the matrix: dataset x adapter x device x split (x init seed) (x host)."""
 
     dataset: DatasetSpec
     adapter: AdapterSpec
@@ -28,6 +29,8 @@ class Trial:
     init_seed: int
     skip_reason: str | None = None
     preprocessing: str = "none"
+    #: The machine the trial is pinned to (``--each-host``); part of its id.
+    host: str | None = None
 
     @property
     def data_label(self) -> str:
@@ -37,7 +40,9 @@ class Trial:
     def trial_id(self) -> str:
         """Stable and readable: ``iris/keras-mlp:seed[tensorflow]/cpu/split-07``."""
         base = f"{self.data_label}/{self.adapter.label}/{self.device}/split-{self.split_seed:02d}"
-        return base if self.init_seed == self.split_seed else f"{base}/init-{self.init_seed:02d}"
+        if self.init_seed != self.split_seed:
+            base += f"/init-{self.init_seed:02d}"
+        return base + (f"@{self.host}" if self.host else "")
 
     @property
     def group(self) -> str:
@@ -46,20 +51,68 @@ class Trial:
 
     @property
     def backend(self) -> str:
-        cls = adapter_class(self.adapter.name)
-        return self.adapter.backend or cls.supported_backends[0]
+        return self.adapter.backend or adapter_class(self.adapter.name).supported_backends[0]
+
+    def to_dict(self) -> dict:
+        """The trial as JSON-ready data (the one serialised form: worker jobs, Dask tasks)."""
+        return {
+            "dataset": self.dataset.to_dict(),
+            "adapter": self.adapter.to_dict(),
+            "device": self.device,
+            "split_seed": self.split_seed,
+            "init_seed": self.init_seed,
+            "skip_reason": self.skip_reason,
+            "preprocessing": self.preprocessing,
+            "host": self.host,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trial:
+        return cls(
+            DatasetSpec(**data["dataset"]),
+            AdapterSpec.from_dict(data["adapter"]),
+            data["device"],
+            int(data["split_seed"]),
+            int(data["init_seed"]),
+            data.get("skip_reason"),
+            data.get("preprocessing", "none"),
+            data.get("host"),
+        )
+
+    def record_fields(self, config: Config) -> dict:
+        """The part of a record known before the trial runs."""
+        return {
+            "trial_id": self.trial_id,
+            "group": self.group,
+            "dataset": self.data_label,
+            "dataset_source": self.dataset.source,
+            "preprocessing": self.preprocessing,
+            "adapter": self.adapter.label,
+            "adapter_name": self.adapter.name,
+            "profile": self.adapter.profile,
+            "params": self.adapter.resolved_params(),
+            "backend": self.backend,
+            "device": self.device,
+            "host": self.host,
+            "split_seed": self.split_seed,
+            "init_seed": self.init_seed,
+            "test_size": config.test_size,
+            "stratify": config.stratify,
+            "threads_requested": config.threads,
+        }
 
 
 def seeds(config: Config) -> list[tuple[int, int]]:
     """(split seed, init seed) pairs.
 
     With ``init_seeds == 0`` each split seed also seeds the model; otherwise
-    each split is trained with ``init_seeds`` separate init seeds, so that
-    split variance and init variance can be told apart.
+    each split is trained with ``init_seeds`` separate init seeds (the same
+    ones on every split), so that split variance and init variance can be
+    told apart.
     """
     split_seeds = range(config.first_seed, config.first_seed + config.splits)
     if config.init_seeds == 0:
-        return [(s, s) for s in split_seeds]
+        return [(s, s if config.init_seed is None else config.init_seed) for s in split_seeds]
     base = 1000
     return [(s, base + i) for s in split_seeds for i in range(config.init_seeds)]
 
@@ -70,27 +123,32 @@ def skip_reason(spec: AdapterSpec, device: str) -> str | None:
     if device not in cls.supported_devices:
         return f"{spec.name} does not run on {device} (supports: {', '.join(cls.supported_devices)})"
     backend = spec.backend or cls.supported_backends[0]
-    missing = missing_modules(cls, backend)
+    missing = cls.missing_modules(backend)
     if missing:
-        return f"{', '.join(missing)} not installed: {install_hint(cls, backend)}"
-    return None
+        return f"{', '.join(missing)} not installed: {cls.install_hint(backend)}"
+    return cls.unsupported_reason(spec.resolved_params(), backend, device)
 
 
-def expand(config: Config) -> list[Trial]:
-    """All trials, ordered so that each group's trials are contiguous."""
-    trials = []
+def expand(config: Config, hosts: list[str] | None = None) -> Iterator[Trial]:
+    """Every trial, lazily, each group's trials contiguous and in seed order.
+
+    ``hosts``: run the whole matrix once per host (trials pinned to each).
+    """
+    reasons = {(spec, device): skip_reason(spec, device) for spec in config.adapters for device in config.devices}
     for spec, device in itertools.product(config.adapters, config.devices):
-        reason = skip_reason(spec, device)
         for dataset, prep, (split_seed, init_seed) in itertools.product(
             config.datasets, config.preprocessing, seeds(config)
         ):
-            trials.append(Trial(dataset, spec, device, split_seed, init_seed, reason, prep))
-    return trials
+            trial = Trial(dataset, spec, device, split_seed, init_seed, reasons[(spec, device)], prep)
+            if not hosts:
+                yield trial
+            for host in hosts or []:
+                yield replace(trial, host=host)
 
 
-def groups(trials: list[Trial]) -> dict[str, list[Trial]]:
-    """Trials by worker group, in matrix order."""
+def groups(trials) -> dict[str, list[Trial]]:
+    """Trials by worker group (and host), in matrix order."""
     out: dict[str, list[Trial]] = {}
     for trial in trials:
-        out.setdefault(trial.group, []).append(trial)
+        out.setdefault(trial.group + (f"@{trial.host}" if trial.host else ""), []).append(trial)
     return out

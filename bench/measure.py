@@ -1,63 +1,26 @@
-"""Measure one fitted-and-timed trial: the sequence every trial goes through.
+"""Measure one trial: the sequence every trial goes through, in one place.
 
-No I/O and no framework imports: the adapter brings its framework, the caller
-brings the data. Used by the worker process and by ``bench seed``.
+No framework imports (the adapter brings its framework) and no files (the
+caller brings the data; peak memory is read from ``/proc`` through
+:mod:`bench.memory`). Used by the worker process.
 """
 
 from __future__ import annotations
 
-import resource
+import hashlib
 import statistics
-import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .timing import measure, measure_for, time_call
-
-
-@dataclass(frozen=True)
-class TimingSettings:
-    """How much to measure after each fit.
-
-    Attributes
-    ----------
-    warmup : int
-        Untimed single-sample predict calls after the first (cold) one.
-    latency_min_calls, latency_max_calls, latency_budget_s
-        Single-sample latency: calls are timed one by one until the budget is
-        spent, between min and max calls (p99 needs hundreds).
-    stock_min_calls, stock_budget_s
-        The same for the framework's stock predict API (can be ~50 ms a call).
-    batch_sizes : tuple of int
-        Throughput batch sizes; the whole test set is added, all capped by it.
-    throughput_budget_s : float
-        Time per batch size.
-    """
-
-    warmup: int = 20
-    latency_min_calls: int = 200
-    latency_max_calls: int = 5000
-    latency_budget_s: float = 0.5
-    stock_min_calls: int = 10
-    stock_budget_s: float = 0.5
-    batch_sizes: tuple[int, ...] = (1, 32, 1024)
-    throughput_budget_s: float = 0.1
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TimingSettings:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(
-                f"unknown timing setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
-            )
-        data = dict(data)
-        if "batch_sizes" in data:
-            data["batch_sizes"] = tuple(int(b) for b in data["batch_sizes"])
-        return cls(**data)
+from . import memory
+from .curves import CurveRecorder
+from .settings import TimingSettings
+from .timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
 
 
 @dataclass
@@ -69,6 +32,11 @@ class Split:
     meta: dict = field(default_factory=dict)
 
 
+def test_rows_sha(test_index: np.ndarray) -> str:
+    """Short hash of a split's test-row indices: two records with the same hash used the same split."""
+    return hashlib.sha1(np.sort(np.asarray(test_index, dtype=np.int64)).tobytes()).hexdigest()[:16]
+
+
 def percentiles_us(durations_ns: list[int]) -> dict:
     """p50/p90/p99 and mean in microseconds, with the number of samples."""
     arr = np.asarray(durations_ns, dtype=np.float64) / 1e3
@@ -76,132 +44,162 @@ def percentiles_us(durations_ns: list[int]) -> dict:
     return {"p50_us": p50, "p90_us": p90, "p99_us": p99, "mean_us": float(arr.mean()), "n": int(arr.size)}
 
 
-def reset_peak_rss() -> bool:
-    """Reset this process's peak-RSS mark (Linux: ``/proc/self/clear_refs``), so the
-    next reading is the peak of one trial, not of everything before it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
+def probabilities(proba) -> np.ndarray:
+    """float64 probabilities, rows renormalised (float32 sums drift from 1 by ~1e-7)."""
+    p = np.asarray(proba, dtype=np.float64)
+    return p / p.sum(axis=1, keepdims=True)
 
 
-def _rss_peak_mb() -> float:
-    # VmHWM belongs to this address space; getrusage's ru_maxrss survives exec on
-    # Linux and would report the parent's peak when the parent was bigger.
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB on Linux
-
-
-def _rss_now_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def scores(clf, X_test, y_test, proba) -> dict:
+def scores(classes, y_test, proba) -> dict:
     """Accuracy, macro-F1 and log loss on the test set."""
     from sklearn.metrics import accuracy_score, f1_score, log_loss
 
-    pred = clf.classes_[np.argmax(proba, axis=1)]
+    p = probabilities(proba)
+    pred = classes[np.argmax(p, axis=1)]
     return {
         "accuracy": float(accuracy_score(y_test, pred)),
         "f1_macro": float(f1_score(y_test, pred, average="macro")),
-        "log_loss": float(log_loss(y_test, np.asarray(proba, dtype=np.float64), labels=clf.classes_)),
+        "log_loss": float(log_loss(y_test, p, labels=classes)),
     }
 
 
-def measure_trial(clf, split: Split, settings: TimingSettings, gpu_memory=None) -> dict:
-    """Fit ``clf`` and measure it; return the metric fields of one record.
+def agreement(proba: np.ndarray, reference: np.ndarray) -> dict:
+    """How far a path's probabilities are from the adapter's: max |dp| and share of equal labels."""
+    a, b = np.asarray(proba, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape:
+        return {"max_abs_diff": None, "label_agreement": 0.0, "shape": list(a.shape)}
+    return {
+        "max_abs_diff": float(np.abs(a - b).max()),
+        "label_agreement": float(np.mean(a.argmax(axis=1) == b.argmax(axis=1))),
+    }
 
-    Order: fit (timed, wall and CPU), first predict on one sample (cold,
-    includes tracing/compilation), warm-up, single-sample latency through the
-    adapter and through the stock API, throughput per batch size, scores.
 
-    Parameters
-    ----------
-    clf : adapter
-        Unfitted; ``clf.sync`` is called before every timer stops.
-    gpu_memory : callable or None
-        Returns peak GPU memory in MiB since the last call (None on CPU).
-    """
-    sync = clf.sync
-    reset_peak_rss()
-    rss_before = _rss_now_mb()
-    out: dict = {}
-    with warnings.catch_warnings(record=True) as caught:
+def latency(fn: Callable[[], object], min_calls: int, budget_s: float, settings: TimingSettings, sync) -> list[int]:
+    """Single-call durations with the garbage collector paused (as ``timeit``)."""
+    with gc_paused():
+        return measure_for(
+            fn,
+            min_rounds=min_calls,
+            max_rounds=max(min_calls, settings.latency_max_calls),
+            budget_ns=int(budget_s * 1e9),
+            sync=sync,
+        )
+
+
+def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync) -> dict:
+    """Samples per second at each batch size (and the whole test set), median over calls."""
+    sizes = sorted({min(b, len(X)) for b in settings.batch_sizes} | {len(X)})
+    out = {}
+    for b in sizes:
+        batch = X[:b]
+        predict(batch)  # the first call at a shape may compile
+
+        def call(batch: np.ndarray = batch) -> object:
+            return predict(batch)
+
+        with gc_paused():
+            durations = measure_for(
+                call,
+                min_rounds=3,
+                max_rounds=10_000,
+                budget_ns=int(settings.throughput_budget_s * 1e9),
+                sync=sync,
+            )
+        out[str(b)] = b / (statistics.median(durations) / 1e9)
+    return out
+
+
+def _fit(clf, split: Split, settings: TimingSettings) -> dict:
+    """Fit, timed (wall and CPU), with the learning curve recorded outside the clock."""
+    recorder = CurveRecorder(split.X_test, split.y_test, clf.sync) if settings.curves and clf.iterative else None
+    clf.set_epoch_callback(recorder)
+    rss_before = memory.rss_now_mb()
+    with warnings.catch_warnings(record=True) as caught, GCCounter() as gc_fit:
         warnings.simplefilter("always")
         cpu0 = time.process_time_ns()
-        _, fit_ns = time_call(lambda: clf.fit(split.X_train, split.y_train), sync=sync)
-        out["fit_cpu_s"] = (time.process_time_ns() - cpu0) / 1e9
-    out["fit_wall_s"] = fit_ns / 1e9
-    out["warnings"] = sorted({f"{type(w.message).__name__}: {str(w.message).splitlines()[0][:160]}" for w in caught})
+        if recorder:
+            recorder.start()
+        _, fit_ns = time_call(lambda: clf.fit(split.X_train, split.y_train), sync=clf.sync)
+        cpu_ns = time.process_time_ns() - cpu0
+    clf.set_epoch_callback(None)
+    paused, paused_cpu = (recorder.paused_ns, recorder.paused_cpu_ns) if recorder else (0, 0)
+    out: dict = {
+        "fit_wall_s": (fit_ns - paused) / 1e9,
+        "fit_cpu_s": (cpu_ns - paused_cpu) / 1e9,
+        "warnings": sorted({f"{type(w.message).__name__}: {str(w.message).splitlines()[0][:160]}" for w in caught}),
+        "rss_fit_delta_mb": memory.rss_now_mb() - rss_before,
+        "gc": {"fit": gc_fit.collections},
+    }
+    if recorder:
+        out["curve"] = recorder.as_record()
+        out["curve_eval_s"] = paused / 1e9
     epochs = getattr(clf, "epoch_times_ns_", None)
     if epochs:
         out["n_epochs"] = len(epochs)
         out["first_epoch_s"] = epochs[0] / 1e9
         out["epoch_median_s"] = statistics.median(epochs[1:] or epochs) / 1e9
-    out["rss_fit_delta_mb"] = _rss_now_mb() - rss_before
+    return out
 
+
+def _predict(clf, split: Split, settings: TimingSettings) -> dict:
+    """Cold first call, then latency and throughput of the adapter's path and the stock API."""
+    sync = clf.sync
     one = np.ascontiguousarray(split.X_test[:1], dtype=np.float32)
+    out: dict = {}
     _, cold_ns = time_call(lambda: clf.predict_proba(one), sync=sync)
     out["cold_predict_s"] = cold_ns / 1e9
     measure(lambda: clf.predict_proba(one), warmup=settings.warmup, rounds=1, sync=sync)
-    lat = measure_for(
-        lambda: clf.predict_proba(one),
-        min_rounds=settings.latency_min_calls,
-        max_rounds=settings.latency_max_calls,
-        budget_ns=int(settings.latency_budget_s * 1e9),
-        sync=sync,
-    )
-    out["latency"] = percentiles_us(lat)
-    out["latency_raw_ns"] = lat
-
+    with GCCounter() as gc_latency:
+        lat = latency(
+            lambda: clf.predict_proba(one), settings.latency_min_calls, settings.latency_budget_s, settings, sync
+        )
+    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift_ratio(lat))
+    out["gc_latency"] = gc_latency.collections
+    out["gc_disabled_in_latency"] = True
     # The stock API's first call is timed on its own: Keras builds its predict
     # function and input pipeline there.
     _, stock_cold_ns = time_call(lambda: clf.predict_proba_stock(one), sync=sync)
     out["stock_cold_predict_s"] = stock_cold_ns / 1e9
-    stock = measure_for(
-        lambda: clf.predict_proba_stock(one),
-        min_rounds=settings.stock_min_calls,
-        max_rounds=settings.latency_max_calls,
-        budget_ns=int(settings.stock_budget_s * 1e9),
-        sync=sync,
+    stock = latency(
+        lambda: clf.predict_proba_stock(one), settings.stock_min_calls, settings.stock_budget_s, settings, sync
     )
-    out["stock_latency"] = percentiles_us(stock)
-    out["stock_latency_raw_ns"] = stock
-
+    out.update(stock_latency=percentiles_us(stock), stock_latency_raw_ns=stock)
     X_test = np.ascontiguousarray(split.X_test, dtype=np.float32)
-    n_test = len(X_test)
-    sizes = sorted({min(b, n_test) for b in settings.batch_sizes} | {n_test})
-    throughput = {}
-    for b in sizes:
-        batch = X_test[:b]
+    out["throughput_sps"] = throughput(clf.predict_proba, X_test, settings, sync)
+    return out
 
-        def predict_batch(batch=batch):
-            return clf.predict_proba(batch)
 
-        predict_batch()  # first call at this shape may compile
-        durations = measure_for(
-            predict_batch,
-            min_rounds=3,
-            max_rounds=10_000,
-            budget_ns=int(settings.throughput_budget_s * 1e9),
-            sync=sync,
-        )
-        throughput[str(b)] = b / (statistics.median(durations) / 1e9)
-    out["throughput_sps"] = throughput
+def measure_trial(clf, split: Split, settings: TimingSettings, threads: int = 1, serve: bool = True) -> dict:
+    """Fit ``clf`` and measure it; return the measurement fields of one record.
 
+    Order: fit (timed, wall and CPU, learning curve outside the clock), first
+    predict on one sample (cold: includes tracing/compilation), warm-up,
+    single-sample latency through the adapter and through the stock API,
+    throughput per batch size, scores, then every serving path.
+
+    Parameters
+    ----------
+    clf : adapter
+        Unfitted; ``clf.sync`` is called before every timer stops.
+    threads : int
+        Thread count for serving paths that take one (ONNX Runtime).
+    serve : bool
+        Measure the adapter's serving paths (when the settings ask for them).
+    """
+    memory.reset_peak_rss()
+    probe = clf.gpu_memory_probe()
+    out: dict[str, Any] = {"timer_overhead_ns": timer_overhead_ns()}
+    out.update(_fit(clf, split, settings))
+    out.update(_predict(clf, split, settings))
+    gc_latency = out.pop("gc_latency")
+    out["gc"]["latency"] = gc_latency
     proba = clf.predict_proba(split.X_test)
-    out.update(scores(clf, split.X_test, split.y_test, proba))
-    out["rss_peak_mb"] = _rss_peak_mb()
-    out["gpu_peak_mb"] = gpu_memory() if gpu_memory else None
+    out.update(scores(clf.classes_, split.y_test, proba))
+    out["stock_agreement"] = agreement(clf.predict_proba_stock(split.X_test), proba)
+    out["rss_peak_mb"] = memory.rss_peak_mb()
+    out["gpu_peak_mb"] = probe() if probe else None
+    if serve and settings.serving:
+        from .serving import measure_serving
+
+        out["serving"] = measure_serving(clf, split.X_test, proba, settings, threads)
     return out

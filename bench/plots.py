@@ -1,7 +1,20 @@
-"""Figures (seaborn, PNG). Reads DataFrames, writes files; computes no statistics."""
+"""Figures (seaborn/matplotlib, PNG). Reads DataFrames, writes files; computes no statistics.
+
+Conventions every figure follows, so they read at a glance:
+
+- one fixed colour per adapter, by name, in every figure and every run
+  (:func:`colour`): the hue names the adapter (and Keras backend), the shade
+  its profile;
+- log axes carry plain numbers (0.2, 0.5, 1, 2, 5), never overlapping
+  exponent labels;
+- legends sit outside the data;
+- error bars are the intervals the tables give (computed by the caller).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
 from pathlib import Path
 
 import matplotlib
@@ -9,7 +22,84 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+#: tab20: ten hues, each as a (dark, light) pair.
+_TAB20 = sns.color_palette("tab20", 20)
+_HUES = {
+    "blue": 0,
+    "orange": 1,
+    "green": 2,
+    "red": 3,
+    "purple": 4,
+    "brown": 5,
+    "pink": 6,
+    "grey": 7,
+    "olive": 8,
+    "cyan": 9,
+}
+#: Fixed hues for the built-in adapters (and Keras' backends); others hash into the rest.
+KNOWN_HUES = {
+    ("sklearn-lr", ""): "blue",
+    ("sklearn-mlp", ""): "green",
+    ("torch-mlp", ""): "red",
+    ("keras-mlp", "tensorflow"): "orange",
+    ("keras-mlp", ""): "orange",
+    ("keras-mlp", "jax"): "purple",
+    ("keras-mlp", "torch"): "brown",
+}
+_SPARE = ["pink", "olive", "cyan", "grey"]
+STOCK_PROFILES = ("", "seed")
+
+
+def parse_label(label: str) -> tuple[str, str, str]:
+    """``keras-mlp:tuned(epochs=3)[jax]`` -> (name, profile, backend)."""
+    backend = label.rsplit("[", 1)[1].rstrip("]") if label.endswith("]") else ""
+    head = label.rsplit("[", 1)[0] if backend else label
+    head = head.split("(", 1)[0]
+    name, _, profile = head.partition(":")
+    return name, profile, backend
+
+
+def colour(label: str) -> tuple[float, float, float]:
+    """The adapter's colour: the same for the same label in every figure and run."""
+    name, profile, backend = parse_label(label.split(" / ")[0])
+    hue = KNOWN_HUES.get((name, backend)) or KNOWN_HUES.get((name, ""))
+    if hue is None:
+        digest = int(hashlib.sha1(f"{name}[{backend}]".encode()).hexdigest(), 16)
+        hue = _SPARE[digest % len(_SPARE)]
+    return _TAB20[2 * _HUES[hue] + (0 if profile in STOCK_PROFILES else 1)]
+
+
+def palette(labels) -> dict:
+    return {label: colour(label) for label in labels}
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save a figure as PNG (deterministic: no timestamp metadata) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def plain_log_axis(axis) -> None:
+    """Log axis ticked at 1, 2, 5 x 10^k with plain numbers; minor ticks unlabelled."""
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def legend_outside(ax, **kwargs) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False, **kwargs)
+
+
+def style():
+    """The style every report figure is drawn in (explicit: the same on every machine)."""
+    return sns.axes_style("whitegrid"), sns.plotting_context("notebook")
 
 
 def iris_pairplot(path: Path) -> Path:
@@ -25,141 +115,243 @@ def iris_pairplot(path: Path) -> Path:
     return path
 
 
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return path
-
-
-def _per_dataset(ok, title: str, width: float = 4.8):
-    datasets = sorted(ok["dataset"].unique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(width * len(datasets), 4.2), squeeze=False)
+def _panels(datasets: list[str], title: str, width: float = 4.8, height: float = 4.2):
+    fig, axes = plt.subplots(1, len(datasets), figsize=(width * len(datasets), height), squeeze=False)
     fig.suptitle(title)
-    return zip(datasets, axes[0]), fig
+    return fig, list(zip(datasets, axes[0]))
 
 
-def _label(ok):
-    ok = ok.copy()
-    ok["model"] = ok["adapter"] + " / " + ok["device"]
-    return ok
+def _rotate(ax) -> None:
+    plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
 
 
-def report_figures(df, fig_dir: Path) -> dict:
-    """All report figures from the tidy DataFrame; returns {title: path}.
-
-    Deterministic: the same records give the same files (the strip plot's
-    jitter draws from a fixed seed).
-    """
-    import numpy as np
-
-    state = np.random.get_state()
-    np.random.seed(0)
-    try:
-        with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-            return _report_figures(df, fig_dir)
-    finally:
-        np.random.set_state(state)
-
-
-def _report_figures(df, fig_dir: Path) -> dict:
-    import numpy as np
-    import pandas as pd
-
-    ok = _label(df[df["status"] == "ok"])
-    if ok.empty:
-        return {}
+def accuracy_boxes(ok: pd.DataFrame, path: Path) -> Path:
+    """Accuracy over splits per adapter (box + one point per split), one panel per dataset."""
     order = sorted(ok["model"].unique())
-    palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
-    out = {}
-
-    pairs, fig = _per_dataset(ok, "Test accuracy over seeded splits (each point: one split)")
-    for dataset, ax in pairs:
+    fig, panels = _panels(sorted(ok["dataset"].unique()), "Test accuracy over seeded splits (each point: one split)")
+    for dataset, ax in panels:
         d = ok[ok["dataset"] == dataset]
         sns.boxplot(
-            data=d, x="model", y="accuracy", order=order, hue="model", palette=palette, ax=ax, fliersize=0, legend=False
+            data=d,
+            x="model",
+            y="accuracy",
+            order=order,
+            hue="model",
+            palette=palette(order),
+            ax=ax,
+            fliersize=0,
+            legend=False,
         )
         sns.stripplot(data=d, x="model", y="accuracy", order=order, color="black", size=3.5, jitter=0.15, ax=ax)
         ax.set(title=dataset, xlabel="", ylabel="accuracy (fraction correct)")
-        plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    out["Accuracy per adapter"] = _save(fig, fig_dir / "accuracy.png")
+        _rotate(ax)
+    return save_figure(fig, path)
 
-    pairs, fig = _per_dataset(ok, "Fit time per split (log scale)")
-    for dataset, ax in pairs:
+
+def fit_time_boxes(ok: pd.DataFrame, path: Path) -> Path:
+    order = sorted(ok["model"].unique())
+    fig, panels = _panels(sorted(ok["dataset"].unique()), "Fit time per split (log scale)")
+    for dataset, ax in panels:
         d = ok[ok["dataset"] == dataset]
-        sns.boxplot(data=d, x="model", y="fit_wall_s", order=order, hue="model", palette=palette, ax=ax, legend=False)
+        sns.boxplot(
+            data=d, x="model", y="fit_wall_s", order=order, hue="model", palette=palette(order), ax=ax, legend=False
+        )
         ax.set(title=dataset, xlabel="", ylabel="fit wall time (s)", yscale="log")
-        plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    out["Fit time"] = _save(fig, fig_dir / "fit-time.png")
+        plain_log_axis(ax.yaxis)
+        _rotate(ax)
+    return save_figure(fig, path)
 
-    rows = []
-    for _, r in ok.iterrows():
-        for col, path in (("latency_raw_ns", "adapter path"), ("stock_latency_raw_ns", "stock API")):
-            raw = r.get(col)
-            if isinstance(raw, list) and raw:
-                rows.append(pd.DataFrame({"model": r["model"], "path": path, "latency_us": np.asarray(raw) / 1e3}))
-    if rows:
-        lat = pd.concat(rows, ignore_index=True)
-        fig, ax = plt.subplots(figsize=(max(6, 1.9 * len(order)), 4.5))
-        sns.boxplot(data=lat, x="model", y="latency_us", hue="path", order=order, ax=ax, fliersize=1)
-        ax.set(
-            title="Single-sample predict latency, all calls of all trials (log scale)",
-            xlabel="",
-            ylabel="latency per call (µs)",
-            yscale="log",
-        )
-        plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-        out["Predict latency: adapter path vs stock API"] = _save(fig, fig_dir / "latency.png")
 
-    tput_cols = [c for c in ok.columns if c.startswith("tput_")]
-    if tput_cols:
-        long = ok.melt(
-            id_vars=["model", "dataset"], value_vars=tput_cols, var_name="batch", value_name="samples_per_s"
-        ).dropna()
-        long["batch size"] = long["batch"].str.split("_").str[1].astype(int)
-        long = long.groupby(["model", "dataset", "batch size"], as_index=False)["samples_per_s"].median()
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
-        sns.lineplot(
-            data=long,
-            x="batch size",
-            y="samples_per_s",
-            hue="model",
-            style="dataset",
-            marker="o",
-            palette=palette,
-            ax=ax,
-        )
-        ax.set(
-            title="Predict throughput vs batch size (median over trials)",
-            xscale="log",
-            yscale="log",
-            ylabel="throughput (samples/s)",
-            xlabel="batch size (samples)",
-        )
-        out["Throughput vs batch size"] = _save(fig, fig_dir / "throughput.png")
+def latency_boxes(lat: pd.DataFrame, path: Path) -> Path:
+    """Every single-sample call of every trial, adapter path vs stock API (log scale)."""
+    order = sorted(lat["model"].unique())
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(order)), 4.5))
+    sns.boxplot(
+        data=lat,
+        x="model",
+        y="latency_us",
+        hue="path",
+        order=order,
+        ax=ax,
+        fliersize=1,
+        palette={"adapter path": "#4c72b0", "stock API": "#c44e52"},
+    )
+    ax.set(
+        title="Single-sample predict latency, all calls of all trials",
+        xlabel="",
+        ylabel="latency per call (us, log)",
+        yscale="log",
+    )
+    plain_log_axis(ax.yaxis)
+    legend_outside(ax, title="path")
+    _rotate(ax)
+    return save_figure(fig, path)
 
-    agg = ok.groupby(["model", "dataset"]).agg(
-        acc=("accuracy", "mean"), acc_sd=("accuracy", "std"), fit=("fit_wall_s", "median"),
-        fit_q1=("fit_wall_s", lambda s: s.quantile(0.25)), fit_q3=("fit_wall_s", lambda s: s.quantile(0.75)),
-    ).reset_index()  # fmt: skip
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for _, r in agg.iterrows():
-        ax.errorbar(r["fit"], r["acc"], yerr=r["acc_sd"], xerr=[[r["fit"] - r["fit_q1"]], [r["fit_q3"] - r["fit"]]],
-                    fmt="o", color=palette[r["model"]], label=f"{r['model']} ({r['dataset']})", capsize=3)  # fmt: skip
+
+def throughput_lines(long: pd.DataFrame, path: Path) -> Path:
+    """Throughput vs batch size (median over trials), ticks at the measured batch sizes."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    models = sorted(long["model"].unique())
+    sns.lineplot(
+        data=long,
+        x="batch size",
+        y="samples_per_s",
+        hue="model",
+        hue_order=models,
+        style="dataset",
+        marker="o",
+        palette=palette(models),
+        ax=ax,
+    )
+    ax.set(
+        title="Predict throughput vs batch size (median over trials)",
+        xscale="log",
+        yscale="log",
+        ylabel="throughput (samples/s)",
+        xlabel="batch size (samples)",
+    )
+    sizes = sorted(long["batch size"].unique())
+    ax.xaxis.set_major_locator(ticker.FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    plain_log_axis(ax.yaxis)
+    legend_outside(ax, fontsize=8)
+    return save_figure(fig, path)
+
+
+def accuracy_vs_cost(agg: pd.DataFrame, path: Path) -> Path:
+    """Mean accuracy with its corrected 95% interval vs median fit time with its IQR.
+
+    ``agg`` columns: model, dataset, acc, acc_low, acc_high, fit, fit_q1, fit_q3.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    markers = dict(zip(sorted(agg["dataset"].unique()), "osD^v<>"))
+    for _, r in agg.sort_values(["model", "dataset"]).iterrows():
+        low = r["acc"] - r["acc_low"] if math.isfinite(r["acc_low"]) else 0.0
+        high = r["acc_high"] - r["acc"] if math.isfinite(r["acc_high"]) else 0.0
+        ax.errorbar(r["fit"], r["acc"], yerr=[[low], [high]], xerr=[[r["fit"] - r["fit_q1"]], [r["fit_q3"] - r["fit"]]],
+                    fmt=markers[r["dataset"]], color=colour(r["model"]), label=f"{r['model']} ({r['dataset']})", capsize=3)  # fmt: skip
     ax.set(
         xscale="log",
-        xlabel="fit wall time, median and IQR (s)",
-        ylabel="accuracy, mean ± sd",
+        xlabel="fit wall time: median and IQR over splits (s)",
+        ylabel="accuracy: mean, corrected 95% CI",
         title="Accuracy vs training cost",
     )
-    ax.legend(fontsize=8, loc="best")
-    out["Accuracy vs fit time"] = _save(fig, fig_dir / "accuracy-vs-fit-time.png")
+    plain_log_axis(ax.xaxis)
+    legend_outside(ax, fontsize=8)
+    return save_figure(fig, path)
 
-    if set(ok["device"]) >= {"cpu", "gpu"}:
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
-        sns.barplot(data=ok, x="adapter", y="fit_wall_s", hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
-        ax.set(yscale="log", ylabel="fit wall time, median (s)", xlabel="", title="CPU vs GPU fit time")
-        out["CPU vs GPU"] = _save(fig, fig_dir / "cpu-vs-gpu.png")
 
-    out["Iris pairplot (the blog post's figure)"] = iris_pairplot(fig_dir / "iris-pairplot.png")
-    return out
+def cpu_vs_gpu(ok: pd.DataFrame, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sns.barplot(data=ok, x="adapter", y="fit_wall_s", hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
+    ax.set(yscale="log", ylabel="fit wall time, median and IQR (s)", xlabel="", title="CPU vs GPU fit time")
+    plain_log_axis(ax.yaxis)
+    legend_outside(ax, title="device")
+    _rotate(ax)
+    return save_figure(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, points: pd.DataFrame, targets: dict, path: Path) -> Path:
+    """Held-out accuracy vs cumulative training time: median over splits, IQR band; one panel per dataset.
+
+    ``curves``: model, dataset, epoch, t_median, acc_median, acc_q1, acc_q3.
+    ``points``: non-iterative adapters as single points (model, dataset, fit, acc).
+    """
+    datasets = sorted(set(curves["dataset"]) | set(points["dataset"]))
+    fig, panels = _panels(
+        datasets, "Learning curves: held-out accuracy vs training time (median over splits, IQR band)", 6.5, 4.6
+    )
+    for dataset, ax in panels:
+        for model, g in curves[curves["dataset"] == dataset].groupby("model", sort=True):
+            g = g.sort_values("epoch")
+            ax.plot(g["t_median"], g["acc_median"], color=colour(model), label=model, lw=1.6)
+            ax.fill_between(g["t_median"], g["acc_q1"], g["acc_q3"], color=colour(model), alpha=0.2, lw=0)
+        for _, r in points[points["dataset"] == dataset].iterrows():
+            ax.plot(r["fit"], r["acc"], "o", color=colour(r["model"]), label=r["model"], ms=7)
+        if dataset in targets and math.isfinite(targets[dataset]):
+            ax.axhline(targets[dataset], color="grey", ls="--", lw=1, label=f"target {targets[dataset]:.3f}")
+        ax.set(xscale="log", title=dataset, xlabel="cumulative training time (s, log)", ylabel="test accuracy")
+        plain_log_axis(ax.xaxis)
+    legend_outside(panels[-1][1], fontsize=8)
+    return save_figure(fig, path)
+
+
+def serving_latency(rows: pd.DataFrame, path: Path) -> Path:
+    """Single-sample latency p50 per serving path (log scale), one colour per path across adapters.
+
+    ``rows``: model, path, p50_us, valid (bool).
+    """
+    paths = sorted(rows["path"].unique())
+    colours = dict(zip(paths, sns.color_palette("colorblind", len(paths))))
+    models = sorted(rows["model"].unique())
+    fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(models)), 4.8))
+    sns.barplot(
+        data=rows,
+        x="model",
+        y="p50_us",
+        hue="path",
+        hue_order=paths,
+        order=models,
+        palette=colours,
+        ax=ax,
+        errorbar=None,
+    )
+    for bar, (_, r) in zip(
+        ax.patches,
+        rows.set_index(["path", "model"]).reindex(pd.MultiIndex.from_product([paths, models])).reset_index().iterrows(),
+    ):
+        if r.get("valid") is False:
+            bar.set_hatch("//")
+    ax.set(
+        yscale="log",
+        ylabel="single-sample latency p50 (us, log)",
+        xlabel="",
+        title="Serving paths (hatched: invalid, predictions differ)",
+    )
+    plain_log_axis(ax.yaxis)
+    legend_outside(ax, title="path", fontsize=8)
+    _rotate(ax)
+    return save_figure(fig, path)
+
+
+def critical_difference(mean_ranks: dict, cd: float, path: Path) -> Path:
+    """Demsar's critical-difference diagram: mean ranks on a line, the CD as a bar."""
+    items = sorted(mean_ranks.items(), key=lambda kv: kv[1])
+    k = len(items)
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.3 * k))
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-k - 1, 1.5)
+    ax.axhline(0, color="black", lw=1)
+    ax.set_xticks(range(1, k + 1))
+    ax.xaxis.tick_top()
+    ax.set_yticks([])
+    for spine in ("left", "right", "bottom"):
+        ax.spines[spine].set_visible(False)
+    for i, (name, rank) in enumerate(items):
+        y = -(i + 1)
+        ax.plot([rank, rank], [0, y], color=colour(name), lw=1)
+        ax.text(k + 0.45, y, f"{name} ({rank:.2f})", va="center", ha="right", fontsize=8, color=colour(name))
+    ax.plot([1, 1 + cd], [1.0, 1.0], color="black", lw=3)
+    ax.text(1 + cd / 2, 1.25, f"CD = {cd:.2f}", ha="center", fontsize=8)
+    ax.set_title(
+        "Mean accuracy rank across datasets (1 = best); closer than CD: not different (Nemenyi)", fontsize=9, pad=24
+    )
+    return save_figure(fig, path)
+
+
+def ratio_heatmap(heat: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """B/A ratios per metric; green always means B is better, whatever the metric's direction.
+
+    ``heat``: trials, metric, ratio, goodness (log2 of the improvement: > 0 better).
+    """
+    if heat.empty:
+        return None
+    grid = heat.pivot(index="trials", columns="metric", values="goodness")
+    labels = heat.pivot(index="trials", columns="metric", values="ratio").map(lambda v: f"{v:.2f}x")
+    fig, ax = plt.subplots(figsize=(1.8 + 1.5 * grid.shape[1], 1.2 + 0.6 * grid.shape[0]))
+    limit = float(np.nanmax(np.abs(grid.to_numpy()))) if grid.size else 1.0
+    sns.heatmap(grid, annot=labels, fmt="", center=0, cmap="RdYlGn", vmin=-limit, vmax=limit, ax=ax,
+                cbar_kws={"label": "log2 improvement of B over A (green: B better)"})  # fmt: skip
+    ax.set(title=title, xlabel="", ylabel="")
+    return save_figure(fig, path)

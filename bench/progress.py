@@ -1,27 +1,40 @@
-"""Progress on stderr: a bar with ETA on a terminal, one line per trial otherwise."""
+"""Progress on stderr: a live line on a terminal (rich), one plain line per trial otherwise.
+
+On a terminal the line shows the trial that is running, trials done, the
+elapsed time and an ETA, refreshed several times a second (so the clock moves
+during a long fit) and fitted to the terminal's width. Elsewhere (CI logs,
+pipes) each finished trial prints one line.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     seconds = int(max(seconds, 0))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class Progress:
-    """Counts finished trials; estimates the rest from the trials that ran."""
+    """Counts finished trials; estimates the rest from the trials that ran (skips are instant)."""
 
-    def __init__(self, total: int, stream=None, width: int = 28):
+    def __init__(self, total: int = 0, stream=None, live: bool | None = None):
         self.total = total
         self.done = 0
         self.ran = 0
+        self.current = ""
         self.stream = stream or sys.stderr
-        self.width = width
         self.start = time.monotonic()
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.live = tty if live is None else live
+        self._live: Any = None
 
     def eta(self) -> float | None:
         if self.ran == 0:
@@ -30,23 +43,68 @@ class Progress:
         return elapsed / self.ran * (self.total - self.done)
 
     def line(self, current: str = "") -> str:
-        filled = int(self.width * self.done / max(self.total, 1))
         eta = self.eta()
-        eta_text = "?" if eta is None else _clock(eta)
-        bar = "#" * filled + "." * (self.width - filled)
-        return f"[{bar}] {self.done}/{self.total} trials  elapsed {_clock(time.monotonic() - self.start)}  ETA {eta_text}  {current}"
+        return (
+            f"{self.done}/{self.total} trials  elapsed {clock(time.monotonic() - self.start)}  "
+            f"ETA {'?' if eta is None else clock(eta)}  {current}"
+        ).rstrip()
 
-    def update(self, trial_id: str, status: str, ran: bool = True) -> None:
+    # -- live display ---------------------------------------------------------------
+    def __rich__(self):
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(width=24)
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        eta = self.eta()
+        grid.add_row(
+            ProgressBar(total=max(self.total, 1), completed=self.done, width=24),
+            f"{self.done}/{self.total}  {clock(time.monotonic() - self.start)}  ETA {'?' if eta is None else clock(eta)}",
+            self.current,
+        )
+        return grid
+
+    def __enter__(self) -> Progress:
+        self.start = time.monotonic()
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self, console=Console(file=self.stream), refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    # -- events ---------------------------------------------------------------------
+    def started(self, trial_id: str) -> None:
+        self.current = trial_id
+
+    def finished(self, trial_id: str, status: str, ran: bool = True) -> None:
         self.done += 1
         self.ran += int(ran)
-        if self.tty:
-            self.stream.write("\r\033[K" + self.line(trial_id)[:200])
-        else:
+        if self._live is None:
             self.stream.write(self.line(f"{trial_id}: {status}") + "\n")
-        self.stream.flush()
+            self.stream.flush()
 
     def message(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        if self._live is not None:
+            self._live.console.print(text, highlight=False, markup=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+class Quiet(Progress):
+    """No output (tests, Dask tasks)."""
+
+    def finished(self, trial_id: str, status: str, ran: bool = True) -> None:
+        self.done += 1
+
+    def message(self, text: str) -> None:
+        pass

@@ -17,15 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adapters import adapter_class
+
 from .config import AdapterSpec, Config, validate
 from .datasets import DatasetSpec
-from .measure import TimingSettings
+from .errors import UserError
+from .settings import TimingSettings
+from .tables import fmt, table
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 DEFAULT_ADAPTERS = ("sklearn-lr", "keras-mlp", "torch-mlp")
 SCALE_TIMING = TimingSettings(
     warmup=5, latency_min_calls=50, latency_budget_s=0.05, stock_min_calls=1, stock_budget_s=0.01,
-    batch_sizes=(1, 1024), throughput_budget_s=0.05,
+    batch_sizes=(1, 1024), throughput_budget_s=0.05, serving=False, curves=False,
 )  # fmt: skip
 
 
@@ -33,20 +37,35 @@ def scale_config(
     sizes=DEFAULT_SIZES, adapters=DEFAULT_ADAPTERS, n_features=20, n_classes=3, epochs=3, batch_size=32,
     budget_s=20.0, threads=1, devices=("cpu",),
 ) -> Config:  # fmt: skip
-    """The sweep as a harness config: one synthetic dataset per size, in increasing order."""
+    """The sweep as a harness config: one synthetic dataset per size, in increasing order.
+
+    Adapters without explicit parameters run with their small ``smoke_params``
+    (MLPs: a few epochs at batch size 32), ``epochs`` and ``batch_size`` overriding them.
+    """
+    if not sizes or any(n < 10 for n in sizes):
+        raise UserError(f"bench scale: sizes must be row counts >= 10. Got {list(sizes)!r}.")
+    if len(set(sizes)) != len(sizes):
+        raise UserError(f"bench scale: sizes repeated: {sorted(n for n in set(sizes) if list(sizes).count(n) > 1)}.")
+    if not (isinstance(budget_s, (int, float)) and math.isfinite(budget_s) and budget_s > 0):
+        raise UserError(f"bench scale: --budget must be a number of seconds > 0. Got {budget_s!r}.")
     datasets = tuple(
         DatasetSpec(f"synthetic:n_samples={n},n_features={n_features},n_classes={n_classes}") for n in sorted(sizes)
     )
     specs = []
     for name in adapters:
         spec = AdapterSpec.parse(name)
-        if spec.name != "sklearn-lr" and not spec.params:
-            spec = AdapterSpec(spec.name, spec.profile, (("batch_size", batch_size), ("epochs", epochs)), spec.backend)
+        try:
+            smoke = dict(adapter_class(spec.name).smoke_params)
+        except (KeyError, ImportError):  # validate() below names the unknown adapter
+            smoke = {}
+        if smoke and not spec.params:
+            smoke.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if k in smoke})
+            spec = AdapterSpec(spec.name, spec.profile, tuple(sorted(smoke.items())), spec.backend)
         specs.append(spec)
     config = Config(
         datasets=datasets, adapters=tuple(specs), devices=tuple(devices), splits=1, test_size=0.2,
         preprocessing=("standard",), threads=threads, trial_timeout_s=max(60.0, 6 * budget_s),
-        stop_after_fit_s=budget_s, timing=SCALE_TIMING,
+        stop_after_fit_s=budget_s, interleave=False, description="bench scale: fit time vs data size", timing=SCALE_TIMING,
     )  # fmt: skip
     return validate(config, "bench scale")
 
@@ -79,7 +98,6 @@ def overhead_crossover(n, t) -> tuple[float, float, float]:
 
 def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
     """Rows per (adapter, size) and one summary row per adapter."""
-    from .report import fmt
 
     rows, summary = [], []
     df = df.copy()
@@ -129,12 +147,14 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
 
 
 def scale_figure(df: pd.DataFrame, path: Path) -> Path:
-    from .plots import _save, plt, sns
+    from . import plots
 
     ok = df[df["status"] == "ok"]
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        fig, ax = plt.subplots(figsize=(7, 4.8))
-        for (adapter, g), color in zip(ok.groupby("adapter", sort=True), sns.color_palette("colorblind")):
+    axes_style, context = plots.style()
+    with axes_style, context:
+        fig, ax = plots.plt.subplots(figsize=(7, 4.8))
+        for adapter, g in ok.groupby("adapter", sort=True):
+            color = plots.colour(adapter)
             g = g.sort_values("n_train")
             slope = loglog_slope(g["n_train"], g["fit_wall_s"])
             _, _, cross = overhead_crossover(g["n_train"], g["fit_wall_s"])
@@ -143,16 +163,21 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
                 ax.axvline(cross, color=color, ls=":", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",
                title="Fit time vs data size (dotted: fixed overhead = per-row work)")  # fmt: skip
-        ax.legend(fontsize=8)
-        return _save(fig, path)
+        plots.plain_log_axis(ax.xaxis)
+        plots.plain_log_axis(ax.yaxis)
+        plots.legend_outside(ax, fontsize=8)
+        return plots.save_figure(fig, path)
 
 
 def write_scale_report(run_path: Path, out_dir: Path) -> Path:
-    from .report import table
-    from .store import read_records
-    from .tidy import tidy
+    from .load import load_runs
+    from .store import run_kind
 
-    df = tidy(pd.DataFrame(read_records(run_path / "records.jsonl")))
+    if run_kind(run_path) != "scale":
+        raise UserError(
+            f"Run {run_path.name!r} is a {run_kind(run_path)} run, not a scale sweep: use `bench report {run_path.name}`."
+        )
+    df = load_runs([str(run_path)], run_path.parent.parent, kind=None).frame
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
     rows, summary = scale_table(df)
     fig = scale_figure(df, out_dir / "figures" / "scale.png")

@@ -1,114 +1,110 @@
-"""``bench seed``: the blog post's experiment, run again, beside its figures.
+"""``bench seed``: the blog post's experiment, run again through the harness, beside its figures.
 
 The post ("Hello world in Keras", 2016): iris, ``train_test_split(train_size=0.5,
 random_state=0)``, LogisticRegressionCV vs a Keras MLP (16 sigmoid units,
-Adam, 100 epochs, batch size 1). Its two accuracies are the only constants
-here, labelled as the post's; every other number comes from running.
+Adam, 100 epochs, batch size 1). Here it is one configuration of the same
+matrix: iris, one unstratified 50/50 split with seed 0 (the post's exact
+split), the adapters with the post's profiles, run by the same executor,
+worker processes and store as ``bench run``. Its two accuracies are the only
+constants printed, labelled as the post's; every other number comes from the
+records of this run.
 """
 
 from __future__ import annotations
 
 from tabulate import tabulate
 
-from adapters import describe, make_adapter
-
-from .datasets import IRIS_COLUMNS, iris_frame
-from .measure import Split, TimingSettings, measure_trial
+from .config import AdapterSpec, Config, validate
+from .datasets import DatasetSpec
+from .settings import TimingSettings
+from .tables import fmt
 
 #: Accuracies printed in the blog post (2016). Not measured here.
-POST_ACCURACY = {"sklearn-lr/2016": 0.83, "keras-mlp/seed": 0.99}
+POST_ACCURACY = {"sklearn-lr:2016": 0.83, "keras-mlp:seed": 0.99}
 
 ROWS = [
-    ("sklearn-lr", None, "LogisticRegressionCV, today's defaults (multinomial, lbfgs, 5-fold)"),
-    ("sklearn-lr", "2016", "LogisticRegressionCV, 2016 defaults (one-vs-rest, liblinear, 3-fold)"),
-    ("keras-mlp", "seed", "Keras MLP 4-16-3, Adam, 100 epochs, batch 1"),
-    ("torch-mlp", "seed", "PyTorch MLP, same model and training"),
+    ("sklearn-lr", "LogisticRegressionCV, today's defaults (multinomial, lbfgs, 5-fold)"),
+    ("sklearn-lr:2016", "LogisticRegressionCV, 2016 defaults (one-vs-rest, liblinear, 3-fold)"),
+    ("keras-mlp:seed", "Keras MLP 4-16-3, Adam, 100 epochs, batch 1"),
+    ("torch-mlp:seed", "PyTorch MLP, same model and training"),
+    ("sklearn-mlp:seed", "scikit-learn MLPClassifier, same model and training"),
 ]
+SEED_TIMING = TimingSettings(batch_sizes=(1,), throughput_budget_s=0.01, serving=False, curves=False)
 
 
-def seed_split():
-    """The post's split: half of iris for training, ``random_state=0``."""
-    from sklearn.model_selection import train_test_split
+def seed_config(random_state: int = 0, threads: int = 1) -> Config:
+    """The post's experiment as a harness config."""
+    config = Config(
+        datasets=(DatasetSpec("iris"),), adapters=tuple(AdapterSpec.parse(label) for label, _ in ROWS), devices=("cpu",),
+        splits=1, first_seed=0, init_seed=random_state, test_size=0.5, stratify=False, threads=threads,
+        trial_timeout_s=600.0, interleave=False, description="bench seed: the blog post's experiment", timing=SEED_TIMING,
+    )  # fmt: skip
+    return validate(config, "bench seed")
 
-    frame = iris_frame()
-    X = frame[IRIS_COLUMNS].to_numpy()
-    y = frame["species"].to_numpy()
-    return train_test_split(X, y, train_size=0.5, random_state=0)
 
-
-def run_seed(random_state: int = 0, settings: TimingSettings | None = None, progress=print) -> list[dict]:
-    """Fit and time each row's model on the post's split.
-
-    Returns
-    -------
-    list of dict
-        One per model: accuracy, fit seconds, first (cold) predict, and
-        single-sample predict latency (median of many calls after warm-up)
-        through the adapter and through the stock API.
-    """
-    settings = settings or TimingSettings(batch_sizes=(1,), throughput_budget_s=0.01)
-    X_train, X_test, y_train, y_test = seed_split()
-    split = Split(X_train, X_test, y_train, y_test)
+def seed_rows(records: list[dict]) -> list[dict]:
+    """One row per model, from the run's records."""
+    by_adapter = {r["adapter"]: r for r in records}
     rows = []
-    for name, profile, label in ROWS:
-        key = f"{name}/{profile}" if profile else name
-        info = describe(name)
-        row = {"model": label, "adapter": key, "post accuracy": POST_ACCURACY.get(key)}
-        if not info.available:
-            rows.append({**row, "note": f"unavailable: {info.reason}"})
+    for label, text in ROWS:
+        r = by_adapter.get(label, {})
+        row = {"model": text, "post accuracy": POST_ACCURACY.get(label)}
+        if r.get("status") != "ok":
+            rows.append({**row, "note": f"{r.get('status', 'missing')}: {r.get('reason', '')}"[:160]})
             continue
-        progress(f"  fitting {key} ...")
-        clf = make_adapter(name, profile=profile, random_state=random_state)
-        # An untimed one-epoch fit first: the framework's one-time start-up
-        # (lazy init, kernel selection) is not part of training this model.
-        short = {"epochs": 1} if "epochs" in clf.get_params() else {}
-        make_adapter(name, profile=profile, random_state=random_state, **short).fit(X_train, y_train)
-        m = measure_trial(clf, split, settings)
-        rows.append(
-            {
-                **row,
-                "accuracy": m["accuracy"],
-                "fit s": m["fit_wall_s"],
-                "first predict ms": m["cold_predict_s"] * 1e3,
-                "predict p50 us": m["latency"]["p50_us"],
-                "stock predict p50 us": m["stock_latency"]["p50_us"],
-                "note": "; ".join(w.split(":")[0] for w in m["warnings"]),
-            }
-        )
+        rows.append({
+            **row, "accuracy": r["accuracy"], "fit s": r["fit_wall_s"], "first predict ms": r["cold_predict_s"] * 1e3,
+            "predict p50 us": r["latency"]["p50_us"], "stock predict p50 us": r["stock_latency"]["p50_us"],
+            "note": "; ".join(w.split(":")[0] for w in r.get("warnings", [])),
+        })  # fmt: skip
     return rows
+
+
+HEADERS = [
+    "model",
+    "post accuracy",
+    "accuracy",
+    "fit s",
+    "first predict ms",
+    "predict p50 us",
+    "stock predict p50 us",
+    "note",
+]
 
 
 def format_seed_table(rows: list[dict]) -> str:
     """The seed table as GitHub Markdown (tabulate)."""
-    headers = [
-        "model",
-        "post accuracy",
-        "accuracy",
-        "fit s",
-        "first predict ms",
-        "predict p50 us",
-        "stock predict p50 us",
-        "note",
-    ]
-    from .report import fmt
-
-    body = [[fmt(r.get(h)) if r.get(h) is not None else "" for h in headers] for r in rows]
-    return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+    body = [[fmt(r.get(h)) if r.get(h) is not None else "" for h in HEADERS] for r in rows]
+    return tabulate(body, headers=HEADERS, tablefmt="github", disable_numparse=True)
 
 
-def seed_report(rows: list[dict], seconds: float, threads: dict) -> str:
+def seed_report(rows: list[dict], seconds: float, threads: dict, run_id: str) -> str:
     """The whole printout: table, where the numbers come from, how to read them."""
-    lines = [
+    return "\n".join([
         "The 2016 blog post's experiment (iris, train_test_split(train_size=0.5, random_state=0)), run again.",
         "'post accuracy' is what the post printed; every other number was measured just now.",
         "",
         format_seed_table(rows),
         "",
         "Latency: one sample, median over many calls after a warm-up; 'stock' = the framework's",
-        "plain predict API (Keras model.predict, torch module call with autograd on).",
+        "plain predict API (Keras model.predict, torch module call with autograd on). Fit times exclude",
+        "each framework's one-time start-up (each worker makes an untimed warm-up fit first).",
         "The 2016 row shows where the post's 0.83 came from: today's LogisticRegressionCV defaults",
         "(multinomial, lbfgs) score higher on the same split. One split cannot rank models:",
         "`bench run` repeats this over many seeded splits, `bench report` tests the differences.",
-        f"Threads: {threads}. Took {seconds:.0f} s.",
-    ]
-    return "\n".join(lines)
+        f"Threads: {threads}. Took {seconds:.0f} s. Records: run {run_id} (bench report does not include seed runs).",
+    ])  # fmt: skip
+
+
+def seed_split():
+    """The post's split, in memory: ``train_test_split(iris, train_size=0.5, random_state=0)``.
+
+    The same rows as the matrix's seed configuration (unstratified, seed 0);
+    the pytest-benchmark suite measures on it.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import IRIS_COLUMNS, iris_frame
+
+    frame = iris_frame()
+    return train_test_split(frame[IRIS_COLUMNS].to_numpy(), frame["species"].to_numpy(), train_size=0.5, random_state=0)

@@ -93,3 +93,72 @@ def measure_for(
         if len(durations) >= min_rounds and end - begin >= budget_ns:
             break
     return durations
+
+
+def timer_overhead_ns(timer: Timer = time.perf_counter_ns, samples: int = 1000) -> float:
+    """Median cost of one back-to-back pair of timer calls (what every duration includes)."""
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1; got {samples}.")
+    pairs = []
+    for _ in range(samples):
+        start = timer()
+        pairs.append(timer() - start)
+    pairs.sort()
+    return float(pairs[len(pairs) // 2])
+
+
+def drift_ratio(durations: list[int]) -> float | None:
+    """Median of the last third of ``durations`` over the median of the first third.
+
+    Far from 1 means the machine's speed changed while a trial was measured
+    (another process, frequency scaling): its percentiles mix two regimes.
+    None with fewer than 9 samples.
+    """
+    if len(durations) < 9:
+        return None
+    third = len(durations) // 3
+    first, last = sorted(durations[:third]), sorted(durations[-third:])
+    head, tail = first[len(first) // 2], last[len(last) // 2]
+    return tail / head if head > 0 else None
+
+
+class GCCounter:
+    """Counts garbage collections while active (``with GCCounter() as gc_count: ...``).
+
+    Uses ``gc.callbacks``, so it sees every collection, automatic or not.
+    """
+
+    def __init__(self) -> None:
+        self.collections = 0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.collections += 1
+
+    def __enter__(self) -> GCCounter:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+
+class gc_paused:
+    """Disable the garbage collector inside the block (as ``timeit`` does), restoring its state."""
+
+    def __enter__(self) -> gc_paused:
+        import gc
+
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        if self.was_enabled:
+            gc.enable()

@@ -1,11 +1,18 @@
-"""A worker process: runs one group of trials (same adapter, backend, device).
+"""A worker process: runs trials of one group (same adapter, backend, device), one at a time.
 
-Started fresh by the executor (``python -m bench.worker``) so that frameworks'
-global state, Keras' per-process backend and a crash stay inside one group.
-It reads a job (JSON) on stdin and writes one JSON message per line on its
-original stdout: ``hello`` once (with the framework's import time), then
-``start`` and ``record`` for each trial. Anything the frameworks print goes
-to stderr, which the executor saves to the run's logs.
+Started fresh by an executor (see :mod:`bench.workerproc`) so that
+frameworks' global state, Keras' per-process backend and a crash stay inside
+one group. The protocol is JSON lines:
+
+- stdin: a job header (adapter, backend, threads, split and timing
+  settings), then one ``trial`` message per trial, sent when the executor
+  wants it run (workers of different groups take turns); end of input ends
+  the worker.
+- the original stdout: ``hello`` once (versions, threads, the framework's
+  import time), then ``start`` and ``record`` for each trial.
+
+Anything the frameworks print goes to stderr, which the executor saves to the
+run's logs. Every framework fact comes from the adapter class's hooks.
 """
 
 from __future__ import annotations
@@ -16,67 +23,6 @@ import socket
 import sys
 import time
 import traceback
-from importlib.metadata import PackageNotFoundError, version
-
-
-def _version(dist: str) -> str | None:
-    for name in (dist, f"{dist}-cpu") if dist == "tensorflow" else (dist,):
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            continue
-    return None
-
-
-FRAMEWORK_DIST = {"sklearn": "scikit-learn", "keras": "keras", "torch": "torch"}
-
-
-def import_framework(cls, backend: str) -> None:
-    """Import what the adapter needs (timed by the caller: the cold start)."""
-    if cls.framework == "keras":
-        from adapters.keras_mlp import import_keras
-
-        import_keras(backend)
-    elif cls.framework == "torch":
-        import torch  # noqa: F401
-
-
-def frameworks_to_limit(cls, backend: str) -> tuple[str, ...]:
-    names = {cls.framework, backend}
-    return tuple(f for f in ("torch", "tensorflow") if f in names)
-
-
-def device_name(clf, device: str) -> str:
-    from .environment import cpu_model
-
-    if device != "gpu":
-        return cpu_model()
-    if clf.framework == "torch" or getattr(clf, "backend", None) == "torch":
-        import torch
-
-        return torch.cuda.get_device_name(0)
-    from .devices import nvidia_gpus
-
-    gpus = nvidia_gpus()
-    return gpus[0]["name"] if gpus else "gpu"
-
-
-def gpu_memory_probe(clf, device: str):
-    """A callable returning peak GPU memory (MiB) since it was made, or None."""
-    if device != "gpu":
-        return None
-    backend = getattr(clf, "backend", None)
-    if clf.framework == "torch" or backend == "torch":
-        import torch
-
-        torch.cuda.reset_peak_memory_stats()
-        return lambda: torch.cuda.max_memory_allocated() / 2**20
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.reset_memory_stats("GPU:0")
-        return lambda: tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    return None
 
 
 class Worker:
@@ -84,6 +30,7 @@ class Worker:
         self.job = job
         self.out = out
         self.datasets: dict = {}
+        self.common: dict = {}
 
     def send(self, message: dict) -> None:
         from .store import dumps
@@ -91,32 +38,91 @@ class Worker:
         self.out.write(dumps(message) + "\n")
         self.out.flush()
 
-    def split(self, dataset: dict, seed: int, preprocessing: str):
-        """The trial's split: stratified, seeded, the same for every adapter.
+    # -- start-up ---------------------------------------------------------------
+    def start(self) -> None:
+        """Import the framework (timed), limit threads, warm up, say hello."""
+        from adapters import adapter_class
+
+        from .environment import machine_id
+
+        job = self.job
+        start = time.perf_counter()
+        self.cls = adapter_class(job["adapter"])  # the adapter's module imports its estimators
+        self.cls.import_framework(job["backend"])
+        import_s = time.perf_counter() - start
+        threads = self.cls.limit_threads(job["threads"], job["backend"])
+        warmup_s = self.warm_up()
+        self.common = {
+            "framework": self.cls.framework,
+            "model": self.cls.model_family(),
+            **self.cls.framework_versions(job["backend"]),
+            "threads": threads,
+            "hostname": socket.gethostname(),
+            "machine_id": job.get("machine_id") or machine_id(),
+            "worker_pid": os.getpid(),
+            "import_s": import_s,
+            "worker_warmup_s": warmup_s,
+        }
+        self.send({"type": "hello", **self.common})
+
+    def warm_up(self) -> float | None:
+        """One untimed fit and predict on tiny data before the first trial.
+
+        Frameworks initialise lazily (kernels, allocators, autograd); without
+        this the first trial of each worker would carry that one-time cost in
+        its fit time. Uses the group's parameters with the adapter's small
+        ``smoke_params``. Returns its duration (reported as cold start), or
+        None if it failed (the trials will then report the error themselves).
+        """
+        import numpy as np
+
+        warm = self.job.get("warmup") or {}
+        params = {**warm.get("params", {}), **self.cls.smoke_params}
+        X = np.random.default_rng(0).standard_normal((32, 4))
+        y = np.arange(32) % 2
+        start = time.perf_counter()
+        try:
+            clf = self.cls(**params, device=warm.get("device", "cpu"), random_state=0)
+            if warm.get("device") == "gpu" and not clf.gpu_available():
+                return None
+            clf.fit(X, y).predict_proba(X[:1])
+            clf.sync()
+        except Exception:
+            return None
+        return time.perf_counter() - start
+
+    # -- trials ---------------------------------------------------------------
+    def split(self, trial):
+        """The trial's split: seeded (stratified unless the config says not), the same for every adapter.
 
         With ``preprocessing == "standard"`` a StandardScaler is fitted on the
         training split only (timed separately from ``fit``).
         """
+        import numpy as np
         from sklearn.model_selection import train_test_split
 
-        from .datasets import DatasetSpec, load_spec
-        from .measure import Split
+        from .datasets import load_spec
+        from .measure import Split, test_rows_sha
 
-        key = json.dumps(dataset, sort_keys=True)
+        key = json.dumps(trial.dataset.to_dict(), sort_keys=True)
         if key not in self.datasets:
-            self.datasets[key] = load_spec(DatasetSpec(**dataset))
+            self.datasets[key] = load_spec(trial.dataset)
         ds = self.datasets[key]
-        X_tr, X_te, y_tr, y_te = train_test_split(
-            ds.X, ds.y, test_size=self.job["test_size"], random_state=seed, stratify=ds.y
+        index = np.arange(ds.n_samples)
+        stratify = ds.y if self.job.get("stratify", True) else None
+        train, test = train_test_split(
+            index, test_size=self.job["test_size"], random_state=trial.split_seed, stratify=stratify
         )
+        X_tr, X_te, y_tr, y_te = ds.X[train], ds.X[test], ds.y[train], ds.y[test]
         meta = {
             "n_train": len(X_tr),
             "n_test": len(X_te),
             "n_features": ds.n_features,
             "n_classes": len(ds.classes),
             "preprocess_s": 0.0,
+            "test_rows_sha": test_rows_sha(test),
         }
-        if preprocessing == "standard":
+        if trial.preprocessing == "standard":
             from sklearn.preprocessing import StandardScaler
 
             start = time.perf_counter_ns()
@@ -125,93 +131,51 @@ class Worker:
             meta["preprocess_s"] = (time.perf_counter_ns() - start) / 1e9
         return Split(X_tr, X_te, y_tr, y_te, meta)
 
-    def run(self) -> None:
-        from adapters import adapter_class
+    def handle(self, message: dict) -> None:
+        """Run one trial message and send its record (an error is a record, not a crash)."""
+        from .matrix import Trial
 
-        from .environment import fingerprint
-        from .measure import TimingSettings
-        from .threads import limit_threads, set_thread_env
-
-        job = self.job
-        threads = job["threads"]
-        set_thread_env(threads)
-        start = time.perf_counter()
-        cls = adapter_class(job["adapter"])
-        import_framework(cls, job["backend"])
-        import_s = time.perf_counter() - start
-        thread_counts = limit_threads(threads, frameworks_to_limit(cls, job["backend"]))
-        warmup_s = self.warm_up(cls)
-        common = {
-            "framework": cls.framework,
-            "framework_version": _version(FRAMEWORK_DIST.get(cls.framework, cls.framework)),
-            "backend_version": _version(job["backend"]) if job["backend"] != "default" else None,
-            "threads": thread_counts,
-            "hostname": socket.gethostname(),
-            "machine_id": fingerprint(control=False)["machine_id"],
-            "worker_pid": os.getpid(),
-            "import_s": import_s,
-            "worker_warmup_s": warmup_s,
-        }
-        self.send({"type": "hello", **common})
-        settings = TimingSettings.from_dict(job["timing"])
-        for trial in job["trials"]:
-            self.send({"type": "start", "trial_id": trial["trial_id"]})
-            record = {"trial_id": trial["trial_id"], **common, "started_at": time.time()}
-            try:
-                record.update(self.run_trial(cls, trial, settings))
-            except Exception as err:  # recorded, and the group goes on
-                record.update(
-                    status="error",
-                    reason=f"{type(err).__name__}: {err}",
-                    traceback="".join(traceback.format_exception(err))[-4000:],
-                )
-            record["finished_at"] = time.time()
-            self.send({"type": "record", "record": record})
-
-    def warm_up(self, cls) -> float | None:
-        """One untimed fit and predict on tiny data before the first trial.
-
-        Frameworks initialise lazily (kernels, allocators, autograd); without
-        this the first trial of each worker would carry that one-time cost in
-        its fit time. Returns its duration (reported as cold start), or None
-        if it failed (the trials will then report the error themselves).
-        """
-        import numpy as np
-
-        first = self.job["trials"][0]
-        params = dict(first["params"])
-        if "epochs" in params:
-            params["epochs"] = 1
-        X = np.random.default_rng(0).standard_normal((32, 4))
-        y = np.arange(32) % 2
-        start = time.perf_counter()
+        trial = Trial.from_dict(message["trial"])
+        self.send({"type": "start", "trial_id": trial.trial_id})
+        record = {"trial_id": trial.trial_id, **self.common, "started_at": time.time()}
         try:
-            clf = cls(**params, device=first["device"], random_state=0)
-            if first["device"] == "gpu" and not clf.gpu_available():
-                return None
-            clf.fit(X, y).predict_proba(X[:1])
-            clf.sync()
-        except Exception:
-            return None
-        return time.perf_counter() - start
+            record.update(self.run_trial(trial, message.get("serve", True)))
+        except Exception as err:  # recorded, and the group goes on
+            record.update(
+                status="error",
+                reason=f"{type(err).__name__}: {err}",
+                traceback="".join(traceback.format_exception(err))[-4000:],
+            )
+        record["finished_at"] = time.time()
+        self.send({"type": "record", "record": record})
 
-    def run_trial(self, cls, trial: dict, settings) -> dict:
+    def run_trial(self, trial, serve: bool) -> dict:
+        from .environment import cpu_model
         from .measure import measure_trial
+        from .settings import TimingSettings
 
-        device = trial["device"]
-        clf = cls(**trial["params"], device=device, random_state=trial["init_seed"])
+        device = trial.device
+        clf = self.cls(**trial.adapter.resolved_params(), device=device, random_state=trial.init_seed)
         if device == "gpu" and not clf.gpu_available():
-            return {"status": "skipped", "reason": f"no GPU visible to {cls.framework} in this process"}
-        split = self.split(trial["dataset"], trial["split_seed"], trial["preprocessing"])
+            return {"status": "skipped", "reason": f"no GPU visible to {self.cls.framework} in this process"}
+        split = self.split(trial)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        metrics = measure_trial(clf, split, settings, gpu_memory=gpu_memory_probe(clf, device))
+        settings = TimingSettings.from_dict(self.job["timing"])
+        metrics = measure_trial(clf, split, settings, threads=self.job["threads"], serve=serve)
         return {
             "status": "ok",
             **split.meta,
-            "device_name": device_name(clf, device),
+            "device_name": clf.device_name(device) or (gpu_name() if device == "gpu" else cpu_model()),
             "load_avg_1m": load,
             **metrics,
         }
+
+
+def gpu_name() -> str:
+    from .devices import nvidia_gpus
+
+    gpus = nvidia_gpus()
+    return gpus[0]["name"] if gpus else "gpu"
 
 
 def main() -> int:
@@ -220,8 +184,11 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    job = json.loads(sys.stdin.read())
-    Worker(job, out).run()
+    worker = Worker(json.loads(sys.stdin.readline()), out)
+    worker.start()
+    for line in sys.stdin:
+        if line.strip():
+            worker.handle(json.loads(line))
     out.close()
     return 0
 

@@ -44,3 +44,12 @@ def iris_xy():
 
     data = load_iris()
     return data.data, np.asarray(data.target_names)[data.target]
+
+
+def run_local(config, store):
+    """Run a config's matrix into a store with the local executor, quietly (what `bench run` does)."""
+    from bench.executors.local import LocalExecutor
+    from bench.progress import Quiet
+    from bench.runner import run
+
+    return run(config, store, LocalExecutor(), Quiet())

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
     cmd = [
         sys.executable, "-m", "pytest", "tests/benchmarks", "--benchmark-only", "-q", "-p", "no:cacheprovider",
         "-k", "test_predict and one and not stock and (sklearn or torch) and cpu",
-        "--benchmark-save=smoke", f"--benchmark-storage=file://{tmp_path}", "--benchmark-group-by=group",
+        "--benchmark-save=smoke", "--benchmark-save-data", f"--benchmark-storage=file://{tmp_path}", "--benchmark-group-by=group",
     ]  # fmt: skip
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -35,7 +36,9 @@ def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
     assert set(names) == {"test_predict[one-sklearn-lr-cpu]", "test_predict[one-torch-mlp-cpu]"}
     for bench in names.values():
         assert bench["group"] == "predict-one"
-        assert bench["stats"]["p50"] <= bench["stats"]["p90"] <= bench["stats"]["p99"]
+        data = np.asarray(bench["stats"]["data"], dtype=float)  # every round's duration, saved with the stats
+        for q in (50, 90, 99):
+            assert bench["stats"][f"p{q}"] == pytest.approx(np.percentile(data, q), rel=1e-12)
         assert bench["extra_info"]["percentiles_over_rounds"] == 500
         assert 0.5 < bench["extra_info"]["accuracy"] <= 1 and bench["extra_info"]["device"] == "cpu"
         assert bench["extra_info"]["threads"]["blas"]

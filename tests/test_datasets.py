@@ -117,7 +117,7 @@ def test_cli_own_csv_end_to_end(tmp_path, capsys, monkeypatch):
                  "--quick", "--run-id", "own", "--results-dir", str(tmp_path / "res")]) == 0  # fmt: skip
     assert "2 ok" in capsys.readouterr().out
     assert main(["report", "own", "--results-dir", str(tmp_path / "res")]) == 0
-    assert "| data      | sklearn-lr | cpu      | 2" in (tmp_path / "res" / "REPORT.md").read_text()
+    assert "| data      | sklearn-lr | cpu      | 2" in (tmp_path / "res" / "reports" / "own" / "REPORT.md").read_text()
 
 
 def test_parse_dataset_tables():

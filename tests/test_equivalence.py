@@ -117,3 +117,68 @@ def test_equivalence_holds_for_other_sizes(n_features, hidden, n_classes):
         t._train_batch(torch.from_numpy(X[idx]), torch.from_numpy(y[idx].astype(np.int64)))
     for wk, wt in zip(k.get_weights(), t.get_weights()):
         np.testing.assert_allclose(wk, wt, atol=1e-6, rtol=0)
+
+
+# -- scikit-learn's MLPClassifier: the same model and the same Adam ---------------------------
+@pytest.fixture
+def sk_pair(iris_xy):
+    from adapters.sklearn_mlp import SklearnMLPClassifier
+
+    X, y = iris_xy
+    keras_clf = KerasMLPClassifier(random_state=3, batch_size=8).initialize(X, y)
+    sk_clf = SklearnMLPClassifier(random_state=3, batch_size=8).initialize(X, y)
+    return X.astype(np.float32), y, keras_clf, sk_clf
+
+
+def test_sklearn_mlp_same_initial_weights_and_forward(sk_pair):
+    X, _, keras_clf, sk_clf = sk_pair
+    for wk, ws in zip(keras_clf.get_weights(), sk_clf.get_weights()):
+        np.testing.assert_array_equal(wk, ws)
+    p_sk = sk_clf.predict_proba(X)
+    assert p_sk.dtype == np.float32  # float32 in, float32 weights and arithmetic
+    np.testing.assert_allclose(keras_clf.predict_proba(X), p_sk, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("n_steps", [1, 25])
+def test_sklearn_mlp_same_weights_after_adam_steps(sk_pair, n_steps):
+    """scikit-learn's AdamOptimizer puts epsilon where Keras does; with Keras' epsilon the updates match."""
+    X, y, keras_clf, sk_clf = sk_pair
+    y_index = np.searchsorted(keras_clf.classes_, y)
+    rng = np.random.default_rng(0)
+    for _ in range(n_steps):
+        idx = rng.choice(len(X), size=8, replace=False)
+        keras_clf.model_.train_on_batch(X[idx], keras_clf._one_hot(y_index[idx]))
+        sk_clf._train_batch(X[idx], y_index[idx])
+    for wk, ws in zip(keras_clf.get_weights(), sk_clf.get_weights()):
+        np.testing.assert_allclose(wk, ws, atol=1e-6, rtol=0)
+
+
+def test_sklearn_mlp_binary_starts_from_the_same_function():
+    """Two classes: scikit-learn has one logistic output unit where the others have a softmax over two;
+    it starts from sigmoid(a - b), the same probabilities (training then differs: another parameterisation)."""
+    from adapters.sklearn_mlp import SklearnMLPClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 30)).astype(np.float32)
+    y = np.arange(40) % 2
+    k = KerasMLPClassifier(hidden_units=4, random_state=5).initialize(X, y)
+    s = SklearnMLPClassifier(hidden_units=4, random_state=5).initialize(X, y)
+    np.testing.assert_allclose(k.predict_proba(X), s.predict_proba(X), atol=1e-6, rtol=0)
+
+
+def test_torch_fused_adam_matches_keras(pair):
+    """The tuned profile's fused Adam kernel computes the same update (Keras' epsilon placement included)."""
+    import torch
+
+    from adapters.torch_keras_adam import KerasAdam
+
+    X, y, keras_clf, torch_clf = pair
+    torch_clf.optimizer_ = KerasAdam(torch_clf.module_.parameters(), lr=0.001, eps=1e-7, fused=True)
+    y_index = np.searchsorted(keras_clf.classes_, y)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        idx = rng.choice(len(X), size=8, replace=False)
+        keras_clf.model_.train_on_batch(X[idx], keras_clf._one_hot(y_index[idx]))
+        torch_clf._train_batch(torch.from_numpy(X[idx]), torch.from_numpy(y_index[idx]))
+    for wk, wt in zip(keras_clf.get_weights(), torch_clf.get_weights()):
+        np.testing.assert_allclose(wk, wt, atol=1e-6, rtol=0)

@@ -44,9 +44,9 @@ def test_keras_mlp_on_gpu(iris_xy):
 
 def test_harness_gpu_trials_record_device_and_memory(tmp_path, monkeypatch):
     from bench.config import AdapterSpec, Config, validate
-    from bench.measure import TimingSettings
-    from bench.run import run_matrix
+    from bench.settings import TimingSettings
     from bench.store import RunStore, read_records
+    from tests.conftest import run_local
 
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     timing = TimingSettings(warmup=2, latency_min_calls=20, latency_budget_s=0.05, stock_min_calls=2, stock_budget_s=0.05,
@@ -61,7 +61,7 @@ def test_harness_gpu_trials_record_device_and_memory(tmp_path, monkeypatch):
         "t",
     )
     store = RunStore.open(tmp_path, "gpu", config.to_dict(), {"machine_id": "gpu-test"})
-    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    run_local(config, store)
     records = {r["trial_id"]: r for r in read_records(store.records_path)}
     gpu = records["iris/torch-mlp(epochs=5)/gpu/split-00"]
     assert gpu["status"] == "ok", gpu.get("reason")

@@ -16,9 +16,9 @@ from bench.cli import main
 from bench.config import AdapterSpec, Config, config_from_dict, validate
 from bench.errors import UserError
 from bench.matrix import expand, groups
-from bench.measure import TimingSettings
-from bench.run import run_matrix
+from bench.settings import TimingSettings
 from bench.store import RunStore, read_records
+from tests.conftest import run_local
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-fail=tests.fake_adapters:FailingClassifier,fake-hang=tests.fake_adapters:HangingClassifier,fake-crash=tests.fake_adapters:CrashingClassifier"
 TINY_TIMING = TimingSettings(
@@ -53,7 +53,7 @@ def open_store(tmp_path, config, run_id="r"):
 # -- matrix ------------------------------------------------------------------
 def test_matrix_ids_groups_and_skips():
     config = tiny(["sklearn-lr", "torch-mlp:seed"], devices=("cpu", "gpu"), datasets=("iris", "wine"), splits=2)
-    trials = expand(config)
+    trials = list(expand(config))
     assert len(trials) == 2 * 2 * 2 * 2
     ids = [t.trial_id for t in trials]
     assert len(set(ids)) == len(ids)
@@ -64,7 +64,7 @@ def test_matrix_ids_groups_and_skips():
 
 
 def test_init_seeds_separate_from_split_seeds():
-    trials = expand(tiny(["sklearn-lr"], splits=2, init_seeds=2))
+    trials = list(expand(tiny(["sklearn-lr"], splits=2, init_seeds=2)))
     assert [(t.split_seed, t.init_seed) for t in trials] == [(0, 1000), (0, 1001), (1, 1000), (1, 1001)]
     assert trials[1].trial_id == "iris/sklearn-lr/cpu/split-00/init-1001"
 
@@ -74,7 +74,7 @@ def test_missing_framework_is_a_skip(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
-    (trial,) = expand(tiny(["torch-mlp"], splits=1))
+    (trial,) = list(expand(tiny(["torch-mlp"], splits=1)))
     assert 'pip install ".[torch]"' in trial.skip_reason
 
 
@@ -123,7 +123,7 @@ def test_unwritable_results_dir(tmp_path, capsys):
 
 
 def test_run_id_with_different_config(tmp_path):
-    open_store(tmp_path, tiny(["sklearn-lr"]))
+    open_store(tmp_path, tiny(["sklearn-lr"])).close()
     with pytest.raises(UserError, match="exists with a different config .*splits"):
         open_store(tmp_path, tiny(["sklearn-lr"], splits=4))
 
@@ -146,7 +146,7 @@ def test_store_appends_and_reads_latest(tmp_path):
     store.append({"trial_id": "b", "status": "ok"})
     records = read_records(store.records_path)
     assert [(r["trial_id"], r["status"]) for r in records] == [("a", "ok"), ("b", "ok")]
-    assert records[0]["accuracy"] is None and records[0]["schema_version"] == 1
+    assert records[0]["accuracy"] is None and records[0]["schema_version"] == 2
     assert store.finished_ids() == {"a", "b"}
 
 
@@ -158,6 +158,7 @@ def test_truncated_last_line_is_set_aside_on_resume(tmp_path):
         fh.write('{"trial_id": "b", "stat')  # killed mid-write
     with pytest.warns(UserWarning, match="partial last line"):
         assert [r["trial_id"] for r in read_records(store.records_path)] == ["a"]
+    store.close()  # the process that wrote it is gone: its lock with it
     store = open_store(tmp_path, config)  # resume repairs the tail
     store.append({"trial_id": "b", "status": "ok"})
     assert [r["trial_id"] for r in read_records(store.records_path)] == ["a", "b"]
@@ -166,10 +167,12 @@ def test_truncated_last_line_is_set_aside_on_resume(tmp_path):
 
 def test_corrupt_line_names_file_and_line(tmp_path):
     path = tmp_path / "records.jsonl"
-    path.write_text('{"trial_id": "a", "schema_version": 1}\nnot json\n{"trial_id": "b", "schema_version": 1}\n')
+    path.write_text(
+        '{"trial_id": "a", "schema_version": 1, "status": "ok"}\nnot json\n{"trial_id": "b", "schema_version": 1, "status": "ok"}\n'
+    )
     with pytest.raises(UserError, match=r"records.jsonl:2: not a valid record"):
         read_records(path)
-    path.write_text('{"trial_id": "a", "schema_version": 99}\n')
+    path.write_text('{"trial_id": "a", "schema_version": 99, "status": "ok"}\n')
     with pytest.raises(UserError, match=r"records.jsonl:1: schema_version 99"):
         read_records(path)
 
@@ -182,7 +185,7 @@ def _records(store):
 def test_errors_and_crashes_are_recorded_and_the_rest_completes(tmp_path):
     config = tiny(["fake-fail", "fake-crash", "fake-ok"])
     store = open_store(tmp_path, config)
-    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    run_local(config, store)
     recs = _records(store)
     assert len(recs) == 9
     status = {tid: r["status"] for tid, r in recs.items()}
@@ -198,7 +201,7 @@ def test_errors_and_crashes_are_recorded_and_the_rest_completes(tmp_path):
 def test_hang_is_a_timeout(tmp_path):
     config = tiny(["fake-hang"], trial_timeout_s=3.0)
     store = open_store(tmp_path, config)
-    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    run_local(config, store)
     status = {tid: r["status"] for tid, r in _records(store).items()}
     assert status == {
         "iris/fake-hang/cpu/split-00": "ok",
@@ -212,7 +215,7 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
     first = open_store(tmp_path, config, "one")
     second = open_store(tmp_path, config, "two")
     for store in (first, second):
-        run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+        run_local(config, store)
     a, b = _records(first), _records(second)
     assert {k: v["accuracy"] for k, v in a.items()} == {k: v["accuracy"] for k, v in b.items()}
     record = a["iris/sklearn-lr/cpu/split-00"]
@@ -314,7 +317,7 @@ def test_keras_on_another_backend_runs_in_its_own_worker(tmp_path):
         "t",
     )
     store = open_store(tmp_path, config)
-    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    run_local(config, store)
     (record,) = [r for r in read_records(store.records_path) if "/cpu/" in r["trial_id"]]
     assert record["status"] == "ok", record.get("reason")
     assert record["backend"] == "torch" and record["backend_version"] and record["accuracy"] > 0.5

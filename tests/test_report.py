@@ -60,7 +60,7 @@ def run_dir(tmp_path):
 
 
 def test_report_sections_and_verdicts(run_dir):
-    path = write_report(["r1"], run_dir)
+    path = write_report(["r1"], run_dir).markdown
     text = path.read_text()
     assert "| iris      | sklearn-lr | gpu      | 0    | 8         | 0       | 0         | does not run on gpu" in text
     assert "RuntimeError: boom" in text
@@ -77,15 +77,17 @@ def test_report_sections_and_verdicts(run_dir):
     assert "mlp-better more accurate (p < 0.05)" in rows["mlp-better"]
     assert "8/0/0" in rows["mlp-better"]
     assert "Nadeau-Bengio" in text
+    out = path.parent
+    assert out == run_dir / "reports" / "r1"  # a user's report never overwrites the committed reference
     for name in ("accuracy.png", "fit-time.png", "latency.png", "throughput.png", "accuracy-vs-fit-time.png"):
-        assert (run_dir / "figures" / name).stat().st_size > 1000
-    assert (run_dir / "summary.csv").exists() and (run_dir / "trials.csv").exists()
+        assert (out / "figures" / name).stat().st_size > 1000
+    assert (out / "summary.csv").exists() and (out / "trials.csv").exists()
 
 
 def test_report_is_regenerated_identically(run_dir):
     strip = lambda t: re.sub(r"^Generated .*$", "", t, flags=re.M)  # noqa: E731
-    first = strip(write_report(["r1"], run_dir).read_text())
-    second = strip(write_report(["r1"], run_dir).read_text())
+    first = strip(write_report(["r1"], run_dir).markdown.read_text())
+    second = strip(write_report(["r1"], run_dir).markdown.read_text())
     assert first == second
 
 
@@ -113,16 +115,16 @@ def test_compare_two_machines(tmp_path):
     write_run(tmp_path, "laptop", a)
     write_run(tmp_path, "server", b, env={**ENV, "machine_id": "m2", "cpu": {"model": "CPU B", "logical_cores": 64},
                                           "control": {"numpy_matmul_256_ms": 0.5, "python_loop_200k_ms": 10.0}})  # fmt: skip
-    text = compare_runs(["laptop", "server"], tmp_path).read_text()
+    text = compare_runs(["laptop", "server"], tmp_path).path.read_text()
     assert re.search(r"\| cpu\.model\s+\| CPU A\s+\| CPU B\s+\|", text)
     assert re.search(r"\| cpu\.logical_cores\s+\| 2\s+\| 64\s+\|", text)
     fit_line = next(line for line in text.splitlines() if "fit time (B/A)" in line)
     assert "2 [2, 2]" in fit_line and "slower" in fit_line
     acc_line = next(line for line in text.splitlines() if "accuracy (B - A)" in line)
-    assert "no difference" in acc_line
+    assert "identical on every split" in acc_line  # zero variance: no test, no verdict
     assert "| A only | iris/torch-mlp/cpu" in text and "| B only | iris/keras-mlp/cpu" in text
     assert "| numpy_matmul_256_ms | 1" in text and "0.5" in text
-    assert (tmp_path / "figures" / "compare-laptop-vs-server.png").exists()
+    assert (tmp_path / "reports" / "figures" / "compare-laptop-vs-server.png").exists()
 
 
 def test_compare_needs_two_runs(tmp_path, capsys):
@@ -133,7 +135,7 @@ def test_compare_needs_two_runs(tmp_path, capsys):
 def test_one_run_two_machines_split_and_compared(tmp_path):
     recs = []
     for host, fit in (("laptop", 1.0), ("server", 0.25)):
-        for s in range(4):
+        for s in range(5):  # five pairs: the fewest a ratio verdict is drawn from
             r = record(
                 "torch-mlp",
                 s,
@@ -147,10 +149,10 @@ def test_one_run_two_machines_split_and_compared(tmp_path):
             r["trial_id"] += f"@{host}"
             recs.append(r)
     write_run(tmp_path, "two", recs)
-    text = write_report(["two"], tmp_path).read_text()
+    text = write_report(["two"], tmp_path).markdown.read_text()
     assert "| iris      | torch-mlp | cpu@laptop" in text and "| iris      | torch-mlp | cpu@server" in text
     assert "## Shared machines" in text
-    cmp_text = compare_runs(["two@laptop", "two@server"], tmp_path).read_text()
+    cmp_text = compare_runs(["two@laptop", "two@server"], tmp_path).path.read_text()
     fit_line = next(line for line in cmp_text.splitlines() if "fit time (B/A)" in line)
     assert "faster" in fit_line and "Every trial was matched." in cmp_text
     with pytest.raises(Exception, match="no records from machine 'desktop'. Machines: laptop, server"):

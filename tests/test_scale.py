@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-from bench.run import run_matrix
 from bench.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
 from bench.store import RunStore, read_records
+from tests.conftest import run_local
 
 
 def test_slope_and_crossover_hand_computed():
@@ -33,8 +31,8 @@ def test_config_orders_sizes_and_sets_budget():
 
 def test_sweep_stops_over_budget_and_says_so(tmp_path):
     config = scale_config(sizes=[100, 200, 400], adapters=("sklearn-lr",), budget_s=1e-6)
-    store = RunStore.open(tmp_path, "s", config.to_dict(), {"machine_id": "t"})
-    run_matrix(config, store, progress_stream=open(os.devnull, "w"))
+    store = RunStore.open(tmp_path, "s", config.to_dict(), {"machine_id": "t"}, kind="scale")
+    run_local(config, store)
     statuses = [(r["dataset"], r["status"]) for r in read_records(store.records_path)]
     assert statuses[0][1] == "ok" and [s for _, s in statuses[1:]] == ["skipped", "skipped"]
     reason = read_records(store.records_path)[1]["reason"]

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from adapters import describe, make_adapter
+from adapters import adapter_class, describe, make_adapter
 from bench.seed import seed_split
-from bench.threads import limit_threads
 
 THREADS = 1
 ADAPTERS = [a for a in ("sklearn-lr", "keras-mlp", "torch-mlp") if describe(a).available]
@@ -28,8 +27,11 @@ NEURAL = [a for a in ADAPTERS if a != "sklearn-lr"]
 
 @pytest.fixture(scope="session")
 def threads():
-    frameworks = tuple(f for f in ("torch", "tensorflow") if any(describe(a).available for a in NEURAL))
-    return limit_threads(THREADS, frameworks)
+    """Every adapter's own thread hook, as a worker calls it: equal, recorded thread counts."""
+    report: dict = {}
+    for name in ADAPTERS:
+        report.update(adapter_class(name).limit_threads(THREADS))
+    return report
 
 
 @pytest.fixture(scope="session")

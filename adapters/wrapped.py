@@ -1,0 +1,101 @@
+"""Any scikit-learn classifier as an adapter, without code.
+
+``bench run --adapters sklearn.ensemble.HistGradientBoostingClassifier`` (or
+``BENCH_ADAPTERS=hgb=sklearn.ensemble:HistGradientBoostingClassifier``) wraps
+the class here: its parameters become the adapter's, labels are encoded and
+decoded as for the built-in adapters, the harness's ``random_state`` seeds it
+where it takes one, and every class hook keeps its default (versions from the
+class's top-level package, threads through threadpoolctl).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+import numpy as np
+
+from .base import BenchClassifier, keyword_init
+
+
+class NotAClassifierError(TypeError):
+    """A class given as an adapter that is not a scikit-learn classifier."""
+
+
+def _params_of(estimator_cls: type) -> dict[str, Any]:
+    signature = inspect.signature(estimator_cls)
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+
+
+def check_classifier(estimator_cls: Any, where: str) -> None:
+    """Raise :class:`NotAClassifierError` unless ``estimator_cls`` is a scikit-learn classifier class."""
+    from sklearn.base import is_classifier
+
+    if not inspect.isclass(estimator_cls):
+        raise NotAClassifierError(f"{where} is not a class (got {type(estimator_cls).__name__}).")
+    try:
+        ok = is_classifier(estimator_cls()) and hasattr(estimator_cls, "fit") and hasattr(estimator_cls, "predict")
+    except Exception as err:  # a class that cannot be built with its defaults
+        raise NotAClassifierError(f"{where} cannot be created with its defaults: {err}") from None
+    if not ok:
+        raise NotAClassifierError(f"{where} is not a scikit-learn classifier (no classifier tag, fit and predict).")
+
+
+@functools.cache
+def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
+    """A :class:`BenchClassifier` subclass that trains and serves ``estimator_cls``.
+
+    Cached per class, so the same class always gives the same adapter class.
+    """
+    params = _params_of(estimator_cls)
+    seeded = "random_state" in params
+    own = {k: v for k, v in params.items() if k not in ("random_state", "device")}
+    top = estimator_cls.__module__.split(".")[0]
+
+    class Wrapped(BenchClassifier):
+        framework = top
+        requires = (top,)
+        wrapped = estimator_cls
+        __doc__ = f"{estimator_cls.__module__}.{estimator_cls.__qualname__} behind the adapter contract."
+
+        __init__ = keyword_init(**own, device="cpu", random_state=None)
+
+        def _make(self, seed: int | None = None):
+            kwargs = {k: getattr(self, k) for k in own}
+            if seeded:
+                kwargs["random_state"] = seed
+            return estimator_cls(**kwargs)
+
+        def check_params(self) -> None:
+            super().check_params()
+            inner = self._make()
+            if hasattr(inner, "_validate_params"):
+                inner._validate_params()
+
+        def _build(self, n_features, n_classes, seed, device):
+            self.estimator_ = self._make(seed)
+
+        def _train(self, X, y_index, seed):
+            self.estimator_.fit(X, y_index)
+
+        def _predict_proba(self, X):
+            if hasattr(self.estimator_, "predict_proba"):
+                try:
+                    return self.estimator_.predict_proba(X)
+                except AttributeError:  # e.g. SVC(probability=False)
+                    pass
+            # No probabilities: one-hot of the predicted labels (log loss is then uninformative).
+            return np.eye(len(self.classes_))[np.asarray(self.estimator_.predict(X), dtype=int)]
+
+        def serving_paths(self) -> list:
+            from .serving import skl2onnx_path
+
+            return [skl2onnx_path(self.estimator_, self.n_features_in_)]
+
+    Wrapped.__name__ = Wrapped.__qualname__ = f"Wrapped{estimator_cls.__name__}"
+    return Wrapped

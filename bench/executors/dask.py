@@ -1,0 +1,270 @@
+"""The Dask executor: the same trials as Dask tasks, across workers and machines.
+
+Each trial is one task that runs it exactly as the local executor does (a
+fresh ``bench.worker`` process, the same per-trial timeout) and returns the
+record; the runner appends each record as it arrives, so an interrupted
+client loses nothing already returned, and a rerun resumes. A Dask worker that
+dies mid-trial loses only that trial: the scheduler gives the task to another
+worker once (``allowed_failures=1`` on clusters this module starts).
+
+With a fit-time budget (``bench scale``) each lane's trials are submitted one
+after another, so a sweep stops where it went over budget; otherwise every
+trial is submitted at once.
+
+The local cluster this module starts speaks TLS with credentials made for
+this process only (``Security.temporary()``), listens on 127.0.0.1, runs no
+HTTP server, and ignores Ctrl-C in its workers (the client shuts them down).
+
+Timing honesty: workers should have one thread each (``--nthreads 1``), so a
+worker runs one timed trial at a time; a record notes how many workers shared
+its host (``workers_on_host``) and reports flag shared machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..matrix import Trial
+from . import Executor, Hooks, Job
+
+INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
+#: Imported by every worker of a cluster bench starts (see that module).
+PRELOAD = "bench.executors._dask_preload"
+
+_ENV_CACHE: dict = {}
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    return distributed
+
+
+def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
+    """Runs on a Dask worker: one trial in a fresh worker process; returns its record.
+
+    Also returns the machine's fingerprint once per process (under
+    ``_environment``), for the store's per-machine environments.
+    """
+    from adapters import adapter_class
+
+    from ..environment import fingerprint
+    from ..workerproc import WorkerProcess, worker_env
+
+    the_job = Job.from_dict(job)
+    the_trial = Trial.from_dict(trial)
+    env = worker_env(adapter_class(the_trial.adapter.name), the_trial.backend, the_job.config.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        process = WorkerProcess(
+            the_job.header(the_trial), env, Path(tmp) / "worker.log", the_job.config.trial_timeout_s
+        )
+        try:
+            record = process.run(the_trial, the_job.serve(the_trial))
+        finally:
+            process.close()
+    record.pop("before_start", None)
+    record.update(executor="dask", dask_worker=_worker_address(), workers_on_host=workers_on_host)
+    if not _ENV_CACHE:
+        _ENV_CACHE.update(fingerprint())
+        record["_environment"] = dict(_ENV_CACHE)
+    return record
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
+
+
+def security_from_flags(ca: str | None, cert: str | None, key: str | None):
+    """Dask ``Security`` for TLS, or None when no files are given."""
+    if not (ca or cert or key):
+        return None
+    if not (ca and cert and key):
+        raise UserError("TLS needs all three of --tls-ca, --tls-cert and --tls-key.")
+    for path in (ca, cert, key):
+        if not Path(path).is_file():
+            raise UserError(f"TLS file {path} does not exist.")
+    distributed = _import_distributed()
+    return distributed.Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+
+
+def check_scheduler_address(address: str) -> str:
+    """``tcp://host:port`` or ``tls://host:port``; anything else is one line."""
+    scheme, sep, rest = address.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if (
+        not sep
+        or scheme not in ("tcp", "tls")
+        or not colon
+        or not host
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+    ):
+        raise UserError(f"Bad --scheduler {address!r}: expected tcp://HOST:PORT or tls://HOST:PORT.")
+    return address
+
+
+def local_cluster(n_workers: int | None):
+    """A LocalCluster only this process can use: TLS with temporary credentials, 127.0.0.1, no HTTP."""
+    distributed = _import_distributed()
+    import dask
+
+    try:
+        security = distributed.Security.temporary()
+    except ImportError:
+        raise UserError(
+            'The local Dask cluster needs "cryptography" for its TLS credentials: pip install ".[dask]"'
+        ) from None
+    from . import _dask_preload
+
+    _dask_preload.no_http_servers()  # the scheduler and nannies live in this process
+    dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.preload": [PRELOAD]})
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers or max(1, (os.cpu_count() or 1)),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        protocol="tls://",
+        security=security,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    )
+    return distributed.Client(cluster, security=security), cluster
+
+
+class DaskExecutor(Executor):
+    """Trials as Dask tasks on a scheduler (given) or a local cluster (started here)."""
+
+    name = "dask"
+    local_devices = False  # GPU presence is each worker's business
+
+    def __init__(
+        self, scheduler: str | None = None, security=None, n_workers: int | None = None, each_host: bool = False
+    ):
+        self.scheduler = check_scheduler_address(scheduler) if scheduler else None
+        self.security = security
+        self.n_workers = n_workers
+        self.each_host = each_host
+        self.client = None
+        self.cluster = None
+        self._hosts: dict[str, list[str]] = {}
+
+    def __enter__(self) -> DaskExecutor:
+        distributed = _import_distributed()
+        if self.scheduler:
+            try:
+                self.client = distributed.Client(self.scheduler, security=self.security, timeout="20s")
+            except (OSError, TimeoutError) as err:
+                raise UserError(f"Cannot reach the Dask scheduler at {self.scheduler}: {err}") from None
+        else:
+            self.client, self.cluster = local_cluster(self.n_workers)
+        self._hosts = workers_by_host(self.client)
+        if not self._hosts:
+            raise UserError("The Dask cluster has no workers.")
+        return self
+
+    def __exit__(self, exc_type: object = None, *exc: object) -> None:
+        if exc_type is KeyboardInterrupt:  # quiet: no tracebacks from a cluster we are tearing down
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        for thing in (self.client, self.cluster):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:  # closing must not hide the run's own outcome
+                    pass
+
+    def describe(self) -> str:
+        workers = sum(len(v) for v in self._hosts.values())
+        return f"dask, {self.scheduler or f'a local cluster ({workers} workers on 127.0.0.1, TLS)'}"
+
+    def hosts(self) -> list[str] | None:
+        return sorted(self._hosts) if self.each_host else None
+
+    def run(self, lanes: list[list[Trial]], job: Job, hooks: Hooks) -> None:
+        distributed = _import_distributed()
+        assert self.client is not None
+        self.extra = {"executor": "dask"}
+        sequential = job.config.stop_after_fit_s is not None
+        queues = [list(lane) for lane in lanes]
+        futures: dict = {}
+        ready = distributed.as_completed()
+        for index, lane in enumerate(queues):
+            for _ in range(1 if sequential else len(lane)):
+                self._submit_next(index, queues, job, hooks, futures, ready)
+        for future in ready:
+            index, trial = futures.pop(future)
+            try:
+                record = future.result()
+            except Exception as err:  # the task failed twice, or its workers died
+                record = {"status": "error", "reason": f"{type(err).__name__}: {err}"}
+            hooks.finished(trial, record)
+            if sequential:
+                self._submit_next(index, queues, job, hooks, futures, ready)
+
+    def _submit_next(self, index, queues, job, hooks, futures, ready) -> None:
+        while queues[index]:
+            trial = queues[index].pop(0)
+            reason = hooks.skip_reason(trial)
+            if reason:
+                hooks.finished(trial, {"status": "skipped", "reason": reason})
+                continue
+            host = trial.host
+            workers = self._hosts[host] if host else None
+            on_host = len(self._hosts[host]) if host else max(len(v) for v in self._hosts.values())
+            hooks.started(trial)
+            assert self.client is not None
+            future = self.client.submit(
+                run_trial_task, trial.to_dict(), job.to_dict(), on_host, key=f"trial-{trial.trial_id}-{time.time_ns()}",
+                workers=workers, allow_other_workers=False, retries=1, pure=False,
+            )  # fmt: skip
+            futures[future] = (index, trial)
+            ready.add(future)
+            return
+
+
+def workers_by_host(client) -> dict[str, list[str]]:
+    """Worker addresses grouped by the hostname each worker reports."""
+    import socket
+
+    hosts: dict[str, list[str]] = {}
+    for address, name in client.run(socket.gethostname).items():
+        hosts.setdefault(name, []).append(address)
+    return hosts
+
+
+EXECUTOR = DaskExecutor
+
+
+def add_arguments(group) -> None:
+    group.add_argument(
+        "--scheduler",
+        help="Dask scheduler address, tcp://HOST:PORT or tls://HOST:PORT (default: start a local TLS cluster on 127.0.0.1)",
+    )
+    group.add_argument(
+        "--dask-workers", type=int, metavar="N", help="workers of the local cluster (default: one per core)"
+    )
+    group.add_argument(
+        "--each-host", action="store_true", help="run the whole matrix on every host of the cluster (compare machines)"
+    )
+    group.add_argument("--tls-ca", metavar="FILE", help="CA certificate for a tls:// scheduler")
+    group.add_argument("--tls-cert", metavar="FILE", help="client certificate for a tls:// scheduler")
+    group.add_argument("--tls-key", metavar="FILE", help="client key for a tls:// scheduler")
+
+
+def from_args(args) -> DaskExecutor:
+    _import_distributed()
+    if args.dask_workers is not None and args.dask_workers < 1:
+        raise UserError(f"--dask-workers must be >= 1. Got {args.dask_workers}.")
+    security = security_from_flags(args.tls_ca, args.tls_cert, args.tls_key)
+    return DaskExecutor(args.scheduler, security, args.dask_workers, args.each_host)

@@ -1,0 +1,302 @@
+"""Accuracy sections: intervals, paired tests (Holm-corrected as one family), effects.
+
+Every interval on accuracy is the Nadeau-Bengio corrected one; every test is
+the corrected resampled t-test on per-split differences, init seeds averaged
+within each split first; all the report's accuracy tests form one family for
+Holm's correction; "not significant" comes with the minimum detectable
+difference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import stats
+from ..document import Doc
+from ..pairing import pair, per_split
+from ..tables import fmt, fmt_ci, fmt_p
+
+KEYS = ["dataset", "adapter", "device"]
+
+CI_DEFINITION = (
+    "Accuracy intervals and tests use the Nadeau-Bengio correction: the J splits overlap (their training sets share "
+    "most rows), so the variance of a mean over splits is the sample variance x (1/J + n_test/n_train), not / J. "
+    "The plain t-interval over such splits is several times too narrow and is not used anywhere. Init seeds are "
+    "averaged within each split first, so every split counts once."
+)
+
+
+@dataclass
+class Comparison:
+    """One paired accuracy comparison (B against A), with the fit-time ratio on the same splits."""
+
+    family: str
+    dataset: str
+    device: str
+    a: str
+    b: str
+    test: stats.PairedTest | None
+    mean_diff: float
+    n: int
+    fit_ratio: stats.RatioCI | None = None
+    p_holm: float = math.nan
+
+
+def _n(g: pd.DataFrame, column: str) -> int:
+    return int(pd.to_numeric(g[column], errors="coerce").dropna().iloc[0])
+
+
+def accuracy_table(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per dataset x adapter x device with its corrected interval; returns those numbers."""
+    doc.para(CI_DEFINITION)
+    rows, out = [], []
+    splits = per_split(ok, KEYS, "accuracy")
+    for key, g in splits.groupby(KEYS, sort=True):
+        ci = stats.corrected_mean_ci(g["accuracy"], _n(g, "n_train"), _n(g, "n_test"))
+        raw = ok[(ok["dataset"] == key[0]) & (ok["adapter"] == key[1]) & (ok["device"] == key[2])]
+        inits = int(g["n_inits"].max())
+        interval = (
+            fmt_ci(ci.mean, ci.low, ci.high)
+            if ci.n < 2 or math.isfinite(ci.low)
+            else f"{ci.mean:.3g} (the same on every split: no interval)"
+        )
+        rows.append([*key, ci.n, inits, interval, fmt(raw["f1_macro"].mean()), fmt(raw["log_loss"].mean())])
+        out.append(
+            {"dataset": key[0], "adapter": key[1], "device": key[2], "mean": ci.mean, "low": ci.low, "high": ci.high}
+        )
+    doc.table(
+        [
+            "dataset",
+            "adapter",
+            "device",
+            "splits",
+            "init seeds per split",
+            "accuracy mean [corrected 95% CI]",
+            "macro-F1",
+            "log loss",
+        ],
+        rows,
+        "accuracy",
+    )
+    return pd.DataFrame(out)
+
+
+def variance_components(doc: Doc, ok: pd.DataFrame) -> None:
+    """Split vs init-seed variation (Bouthillier et al. 2021), where several init seeds ran per split."""
+    rows = []
+    for key, g in ok.groupby(KEYS, sort=True):
+        by_split = {s: h["accuracy"].dropna().tolist() for s, h in g.groupby("split_seed")}
+        if max((len(v) for v in by_split.values()), default=0) < 2:
+            continue
+        vc = stats.variance_components(by_split)
+        rows.append(
+            [
+                *key,
+                vc.n_splits,
+                vc.n_inits,
+                fmt(vc.split_sd),
+                fmt(vc.init_sd),
+                f"{vc.init_share:.0%}" if math.isfinite(vc.init_share) else "-",
+            ]
+        )
+    if rows:
+        doc.heading("Where the variation comes from: split vs initialisation", 3)
+        doc.para("Each split was trained with several init seeds (the same seeds on every split), so the accuracy's "
+                 "variation splits into a part due to which rows are in the test set and a part due to the model's "
+                 "random start (one-way random effects). The tests above average init seeds within a split.")  # fmt: skip
+        doc.table(
+            [
+                "dataset",
+                "adapter",
+                "device",
+                "splits",
+                "init seeds",
+                "sd from splits",
+                "sd from init",
+                "init share of variance",
+            ],
+            rows,
+            "variance",
+        )
+
+
+def _compare(family: str, key: tuple, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: str, b: str) -> Comparison | None:
+    joined = pair(a_rows, b_rows, [], "accuracy")
+    if joined.empty:
+        return None
+    diffs = (joined["b"] - joined["a"]).to_numpy()
+    test = (
+        stats.corrected_resampled_ttest(diffs, int(joined["n_train"].iloc[0]), int(joined["n_test"].iloc[0]))
+        if len(diffs) >= 2
+        else None
+    )
+    fit = pair(a_rows, b_rows, [], "fit_wall_s")
+    ratio = stats.ratio_ci(fit["a"].to_numpy(), fit["b"].to_numpy()) if len(fit) else None
+    return Comparison(family, key[0], key[1], a, b, test, float(diffs.mean()), len(diffs), ratio)
+
+
+def _meta(ok: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("adapter", "adapter_name", "profile", "backend", "model", "framework") if c in ok.columns]
+    meta = ok[cols].drop_duplicates("adapter").set_index("adapter")
+    for col in ("adapter_name", "profile", "backend", "model", "framework"):
+        if col not in meta.columns:
+            meta[col] = None
+    meta["profile"] = meta["profile"].fillna("")
+    meta["plain"] = [("(" not in a) for a in meta.index]  # no explicit parameter overrides
+    return meta
+
+
+def _pairs(ok: pd.DataFrame, baseline: str) -> list[tuple[str, str, str]]:
+    """(family, A, B) label pairs: against the baseline, stock vs tuned, model and framework effects."""
+    meta = _meta(ok)
+    out = [("baseline", baseline, b) for b in meta.index if b != baseline]
+    for b in meta.index[meta["profile"] == "tuned"]:
+        a = b.replace(":tuned", ":seed", 1)
+        if a in meta.index:
+            out.append(("tuned", a, b))
+    stock = meta[meta["plain"] & meta["profile"].isin(["", "seed"])]
+    for _, g in stock.groupby(["framework", "backend"], dropna=False):
+        by_model = g.reset_index().sort_values(["model", "profile"]).drop_duplicates("model")
+        for b in by_model["adapter"].iloc[1:]:
+            out.append(("model", by_model["adapter"].iloc[0], b))
+    for _, g in stock[stock["profile"] == "seed"].groupby("model"):
+        g = g.reset_index().sort_values(
+            ["framework", "backend"], key=lambda s: s.map(lambda v: (v != "sklearn", str(v)))
+        )
+        for b in g["adapter"].iloc[1:]:
+            out.append(("framework", g["adapter"].iloc[0], b))
+    return out
+
+
+def comparisons(ok: pd.DataFrame, baseline: str) -> list[Comparison]:
+    """Every accuracy comparison the report makes, Holm-adjusted as one family."""
+    out = []
+    for family, a, b in _pairs(ok, baseline):
+        for key, g in ok[ok["adapter"].isin([a, b])].groupby(["dataset", "device"], sort=True):
+            comparison = _compare(family, key, g[g["adapter"] == a], g[g["adapter"] == b], a, b)
+            if comparison is not None:
+                out.append(comparison)
+    adjusted = stats.holm([c.test.p if c.test else math.nan for c in out])
+    for c, p in zip(out, adjusted):
+        c.p_holm = p
+    return out
+
+
+def _verdict(c: Comparison) -> str:
+    if c.test is None:
+        return "too few splits for a test"
+    return c.test.describe(c.p_holm, c.b)
+
+
+def significance(doc: Doc, comps: list[Comparison], baseline: str) -> None:
+    rows, small = [], []
+    for c in (c for c in comps if c.family == "baseline"):
+        t = c.test
+        if t is None:
+            rows.append([c.dataset, c.device, c.b, f"{c.mean_diff:+.3f}", "-", "-", "-", c.n, "-", _verdict(c)])
+            continue
+        ci = "-" if t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True)
+        rows.append(
+            [
+                c.dataset,
+                c.device,
+                c.b,
+                ci,
+                fmt_p(t.p),
+                fmt_p(c.p_holm),
+                f"{t.wins}/{t.ties}/{t.losses}",
+                t.n_splits,
+                fmt(t.mdd),
+                _verdict(c),
+            ]
+        )
+        if not t.constant and not t.significant and math.isfinite(t.mdd) and t.mdd > abs(t.mean_diff):
+            small.append(t.mdd)
+    doc.table(["dataset", "device", "adapter", f"accuracy - {baseline} [95% CI]", "p", "p (Holm)", "won/tied/lost", "splits",
+               "detectable (80% power)", "verdict"], rows, "significance")  # fmt: skip
+    if small:
+        doc.para(
+            "'Not significant' here is not 'equal': with these splits a difference must be at least "
+            f"{min(small):.2g}{'' if min(small) == max(small) else f'-{max(small):.2g}'} in accuracy to be detected 80% of the time, larger than the differences "
+            "observed. More splits help little (the splits overlap: the n_test/n_train term of the variance does not "
+            "shrink); more test rows per split (a larger dataset) or more datasets do."
+        )
+
+
+def effects(doc: Doc, comps: list[Comparison]) -> None:
+    """Model effect (one framework, two models) vs framework effect (one model, several frameworks)."""
+    rows = []
+    for c in (c for c in comps if c.family in ("model", "framework")):
+        t = c.test
+        ci = "-" if t is None or t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True)
+        fit = c.fit_ratio
+        rows.append([c.family, c.dataset, c.device, c.a, c.b, ci, fmt_p(c.p_holm), fmt_ci(fit.ratio, fit.low, fit.high) if fit else "-",
+                     fit.verdict() if fit else "-", _verdict(c)])  # fmt: skip
+    if not rows:
+        return
+    doc.heading("Model effect vs framework effect", 3)
+    doc.para("Model effect: the same framework, a different model (logistic regression vs the MLP). Framework effect: "
+             "the same model, trained the same way, in another framework (scikit-learn, Keras on each backend, "
+             "PyTorch). Fit-time ratios are B/A over the same splits (t-interval on log ratios).")  # fmt: skip
+    doc.table(
+        [
+            "effect",
+            "dataset",
+            "device",
+            "A",
+            "B",
+            "accuracy B - A [95% CI]",
+            "p (Holm)",
+            "fit time B/A [95% CI]",
+            "time verdict",
+            "accuracy verdict",
+        ],
+        rows,
+        "effects",
+    )
+
+
+def tuned(doc: Doc, comps: list[Comparison]) -> None:
+    """Stock (seed) vs tuned settings: the speed-up, and whether accuracy moved."""
+    rows = []
+    for c in (c for c in comps if c.family == "tuned"):
+        t, fit = c.test, c.fit_ratio
+        flag = (
+            "ACCURACY CHANGED: tuned setting is not equivalent"
+            if t is not None and not t.constant and c.p_holm < stats.ALPHA
+            else _verdict(c)
+        )
+        rows.append([c.dataset, c.device, c.b, fmt_ci(fit.ratio, fit.low, fit.high) if fit else "-", fit.verdict() if fit else "-",
+                     "-" if t is None or t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True), fmt_p(c.p_holm), flag])  # fmt: skip
+    if not rows:
+        return
+    doc.heading("Each framework at its best: stock vs tuned settings", 3)
+    doc.para("`seed` is the post's settings on each framework's stock execution path; `tuned` keeps the same model, "
+             "batches and epochs and changes only how the framework executes them (README, 'Each framework at its "
+             "best'). A tuned setting that changes accuracy significantly is flagged, not hidden.")  # fmt: skip
+    doc.table(
+        [
+            "dataset",
+            "device",
+            "tuned adapter",
+            "fit time tuned/seed [95% CI]",
+            "time verdict",
+            "accuracy tuned - seed [95% CI]",
+            "p (Holm)",
+            "accuracy verdict",
+        ],
+        rows,
+        "tuned",
+    )
+
+
+def family_note(comps: list[Comparison]) -> str:
+    tested = sum(1 for c in comps if c.test is not None and not c.test.constant)
+    families = sorted({c.family for c in comps})
+    return (
+        f"The report's family of accuracy tests: {tested} corrected t-tests ({', '.join(families)}); p (Holm) is "
+        "Holm's step-down adjustment over all of them, and verdicts use it."
+    )

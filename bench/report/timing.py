@@ -1,0 +1,163 @@
+"""Time, throughput and memory sections, with the flags that say when a timing is not to be trusted."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .. import stats
+from ..document import Doc
+from ..load import throughput_columns
+from ..pairing import against, pair
+from ..tables import fmt
+
+KEYS = ["dataset", "adapter", "device"]
+#: A trial whose last third of latency calls is this much slower or faster than its first third.
+DRIFT_LIMIT = 0.20
+
+TIME_NOTE = (
+    "Fit: wall time of `fit` (median and interquartile range over splits), learning-curve evaluation excluded. "
+    "First predict: the first call on one sample after fit (includes tracing/compilation). Predict p50/p99: one "
+    "sample per call, after warm-up, garbage collector paused (as `timeit`), through the adapter's path; stock: the "
+    "framework's plain API (Keras `model.predict`, a torch module call with autograd on). p99 over fewer than 100 "
+    "calls is marked (n<100): too few calls for a tail estimate."
+)
+
+
+def _median(g: pd.DataFrame, col: str) -> float:
+    return float(g[col].median()) if col in g.columns else math.nan
+
+
+def time_table(doc: Doc, ok: pd.DataFrame) -> list[str]:
+    """The timing table; returns the noisy-measurement flags."""
+    doc.para(TIME_NOTE)
+    rows, noisy = [], []
+    for key, g in ok.groupby(KEYS, sort=True):
+        fit = g["fit_wall_s"].dropna()
+        med, q1, q3 = stats.median_iqr(fit) if len(fit) else (math.nan,) * 3
+        for col, what in (("fit_wall_s", "fit time varies"), ("latency_p50_us", "predict p50 varies")):
+            if col in g.columns and stats.is_noisy(g[col].dropna()):
+                noisy.append(
+                    f"{'/'.join(key)}: {what} by {stats.coefficient_of_variation(g[col].dropna()):.0%} across trials"
+                )
+        stock_n = _median(g, "stock_latency_n")
+        rows.append([
+            *key, f"{fmt(med)} [{fmt(q1)}, {fmt(q3)}]", fmt(_median(g, "first_epoch_s")), fmt(_median(g, "cold_predict_s") * 1e3),
+            fmt(_median(g, "latency_p50_us")), fmt(_median(g, "latency_p99_us")), fmt(_median(g, "latency_n")),
+            fmt(_median(g, "stock_latency_p50_us")), fmt(_median(g, "stock_latency_p99_us")) + (" (n<100)" if stock_n < 100 else ""),
+            fmt(_median(g, "import_s")),
+        ])  # fmt: skip
+    doc.table(["dataset", "adapter", "device", "fit s median [IQR]", "first epoch s", "first predict ms", "predict p50 us",
+               "predict p99 us", "calls", "stock p50 us", "stock p99 us", "import s"], rows, "time")  # fmt: skip
+    return noisy
+
+
+def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
+    doc.heading(f"Ratios to `{baseline}`", 3)
+    doc.para(f"Geometric mean of per-split ratios with a Student-t 95% interval on the log ratios; fewer than "
+             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict.")  # fmt: skip
+    rows = []
+    for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
+        for (dataset, device), adapter, g in against(ok, baseline, metric):
+            g = g[(g["a"] > 0) & (g["b"] > 0)]
+            r = stats.ratio_ci(g["a"].to_numpy(), g["b"].to_numpy())
+            rows.append(
+                [dataset, device, adapter, label, f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n, r.verdict()]
+            )
+    doc.table(
+        ["dataset", "device", "adapter", "metric", f"ratio to {baseline} [95% CI]", "splits", "verdict"], rows, "ratios"
+    )
+
+
+def throughput(doc: Doc, ok: pd.DataFrame) -> None:
+    cols = throughput_columns(ok)
+    doc.heading("Throughput (median over trials)", 3)
+    rows = [[*key, *(fmt(g[c].median()) for c in cols)] for key, g in ok.groupby(KEYS, sort=True)]
+    doc.table(
+        ["dataset", "adapter", "device", *(f"batch {c.split('_')[1]} (samples/s)" for c in cols)], rows, "throughput"
+    )
+
+
+def memory(doc: Doc, ok: pd.DataFrame) -> None:
+    doc.heading("Memory", 3)
+    rows = [[*key, fmt(g["rss_peak_mb"].max()), fmt(g["rss_fit_delta_mb"].median()), fmt(g["gpu_peak_mb"].max() if "gpu_peak_mb" in g else math.nan)]
+            for key, g in ok.groupby(KEYS, sort=True)]  # fmt: skip
+    doc.table(
+        ["dataset", "adapter", "device", "peak RSS MiB (trial, max)", "RSS growth in fit MiB", "peak GPU MiB"],
+        rows,
+        "memory",
+    )
+
+
+def devices(doc: Doc, ok: pd.DataFrame) -> None:
+    if not {"cpu", "gpu"} <= set(ok["device"]):
+        return
+    rows = []
+    for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
+        joined = pair(ok[ok["device"] == "cpu"], ok[ok["device"] == "gpu"], ["dataset", "adapter"], metric)
+        for (dataset, adapter), g in joined.groupby(["dataset", "adapter"], sort=True):
+            r = stats.ratio_ci(g["a"].to_numpy(float), g["b"].to_numpy(float))
+            rows.append(
+                [
+                    dataset,
+                    adapter,
+                    label,
+                    f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
+                    r.n,
+                    r.verdict("GPU faster", "GPU slower"),
+                ]
+            )
+    doc.heading("GPU vs CPU", 3)
+    doc.table(["dataset", "adapter", "metric", "GPU / CPU [95% CI]", "splits", "verdict"], rows, "gpu-vs-cpu")
+
+
+def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[str]) -> None:
+    """Everything that says a timing may be off: noise, drift, GC, shared hosts, warnings."""
+    drift = (
+        ok[pd.to_numeric(ok.get("latency_drift"), errors="coerce").sub(1).abs() > DRIFT_LIMIT]
+        if "latency_drift" in ok
+        else ok.iloc[:0]
+    )
+    items = list(noisy)
+    for _, r in drift.iterrows():
+        items.append(
+            f"{r['trial_id']}: latency drifted within the trial (last third / first third of calls = {r['latency_drift']:.2f})"
+        )
+    if "gc_latency" in ok.columns and (ok["gc_latency"].fillna(0) > 0).any():
+        items.append(f"{int((ok['gc_latency'] > 0).sum())} trial(s) had garbage collections inside the latency loop")
+    if items:
+        doc.heading("Measurements to read with care", 3)
+        doc.para(f"Dispersion over 10% (pyperf's threshold), or a trial whose latency moved by more than {DRIFT_LIMIT:.0%} "
+                 "between the first and last third of its calls (the machine's speed changed while it was measured). "
+                 "Advice: close other programs, keep `threads` at or below the physical cores, raise the timing budgets.")  # fmt: skip
+        doc.bullets(items[:40] + ([f"... and {len(items) - 40} more"] if len(items) > 40 else []))
+    warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]
+    if len(warned):
+        by_adapter: dict[str, dict[str, int]] = {}
+        for record in records:
+            for w in record.get("warnings") or []:
+                kind = w.split(":")[0]
+                by_adapter.setdefault(record.get("adapter", "?"), {}).setdefault(kind, 0)
+                by_adapter[record.get("adapter", "?")][kind] += 1
+        doc.heading("Warnings raised during fit", 3)
+        doc.para(
+            "Caught into each record (not printed); e.g. a ConvergenceWarning means the solver stopped at its iteration limit."
+        )
+        doc.table(
+            ["adapter", "warning", "trials"],
+            [[a, k, n] for a, kinds in sorted(by_adapter.items()) for k, n in sorted(kinds.items())],
+            "warnings",
+        )
+    if "workers_on_host" in ok.columns:
+        shared = ok[pd.to_numeric(ok["workers_on_host"], errors="coerce").fillna(1) > 1]
+        if len(shared):
+            counts = shared.groupby("machine")["workers_on_host"].agg(["count", "max"]).reset_index()
+            doc.heading("Shared machines", 3)
+            doc.para("These records ran while other Dask workers shared their host, so their timings may include "
+                     "contention (accuracy is unaffected). For timing runs, start one single-threaded worker per machine.")  # fmt: skip
+            doc.table(
+                ["machine", "records", "workers on host"],
+                [[m, int(c), int(mx)] for m, c, mx in counts.to_numpy()],
+                "shared",
+            )
