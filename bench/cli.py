@@ -136,7 +136,7 @@ def cmd_run(args) -> int:
     config = resolve_config(args)
     if args.dry_run:
         return _dry_run(config, args)
-    run_id = check_run_id(args.run_id or time.strftime("%Y%m%d-%H%M%S"))
+    run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
     with executor:
@@ -222,12 +222,15 @@ def cmd_scale(args) -> int:
     from .runner import run
     from .safefs import check_run_id
     from .scale import scale_config, write_scale_report
-    from .store import RunStore, check_reusable, resolve_run
+    from .store import RunStore, check_reusable, resolve_run, run_kind
 
     if args.report:
         run_path = resolve_run(args.report, args.results_dir)
-        out = _out_dir(args, run_path.name)
-        print(f"Scale report written to {write_scale_report(run_path, out)}")
+        if run_kind(run_path) != "scale":
+            raise UserError(
+                f"Run {run_path.name!r} is a {run_kind(run_path)} run, not a scale sweep: use `bench report {run_path.name}`."
+            )
+        print(f"Scale report written to {write_scale_report(run_path, _out_dir(args, run_path.name))}")
         return EXIT["ok"]
     sizes = []
     for text in _csv(args.sizes, "sizes") or []:
@@ -241,7 +244,7 @@ def cmd_scale(args) -> int:
     config = scale_config(sizes=sizes, adapters=tuple(_csv(args.adapters, "adapters") or ()), n_features=args.n_features,
                           n_classes=args.n_classes, epochs=args.epochs, budget_s=args.budget, threads=args.threads,
                           devices=tuple(_csv(args.devices, "devices") or ()))  # fmt: skip
-    run_id = check_run_id(args.run_id or "scale-" + time.strftime("%Y%m%d-%H%M%S"))
+    run_id = check_run_id("scale-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "scale")
     with executor:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .errors import UserError
 from .schema import FIELDS, METRICS, NESTED_FIELDS, RAW_FIELDS, metric_values
-from .store import read_records, resolve_run, run_dirs
+from .store import load_config, load_environment, read_records, resolve_run, run_dirs
 
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
 #: What makes two records the same trial: its id (dataset, adapter with parameters, device,
@@ -131,6 +131,7 @@ def load_runs(runs: list[str], results_dir: str | Path, kind: str | None = "matr
         paths = [found[-1]]
     records: list[dict] = []
     for path in paths:
+        load_environment(path), load_config(path)  # damaged run files: one line now, before any output
         for record in read_records(path / "records.jsonl"):
             record.setdefault("run_id", path.name)
             records.append(record)

@@ -59,11 +59,18 @@ def correction(j: int, n_train: int, n_test: int) -> float:
     return 1.0 / j + n_test / n_train
 
 
-def corrected_mean_ci(values: Sequence[float], n_train: int, n_test: int, confidence: float = 0.95) -> MeanCI:
+def corrected_mean_ci(
+    values: Sequence[float],
+    n_train: int,
+    n_test: int,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> MeanCI:
     """Mean accuracy over J overlapping splits with the Nadeau-Bengio corrected t-interval.
 
     The plain interval (variance / J) treats the splits as independent; they
-    share most of their training rows, so it is far too narrow.
+    share most of their training rows, so it is far too narrow. ``bounds``
+    clips the interval to the values a metric can take (accuracy: 0 to 1).
     """
     x = np.asarray(values, dtype=float)
     n = x.size
@@ -73,7 +80,10 @@ def corrected_mean_ci(values: Sequence[float], n_train: int, n_test: int, confid
     if n < 2 or x.var() == 0:  # one split, or the same value on every split: no interval to give
         return MeanCI(m, math.nan, math.nan, n)
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(x.var(ddof=1) * correction(n, n_train, n_test)))
-    return MeanCI(m, max(m - half, -math.inf), m + half, n)
+    low, high = m - half, m + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return MeanCI(m, low, high, n)
 
 
 def minimum_detectable_difference(

@@ -267,6 +267,8 @@ def check_reusable(path: Path, run_id: str, config: dict, kind: str) -> bool:
     if stored_kind != kind:
         raise UserError(f"Run {run_id!r} is a {stored_kind} run, not a {kind} run; use another --run-id.")
     stored = read_json(config_path, "run's config")
+    read_json(path / "environment.json", "run's environment") if (path / "environment.json").exists() else None
+    read_records(path / RECORDS)  # a damaged record is reported now, before anything is written
     if stored != config:
         changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
         raise UserError(

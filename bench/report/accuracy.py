@@ -55,7 +55,7 @@ def accuracy_table(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
     rows, out = [], []
     splits = per_split(ok, KEYS, "accuracy")
     for key, g in splits.groupby(KEYS, sort=True):
-        ci = stats.corrected_mean_ci(g["accuracy"], _n(g, "n_train"), _n(g, "n_test"))
+        ci = stats.corrected_mean_ci(g["accuracy"], _n(g, "n_train"), _n(g, "n_test"), bounds=(0.0, 1.0))
         raw = ok[(ok["dataset"] == key[0]) & (ok["adapter"] == key[1]) & (ok["device"] == key[2])]
         inits = int(g["n_inits"].max())
         interval = (

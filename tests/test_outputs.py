@@ -1,0 +1,227 @@
+"""Outputs that fit where users already work: JSON, HTML, MLflow, Parquet, bench.load, a CI gate,
+progress, figures that read at a glance."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench
+from bench.cli import main
+from tests.test_report import record, write_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def results(tmp_path):
+    rng = np.random.default_rng(2)
+    recs = []
+    for s in range(6):
+        base = 0.95 + 0.01 * rng.standard_normal()
+        recs.append(record("sklearn-lr", s, base, fit=0.2, started_at=1.7e9 + s, finished_at=1.7e9 + s + 1))
+        recs.append(record("torch-mlp:seed", s, base + 0.01 * rng.standard_normal(), fit=2.0 + 0.1 * s,
+                           curve={"train_time_s": [0.5, 1.0, 1.5], "loss": [1.0, 0.5, 0.4], "test_accuracy": [0.6, 0.9, 0.95]}))  # fmt: skip
+    write_run(tmp_path, "r1", recs)
+    return tmp_path
+
+
+def test_version_and_json_everywhere(results, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"bench {bench.__version__}"
+    assert main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {"sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp"} <= {a["name"] for a in listed["adapters"]}
+    assert main(["env", "--json", "--no-control"]) == 0
+    assert json.loads(capsys.readouterr().out)["cpu"]["model"]
+    assert main(["report", "r1", "--results-dir", str(results), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = {t["name"] for t in report["tables"]}
+    assert {"accuracy", "significance", "time", "trials"} <= names
+    acc = next(t for t in report["tables"] if t["name"] == "accuracy")["rows"]
+    assert {r["adapter"] for r in acc} == {"sklearn-lr", "torch-mlp:seed"}
+
+
+def test_run_json_summary_and_exit_status_when_trials_fail(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCH_ADAPTERS", "fake-fail=tests.fake_adapters:FailingClassifier")
+    monkeypatch.chdir(ROOT)
+    code = main(["run", "--adapters", "fake-fail", "--devices", "cpu", "--splits", "2", "--run-id", "f",
+                 "--results-dir", str(tmp_path), "--json", "--config", "quick"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 3 and summary["exit_status"] == 3 and summary["statuses"] == {"ok": 1, "error": 1}
+
+
+class _Html(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[str] = []
+        self.images: list[str] = []
+        self.tables = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tables += tag == "table"
+        for key in ("src", "href"):
+            if attrs.get(key):
+                self.refs.append(attrs[key])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+
+
+def test_html_report_is_self_contained(results):
+    written = bench.report.write_report(["r1"], results)
+    parser = _Html()
+    parser.feed(written.html.read_text())
+    assert parser.images and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert base64.b64decode(parser.images[0].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [r for r in parser.refs if not r.startswith("data:")]  # nothing to fetch, nothing linked
+    assert parser.tables == sum(1 for block in written.doc.blocks if block[0] == "table")  # every table present
+    assert len(parser.images) == sum(1 for block in written.doc.blocks if block[0] == "figure")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_html_report_in_a_real_browser(results, tmp_path):
+    """Chromium loads the page offline with no console message, and the screenshot shows figures."""
+    written = bench.report.write_report(["r1"], results)
+    shot = tmp_path / "shot.png"
+    out = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--v=0", "--window-size=1280,6000", f"--screenshot={shot}", written.html.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.exists(), out.stderr[-2000:]
+    assert not [line for line in out.stderr.splitlines() if ":CONSOLE" in line]
+    from PIL import Image
+
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    colourful = (image.max(axis=2).astype(int) - image.min(axis=2)) > 60  # figure pixels, not black-on-white text
+    assert colourful.sum() > 20_000  # the figures are drawn
+
+
+def test_bench_load_is_tidy_and_flat(results):
+    df = bench.load("r1", results_dir=results)
+    assert len(df) == 12 and df["latency_p50_us"].notna().all()
+    assert str(df["started_at"].dtype).startswith("datetime64")
+    assert not any(isinstance(v, (dict, list)) for v in df.iloc[0])
+    raw = bench.load("r1", results_dir=results, raw=True)
+    assert isinstance(raw["latency"].iloc[0], dict)
+    with pytest.raises(bench.UserError, match="No run 'nope'"):
+        bench.load("nope", results_dir=results)
+
+
+def test_parquet_export_reads_back(results, tmp_path, capsys):
+    out = tmp_path / "runs.parquet"
+    assert main(["export", "r1", "--to", "parquet", "--out", str(out), "--results-dir", str(results)]) == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 12 and "fit_wall_s" in df and "latency_p50_us" in df
+
+
+def test_mlflow_export_reads_back_with_mlflow(results, tmp_path, capsys):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    args = ["export", "r1", "--to", "mlflow", "--tracking-uri", uri, "--results-dir", str(results)]
+    assert main(args) == 0
+    assert "Exported 12 MLflow runs" in capsys.readouterr().out
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("hello-bench")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert len(runs) == 12
+    one = next(r for r in runs if r.data.tags["trial_id"] == "iris/torch-mlp:seed/cpu/split-00")
+    assert one.data.metrics["fit_wall_s"] == pytest.approx(2.0) and one.data.params["adapter"] == "torch-mlp:seed"
+    assert [a.path for a in client.list_artifacts(one.info.run_id)] == ["environment.json"]
+    assert main(args) == 0 and "Exported 0 MLflow runs" in capsys.readouterr().out  # repeated export: nothing doubled
+
+
+def test_compare_fail_above_is_a_ci_gate(tmp_path, capsys):
+    write_run(tmp_path, "main", [record("torch-mlp", s, 0.95, fit=1.0 + 0.01 * s) for s in range(6)])
+    write_run(tmp_path, "branch", [record("torch-mlp", s, 0.95, fit=1.3 + 0.013 * s) for s in range(6)])  # 30% slower
+    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--fail-above", "10"]) == 4
+    out = capsys.readouterr().out
+    assert "regression: branch: iris/torch-mlp/cpu fit time (B/A) 30% worse" in out
+    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--fail-above", "50"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["exit_status"] == 0 and any(t["name"] == "ratios" for t in data["tables"])
+
+
+def test_progress_plain_lines_off_a_terminal_and_one_fitted_line_on_one():
+    from rich.console import Console
+
+    from bench.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(2, stream=stream)
+    with progress:
+        progress.started("iris/a/cpu/split-00")
+        progress.finished("iris/a/cpu/split-00", "ok")
+    assert stream.getvalue().startswith("1/2 trials  elapsed 0:00  ETA ") and stream.getvalue().count("\n") == 1
+    live = Progress(10, stream=io.StringIO(), live=True)
+    live.started("iris/keras-mlp:seed[tensorflow]/cpu/split-07" + "/very-long" * 20)
+    screen = io.StringIO()
+    Console(file=screen, width=80, color_system=None).print(live)
+    lines = screen.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 80 and "0/10" in lines[0]
+
+
+def test_adapter_colours_are_fixed_by_name_in_every_process():
+    from bench.plots import colour
+
+    labels = ["sklearn-lr", "sklearn-mlp:seed", "keras-mlp:seed[tensorflow]", "keras-mlp:seed[jax]", "keras-mlp:seed[torch]",
+              "torch-mlp:seed", "torch-mlp:tuned", "keras-mlp:tuned[jax]", "sklearn.ensemble.HistGradientBoostingClassifier"]  # fmt: skip
+    here = [colour(label) for label in labels]
+    assert len(set(here)) == len(labels)  # every adapter its own colour
+    code = f"from bench.plots import colour; print([colour(l) for l in {labels!r}])"
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONHASHSEED="123"),
+    )
+    assert other.stdout.strip() == str(here)  # the same in another process (no hash randomisation)
+    assert colour("torch-mlp:seed / cpu") == colour("torch-mlp:seed / gpu") == colour("torch-mlp:seed")
+
+
+def test_log_axes_have_plain_number_ticks():
+    from bench import plots
+
+    fig, ax = plots.plt.subplots()
+    ax.plot([0.2, 40], [1, 2])
+    ax.set_xscale("log")
+    plots.plain_log_axis(ax.xaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"[0-9,.]+", label) for label in labels), labels
+    plots.plt.close(fig)
+
+
+def test_metrics_get_float64_normalised_probabilities():
+    import warnings
+
+    from bench.measure import scores
+
+    proba = np.array([[0.2, 0.3, 0.5000001], [0.7, 0.2, 0.1]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's "y_prob values do not sum to one" would raise here
+        result = scores(np.array(["a", "b", "c"]), np.array(["c", "a"]), proba)
+    assert result["accuracy"] == 1.0
