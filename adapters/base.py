@@ -51,7 +51,7 @@ class FrameworkUnavailableError(ImportError):
     """The framework an adapter needs is not installed in this environment."""
 
 
-def seed_from(random_state) -> int | None:
+def seed_from(random_state: Any) -> int | None:
     """Turn an sklearn-style ``random_state`` into an int seed (or None).
 
     Parameters
@@ -99,7 +99,7 @@ def keyword_init(**defaults: Any) -> Callable[..., None]:
     declare them once.
     """
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self: Any, **params: Any) -> None:
         unknown = sorted(set(params) - set(defaults))
         if unknown:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {', '.join(unknown)}")
@@ -293,7 +293,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
 
     # -- sklearn API -------------------------------------------------------
-    def _prepare(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Validate, encode labels, build the model; return float32 X and class indices."""
         self._validate_params()
         require_modules(type(self).__name__, self.requires, self.install_extra)
@@ -308,7 +308,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         self._build(self.n_features_in_, len(self.classes_), seed_from(self.random_state), self.device_)
         return np.ascontiguousarray(X, dtype=np.float32), y_index.astype(np.int64)
 
-    def initialize(self, X, y):
+    def initialize(self, X: Any, y: Any) -> BenchClassifier:
         """Validate data, encode labels and build the untrained model.
 
         Separate from training so that build time and training time can be
@@ -321,7 +321,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         self._prepare(X, y)
         return self
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> BenchClassifier:
         """Fit the model.
 
         Parameters
@@ -339,7 +339,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         self._train(X32, y_index, seed_from(self.random_state))
         return self
 
-    def _check_X(self, X) -> np.ndarray:
+    def _check_X(self, X: Any) -> np.ndarray:
         if not hasattr(self, "classes_"):  # check_is_fitted's answer, without its cost per call
             check_is_fitted(self, "classes_")
         # Fast path for the common case (a float ndarray of the right width,
@@ -359,7 +359,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities through the adapter's efficient path.
 
         Parameters
@@ -373,7 +373,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._predict_proba(self._check_X(X))
 
-    def predict_proba_stock(self, X):
+    def predict_proba_stock(self, X: Any) -> np.ndarray:
         """Class probabilities through the framework's stock predict API.
 
         Same numbers as :meth:`predict_proba`, usually at a higher cost per
@@ -381,7 +381,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._predict_proba_stock(self._check_X(X))
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """Predict class labels, of the same type as the labels seen in fit.
 
         Parameters
@@ -395,12 +395,12 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # checks fitted state before classes_ is read
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_stock(self, X):
+    def predict_stock(self, X: Any) -> np.ndarray:
         """Predict labels through the framework's stock API."""
         proba = self.predict_proba_stock(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags

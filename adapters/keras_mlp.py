@@ -6,8 +6,10 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from numbers import Integral
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -39,7 +41,7 @@ class BackendMismatchError(RuntimeError):
     """Keras runs on another backend in this process than the one asked for."""
 
 
-def import_keras(backend: str, who: str = "KerasMLPClassifier"):
+def import_keras(backend: str, who: str = "KerasMLPClassifier") -> Any:
     """Import Keras on ``backend``, or explain why this process cannot.
 
     Keras fixes its backend when it is first imported (``KERAS_BACKEND``), so
@@ -181,7 +183,7 @@ class KerasMLPClassifier(MLPClassifierBase):
     def _backend(backend: str) -> str:
         return "tensorflow" if backend == "default" else backend
 
-    def _keras(self):
+    def _keras(self) -> Any:
         return import_keras(self.backend, type(self).__name__)
 
     def gpu_available(self) -> bool:
@@ -201,7 +203,7 @@ class KerasMLPClassifier(MLPClassifierBase):
     def device_name(self, device: str) -> str | None:
         return frameworks.torch_gpu_name() if device == "gpu" and self.backend == "torch" else None
 
-    def gpu_memory_probe(self):
+    def gpu_memory_probe(self) -> Callable[[], float] | None:
         if self.device != "gpu":
             return None
         if self.backend == "torch":
@@ -218,14 +220,14 @@ class KerasMLPClassifier(MLPClassifierBase):
 
             torch.cuda.synchronize()
 
-    def _device_scope(self):
+    def _device_scope(self) -> Any:
         # Plain "cpu"/"gpu": on the torch backend an indexed name ("cpu:0")
         # differs from the default device ("cpu"), Keras then copies each
         # variable on creation, and the copies are not leaves, so training
         # gets no gradients.
         return self._keras().device("gpu" if self.device_ == "gpu" else "cpu")
 
-    def _build(self, n_features, n_classes, seed, device):
+    def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
         keras = self._keras()
         self.device_ = device
         with self._device_scope():
@@ -247,16 +249,16 @@ class KerasMLPClassifier(MLPClassifierBase):
             )
         self.model_ = model
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         return [w.copy() for w in self.model_.get_weights()]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: list[np.ndarray]) -> None:
         self.model_.set_weights(weights)
 
-    def _one_hot(self, y_index):
+    def _one_hot(self, y_index: np.ndarray) -> np.ndarray:
         return np.eye(len(self.classes_), dtype=np.float32)[y_index]
 
-    def _train(self, X, y_index, seed):
+    def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         keras = self._keras()
         if seed is not None:
             keras.utils.set_random_seed(seed)
@@ -264,10 +266,10 @@ class KerasMLPClassifier(MLPClassifierBase):
         adapter = self
 
         class EpochEnd(keras.callbacks.Callback):  # type: ignore[name-defined]
-            def on_epoch_begin(self, epoch, logs=None):
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
                 times.append(time.perf_counter_ns())
 
-            def on_epoch_end(self, epoch, logs=None):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 times[-1] = time.perf_counter_ns() - times[-1]
                 adapter._epoch_end(float((logs or {}).get("loss", float("nan"))))
 
@@ -284,13 +286,13 @@ class KerasMLPClassifier(MLPClassifierBase):
         self.loss_curve_ = [float(v) for v in history.history["loss"]]
         self.epoch_times_ns_ = times
 
-    def _predict_proba(self, X):
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         # predict_on_batch reuses one compiled predict function for in-memory
         # arrays; model.predict builds an input pipeline on every call.
         with self._device_scope():
             return self.model_.predict_on_batch(X)
 
-    def _predict_proba_stock(self, X):
+    def _predict_proba_stock(self, X: np.ndarray) -> np.ndarray:
         with self._device_scope():
             return self.model_.predict(X, verbose=0)
 
@@ -322,7 +324,7 @@ class KerasMLPClassifier(MLPClassifierBase):
             return [function_path("jax.jit", self._jax_jit_predict)]
         return []
 
-    def _tf_xla_predict(self):
+    def _tf_xla_predict(self) -> Callable[[np.ndarray], np.ndarray]:
         import tensorflow as tf
 
         model = self.model_
@@ -330,13 +332,13 @@ class KerasMLPClassifier(MLPClassifierBase):
         fn = tf.function(lambda x: model(x, training=False), jit_compile=True, input_signature=[spec])
         concrete = fn.get_concrete_function()
 
-        def predict(X):
+        def predict(X: np.ndarray) -> np.ndarray:
             return concrete(tf.constant(X)).numpy()
 
         predict(np.zeros((1, self.n_features_in_), np.float32))
         return predict
 
-    def _jax_jit_predict(self):
+    def _jax_jit_predict(self) -> Callable[[np.ndarray], np.ndarray]:
         import jax
 
         model = self.model_
@@ -344,7 +346,7 @@ class KerasMLPClassifier(MLPClassifierBase):
         other = [v.value for v in model.non_trainable_variables]
         jitted = jax.jit(lambda x: model.stateless_call(trainable, other, x)[0])
 
-        def predict(X):
+        def predict(X: np.ndarray) -> np.ndarray:
             return np.asarray(jitted(X))
 
         predict(np.zeros((1, self.n_features_in_), np.float32))

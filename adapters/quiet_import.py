@@ -11,7 +11,9 @@ import importlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: Start-up lines TensorFlow prints to stderr whatever TF_CPP_MIN_LOG_LEVEL says
 #: (they come before absl's logging is initialised). Only these are dropped.
@@ -22,7 +24,7 @@ IMPORT_NOISE = (
 
 
 @contextmanager
-def _drop_import_noise():
+def _drop_import_noise() -> Iterator[None]:
     """Capture fd 2 during an import, then pass on every line but known noise."""
     try:
         sys.stderr.flush()
@@ -44,7 +46,7 @@ def _drop_import_noise():
                     sys.stderr.write(line)
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly() -> Any:
     """Import and return ``tensorflow``, hiding INFO/WARNING start-up lines only."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]

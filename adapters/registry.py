@@ -24,6 +24,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
 from .base import BenchClassifier
 
@@ -122,7 +123,7 @@ def adapter_class(name: str) -> type[BenchClassifier]:
     )
 
 
-def make_adapter(name: str, profile: str | None = None, **params):
+def make_adapter(name: str, profile: str | None = None, **params: Any) -> BenchClassifier:
     """An unfitted adapter, from its name, an optional profile and parameters.
 
     Explicit ``params`` override the profile's.

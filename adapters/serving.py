@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def onnx_path(export: Callable[[Path], None], output: str | int = -1) -> Serving
     return ServingPath("onnxruntime", build, load)
 
 
-def skl2onnx_path(estimator, n_features: int) -> ServingPath:
+def skl2onnx_path(estimator: Any, n_features: int) -> ServingPath:
     """ONNX Runtime serving a scikit-learn estimator converted with skl2onnx."""
 
     def export(target: Path) -> None:
@@ -154,7 +155,7 @@ def skl2onnx_path(estimator, n_features: int) -> ServingPath:
     return onnx_path(export, output="probabilities")
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str) -> Any:
     """Import ``module`` or raise :class:`ServingUnavailable` with the install command."""
     import importlib
 

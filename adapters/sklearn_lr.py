@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegressionCV
@@ -69,16 +70,16 @@ class SklearnLRClassifier(BenchClassifier):
     def __init__(
         self,
         *,
-        Cs=10,
-        cv=5,
-        solver="lbfgs",
-        max_iter=100,
-        tol=1e-4,
-        scoring="accuracy",
-        multi_class="multinomial",
-        device="cpu",
-        random_state=None,
-    ):
+        Cs: int = 10,
+        cv: int = 5,
+        solver: str = "lbfgs",
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        scoring: str = "accuracy",
+        multi_class: str = "multinomial",
+        device: str = "cpu",
+        random_state: Any = None,
+    ) -> None:
         self.Cs = Cs
         self.cv = cv
         self.solver = solver
@@ -89,7 +90,7 @@ class SklearnLRClassifier(BenchClassifier):
         self.device = device
         self.random_state = random_state
 
-    def _lr_kwargs(self, seed):
+    def _lr_kwargs(self, seed: int | None) -> dict[str, Any]:
         kwargs = dict(
             Cs=self.Cs,
             cv=self.cv,
@@ -108,16 +109,16 @@ class SklearnLRClassifier(BenchClassifier):
             kwargs.update(l1_ratios=(0.0,), use_legacy_attributes=False)
         return kwargs
 
-    def _build(self, n_features, n_classes, seed, device):
+    def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
         lr = LogisticRegressionCV(**self._lr_kwargs(seed))
         self.estimator_ = OneVsRestClassifier(lr) if self.multi_class == "ovr" else lr
 
-    def _train(self, X, y_index, seed):
+    def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         self.estimator_.fit(X, y_index)
         fitted = getattr(self.estimator_, "estimators_", [self.estimator_])
         self.n_iter_ = int(max(np.max(est.n_iter_) for est in fitted))
 
-    def _predict_proba(self, X):
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.estimator_.predict_proba(X)
 
     def serving_paths(self) -> list:
@@ -135,7 +136,7 @@ class SklearnLRClassifier(BenchClassifier):
     def _linear_models(self) -> list:
         return list(getattr(self.estimator_, "estimators_", [self.estimator_]))
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags

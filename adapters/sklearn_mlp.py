@@ -11,6 +11,7 @@ tell the model effect (logistic regression vs MLP) from the framework effect
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from sklearn.neural_network import MLPClassifier
@@ -29,7 +30,7 @@ class _SeededMLP(MLPClassifier):
 
     initial: list[np.ndarray] | None = None
 
-    def _initialize(self, y, layer_units, dtype):
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype: Any) -> None:
         super()._initialize(y, layer_units, dtype)
         if self.initial is None:
             return
@@ -81,7 +82,7 @@ class SklearnMLPClassifier(MLPClassifierBase):
 
     __init__ = keyword_init(**MLP_PARAMS, device="cpu", random_state=None)
 
-    def _build(self, n_features, n_classes, seed, device):
+    def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
         self.estimator_ = _SeededMLP(
             hidden_layer_sizes=(self.hidden_units,),
             activation="logistic",
@@ -120,7 +121,7 @@ class SklearnMLPClassifier(MLPClassifierBase):
         est._random_state = check_random_state(est.random_state)
         est._initialize(y, [n_features, self.hidden_units, est.n_outputs_], np.float32)
 
-    def _train(self, X, y_index, seed):
+    def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         classes = np.arange(len(self.classes_))
         # Keras and torch take a short last batch; scikit-learn warns instead.
         self.estimator_.set_params(batch_size=min(self.batch_size, len(X)))
@@ -133,22 +134,22 @@ class SklearnMLPClassifier(MLPClassifierBase):
             self.loss_curve_.append(float(self.estimator_.loss_))
             self._epoch_end(self.loss_curve_[-1])
 
-    def _train_batch(self, X, y_index) -> None:
+    def _train_batch(self, X: np.ndarray, y_index: np.ndarray) -> None:
         """One Adam step on one batch (the equivalence tests drive this)."""
         est = self.estimator_
         est.set_params(batch_size=len(X), shuffle=False)
         est.partial_fit(X, y_index, classes=np.arange(len(self.classes_)))
         est.set_params(shuffle=self.shuffle)
 
-    def _predict_proba(self, X):
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.estimator_.predict_proba(X)
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         w1, w2 = self.estimator_.coefs_
         b1, b2 = self.estimator_.intercepts_
         return [w1.copy(), b1.copy(), w2.copy(), b2.copy()]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: list[np.ndarray]) -> None:
         w1, b1, w2, b2 = (np.asarray(w) for w in weights)
         self.estimator_.coefs_ = [w1.copy(), w2.copy()]
         self.estimator_.intercepts_ = [b1.copy(), b2.copy()]
@@ -166,7 +167,7 @@ class SklearnMLPClassifier(MLPClassifierBase):
             paths.insert(0, *super().serving_paths())
         return paths
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags

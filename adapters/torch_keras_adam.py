@@ -18,6 +18,7 @@ Both agree when torch's epsilon at step ``t`` is ``eps / sqrt(1 - b2^t)``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -37,14 +38,21 @@ class KerasAdam(torch.optim.Adam):
         torch's fused Adam kernel (reads the same per-step epsilon).
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-7, fused: bool = False):
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-7,
+        fused: bool = False,
+    ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, fused=fused or None)
         for group in self.param_groups:
             group["keras_eps"] = eps
         self._keras_step = 0
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
         """Take one Adam step with Keras' epsilon placement."""
         self._keras_step += 1
         for group in self.param_groups:

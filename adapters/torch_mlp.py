@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ class TorchMLPClassifier(MLPClassifierBase):
     def device_name(self, device: str) -> str | None:
         return frameworks.torch_gpu_name() if device == "gpu" else None
 
-    def gpu_memory_probe(self):
+    def gpu_memory_probe(self) -> Callable[[], float] | None:
         return frameworks.torch_gpu_memory_probe() if self.device == "gpu" else None
 
     def sync(self) -> None:
@@ -100,7 +101,7 @@ class TorchMLPClassifier(MLPClassifierBase):
 
             torch.cuda.synchronize()
 
-    def _build(self, n_features, n_classes, seed, device):
+    def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
         import torch
 
         from .torch_keras_adam import KerasAdam
@@ -139,7 +140,7 @@ class TorchMLPClassifier(MLPClassifierBase):
                 layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
                 layer.bias.copy_(torch.from_numpy(np.asarray(b)))
 
-    def _train_batch(self, xb, yb):
+    def _train_batch(self, xb: Any, yb: Any) -> Any:
         """One optimiser step on one batch (tensors on the model's device)."""
         import torch.nn.functional as F
 
@@ -151,7 +152,7 @@ class TorchMLPClassifier(MLPClassifierBase):
         self.optimizer_.step()
         return loss.detach()
 
-    def _train(self, X, y_index, seed):
+    def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         import torch
 
         dev = self.torch_device_
@@ -183,7 +184,7 @@ class TorchMLPClassifier(MLPClassifierBase):
             self._epoch_end(self.loss_curve_[-1])
         self.module_.eval()
 
-    def _predict_proba(self, X):
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         import torch
 
         x = torch.from_numpy(X)
@@ -192,7 +193,7 @@ class TorchMLPClassifier(MLPClassifierBase):
         with torch.inference_mode():
             return torch.softmax(self.module_(x), dim=1).cpu().numpy()
 
-    def _predict_proba_stock(self, X):
+    def _predict_proba_stock(self, X: np.ndarray) -> np.ndarray:
         # What a plain PyTorch user writes: call the module, autograd on.
         import torch
 
@@ -200,7 +201,7 @@ class TorchMLPClassifier(MLPClassifierBase):
         return torch.softmax(logits, dim=1).detach().cpu().numpy()
 
     # -- serving -----------------------------------------------------------
-    def _probability_module(self):
+    def _probability_module(self) -> Any:
         import torch
 
         return torch.nn.Sequential(*self.module_, torch.nn.Softmax(dim=1)).eval()
@@ -234,19 +235,19 @@ class TorchMLPClassifier(MLPClassifierBase):
                 dynamic_axes={"x": {0: "n"}, "p": {0: "n"}}, dynamo=False,
             )  # fmt: skip
 
-    def _wrap(self, fn):
+    def _wrap(self, fn: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
         import torch
 
         dev = self.torch_device_
 
-        def predict(X):
+        def predict(X: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
                 return fn(torch.from_numpy(X).to(dev)).cpu().numpy()
 
         predict(np.zeros((1, self.n_features_in_), np.float32))
         return predict
 
-    def _torchscript_predict(self):
+    def _torchscript_predict(self) -> Callable[[np.ndarray], np.ndarray]:
         import warnings
 
         import torch
@@ -258,7 +259,7 @@ class TorchMLPClassifier(MLPClassifierBase):
             scripted = torch.jit.freeze(torch.jit.trace(module, sample))
         return self._wrap(scripted)
 
-    def _compiled_predict(self):
+    def _compiled_predict(self) -> Callable[[np.ndarray], np.ndarray]:
         import torch
 
         return self._wrap(torch.compile(self._probability_module()))

@@ -65,7 +65,7 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
 
         __init__ = keyword_init(**own, device="cpu", random_state=None)
 
-        def _make(self, seed: int | None = None):
+        def _make(self, seed: int | None = None) -> Any:
             kwargs = {k: getattr(self, k) for k in own}
             if seeded:
                 kwargs["random_state"] = seed
@@ -77,13 +77,13 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
             if hasattr(inner, "_validate_params"):
                 inner._validate_params()
 
-        def _build(self, n_features, n_classes, seed, device):
+        def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:
             self.estimator_ = self._make(seed)
 
-        def _train(self, X, y_index, seed):
+        def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
             self.estimator_.fit(X, y_index)
 
-        def _predict_proba(self, X):
+        def _predict_proba(self, X: np.ndarray) -> np.ndarray:
             if hasattr(self.estimator_, "predict_proba"):
                 try:
                     return self.estimator_.predict_proba(X)

@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ from .tables import fmt, fmt_ci
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
 
-def _flatten(d, prefix=""):
+def _flatten(d: Any, prefix: str = "") -> dict:
     out = {}
     if isinstance(d, dict):
         for k, v in d.items():
@@ -66,7 +67,7 @@ class Side:
     notes: list[str] = field(default_factory=list)
 
 
-def load_side(run: str, results_dir) -> Side:
+def load_side(run: str, results_dir: str | Path) -> Side:
     """A run, or one machine of it with ``run@host``."""
     run_id, _, host = run.partition("@")
     loaded: Loaded = load_runs([run_id], results_dir, kind=None)
@@ -187,8 +188,13 @@ class Comparison:
     regressions: list[str]
 
 
-def compare_runs(runs: list[str], results_dir="results", out_dir=None, ignore_device: bool = False,
-                 fail_above: float | None = None) -> Comparison:  # fmt: skip
+def compare_runs(
+    runs: list[str],
+    results_dir: str | Path = "results",
+    out_dir: str | Path | None = None,
+    ignore_device: bool = False,
+    fail_above: float | None = None,
+) -> Comparison:
     """Write ``COMPARE-<A>-vs-<B>.md`` and ``.html`` (and a heatmap per pair)."""
     if len(runs) < 2:
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")

@@ -11,6 +11,7 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
 from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params
 
@@ -214,7 +215,7 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
     return validate(Config(**kwargs), source)
 
 
-def _adapter_entry(entry, index: int, source: str) -> list[AdapterSpec]:
+def _adapter_entry(entry: Any, index: int, source: str) -> list[AdapterSpec]:
     if isinstance(entry, str):
         return [AdapterSpec.parse(entry)]
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
@@ -236,7 +237,7 @@ def _adapter_entry(entry, index: int, source: str) -> list[AdapterSpec]:
     return [AdapterSpec(entry["name"], profile, tuple(sorted(params.items())), b) for b in backends]
 
 
-def parse_dataset(entry, source: str = "config", index: int = 0, **options) -> DatasetSpec:
+def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options: Any) -> DatasetSpec:
     """A dataset entry: a name/path/synthetic string, or a table with ``path`` and ``target``."""
     if isinstance(entry, DatasetSpec):
         return entry
@@ -263,19 +264,20 @@ def load_config(path: str | Path) -> Config:
     return config_from_dict(read_toml(path), source=str(path))
 
 
-def with_overrides(config: Config, **overrides) -> Config:
+def with_overrides(config: Config, **overrides: Any) -> Config:
     """Apply CLI flags (None means: not given) and validate again."""
     given = {k: v for k, v in overrides.items() if v is not None}
     return validate(replace(config, **given), "command line")
 
 
-def _bounded(key: str, value, kind, low: float, high: float, what: str) -> str | None:
+def _bounded(key: str, value: Any, kind: type | tuple[type, ...], low: float, high: float, what: str) -> str | None:
     """Why ``value`` is not a ``kind`` in [low, high] (None when it is)."""
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, kind):
         return f"{key} must be {what}"
-    if value < low:
+    number = float(cast(float, value))
+    if not math.isfinite(number) or number < low:
         return f"{key} must be {what}"
-    if value > high:
+    if number > high:
         return f"{key} must be at most {high:g}"
     return None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class CurveRecorder:
         """Mark the start of fit (call right after the fit timer starts)."""
         self.start_ns = time.perf_counter_ns()
 
-    def __call__(self, clf, loss: float) -> None:
+    def __call__(self, clf: Any, loss: float) -> None:
         self.sync()
         enter, enter_cpu = time.perf_counter_ns(), time.process_time_ns()
         if self.start_ns is None:

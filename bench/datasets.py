@@ -175,10 +175,10 @@ def _synthetic(spec: DatasetSpec) -> Dataset:
     return Dataset(spec.name, X.astype(np.float64), y, tuple(f"x{i}" for i in range(p["n_features"])))
 
 
-def _read_table(path) -> pd.DataFrame:
+def _read_table(source: str) -> pd.DataFrame:
     from pathlib import Path
 
-    path = Path(path)
+    path = Path(source)
     if path.is_dir():
         raise UserError(f"Dataset file {path} is a directory; give a .csv or .parquet file.")
     if path.exists() and not path.is_file():

@@ -88,10 +88,10 @@ def control_measurement(repeats: int = 5) -> dict:
 
     a = np.random.default_rng(0).standard_normal((256, 256))
 
-    def matmul():
+    def matmul() -> None:
         a @ a
 
-    def loop():
+    def loop() -> int:
         total = 0
         for i in range(200_000):
             total += i

@@ -19,6 +19,7 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,7 +33,7 @@ PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapt
 TAG_COLUMNS = ("run_id", "trial_id", "status", "reason", "machine", "hostname", "machine_id", "executor")
 
 
-def export_parquet(runs: list[str], results_dir, out: str | None) -> Path:
+def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> Path:
     loaded = load_runs(runs, results_dir, kind=None)
     path = (
         Path(out)
@@ -51,7 +52,7 @@ def export_parquet(runs: list[str], results_dir, out: str | None) -> Path:
     return path
 
 
-def _mlflow():
+def _mlflow() -> tuple[Any, Any]:
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     try:
         import mlflow
@@ -78,11 +79,11 @@ def _metrics(row: pd.Series) -> dict[str, float]:
     return out
 
 
-def _missing(value) -> bool:
+def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
 
 
-def export_mlflow(runs: list[str], results_dir, tracking_uri: str | None, experiment: str) -> dict:
+def export_mlflow(runs: list[str], results_dir: str | Path, tracking_uri: str | None, experiment: str) -> dict:
     """One MLflow run per trial; returns {'runs': n, 'experiment': name, 'tracking_uri': uri}."""
     mlflow, client_class = _mlflow()
     from mlflow.entities import Metric, Param, RunTag

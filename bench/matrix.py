@@ -9,7 +9,7 @@ reason. Expansion is lazy (a generator): a listing never holds the matrix.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from adapters import adapter_class
@@ -146,7 +146,7 @@ def expand(config: Config, hosts: list[str] | None = None) -> Iterator[Trial]:
                 yield replace(trial, host=host)
 
 
-def groups(trials) -> dict[str, list[Trial]]:
+def groups(trials: Iterable[Trial]) -> dict[str, list[Trial]]:
     """Trials by worker group (and host), in matrix order."""
     out: dict[str, list[Trial]] = {}
     for trial in trials:

@@ -22,6 +22,9 @@ from .curves import CurveRecorder
 from .settings import TimingSettings
 from .timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
 
+#: Waits for queued device work before a timer stops.
+Sync = Callable[[], None] | None
+
 
 @dataclass
 class Split:
@@ -44,13 +47,13 @@ def percentiles_us(durations_ns: list[int]) -> dict:
     return {"p50_us": p50, "p90_us": p90, "p99_us": p99, "mean_us": float(arr.mean()), "n": int(arr.size)}
 
 
-def probabilities(proba) -> np.ndarray:
+def probabilities(proba: Any) -> np.ndarray:
     """float64 probabilities, rows renormalised (float32 sums drift from 1 by ~1e-7)."""
     p = np.asarray(proba, dtype=np.float64)
     return p / p.sum(axis=1, keepdims=True)
 
 
-def scores(classes, y_test, proba) -> dict:
+def scores(classes: np.ndarray, y_test: np.ndarray, proba: Any) -> dict:
     """Accuracy, macro-F1 and log loss on the test set."""
     from sklearn.metrics import accuracy_score, f1_score, log_loss
 
@@ -74,7 +77,9 @@ def agreement(proba: np.ndarray, reference: np.ndarray) -> dict:
     }
 
 
-def latency(fn: Callable[[], object], min_calls: int, budget_s: float, settings: TimingSettings, sync) -> list[int]:
+def latency(
+    fn: Callable[[], object], min_calls: int, budget_s: float, settings: TimingSettings, sync: Sync
+) -> list[int]:
     """Single-call durations with the garbage collector paused (as ``timeit``)."""
     with gc_paused():
         return measure_for(
@@ -86,7 +91,7 @@ def latency(fn: Callable[[], object], min_calls: int, budget_s: float, settings:
         )
 
 
-def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync) -> dict:
+def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync: Sync) -> dict:
     """Samples per second at each batch size (and the whole test set), median over calls."""
     sizes = sorted({min(b, len(X)) for b in settings.batch_sizes} | {len(X)})
     out = {}
@@ -109,7 +114,7 @@ def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings:
     return out
 
 
-def _fit(clf, split: Split, settings: TimingSettings) -> dict:
+def _fit(clf: Any, split: Split, settings: TimingSettings) -> dict:
     """Fit, timed (wall and CPU), with the learning curve recorded outside the clock."""
     recorder = CurveRecorder(split.X_test, split.y_test, clf.sync) if settings.curves and clf.iterative else None
     clf.set_epoch_callback(recorder)
@@ -141,7 +146,7 @@ def _fit(clf, split: Split, settings: TimingSettings) -> dict:
     return out
 
 
-def _predict(clf, split: Split, settings: TimingSettings) -> dict:
+def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     """Cold first call, then latency and throughput of the adapter's path and the stock API."""
     sync = clf.sync
     one = np.ascontiguousarray(split.X_test[:1], dtype=np.float32)
@@ -169,7 +174,7 @@ def _predict(clf, split: Split, settings: TimingSettings) -> dict:
     return out
 
 
-def measure_trial(clf, split: Split, settings: TimingSettings, threads: int = 1, serve: bool = True) -> dict:
+def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int = 1, serve: bool = True) -> dict:
     """Fit ``clf`` and measure it; return the measurement fields of one record.
 
     Order: fit (timed, wall and CPU, learning curve outside the clock), first

@@ -7,6 +7,8 @@ seeds (counting each (split, init) pair would pseudo-replicate).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 
 
@@ -30,7 +32,9 @@ def pair(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metric: str) -> pd.D
     return left.merge(right, on=[*keys, "split_seed"], how="inner")
 
 
-def against(ok: pd.DataFrame, baseline: str, metric: str, by: list[str] | None = None):
+def against(
+    ok: pd.DataFrame, baseline: str, metric: str, by: list[str] | None = None
+) -> Iterator[tuple[tuple, str, pd.DataFrame]]:
     """Every other adapter paired with ``baseline`` on shared splits, per (by...).
 
     Yields ``(key_values, adapter, paired_frame)``.

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -53,6 +55,11 @@ KNOWN_HUES = {
 }
 _SPARE = ["pink", "olive", "cyan", "grey"]
 STOCK_PROFILES = ("", "seed")
+#: One fixed colour per serving path, in every figure (others hash into the spare hues).
+PATH_HUES = {
+    "adapter": "blue", "stock": "red", "numpy-reference": "grey", "onnxruntime": "green", "torchscript": "orange",
+    "torch.compile": "brown", "tf.function(jit_compile)": "purple", "jax.jit": "cyan",
+}  # fmt: skip
 
 
 def parse_label(label: str) -> tuple[str, str, str]:
@@ -74,11 +81,16 @@ def colour(label: str) -> tuple[float, float, float]:
     return _TAB20[2 * _HUES[hue] + (0 if profile in STOCK_PROFILES else 1)]
 
 
-def palette(labels) -> dict:
+def path_colour(path: str) -> tuple[float, float, float]:
+    hue = PATH_HUES.get(path) or _SPARE[int(hashlib.sha1(path.encode()).hexdigest(), 16) % len(_SPARE)]
+    return _TAB20[2 * _HUES[hue]]
+
+
+def palette(labels: Iterable[str]) -> dict:
     return {label: colour(label) for label in labels}
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
     """Save a figure as PNG (deterministic: no timestamp metadata) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -86,18 +98,18 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def plain_log_axis(axis) -> None:
+def plain_log_axis(axis: Any) -> None:
     """Log axis ticked at 1, 2, 5 x 10^k with plain numbers; minor ticks unlabelled."""
     axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.10g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
-def legend_outside(ax, **kwargs) -> None:
+def legend_outside(ax: Any, **kwargs: Any) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False, **kwargs)
 
 
-def style():
+def style() -> tuple[Any, Any]:
     """The style every report figure is drawn in (explicit: the same on every machine)."""
     return sns.axes_style("whitegrid"), sns.plotting_context("notebook")
 
@@ -115,20 +127,27 @@ def iris_pairplot(path: Path) -> Path:
     return path
 
 
-def _panels(datasets: list[str], title: str, width: float = 4.8, height: float = 4.2):
+def _panels(datasets: list[str], title: str, width: float = 4.8, height: float = 4.2) -> tuple[Any, list]:
     fig, axes = plt.subplots(1, len(datasets), figsize=(width * len(datasets), height), squeeze=False)
     fig.suptitle(title)
     return fig, list(zip(datasets, axes[0]))
 
 
-def _rotate(ax) -> None:
+def _width(order: list[str]) -> float:
+    """A panel wide enough for its rotated labels."""
+    return max(4.8, 0.8 * len(order))
+
+
+def _rotate(ax: Any) -> None:
     plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
 
 
 def accuracy_boxes(ok: pd.DataFrame, path: Path) -> Path:
     """Accuracy over splits per adapter (box + one point per split), one panel per dataset."""
     order = sorted(ok["model"].unique())
-    fig, panels = _panels(sorted(ok["dataset"].unique()), "Test accuracy over seeded splits (each point: one split)")
+    fig, panels = _panels(
+        sorted(ok["dataset"].unique()), "Test accuracy over seeded splits (each point: one split)", _width(order)
+    )
     for dataset, ax in panels:
         d = ok[ok["dataset"] == dataset]
         sns.boxplot(
@@ -150,7 +169,7 @@ def accuracy_boxes(ok: pd.DataFrame, path: Path) -> Path:
 
 def fit_time_boxes(ok: pd.DataFrame, path: Path) -> Path:
     order = sorted(ok["model"].unique())
-    fig, panels = _panels(sorted(ok["dataset"].unique()), "Fit time per split (log scale)")
+    fig, panels = _panels(sorted(ok["dataset"].unique()), "Fit time per split (log scale)", _width(order))
     for dataset, ax in panels:
         d = ok[ok["dataset"] == dataset]
         sns.boxplot(
@@ -283,7 +302,7 @@ def serving_latency(rows: pd.DataFrame, path: Path) -> Path:
     ``rows``: model, path, p50_us, valid (bool).
     """
     paths = sorted(rows["path"].unique())
-    colours = dict(zip(paths, sns.color_palette("colorblind", len(paths))))
+    colours = {p: path_colour(p) for p in paths}
     models = sorted(rows["model"].unique())
     fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(models)), 4.8))
     sns.barplot(

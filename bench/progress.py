@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 
 def clock(seconds: float) -> str:
@@ -25,7 +25,7 @@ def clock(seconds: float) -> str:
 class Progress:
     """Counts finished trials; estimates the rest from the trials that ran (skips are instant)."""
 
-    def __init__(self, total: int = 0, stream=None, live: bool | None = None):
+    def __init__(self, total: int = 0, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.total = total
         self.done = 0
         self.ran = 0
@@ -50,7 +50,7 @@ class Progress:
         ).rstrip()
 
     # -- live display ---------------------------------------------------------------
-    def __rich__(self):
+    def __rich__(self) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 

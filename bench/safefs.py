@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import UserError
 
@@ -119,7 +120,7 @@ def append_line(path: Path, line: bytes) -> None:
         os.close(fd)
 
 
-def open_log(path: Path):
+def open_log(path: Path) -> BinaryIO:
     """A binary append handle for a worker's stderr (no symlink followed)."""
     return os.fdopen(open_fd(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
 

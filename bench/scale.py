@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,16 @@ SCALE_TIMING = TimingSettings(
 
 
 def scale_config(
-    sizes=DEFAULT_SIZES, adapters=DEFAULT_ADAPTERS, n_features=20, n_classes=3, epochs=3, batch_size=32,
-    budget_s=20.0, threads=1, devices=("cpu",),
-) -> Config:  # fmt: skip
+    sizes: Any = DEFAULT_SIZES,
+    adapters: Any = DEFAULT_ADAPTERS,
+    n_features: int = 20,
+    n_classes: int = 3,
+    epochs: int = 3,
+    batch_size: int = 32,
+    budget_s: float = 20.0,
+    threads: int = 1,
+    devices: Any = ("cpu",),
+) -> Config:
     """The sweep as a harness config: one synthetic dataset per size, in increasing order.
 
     Adapters without explicit parameters run with their small ``smoke_params``
@@ -70,7 +78,7 @@ def scale_config(
     return validate(config, "bench scale")
 
 
-def loglog_slope(n, t) -> float:
+def loglog_slope(n: Any, t: Any) -> float:
     """Least-squares slope of log(t) on log(n) (NaN with fewer than 2 points)."""
     n, t = np.asarray(n, float), np.asarray(t, float)
     if len(n) < 2:
@@ -78,7 +86,7 @@ def loglog_slope(n, t) -> float:
     return float(np.polyfit(np.log(n), np.log(t), 1)[0])
 
 
-def overhead_crossover(n, t) -> tuple[float, float, float]:
+def overhead_crossover(n: Any, t: Any) -> tuple[float, float, float]:
     """Fit ``t = overhead + per_sample * n`` (both >= 0); return (overhead, per_sample, n*).
 
     ``n* = overhead / per_sample`` is where per-sample work equals the fixed

@@ -194,7 +194,15 @@ class Metric:
         return self.better == "lower"
 
 
-def _m(column, path, unit, label, better="lower", summary=False, compare=False) -> Metric:
+def _m(
+    column: str,
+    path: str,
+    unit: str,
+    label: str,
+    better: str | None = "lower",
+    summary: bool = False,
+    compare: bool = False,
+) -> Metric:
     return Metric(column, tuple(path.split(".")), unit, label, better, summary, compare)
 
 

@@ -96,7 +96,7 @@ def seed_report(rows: list[dict], seconds: float, threads: dict, run_id: str) ->
     ])  # fmt: skip
 
 
-def seed_split():
+def seed_split() -> list:
     """The post's split, in memory: ``train_test_split(iris, train_size=0.5, random_state=0)``.
 
     The same rows as the matrix's seed configuration (unstratified, seed 0);

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def _size(artifact: Path | None) -> int | None:
     return artifact.stat().st_size
 
 
-def measure_path(path, X_test: np.ndarray, reference: np.ndarray, settings: TimingSettings, threads: int) -> dict:
+def measure_path(path: Any, X_test: np.ndarray, reference: np.ndarray, settings: TimingSettings, threads: int) -> dict:
     """Build, load, check and time one serving path; never raises."""
     from adapters.serving import ServingUnavailable
 
@@ -82,7 +83,9 @@ def measure_path(path, X_test: np.ndarray, reference: np.ndarray, settings: Timi
     return out
 
 
-def measure_serving(clf, X_test: np.ndarray, reference: np.ndarray, settings: TimingSettings, threads: int) -> dict:
+def measure_serving(
+    clf: Any, X_test: np.ndarray, reference: np.ndarray, settings: TimingSettings, threads: int
+) -> dict:
     """Every serving path of ``clf``, by name."""
     try:
         paths = clf.serving_paths()

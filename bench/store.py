@@ -34,6 +34,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import safefs
 from .errors import UserError
@@ -53,7 +54,7 @@ RUN_FILES = {
 }
 
 
-def _json_default(value):
+def _json_default(value: Any) -> Any:
     import numpy as np
 
     if isinstance(value, np.generic):
@@ -63,7 +64,7 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _clean(value):
+def _clean(value: Any) -> Any:
     """NaN/inf are not JSON: store them as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tabulate import tabulate
 
 
-def fmt(x, digits: int = 3) -> str:
+def fmt(x: Any, digits: int = 3) -> str:
     """Three significant digits; thousands with separators; '-' for missing."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -32,5 +33,5 @@ def fmt_ci(mean: float, low: float, high: float, signed: bool = False) -> str:
     return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
-def table(rows, headers) -> str:
+def table(rows: list[list], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)

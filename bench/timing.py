@@ -17,7 +17,9 @@ def _noop() -> None:
     return None
 
 
-def time_call(fn: Callable[[], Any], *, timer: Timer = time.perf_counter_ns, sync: Callable[[], None] | None = None):
+def time_call(
+    fn: Callable[[], Any], *, timer: Timer = time.perf_counter_ns, sync: Callable[[], None] | None = None
+) -> tuple[Any, int]:
     """Run ``fn`` once; return ``(result, duration_ns)``, synchronised."""
     sync = sync or _noop
     start = timer()

@@ -23,10 +23,11 @@ import socket
 import sys
 import time
 import traceback
+from typing import Any, TextIO
 
 
 class Worker:
-    def __init__(self, job: dict, out):
+    def __init__(self, job: dict, out: TextIO) -> None:
         self.job = job
         self.out = out
         self.datasets: dict = {}
@@ -92,7 +93,7 @@ class Worker:
         return time.perf_counter() - start
 
     # -- trials ---------------------------------------------------------------
-    def split(self, trial):
+    def split(self, trial: Any) -> Any:
         """The trial's split: seeded (stratified unless the config says not), the same for every adapter.
 
         With ``preprocessing == "standard"`` a StandardScaler is fitted on the
@@ -149,7 +150,7 @@ class Worker:
         record["finished_at"] = time.time()
         self.send({"type": "record", "record": record})
 
-    def run_trial(self, trial, serve: bool) -> dict:
+    def run_trial(self, trial: Any, serve: bool) -> dict:
         from .environment import cpu_model
         from .measure import measure_trial
         from .settings import TimingSettings

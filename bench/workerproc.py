@@ -16,7 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .matrix import Trial
 from .safefs import open_log
@@ -28,7 +30,7 @@ BOOT = "import sys; del sys.path[0]; from bench.worker import main; raise System
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-def worker_env(adapter_cls, backend: str, threads: int) -> dict:
+def worker_env(adapter_cls: Any, backend: str, threads: int) -> dict:
     """The worker's environment: this one, the adapter's (threads, backend), this package first on the path."""
     env = dict(os.environ)
     env.update(adapter_cls.worker_env(backend, threads))
@@ -93,7 +95,7 @@ class WorkerProcess:
         self.proc.stdin.write((json.dumps(message) + "\n").encode())
         self.proc.stdin.flush()
 
-    def _messages(self, deadline: float):
+    def _messages(self, deadline: float) -> Iterator[dict]:
         """Messages from the worker until ``deadline``; then ``{"type": "deadline"}`` or ``{"type": "eof"}``."""
         assert self.proc is not None and self.proc.stdout is not None
         selector = selectors.DefaultSelector()
@@ -118,7 +120,7 @@ class WorkerProcess:
         finally:
             selector.close()
 
-    def run(self, trial: Trial, serve: bool = True, on_start=None) -> dict:
+    def run(self, trial: Trial, serve: bool = True, on_start: Callable[[Trial], None] | None = None) -> dict:
         """Run one trial; a crash, a hang or a failed start-up becomes its record."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()

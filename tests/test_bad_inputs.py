@@ -10,6 +10,7 @@ directory included).
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -239,19 +240,21 @@ def test_the_table_is_long_enough():
 
 
 # -- damaged or hostile stores ------------------------------------------------------
-def _run(sandbox: Path, run_id: str = "r", *extra: str) -> int:
-    return main([*RUN, "--run-id", run_id, "--results-dir", str(sandbox / "results"), *extra])
+@pytest.fixture(scope="module")
+def template_run(tmp_path_factory) -> Path:
+    """One real run (made once), copied into each sandbox that needs a store to damage."""
+    root = tmp_path_factory.mktemp("template")
+    assert main([*RUN, "--run-id", "r", "--results-dir", str(root / "results")]) == 0
+    return root / "results"
 
 
-def _make_run(sandbox: Path) -> Path:
-    assert _run(sandbox) == 0
-    return sandbox / "results" / "runs" / "r"
-
-
-def _damage(name: str, sandbox: Path) -> list[str]:
+def _damage(name: str, sandbox: Path, template: Path) -> list[str]:
     """Set up one damaged store; return the command to run on it."""
     results = sandbox / "results"
-    run = _make_run(sandbox) if name not in ("foreign folder", "run folder symlink", "results is a file") else None
+    run = None
+    if name not in ("foreign folder", "run folder symlink", "results is a file"):
+        shutil.copytree(template, results, symlinks=True)
+        run = results / "runs" / "r"
     if name == "different config":
         return [*RUN[:-2], "--splits", "2", "--run-id", "r"]
     if name == "foreign folder":
@@ -311,9 +314,8 @@ STORE_CASES = [
 
 
 @pytest.mark.parametrize("name", STORE_CASES)
-def test_damaged_or_hostile_store_is_one_line_and_untouched(name, sandbox, capsys, monkeypatch):
-    monkeypatch.setenv("BENCH_ADAPTERS", "")
-    argv = _damage(name, sandbox)
+def test_damaged_or_hostile_store_is_one_line_and_untouched(name, sandbox, capsys, template_run):
+    argv = _damage(name, sandbox, template_run)
     capsys.readouterr()
     before = _snapshot(sandbox)
     foreign_before = _snapshot(sandbox / "foreign")

@@ -21,7 +21,7 @@ def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
     pytest.importorskip("torch")
     cmd = [
         sys.executable, "-m", "pytest", "tests/benchmarks", "--benchmark-only", "-q", "-p", "no:cacheprovider",
-        "-k", "test_predict and one and not stock and (sklearn or torch) and cpu",
+        "-k", "test_predict and one and not stock and (lr or torch) and cpu",
         "--benchmark-save=smoke", "--benchmark-save-data", f"--benchmark-storage=file://{tmp_path}", "--benchmark-group-by=group",
     ]  # fmt: skip
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("distributed")
 
 from bench.config import AdapterSpec, Config, validate  # noqa: E402

@@ -31,7 +31,8 @@ if has_module("torch"):
 if has_module("keras") and has_module("tensorflow"):
     from adapters.keras_mlp import KerasMLPClassifier
 
-    estimators.append(KerasMLPClassifier(**FAST_MLP))
+    # Whole epochs per compiled call: the same training, twice as fast (README, "tuned").
+    estimators.append(KerasMLPClassifier(**FAST_MLP, steps_per_execution=1000))
 
 FLOAT32_ROW_ORDER = "float32 kernels may round a row differently by its position in the batch (~1e-8 > atol 1e-9)"
 

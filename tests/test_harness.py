@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -255,40 +249,6 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
     assert record["n_train"] == record["n_test"] == 75
     assert set(record["latency"]) >= {"p50_us", "p90_us", "p99_us", "n"}
     assert record["threads"]["blas"]
-
-
-@pytest.mark.slow
-def test_kill_midway_and_resume_gives_each_trial_once(tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench",
-        "run",
-        "--adapters",
-        "fake-ok,sklearn-lr",
-        "--splits",
-        "4",
-        "--devices",
-        "cpu",
-        "--quick",
-        "--run-id",
-        "k",
-        "--results-dir",
-        str(tmp_path),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    records = tmp_path / "runs" / "k" / "records.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not records.exists() or records.read_text().count("\n") < 3):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_before = records.read_text().count("\n")
-    assert 3 <= n_before < 8
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
-    ids = [r["trial_id"] for r in lines]
-    assert len(ids) == len(set(ids)) == 8
 
 
 def test_bench_load_returns_one_dataframe(tmp_path):

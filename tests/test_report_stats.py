@@ -159,3 +159,32 @@ def test_quick_runs_say_they_are_not_comparable(tmp_path, capsys):
     assert main(["report", "q", "--results-dir", str(tmp_path)]) == 0
     text = (tmp_path / "reports" / "q" / "REPORT.md").read_text()
     assert text.index("Quick run: not comparable") < text.index("## Environment")
+
+
+def test_learning_curves_time_to_target_and_convergence_flags(tmp_path):
+    from bench.report import learning
+
+    rising = {"train_time_s": list(np.linspace(0.1, 2.0, 40)), "loss": list(np.linspace(1.0, 0.5, 40)),
+              "test_accuracy": list(np.linspace(0.3, 0.9, 40))}  # fmt: skip
+    settled = {"train_time_s": list(np.linspace(0.1, 2.0, 40)), "loss": list(np.linspace(1.0, 0.2, 40)),
+               "test_accuracy": [0.5] * 10 + [0.96] * 30}  # fmt: skip
+    assert learning.still_improving(rising) == (True, True)
+    assert learning.still_improving(settled) == (True, False)
+    assert learning.still_improving({"loss": [0.2] * 30, "test_accuracy": [0.9] * 30}) == (False, False)
+    # first epoch at or over the target; never: censored (inf); a model without a curve: its fit time if it reached it
+    assert learning.time_to_target({"curve": settled}, 0.95) == pytest.approx(settled["train_time_s"][10])
+    assert learning.time_to_target({"curve": rising}, 0.95) == math.inf
+    assert learning.time_to_target({"fit_wall_s": 0.3, "accuracy": 0.97}, 0.95) == 0.3
+    recs = []
+    for s in range(4):
+        recs.append(record("mlp-slow", s, 0.9, curve=rising))
+        recs.append(record("mlp-done", s, 0.96, curve=settled))
+        recs.append(record("lr", s, 0.94 + 0.01 * (s % 2)))
+    write_run(tmp_path, "r", recs)
+    text = write_report(["r"], tmp_path, target_accuracy=0.95).markdown.read_text()
+    assert "mlp-slow on iris (cpu): accuracy still rising at the last epoch in 4 of 4 splits" in text
+    assert "mlp-done on iris (cpu): 4 of 4 splits" in text  # loss falling, accuracy settled
+    lr_row = next(line for line in rows_of(text, "lr") if "not reached" in line)
+    assert "| 2/4 " in lr_row  # censored splits counted, never dropped
+    slow_row = next(line for line in rows_of(text, "mlp-slow") if "not reached" in line)
+    assert "| 0/4 " in slow_row

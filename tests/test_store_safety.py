@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"
 TINY = "[timing]\nwarmup = 1\nlatency_min_calls = 5\nlatency_budget_s = 0.01\nstock_min_calls = 2\nstock_budget_s = 0.01\nbatch_sizes = [1]\nthroughput_budget_s = 0.005\nserving = false\n"
@@ -86,7 +88,7 @@ def test_kill_9_at_random_points_then_resume_gives_every_trial_once(tmp_path):
     for _ in range(20):
         proc = subprocess.Popen(cmd(tmp_path, conf), env=env(), cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        time.sleep(rng.uniform(0.3, 3.0))
+        time.sleep(rng.uniform(0.2, 2.0))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     done = subprocess.run(cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=300)

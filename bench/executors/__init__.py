@@ -18,7 +18,7 @@ import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import Config
 from ..errors import UserError
@@ -107,7 +107,7 @@ def names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def module(name: str):
+def module(name: str) -> Any:
     if name not in names():
         raise UserError(f"Unknown executor {name!r}. Available: {', '.join(names())}.")
     return importlib.import_module(f"{__name__}.{name}")

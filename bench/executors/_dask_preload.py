@@ -3,12 +3,15 @@
 - No HTTP server: Dask starts one on every scheduler, nanny and worker even
   with the dashboard off; ours serve nothing, so none is started.
 - Ctrl-C is the client's to handle: workers ignore SIGINT (the client closes
-  the cluster), so an interrupted run prints no worker tracebacks.
+  the cluster) and log only errors, so an interrupted run prints no worker
+  tracebacks or cancellation warnings.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
+from typing import Any
 
 
 def no_http_servers() -> None:
@@ -16,14 +19,18 @@ def no_http_servers() -> None:
     from distributed.http.routing import RoutingApplication
     from distributed.node import ServerNode
 
-    def start_no_http_server(self, routes, dashboard_address, default_port=0, ssl_options=None):
+    def start_no_http_server(
+        self: Any, routes: Any, dashboard_address: Any, default_port: int = 0, ssl_options: Any = None
+    ) -> None:
         self.http_application = RoutingApplication([])
 
     ServerNode.start_http_server = start_no_http_server  # type: ignore[method-assign]
 
 
-def dask_setup(worker) -> None:
-    """The preload hook, run in each worker process: leave Ctrl-C to the client."""
+def dask_setup(worker: Any) -> None:
+    """The preload hook, run in each worker process: leave Ctrl-C to the client, and keep quiet
+    about the tasks it cancels while shutting down (errors still print)."""
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread: nothing to change

@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
 from ..matrix import Trial
@@ -39,7 +40,7 @@ PRELOAD = "bench.executors._dask_preload"
 _ENV_CACHE: dict = {}
 
 
-def _import_distributed():
+def _import_distributed() -> Any:
     try:
         import distributed
     except ImportError:
@@ -86,7 +87,7 @@ def _worker_address() -> str | None:
         return None
 
 
-def security_from_flags(ca: str | None, cert: str | None, key: str | None):
+def security_from_flags(ca: str | None, cert: str | None, key: str | None) -> Any:
     """Dask ``Security`` for TLS, or None when no files are given."""
     if not (ca or cert or key):
         return None
@@ -115,7 +116,7 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
-def local_cluster(n_workers: int | None):
+def local_cluster(n_workers: int | None) -> tuple[Any, Any]:
     """A LocalCluster only this process can use: TLS with temporary credentials, 127.0.0.1, no HTTP."""
     distributed = _import_distributed()
     import dask
@@ -150,14 +151,14 @@ class DaskExecutor(Executor):
     local_devices = False  # GPU presence is each worker's business
 
     def __init__(
-        self, scheduler: str | None = None, security=None, n_workers: int | None = None, each_host: bool = False
-    ):
+        self, scheduler: str | None = None, security: Any = None, n_workers: int | None = None, each_host: bool = False
+    ) -> None:
         self.scheduler = check_scheduler_address(scheduler) if scheduler else None
         self.security = security
         self.n_workers = n_workers
         self.each_host = each_host
-        self.client = None
-        self.cluster = None
+        self.client: Any = None
+        self.cluster: Any = None
         self._hosts: dict[str, list[str]] = {}
 
     def __enter__(self) -> DaskExecutor:
@@ -212,7 +213,9 @@ class DaskExecutor(Executor):
             if sequential:
                 self._submit_next(index, queues, job, hooks, futures, ready)
 
-    def _submit_next(self, index, queues, job, hooks, futures, ready) -> None:
+    def _submit_next(
+        self, index: int, queues: list[list[Trial]], job: Job, hooks: Hooks, futures: dict, ready: Any
+    ) -> None:
         while queues[index]:
             trial = queues[index].pop(0)
             reason = hooks.skip_reason(trial)
@@ -233,7 +236,7 @@ class DaskExecutor(Executor):
             return
 
 
-def workers_by_host(client) -> dict[str, list[str]]:
+def workers_by_host(client: Any) -> dict[str, list[str]]:
     """Worker addresses grouped by the hostname each worker reports."""
     import socket
 
@@ -246,7 +249,7 @@ def workers_by_host(client) -> dict[str, list[str]]:
 EXECUTOR = DaskExecutor
 
 
-def add_arguments(group) -> None:
+def add_arguments(group: Any) -> None:
     group.add_argument(
         "--scheduler",
         help="Dask scheduler address, tcp://HOST:PORT or tls://HOST:PORT (default: start a local TLS cluster on 127.0.0.1)",
@@ -262,7 +265,7 @@ def add_arguments(group) -> None:
     group.add_argument("--tls-key", metavar="FILE", help="client key for a tls:// scheduler")
 
 
-def from_args(args) -> DaskExecutor:
+def from_args(args: Any) -> DaskExecutor:
     _import_distributed()
     if args.dask_workers is not None and args.dask_workers < 1:
         raise UserError(f"--dask-workers must be >= 1. Got {args.dask_workers}.")

@@ -13,6 +13,7 @@ import itertools
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..matrix import Trial
 from ..workerproc import WorkerProcess, worker_env
@@ -73,5 +74,5 @@ class LocalExecutor(Executor):
 EXECUTOR = LocalExecutor
 
 
-def from_args(args) -> LocalExecutor:
+def from_args(args: Any) -> LocalExecutor:
     return LocalExecutor()

@@ -92,7 +92,7 @@ def summary_csv(df: pd.DataFrame) -> pd.DataFrame:
     return ok.groupby(context.KEYS, sort=True)[cols + throughput_columns(ok)].median().reset_index()
 
 
-def default_out(results_dir, paths: list[Path]) -> Path:
+def default_out(results_dir: str | Path, paths: list[Path]) -> Path:
     """User reports go under ``results/reports/<run ids>/`` (ignored by git), never over the reference."""
     return Path(results_dir) / REPORTS / "+".join(p.name for p in paths)[:200]
 
@@ -110,8 +110,13 @@ def writable_dir(out: Path) -> Path:
     return out
 
 
-def write_report(runs: list[str], results_dir="results", baseline: str | None = None, out_dir=None,
-                 target_accuracy: float | None = None) -> Written:  # fmt: skip
+def write_report(
+    runs: list[str],
+    results_dir: str | Path = "results",
+    baseline: str | None = None,
+    out_dir: str | Path | None = None,
+    target_accuracy: float | None = None,
+) -> Written:
     """Regenerate REPORT.md, report.html, CSVs and figures under ``out_dir`` (default: results/reports/<runs>)."""
     if target_accuracy is not None and not 0 < target_accuracy <= 1:
         raise UserError(f"--target-accuracy must be in (0, 1]. Got {target_accuracy}.")

@@ -90,6 +90,4 @@ def _draw(
         out[f"Critical difference ({device})"] = plots.critical_difference(
             res.mean_ranks, res.critical_difference, fig_dir / f"critical-difference-{device}.png"
         )
-    if "iris" in set(ok["dataset"]):
-        out["Iris pairplot (the blog post's figure)"] = plots.iris_pairplot(fig_dir / "iris-pairplot.png")
     return out

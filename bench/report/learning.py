@@ -22,23 +22,24 @@ from ..tables import fmt
 TARGET_SHARE = 0.99
 
 
-def still_improving(curve: dict, window: int = 10, loss_tol: float = 1e-3, acc_tol: float = 0.0) -> bool:
-    """Whether a curve has not finished learning: over its last ``window`` epochs the
-    training loss still fell by more than ``loss_tol`` (relative), or held-out
-    accuracy still rose by more than ``acc_tol``.
+def still_improving(curve: dict, window: int = 10, loss_tol: float = 0.01, acc_tol: float = 0.005) -> tuple[bool, bool]:
+    """Whether a curve had not finished learning at its last epoch: (training loss still falling,
+    held-out accuracy still rising).
 
     Compares the mean of the last ``window`` epochs with the mean of the
-    ``window`` before them, so one noisy epoch does not decide.
+    ``window`` before them, so one noisy epoch does not decide: loss falling by
+    more than ``loss_tol`` (relative), accuracy rising by more than ``acc_tol``
+    (absolute).
     """
     loss = np.asarray(curve.get("loss") or [], dtype=float)
     acc = np.asarray(curve.get("test_accuracy") or [], dtype=float)
     window = min(window, len(loss) // 2)
     if window < 1:
-        return False
+        return False, False
     before, last = loss[-2 * window : -window].mean(), loss[-window:].mean()
-    loss_falling = before - last > loss_tol * max(abs(before), 1e-12)
-    acc_rising = len(acc) >= 2 * window and acc[-window:].mean() - acc[-2 * window : -window].mean() > acc_tol
-    return bool(loss_falling or acc_rising)
+    loss_falling = bool(before - last > loss_tol * max(abs(before), 1e-12))
+    acc_rising = bool(len(acc) >= 2 * window and acc[-window:].mean() - acc[-2 * window : -window].mean() > acc_tol)
+    return loss_falling, acc_rising
 
 
 def targets(ok: pd.DataFrame, override: float | None) -> dict[str, float]:
@@ -123,11 +124,12 @@ def section(doc: Doc, ok: pd.DataFrame, records: list[dict], override: float | N
         "target is reached and selects nothing (no early stopping, no best epoch). Splits that never reach it are "
         "censored: counted in 'reached', never dropped."
     )
-    rows, flags = [], []
+    rows, flags, settled = [], [], []
     for (dataset, adapter, device), rs in sorted(by_key.items()):
         times = [time_to_target(r, goals[dataset]) for r in rs]
         curved = [r for r in rs if r.get("curve")]
-        not_converged = sum(still_improving(r["curve"]) for r in curved)
+        flags_of = [still_improving(r["curve"]) for r in curved]
+        loss_falling, acc_rising = sum(f[0] for f in flags_of), sum(f[1] for f in flags_of)
         epochs = [
             r["curve"]["test_accuracy"].index(max(r["curve"]["test_accuracy"])) + 1
             for r in curved
@@ -135,16 +137,24 @@ def section(doc: Doc, ok: pd.DataFrame, records: list[dict], override: float | N
         ]
         rows.append([dataset, adapter, device, fmt(goals[dataset]), f"{sum(map(math.isfinite, times))}/{len(times)}", _median_time(times),
                      fmt(float(np.median([r["accuracy"] for r in rs]))), fmt(float(np.median(epochs))) if epochs else "-",
-                     f"{not_converged}/{len(curved)}" if curved else "-"])  # fmt: skip
-        if curved and not_converged > len(curved) / 2:
+                     f"{loss_falling}/{len(curved)}" if curved else "-", f"{acc_rising}/{len(curved)}" if curved else "-"])  # fmt: skip
+        if curved and acc_rising > len(curved) / 2:
             flags.append(
-                f"{adapter} on {dataset} ({device}): still improving at its last epoch in {not_converged} of {len(curved)} splits"
+                f"{adapter} on {dataset} ({device}): accuracy still rising at the last epoch in {acc_rising} of {len(curved)} splits"
             )
+        elif curved and loss_falling > len(curved) / 2:
+            settled.append(f"{adapter} on {dataset} ({device}): {loss_falling} of {len(curved)} splits")
     doc.table(["dataset", "adapter", "device", "target", "reached", "time to target s, median [IQR]", "final accuracy (median)",
-               "epoch of best held-out accuracy (median)", "not converged"], rows, "time-to-accuracy")  # fmt: skip
+               "epoch of best held-out accuracy (median)", "loss still falling", "accuracy still rising"], rows, "time-to-accuracy")  # fmt: skip
+    doc.para("Still falling / still rising: over the last 10 epochs compared with the 10 before, the training loss fell by "
+             "more than 1%, or held-out accuracy rose by more than 0.005.")  # fmt: skip
     if flags:
-        doc.para("**Not finished learning.** Training loss or held-out accuracy was still improving over the last 10 epochs "
-                 "(compared with the 10 before): these models stopped early for their settings, so their accuracy "
-                 "understates the model. More epochs, a larger learning rate or standardised features would help.")  # fmt: skip
+        doc.para("**Not finished learning.** Held-out accuracy was still rising at the last epoch: these models stopped "
+                 "early for their settings, so their accuracy understates the model. More epochs, a larger learning rate "
+                 "or standardised features would help.")  # fmt: skip
         doc.bullets(flags)
+    if settled:
+        doc.para("Training loss still falling, held-out accuracy settled: more epochs would lower the training loss, "
+                 "but held-out accuracy had stopped improving (its best epoch is in the table) in:")  # fmt: skip
+        doc.bullets(settled)
     return goals

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,7 +78,7 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _numbers(frame: pd.DataFrame):
+def _numbers(frame: pd.DataFrame) -> Callable[[str], pd.Series]:
     def column(name: str) -> pd.Series:
         return pd.to_numeric(frame[name], errors="coerce") if name in frame else pd.Series(dtype=float)
 
@@ -125,9 +127,9 @@ def section(doc: Doc, records: list[dict]) -> pd.DataFrame:
     return summ
 
 
-def _pct(x) -> str:
+def _pct(x: Any) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
 
 
-def _kib(x) -> str:
+def _kib(x: Any) -> str:
     return "-" if x is None or not np.isfinite(x) else fmt(x / 1024)

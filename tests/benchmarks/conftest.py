@@ -19,6 +19,28 @@ import pytest
 from bench.environment import fingerprint
 
 _FINGERPRINT: dict = {}
+THREADS = 1
+
+
+@pytest.fixture(scope="session")
+def threads():
+    """Every adapter's own thread hook, as a worker calls it: equal, recorded thread counts."""
+    from adapters import adapter_class, describe
+
+    report: dict = {}
+    for name in ("sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp"):
+        if describe(name).available:
+            report.update(adapter_class(name).limit_threads(THREADS))
+    return report
+
+
+@pytest.fixture(scope="session")
+def split():
+    """The blog post's split (iris, 50/50, seed 0), float32 features."""
+    from bench.seed import seed_split
+
+    X_train, X_test, y_train, y_test = seed_split()
+    return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
 
 
 def machine_fingerprint() -> dict:

@@ -17,31 +17,23 @@ import pytest
 from sklearn.base import clone
 
 from adapters import adapter_class, describe, make_adapter
-from bench.seed import seed_split
 
-THREADS = 1
-ADAPTERS = [a for a in ("sklearn-lr", "keras-mlp", "torch-mlp") if describe(a).available]
+ADAPTERS = [a for a in ("sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp") if describe(a).available]
 DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
-NEURAL = [a for a in ADAPTERS if a != "sklearn-lr"]
+#: Frameworks with a direct call to hold the adapter's path to (the README's performance targets).
+DIRECT = [a for a in ("keras-mlp", "torch-mlp") if a in ADAPTERS]
 
 
-@pytest.fixture(scope="session")
-def threads():
-    """Every adapter's own thread hook, as a worker calls it: equal, recorded thread counts."""
-    report: dict = {}
-    for name in ADAPTERS:
-        report.update(adapter_class(name).limit_threads(THREADS))
-    return report
+def iterative(name: str) -> bool:
+    return adapter_class(name).iterative
 
 
-@pytest.fixture(scope="session")
-def split():
-    X_train, X_test, y_train, y_test = seed_split()
-    return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
+def runs_on(name: str, device: str) -> bool:
+    return device in adapter_class(name).supported_devices
 
 
 def _make(name, device, **params):
-    profile = "seed" if name != "sklearn-lr" else None
+    profile = "seed" if "seed" in adapter_class(name).profiles else None
     return make_adapter(name, profile=profile, device=device, random_state=0, **params)
 
 
@@ -73,6 +65,21 @@ def info(benchmark, clf, split, threads, **extra):
         benchmark.extra_info["accuracy"] = float(clf.score(X_test, y_test))
 
 
+def interleaved(a, b, rounds: int, scale: float = 1e3) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` timed in alternation (a, b, a, b, ...), so drift lands on both alike.
+
+    A ratio of two benchmarks measured minutes apart on a shared machine mixes
+    in the machine's drift; this one does not.
+    """
+    times: dict = {a: [], b: []}
+    for _ in range(rounds):
+        for fn in (a, b):
+            start = time.perf_counter_ns()
+            fn()
+            times[fn].append(time.perf_counter_ns() - start)
+    return float(np.median(times[a])) / scale, float(np.median(times[b])) / scale
+
+
 def timed(fn, clf):
     """``fn`` followed by a device sync, so GPU work is inside the timed call."""
 
@@ -88,12 +95,12 @@ def timed(fn, clf):
 @pytest.mark.parametrize("name", ADAPTERS)
 @pytest.mark.parametrize("batch_size", [1, 32], ids=["seed-batch1", "batch32"])
 def test_fit(benchmark, name, device, batch_size, split, threads):
-    if name == "sklearn-lr" and device == "gpu":
-        pytest.skip("sklearn runs on CPU only")
-    if name == "sklearn-lr" and batch_size == 32:
+    if not runs_on(name, device):
+        pytest.skip(f"{name} does not run on {device}")
+    if not iterative(name) and batch_size == 32:
         pytest.skip("no batch size")
     X_train, _, y_train, _ = split
-    params = {} if name == "sklearn-lr" else {"batch_size": batch_size}
+    params = {"batch_size": batch_size} if iterative(name) else {}
     proto = _make(name, device, **params)
     clone(proto).fit(X_train, y_train)  # warm the framework up, untimed
     benchmark.group = f"fit-{'seed' if batch_size == 1 else 'batch32'}"
@@ -110,8 +117,8 @@ def test_fit(benchmark, name, device, batch_size, split, threads):
 @pytest.mark.parametrize("name", ADAPTERS)
 @pytest.mark.parametrize("what", ["one", "batch", "stock-one"])
 def test_predict(benchmark, name, device, what, split, threads):
-    if name == "sklearn-lr" and device == "gpu":
-        pytest.skip("sklearn runs on CPU only")
+    if not runs_on(name, device):
+        pytest.skip(f"{name} does not run on {device}")
     clf = fitted(name, device, split)
     X_test = split[1]
     X = X_test[:1] if what != "batch" else X_test
@@ -125,7 +132,7 @@ def test_predict(benchmark, name, device, what, split, threads):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", DIRECT)
 def test_direct_predict_one(benchmark, name, device, split, threads):
     """The framework's fastest direct call on the same fitted model (the target)."""
     clf = fitted(name, device, split)
@@ -147,7 +154,9 @@ def test_direct_predict_one(benchmark, name, device, split, threads):
 
     benchmark.group = "predict-one"
     benchmark.pedantic(timed(direct, clf), rounds=500, iterations=1, warmup_rounds=50)
-    info(benchmark, clf, split, threads, n_samples=1, path="direct")
+    adapter_us, direct_us = interleaved(timed(lambda: clf.predict_proba(one), clf), timed(direct, clf), rounds=2000)
+    info(benchmark, clf, split, threads, n_samples=1, path="direct", interleaved_adapter_us=adapter_us,
+         interleaved_direct_us=direct_us, adapter_over_direct=adapter_us / direct_us)  # fmt: skip
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -178,13 +187,17 @@ def test_direct_torch_fit_loop(benchmark, device, split, threads):
     loop()
     benchmark.group = "fit-seed"
     benchmark.pedantic(loop, rounds=3, iterations=1)
+    adapter_fit = timed(lambda: _make("torch-mlp", device).fit(X_train, y_train), _make("torch-mlp", device))
+    adapter_s, loop_s = interleaved(adapter_fit, loop, rounds=3, scale=1e9)
     benchmark.extra_info.update(
-        adapter="hand-written torch loop", device=device, threads=threads, batch_size=1, epochs=100
-    )
+        adapter="hand-written torch loop", device=device, threads=threads, batch_size=1, epochs=100,
+        interleaved_adapter_s=adapter_s, interleaved_direct_s=loop_s, adapter_over_direct=adapter_s / loop_s,
+    )  # fmt: skip
 
 
 COLD = {
     "sklearn-lr": "import adapters.sklearn_lr as m",
+    "sklearn-mlp": "import adapters.sklearn_mlp as m",
     "keras-mlp": "from adapters.keras_mlp import import_keras; import_keras('tensorflow')",
     "torch-mlp": "import torch",
 }
@@ -197,7 +210,7 @@ def test_cold_start(benchmark, name, split, threads):
         "import numpy as np; from bench.seed import seed_split; from adapters import make_adapter;"
         f"{COLD[name]};"
         "Xtr, Xte, ytr, yte = seed_split();"
-        f"clf = make_adapter({name!r}, random_state=0{', epochs=1' if name != 'sklearn-lr' else ''}).fit(Xtr, ytr);"
+        f"clf = make_adapter({name!r}, random_state=0{', epochs=1' if iterative(name) else ''}).fit(Xtr, ytr);"
         "clf.predict(Xte[:1])"
     )
     env_cmd = [sys.executable, "-c", code]
