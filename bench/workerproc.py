@@ -28,6 +28,8 @@ from .safefs import open_log
 #: folder where the user stands is never imported instead of this package.
 BOOT = "import sys; del sys.path[0]; from bench.worker import main; raise SystemExit(main())"
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+#: The least time a fresh worker gets to start (import its framework, warm up) before its first trial.
+STARTUP_TIMEOUT_S = 120.0
 
 
 def worker_env(adapter_cls: Any, backend: str, threads: int) -> dict:
@@ -129,7 +131,9 @@ class WorkerProcess:
             self._send({"type": "trial", "trial": trial.to_dict(), "serve": serve})
         except (BrokenPipeError, OSError):
             pass  # the worker died: its exit is read below
-        deadline = time.monotonic() + self.timeout_s
+        # A fresh worker first imports its framework and warms up: that start-up has its own
+        # (longer) allowance, so a slow import on a busy machine is not charged to the trial.
+        deadline = time.monotonic() + (self.timeout_s if self.hello else max(self.timeout_s, STARTUP_TIMEOUT_S))
         ended = "deadline"
         for message in self._messages(deadline):
             if message["type"] in ("deadline", "eof"):
@@ -137,6 +141,7 @@ class WorkerProcess:
                 break
             if message["type"] == "hello":
                 self.hello = message
+                deadline = time.monotonic() + self.timeout_s  # start-up had its own allowance
             elif message["type"] == "start":
                 started = True
                 deadline = time.monotonic() + self.timeout_s
@@ -155,11 +160,12 @@ class WorkerProcess:
                 pass
         if self.proc.poll() is None:  # still running: it hung
             self.kill()
-            what = "the trial" if started else "the worker's start-up (framework import)"
-            return {
-                "status": "timeout",
-                "reason": f"{what} ran past trial_timeout_s={self.timeout_s:g} s; worker killed",
-            }
+            if started or self.hello:
+                reason = f"the trial ran past trial_timeout_s={self.timeout_s:g} s; worker killed"
+            else:
+                limit = max(self.timeout_s, STARTUP_TIMEOUT_S)
+                reason = f"the worker's start-up (framework import, warm-up) ran past {limit:g} s; worker killed"
+            return {"status": "timeout", "reason": reason}
         code = self.proc.wait()
         self.proc = None
         tail = _tail(self.log)

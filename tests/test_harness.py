@@ -281,3 +281,21 @@ def test_keras_on_another_backend_runs_in_its_own_worker(tmp_path):
     (record,) = [r for r in read_records(store.records_path) if "/cpu/" in r["trial_id"]]
     assert record["status"] == "ok", record.get("reason")
     assert record["backend"] == "torch" and record["backend_version"] and record["accuracy"] > 0.5
+
+
+def test_quick_keeps_its_settings_for_named_adapters(capsys):
+    assert main(["run", "--quick", "--adapters", "torch-mlp:seed,sklearn-lr", "--devices", "cpu", "--dry-run"]) == 0
+    ids = capsys.readouterr().out.splitlines()
+    assert ids[0] == "iris/torch-mlp:seed(batch_size=16,epochs=30,learning_rate=0.01)/cpu/split-00"
+
+
+def test_a_complete_last_record_without_newline_is_kept_on_resume(tmp_path):
+    config = tiny(["sklearn-lr"])
+    store = open_store(tmp_path, config)
+    store.append({"trial_id": "a", "status": "ok"})
+    with store.records_path.open("a") as fh:
+        fh.write('{"trial_id": "b", "status": "ok", "schema_version": 2}')  # whole record, newline lost
+    store.close()
+    store = open_store(tmp_path, config)
+    assert store.finished_ids() == {"a", "b"} and store.records_path.read_text().endswith("}\n")
+    assert not (store.path / "records.jsonl.torn").exists()
