@@ -191,6 +191,18 @@ def _verdict(c: Comparison) -> str:
     return c.test.describe(c.p_holm, c.b)
 
 
+def _accuracy_ci(c: Comparison) -> str:
+    """The accuracy difference B - A with its corrected interval; none for a constant difference."""
+    t = c.test
+    return "-" if t is None or t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True)
+
+
+def _fit_cells(c: Comparison) -> list[str]:
+    """The fit-time ratio B/A with its interval, and its verdict."""
+    fit = c.fit_ratio
+    return [fmt_ci(fit.ratio, fit.low, fit.high), fit.verdict()] if fit else ["-", "-"]
+
+
 def significance(doc: Doc, comps: list[Comparison], baseline: str) -> None:
     rows, small = [], []
     for c in (c for c in comps if c.family == "baseline"):
@@ -198,7 +210,7 @@ def significance(doc: Doc, comps: list[Comparison], baseline: str) -> None:
         if t is None:
             rows.append([c.dataset, c.device, c.b, f"{c.mean_diff:+.3f}", "-", "-", "-", c.n, "-", _verdict(c)])
             continue
-        ci = "-" if t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True)
+        ci = _accuracy_ci(c)
         rows.append(
             [
                 c.dataset,
@@ -230,11 +242,9 @@ def effects(doc: Doc, comps: list[Comparison]) -> None:
     """Model effect (one framework, two models) vs framework effect (one model, several frameworks)."""
     rows = []
     for c in (c for c in comps if c.family in ("model", "framework")):
-        t = c.test
-        ci = "-" if t is None or t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True)
-        fit = c.fit_ratio
-        rows.append([c.family, c.dataset, c.device, c.a, c.b, ci, fmt_p(c.p_holm), fmt_ci(fit.ratio, fit.low, fit.high) if fit else "-",
-                     fit.verdict() if fit else "-", _verdict(c)])  # fmt: skip
+        rows.append(
+            [c.family, c.dataset, c.device, c.a, c.b, _accuracy_ci(c), fmt_p(c.p_holm), *_fit_cells(c), _verdict(c)]
+        )
     if not rows:
         return
     doc.heading("Model effect vs framework effect", 3)
@@ -263,14 +273,13 @@ def tuned(doc: Doc, comps: list[Comparison]) -> None:
     """Stock (seed) vs tuned settings: the speed-up, and whether accuracy moved."""
     rows = []
     for c in (c for c in comps if c.family == "tuned"):
-        t, fit = c.test, c.fit_ratio
+        t = c.test
         flag = (
             "ACCURACY CHANGED: tuned setting is not equivalent"
             if t is not None and not t.constant and c.p_holm < stats.ALPHA
             else _verdict(c)
         )
-        rows.append([c.dataset, c.device, c.b, fmt_ci(fit.ratio, fit.low, fit.high) if fit else "-", fit.verdict() if fit else "-",
-                     "-" if t is None or t.constant else fmt_ci(t.mean_diff, t.low, t.high, signed=True), fmt_p(c.p_holm), flag])  # fmt: skip
+        rows.append([c.dataset, c.device, c.b, *_fit_cells(c), _accuracy_ci(c), fmt_p(c.p_holm), flag])
     if not rows:
         return
     doc.heading("Each framework at its best: stock vs tuned settings", 3)
