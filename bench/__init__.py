@@ -2,14 +2,34 @@
 
 ``bench.load`` returns stored records as one tidy, flat pandas DataFrame
 (``raw=True``: the records as stored); the errors it raises are importable
-from here.
+from here. Heavy modules (pandas, the frameworks) are imported on first use,
+so ``bench --version`` and ``bench --help`` start at once.
+
+The package follows the data's way::
+
+    run/       config -> matrix -> runner -> executors -> worker processes
+    measure/   inside a worker: timing, serving paths, memory, curves, the machine
+    record.py  the typed trial record: the contract between measuring and storing
+    store/     the run folder: one safe writer, one reader
+    analysis/  loading into a tidy frame, pairing, statistics, verdicts
+    report/    documents: report, compare, export, history, publish
+    cli/       the command line
 """
 
 from __future__ import annotations
 
-from .errors import UserError
-from .load import DuplicateSplitError, load
+from typing import Any
 
-__version__ = "0.2.0"
+from bench.errors import UserError
+
+__version__ = "0.3.0"
 
 __all__ = ["DuplicateSplitError", "UserError", "__version__", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load", "DuplicateSplitError"):
+        from bench.analysis import load as _load
+
+        return getattr(_load, name)
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -48,8 +48,8 @@ def iris_xy():
 
 def run_local(config, store):
     """Run a config's matrix into a store with the local executor, quietly (what `bench run` does)."""
-    from bench.executors.local import LocalExecutor
-    from bench.progress import Quiet
-    from bench.runner import run
+    from bench.run.executors.local import LocalExecutor
+    from bench.run.progress import Quiet
+    from bench.run.runner import run
 
     return run(config, store, LocalExecutor(), Quiet())

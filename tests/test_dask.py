@@ -15,12 +15,12 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("distributed")
 
-from bench.config import AdapterSpec, Config, validate  # noqa: E402
-from bench.executors.dask import DaskExecutor  # noqa: E402
-from bench.progress import Quiet  # noqa: E402
-from bench.runner import run  # noqa: E402
-from bench.settings import TimingSettings  # noqa: E402
-from bench.store import RunStore, read_records  # noqa: E402
+from bench.run.config import AdapterSpec, Config, validate  # noqa: E402
+from bench.run.executors.dask import DaskExecutor  # noqa: E402
+from bench.run.progress import Quiet  # noqa: E402
+from bench.run.runner import run  # noqa: E402
+from bench.run.settings import TimingSettings  # noqa: E402
+from bench.store.runstore import RunStore, read_records  # noqa: E402
 from tests.conftest import run_local  # noqa: E402
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.config import AdapterSpec, Config, parse_dataset, validate
-from bench.datasets import BUNDLED, DatasetSpec, load_spec
 from bench.errors import UserError
+from bench.run.config import AdapterSpec, Config, parse_dataset, validate
+from bench.run.datasets import BUNDLED, DatasetSpec, load_spec
 
 
 def test_bundled_shapes():

@@ -43,9 +43,9 @@ def test_keras_mlp_on_gpu(iris_xy):
 
 
 def test_harness_gpu_trials_record_device_and_memory(tmp_path, monkeypatch):
-    from bench.config import AdapterSpec, Config, validate
-    from bench.settings import TimingSettings
-    from bench.store import RunStore, read_records
+    from bench.run.config import AdapterSpec, Config, validate
+    from bench.run.settings import TimingSettings
+    from bench.store.runstore import RunStore, read_records
     from tests.conftest import run_local
 
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.config import AdapterSpec, Config, config_from_dict, validate
 from bench.errors import UserError
-from bench.matrix import expand, groups
-from bench.settings import TimingSettings
-from bench.store import RunStore, read_records
+from bench.run.config import AdapterSpec, Config, config_from_dict, validate
+from bench.run.matrix import expand, groups
+from bench.run.settings import TimingSettings
+from bench.store.runstore import RunStore, read_records
 from tests.conftest import run_local
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-fail=tests.fake_adapters:FailingClassifier,fake-hang=tests.fake_adapters:HangingClassifier,fake-crash=tests.fake_adapters:CrashingClassifier"

@@ -167,7 +167,7 @@ def test_compare_fail_above_is_a_ci_gate(tmp_path, capsys):
 def test_progress_plain_lines_off_a_terminal_and_one_fitted_line_on_one():
     from rich.console import Console
 
-    from bench.progress import Progress
+    from bench.run.progress import Progress
 
     stream = io.StringIO()
     progress = Progress(2, stream=stream)
@@ -184,13 +184,13 @@ def test_progress_plain_lines_off_a_terminal_and_one_fitted_line_on_one():
 
 
 def test_adapter_colours_are_fixed_by_name_in_every_process():
-    from bench.plots import colour
+    from bench.report.plots import colour
 
     labels = ["sklearn-lr", "sklearn-mlp:seed", "keras-mlp:seed[tensorflow]", "keras-mlp:seed[jax]", "keras-mlp:seed[torch]",
               "torch-mlp:seed", "torch-mlp:tuned", "keras-mlp:tuned[jax]", "sklearn.ensemble.HistGradientBoostingClassifier"]  # fmt: skip
     here = [colour(label) for label in labels]
     assert len(set(here)) == len(labels)  # every adapter its own colour
-    code = f"from bench.plots import colour; print([colour(l) for l in {labels!r}])"
+    code = f"from bench.report.plots import colour; print([colour(l) for l in {labels!r}])"
     other = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -203,7 +203,7 @@ def test_adapter_colours_are_fixed_by_name_in_every_process():
 
 
 def test_log_axes_have_plain_number_ticks():
-    from bench import plots
+    from bench.report import plots
 
     fig, ax = plots.plt.subplots()
     ax.plot([0.2, 40], [1, 2])
@@ -218,7 +218,7 @@ def test_log_axes_have_plain_number_ticks():
 def test_metrics_get_float64_normalised_probabilities():
     import warnings
 
-    from bench.measure import scores
+    from bench.measure.trial import scores
 
     proba = np.array([[0.2, 0.3, 0.5000001], [0.7, 0.2, 0.1]], dtype=np.float32)
     with warnings.catch_warnings():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.headline import BLOCKS, MARK, RUNS, update
+from bench.report.headline import BLOCKS, MARK, RUNS, update
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from bench.cli import main
 from bench.errors import UserError
-from bench.report import write_report
+from bench.report.build import write_report
 from tests.test_report import record, write_run
 
 

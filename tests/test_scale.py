@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
-from bench.store import RunStore, read_records
+from bench.report.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
+from bench.store.runstore import RunStore, read_records
 from tests.conftest import run_local
 
 

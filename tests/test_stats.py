@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import stats
+from bench.analysis import stats
 
 
 def test_mean_ci_hand_computed():

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from bench.timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
+from bench.measure.timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
 
 
 class FakeTimer:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import stats
-from ..document import Doc
-from ..pairing import pair, per_split
-from ..tables import fmt, fmt_ci, fmt_p
+from bench.analysis import stats
+from bench.analysis.pairing import pair, per_split
+from bench.report.document import Doc
+from bench.report.tables import fmt, fmt_ci, fmt_p
 
 KEYS = ["dataset", "adapter", "device"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import stats
-from ..document import Doc
-from ..tables import fmt, fmt_p
+from bench.analysis import stats
+from bench.report.document import Doc
+from bench.report.tables import fmt, fmt_p
 
 
 def section(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, stats.FriedmanResult]]:

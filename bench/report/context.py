@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..document import Doc
-from ..store import load_config, load_environment, read_json
-from ..tables import fmt
+from bench.report.document import Doc
+from bench.report.tables import fmt
+from bench.store.runstore import load_config, load_environment, read_json
 
 KEYS = ["dataset", "adapter", "device"]
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import plots
-from ..load import throughput_columns
-from . import learning
+from bench.analysis.load import throughput_columns
+from bench.report import learning, plots
 
 
 def _models(ok: pd.DataFrame) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..document import Doc
-from ..tables import fmt
+from bench.report.document import Doc
+from bench.report.tables import fmt
 
 #: Default target: this share of the best adapter's median final accuracy, per dataset.
 TARGET_SHARE = 0.99

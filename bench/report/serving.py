@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..document import Doc
-from ..tables import fmt
+from bench.report.document import Doc
+from bench.report.tables import fmt
 
 #: The adapter's own path and the framework's stock API come from the trial's main measurements.
 OWN_PATHS = ("adapter", "stock")

@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 
-from .. import stats
-from ..document import Doc
-from ..load import throughput_columns
-from ..pairing import against, pair
-from ..tables import fmt
+from bench.analysis import stats
+from bench.analysis.load import throughput_columns
+from bench.analysis.pairing import against, pair
+from bench.report.document import Doc
+from bench.report.tables import fmt
 
 KEYS = ["dataset", "adapter", "device"]
 #: A trial whose last third of latency calls is this much slower or faster than its first third.

@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pytest
 
-from bench.environment import fingerprint
+from bench.measure.machine import fingerprint
 
 _FINGERPRINT: dict = {}
 THREADS = 1
@@ -37,7 +37,7 @@ def threads():
 @pytest.fixture(scope="session")
 def split():
     """The blog post's split (iris, 50/50, seed 0), float32 features."""
-    from bench.seed import seed_split
+    from bench.report.seed import seed_split
 
     X_train, X_test, y_train, y_test = seed_split()
     return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test

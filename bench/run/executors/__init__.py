@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..config import Config
-from ..errors import UserError
-from ..matrix import Trial
+from bench.errors import UserError
+from bench.run.config import Config
+from bench.run.matrix import Trial
 
 
 class Hooks(Protocol):

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import stats
-from .load import Loaded, load_runs
-from .pairing import per_split
-from .report import accuracy, learning, serving
-from .tables import fmt, fmt_ci, fmt_p, table
+from bench.analysis import stats
+from bench.analysis.load import Loaded, load_runs
+from bench.analysis.pairing import per_split
+from bench.report import accuracy, learning, serving
+from bench.report.tables import fmt, fmt_ci, fmt_p, table
 
 
 def _duration(records: list[dict]) -> str:
@@ -127,7 +127,7 @@ def findings(loaded: Loaded) -> str:
 
 
 def seed(loaded: Loaded) -> str:
-    from .seed import format_seed_table, seed_rows
+    from bench.report.seed import format_seed_table, seed_rows
 
     return (
         format_seed_table(seed_rows(loaded.records))
@@ -145,7 +145,7 @@ def tuning(loaded: Loaded) -> str:
         g = ok[ok["adapter"] == adapter]
         ratio = "-"
         if stock and stock[0] != adapter:
-            from .pairing import pair
+            from bench.analysis.pairing import pair
 
             joined = pair(ok[ok["adapter"] == stock[0]], g, [], "fit_wall_s")
             r = stats.ratio_ci(joined["a"].to_numpy(), joined["b"].to_numpy())
@@ -186,7 +186,7 @@ def serving_table(loaded: Loaded) -> str:
 
 def scale(loaded: Loaded) -> str:
     """Log-log slope, fixed overhead and crossover per adapter, from the scale sweep."""
-    from .scale import scale_table
+    from bench.report.scale import scale_table
 
     df = loaded.frame.copy()
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))

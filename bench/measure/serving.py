@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from . import memory
-from .measure import agreement, latency, percentiles_us, throughput
-from .settings import TimingSettings
-from .timing import drift_ratio, time_call
+from bench.measure import memory
+from bench.measure.timing import drift_ratio, time_call
+from bench.measure.trial import agreement, latency, percentiles_us, throughput
+from bench.run.settings import TimingSettings
 
 VALID, INVALID, SKIPPED, ERROR = "valid", "invalid", "skipped", "error"
 

@@ -116,7 +116,7 @@ def style() -> tuple[Any, Any]:
 
 def iris_pairplot(path: Path) -> Path:
     """The blog post's ``sns.pairplot(iris, hue='species')``, saved as PNG."""
-    from .datasets import iris_frame
+    from bench.run.datasets import iris_frame
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import memory
-from .curves import CurveRecorder
-from .settings import TimingSettings
-from .timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
+from bench.measure import memory
+from bench.measure.curves import CurveRecorder
+from bench.measure.timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
+from bench.run.settings import TimingSettings
 
 #: Waits for queued device work before a timer stops.
 Sync = Callable[[], None] | None
@@ -204,7 +204,7 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     out["rss_peak_mb"] = memory.rss_peak_mb()
     out["gpu_peak_mb"] = probe() if probe else None
     if serve and settings.serving:
-        from .serving import measure_serving
+        from bench.measure.serving import measure_serving
 
         out["serving"] = measure_serving(clf, split.X_test, proba, settings, threads)
     return out

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tables import table
+from bench.report.tables import table
 
 
 @dataclass

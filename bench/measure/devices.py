@@ -31,7 +31,7 @@ def nvidia_gpus() -> list[dict]:
 
 def describe_devices() -> list[list]:
     """Rows for ``bench list``: device, present, detail."""
-    from .environment import cpu_model
+    from bench.measure.machine import cpu_model
 
     gpus = nvidia_gpus()
     rows = [["cpu", "yes", cpu_model()]]

@@ -20,7 +20,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .devices import nvidia_gpus
+from bench.measure.devices import nvidia_gpus
 
 #: The harness's own packages; the adapters add theirs (``BenchClassifier.packages``).
 CORE_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "threadpoolctl", "onnxruntime", "dask", "distributed")
@@ -61,7 +61,7 @@ def cpu_model() -> str:
 
 def git_commit() -> str | None:
     """The project's git commit, with ``-dirty`` when the tree has changes."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
@@ -140,13 +140,13 @@ def hardware() -> dict:
 #: Runs the control measurement in a fresh process with the trials' thread count.
 CONTROL_BOOT = (
     "import sys, json; del sys.path[0]; from threadpoolctl import threadpool_limits; threadpool_limits(int(sys.argv[1])); "
-    "from bench.environment import control_measurement; print(json.dumps(control_measurement()))"
+    "from bench.measure.machine import control_measurement; print(json.dumps(control_measurement()))"
 )
 
 
 def control_in_worker(threads: int) -> dict:
     """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
-    from .workerproc import PACKAGE_ROOT
+    from bench.run.process import PACKAGE_ROOT
 
     env = dict(os.environ)
     env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import UserError
-from .schema import FIELDS, METRICS, NESTED_FIELDS, RAW_FIELDS, metric_values
-from .store import load_config, load_environment, read_records, resolve_run, run_dirs
+from bench.errors import UserError
+from bench.record import FIELDS, METRICS, NESTED_FIELDS, RAW_FIELDS, metric_values
+from bench.store.runstore import load_config, load_environment, read_records, resolve_run, run_dirs
 
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
 #: What makes two records the same trial: its id (dataset, adapter with parameters, device,

@@ -13,12 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config
-from .devices import nvidia_gpus
-from .executors import Executor, Job
-from .matrix import Trial, expand, groups
-from .progress import Progress
-from .store import RunStore
+from bench.measure.devices import nvidia_gpus
+from bench.run.config import Config
+from bench.run.executors import Executor, Job
+from bench.run.matrix import Trial, expand, groups
+from bench.run.progress import Progress
+from bench.store.runstore import RunStore
 
 #: Exit status of ``bench run`` when some trial ended in error or timeout.
 EXIT_TRIALS_FAILED = 3
@@ -110,7 +110,7 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
 
 def run(config: Config, store: RunStore, executor: Executor, progress: Progress | None = None) -> RunResult:
     """Run every trial of ``config`` that has no record in ``store`` yet, on ``executor``."""
-    from .environment import control_in_worker, machine_id
+    from bench.measure.machine import control_in_worker, machine_id
 
     hosts = executor.hosts()
     done = store.finished_ids()

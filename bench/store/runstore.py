@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import safefs
-from .errors import UserError
-from .schema import READABLE_VERSIONS, SCHEMA_VERSION, STATUSES
+from bench.errors import UserError
+from bench.record import READABLE_VERSIONS, SCHEMA_VERSION, STATUSES
+from bench.store import safefs
 
 RECORDS = "records.jsonl"
 RUN_FILES = {

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from .config import AdapterSpec, Config, validate
-from .datasets import DatasetSpec
-from .settings import TimingSettings
-from .tables import fmt
+from bench.report.tables import fmt
+from bench.run.config import AdapterSpec, Config, validate
+from bench.run.datasets import DatasetSpec
+from bench.run.settings import TimingSettings
 
 #: Accuracies printed in the blog post (2016). Not measured here.
 POST_ACCURACY = {"sklearn-lr:2016": 0.83, "keras-mlp:seed": 0.99}
@@ -104,7 +104,7 @@ def seed_split() -> list:
     """
     from sklearn.model_selection import train_test_split
 
-    from .datasets import IRIS_COLUMNS, iris_frame
+    from bench.run.datasets import IRIS_COLUMNS, iris_frame
 
     frame = iris_frame()
     return train_test_split(frame[IRIS_COLUMNS].to_numpy(), frame["species"].to_numpy(), train_size=0.5, random_state=0)

@@ -1,6 +1,6 @@
 """The parent's side of the worker protocol: one live worker process per group.
 
-A :class:`WorkerProcess` starts ``bench.worker`` with an explicit import path
+A :class:`WorkerProcess` starts ``bench.measure.worker`` with an explicit import path
 (never the current directory), sends it trials one at a time, enforces the
 per-trial timeout, and turns a crash or a hang into a record. Executors use
 it; it knows nothing about stores, progress or frameworks (the adapter
@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .matrix import Trial
-from .safefs import open_log
+from bench.run.matrix import Trial
+from bench.store.safefs import open_log
 
 #: Starts the worker without the current directory on sys.path (``-c`` puts
 #: '' first; it is removed before anything is imported), so a ``bench/``
 #: folder where the user stands is never imported instead of this package.
-BOOT = "import sys; del sys.path[0]; from bench.worker import main; raise SystemExit(main())"
-PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+BOOT = "import sys; del sys.path[0]; from bench.measure.worker import main; raise SystemExit(main())"
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: The least time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
 

@@ -1,7 +1,7 @@
 """The Dask executor: the same trials as Dask tasks, across workers and machines.
 
 Each trial is one task that runs it exactly as the local executor does (a
-fresh ``bench.worker`` process, the same per-trial timeout) and returns the
+fresh ``bench.measure.worker`` process, the same per-trial timeout) and returns the
 record; the runner appends each record as it arrives, so an interrupted
 client loses nothing already returned, and a rerun resumes. A Dask worker that
 dies mid-trial loses only that trial: the scheduler gives the task to another
@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..matrix import Trial
-from . import Executor, Hooks, Job
+from bench.errors import UserError
+from bench.run.executors import Executor, Hooks, Job
+from bench.run.matrix import Trial
 
 INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
 #: Imported by every worker of a cluster bench starts (see that module).
-PRELOAD = "bench.executors._dask_preload"
+PRELOAD = "bench.run.executors._dask_preload"
 
 _ENV_CACHE: dict = {}
 
@@ -55,9 +55,8 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
     ``_environment``), for the store's per-machine environments.
     """
     from adapters import adapter_class
-
-    from ..environment import fingerprint
-    from ..workerproc import WorkerProcess, worker_env
+    from bench.measure.machine import fingerprint
+    from bench.run.process import WorkerProcess, worker_env
 
     the_job = Job.from_dict(job)
     the_trial = Trial.from_dict(trial)
@@ -127,7 +126,7 @@ def local_cluster(n_workers: int | None) -> tuple[Any, Any]:
         raise UserError(
             'The local Dask cluster needs "cryptography" for its TLS credentials: pip install ".[dask]"'
         ) from None
-    from . import _dask_preload
+    from bench.run.executors import _dask_preload
 
     _dask_preload.no_http_servers()  # the scheduler and nannies live in this process
     dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.preload": [PRELOAD]})

@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UserError
-from .load import load_runs
-from .store import load_environment
+from bench.analysis.load import load_runs
+from bench.errors import UserError
+from bench.store.runstore import load_environment
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",

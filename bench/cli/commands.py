@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from bench.errors import UserError
 
 #: Exit statuses, documented in ``bench --help`` and the README.
 EXIT = {
@@ -55,7 +55,7 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 # -- run ---------------------------------------------------------------------------
 def resolve_config(args: argparse.Namespace) -> Any:
     """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
-    from .config import AdapterSpec, builtin_config_path, load_config, with_overrides
+    from bench.run.config import AdapterSpec, builtin_config_path, load_config, with_overrides
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
@@ -98,7 +98,7 @@ def split_datasets(text: str) -> list[str]:
 
 
 def datasets_from_flags(args: argparse.Namespace) -> Any:
-    from .config import parse_dataset
+    from bench.run.config import parse_dataset
 
     if args.datasets is None:
         if args.target or args.categorical or args.missing:
@@ -115,7 +115,7 @@ def datasets_from_flags(args: argparse.Namespace) -> Any:
 
 def make_executor(args: argparse.Namespace) -> Any:
     """The executor ``--executor`` names, its own options checked; other executors' options refused."""
-    from . import executors
+    from bench.run import executors
 
     chosen = executors.module(args.executor)
     for name in executors.names():
@@ -128,11 +128,11 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .environment import fingerprint
-    from .progress import Progress
-    from .runner import run
-    from .safefs import check_run_id
-    from .store import RunStore, check_reusable
+    from bench.measure.machine import fingerprint
+    from bench.run.progress import Progress
+    from bench.run.runner import run
+    from bench.store.runstore import RunStore, check_reusable
+    from bench.store.safefs import check_run_id
 
     config = resolve_config(args)
     if args.dry_run:
@@ -153,13 +153,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _stored(config: dict) -> dict:
-    from .store import dumps
+    from bench.store.runstore import dumps
 
     return json.loads(dumps(config))
 
 
 def _dry_run(config: Any, args: argparse.Namespace) -> int:
-    from .matrix import expand
+    from bench.run.matrix import expand
 
     count, groups = 0, set()
     for trial in expand(config):
@@ -194,14 +194,14 @@ def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool =
 
 # -- seed, scale ---------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
-    from .environment import fingerprint
-    from .executors.local import LocalExecutor
-    from .plots import iris_pairplot
-    from .progress import Progress
-    from .runner import run
-    from .safefs import check_run_id
-    from .seed import seed_config, seed_report, seed_rows
-    from .store import RunStore, read_records
+    from bench.measure.machine import fingerprint
+    from bench.report.plots import iris_pairplot
+    from bench.report.seed import seed_config, seed_report, seed_rows
+    from bench.run.executors.local import LocalExecutor
+    from bench.run.progress import Progress
+    from bench.run.runner import run
+    from bench.store.runstore import RunStore, read_records
+    from bench.store.safefs import check_run_id
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
@@ -222,12 +222,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    from .environment import fingerprint
-    from .progress import Progress
-    from .runner import run
-    from .safefs import check_run_id
-    from .scale import scale_config, write_scale_report
-    from .store import RunStore, check_reusable, resolve_run, run_kind
+    from bench.measure.machine import fingerprint
+    from bench.report.scale import scale_config, write_scale_report
+    from bench.run.progress import Progress
+    from bench.run.runner import run
+    from bench.store.runstore import RunStore, check_reusable, resolve_run, run_kind
+    from bench.store.safefs import check_run_id
 
     if args.report:
         run_path = resolve_run(args.report, args.results_dir)
@@ -265,14 +265,14 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 
 def _out_dir(args: argparse.Namespace, run_id: str) -> Path:
-    from .report import writable_dir
+    from bench.report.build import writable_dir
 
     return writable_dir(Path(args.out) if getattr(args, "out", None) else Path(args.results_dir) / "reports" / run_id)
 
 
 # -- read side ---------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from bench.report.build import write_report
 
     written = write_report(
         args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy
@@ -287,7 +287,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_runs
+    from bench.report.compare import compare_runs
 
     result = compare_runs(
         args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above
@@ -305,7 +305,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_mlflow, export_parquet
+    from bench.report.export import export_mlflow, export_parquet
 
     if args.to == "parquet":
         path = export_parquet(args.runs, args.results_dir, args.out)
@@ -319,7 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from .environment import fingerprint
+    from bench.measure.machine import fingerprint
 
     _json(fingerprint(control=not args.no_control))
     return EXIT["ok"]
@@ -329,9 +329,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from adapters import list_adapters
-
-    from .datasets import BUNDLED, load_dataset
-    from .devices import describe_devices
+    from bench.measure.devices import describe_devices
+    from bench.run.datasets import BUNDLED, load_dataset
 
     adapters = list_adapters()
     datasets: list[dict] = []

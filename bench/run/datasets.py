@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import UserError
+from bench.errors import UserError
 
 #: Column names of the iris DataFrame in the blog post (seaborn's copy).
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -25,14 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import plots, stats
-from .document import Doc
-from .errors import UserError
-from .load import Loaded, load_runs
-from .pairing import pair
-from .schema import METRICS, label_of
-from .store import load_environment, read_json
-from .tables import fmt, fmt_ci
+from bench.analysis import stats
+from bench.analysis.load import Loaded, load_runs
+from bench.analysis.pairing import pair
+from bench.errors import UserError
+from bench.record import METRICS, label_of
+from bench.report import plots
+from bench.report.document import Doc
+from bench.report.tables import fmt, fmt_ci
+from bench.store.runstore import load_environment, read_json
 
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
@@ -200,7 +201,7 @@ def compare_runs(
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
     if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
         raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
-    from .report import writable_dir
+    from bench.report.build import writable_dir
 
     base = load_side(runs[0], results_dir)
     others = [load_side(r, results_dir) for r in runs[1:]]

@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 
 from adapters import adapter_class
-
-from .config import AdapterSpec, Config, validate
-from .datasets import DatasetSpec
-from .errors import UserError
-from .settings import TimingSettings
-from .tables import fmt, table
+from bench.errors import UserError
+from bench.report.tables import fmt, table
+from bench.run.config import AdapterSpec, Config, validate
+from bench.run.datasets import DatasetSpec
+from bench.run.settings import TimingSettings
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 DEFAULT_ADAPTERS = ("sklearn-lr", "keras-mlp", "torch-mlp")
@@ -155,7 +154,7 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
 
 
 def scale_figure(df: pd.DataFrame, path: Path) -> Path:
-    from . import plots
+    from bench.report import plots
 
     ok = df[df["status"] == "ok"]
     axes_style, context = plots.style()
@@ -178,8 +177,8 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
 
 
 def write_scale_report(run_path: Path, out_dir: Path) -> Path:
-    from .load import load_runs
-    from .store import run_kind
+    from bench.analysis.load import load_runs
+    from bench.store.runstore import run_kind
 
     if run_kind(run_path) != "scale":
         raise UserError(

@@ -34,7 +34,7 @@ class Worker:
         self.common: dict = {}
 
     def send(self, message: dict) -> None:
-        from .store import dumps
+        from bench.store.runstore import dumps
 
         self.out.write(dumps(message) + "\n")
         self.out.flush()
@@ -43,8 +43,7 @@ class Worker:
     def start(self) -> None:
         """Import the framework (timed), limit threads, warm up, say hello."""
         from adapters import adapter_class
-
-        from .environment import machine_id
+        from bench.measure.machine import machine_id
 
         job = self.job
         start = time.perf_counter()
@@ -102,8 +101,8 @@ class Worker:
         import numpy as np
         from sklearn.model_selection import train_test_split
 
-        from .datasets import load_spec
-        from .measure import Split, test_rows_sha
+        from bench.measure.trial import Split, test_rows_sha
+        from bench.run.datasets import load_spec
 
         key = json.dumps(trial.dataset.to_dict(), sort_keys=True)
         if key not in self.datasets:
@@ -134,7 +133,7 @@ class Worker:
 
     def handle(self, message: dict) -> None:
         """Run one trial message and send its record (an error is a record, not a crash)."""
-        from .matrix import Trial
+        from bench.run.matrix import Trial
 
         trial = Trial.from_dict(message["trial"])
         self.send({"type": "start", "trial_id": trial.trial_id})
@@ -151,9 +150,9 @@ class Worker:
         self.send({"type": "record", "record": record})
 
     def run_trial(self, trial: Any, serve: bool) -> dict:
-        from .environment import cpu_model
-        from .measure import measure_trial
-        from .settings import TimingSettings
+        from bench.measure.machine import cpu_model
+        from bench.measure.trial import measure_trial
+        from bench.run.settings import TimingSettings
 
         device = trial.device
         clf = self.cls(**trial.adapter.resolved_params(), device=device, random_state=trial.init_seed)
@@ -173,7 +172,7 @@ class Worker:
 
 
 def gpu_name() -> str:
-    from .devices import nvidia_gpus
+    from bench.measure.devices import nvidia_gpus
 
     gpus = nvidia_gpus()
     return gpus[0]["name"] if gpus else "gpu"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params
-
-from .datasets import (
+from bench.errors import UserError
+from bench.run.datasets import (
     BUNDLED,
     CATEGORICAL_CHOICES,
     MISSING_CHOICES,
@@ -24,8 +24,7 @@ from .datasets import (
     load_spec,
     synthetic_params,
 )
-from .errors import UserError
-from .settings import TimingSettings
+from bench.run.settings import TimingSettings
 
 if sys.version_info >= (3, 11):
     import tomllib

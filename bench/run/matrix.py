@@ -13,9 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from adapters import adapter_class
-
-from .config import AdapterSpec, Config
-from .datasets import DatasetSpec
+from bench.run.config import AdapterSpec, Config
+from bench.run.datasets import DatasetSpec
 
 
 @dataclass(frozen=True)

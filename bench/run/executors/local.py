@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..matrix import Trial
-from ..workerproc import WorkerProcess, worker_env
-from . import Executor, Hooks, Job
+from bench.run.executors import Executor, Hooks, Job
+from bench.run.matrix import Trial
+from bench.run.process import WorkerProcess, worker_env
 
 
 def turns(lanes: list[list[Trial]], interleave: bool) -> Iterator[tuple[int, Trial]]:

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from .commands import (
+from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
     cmd_compare,
@@ -25,7 +25,7 @@ from .commands import (
     cmd_scale,
     cmd_seed,
 )
-from .errors import UserError
+from bench.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -68,7 +68,7 @@ def _sub(sub: Any, name: str, help_text: str, examples: list[str]) -> argparse.A
 
 
 def _executor_options(p: argparse.ArgumentParser, args_holder: dict) -> None:
-    from . import executors
+    from bench.run import executors
 
     group = p.add_argument_group("executor")
     group.add_argument(
@@ -268,7 +268,7 @@ def _list_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from bench import __version__
 
     parser = OneLineParser(prog="bench", description="Fair, repeated, timed comparisons of scikit-learn, Keras and PyTorch.",
                            epilog=EXIT_HELP)  # fmt: skip
