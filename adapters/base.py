@@ -142,6 +142,14 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         The model family, the same across frameworks (``"mlp"``), so reports
         can tell a model effect (two models) from a framework effect (one
         model, two frameworks). Defaults to the class name.
+    stock_profile : str or None
+        The profile that is the framework's stock use of this model (the
+        post's settings, ``"seed"``, for the MLPs); reports compare every
+        other profile of the adapter (``"tuned"``) with it. None: the
+        adapter's defaults are its stock form.
+    colour : str or None
+        A colour hint for figures (any matplotlib colour); None: one is
+        derived from the adapter's name, the same in every figure and run.
     """
 
     framework = "unknown"
@@ -153,6 +161,8 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     smoke_params: dict[str, Any] = {}
     iterative = False
     model = ""
+    stock_profile: str | None = None
+    colour: str | None = None
 
     @classmethod
     def model_family(cls) -> str:

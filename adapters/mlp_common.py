@@ -89,6 +89,7 @@ class MLPClassifierBase(BenchClassifier):
     smoke_params = {"epochs": 3, "batch_size": 32}
     iterative = True
     model = "mlp"
+    stock_profile = "seed"
 
     _parameter_constraints: dict = {
         **BenchClassifier._parameter_constraints,

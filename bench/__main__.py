@@ -1,3 +1,5 @@
-from bench.cli import main
+"""``python -m bench``: the same as the ``bench`` command (isolated from the current folder from here on)."""
 
-raise SystemExit(main())
+from bench.cli import entry
+
+entry()

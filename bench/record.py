@@ -1,165 +1,58 @@
-"""The trial record, defined once: its fields, their types and units, and the metric registry.
+"""The trial record, declared once: fields, types, units, the metrics read from them, and the typed class.
 
 A record is one JSON line per trial in ``records.jsonl``. Its fields fall in
-three kinds: **identity** (what ran: dataset, adapter, device, seeds),
-**measurement** (what was measured, with units) and **provenance** (where
-and how: versions, threads, host). Every producer (executor, worker,
-measurement) writes only fields declared here, and a test checks it.
+four kinds: **identity** (what ran: dataset, adapter, device, seeds),
+**measurement** (what was measured, with units), **provenance** (where and
+how: versions, threads, host, limits) and **raw** (kept for old stores;
+schema 3 keeps raw per-call durations apart, in ``raw.jsonl``).
 
-:data:`METRICS` is the one list of measurements that readers iterate: the
-tidy frame's columns, the summary and trials CSVs, the report's tables and
-``bench compare`` all come from it, so a new metric is one measuring
-function plus one line here.
+:data:`FIELDS` is the one declaration. Each field names the metrics that
+readers take from it, so :data:`METRICS` (the registry every plain table,
+CSV, comparison, export and ``--json`` iterates) is derived from it. A new
+metric is a measuring function plus one registry line: :func:`register`
+with ``measure=`` (see :class:`Metric`); its value is stored under the
+record's ``metrics`` field and reaches every reader without another change.
+Plugins register metrics through the ``bench.metrics`` entry-point group (or
+``BENCH_METRICS=module:attr,...``, which worker processes inherit).
+
+:class:`Record` is a ``msgspec.Struct`` generated from :data:`FIELDS`.
+msgspec rather than a frozen dataclass: it validates types while decoding
+JSON (a wrong type names its field: ``Expected `int`, got `str` - at
+`$.split_seed```), rejects undeclared fields, encodes without intermediate
+dicts, and decodes a 100,000-line store in seconds; a dataclass would need a
+hand-written validator beside it. Records are validated when appended
+(:func:`build`) and when read (:func:`decode`).
 
 Schema history (``schema_version`` in every record):
 
 1. First version.
-2. Adds ``test_rows_sha``, ``position``, learning curves (``curve``),
-   serving paths (``serving``), garbage-collection counts, timer overhead and
-   latency drift. Version-1 records are still read (the new fields are absent).
+2. Adds ``test_rows_sha``, ``position``, learning curves, serving paths,
+   garbage-collection counts, timer overhead and latency drift.
+3. Raw per-call durations move to ``raw.jsonl``; adds ``metrics`` (registered
+   metrics), ``dataset_sha``, ``trial_timeout_s``, ``startup_timeout_s``,
+   ``environment`` and ``order_seed``. Versions 1 and 2 are still read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import functools
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Literal
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 #: Final statuses of a trial: ``ok``, or why there is no measurement.
 STATUSES = ("ok", "skipped", "error", "timeout")
+Status = Literal["ok", "skipped", "error", "timeout"]
+METRIC_ENTRY_POINTS = "bench.metrics"
 
-
-@dataclass(frozen=True)
-class Field:
-    """One top-level record field."""
-
-    name: str
-    type: str
-    kind: str  # identity | measurement | provenance | raw
-    unit: str = ""
-    doc: str = ""
-
-
-def _fields(kind: str, rows: list[tuple[str, str, str, str]]) -> list[Field]:
-    return [Field(name, type_, kind, unit, doc) for name, type_, unit, doc in rows]
-
-
-FIELDS: list[Field] = [
-    *_fields(
-        "identity",
-        [
-            ("schema_version", "int", "", "version of this schema"),
-            ("run_id", "str", "", "the run (folder name)"),
-            ("trial_id", "str", "", "dataset/adapter/device/split (/init) (@host): stable and readable"),
-            ("group", "str", "", "trials sharing one worker process: adapter label and device"),
-            ("dataset", "str", "", "dataset label (+std when standard-scaled)"),
-            ("dataset_source", "str", "", "bundled name, synthetic spec or file path"),
-            ("preprocessing", "str", "", "none | standard"),
-            ("adapter", "str", "", "adapter label: name[:profile](params)[backend]"),
-            ("adapter_name", "str", "", "registered name or dotted class path"),
-            ("profile", "str|null", "", "named parameter set"),
-            ("params", "dict", "", "resolved parameters (profile overridden by explicit ones)"),
-            ("backend", "str", "", "Keras backend, or 'default'"),
-            ("device", "str", "", "cpu | gpu"),
-            ("host", "str|null", "", "the machine a trial was pinned to (Dask --each-host)"),
-            ("split_seed", "int", "", "seed of the train/test split"),
-            ("init_seed", "int", "", "seed of model initialisation and shuffling"),
-            ("test_size", "float", "fraction", "share of rows in the test set"),
-            ("stratify", "bool", "", "stratified split (the post's split is not)"),
-            ("test_rows_sha", "str", "", "hash of the split's test-row indices: the same split everywhere"),
-            ("status", "str", "", "ok | skipped | error | timeout"),
-            ("reason", "str", "", "why a trial is not ok"),
-        ],
-    ),  # fmt: skip
-    *_fields(
-        "measurement",
-        [
-            ("accuracy", "float", "fraction", "test accuracy"),
-            ("f1_macro", "float", "fraction", "test macro-F1"),
-            ("log_loss", "float", "nats", "test log loss (float64, normalised probabilities)"),
-            ("fit_wall_s", "float", "s", "wall time of fit, learning-curve evaluation excluded"),
-            ("fit_cpu_s", "float", "s", "CPU time of fit (all threads), curve evaluation excluded"),
-            ("n_epochs", "int", "", "epochs trained"),
-            ("first_epoch_s", "float", "s", "wall time of the first epoch"),
-            ("epoch_median_s", "float", "s", "median wall time of the other epochs"),
-            ("cold_predict_s", "float", "s", "first single-sample predict after fit (tracing, compilation)"),
-            ("stock_cold_predict_s", "float", "s", "first single-sample call of the stock API"),
-            ("latency", "dict", "us", "single-sample latency through the adapter: p50/p90/p99/mean, n calls"),
-            ("stock_latency", "dict", "us", "the same through the framework's stock API"),
-            ("throughput_sps", "dict", "samples/s", "predict throughput per batch size"),
-            ("rss_peak_mb", "float", "MiB", "peak resident memory of the trial (VmHWM, reset per trial)"),
-            ("rss_fit_delta_mb", "float", "MiB", "resident memory growth during fit"),
-            ("gpu_peak_mb", "float|null", "MiB", "peak GPU memory"),
-            ("curve", "dict", "", "per epoch: train_time_s (cumulative, evaluation excluded), loss, test_accuracy"),
-            ("curve_eval_s", "float", "s", "time spent evaluating learning curves (outside fit_wall_s)"),
-            (
-                "serving",
-                "dict",
-                "",
-                "per serving path: status, export/load/first-call times, latency, throughput, agreement",
-            ),
-            (
-                "stock_agreement",
-                "dict",
-                "",
-                "the stock API's probabilities against the adapter's: max_abs_diff, label_agreement",
-            ),
-            ("warnings", "list", "", "warnings raised during fit, one line each"),
-            ("gc", "dict", "collections", "garbage collections during fit and during the latency loop"),
-            ("latency_drift", "float", "ratio", "median of the last third of latency calls / the first third"),
-            ("preprocess_s", "float", "s", "StandardScaler fit and transform"),
-            ("n_train", "int", "rows", ""),
-            ("n_test", "int", "rows", ""),
-            ("n_features", "int", "", ""),
-            ("n_classes", "int", "", ""),
-        ],
-    ),  # fmt: skip
-    *_fields(
-        "raw",
-        [
-            ("latency_raw_ns", "list[int]", "ns", "every single-sample call's duration"),
-            ("stock_latency_raw_ns", "list[int]", "ns", "every stock-API call's duration"),
-            ("traceback", "str", "", "end of the traceback of an error"),
-        ],
-    ),  # fmt: skip
-    *_fields(
-        "provenance",
-        [
-            ("framework", "str", "", "the adapter's framework"),
-            ("model", "str", "", "model family, the same across frameworks (mlp, logistic-regression, ...)"),
-            ("framework_version", "str|null", "", ""),
-            ("backend_version", "str|null", "", ""),
-            ("threads_requested", "int", "", "threads per framework asked for"),
-            ("threads", "dict", "", "thread counts in force, read back from each library"),
-            ("gc_disabled_in_latency", "bool", "", "the latency loop ran with the garbage collector off (as timeit)"),
-            ("timer_overhead_ns", "float", "ns", "median cost of one perf_counter_ns pair in this worker"),
-            ("device_name", "str", "", "CPU model (py-cpuinfo) or GPU name"),
-            ("hostname", "str", "", ""),
-            ("machine_id", "str", "", "hash of CPU model, cores, GPUs"),
-            ("worker_pid", "int", "", ""),
-            ("position", "int", "", "order in which the run started this trial"),
-            ("import_s", "float", "s", "the framework's import in a fresh worker (cold start)"),
-            ("worker_warmup_s", "float|null", "s", "untimed warm-up fit before the worker's first trial"),
-            ("load_avg_1m", "float|null", "", "1-minute load average at the trial's start"),
-            ("started_at", "float", "unix s", ""),
-            ("finished_at", "float", "unix s", ""),
-            ("executor", "str", "", "local | dask | ..."),
-            ("dask_worker", "str|null", "", ""),
-            ("workers_on_host", "int", "", "Dask workers sharing the trial's host"),
-            ("pinned_host", "str|null", "", "version-1 spelling of host"),
-        ],
-    ),  # fmt: skip
-]
-FIELD_NAMES = frozenset(f.name for f in FIELDS)
-RAW_FIELDS = tuple(f.name for f in FIELDS if f.kind == "raw")
-NESTED_FIELDS = tuple(f.name for f in FIELDS if f.type.startswith(("dict", "list")))
-
-
-def undeclared(record: dict) -> list[str]:
-    """Top-level keys of ``record`` that this schema does not declare."""
-    return sorted(set(record) - FIELD_NAMES)
+Number = float | None
+Json = Any
 
 
 @dataclass(frozen=True)
@@ -176,9 +69,12 @@ class Metric:
     better : {"lower", "higher", None}
         None for counts that are not better either way.
     summary : bool
-        A column of ``summary.csv`` (median per dataset x adapter x device).
+        A column of ``summary.csv`` and of the report's summary table.
     compare : bool
         Compared as a B/A ratio by ``bench compare`` (accuracy is compared as a difference).
+    measure : callable, optional
+        ``measure(clf, split) -> float | None``, called in the worker after the
+        trial's timed work; its value is stored as ``record["metrics"][column]``.
     """
 
     column: str
@@ -188,99 +84,355 @@ class Metric:
     better: str | None = "lower"
     summary: bool = False
     compare: bool = False
+    measure: Callable[[Any, Any], float | None] | None = field(default=None, compare=False)
 
     @property
     def lower_is_better(self) -> bool:
         return self.better == "lower"
 
+    @property
+    def keyed(self) -> bool:
+        return "{key}" in self.column
 
-def _m(
-    column: str,
-    path: str,
-    unit: str,
+
+def metric(
     label: str,
+    unit: str | None = None,
     better: str | None = "lower",
     summary: bool = False,
     compare: bool = False,
+    key: str = "",
+    column: str = "",
+    measure: Callable[[Any, Any], float | None] | None = None,
+) -> dict:
+    """A metric read from the field it is declared on (``key``: a key of a dict field, ``*``: every key)."""
+    return dict(label=label, unit=unit, better=better, summary=summary, compare=compare, key=key, column=column,
+                measure=measure)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Field:
+    """One top-level record field, with the metrics readers take from it."""
+
+    name: str
+    type: Any
+    kind: str  # identity | measurement | provenance | raw
+    unit: str = ""
+    doc: str = ""
+    metrics: tuple[dict, ...] = ()
+    required: bool = False
+
+    def metric_objects(self) -> list[Metric]:
+        out = []
+        for m in self.metrics:
+            key = m["key"]
+            column = m["column"] or (self.name if not key else f"{self.name}_{key}")
+            path = (self.name,) if not key else (self.name, key)
+            unit = self.unit if m["unit"] is None else m["unit"]
+            out.append(Metric(column, path, unit, m["label"], m["better"], m["summary"], m["compare"], m["measure"]))
+        return out
+
+
+def F(name: str, type_: Any, kind: str, unit: str = "", doc: str = "", *metrics: dict, required: bool = False) -> Field:
+    return Field(name, type_, kind, unit, doc, tuple(metrics), required)
+
+
+_LAT = "single-sample latency: p50/p90/p99/mean in us, n calls"
+IDENTITY, MEASURE, PROV, RAW = "identity", "measurement", "provenance", "raw"
+
+FIELDS: list[Field] = [
+    # -- identity: what ran ---------------------------------------------------------------
+    F("schema_version", int, IDENTITY, "", "version of this schema", required=True),
+    F("run_id", str, IDENTITY, "", "the run (folder name; filled in from the folder when absent)"),
+    F("trial_id", str, IDENTITY, "", "dataset/adapter/device/split (/init) (%environment) (@host): stable and readable", required=True),
+    F("status", Status, IDENTITY, "", "ok | skipped | error | timeout", required=True),
+    F("reason", str, IDENTITY, "", "why a trial is not ok"),
+    F("group", str, IDENTITY, "", "trials sharing one worker process: adapter label and device"),
+    F("dataset", str, IDENTITY, "", "dataset label (+std when standard-scaled)"),
+    F("dataset_source", str, IDENTITY, "", "bundled name, synthetic spec or file path"),
+    F("dataset_sha", str, IDENTITY, "", "hash of the dataset's content (features and labels) as loaded"),
+    F("preprocessing", str, IDENTITY, "", "none | standard"),
+    F("adapter", str, IDENTITY, "", "adapter label: name[:profile](params)[backend]"),
+    F("adapter_name", str, IDENTITY, "", "registered name or dotted class path"),
+    F("adapter_class", str, IDENTITY, "", "module:Class the name resolved to when the trial ran"),
+    F("profile", str, IDENTITY, "", "named parameter set"),
+    F("stock_profile", str, IDENTITY, "", "the adapter's stock profile (its tuned profiles are compared with it)"),
+    F("params", dict[str, Json], IDENTITY, "", "resolved parameters (profile overridden by explicit ones)"),
+    F("backend", str, IDENTITY, "", "Keras backend, or 'default'"),
+    F("device", str, IDENTITY, "", "cpu | gpu"),
+    F("environment", str, IDENTITY, "", "the run's environment (bench run --env NAME=REQ), or absent"),
+    F("host", str, IDENTITY, "", "the machine a trial was pinned to (Dask --each-host)"),
+    F("split_seed", int, IDENTITY, "", "seed of the train/test split"),
+    F("init_seed", int, IDENTITY, "", "seed of model initialisation and shuffling"),
+    F("test_size", float, IDENTITY, "fraction", "share of rows in the test set"),
+    F("stratify", bool, IDENTITY, "", "stratified split (the post's split is not)"),
+    F("test_rows_sha", str, IDENTITY, "", "hash of the split's test-row indices: the same split everywhere"),
+    # -- measurement --------------------------------------------------------------------
+    F("accuracy", Number, MEASURE, "fraction", "test accuracy", metric("accuracy", better="higher", summary=True)),
+    F("f1_macro", Number, MEASURE, "fraction", "test macro-F1", metric("macro-F1", better="higher", summary=True)),
+    F("log_loss", Number, MEASURE, "nats", "test log loss (float64, normalised probabilities)", metric("log loss", summary=True)),
+    F("fit_wall_s", Number, MEASURE, "s", "wall time of fit, learning-curve evaluation excluded",
+      metric("fit time", summary=True, compare=True)),
+    F("fit_cpu_s", Number, MEASURE, "s", "CPU time of fit (all threads), curve evaluation excluded", metric("fit CPU time")),
+    F("n_epochs", int | None, MEASURE, "", "epochs trained", metric("epochs", better=None)),
+    F("first_epoch_s", Number, MEASURE, "s", "wall time of the first epoch", metric("first epoch")),
+    F("epoch_median_s", Number, MEASURE, "s", "median wall time of the other epochs", metric("epoch (median)")),
+    F("cold_predict_s", Number, MEASURE, "s", "first single-sample predict after fit (tracing, compilation)",
+      metric("first predict", summary=True, compare=True)),
+    F("stock_cold_predict_s", Number, MEASURE, "s", "first single-sample call of the stock API", metric("stock first predict")),
+    F("latency", dict[str, Number], MEASURE, "us", f"through the adapter: {_LAT}",
+      metric("predict p50", key="p50_us", summary=True, compare=True), metric("predict p90", key="p90_us"),
+      metric("predict p99", key="p99_us", summary=True, compare=True), metric("predict mean", key="mean_us"),
+      metric("predict calls", unit="calls", better=None, key="n")),
+    F("stock_latency", dict[str, Number], MEASURE, "us", f"through the framework's stock API: {_LAT}",
+      metric("stock predict p50", key="p50_us", summary=True, compare=True), metric("stock predict p90", key="p90_us"),
+      metric("stock predict p99", key="p99_us"), metric("stock predict mean", key="mean_us"),
+      metric("stock calls", unit="calls", better=None, key="n")),
+    F("throughput_sps", dict[str, Number], MEASURE, "samples/s", "predict throughput per batch size",
+      metric("throughput batch {key}", better="higher", summary=True, compare=True, key="*", column="tput_{key}")),
+    F("rss_peak_mb", Number, MEASURE, "MiB", "peak resident memory of the trial (VmHWM, reset per trial)",
+      metric("peak RSS", summary=True)),
+    F("rss_fit_delta_mb", Number, MEASURE, "MiB", "resident memory growth during fit", metric("RSS growth in fit")),
+    F("gpu_peak_mb", Number, MEASURE, "MiB", "peak GPU memory", metric("peak GPU memory")),
+    F("curve", dict[str, list[Number]], MEASURE, "",
+      "per epoch: train_time_s (cumulative, evaluation excluded), loss, test_accuracy"),
+    F("curve_eval_s", Number, MEASURE, "s", "time spent evaluating learning curves (outside fit_wall_s)",
+      metric("curve evaluation", better=None)),
+    F("serving", dict[str, dict[str, Json]], MEASURE, "",
+      "per serving path: status, export/load/first-call times, latency, throughput, agreement"),
+    F("stock_agreement", dict[str, Json], MEASURE, "",
+      "the stock API's probabilities against the adapter's: max_abs_diff, label_agreement"),
+    F("metrics", dict[str, Number], MEASURE, "", "metrics measured by registered functions (bench.record.register)"),
+    F("warnings", list[str], MEASURE, "", "warnings raised during fit, one line each"),
+    F("gc", dict[str, int | None], MEASURE, "collections", "garbage collections during fit and during the latency loop",
+      metric("GC in fit", better=None, key="fit"), metric("GC in latency loop", better=None, key="latency")),
+    F("latency_drift", Number, MEASURE, "ratio", "median of the last third of latency calls / the first third",
+      metric("latency drift", better=None)),
+    F("latency_attempts", list[dict[str, Json]], MEASURE, "",
+      "earlier latency measurements of this trial, re-measured because they drifted"),
+    F("preprocess_s", Number, MEASURE, "s", "StandardScaler fit and transform"),
+    F("n_train", int | None, MEASURE, "rows", "", metric("training rows", better=None)),
+    F("n_test", int | None, MEASURE, "rows", "", metric("test rows", better=None)),
+    F("n_features", int | None, MEASURE, "", "", metric("features", better=None)),
+    F("n_classes", int | None, MEASURE, "", "", metric("classes", better=None)),
+    # -- raw (schema <= 2 kept them inline; schema 3 keeps them in raw.jsonl) -----------------
+    F("latency_raw_ns", list[int], RAW, "ns", "every single-sample call's duration"),
+    F("stock_latency_raw_ns", list[int], RAW, "ns", "every stock-API call's duration"),
+    F("traceback", str, RAW, "", "end of the traceback of an error"),
+    # -- provenance: where and how --------------------------------------------------------
+    F("framework", str, PROV, "", "the adapter's framework"),
+    F("model", str, PROV, "", "model family, the same across frameworks (mlp, logistic-regression, ...)"),
+    F("framework_version", str, PROV, "", ""),
+    F("backend_version", str, PROV, "", ""),
+    F("threads_requested", int, PROV, "", "threads per framework asked for"),
+    F("threads", dict[str, Json], PROV, "", "thread counts in force, read back from each library"),
+    F("gc_disabled_in_latency", bool, PROV, "", "the latency loop ran with the garbage collector off (as timeit)"),
+    F("timer_overhead_ns", Number, PROV, "ns", "median cost of one perf_counter_ns pair in this worker",
+      metric("timer overhead", better=None)),
+    F("device_name", str, PROV, "", "CPU model (py-cpuinfo) or GPU name"),
+    F("hostname", str, PROV, "", ""),
+    F("machine_id", str, PROV, "", "hash of CPU model, cores, GPUs"),
+    F("worker_pid", int, PROV, "", ""),
+    F("python", str, PROV, "", "the worker's Python executable (its environment's)"),
+    F("position", int, PROV, "", "order in which the run started this trial"),
+    F("order_seed", int, PROV, "", "seed of the randomised adapter order within each round"),
+    F("trial_timeout_s", Number, PROV, "s", "the limit this trial had (from its start message)"),
+    F("startup_timeout_s", Number, PROV, "s", "the limit its worker had to start (import, warm-up)"),
+    F("import_s", Number, PROV, "s", "the framework's import in a fresh worker (cold start)", metric("import")),
+    F("worker_warmup_s", Number, PROV, "s", "untimed warm-up fit before the worker's first trial",
+      metric("worker warm-up")),
+    F("load_avg_1m", Number, PROV, "", "1-minute load average at the trial's start", metric("load average", better=None)),
+    F("started_at", Number, PROV, "unix s", ""),
+    F("finished_at", Number, PROV, "unix s", ""),
+    F("executor", str, PROV, "", "local | dask | ..."),
+    F("dask_worker", str, PROV, "", ""),
+    F("workers_on_host", int, PROV, "", "Dask workers sharing the trial's host"),
+    F("pinned_host", str, PROV, "", "version-1 spelling of host"),
+]  # fmt: skip
+
+FIELD_NAMES = frozenset(f.name for f in FIELDS)
+RAW_FIELDS = tuple(f.name for f in FIELDS if f.kind == "raw" and f.name != "traceback")
+NESTED_FIELDS = tuple(
+    f.name for f in FIELDS if getattr(f.type, "__origin__", f.type) in (dict, list) or f.type in (dict, list)
+)
+SCALAR_FIELDS = tuple(f.name for f in FIELDS if f.name not in NESTED_FIELDS and f.name not in RAW_FIELDS)
+
+
+# -- the metric registry ---------------------------------------------------------------------
+_BUILTIN_METRICS: tuple[Metric, ...] = tuple(m for f in FIELDS for m in f.metric_objects())
+_REGISTERED: list[Metric] = []
+
+
+def register(
+    column: str,
+    measure: Callable[[Any, Any], float | None],
+    label: str = "",
+    unit: str = "",
+    better: str | None = "lower",
+    summary: bool = True,
+    compare: bool = False,
 ) -> Metric:
-    return Metric(column, tuple(path.split(".")), unit, label, better, summary, compare)
+    """Register a metric measured by ``measure(clf, split)`` in the worker; returns it.
+
+    Its value lands in ``record["metrics"][column]`` and, from there, in the
+    tidy frame, the report's summary table, the CSVs, ``bench compare`` (with
+    ``compare=True``), the exports and ``--json``.
+    """
+    if column in {m.column for m in metrics()}:
+        raise ValueError(f"a metric named {column!r} is already registered")
+    m = Metric(column, ("metrics", column), unit, label or column, better, summary, compare, measure)
+    _REGISTERED.append(m)
+    return m
 
 
-METRICS: list[Metric] = [
-    _m("accuracy", "accuracy", "fraction", "accuracy", "higher", summary=True),
-    _m("f1_macro", "f1_macro", "fraction", "macro-F1", "higher", summary=True),
-    _m("log_loss", "log_loss", "nats", "log loss", summary=True),
-    _m("fit_wall_s", "fit_wall_s", "s", "fit time", summary=True, compare=True),
-    _m("fit_cpu_s", "fit_cpu_s", "s", "fit CPU time"),
-    _m("first_epoch_s", "first_epoch_s", "s", "first epoch"),
-    _m("epoch_median_s", "epoch_median_s", "s", "epoch (median)"),
-    _m("cold_predict_s", "cold_predict_s", "s", "first predict", summary=True, compare=True),
-    _m("stock_cold_predict_s", "stock_cold_predict_s", "s", "stock first predict"),
-    _m("latency_p50_us", "latency.p50_us", "us", "predict p50", summary=True, compare=True),
-    _m("latency_p90_us", "latency.p90_us", "us", "predict p90"),
-    _m("latency_p99_us", "latency.p99_us", "us", "predict p99", summary=True, compare=True),
-    _m("latency_mean_us", "latency.mean_us", "us", "predict mean"),
-    _m("latency_n", "latency.n", "calls", "predict calls", None),
-    _m("stock_latency_p50_us", "stock_latency.p50_us", "us", "stock predict p50", summary=True, compare=True),
-    _m("stock_latency_p90_us", "stock_latency.p90_us", "us", "stock predict p90"),
-    _m("stock_latency_p99_us", "stock_latency.p99_us", "us", "stock predict p99"),
-    _m("stock_latency_mean_us", "stock_latency.mean_us", "us", "stock predict mean"),
-    _m("stock_latency_n", "stock_latency.n", "calls", "stock calls", None),
-    _m("tput_{key}", "throughput_sps.*", "samples/s", "throughput batch {key}", "higher", summary=True, compare=True),
-    _m("import_s", "import_s", "s", "import"),
-    _m("worker_warmup_s", "worker_warmup_s", "s", "worker warm-up"),
-    _m("rss_peak_mb", "rss_peak_mb", "MiB", "peak RSS", summary=True),
-    _m("rss_fit_delta_mb", "rss_fit_delta_mb", "MiB", "RSS growth in fit"),
-    _m("gpu_peak_mb", "gpu_peak_mb", "MiB", "peak GPU memory"),
-    _m("curve_eval_s", "curve_eval_s", "s", "curve evaluation", None),
-    _m("latency_drift", "latency_drift", "ratio", "latency drift", None),
-    _m("gc_fit", "gc.fit", "collections", "GC in fit", None),
-    _m("gc_latency", "gc.latency", "collections", "GC in latency loop", None),
-    _m("timer_overhead_ns", "timer_overhead_ns", "ns", "timer overhead", None),
-    _m("load_avg_1m", "load_avg_1m", "", "load average", None),
-    _m("n_train", "n_train", "rows", "training rows", None),
-    _m("n_test", "n_test", "rows", "test rows", None),
-    _m("n_features", "n_features", "", "features", None),
-    _m("n_classes", "n_classes", "", "classes", None),
-    _m("n_epochs", "n_epochs", "", "epochs", None),
-]
+@functools.lru_cache(maxsize=4)
+def _plugin_metrics(env: str) -> tuple[Metric, ...]:
+    """Metrics from the ``bench.metrics`` entry points and ``BENCH_METRICS`` (module:attr, comma-separated)."""
+    targets = [ep.value for ep in entry_points(group=METRIC_ENTRY_POINTS)]
+    targets += [t.strip() for t in env.split(",") if t.strip()]
+    found = []
+    for target in targets:
+        module, _, attr = target.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except Exception:  # a broken plugin costs its metric, not the harness
+            continue
+        found += [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
+    return tuple(found)
+
+
+def metrics() -> list[Metric]:
+    """Every registered metric: the built-in ones, then registered and plugin metrics."""
+    seen: set[str] = set()
+    out = []
+    for m in (*_BUILTIN_METRICS, *_REGISTERED, *_plugin_metrics(os.environ.get("BENCH_METRICS", ""))):
+        if m.column not in seen:
+            seen.add(m.column)
+            out.append(m)
+    return out
+
+
+def measured_metrics() -> list[Metric]:
+    """The metrics a worker measures with a function (stored under ``metrics``)."""
+    return [m for m in metrics() if m.measure is not None]
+
+
+#: The built-in registry, as a list (plugins: :func:`metrics`).
+METRICS: list[Metric] = list(_BUILTIN_METRICS)
 
 
 def metric_values(record: dict) -> Iterator[tuple[str, Metric, object]]:
-    """(column, metric, value) for every registered metric present in ``record``."""
-    for metric in METRICS:
-        head, *rest = metric.path
+    """(column, metric, value) for every registered metric present in ``record``, and unregistered ``metrics``."""
+    known = set()
+    for m in metrics():
+        head, *rest = m.path
         value: object = record.get(head)
         if value is None:
             continue
         if rest == ["*"]:
             if isinstance(value, dict):
                 for key, v in value.items():
-                    yield metric.column.format(key=key), metric, v
+                    yield m.column.format(key=key), m, v
             continue
         for part in rest:
             value = value.get(part) if isinstance(value, dict) else None
+        if head == "metrics":
+            known.add(rest[0])
         if value is not None:
-            yield metric.column, metric, value
+            yield m.column, m, value
+    for column, value in (record.get("metrics") or {}).items():
+        if column not in known and value is not None:  # measured by a plugin this process does not have
+            yield column, Metric(column, ("metrics", column), "", column, None), value
 
 
 def metric_for(column: str) -> Metric | None:
     """The registered metric behind a tidy column (``tput_32`` -> the throughput metric)."""
-    for metric in METRICS:
-        if metric.column == column:
-            return metric
-        if "{key}" in metric.column:
-            prefix = metric.column.split("{key}")[0]
+    for m in metrics():
+        if m.column == column:
+            return m
+        if m.keyed:
+            prefix = m.column.split("{key}")[0]
             if column.startswith(prefix) and column[len(prefix) :].isdigit():
-                return metric
+                return m
     return None
 
 
 def label_of(column: str, unit: bool = True) -> str:
     """A column's label, with its unit by default: ``predict p50 (us)``."""
-    metric = metric_for(column)
-    if metric is None:
+    m = metric_for(column)
+    if m is None:
         return column
-    key = column[len(metric.column.split("{key}")[0]) :] if "{key}" in metric.column else ""
-    text = metric.label.format(key=key)
-    return f"{text} ({metric.unit})" if metric.unit and unit else text
+    key = column[len(m.column.split("{key}")[0]) :] if m.keyed else ""
+    text = m.label.format(key=key)
+    return f"{text} ({m.unit})" if m.unit and unit else text
+
+
+# -- the typed record -------------------------------------------------------------------------
+def _struct_type() -> Any:
+    import msgspec
+
+    fields: list[tuple] = []
+    for f in sorted(FIELDS, key=lambda f: not f.required):  # required fields first (no default)
+        fields.append((f.name, f.type) if f.required else (f.name, f.type | None, None))  # type: ignore[operator]
+    return msgspec.defstruct(
+        "Record", fields, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, module=__name__
+    )
+
+
+@functools.cache
+def record_type() -> Any:
+    """The ``msgspec.Struct`` class of a record, generated from :data:`FIELDS` (built on first use)."""
+    return _struct_type()
+
+
+class RecordError(ValueError):
+    """A record that does not match the schema: names the field and what was wrong."""
+
+
+def _explain(err: Exception) -> str:
+    text = str(err)
+    # msgspec: "Expected `int`, got `str` - at `$.split_seed`" / "Object contains unknown field `x`"
+    if " - at `$." in text:
+        what, _, where = text.partition(" - at `$.")
+        return f"field {where.rstrip('`')!r}: {what[0].lower()}{what[1:]}"
+    return text[0].lower() + text[1:] if text else type(err).__name__
+
+
+def build(fields: dict) -> Any:
+    """A validated record from its fields (the one place a record is assembled); RecordError if not."""
+    import msgspec
+
+    try:
+        return msgspec.convert(fields, record_type())
+    except msgspec.ValidationError as err:
+        raise RecordError(_explain(err)) from None
+
+
+def decode(line: bytes) -> Any:
+    """One stored line as a validated record; RecordError naming the field when it does not match."""
+    import msgspec
+
+    try:
+        record = msgspec.json.decode(line, type=record_type())
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise RecordError(_explain(err)) from None
+    if record.schema_version not in READABLE_VERSIONS:
+        raise RecordError(
+            f"schema_version {record.schema_version!r} is not one this version of bench reads "
+            f"({READABLE_VERSIONS[0]}..{READABLE_VERSIONS[-1]}); upgrade bench to read it"
+        )
+    return record
+
+
+def encode(record: Any) -> bytes:
+    """A record as one JSON line (no newline); NaN and infinities are stored as null."""
+    import msgspec
+
+    return msgspec.json.encode(record)
+
+
+def as_dict(record: Any) -> dict:
+    """A record as plain data (absent fields left out)."""
+    import msgspec
+
+    return msgspec.to_builtins(record)

@@ -20,7 +20,8 @@ from bench.run.executors.dask import DaskExecutor  # noqa: E402
 from bench.run.progress import Quiet  # noqa: E402
 from bench.run.runner import run  # noqa: E402
 from bench.run.settings import TimingSettings  # noqa: E402
-from bench.store.runstore import RunStore, read_records  # noqa: E402
+from bench.store.reader import read_records  # noqa: E402
+from bench.store.writer import RunStore  # noqa: E402
 from tests.conftest import run_local  # noqa: E402
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"

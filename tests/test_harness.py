@@ -11,7 +11,8 @@ from bench.errors import UserError
 from bench.run.config import AdapterSpec, Config, config_from_dict, validate
 from bench.run.matrix import expand, groups
 from bench.run.settings import TimingSettings
-from bench.store.runstore import RunStore, read_records
+from bench.store.reader import read_records
+from bench.store.writer import RunStore
 from tests.conftest import run_local
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-fail=tests.fake_adapters:FailingClassifier,fake-hang=tests.fake_adapters:HangingClassifier,fake-crash=tests.fake_adapters:CrashingClassifier"
@@ -140,7 +141,7 @@ def test_store_appends_and_reads_latest(tmp_path):
     store.append({"trial_id": "b", "status": "ok"})
     records = read_records(store.records_path)
     assert [(r["trial_id"], r["status"]) for r in records] == [("a", "ok"), ("b", "ok")]
-    assert records[0]["accuracy"] is None and records[0]["schema_version"] == 2
+    assert records[0].get("accuracy") is None and records[0]["schema_version"] == 3
     assert store.finished_ids() == {"a", "b"}
 
 
@@ -167,7 +168,7 @@ def test_corrupt_line_names_file_and_line(tmp_path):
     with pytest.raises(UserError, match=r"records.jsonl:2: not a valid record"):
         read_records(path)
     path.write_text('{"trial_id": "a", "schema_version": 99, "status": "ok"}\n')
-    with pytest.raises(UserError, match=r"records.jsonl:1: schema_version 99"):
+    with pytest.raises(UserError, match=r"records.jsonl:1: .*schema_version 99"):
         read_records(path)
 
 
@@ -240,12 +241,15 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
         "stock_latency",
         "throughput_sps",
         "rss_peak_mb",
-        "gpu_peak_mb",
         "status",
         "import_s",
         "hostname",
     ):
         assert key in record, key
+    assert "gpu_peak_mb" not in record  # null (no GPU) is stored as absent
+    for key in ("dataset_sha", "test_rows_sha", "trial_timeout_s", "startup_timeout_s", "adapter_class", "python"):
+        assert record[key], key
+    assert (first.path / "raw.jsonl").exists() and "latency_raw_ns" not in record  # raw durations kept apart
     assert record["n_train"] == record["n_test"] == 75
     assert set(record["latency"]) >= {"p50_us", "p90_us", "p99_us", "n"}
     assert record["threads"]["blas"]

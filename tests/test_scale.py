@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bench.report.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
-from bench.store.runstore import RunStore, read_records
+from bench.store.reader import read_records
+from bench.store.writer import RunStore
 from tests.conftest import run_local
 
 

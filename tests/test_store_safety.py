@@ -66,16 +66,10 @@ def test_two_concurrent_runs_one_is_refused(tmp_path):
     first = subprocess.Popen(
         cmd(tmp_path, conf), env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    wait_for(
-        lambda: (
-            (tmp_path / "results" / "runs" / "r" / "lock").exists()
-            and (tmp_path / "results" / "runs" / "r" / "config.json").exists()
-        )
-    )
+    wait_for(lambda: (tmp_path / "results" / "runs" / "r" / "config.json").exists())
     second = subprocess.run(cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
-    assert second.stderr.startswith("error: Run 'r' is being written by pid") and second.stderr.count("\n") == 1
-    assert f"pid {first.pid} on" in second.stderr
+    assert second.stderr == f"error: Run 'r' is being written by process {first.pid}; wait for it or use another --run-id.\n"
     assert first.wait(timeout=120) == 0
     ids = [r["trial_id"] for r in lines(tmp_path)]
     assert sorted(ids) == [f"iris/fake-slow/cpu/split-0{i}" for i in range(3)]  # every trial once
@@ -106,7 +100,7 @@ def test_full_disk_is_one_line_and_resumable(tmp_path):
 
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the error, not the signal
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))  # raw.jsonl grows ~40 kB a trial
 
     full = subprocess.run(
         cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit

@@ -1,61 +1,66 @@
-"""The one loader: run ids -> records -> one tidy, flat DataFrame, each split counted once.
+"""The one loader: run ids -> records -> one tidy, flat DataFrame.
 
 ``bench.load``, the report, ``bench compare``, ``bench scale`` and the
-exports all read runs through here. Columns come from the record schema
-(:mod:`bench.schema`): identity and provenance fields as they are, every
-registered metric as a flat column (``latency_p50_us``, ``tput_32``), nested
-fields as JSON text, timestamps as datetimes.
+exports all read runs through here, and here through the one run-folder
+reader (:class:`bench.store.reader.RunFolder`). Columns come from the record
+schema (:mod:`bench.record`): identity and provenance fields as they are,
+every registered metric as a flat column (``latency_p50_us``, ``tput_32``),
+nested fields as JSON text, timestamps as datetimes.
 
-Several runs can hold the same trial (``bench report R R``, or a run and its
-copy): a record is counted once per (dataset, adapter with its parameters,
-device, machine, split seed, init seed, test rows). Two records that claim the
-same split but different test rows are an error naming both runs.
+**Every run's rows are kept**, with a ``run_id`` column: ``bench.load`` and
+the exports never drop a row. Counting each split once is the statistics'
+business: :func:`load_runs` with ``dedupe=True`` (the report, compare) keeps
+one record per split and says how many it dropped; two records that claim
+the same split on different test rows are an error naming both runs.
+
+The read side scales: each run's flat frame is cached as Parquet outside the
+repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by the records
+file's identity and the registry), built once and reused; nested records
+(curves, serving paths) are decoded only when a section asks for them, and
+raw per-call durations only through :meth:`Loaded.raw`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
 from bench.errors import UserError
-from bench.record import FIELDS, METRICS, NESTED_FIELDS, RAW_FIELDS, metric_values
-from bench.store.runstore import load_config, load_environment, read_records, resolve_run, run_dirs
+from bench.record import METRICS, NESTED_FIELDS, RAW_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, metric_values, metrics
+from bench.store.reader import RunFolder, run_dirs
+from bench.store.safefs import write_file
 
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
 #: What makes two records the same trial: its id (dataset, adapter with parameters, device,
-#: split and init seed, pinned host) and the device column, which names the machine when
-#: the records come from several.
+#: split and init seed, environment, pinned host) and the device column, which names the
+#: machine when the records come from several.
 SPLIT_KEY = ["trial_id", "device"]
-_SCALAR_FIELDS = [f.name for f in FIELDS if f.kind != "raw" and f.name not in NESTED_FIELDS]
 TIMESTAMPS = ("started_at", "finished_at")
+#: The flat frame's layout version: change it when flat_row changes, so cached frames are rebuilt.
+FRAME_VERSION = 1
+#: Nested fields the flat frame keeps as JSON text (the metrics inside the others are flattened).
+_JSON_FIELDS = tuple(n for n in NESTED_FIELDS if n not in ("latency", "stock_latency", "throughput_sps", "metrics"))
 
 
 class DuplicateSplitError(UserError):
     """Two records claim the same split but were made on different test rows."""
 
 
-@dataclass
-class Loaded:
-    """Runs read from the store: the tidy frame, the raw records behind it, where they came from."""
-
-    frame: pd.DataFrame
-    records: list[dict]
-    paths: list[Path]
-    duplicates: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
 def flat_row(record: dict) -> dict:
     """One record as a flat row: scalars as they are, metrics flattened, nested fields as JSON."""
-    row = {name: record.get(name) for name in _SCALAR_FIELDS if name in record}
+    row = {name: record[name] for name in SCALAR_FIELDS if name in record}
     for column, _, value in metric_values(record):
         row[column] = value
-    for name in NESTED_FIELDS:
-        if name in record and name not in RAW_FIELDS and name not in ("latency", "stock_latency", "throughput_sps"):
+    for name in _JSON_FIELDS:
+        if name in record and name not in RAW_FIELDS:
             row[name] = json.dumps(record[name], sort_keys=True)
     row["n_warnings"] = len(record.get("warnings") or [])
     if "pinned_host" in record and not record.get("host"):
@@ -63,16 +68,26 @@ def flat_row(record: dict) -> dict:
     return row
 
 
-def tidy(records: list[dict]) -> pd.DataFrame:
-    """Records as one flat frame (see the module docstring)."""
+def flat_frame(records: list[dict]) -> pd.DataFrame:
+    """Records as flat rows, the registry's numeric columns as numbers (cacheable per run)."""
     df = pd.DataFrame([flat_row(r) for r in records])
-    # Older or partial records: absent columns are NaN, so a report shows gaps instead of failing.
-    metric_columns = [m.column for m in METRICS if "{key}" not in m.column]
-    for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host"] + metric_columns:
+    metric_columns = [m.column for m in metrics() if not m.keyed]
+    for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host", *metric_columns]:
         if col not in df.columns:
             df[col] = math.nan
-    for col in metric_columns:
+    for col in metric_columns + [c for c in df.columns if c.startswith("tput_")]:
         df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def tidy(records: list[dict]) -> pd.DataFrame:
+    """Records as one flat frame (see the module docstring)."""
+    return finish(flat_frame(records))
+
+
+def finish(df: pd.DataFrame) -> pd.DataFrame:
+    """The combined frame of one or more runs: reasons, machines, timestamps, statuses."""
+    df = df.reset_index(drop=True)
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "")
     # Runs spread over several machines (Dask): tell them apart wherever devices are.
     machine = df["host"].where(df["host"].notna(), df["hostname"])
@@ -90,10 +105,73 @@ def throughput_columns(df: pd.DataFrame) -> list[str]:
     return sorted((c for c in df.columns if c.startswith("tput_")), key=lambda c: int(c.split("_")[1]))
 
 
-def dedupe(df: pd.DataFrame, records: list[dict]) -> tuple[pd.DataFrame, list[dict], int]:
+# -- the per-run cache ----------------------------------------------------------------------
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hello-bench" / "frames"
+
+
+def _cache_key(folder: RunFolder) -> str:
+    registry = ",".join(m.column for m in metrics())
+    ident = f"{os.path.realpath(folder.path)}|{folder.stamp()}|{SCHEMA_VERSION}|{FRAME_VERSION}|{registry}"
+    return hashlib.sha1(ident.encode()).hexdigest()[:24]
+
+
+def run_frame(folder: RunFolder) -> pd.DataFrame:
+    """One run's flat frame, from the Parquet cache when the records have not changed since it was built."""
+    path = cache_dir() / f"{_cache_key(folder)}.parquet"
+    if path.is_file() and not path.is_symlink():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            pass
+    frame = flat_frame(folder.records())
+    try:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, buffer.getvalue())
+    except Exception:  # no cache (read-only home, mixed types pyarrow refuses): read the records next time
+        pass
+    return frame
+
+
+# -- loading ----------------------------------------------------------------------------------
+@dataclass
+class Loaded:
+    """Runs read from the store: the tidy frame, where it came from, and the nested records on demand."""
+
+    frame: pd.DataFrame
+    folders: list[RunFolder]
+    duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [f.path for f in self.folders]
+
+    @cached_property
+    def records(self) -> list[dict]:
+        """The records behind :attr:`frame` (nested fields as stored, no raw durations), in frame order."""
+        by_key = {(r["run_id"], r["trial_id"]): r for folder in self.folders for r in folder.records()}
+        keys = zip(self.frame["run_id"].astype(str), self.frame["trial_id"].astype(str))
+        return [by_key[k] for k in keys if k in by_key]
+
+    def raw(self) -> dict[tuple[str, str], dict]:
+        """Raw per-call durations by (run id, trial id), for the rows of :attr:`frame`."""
+        wanted = set(zip(self.frame["run_id"].astype(str), self.frame["trial_id"].astype(str)))
+        out = {}
+        for folder in self.folders:
+            ids = {t for r, t in wanted if r == folder.run_id}
+            for trial_id, arrays in folder.raw(ids).items():
+                out[(folder.run_id, trial_id)] = arrays
+        return out
+
+
+def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Keep the first record of each split; error on a split claimed with different test rows."""
     if df.empty:
-        return df, records, 0
+        return df, 0
     sha = df["test_rows_sha"] if "test_rows_sha" in df.columns else pd.Series(None, index=df.index)
     seen: dict[tuple, tuple[str | None, str]] = {}
     keep = []
@@ -112,41 +190,52 @@ def dedupe(df: pd.DataFrame, records: list[dict]) -> tuple[pd.DataFrame, list[di
         seen[key] = (rows, run)
         keep.append(True)
     mask = pd.Series(keep, index=df.index)
-    kept_records = [r for r, k in zip(records, keep) if k]
-    return df[mask].reset_index(drop=True), kept_records, int((~mask).sum())
+    return df[mask].reset_index(drop=True), int((~mask).sum())
 
 
-def load_runs(runs: list[str], results_dir: str | Path, kind: str | None = "matrix") -> Loaded:
-    """Records of the named runs (default: the latest of ``kind``), tidy and deduplicated."""
+def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None = "matrix") -> list[RunFolder]:
+    """The named runs (each once), or the latest run of ``kind``; damaged run files are one line now."""
     if runs:
-        paths = []
+        folders: list[RunFolder] = []
         for run in runs:
-            path = resolve_run(run, results_dir)
-            if path not in paths:
-                paths.append(path)
+            folder = RunFolder.resolve(run, results_dir)
+            if folder.path not in [f.path for f in folders]:
+                folders.append(folder)
     else:
         found = run_dirs(results_dir, kind=kind)
         if not found:
             raise UserError(f"No runs under {Path(results_dir) / 'runs'}. Run `bench run` first.")
-        paths = [found[-1]]
-    records: list[dict] = []
-    for path in paths:
-        load_environment(path), load_config(path)  # damaged run files: one line now, before any output
-        for record in read_records(path / "records.jsonl"):
-            record.setdefault("run_id", path.name)
-            records.append(record)
-    if not records:
-        raise UserError(f"No records in {', '.join(str(p) for p in paths)}.")
-    frame, records, dropped = dedupe(tidy(records), records)
-    notes = []
-    if dropped or len(paths) < len(runs):
-        repeated = len(runs) - len(paths)
-        notes.append(
-            f"{dropped} duplicate record(s) (the same split in several runs"
-            + (f"; {repeated} run(s) named twice" if repeated else "")
-            + ") were counted once."
-        )
-    return Loaded(frame, records, paths, dropped, notes)
+        folders = [RunFolder(found[-1])]
+    for folder in folders:
+        folder.check()
+    return folders
+
+
+def load_runs(
+    runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True
+) -> Loaded:
+    """Records of the named runs (default: the latest of ``kind``) as one tidy frame.
+
+    ``dedupe_splits`` (the statistics' view): each split once, with a note of
+    how many duplicates were dropped. Without it every run's rows are kept.
+    """
+    folders = resolve_folders(runs, results_dir, kind)
+    frames = [run_frame(folder).assign(run_id=folder.run_id) for folder in folders]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        raise UserError(f"No records in {', '.join(str(f.path) for f in folders)}.")
+    frame = finish(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+    notes, dropped = [], 0
+    if dedupe_splits:
+        frame, dropped = dedupe(frame)
+        repeated = len(runs) - len(folders)
+        if dropped or repeated:
+            notes.append(
+                f"{dropped} duplicate record(s) (the same split in several runs"
+                + (f"; {repeated} run(s) named twice" if repeated else "")
+                + ") were counted once."
+            )
+    return Loaded(frame, folders, dropped, notes)
 
 
 def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> pd.DataFrame:
@@ -164,9 +253,11 @@ def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> 
     Returns
     -------
     pandas.DataFrame
-        Flat: one row per trial, counted once across runs; every metric a
-        column (``latency_p50_us``, ``tput_32``, ``fit_wall_s``), units in
-        :data:`bench.schema.METRICS`, ``started_at``/``finished_at`` as datetimes.
+        One row per record of every named run, with its ``run_id`` (a split
+        stored in two runs appears twice: counting it once is for statistics);
+        every metric a column (``latency_p50_us``, ``tput_32``, ``fit_wall_s``),
+        units in :func:`bench.record.metrics`, ``started_at``/``finished_at``
+        as datetimes.
 
     Raises
     ------
@@ -176,5 +267,11 @@ def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> 
     names = list(runs) or [p.name for p in run_dirs(results_dir)]
     if not names:
         raise UserError(f"No runs under {Path(results_dir) / 'runs'}.")
-    loaded = load_runs(names, results_dir, kind=None)
-    return pd.DataFrame(loaded.records) if raw else loaded.frame
+    loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False)
+    if not raw:
+        return loaded.frame
+    arrays = loaded.raw()
+    return pd.DataFrame([{**r, **arrays.get((r["run_id"], r["trial_id"]), {})} for r in loaded.records])
+
+
+__all__ = ["METRICS", "DuplicateSplitError", "Loaded", "load", "load_runs", "tidy"]

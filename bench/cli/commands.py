@@ -131,15 +131,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.runstore import RunStore, check_reusable
+    from bench.store.reader import check_reusable
     from bench.store.safefs import check_run_id
+    from bench.store.writer import RunStore
 
     config = resolve_config(args)
-    if args.dry_run:
-        return _dry_run(config, args)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
+    if args.dry_run:
+        return _dry_run(config, args)
     with executor:
         store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint())
         with store:
@@ -148,12 +149,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
-            result = run(config, store, executor, Progress(live=None if not args.json else False))
+            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors)
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
 
 
 def _stored(config: dict) -> dict:
-    from bench.store.runstore import dumps
+    from bench.store.writer import dumps
 
     return json.loads(dumps(config))
 
@@ -178,15 +179,17 @@ def _say(text: str) -> None:
 def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool = False) -> int:
     code = EXIT["trials failed"] if result.failed else EXIT["ok"]
     if args.json:
-        _json({"run_id": result.run_id, "path": str(result.path), "statuses": dict(result.statuses), "resumed": result.resumed,
-               "total": result.total, "failed": result.failed, "exit_status": code})  # fmt: skip
+        _json({"run_id": result.run_id, "path": str(result.path), "statuses": dict(result.statuses),
+               "new": dict(result.new), "resumed": result.resumed, "total": result.total, "failed": result.failed,
+               "failed_trials": result.failed_ids, "exit_status": code})  # fmt: skip
         return code
     if quick:
         print(QUICK_NOTE)
     print(f"Done: {result.summary()}. Records: {result.path / 'records.jsonl'}")
     if result.failed:
         print(
-            f"{result.failed} trial(s) ended in error or timeout (see their reasons in the report); exit status {code}."
+            f"{result.failed} trial(s) of the run ended in error or timeout (see their reasons in the report); "
+            f"exit status {code}. Rerun them with: bench run ... --run-id {shlex.quote(result.run_id)} --retry-errors"
         )
     print(f"Next: {next_step}")
     return code
@@ -200,16 +203,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from bench.run.executors.local import LocalExecutor
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.runstore import RunStore, read_records
+    from bench.store.reader import check_reusable
     from bench.store.safefs import check_run_id
+    from bench.store.writer import RunStore
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
+    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "seed")
     start = time.perf_counter()
     print(f"Running the blog post's experiment ({args.threads} thread(s) per framework) ...", file=sys.stderr)
     with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="seed") as store:
         result = run(config, store, LocalExecutor(), Progress())
-        records = read_records(store.records_path)
+        records = store.folder.records()
     rows = seed_rows(records)
     threads: dict = {k: v for r in records for k, v in (r.get("threads") or {}).items()}
     if args.json:
@@ -226,14 +231,16 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from bench.report.scale import scale_config, write_scale_report
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.runstore import RunStore, check_reusable, resolve_run, run_kind
+    from bench.store.reader import RunFolder, check_reusable
     from bench.store.safefs import check_run_id
+    from bench.store.writer import RunStore
 
     if args.report:
-        run_path = resolve_run(args.report, args.results_dir)
-        if run_kind(run_path) != "scale":
+        folder = RunFolder.resolve(args.report, args.results_dir)
+        run_path = folder.path
+        if folder.kind() != "scale":
             raise UserError(
-                f"Run {run_path.name!r} is a {run_kind(run_path)} run, not a scale sweep: use `bench report {run_path.name}`."
+                f"Run {run_path.name!r} is a {folder.kind()} run, not a scale sweep: use `bench report {run_path.name}`."
             )
         print(f"Scale report written to {write_scale_report(run_path, _out_dir(args, run_path.name))}")
         return EXIT["ok"]

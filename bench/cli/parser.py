@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from typing import Any, NoReturn
 
 from bench.cli.commands import (
@@ -125,6 +127,11 @@ def _run_parser(sub: Any) -> None:
     how = p.add_argument_group("how")
     how.add_argument(
         "--threads", type=_positive_int, metavar="N", help="threads per framework, equal for all (default: 1)"
+    )
+    how.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="rerun the trials of this run whose latest record is an error or a timeout (with --run-id)",
     )
     how.add_argument(
         "--trial-timeout",
@@ -285,9 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: records written so far are kept, workers are stopped, exit 130."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bench`` console script."""
+    """Parse ``argv`` and run the command; every failure is one line and an exit status."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except UserError as err:

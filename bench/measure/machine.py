@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import platform
 import socket
@@ -135,31 +134,6 @@ def hardware() -> dict:
         "gpus": nvidia_gpus(),
         "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
     }
-
-
-#: Runs the control measurement in a fresh process with the trials' thread count.
-CONTROL_BOOT = (
-    "import sys, json; del sys.path[0]; from threadpoolctl import threadpool_limits; threadpool_limits(int(sys.argv[1])); "
-    "from bench.measure.machine import control_measurement; print(json.dumps(control_measurement()))"
-)
-
-
-def control_in_worker(threads: int) -> dict:
-    """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
-    from bench.run.process import PACKAGE_ROOT
-
-    env = dict(os.environ)
-    env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-    try:
-        out = subprocess.run(
-            [sys.executable, "-c", CONTROL_BOOT, str(threads)], capture_output=True, text=True, env=env, timeout=120
-        )
-        data = json.loads(out.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return {}
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {**data, "threads": threads, "load_avg_1m": load, "at": time.time()}
 
 
 def fingerprint(control: bool = True) -> dict:

@@ -174,6 +174,21 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     return out
 
 
+def registered_metrics(clf: Any, split: Split) -> dict:
+    """Every metric registered with a measuring function (bench.record.register), after the timed work."""
+    from bench.record import measured_metrics
+
+    out: dict = {}
+    for m in measured_metrics():
+        try:
+            value = m.measure(clf, split) if m.measure else None
+            out[m.column] = None if value is None else float(value)
+        except Exception as err:  # a broken metric costs its value, not the trial
+            warnings.warn(f"metric {m.column}: {type(err).__name__}: {err}", stacklevel=1)
+            out[m.column] = None
+    return out
+
+
 def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int = 1, serve: bool = True) -> dict:
     """Fit ``clf`` and measure it; return the measurement fields of one record.
 
@@ -202,6 +217,9 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     out.update(scores(clf.classes_, split.y_test, proba))
     out["stock_agreement"] = agreement(clf.predict_proba_stock(split.X_test), proba)
     out["rss_peak_mb"] = memory.rss_peak_mb()
+    registered = registered_metrics(clf, split)
+    if registered:
+        out["metrics"] = registered
     out["gpu_peak_mb"] = probe() if probe else None
     if serve and settings.serving:
         from bench.measure.serving import measure_serving

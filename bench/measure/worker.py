@@ -1,42 +1,77 @@
 """A worker process: runs trials of one group (same adapter, backend, device), one at a time.
 
-Started fresh by an executor (see :mod:`bench.workerproc`) so that
-frameworks' global state, Keras' per-process backend and a crash stay inside
-one group. The protocol is JSON lines:
+Started fresh and isolated by :class:`bench.run.process.WorkerProcess`, so
+that frameworks' global state, Keras' per-process backend and a crash stay
+inside one group. The protocol is JSON lines:
 
-- stdin: a job header (adapter, backend, threads, split and timing
-  settings), then one ``trial`` message per trial, sent when the executor
-  wants it run (workers of different groups take turns); end of input ends
-  the worker.
+- stdin: a job header (:class:`~bench.run.process.WorkerJob`), then one
+  ``trial`` message per trial, sent when the executor wants it run; end of
+  input ends the worker.
 - the original stdout: ``hello`` once (versions, threads, the framework's
-  import time), then ``start`` and ``record`` for each trial.
+  import time), then ``start`` and ``record`` for each trial. A ``record``
+  message carries the trial's measured ``fields`` and, apart, its ``raw``
+  per-call durations.
 
 Anything the frameworks print goes to stderr, which the executor saves to the
-run's logs. Every framework fact comes from the adapter class's hooks.
+run's logs. Every framework fact comes from the adapter class's hooks. The
+worker exits at once when its parent dies (it watches a pipe only the parent
+holds open).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any, TextIO
 
+from bench.run.process import PARENT_FD_VAR, WorkerJob
+
+
+def _safe(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalar or 0-d array
+        return _safe(value.item()) if getattr(value, "ndim", 0) == 0 else _safe(value.tolist())
+    return value
+
+
+def watch_parent() -> None:
+    """Exit as soon as the parent is gone: its end of the pipe closes and the read returns b''."""
+    fd = os.environ.get(PARENT_FD_VAR)
+    if not fd:
+        return
+
+    def wait() -> None:
+        try:
+            while os.read(int(fd), 1):
+                pass
+        except OSError:
+            pass
+        os._exit(70)  # the parent died: nobody will read this worker's results
+
+    threading.Thread(target=wait, name="bench-parent-watch", daemon=True).start()
+
 
 class Worker:
-    def __init__(self, job: dict, out: TextIO) -> None:
+    def __init__(self, job: WorkerJob, out: TextIO) -> None:
         self.job = job
         self.out = out
         self.datasets: dict = {}
         self.common: dict = {}
 
     def send(self, message: dict) -> None:
-        from bench.store.runstore import dumps
-
-        self.out.write(dumps(message) + "\n")
+        self.out.write(json.dumps(_safe(message), allow_nan=False) + "\n")
         self.out.flush()
 
     # -- start-up ---------------------------------------------------------------
@@ -46,20 +81,22 @@ class Worker:
         from bench.measure.machine import machine_id
 
         job = self.job
-        start = time.perf_counter()
-        self.cls = adapter_class(job["adapter"])  # the adapter's module imports its estimators
-        self.cls.import_framework(job["backend"])
-        import_s = time.perf_counter() - start
-        threads = self.cls.limit_threads(job["threads"], job["backend"])
+        begin = time.perf_counter()
+        self.cls = adapter_class(job.adapter)  # the adapter's module imports its estimators
+        self.cls.import_framework(job.backend)
+        import_s = time.perf_counter() - begin
+        threads = self.cls.limit_threads(job.threads, job.backend)
         warmup_s = self.warm_up()
         self.common = {
             "framework": self.cls.framework,
             "model": self.cls.model_family(),
-            **self.cls.framework_versions(job["backend"]),
+            "adapter_class": f"{self.cls.__module__}:{self.cls.__qualname__}",
+            **self.cls.framework_versions(job.backend),
             "threads": threads,
             "hostname": socket.gethostname(),
-            "machine_id": job.get("machine_id") or machine_id(),
+            "machine_id": job.machine_id or machine_id(),
             "worker_pid": os.getpid(),
+            "python": sys.executable,
             "import_s": import_s,
             "worker_warmup_s": warmup_s,
         }
@@ -76,22 +113,29 @@ class Worker:
         """
         import numpy as np
 
-        warm = self.job.get("warmup") or {}
-        params = {**warm.get("params", {}), **self.cls.smoke_params}
+        params = {**self.job.warmup_params, **self.cls.smoke_params}
         X = np.random.default_rng(0).standard_normal((32, 4))
         y = np.arange(32) % 2
-        start = time.perf_counter()
+        begin = time.perf_counter()
         try:
-            clf = self.cls(**params, device=warm.get("device", "cpu"), random_state=0)
-            if warm.get("device") == "gpu" and not clf.gpu_available():
+            clf = self.cls(**params, device=self.job.device, random_state=0)
+            if self.job.device == "gpu" and not clf.gpu_available():
                 return None
             clf.fit(X, y).predict_proba(X[:1])
             clf.sync()
         except Exception:
             return None
-        return time.perf_counter() - start
+        return time.perf_counter() - begin
 
     # -- trials ---------------------------------------------------------------
+    def dataset(self, trial: Any) -> Any:
+        from bench.run.datasets import load_spec
+
+        key = json.dumps(trial.dataset.to_dict(), sort_keys=True)
+        if key not in self.datasets:
+            self.datasets[key] = load_spec(trial.dataset)
+        return self.datasets[key]
+
     def split(self, trial: Any) -> Any:
         """The trial's split: seeded (stratified unless the config says not), the same for every adapter.
 
@@ -102,17 +146,12 @@ class Worker:
         from sklearn.model_selection import train_test_split
 
         from bench.measure.trial import Split, test_rows_sha
-        from bench.run.datasets import load_spec
 
-        key = json.dumps(trial.dataset.to_dict(), sort_keys=True)
-        if key not in self.datasets:
-            self.datasets[key] = load_spec(trial.dataset)
-        ds = self.datasets[key]
+        ds = self.dataset(trial)
         index = np.arange(ds.n_samples)
-        stratify = ds.y if self.job.get("stratify", True) else None
-        train, test = train_test_split(
-            index, test_size=self.job["test_size"], random_state=trial.split_seed, stratify=stratify
-        )
+        stratify = ds.y if self.job.stratify else None
+        train, test = train_test_split(index, test_size=self.job.test_size, random_state=trial.split_seed,
+                                       stratify=stratify)  # fmt: skip
         X_tr, X_te, y_tr, y_te = ds.X[train], ds.X[test], ds.y[train], ds.y[test]
         meta = {
             "n_train": len(X_tr),
@@ -121,14 +160,15 @@ class Worker:
             "n_classes": len(ds.classes),
             "preprocess_s": 0.0,
             "test_rows_sha": test_rows_sha(test),
+            "dataset_sha": ds.content_sha,
         }
         if trial.preprocessing == "standard":
             from sklearn.preprocessing import StandardScaler
 
-            start = time.perf_counter_ns()
+            begin = time.perf_counter_ns()
             scaler = StandardScaler().fit(X_tr)
             X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
-            meta["preprocess_s"] = (time.perf_counter_ns() - start) / 1e9
+            meta["preprocess_s"] = (time.perf_counter_ns() - begin) / 1e9
         return Split(X_tr, X_te, y_tr, y_te, meta)
 
     def handle(self, message: dict) -> None:
@@ -137,19 +177,20 @@ class Worker:
 
         trial = Trial.from_dict(message["trial"])
         self.send({"type": "start", "trial_id": trial.trial_id})
-        record = {"trial_id": trial.trial_id, **self.common, "started_at": time.time()}
+        fields = {**self.common, "started_at": time.time()}
+        raw: dict = {}
         try:
-            record.update(self.run_trial(trial, message.get("serve", True)))
+            fields.update(self.run_trial(trial, message.get("serve", True), raw))
         except Exception as err:  # recorded, and the group goes on
-            record.update(
+            fields.update(
                 status="error",
                 reason=f"{type(err).__name__}: {err}",
                 traceback="".join(traceback.format_exception(err))[-4000:],
             )
-        record["finished_at"] = time.time()
-        self.send({"type": "record", "record": record})
+        fields["finished_at"] = time.time()
+        self.send({"type": "record", "fields": fields, "raw": raw})
 
-    def run_trial(self, trial: Any, serve: bool) -> dict:
+    def run_trial(self, trial: Any, serve: bool, raw: dict) -> dict:
         from bench.measure.machine import cpu_model
         from bench.measure.trial import measure_trial
         from bench.run.settings import TimingSettings
@@ -160,8 +201,11 @@ class Worker:
             return {"status": "skipped", "reason": f"no GPU visible to {self.cls.framework} in this process"}
         split = self.split(trial)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        settings = TimingSettings.from_dict(self.job["timing"])
-        metrics = measure_trial(clf, split, settings, threads=self.job["threads"], serve=serve)
+        settings = TimingSettings.from_dict(self.job.timing)
+        metrics = measure_trial(clf, split, settings, threads=self.job.threads, serve=serve)
+        for name in ("latency_raw_ns", "stock_latency_raw_ns"):
+            if name in metrics:
+                raw[name] = metrics.pop(name)
         return {
             "status": "ok",
             **split.meta,
@@ -181,10 +225,11 @@ def gpu_name() -> str:
 def main() -> int:
     # Keep the protocol channel for ourselves; whatever else writes to stdout
     # (framework banners, progress bars) goes to stderr instead.
+    watch_parent()
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    worker = Worker(json.loads(sys.stdin.readline()), out)
+    worker = Worker(WorkerJob.from_dict(json.loads(sys.stdin.readline())), out)
     worker.start()
     for line in sys.stdin:
         if line.strip():

@@ -78,7 +78,9 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
     summ = serving.section(doc, records)
     significant = across.section(doc, ok)
     timing.trust(doc, ok, records, noisy)
-    figs = figures.draw(ok, records, acc, {"targets": goals, "serving": summ, "friedman": significant}, fig_dir)
+    figs = figures.draw(
+        ok, records, acc, {"targets": goals, "serving": summ, "friedman": significant, "raw": loaded.raw()}, fig_dir
+    )
     if figs:
         doc.heading("Figures")
         for title, path in figs.items():

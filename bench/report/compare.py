@@ -33,7 +33,7 @@ from bench.record import METRICS, label_of
 from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
-from bench.store.runstore import load_environment, read_json
+from bench.store.reader import RunFolder, read_json
 
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
@@ -73,7 +73,7 @@ def load_side(run: str, results_dir: str | Path) -> Side:
     run_id, _, host = run.partition("@")
     loaded: Loaded = load_runs([run_id], results_dir, kind=None)
     path, df = loaded.paths[0], loaded.frame
-    env = load_environment(path)
+    env = RunFolder(path).environment()
     if host:
         machines = sorted(map(str, df["machine"].dropna().unique()))
         df = df[df["machine"] == host].copy()

@@ -9,13 +9,13 @@ import pandas as pd
 
 from bench.report.document import Doc
 from bench.report.tables import fmt
-from bench.store.runstore import load_config, load_environment, read_json
+from bench.store.reader import RunFolder, read_json
 
 KEYS = ["dataset", "adapter", "device"]
 
 
 def run_configs(paths: list[Path]) -> list[dict]:
-    return [load_config(p) for p in paths]
+    return [RunFolder(p).config() for p in paths]
 
 
 def quick_banner(doc: Doc, configs: list[dict]) -> None:
@@ -32,8 +32,8 @@ def quick_banner(doc: Doc, configs: list[dict]) -> None:
 def environment(doc: Doc, paths: list[Path]) -> None:
     doc.heading("Environment and settings")
     for path in paths:
-        env = load_environment(path)
-        config = load_config(path)
+        env = RunFolder(path).environment()
+        config = RunFolder(path).config()
         pk = env.get("packages", {})
         versions = ", ".join(f"{k} {v}" for k, v in sorted(pk.items()) if v)
         gpus = (

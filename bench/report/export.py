@@ -25,7 +25,7 @@ import pandas as pd
 
 from bench.analysis.load import load_runs
 from bench.errors import UserError
-from bench.store.runstore import load_environment
+from bench.store.reader import RunFolder
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",
@@ -100,7 +100,7 @@ def export_mlflow(runs: list[str], results_dir: str | Path, tracking_uri: str | 
         }
     except Exception as err:  # an unreachable server or a bad URI: one line
         raise UserError(f"MLflow at {uri}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
-    environments = {p.name: load_environment(p) for p in loaded.paths}
+    environments = {p.name: RunFolder(p).environment() for p in loaded.paths}
     by_id = {(r.get("run_id"), r["trial_id"]): r for r in loaded.records}
     now, exported = int(time.time() * 1000), 0
     for _, row in loaded.frame.iterrows():

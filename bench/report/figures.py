@@ -17,17 +17,23 @@ def _models(ok: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def latency_long(records: list[dict]) -> pd.DataFrame:
+def latency_long(records: list[dict], raw: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    """Every single-sample call's duration (from the raw durations kept apart from the records)."""
     rows = []
     for r in records:
         if r.get("status") != "ok":
             continue
+        arrays = raw.get((str(r.get("run_id")), r["trial_id"]), r)
         for col, path in (("latency_raw_ns", "adapter path"), ("stock_latency_raw_ns", "stock API")):
-            raw = r.get(col)
-            if isinstance(raw, list) and raw:
+            raw_ns = arrays.get(col)
+            if isinstance(raw_ns, list) and raw_ns:
                 rows.append(
                     pd.DataFrame(
-                        {"model": f"{r['adapter']} / {r['device']}", "path": path, "latency_us": np.asarray(raw) / 1e3}
+                        {
+                            "model": f"{r['adapter']} / {r['device']}",
+                            "path": path,
+                            "latency_us": np.asarray(raw_ns) / 1e3,
+                        }
                     )
                 )
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -50,7 +56,7 @@ def _draw(
 ) -> dict[str, Path]:
     out = {"Accuracy per adapter": plots.accuracy_boxes(ok, fig_dir / "accuracy.png"),
            "Fit time": plots.fit_time_boxes(ok, fig_dir / "fit-time.png")}  # fmt: skip
-    lat = latency_long(records)
+    lat = latency_long(records, extras.get("raw", {}))
     if not lat.empty:
         out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(lat, fig_dir / "latency.png")
     cols = throughput_columns(ok)

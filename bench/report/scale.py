@@ -178,11 +178,12 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
 
 def write_scale_report(run_path: Path, out_dir: Path) -> Path:
     from bench.analysis.load import load_runs
-    from bench.store.runstore import run_kind
+    from bench.store.reader import RunFolder
 
-    if run_kind(run_path) != "scale":
+    kind = RunFolder(run_path).kind()
+    if kind != "scale":
         raise UserError(
-            f"Run {run_path.name!r} is a {run_kind(run_path)} run, not a scale sweep: use `bench report {run_path.name}`."
+            f"Run {run_path.name!r} is a {kind} run, not a scale sweep: use `bench report {run_path.name}`."
         )
     df = load_runs([str(run_path)], run_path.parent.parent, kind=None).frame
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))

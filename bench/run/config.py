@@ -107,6 +107,8 @@ class Config:
     preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
+    #: Time a fresh worker gets to import its framework and warm up, apart from its trials' limit.
+    startup_timeout_s: float = 120.0
     #: Stop a group's remaining trials once one fit takes longer than this
     #: (``bench scale`` sweeps sizes in increasing order). None: never.
     stop_after_fit_s: float | None = None
@@ -202,7 +204,7 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
     for key in ("devices", "preprocessing"):
         if key in data:
             kwargs[key] = tuple(data[key])
-    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "stop_after_fit_s",
+    for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "startup_timeout_s", "stop_after_fit_s",
                 "stratify", "interleave", "description", "quick", "init_seed"):  # fmt: skip
         if key in data:
             kwargs[key] = data[key]
@@ -289,6 +291,9 @@ def _check_numbers(config: Config, source: str) -> None:
         _bounded("threads", config.threads, int, 1, MAX_THREADS, "an int >= 1"),
         _bounded("test_size", config.test_size, float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
         _bounded("trial_timeout_s", config.trial_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+        _bounded(
+            "startup_timeout_s", config.startup_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"
+        ),
     ]
     if config.stop_after_fit_s is not None:
         problems.append(

@@ -34,6 +34,15 @@ class Dataset:
     def classes(self) -> np.ndarray:
         return np.unique(self.y)
 
+    @property
+    def content_sha(self) -> str:
+        """Short hash of the data as loaded (features, then labels as text): a dataset is its content, not its name."""
+        import hashlib
+
+        digest = hashlib.sha1(np.ascontiguousarray(self.X, dtype=np.float64).tobytes())
+        digest.update("\x1f".join(map(str, self.y.tolist())).encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()[:16]
+
 
 def iris_frame() -> pd.DataFrame:
     """Iris as the blog post loads it: four measurements and a ``species`` column of names."""

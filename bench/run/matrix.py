@@ -89,6 +89,7 @@ class Trial:
             "adapter": self.adapter.label,
             "adapter_name": self.adapter.name,
             "profile": self.adapter.profile,
+            "stock_profile": adapter_class(self.adapter.name).stock_profile,
             "params": self.adapter.resolved_params(),
             "backend": self.backend,
             "device": self.device,

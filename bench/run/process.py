@@ -1,10 +1,16 @@
-"""The parent's side of the worker protocol: one live worker process per group.
+"""The parent's side of the worker protocol: one live worker process per group, owned by one class.
 
-A :class:`WorkerProcess` starts ``bench.measure.worker`` with an explicit import path
-(never the current directory), sends it trials one at a time, enforces the
-per-trial timeout, and turns a crash or a hang into a record. Executors use
-it; it knows nothing about stores, progress or frameworks (the adapter
-class's ``worker_env`` hook gives the environment).
+:class:`WorkerProcess` is everything about a worker that is not scheduling:
+it builds the worker's typed job (:class:`WorkerJob`) and environment (the
+adapter class's ``worker_env`` hook), starts it isolated from the current
+folder (``python -I``: no cwd, no user site, no PYTHON* variables beyond the
+ones it sets), gives its start-up its own limit (``startup_timeout_s``) and
+every trial, the first included, the configured ``trial_timeout_s``, turns a
+crash or a hang into an :class:`Outcome`, and makes sure the worker dies with
+its parent (a pipe whose write end only the parent holds: when the parent
+dies, even by ``kill -9``, the worker reads end-of-file and exits). Executors
+only schedule: they create a :class:`WorkerProcess` per group and call
+:meth:`~WorkerProcess.run`; there is nothing to copy into a new executor.
 """
 
 from __future__ import annotations
@@ -17,26 +23,96 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from bench.run.matrix import Trial
-from bench.store.safefs import open_log
+if TYPE_CHECKING:
+    from bench.run.config import Config
+    from bench.run.matrix import Trial
 
-#: Starts the worker without the current directory on sys.path (``-c`` puts
-#: '' first; it is removed before anything is imported), so a ``bench/``
-#: folder where the user stands is never imported instead of this package.
-BOOT = "import sys; del sys.path[0]; from bench.measure.worker import main; raise SystemExit(main())"
+#: Starts a worker. ``-I`` (isolated mode) keeps the current folder and user site-packages off
+#: sys.path before the first import, on every Python the project supports; the project's own
+#: root comes back through the explicit path argument, first.
+BOOT = "from bench.measure.worker import main; raise SystemExit(main())"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-#: The least time a fresh worker gets to start (import its framework, warm up) before its first trial.
+#: The default time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
+#: Variables the worker keeps from the parent's environment despite ``-I`` (which ignores PYTHON*).
+PARENT_FD_VAR = "BENCH_PARENT_FD"
 
 
-def worker_env(adapter_cls: Any, backend: str, threads: int) -> dict:
-    """The worker's environment: this one, the adapter's (threads, backend), this package first on the path."""
+#: Puts the project and the user's explicit PYTHONPATH entries first on sys.path, then runs the code.
+_PRELUDE = "import sys, json; sys.path[:0] = json.loads(sys.argv.pop(1)); "
+
+
+def import_path() -> list[str]:
+    """The project's root, then the absolute PYTHONPATH entries (never the current folder: '' and '.' are dropped)."""
+    cwd = os.path.realpath(os.getcwd())
+    entries = [PACKAGE_ROOT]
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and os.path.isabs(entry) and os.path.realpath(entry) != cwd and entry not in entries:
+            entries.append(entry)
+    return entries
+
+
+def isolated_command(code: str, *args: str, python: str | None = None) -> list[str]:
+    """A command running ``code`` in a fresh interpreter that never imports from the current folder.
+
+    ``-I`` keeps the current folder and the user's site-packages off ``sys.path``
+    before the first import (and multiprocessing's children inherit it); the
+    project and the user's absolute PYTHONPATH entries are put back explicitly.
+    """
+    return [python or sys.executable, "-I", "-c", _PRELUDE + code, json.dumps(import_path()), *args]
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What a worker needs besides its trials: the typed header of the protocol."""
+
+    adapter: str
+    backend: str
+    threads: int
+    test_size: float
+    stratify: bool
+    timing: dict
+    warmup_params: dict
+    device: str
+    machine_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WorkerJob:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    @classmethod
+    def for_trial(cls, config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
+        return cls(
+            adapter=trial.adapter.name, backend=trial.backend, threads=config.threads, test_size=config.test_size,
+            stratify=config.stratify, timing=config.timing.to_dict(), warmup_params=trial.adapter.resolved_params(),
+            device=trial.device, machine_id=machine_id,
+        )  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    """What came back for one trial: its measured fields, and beside them what is not part of the record."""
+
+    fields: dict
+    raw: dict = field(default_factory=dict)
+    #: The worker died before it could run anything: a new one would die the same way.
+    dead_on_start: bool = False
+    #: The machine's fingerprint, when the trial ran on a machine the run has not seen (Dask).
+    environment: dict | None = None
+
+
+def worker_env(adapter_cls: Any, backend: str, threads: int, parent_fd: int) -> dict:
+    """The worker's environment: this one plus the adapter's (threads, backend) and the parent pipe."""
     env = dict(os.environ)
     env.update(adapter_cls.worker_env(backend, threads))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+    env[PARENT_FD_VAR] = str(parent_fd)
     return env
 
 
@@ -57,48 +133,76 @@ def _tail(path: Path, chars: int = 1500) -> str:
 
 
 class WorkerProcess:
-    """One group's worker. ``run(trial)`` returns the trial's record, whatever happens.
+    """One group's worker. ``run(trial)`` returns the trial's :class:`Outcome`, whatever happens.
 
     Parameters
     ----------
-    header : dict
-        The job header (adapter, backend, threads, split and timing settings, warm-up).
-    log : Path
-        File that receives the worker's stderr.
+    job : WorkerJob
+    adapter_cls : type
+        The adapter class (its ``worker_env`` hook gives the environment).
+    log : callable
+        Opens the file that receives the worker's stderr (append, binary).
+    log_path : Path
+        That file's path, to quote its tail when the worker dies.
     timeout_s : float
-        Per trial (and for start-up: the framework's import).
+        Per trial, the first included.
+    startup_timeout_s : float
+        For the worker's start-up (framework import, warm-up), before its first trial.
     """
 
-    def __init__(self, header: dict, env: dict, log: Path, timeout_s: float):
-        self.header = header
-        self.env = env
+    def __init__(
+        self, job: WorkerJob, adapter_cls: Any, log: Callable[[], BinaryIO], log_path: Path, timeout_s: float,
+        startup_timeout_s: float = STARTUP_TIMEOUT_S, python: str | None = None,
+    ) -> None:  # fmt: skip
+        self.job = job
+        self.adapter_cls = adapter_cls
         self.log = log
+        self.log_path = log_path
         self.timeout_s = timeout_s
+        self.startup_timeout_s = startup_timeout_s
+        self.python = python
         self.proc: subprocess.Popen | None = None
         self.hello: dict | None = None
         self.buffer = b""
+        self._parent_w: int | None = None
+
+    @classmethod
+    def for_trial(
+        cls, config: Config, trial: Trial, machine_id: str | None, log: Callable[[], BinaryIO], log_path: Path,
+        python: str | None = None,
+    ) -> WorkerProcess:  # fmt: skip
+        from adapters import adapter_class
+
+        job = WorkerJob.for_trial(config, trial, machine_id)
+        return cls(job, adapter_class(trial.adapter.name), log, log_path, config.trial_timeout_s,
+                   config.startup_timeout_s, python)  # fmt: skip
+
+    @property
+    def limits(self) -> dict:
+        return {"trial_timeout_s": self.timeout_s, "startup_timeout_s": self.startup_timeout_s}
 
     def _start(self) -> None:
-        with open_log(self.log) as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", BOOT],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=self.env,
-                start_new_session=False,
-            )
+        read_end, self._parent_w = os.pipe()  # both non-inheritable; only read_end is passed on
+        env = worker_env(self.adapter_cls, self.job.backend, self.job.threads, read_end)
+        try:
+            with self.log() as log:
+                self.proc = subprocess.Popen(
+                    isolated_command(BOOT, python=self.python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=log, env=env, pass_fds=(read_end,),
+                )  # fmt: skip
+        finally:
+            os.close(read_end)
         self.hello = None
         self.buffer = b""
-        self._send(self.header)
+        self._send(self.job.to_dict())
 
     def _send(self, message: dict) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write((json.dumps(message) + "\n").encode())
         self.proc.stdin.flush()
 
-    def _messages(self, deadline: float) -> Iterator[dict]:
-        """Messages from the worker until ``deadline``; then ``{"type": "deadline"}`` or ``{"type": "eof"}``."""
+    def _messages(self, deadline: Callable[[], float]) -> Iterator[dict]:
+        """Messages from the worker until ``deadline()``; then ``{"type": "deadline"}`` or ``{"type": "eof"}``."""
         assert self.proc is not None and self.proc.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self.proc.stdout, selectors.EVENT_READ)
@@ -108,7 +212,7 @@ class WorkerProcess:
                     line, self.buffer = self.buffer.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
-                remaining = deadline - time.monotonic()
+                remaining = deadline() - time.monotonic()
                 if remaining <= 0:
                     yield {"type": "deadline"}
                     return
@@ -122,36 +226,36 @@ class WorkerProcess:
         finally:
             selector.close()
 
-    def run(self, trial: Trial, serve: bool = True, on_start: Callable[[Trial], None] | None = None) -> dict:
-        """Run one trial; a crash, a hang or a failed start-up becomes its record."""
+    def run(self, trial: Trial, serve: bool = True, on_start: Callable[[Trial], None] | None = None) -> Outcome:
+        """Run one trial; a crash, a hang or a failed start-up becomes its outcome."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        started = False
         try:
             self._send({"type": "trial", "trial": trial.to_dict(), "serve": serve})
         except (BrokenPipeError, OSError):
             pass  # the worker died: its exit is read below
-        # A fresh worker first imports its framework and warms up: that start-up has its own
-        # (longer) allowance, so a slow import on a busy machine is not charged to the trial.
-        deadline = time.monotonic() + (self.timeout_s if self.hello else max(self.timeout_s, STARTUP_TIMEOUT_S))
-        ended = "deadline"
-        for message in self._messages(deadline):
-            if message["type"] in ("deadline", "eof"):
-                ended = message["type"]
+        # A fresh worker first imports its framework and warms up, under its own limit; the
+        # trial's limit starts when the worker says it started the trial.
+        limit = {"at": time.monotonic() + (self.timeout_s if self.hello else self.startup_timeout_s)}
+        started, ended = False, "deadline"
+        for message in self._messages(lambda: limit["at"]):
+            kind = message["type"]
+            if kind in ("deadline", "eof"):
+                ended = kind
                 break
-            if message["type"] == "hello":
+            if kind == "hello":
                 self.hello = message
-                deadline = time.monotonic() + self.timeout_s  # start-up had its own allowance
-            elif message["type"] == "start":
+                limit["at"] = time.monotonic() + self.timeout_s
+            elif kind == "start":
                 started = True
-                deadline = time.monotonic() + self.timeout_s
+                limit["at"] = time.monotonic() + self.timeout_s
                 if on_start:
                     on_start(trial)
-            elif message["type"] == "record":
-                return message["record"]
+            elif kind == "record":
+                return Outcome({**message["fields"], **self.limits}, message.get("raw") or {})
         return self._failed(started, ended)
 
-    def _failed(self, started: bool, ended: str) -> dict:
+    def _failed(self, started: bool, ended: str) -> Outcome:
         assert self.proc is not None
         if ended == "eof":  # its output closed: it is exiting, give it a moment to be reaped
             try:
@@ -163,18 +267,20 @@ class WorkerProcess:
             if started or self.hello:
                 reason = f"the trial ran past trial_timeout_s={self.timeout_s:g} s; worker killed"
             else:
-                limit = max(self.timeout_s, STARTUP_TIMEOUT_S)
-                reason = f"the worker's start-up (framework import, warm-up) ran past {limit:g} s; worker killed"
-            return {"status": "timeout", "reason": reason}
+                reason = (
+                    f"the worker's start-up (framework import, warm-up) ran past startup_timeout_s="
+                    f"{self.startup_timeout_s:g} s; worker killed"
+                )
+            return Outcome({"status": "timeout", "reason": reason, **self.limits})
         code = self.proc.wait()
-        self.proc = None
-        tail = _tail(self.log)
+        self.kill()
+        tail = _tail(self.log_path)
         reason = f"worker process died ({signal_name(code)})"
         if tail:
             reason += f"; stderr tail: {tail[-600:]}"
         if self.hello is None:
             reason += " (before the first trial)"
-        return {"status": "error", "reason": reason, "before_start": self.hello is None}
+        return Outcome({"status": "error", "reason": reason, **self.limits}, dead_on_start=self.hello is None)
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -188,6 +294,9 @@ class WorkerProcess:
                     except OSError:
                         pass
             self.proc = None
+        if self._parent_w is not None:
+            os.close(self._parent_w)
+            self._parent_w = None
 
     def close(self) -> None:
         """End the worker: close its input (it exits), or kill it if it does not."""
@@ -200,3 +309,27 @@ class WorkerProcess:
         except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
+
+
+#: The control measurement in a fresh, isolated process at the trials' thread count.
+CONTROL_BOOT = (
+    "from threadpoolctl import threadpool_limits; "
+    "threadpool_limits(int(sys.argv[1])); from bench.measure.machine import control_measurement; "
+    "print(json.dumps(control_measurement()))"
+)
+
+
+def control_in_worker(threads: int, python: str | None = None) -> dict:
+    """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
+    env = dict(os.environ)
+    env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    try:
+        out = subprocess.run(
+            isolated_command(CONTROL_BOOT, str(threads), python=python), capture_output=True, text=True, env=env,
+            timeout=120,
+        )  # fmt: skip
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return {}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {**data, "threads": threads, "load_avg_1m": load, "at": time.time()}

@@ -12,49 +12,65 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bench import record as rec
 from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups
+from bench.run.process import Outcome
 from bench.run.progress import Progress
-from bench.store.runstore import RunStore
+from bench.store.writer import RunStore
 
 #: Exit status of ``bench run`` when some trial ended in error or timeout.
 EXIT_TRIALS_FAILED = 3
-#: What the run's summary keeps of each record (the store keeps everything).
-SUMMARY_FIELDS = (
-    "trial_id",
-    "group",
-    "status",
-    "reason",
-    "accuracy",
-    "fit_wall_s",
-    "latency",
-    "dataset",
-    "adapter",
-    "device",
-)
+FAILED = ("error", "timeout")
 
 
 @dataclass
 class RunResult:
+    """A run's outcome, counted from all of its records (not only this invocation's)."""
+
     run_id: str
     path: Path
     statuses: Counter = field(default_factory=Counter)
+    new: Counter = field(default_factory=Counter)
     resumed: int = 0
     total: int = 0
     records: list[dict] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
-        """Trials that ended in error or timeout (not skips by design)."""
-        return self.statuses["error"] + self.statuses["timeout"]
+        """Trials of the run whose latest record is an error or a timeout (not skips by design)."""
+        return sum(self.statuses[s] for s in FAILED)
+
+    @property
+    def failed_ids(self) -> list[str]:
+        return sorted(r["trial_id"] for r in self.records if r.get("status") in FAILED)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing new to run"
-        resumed = f" ({self.resumed} already recorded)" if self.resumed else ""
-        return f"{counts}{resumed}"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no trials"
+        ran = ", ".join(f"{n} {s}" for s, n in sorted(self.new.items())) or "nothing new"
+        return f"{counts} in the run ({ran} this time{f'; {self.resumed} already recorded' if self.resumed else ''})"
+
+    def read_back(self, store: RunStore) -> RunResult:
+        """Take the statuses from the run's stored records: a rerun of a failed run still reports its failures."""
+        self.records = store.folder.records()
+        self.statuses = Counter(r["status"] for r in self.records)
+        return self
+
+
+def assemble(fields: dict) -> Any:
+    """The one place a record is assembled and validated; a producer's schema mistake becomes an error record."""
+    try:
+        return rec.build(fields)
+    except rec.RecordError as err:
+        keep = {k: fields[k] for k in IDENTITY_FIELDS if k in fields}
+        return rec.build({**keep, "status": "error", "reason": f"the trial's record did not match the schema: {err}"})
+
+
+IDENTITY_FIELDS = tuple(f.name for f in rec.FIELDS if f.kind == rec.IDENTITY and f.name not in ("status", "reason"))
 
 
 class _Runner:
@@ -76,26 +92,26 @@ class _Runner:
         self.positions[trial.trial_id] = len(self.positions)
         self.progress.started(trial.trial_id)
 
-    def finished(self, trial: Trial, record: dict) -> None:
-        full = {**trial.record_fields(self.config), **self.executor.extra, **record}
+    def finished(self, trial: Trial, outcome: Outcome) -> None:
+        fields = {"schema_version": rec.SCHEMA_VERSION, "run_id": self.store.run_id,
+                  **trial.record_fields(self.config), "executor": self.executor.name, **outcome.fields}  # fmt: skip
         if trial.trial_id in self.positions:
-            full["position"] = self.positions[trial.trial_id]
-        environment = full.pop("_environment", None)
-        if environment:
-            self.store.add_environment(environment)
-        self.store.append(full)
-        self.result.statuses[full["status"]] += 1
-        self.result.records.append({k: full.get(k) for k in SUMMARY_FIELDS})
-        self.progress.finished(trial.trial_id, full["status"], ran=trial.trial_id in self.positions)
-        self._check_budget(trial, full)
+            fields["position"] = self.positions[trial.trial_id]
+        if outcome.environment:
+            self.store.add_environment(outcome.environment)
+        record = assemble(fields)
+        self.store.append(record, outcome.raw)
+        self.result.new[record.status] += 1
+        self.progress.finished(trial.trial_id, record.status, ran=trial.trial_id in self.positions)
+        self._check_budget(trial, record)
 
-    def _check_budget(self, trial: Trial, record: dict) -> None:
+    def _check_budget(self, trial: Trial, record: Any) -> None:
         budget = self.config.stop_after_fit_s
         if budget is None or trial.group in self.stopped:
             return
-        fit = record.get("fit_wall_s")
-        if record["status"] == "timeout" or (fit is not None and fit > budget):
-            what = "timed out" if record["status"] == "timeout" else f"took {fit:.1f} s to fit"
+        fit = record.fit_wall_s
+        if record.status == "timeout" or (fit is not None and fit > budget):
+            what = "timed out" if record.status == "timeout" else f"took {fit:.1f} s to fit"
             self.stopped[trial.group] = f"sweep stopped: {trial.trial_id} {what}, over the {budget:g} s budget"
 
 
@@ -108,12 +124,15 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
     return None
 
 
-def run(config: Config, store: RunStore, executor: Executor, progress: Progress | None = None) -> RunResult:
-    """Run every trial of ``config`` that has no record in ``store`` yet, on ``executor``."""
-    from bench.measure.machine import control_in_worker, machine_id
+def run(
+    config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False
+) -> RunResult:
+    """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one)."""
+    from bench.measure.machine import machine_id
+    from bench.run.process import control_in_worker
 
     hosts = executor.hosts()
-    done = store.finished_ids()
+    done = store.finished_ids(("ok", "skipped") if retry_errors else rec.STATUSES)
     result = RunResult(store.run_id, store.path)
     todo = []
     for trial in expand(config, hosts):
@@ -132,10 +151,10 @@ def run(config: Config, store: RunStore, executor: Executor, progress: Progress 
     for trial in todo:
         reason = decided_skip(trial, gpu_present)
         if reason:
-            runner.finished(trial, {"status": "skipped", "reason": reason})
+            runner.finished(trial, Outcome({"status": "skipped", "reason": reason}))
         else:
             runnable.append(trial)
-    job = Job(config, store.path / "logs", machine_id() if executor.local_devices else None)
+    job = Job(config, store, machine_id() if executor.local_devices else None)
     control = executor.local_devices and bool(runnable)
     if control:
         store.record_control("before", control_in_worker(config.threads))
@@ -143,6 +162,7 @@ def run(config: Config, store: RunStore, executor: Executor, progress: Progress 
         executor.run(list(groups(runnable).values()), job, runner)
     if control:
         store.record_control("after", control_in_worker(config.threads))
+    result.read_back(store)
     for group, records in groups_of(result.records).items():
         progress.message(group_summary(group, records))
     return result
@@ -160,11 +180,18 @@ def group_summary(group: str, records: list[dict]) -> str:
     counts = Counter(r["status"] for r in records)
     text = f"{group}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     ok = [r for r in records if r["status"] == "ok"]
-    if ok:
-        acc = statistics.mean(r["accuracy"] for r in ok)
-        fit = statistics.median(r["fit_wall_s"] for r in ok)
-        lat = statistics.median(r["latency"]["p50_us"] for r in ok)
-        text += f"; accuracy {acc:.3f}, fit {fit:.2f} s, predict p50 {lat:.0f} us"
+    parts = []
+    for label, values, spec in (
+        ("accuracy", [r.get("accuracy") for r in ok], "{:.3f}"),
+        ("fit", [r.get("fit_wall_s") for r in ok], "{:.2f} s"),
+        ("predict p50", [(r.get("latency") or {}).get("p50_us") for r in ok], "{:.0f} us"),
+    ):
+        numbers = [v for v in values if isinstance(v, (int, float))]
+        if numbers:
+            middle = statistics.mean(numbers) if label == "accuracy" else statistics.median(numbers)
+            parts.append(f"{label} {spec.format(middle)}")
+    if parts:
+        text += "; " + ", ".join(parts)
     reasons = sorted({r.get("reason", "") for r in records if r["status"] != "ok"})
     if reasons:
         text += f" ({'; '.join(r[:120] for r in reasons)})"

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from bench.errors import UserError
-from bench.run.config import Config
-from bench.run.matrix import Trial
+from bench.run.process import Outcome, WorkerProcess
+
+if TYPE_CHECKING:
+    from bench.run.config import Config
+    from bench.run.matrix import Trial
 
 
 class Hooks(Protocol):
@@ -34,30 +38,36 @@ class Hooks(Protocol):
     def started(self, trial: Trial) -> None:
         """``trial`` has started (a worker took it)."""
 
-    def finished(self, trial: Trial, record: dict) -> None:
-        """``trial`` has a record (ok, skipped, error or timeout)."""
+    def finished(self, trial: Trial, outcome: Outcome) -> None:
+        """``trial`` has an outcome (ok, skipped, error or timeout)."""
+
+
+class Logs(Protocol):
+    """Where workers' stderr goes (a run store's ``logs/`` folder)."""
+
+    def log(self, name: str) -> BinaryIO: ...
+
+    def log_path(self, name: str) -> Path: ...
 
 
 @dataclass(frozen=True)
 class Job:
-    """What a worker needs besides its trials, derived from the config once."""
+    """What every worker of a run shares, derived from the config once."""
 
     config: Config
-    logs: Path | None = None
+    logs: Logs | None = None
     machine_id: str | None = None
 
-    def header(self, first: Trial) -> dict:
-        """The worker's job header for the group of ``first``."""
-        return {
-            "adapter": first.adapter.name,
-            "backend": first.backend,
-            "threads": self.config.threads,
-            "test_size": self.config.test_size,
-            "stratify": self.config.stratify,
-            "timing": self.config.timing.to_dict(),
-            "warmup": {"params": first.adapter.resolved_params(), "device": first.device},
-            "machine_id": self.machine_id,
-        }
+    def worker(self, trial: Trial, log_dir: Path | None = None) -> WorkerProcess:
+        """The worker process for ``trial``'s group (its stderr in the run's logs, or in ``log_dir``)."""
+        name = trial.group.replace("/", "_") + ".log"
+        if self.logs is not None:
+            logs = self.logs
+            return WorkerProcess.for_trial(
+                self.config, trial, self.machine_id, lambda: logs.log(name), logs.log_path(name)
+            )
+        path = (log_dir or Path(tempfile.gettempdir())) / name
+        return WorkerProcess.for_trial(self.config, trial, self.machine_id, lambda: open(path, "ab"), path)
 
     def serve(self, trial: Trial) -> bool:
         """Whether this trial measures its serving paths (``timing.serving_splits``)."""
@@ -69,6 +79,8 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: dict) -> Job:
+        from bench.run.config import Config
+
         return cls(Config.from_dict(data["config"]), None, data.get("machine_id"))
 
 
@@ -76,13 +88,13 @@ class Executor(ABC):
     """Runs lanes of trials somewhere and reports records through the hooks.
 
     Subclasses may start resources in ``__enter__`` and must free them in
-    ``__exit__``. ``extra`` fields are added to every record it produces.
+    ``__exit__``. An executor only schedules: a trial runs in the worker
+    process that :meth:`Job.worker` gives, and its outcome goes to the hooks.
     """
 
     name = "?"
     #: Whether GPU presence on this machine says anything about where trials run.
     local_devices = True
-    extra: dict = {}
 
     def __enter__(self) -> Executor:
         return self

@@ -27,11 +27,14 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import UserError
 from bench.run.executors import Executor, Hooks, Job
-from bench.run.matrix import Trial
+from bench.run.process import Outcome
+
+if TYPE_CHECKING:
+    from bench.run.matrix import Trial
 
 INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
 #: Imported by every worker of a cluster bench starts (see that module).
@@ -49,32 +52,26 @@ def _import_distributed() -> Any:
 
 
 def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
-    """Runs on a Dask worker: one trial in a fresh worker process; returns its record.
+    """Runs on a Dask worker: one trial in a fresh worker process; returns its outcome as plain data.
 
-    Also returns the machine's fingerprint once per process (under
-    ``_environment``), for the store's per-machine environments.
+    Also returns the machine's fingerprint once per process, for the store's
+    per-machine environments.
     """
-    from adapters import adapter_class
     from bench.measure.machine import fingerprint
-    from bench.run.process import WorkerProcess, worker_env
+    from bench.run.matrix import Trial
 
-    the_job = Job.from_dict(job)
-    the_trial = Trial.from_dict(trial)
-    env = worker_env(adapter_class(the_trial.adapter.name), the_trial.backend, the_job.config.threads)
+    the_job, the_trial = Job.from_dict(job), Trial.from_dict(trial)
     with tempfile.TemporaryDirectory() as tmp:
-        process = WorkerProcess(
-            the_job.header(the_trial), env, Path(tmp) / "worker.log", the_job.config.trial_timeout_s
-        )
+        process = the_job.worker(the_trial, Path(tmp))
         try:
-            record = process.run(the_trial, the_job.serve(the_trial))
+            outcome = process.run(the_trial, the_job.serve(the_trial))
         finally:
             process.close()
-    record.pop("before_start", None)
-    record.update(executor="dask", dask_worker=_worker_address(), workers_on_host=workers_on_host)
+    outcome.fields.update(executor="dask", dask_worker=_worker_address(), workers_on_host=workers_on_host)
     if not _ENV_CACHE:
         _ENV_CACHE.update(fingerprint())
-        record["_environment"] = dict(_ENV_CACHE)
-    return record
+        outcome.environment = dict(_ENV_CACHE)
+    return {"fields": outcome.fields, "raw": outcome.raw, "environment": outcome.environment}
 
 
 def _worker_address() -> str | None:
@@ -194,7 +191,6 @@ class DaskExecutor(Executor):
     def run(self, lanes: list[list[Trial]], job: Job, hooks: Hooks) -> None:
         distributed = _import_distributed()
         assert self.client is not None
-        self.extra = {"executor": "dask"}
         sequential = job.config.stop_after_fit_s is not None
         queues = [list(lane) for lane in lanes]
         futures: dict = {}
@@ -205,10 +201,10 @@ class DaskExecutor(Executor):
         for future in ready:
             index, trial = futures.pop(future)
             try:
-                record = future.result()
+                outcome = Outcome(**future.result())
             except Exception as err:  # the task failed twice, or its workers died
-                record = {"status": "error", "reason": f"{type(err).__name__}: {err}"}
-            hooks.finished(trial, record)
+                outcome = Outcome({"status": "error", "reason": f"{type(err).__name__}: {err}"})
+            hooks.finished(trial, outcome)
             if sequential:
                 self._submit_next(index, queues, job, hooks, futures, ready)
 
@@ -219,7 +215,7 @@ class DaskExecutor(Executor):
             trial = queues[index].pop(0)
             reason = hooks.skip_reason(trial)
             if reason:
-                hooks.finished(trial, {"status": "skipped", "reason": reason})
+                hooks.finished(trial, Outcome({"status": "skipped", "reason": reason}))
                 continue
             host = trial.host
             workers = self._hosts[host] if host else None

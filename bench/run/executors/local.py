@@ -10,14 +10,14 @@ each group runs to the end before the next starts (``bench scale``'s sweeps).
 from __future__ import annotations
 
 import itertools
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.run.executors import Executor, Hooks, Job
-from bench.run.matrix import Trial
-from bench.run.process import WorkerProcess, worker_env
+from bench.run.process import Outcome, WorkerProcess
+
+if TYPE_CHECKING:
+    from bench.run.matrix import Trial
 
 
 def turns(lanes: list[list[Trial]], interleave: bool) -> Iterator[tuple[int, Trial]]:
@@ -33,39 +33,30 @@ def turns(lanes: list[list[Trial]], interleave: bool) -> Iterator[tuple[int, Tri
                 yield index, trial
 
 
-def log_path(job: Job, trial: Trial) -> Path:
-    folder = job.logs or Path(tempfile.gettempdir())
-    return folder / (trial.group.replace("/", "_") + ".log")
-
-
 class LocalExecutor(Executor):
     name = "local"
 
     def run(self, lanes: list[list[Trial]], job: Job, hooks: Hooks) -> None:
-        from adapters import adapter_class
-
         workers: dict[int, WorkerProcess] = {}
         dead: dict[int, str] = {}
         try:
             for index, trial in turns(lanes, job.config.interleave):
                 reason = dead.get(index) or hooks.skip_reason(trial)
                 if reason:
-                    status = "error" if index in dead else "skipped"
-                    hooks.finished(trial, {"status": status, "reason": reason})
+                    hooks.finished(
+                        trial, Outcome({"status": "error" if index in dead else "skipped", "reason": reason})
+                    )
                     continue
                 if index not in workers:
-                    env = worker_env(adapter_class(trial.adapter.name), trial.backend, job.config.threads)
-                    workers[index] = WorkerProcess(
-                        job.header(trial), env, log_path(job, trial), job.config.trial_timeout_s
-                    )
+                    workers[index] = job.worker(trial)
                 hooks.started(trial)
-                record = workers[index].run(trial, job.serve(trial))
-                if record.pop("before_start", False):
+                outcome = workers[index].run(trial, job.serve(trial))
+                if outcome.dead_on_start:
                     # It died before it could run anything (e.g. the framework import
                     # failed): a new worker would die the same way, once per trial.
-                    dead[index] = record["reason"]
+                    dead[index] = outcome.fields["reason"]
                     workers.pop(index).kill()
-                hooks.finished(trial, record)
+                hooks.finished(trial, outcome)
         finally:
             for worker in workers.values():
                 worker.close()

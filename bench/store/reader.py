@@ -1,0 +1,277 @@
+"""The one reader of a run folder: records, raw durations, config, environments, controls, the writer.
+
+Every command reads runs through :class:`RunFolder`; :mod:`bench.store.writer`
+only writes. Layout of a run folder::
+
+    results/runs/<run-id>/
+        run.json           what kind of run (matrix, seed, scale) and its environments
+        config.json        the resolved configuration (a rerun must match it)
+        environment.json   fingerprint of the machine that started the run
+        environments/      one fingerprint per other machine that ran trials (Dask)
+        control.json       raw machine speed measured through the run
+        records.jsonl      one trial record per line (schema: bench.record)
+        raw.jsonl          per-call durations of each trial, kept apart from the records
+        logs/              each worker group's stderr
+
+Reading never blocks and never trusts types: a FIFO, socket or device where a
+file should be is refused at once, and every record is validated against the
+schema (a wrong type is one line naming the file, line and field). A torn last
+line (a run killed mid-write) is skipped with a warning; any other bad line is
+an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench import record as rec
+from bench.errors import UserError
+from bench.store import safefs
+
+RECORDS = "records.jsonl"
+RAW = "raw.jsonl"
+#: What a run folder may hold (anything else means it is not bench's).
+RUN_FILES = frozenset({
+    "config.json", "environment.json", "run.json", "control.json", RECORDS, RAW, RECORDS + ".torn",
+    "lock", "logs", "environments", "environments.json",
+})  # fmt: skip
+FIX = "Remove that line (or the run) to go on."
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path``; a damaged file is one line naming it."""
+    text = safefs.read_text(path, what)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); the {what} is damaged.") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object; the {what} is damaged.")
+    return data
+
+
+def is_run_folder(path: Path) -> bool:
+    """A folder bench made (it has its config or kind file, and only bench's files), or an empty one."""
+    names = {child.name for child in path.iterdir()}
+    if not names:
+        return True
+    ours = {n for n in names if n in RUN_FILES or (n.startswith(".") and n.endswith(".tmp"))}
+    return names == ours and bool(names & {"config.json", "run.json"})
+
+
+def _complete(line: bytes) -> bool:
+    try:
+        data = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "trial_id" in data and data.get("status") in rec.STATUSES
+
+
+def _lines(path: Path, what: str) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, is the torn last line) of a JSON-lines file; nothing when it is absent."""
+    if not os.path.lexists(path):
+        return
+    data = safefs.read_bytes(path, what)
+    lines = data.split(b"\n")
+    torn = lines[-1] != b""
+    for number, raw in enumerate(lines, start=1):
+        if raw.strip():
+            yield number, raw, torn and number == len(lines)
+
+
+def read_records(path: Path) -> list[dict]:
+    """Validated records of one records file, the latest per trial id, as plain dicts."""
+    by_id: dict[str, dict] = {}
+    for number, raw, last in _lines(path, "run's records"):
+        try:
+            record = rec.decode(raw)
+        except rec.RecordError as err:
+            if last and not _complete(raw):
+                warnings.warn(f"{path}:{number}: ignoring a partial last line (a run killed mid-write)", stacklevel=2)
+                continue
+            raise UserError(f"{path}:{number}: not a valid record: {err}. {FIX}") from None
+        by_id[record.trial_id] = rec.as_dict(record)
+    return list(by_id.values())
+
+
+def read_raw(path: Path, trial_ids: set[str] | None = None) -> dict[str, dict]:
+    """Per-call durations by trial id from a raw file (the latest line per trial)."""
+    out: dict[str, dict] = {}
+    for number, raw, last in _lines(path, "run's raw durations"):
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or not isinstance(data.get("trial_id"), str):
+                raise ValueError("no trial_id")
+        except ValueError as err:
+            if last:
+                continue
+            raise UserError(f"{path}:{number}: not a valid raw line ({err}). {FIX}") from None
+        if trial_ids is None or data["trial_id"] in trial_ids:
+            out[data.pop("trial_id")] = data
+    return out
+
+
+class RunFolder:
+    """A run folder, read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def records_path(self) -> Path:
+        return self.path / RECORDS
+
+    @classmethod
+    def resolve(cls, run: str, results_dir: str | Path) -> RunFolder:
+        """A run id or a path to its folder; UserError if there is none."""
+        for candidate in (Path(run), Path(results_dir) / "runs" / run):
+            if os.path.islink(candidate):
+                raise UserError(f"Refusing to read {candidate}: a run folder must not be a symbolic link.")
+            if candidate.is_dir() and ((candidate / "config.json").exists() or (candidate / RECORDS).exists()):
+                return cls(candidate)
+        known = ", ".join(p.name for p in run_dirs(results_dir)) or "none"
+        raise UserError(f"No run {run!r} under {Path(results_dir) / 'runs'}. Runs: {known}.")
+
+    def _json(self, name: str, what: str) -> dict:
+        path = self.path / name
+        return read_json(path, what) if os.path.lexists(path) else {}
+
+    def kind(self) -> str:
+        """``matrix`` (bench run), ``seed`` (bench seed) or ``scale`` (bench scale)."""
+        return str(self._json("run.json", "run's kind file").get("kind", "matrix"))
+
+    def info(self) -> dict:
+        return self._json("run.json", "run's kind file")
+
+    def config(self) -> dict:
+        return self._json("config.json", "run's config")
+
+    def environment(self) -> dict:
+        return self._json("environment.json", "run's environment")
+
+    def environments(self) -> dict[str, dict]:
+        """Fingerprints by machine id: the starting machine's and every other that ran trials."""
+        out = {}
+        first = self.environment()
+        if first:
+            out[str(first.get("machine_id", "unknown"))] = first
+        folder = self.path / "environments"
+        if folder.is_dir() and not folder.is_symlink():
+            for path in sorted(folder.glob("*.json")):
+                out.setdefault(path.stem, read_json(path, "machine's environment"))
+        return out
+
+    def control(self) -> dict:
+        return self._json("control.json", "control measurement")
+
+    def records(self) -> list[dict]:
+        """Validated records, the latest per trial id, each with its ``run_id``."""
+        out = read_records(self.records_path)
+        for record in out:
+            record.setdefault("run_id", self.run_id)
+        return out
+
+    def raw(self, trial_ids: set[str] | None = None) -> dict[str, dict]:
+        """Raw per-call durations by trial id (``raw.jsonl``; older runs kept them in the records)."""
+        found = read_raw(self.path / RAW, trial_ids)
+        if found or not self.records_path.exists():
+            return found
+        for record in self.records():
+            if trial_ids is None or record["trial_id"] in trial_ids:
+                arrays = {k: record[k] for k in rec.RAW_FIELDS if isinstance(record.get(k), list)}
+                if arrays:
+                    found[record["trial_id"]] = arrays
+        return found
+
+    def check(self) -> RunFolder:
+        """Read every run file once: a damaged one is one line now, before any output is written."""
+        self.config(), self.environment(), self.info(), self.control()
+        return self
+
+    def writer_pid(self) -> int | None:
+        """The pid of the process writing this run (it holds a lock on the folder), if any."""
+        return lock_holder(self.path)
+
+    def stamp(self) -> tuple[int, int, int]:
+        """(inode, size, mtime) of the records file: changes whenever a record is added."""
+        try:
+            st = os.stat(self.records_path)
+        except OSError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid holding a flock on folder ``path`` (Linux ``/proc/locks``), or None."""
+    try:
+        inode = os.stat(path).st_ino
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        parts = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            try:
+                return int(parts[4])
+            except ValueError:
+                return None
+    return None
+
+
+def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
+    """Run folders (of one kind, if given), oldest first (by creation of their config)."""
+    root = Path(results_dir) / "runs"
+    if not root.is_dir():
+        return []
+    runs = [
+        p
+        for p in root.iterdir()
+        if not p.is_symlink() and (p / "config.json").is_file() and (kind is None or RunFolder(p).kind() == kind)
+    ]
+    return sorted(runs, key=lambda p: ((p / "config.json").stat().st_mtime, p.name))
+
+
+def resolve_run(run: str, results_dir: str | Path) -> Path:
+    return RunFolder.resolve(run, results_dir).path
+
+
+def check_reusable(path: Path, run_id: str, config: dict, kind: str, results_dir: Path | None = None) -> bool:
+    """Whether ``path`` is an existing run to resume; UserError if it cannot be used at all. Reads only."""
+    safefs.check_results_dir(results_dir or path.parent.parent)
+    safefs.no_symlink(path.parent)
+    safefs.no_symlink(path)
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise UserError(f"{path} exists and is not a run folder; use another --run-id.")
+    if not is_run_folder(path):
+        raise UserError(f"{path} exists and is not a bench run (it holds other files); use another --run-id.")
+    folder = RunFolder(path)
+    if folder.info().get("sealed"):
+        raise UserError(
+            f"Run {run_id!r} is sealed (committed reference results): bench never resumes or rewrites it. "
+            "Use another --run-id to run the same configuration again."
+        )
+    if not (path / "config.json").exists():
+        return False
+    if folder.kind() != kind:
+        raise UserError(f"Run {run_id!r} is a {folder.kind()} run, not a {kind} run; use another --run-id.")
+    stored = folder.config()
+    folder.environment()
+    folder.records()  # a damaged record is reported now, before anything is written
+    if stored != config:
+        changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+        raise UserError(
+            f"Run {run_id!r} exists with a different config (differs in: {', '.join(changed)}). "
+            "Use another --run-id, or the same settings to resume it."
+        )
+    return True
