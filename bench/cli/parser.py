@@ -62,6 +62,10 @@ def _number(text: str) -> float:
     return value
 
 
+def _words(value: Any) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
 def _sub(sub: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
     epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" + EXIT_HELP
     return sub.add_parser(
@@ -88,9 +92,17 @@ def _executor_options(p: argparse.ArgumentParser, args_holder: dict) -> None:
             args_holder[name] = [(a.dest, a.option_strings[0]) for a in p._actions if a.dest not in before]
 
 
+def builtin_setting(config: str, key: str) -> Any:
+    """A setting of a built-in config as its TOML file says (help text follows the files, never a copy)."""
+    from bench.run.config import builtin_config_path, read_toml
+
+    return read_toml(builtin_config_path(config)).get(key)
+
+
 def _run_parser(sub: Any) -> None:
+    splits, quick_splits = builtin_setting("default", "splits"), builtin_setting("quick", "splits")
     p = _sub(sub, "run", "run the trial matrix into results/runs/<run-id>/", [
-        "bench run                                  # the default matrix (iris, LR and the post's MLP in 3 frameworks, 5 splits)",
+        f"bench run                                  # the default matrix (iris, LR and the post's MLP in 3 frameworks, {splits} splits)",
         "bench run --quick                          # a check in under a minute (not comparable: says so in its report)",
         "bench run --config full                    # everything: tuned profiles, serving paths on every split",
         "bench run --adapters sklearn-mlp,keras-mlp@jax,torch-mlp:tuned --splits 5",
@@ -101,14 +113,26 @@ def _run_parser(sub: Any) -> None:
     what.add_argument(
         "--config", metavar="TOML", help="config file, or a built-in name: default, quick, full (default: default)"
     )
-    what.add_argument("--quick", action="store_true", help="the built-in quick matrix (3 splits, faster MLP settings)")
+    what.add_argument(
+        "--quick", action="store_true", help=f"the built-in quick matrix ({quick_splits} splits, faster MLP settings)"
+    )
     what.add_argument(
         "--adapters",
         metavar="LIST",
         help="name[:profile][@backend],... or dotted classifier paths (default: the config's)",
     )
-    what.add_argument("--devices", metavar="LIST", help="cpu,gpu (default: the config's)")
-    what.add_argument("--splits", type=_positive_int, metavar="N", help="seeded splits (default: the config's, 10)")
+    what.add_argument(
+        "--devices",
+        metavar="LIST",
+        help=f"cpu,gpu or auto (cpu, plus gpu where present); gpu on a machine without one records skips with the "
+        f"reason (default: the config's; default config: {_words(builtin_setting('default', 'devices'))})",
+    )
+    what.add_argument(
+        "--splits",
+        type=_positive_int,
+        metavar="N",
+        help=f"seeded splits (default: the config's; default config: {splits}, quick: {quick_splits})",
+    )
     data = p.add_argument_group("data")
     data.add_argument("--datasets", metavar="LIST", help="bundled names (iris,wine,breast_cancer,digits), CSV/Parquet paths, "
                       "or synthetic:n_samples=N,n_features=F,n_classes=C (default: iris)")  # fmt: skip

@@ -29,6 +29,19 @@ def nvidia_gpus() -> list[dict]:
     return gpus
 
 
+def resolve_devices(devices: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``auto`` -> cpu, and gpu where nvidia-smi finds a GPU; named devices stay as asked.
+
+    A device named explicitly (``--devices gpu`` on a CPU machine) is kept, so its
+    trials are recorded as skipped with the reason; ``auto`` asks only for what is here.
+    """
+    out: list[str] = []
+    for device in devices:
+        wanted = (["cpu", "gpu"] if nvidia_gpus() else ["cpu"]) if device == "auto" else [device]
+        out += [d for d in wanted if d not in out]
+    return tuple(out)
+
+
 def describe_devices() -> list[list]:
     """Rows for ``bench list``: device, present, detail."""
     from bench.measure.machine import cpu_model
@@ -38,5 +51,11 @@ def describe_devices() -> list[list]:
     if gpus:
         rows.append(["gpu", "yes", "; ".join(f"{g['name']} ({g['memory_mib']} MiB)" for g in gpus)])
     else:
-        rows.append(["gpu", "no", "no NVIDIA GPU found (nvidia-smi); gpu trials are recorded as skipped"])
+        rows.append(
+            [
+                "gpu",
+                "no",
+                "no NVIDIA GPU found (nvidia-smi); devices = auto runs CPU trials only, --devices gpu records them as skipped",
+            ]
+        )
     return rows

@@ -17,7 +17,7 @@ import pandas as pd
 from bench.analysis.load import Loaded, load_runs, throughput_columns
 from bench.errors import UserError
 from bench.record import METRICS, NESTED_FIELDS
-from bench.report import accuracy, across, context, figures, learning, serving, timing
+from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, timing
 from bench.report.document import Doc
 
 DEFAULT_BASELINE = "sklearn-lr"
@@ -78,13 +78,10 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
     summ = serving.section(doc, records)
     significant = across.section(doc, ok)
     timing.trust(doc, ok, records, noisy)
-    figs = figures.draw(
-        ok, records, acc, {"targets": goals, "serving": summ, "friedman": significant, "raw": loaded.raw()}, fig_dir
-    )
-    if figs:
-        doc.heading("Figures")
-        for title, path in figs.items():
-            doc.figure(title, path)
+    extras = {"targets": goals, "serving": summ, "friedman": significant, "raw": loaded.raw()}
+    figs = figures.draw(ok, records, acc, extras, fig_dir)
+    figures.attach(doc, figs, interactive.specs(ok, records, acc, extras))
+    findings.add(doc, baseline)
     return doc
 
 

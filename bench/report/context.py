@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -29,36 +28,65 @@ def quick_banner(doc: Doc, configs: list[dict]) -> None:
         )
 
 
+#: Settings shown in the settings table, in this order, with how to read them.
+SETTINGS = (
+    ("splits", "seeded splits"), ("first_seed", "first split seed"), ("init_seeds", "init seeds per split (0: the split's own)"),
+    ("test_size", "test share of each split"), ("stratify", "stratified splits"), ("threads", "threads per framework"),
+    ("devices", "devices asked"), ("interleave", "trials interleaved across adapters"), ("trial_timeout_s", "trial timeout, s"),
+    ("startup_timeout_s", "worker start-up allowance, s"), ("quick", "quick run (not comparable)"),
+)  # fmt: skip
+
+
+def _word(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return "-" if value is None else str(value)
+
+
 def environment(doc: Doc, paths: list[Path]) -> None:
+    """Where each run ran and with which settings, as two readable tables (a column per run)."""
     doc.heading("Environment and settings")
-    for path in paths:
-        env = RunFolder(path).environment()
-        config = RunFolder(path).config()
-        pk = env.get("packages", {})
-        versions = ", ".join(f"{k} {v}" for k, v in sorted(pk.items()) if v)
-        gpus = (
+    envs = [RunFolder(p).environment() for p in paths]
+    configs = [RunFolder(p).config() for p in paths]
+    names = [f"`{p.name}`" for p in paths]
+    doc.table(["machine", *names], _machine_rows(envs), "environment")
+    rows = [[label, *(_word(c.get(key)) for c in configs)] for key, label in SETTINGS if any(key in c for c in configs)]
+    timing_keys = sorted({k for c in configs for k in (c.get("timing") or {})})
+    rows += [[f"timing: {k}", *(_word((c.get("timing") or {}).get(k)) for c in configs)] for k in timing_keys]
+    doc.table(["setting", *names], rows, "settings")
+    for path, env in zip(paths, envs):
+        controls(doc, path, env)
+
+
+def _machine_rows(envs: list[dict]) -> list[list]:
+    def gpus(env: dict) -> str:
+        return (
             "; ".join(f"{g['name']} ({g['memory_mib']} MiB, driver {g['driver']})" for g in env.get("gpus", []))
             or "none"
         )
-        blas = ", ".join(
-            f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})" for b in env.get("blas", [])
+
+    def blas(env: dict) -> str:
+        return (
+            ", ".join(
+                " ".join(str(v) for v in (b.get("internal_api"), b.get("version")) if v) for b in env.get("blas", [])
+            )
+            or "?"
         )
-        cpu = env.get("cpu", {})
-        timing = json.dumps(config.get("timing", {}), sort_keys=True)
-        doc.heading(f"Run `{path.name}`", 3)
-        doc.bullets([
-            f"Machine: {env.get('hostname', '?')} (id {env.get('machine_id', '?')}), CPU {cpu.get('model', '?')}, "
-            f"{cpu.get('logical_cores', '?')} logical cores, {env.get('memory_gib', '?')} GiB RAM; GPUs: {gpus}",
-            f"OS {env.get('os', {}).get('system', '?')} {env.get('os', {}).get('release', '')}, "
-            f"Python {env.get('python', {}).get('version', '?')}; BLAS: {blas or '?'}",
-            f"Versions: {versions or '?'}; project commit {env.get('git_commit') or '?'}",
-            f"Settings: {config.get('splits', '?')} splits from seed {config.get('first_seed', '?')}"
-            f"{', ' + str(config.get('init_seeds')) + ' init seeds per split' if config.get('init_seeds') else ''}, "
-            f"test size {config.get('test_size', '?')}, {'stratified' if config.get('stratify', True) else 'unstratified'} splits, "
-            f"{config.get('threads', '?')} thread(s) per framework, trials {'interleaved across adapters' if config.get('interleave', True) else 'group by group'}, "
-            f"trial timeout {config.get('trial_timeout_s', '?')} s; timing {timing}",
-        ])  # fmt: skip
-        controls(doc, path, env)
+
+    rows = [
+        ["host", *(f"{e.get('hostname', '?')} (id {e.get('machine_id', '?')})" for e in envs)],
+        ["CPU", *(f"{e.get('cpu', {}).get('model', '?')}, {e.get('cpu', {}).get('logical_cores', '?')} logical cores" for e in envs)],
+        ["memory GiB", *(str(e.get("memory_gib", "?")) for e in envs)],
+        ["GPUs", *(gpus(e) for e in envs)],
+        ["OS", *(f"{e.get('os', {}).get('system', '?')} {e.get('os', {}).get('release', '')}" for e in envs)],
+        ["Python", *(str(e.get("python", {}).get("version", "?")) for e in envs)],
+        ["BLAS", *(blas(e) for e in envs)],
+        ["project commit", *(str(e.get("git_commit") or "?")[:12] for e in envs)],
+    ]  # fmt: skip
+    packages = sorted({k for e in envs for k, v in (e.get("packages") or {}).items() if v})
+    return rows + [[name, *(str((e.get("packages") or {}).get(name) or "-") for e in envs)] for name in packages]
 
 
 def controls(doc: Doc, path: Path, env: dict) -> None:

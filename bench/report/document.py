@@ -1,20 +1,39 @@
-"""A small document model rendered three ways: Markdown, self-contained HTML, JSON.
+"""A small document model rendered three ways: Markdown, one self-contained HTML page, JSON.
 
 Reports and comparisons are built once as a list of blocks (headings,
-paragraphs, tables, bullet lists, figures); each renderer writes the same
-content. The HTML inlines every figure as a data URI and loads nothing from
-the network, so it reads offline and can be mailed as one file.
+paragraphs, tables, bullet lists, collapsible lists, figures, findings); each
+renderer writes the same content:
+
+- **Markdown**: findings first, a table of contents, each figure (PNG) right
+  after the table it illustrates.
+- **HTML** (:mod:`bench.report.html`): findings first, a table of contents
+  with anchors, sortable tables with right-aligned numbers, figures beside
+  their tables, interactive where a figure carries a chart spec; nothing is
+  loaded from the network.
+- **JSON** (:meth:`Doc.data`): every table with stable snake_case keys and
+  numbers as numbers (an interval is ``{"value", "low", "high"}``).
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.report.tables import table
+from bench.report.tables import Cell, table
+
+#: Headers whose text carries a run-dependent name: their JSON key is fixed here.
+KEY_ALIASES = (
+    (re.compile(r"^accuracy - .*\[95% CI\]$"), "accuracy_difference"),
+    (re.compile(r"^ratio to .*\[95% CI\]$"), "ratio_to_baseline"),
+    (re.compile(r"^equivalent within"), "equivalent"),
+)
+_NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[-+]?\d+)?"
+_NUMBER_RE = re.compile(rf"^{_NUMBER}$")
+_INTERVAL_RE = re.compile(rf"^({_NUMBER})x? \[({_NUMBER})x?, ({_NUMBER})x?\]$")
 
 
 @dataclass
@@ -22,20 +41,32 @@ class Table:
     headers: list[str]
     rows: list[list]
     name: str = ""
+    keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            self.keys = column_keys(self.headers)
 
 
 @dataclass
 class Figure:
     title: str
     path: Path
+    #: The name of the table it illustrates: drawn beside it.
+    beside: str = ""
+    #: An interactive chart (a plotly figure: ``{"data": [...], "layout": {...}}``) for the HTML page.
+    spec: dict | None = None
 
 
 @dataclass
 class Doc:
-    """An ordered list of blocks; each ``add_*`` appends one."""
+    """An ordered list of blocks; each method appends one."""
 
     title: str
     blocks: list = field(default_factory=list)
+    #: The verdicts in a few lines, shown first (before the table of contents).
+    lead: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
 
     def heading(self, text: str, level: int = 2) -> Doc:
         self.blocks.append(("h", level, text))
@@ -51,75 +82,230 @@ class Doc:
             self.blocks.append(("ul", list(items)))
         return self
 
-    def table(self, headers: list[str], rows: list[list], name: str = "") -> Doc:
-        self.blocks.append(("table", Table(list(headers), [list(map(str, r)) for r in rows], name)))
+    def details(self, summary: str, items: list[str]) -> Doc:
+        """A list folded under a one-line summary (HTML ``<details>``; Markdown: the summary, then the items)."""
+        if items:
+            self.blocks.append(("details", summary, list(items)))
         return self
 
-    def figure(self, title: str, path: Path) -> Doc:
-        self.blocks.append(("figure", Figure(title, Path(path))))
+    def table(self, headers: list[str], rows: list[list], name: str = "", keys: list[str] | None = None) -> Doc:
+        cells = [[c if isinstance(c, Cell) else str(c) for c in r] for r in rows]
+        self.blocks.append(("table", Table(list(headers), cells, name, list(keys or []))))
         return self
 
-    # -- renderers -----------------------------------------------------------------
+    def figure(self, title: str, path: Path, beside: str = "", spec: dict | None = None) -> Doc:
+        self.blocks.append(("figure", Figure(title, Path(path), beside, spec)))
+        return self
+
+    def findings(self, items: list[str]) -> Doc:
+        """The report's verdicts in a few lines; every renderer puts them first."""
+        self.lead = list(items)
+        return self
+
+    # -- order ----------------------------------------------------------------------
+    def ordered(self) -> list[tuple]:
+        """Blocks in reading order: each figure that names a table right after that table."""
+        tables = {b[1].name for b in self.blocks if b[0] == "table" and b[1].name}
+        placed = [b for b in self.blocks if b[0] == "figure" and b[1].beside in tables]
+        out: list[tuple] = []
+        for block in self.blocks:
+            if block in placed:
+                continue
+            out.append(block)
+            if block[0] == "table" and block[1].name:
+                out += [f for f in placed if f[1].beside == block[1].name]
+        return _drop_empty_headings(out)
+
+    def sections(self) -> list[tuple[int, str, str]]:
+        """(level, text, anchor) of every heading, anchors unique and GitHub-compatible."""
+        seen: dict[str, int] = {}
+        out = []
+        for block in self.ordered():
+            if block[0] == "h":
+                out.append((block[1], block[2], _unique(slug(block[2]), seen)))
+        return out
+
+    # -- renderers ------------------------------------------------------------------
     def markdown(self, base: Path) -> str:
         """Markdown, with figures linked relative to ``base``."""
+        blocks = self.ordered()
+        lead, rest = _split_lead(blocks)
         out = [f"# {self.title}", ""]
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                out += ["#" * block[1] + " " + block[2], ""]
-            elif kind == "p":
-                out += [block[1], ""]
-            elif kind == "ul":
-                out += [f"- {item}" for item in block[1]] + [""]
-            elif kind == "table":
-                out += [table(block[1].rows, block[1].headers) if block[1].rows else "(none)", ""]
-            elif kind == "figure":
-                out += [f"![{block[1].title}]({block[1].path.relative_to(base).as_posix()})", ""]
+        for block in lead:
+            out += _markdown_block(block, base)
+        if self.lead:
+            out += ["## Findings", "", *(f"- {item}" for item in self.lead), ""]
+        toc = [
+            f"{'  ' * (level - 2)}- [{_plain(text)}](#{anchor})"
+            for level, text, anchor in self.sections()
+            if level <= 3
+        ]
+        if toc:
+            out += ["**Contents**", "", *toc, ""]
+        for block in rest:
+            out += _markdown_block(block, base)
         return "\n".join(out).rstrip() + "\n"
 
-    def html(self) -> str:
-        """One self-contained HTML page: figures inline (data URIs), no external requests."""
-        body = [f"<h1>{_inline(self.title)}</h1>"]
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
-            elif kind == "p":
-                body.append(f"<p>{_inline(block[1])}</p>")
-            elif kind == "ul":
-                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
-            elif kind == "table":
-                body.append(_html_table(block[1]))
-            elif kind == "figure":
-                data = base64.b64encode(block[1].path.read_bytes()).decode()
-                alt = html.escape(block[1].title)
-                body.append(
-                    f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
-                )
-        return HTML_PAGE.format(title=html.escape(self.title), body="\n".join(body))
+    def html(self, script: str | None = None) -> str:
+        """One self-contained HTML page (see :mod:`bench.report.html`); ``script``: a plotly.js URL to link instead."""
+        from bench.report.html import render
+
+        return render(self, script)
 
     def data(self) -> dict:
-        """The tables as data (``--json``): name or heading -> list of row dicts."""
-        out: dict = {"title": self.title, "tables": []}
+        """The document as data (``--json``): findings, sections, and every table with typed cells."""
+        out: dict = {"title": self.title, **self.meta, "findings": list(self.lead), "tables": [], "figures": []}
         heading = ""
-        for block in self.blocks:
+        for block in self.ordered():
             if block[0] == "h":
-                heading = block[2]
+                heading = _plain(block[2])
             elif block[0] == "table":
-                t = block[1]
-                out["tables"].append({"name": t.name or heading, "rows": [dict(zip(t.headers, r)) for r in t.rows]})
+                out["tables"].append(table_data(block[1], heading))
+            elif block[0] == "figure":
+                f = block[1]
+                out["figures"].append({"title": f.title, "file": f.path.name, "beside": f.beside or None})
+        out["sections"] = [{"level": lv, "title": _plain(t), "anchor": a} for lv, t, a in self.sections()]
         return out
 
 
-def _inline(text: str) -> str:
-    """Escape, then the few Markdown spans reports use: `code`, **bold**, [text](link)."""
-    text = html.escape(text)
+# -- Markdown -----------------------------------------------------------------------
+def _split_lead(blocks: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The paragraphs before the first heading (provenance, a quick-run banner), and the rest."""
+    for i, block in enumerate(blocks):
+        if block[0] != "p":
+            return blocks[:i], blocks[i:]
+    return blocks, []
+
+
+def _markdown_block(block: tuple, base: Path) -> list[str]:
+    kind = block[0]
+    if kind == "h":
+        return ["#" * block[1] + " " + block[2], ""]
+    if kind == "p":
+        return [block[1], ""]
+    if kind == "ul":
+        return [f"- {item}" for item in block[1]] + [""]
+    if kind == "details":
+        return [block[1], "", *(f"- {item}" for item in block[2]), ""]
+    if kind == "table":
+        return [table(block[1].rows, block[1].headers) if block[1].rows else "(none)", ""]
+    if kind == "figure":
+        return [f"![{block[1].title}]({_relative(block[1].path, base)})", ""]
+    return []
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _drop_empty_headings(blocks: list[tuple]) -> list[tuple]:
+    """A heading whose section lost all its blocks (figures moved beside their tables) is dropped."""
+    out: list[tuple] = []
+    for i, block in enumerate(blocks):
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if block[0] == "h" and (nxt is None or (nxt[0] == "h" and nxt[1] <= block[1])):
+            continue
+        out.append(block)
+    return out
+
+
+# -- anchors and keys ---------------------------------------------------------------
+def _plain(text: str) -> str:
+    """Heading text without its Markdown spans."""
+    return re.sub(r"\*\*([^*]+)\*\*|`([^`]+)`", lambda m: m.group(1) or m.group(2), text)
+
+
+def slug(text: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", _plain(text).lower()).replace(" ", "-")
+
+
+def _unique(anchor: str, seen: dict[str, int]) -> str:
+    count = seen.get(anchor, 0)
+    seen[anchor] = count + 1
+    return anchor if count == 0 else f"{anchor}-{count}"
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "column"
+
+
+def column_keys(headers: list[str]) -> list[str]:
+    """Stable snake_case keys: the header without its bracketed notes (kept where two would collide)."""
+    short = []
+    for header in headers:
+        alias = next((key for pattern, key in KEY_ALIASES if pattern.search(header)), None)
+        short.append(alias or _snake(re.sub(r"\[[^\]]*\]|\([^)]*\)|`", "", header)))
+    keys: list[str] = []
+    for header, key in zip(headers, short):
+        if short.count(key) > 1:
+            key = _snake(re.sub(r"\[[^\]]*\]|`", "", header))
+        keys.append(key if key not in keys else f"{key}_{len(keys)}")
+    return keys
+
+
+# -- typed cells --------------------------------------------------------------------
+def _parse_number(text: str) -> int | float:
+    value = float(text.replace(",", ""))
+    return int(value) if value.is_integer() and re.fullmatch(r"[-+]?[\d,]+", text) else value
+
+
+def cell_value(cell: Any) -> Any:
+    """A cell as JSON: a number, ``{"value", "low", "high"}``, null for '-', else its text."""
+    if isinstance(cell, Cell):
+        if cell.interval:
+            return {"value": cell.value, "low": cell.low, "high": cell.high}
+        if cell.value is not None:
+            return cell.value
+    text = str(cell).strip()
+    if text in ("", "-"):
+        return None
+    if _NUMBER_RE.match(text) and any(ch.isdigit() for ch in text):
+        return _parse_number(text)
+    match = _INTERVAL_RE.match(text)
+    if match and all(any(ch.isdigit() for ch in g) for g in match.groups()):
+        value, low, high = (_parse_number(g) for g in match.groups())
+        return {"value": value, "low": low, "high": high}
+    return text
+
+
+def sort_key(cell: Any) -> float | None:
+    """The number a column sorts by (an interval by its value), or None for text."""
+    value = cell_value(cell)
+    if isinstance(value, dict):
+        value = value["value"]
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def table_data(t: Table, heading: str = "") -> dict:
+    """One table as data; a column holding any interval holds only intervals (or nulls, or text)."""
+    values = [[cell_value(c) for c in row] for row in t.rows]
+    for j in range(len(t.keys)):
+        if any(isinstance(row[j], dict) for row in values if j < len(row)):
+            for row in values:
+                if j < len(row) and isinstance(row[j], (int, float)):
+                    row[j] = {"value": row[j], "low": None, "high": None}
+    return {
+        "name": t.name or _snake(heading),
+        "heading": heading,
+        "columns": [{"key": k, "label": h} for k, h in zip(t.keys, t.headers)],
+        "rows": [dict(zip(t.keys, row)) for row in values],
+    }
+
+
+def inline(text: str) -> str:
+    """Escape, then the few Markdown spans reports use: `code`, **bold**, *emphasis*, [text](link)."""
+    text = html.escape(text, quote=False)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", text)
     return re.sub(
         r"\[([^\]]+)\]\(([^)\s]+)\)",
         lambda m: (
-            f'<a href="{m.group(2)}">{m.group(1)}</a>'
+            f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>'
             if not m.group(2).startswith(("http:", "https:", "//"))
             else m.group(1)
         ),
@@ -127,32 +313,8 @@ def _inline(text: str) -> str:
     )
 
 
-def _html_table(t: Table) -> str:
-    head = "".join(f"<th>{_inline(h)}</th>" for h in t.headers)
-    rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in t.rows)
-    name = f' data-name="{html.escape(t.name)}"' if t.name else ""
-    return f"<table{name}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+def blocks_of(doc: Doc, kind: str) -> Iterator[tuple]:
+    return (b for b in doc.ordered() if b[0] == kind)
 
 
-HTML_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.85rem; display: block; overflow-x: auto; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; white-space: nowrap; }}
-th {{ background: #f2f2f2; }}
-tr:nth-child(even) td {{ background: #fafafa; }}
-figure {{ margin: 1rem 0 2rem; }}
-img {{ max-width: 100%; height: auto; }}
-code {{ background: #f4f4f4; padding: 0 0.2rem; }}
-</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"""
+__all__ = ["Doc", "Figure", "Table", "cell_value", "column_keys", "inline", "slug", "table_data"]

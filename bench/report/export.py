@@ -34,7 +34,8 @@ TAG_COLUMNS = ("run_id", "trial_id", "status", "reason", "machine", "hostname", 
 
 
 def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> Path:
-    loaded = load_runs(runs, results_dir, kind=None)
+    """Every record of every named run, with its ``run_id`` (no deduplication: that is the statistics' business)."""
+    loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
     path = (
         Path(out)
         if out

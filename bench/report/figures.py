@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.load import throughput_columns
-from bench.report import learning, plots
+from bench.report import interactive, learning, plots
+from bench.report.document import Doc
+from bench.report.timing import whole_test_sizes
 
 
 def _models(ok: pd.DataFrame) -> pd.DataFrame:
@@ -39,6 +41,39 @@ def latency_long(records: list[dict], raw: dict[tuple[str, str], dict]) -> pd.Da
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def throughput_long(ok: pd.DataFrame) -> pd.DataFrame:
+    """Median samples/s per model, dataset and batch size (a size above the test set is measured at the whole set)."""
+    cols = throughput_columns(ok)
+    if not cols:
+        return pd.DataFrame()
+    long = ok.melt(id_vars=["model", "dataset"], value_vars=cols, var_name="batch", value_name="samples_per_s").dropna()
+    long["batch size"] = long["batch"].str.split("_").str[1].astype(int)
+    long = long.groupby(["model", "dataset", "batch size"], as_index=False)["samples_per_s"].median()
+    long["whole"] = long["batch size"].isin(whole_test_sizes(ok))  # the whole test set at once
+    return long
+
+
+def fit_agg(ok: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Median fit time with its quartiles beside the accuracy interval, per model and dataset."""
+    fits = ok.groupby(["model", "dataset", "adapter", "device"]).agg(
+        fit=("fit_wall_s", "median"), fit_q1=("fit_wall_s", lambda s: s.quantile(0.25)), fit_q3=("fit_wall_s", lambda s: s.quantile(0.75))
+    ).reset_index()  # fmt: skip
+    acc = accuracy.rename(columns={"mean": "acc", "low": "acc_low", "high": "acc_high"})
+    return fits.merge(acc, on=["dataset", "adapter", "device"])
+
+
+def attach(doc: Doc, figs: dict[str, Path], specs: dict[str, dict]) -> None:
+    """Each figure beside the table it illustrates (with its interactive spec); the rest under 'Figures'."""
+    loose = {title: path for title, path in figs.items() if not interactive.beside(path.stem)}
+    for title, path in figs.items():
+        if title not in loose:
+            doc.figure(title, path, beside=interactive.beside(path.stem), spec=specs.get(path.stem))
+    if loose:
+        doc.heading("Figures")
+        for title, path in loose.items():
+            doc.figure(title, path, spec=specs.get(path.stem))
+
+
 def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
     """Every figure; returns {title: path}. Deterministic: the same records give the same files."""
     state = np.random.get_state()
@@ -59,21 +94,10 @@ def _draw(
     lat = latency_long(records, extras.get("raw", {}))
     if not lat.empty:
         out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(lat, fig_dir / "latency.png")
-    cols = throughput_columns(ok)
-    if cols:
-        long = ok.melt(
-            id_vars=["model", "dataset"], value_vars=cols, var_name="batch", value_name="samples_per_s"
-        ).dropna()
-        long["batch size"] = long["batch"].str.split("_").str[1].astype(int)
-        long = long.groupby(["model", "dataset", "batch size"], as_index=False)["samples_per_s"].median()
+    long = throughput_long(ok)
+    if not long.empty:
         out["Throughput vs batch size"] = plots.throughput_lines(long, fig_dir / "throughput.png")
-    fits = ok.groupby(["model", "dataset", "adapter", "device"]).agg(
-        fit=("fit_wall_s", "median"), fit_q1=("fit_wall_s", lambda s: s.quantile(0.25)), fit_q3=("fit_wall_s", lambda s: s.quantile(0.75))
-    ).reset_index()  # fmt: skip
-    agg = fits.merge(
-        accuracy.rename(columns={"mean": "acc", "low": "acc_low", "high": "acc_high"}),
-        on=["dataset", "adapter", "device"],
-    )
+    agg = fit_agg(ok, accuracy)
     out["Accuracy vs fit time"] = plots.accuracy_vs_cost(agg, fig_dir / "accuracy-vs-fit-time.png")
     curves = learning.curve_summary(learning.curve_frame(records))
     if not curves.empty:

@@ -217,7 +217,7 @@ def throughput_lines(long: pd.DataFrame, path: Path) -> Path:
         y="samples_per_s",
         hue="model",
         hue_order=models,
-        style="dataset",
+        style="dataset" if long["dataset"].nunique() > 1 else None,  # no one-entry "dataset" legend
         marker="o",
         palette=palette(models),
         ax=ax,
@@ -230,8 +230,11 @@ def throughput_lines(long: pd.DataFrame, path: Path) -> Path:
         xlabel="batch size (samples)",
     )
     sizes = sorted(long["batch size"].unique())
+    whole = set(long.loc[long.get("whole", pd.Series(False, index=long.index)).astype(bool), "batch size"])
     ax.xaxis.set_major_locator(ticker.FixedLocator(sizes))
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_major_formatter(
+        ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" + ("\n(test set)" if v in whole else ""))
+    )
     ax.xaxis.set_minor_locator(ticker.NullLocator())
     plain_log_axis(ax.yaxis)
     legend_outside(ax, fontsize=8)

@@ -10,7 +10,7 @@ from bench.analysis import stats
 from bench.analysis.load import throughput_columns
 from bench.analysis.pairing import against, pair
 from bench.report.document import Doc
-from bench.report.tables import fmt
+from bench.report.tables import fmt, fmt_range
 
 KEYS = ["dataset", "adapter", "device"]
 #: A trial whose last third of latency calls is this much slower or faster than its first third.
@@ -29,8 +29,8 @@ def _median(g: pd.DataFrame, col: str) -> float:
     return float(g[col].median()) if col in g.columns else math.nan
 
 
-def time_table(doc: Doc, ok: pd.DataFrame) -> list[str]:
-    """The timing table; returns the noisy-measurement flags."""
+def time_table(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """The timing table; returns the noisy-measurement flags: (what varies, dataset/adapter/device, dispersion)."""
     doc.para(TIME_NOTE)
     rows, noisy = [], []
     for key, g in ok.groupby(KEYS, sort=True):
@@ -38,12 +38,10 @@ def time_table(doc: Doc, ok: pd.DataFrame) -> list[str]:
         med, q1, q3 = stats.median_iqr(fit) if len(fit) else (math.nan,) * 3
         for col, what in (("fit_wall_s", "fit time varies"), ("latency_p50_us", "predict p50 varies")):
             if col in g.columns and stats.is_noisy(g[col].dropna()):
-                noisy.append(
-                    f"{'/'.join(key)}: {what} by {stats.coefficient_of_variation(g[col].dropna()):.0%} across trials"
-                )
+                noisy.append((what, "/".join(key), stats.coefficient_of_variation(g[col].dropna())))
         stock_n = _median(g, "stock_latency_n")
         rows.append([
-            *key, f"{fmt(med)} [{fmt(q1)}, {fmt(q3)}]", fmt(_median(g, "first_epoch_s")), fmt(_median(g, "cold_predict_s") * 1e3),
+            *key, fmt_range(med, q1, q3), fmt(_median(g, "first_epoch_s")), fmt(_median(g, "cold_predict_s") * 1e3),
             fmt(_median(g, "latency_p50_us")), fmt(_median(g, "latency_p99_us")), fmt(_median(g, "latency_n")),
             fmt(_median(g, "stock_latency_p50_us")), fmt(_median(g, "stock_latency_p99_us")) + (" (n<100)" if stock_n < 100 else ""),
             fmt(_median(g, "import_s")),
@@ -73,10 +71,24 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
 def throughput(doc: Doc, ok: pd.DataFrame) -> None:
     cols = throughput_columns(ok)
     doc.heading("Throughput (median over trials)", 3)
+    whole = whole_test_sizes(ok)
+    if whole:
+        doc.para(
+            "Samples per second at each batch size; the whole test set is measured too, and a batch size larger than "
+            "the test set is measured at the whole test set."
+        )
     rows = [[*key, *(fmt(g[c].median()) for c in cols)] for key, g in ok.groupby(KEYS, sort=True)]
-    doc.table(
-        ["dataset", "adapter", "device", *(f"batch {c.split('_')[1]} (samples/s)" for c in cols)], rows, "throughput"
-    )
+    headers = [
+        f"batch {n}{' (whole test set)' if int(n) in whole else ''} (samples/s)"
+        for n in (c.split("_")[1] for c in cols)
+    ]
+    doc.table(["dataset", "adapter", "device", *headers], rows, "throughput")
+
+
+def whole_test_sizes(ok: pd.DataFrame) -> set[int]:
+    """Test-set sizes of these trials: throughput at that batch size is the whole test set at once."""
+    sizes = pd.to_numeric(ok["n_test"], errors="coerce").dropna() if "n_test" in ok.columns else pd.Series(dtype=float)
+    return {int(n) for n in sizes.unique()}
 
 
 def memory(doc: Doc, ok: pd.DataFrame) -> None:
@@ -112,26 +124,46 @@ def devices(doc: Doc, ok: pd.DataFrame) -> None:
     doc.table(["dataset", "adapter", "metric", "GPU / CPU [95% CI]", "splits", "verdict"], rows, "gpu-vs-cpu")
 
 
-def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[str]) -> None:
-    """Everything that says a timing may be off: noise, drift, GC, shared hosts, warnings."""
+def _grouped(flags: list[tuple[str, str, float]]) -> list[str]:
+    """One line per kind of flag: the cases named with their numbers."""
+    kinds: dict[str, list[str]] = {}
+    for what, where, cv in flags:
+        kinds.setdefault(what, []).append(f"`{where}` {cv:.0%}")
+    return [f"{what.capitalize()} by more than 10% across trials: {', '.join(cases)}." for what, cases in kinds.items()]
+
+
+def _drift_line(drift: pd.DataFrame) -> str:
+    """Drifting trials counted per adapter, with the range of their drift."""
+    parts = []
+    for (adapter, device), g in drift.groupby(["adapter", "device"], sort=True):
+        d = g["latency_drift"].astype(float)
+        parts.append(f"`{adapter}/{device}` {len(g)} ({d.min():.2f}-{d.max():.2f})")
+    return (f"Latency drifted by more than {DRIFT_LIMIT:.0%} within {len(drift)} trial(s) (last third / first third "
+            f"of calls): {', '.join(parts)}.")  # fmt: skip
+
+
+def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[tuple[str, str, float]]) -> None:
+    """Everything that says a timing may be off, grouped and short: noise, drift, GC, shared hosts, warnings."""
     drift = (
         ok[pd.to_numeric(ok.get("latency_drift"), errors="coerce").sub(1).abs() > DRIFT_LIMIT]
         if "latency_drift" in ok
         else ok.iloc[:0]
     )
-    items = list(noisy)
-    for _, r in drift.iterrows():
-        items.append(
-            f"{r['trial_id']}: latency drifted within the trial (last third / first third of calls = {r['latency_drift']:.2f})"
-        )
+    items = _grouped(noisy)
+    if len(drift):
+        items.append(_drift_line(drift))
     if "gc_latency" in ok.columns and (ok["gc_latency"].fillna(0) > 0).any():
-        items.append(f"{int((ok['gc_latency'] > 0).sum())} trial(s) had garbage collections inside the latency loop")
+        items.append(f"{int((ok['gc_latency'] > 0).sum())} trial(s) had garbage collections inside the latency loop.")
     if items:
-        doc.heading("Measurements to read with care", 3)
-        doc.para(f"Dispersion over 10% (pyperf's threshold), or a trial whose latency moved by more than {DRIFT_LIMIT:.0%} "
-                 "between the first and last third of its calls (the machine's speed changed while it was measured). "
-                 "Advice: close other programs, keep `threads` at or below the physical cores, raise the timing budgets.")  # fmt: skip
-        doc.bullets(items[:40] + ([f"... and {len(items) - 40} more"] if len(items) > 40 else []))
+        doc.heading("Measurements to read with care")
+        doc.para("Dispersion over 10% (pyperf's threshold), or latency that moved while it was measured (the machine's "
+                 "speed changed). Advice: close other programs, keep `threads` at or below the physical cores, raise "
+                 "the timing budgets.")  # fmt: skip
+        doc.bullets(items)
+        doc.details(
+            f"The {len(drift)} drifting trial(s), one by one",
+            [f"{r['trial_id']}: {r['latency_drift']:.2f}" for _, r in drift.sort_values("trial_id").iterrows()],
+        )
     warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]
     if len(warned):
         by_adapter: dict[str, dict[str, int]] = {}

@@ -31,7 +31,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEVICES = ("cpu", "gpu")
+#: "auto": the CPU, and the GPU where this machine has one (:func:`bench.measure.devices.resolve_devices`).
+DEVICES = ("cpu", "gpu", "auto")
 PREPROCESSING = ("none", "standard")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
@@ -95,7 +96,7 @@ class Config:
 
     datasets: tuple[DatasetSpec, ...] = (DatasetSpec("iris"),)
     adapters: tuple[AdapterSpec, ...] = ()
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[str, ...] = ("auto",)
     splits: int = 10
     first_seed: int = 0
     init_seeds: int = 0
@@ -144,9 +145,15 @@ class Config:
     def n_seeds(self) -> int:
         return self.splits * max(1, self.init_seeds)
 
+    def resolved_devices(self) -> tuple[str, ...]:
+        """The devices trials run on: ``auto`` becomes cpu, plus gpu where a GPU is present."""
+        from bench.measure.devices import resolve_devices
+
+        return resolve_devices(self.devices)
+
     def n_trials(self) -> int:
         """How many trials the matrix has (computed, not listed)."""
-        cells = len(self.adapters) * len(self.devices) * len(self.datasets) * len(self.preprocessing)
+        cells = len(self.adapters) * len(self.resolved_devices()) * len(self.datasets) * len(self.preprocessing)
         return cells * self.n_seeds()
 
 
@@ -193,6 +200,8 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
+    if data.get("devices") == "auto":  # the one device setting that is a word, not a list
+        data = {**data, "devices": ["auto"]}
     for key in _LIST_KEYS:
         if key in data and not isinstance(data[key], list):
             raise UserError(f"{source}: {key} must be a list, e.g. {key} = [{data[key]!r}]. Got {data[key]!r}.")

@@ -134,8 +134,9 @@ def expand(config: Config, hosts: list[str] | None = None) -> Iterator[Trial]:
 
     ``hosts``: run the whole matrix once per host (trials pinned to each).
     """
-    reasons = {(spec, device): skip_reason(spec, device) for spec in config.adapters for device in config.devices}
-    for spec, device in itertools.product(config.adapters, config.devices):
+    devices = config.resolved_devices()
+    reasons = {(spec, device): skip_reason(spec, device) for spec in config.adapters for device in devices}
+    for spec, device in itertools.product(config.adapters, devices):
         for dataset, prep, (split_seed, init_seed) in itertools.product(
             config.datasets, config.preprocessing, seeds(config)
         ):

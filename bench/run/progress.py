@@ -53,6 +53,7 @@ class Progress:
     def __rich__(self) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
+        from rich.text import Text
 
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(width=24)
@@ -62,7 +63,7 @@ class Progress:
         grid.add_row(
             ProgressBar(total=max(self.total, 1), completed=self.done, width=24),
             f"{self.done}/{self.total}  {clock(time.monotonic() - self.start)}  ETA {'?' if eta is None else clock(eta)}",
-            self.current,
+            Text(self.current),  # plain text: "[tensorflow]" in a trial id is not rich markup
         )
         return grid
 

@@ -1,0 +1,194 @@
+"""Interactive versions of the report's figures: plotly figure specs (plain dicts) for the HTML page.
+
+The PNGs (:mod:`bench.report.figures`) stay the Markdown report's figures;
+these specs are drawn from the same frames, in the same colours, by the
+plotly.js the HTML page inlines. Each spec is keyed by its PNG's file stem,
+and :data:`BESIDE` names the table each figure illustrates, so the page puts
+it beside that table. Hover shows every value; clicking a legend entry hides
+or shows that series. Nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from bench.report import learning
+from bench.report.plots import colour, path_colour
+
+#: PNG stem -> the table the figure illustrates (bench/report sections name their tables).
+BESIDE = {
+    "accuracy": "accuracy",
+    "accuracy-vs-fit-time": "significance",
+    "learning-curves": "time-to-accuracy",
+    "fit-time": "time",
+    "latency": "time",
+    "throughput": "throughput",
+    "serving": "serving",
+    "cpu-vs-gpu": "gpu-vs-cpu",
+}
+FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
+
+
+def beside(stem: str) -> str:
+    if stem.startswith("critical-difference-"):
+        return "ranks-" + stem.removeprefix("critical-difference-")
+    return BESIDE.get(stem, "")
+
+
+def _rgb(rgb: tuple[float, float, float]) -> str:
+    return "rgb({},{},{})".format(*(round(255 * c) for c in rgb))
+
+
+def _num(values: Any) -> list:
+    """Floats for JSON: NaN and infinities become null (plotly leaves a gap)."""
+    out = []
+    for v in values:
+        f = float(v) if v is not None else math.nan
+        out.append(f if math.isfinite(f) else None)
+    return out
+
+
+def _axis(title: str, log: bool) -> dict:
+    axis: dict = {"title": {"text": title}, "automargin": True}
+    if log:  # plain 1-2-5 ticks, never a row of minor digits
+        ticks = [m * 10.0**e for e in range(-7, 9) for m in (1, 2, 5)]
+        axis.update(type="log", tickvals=ticks, ticktext=[f"{t:,.7g}" for t in ticks], minor={"showgrid": False})
+    return axis
+
+
+def _layout(title: str, x: str, y: str, log_x: bool = False, log_y: bool = False, **extra: Any) -> dict:
+    return {
+        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        "font": FONT,
+        "height": 420,
+        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
+        "hovermode": "closest",
+        "xaxis": _axis(x, log_x),
+        "yaxis": _axis(y, log_y),
+        "plot_bgcolor": "#fbfbfd",
+        **extra,
+    }
+
+
+def boxes(ok: pd.DataFrame, column: str, title: str, y: str, log: bool = False) -> dict:
+    """One box per model (and dataset), every split a point; hover names the split."""
+    data = []
+    for model, g in ok.groupby("model", sort=True):
+        g = g.dropna(subset=[column])
+        data.append({
+            "type": "box", "name": model, "x": list(g["dataset"].astype(str)), "y": _num(g[column]),
+            "boxpoints": "all", "jitter": 0.3, "pointpos": 0, "marker": {"color": _rgb(colour(model)), "size": 5},
+            "text": [f"split {s}" for s in g["split_seed"]], "hovertemplate": "%{text}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
+        })  # fmt: skip
+    return {"data": data, "layout": _layout(title, "dataset", y, log_y=log, boxmode="group")}
+
+
+def latency(lat: pd.DataFrame) -> dict:
+    """Single-call latency per model and path: quartiles, whiskers at the 1st and 99th percentile (precomputed)."""
+    data = []
+    for path, g in lat.groupby("path", sort=True):
+        stats = g.groupby("model")["latency_us"].quantile([0.01, 0.25, 0.5, 0.75, 0.99]).unstack()
+        data.append({
+            "type": "box", "name": path, "x": list(stats.index), "q1": _num(stats[0.25]), "median": _num(stats[0.5]),
+            "q3": _num(stats[0.75]), "lowerfence": _num(stats[0.01]), "upperfence": _num(stats[0.99]),
+            "marker": {"color": _rgb(path_colour("adapter" if path == "adapter path" else "stock"))},
+        })  # fmt: skip
+    layout = _layout(
+        "Predict latency, one sample per call (whiskers: 1st-99th percentile)", "", "microseconds", log_y=True
+    )
+    return {"data": data, "layout": {**layout, "boxmode": "group"}}
+
+
+def throughput(long: pd.DataFrame) -> dict:
+    data = []
+    for (model, dataset), g in long.groupby(["model", "dataset"], sort=True):
+        g = g.sort_values("batch size")
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": model if long["dataset"].nunique() == 1 else f"{model} ({dataset})",
+            "x": [int(b) for b in g["batch size"]], "y": _num(g["samples_per_s"]), "line": {"color": _rgb(colour(model))},
+            "customdata": [" (whole test set)" if w else "" for w in g["whole"]],
+            "hovertemplate": "batch %{x}%{customdata}: %{y:,.4g} samples/s<extra>%{fullData.name}</extra>",
+        })  # fmt: skip
+    return {"data": data, "layout": _layout("Throughput (median over trials)", "batch size", "samples/s", True, True)}
+
+
+def accuracy_vs_cost(agg: pd.DataFrame) -> dict:
+    """Median fit time (interquartile bars) against mean accuracy (its corrected interval)."""
+    data = []
+    for _, r in agg.sort_values("model").iterrows():
+        data.append({
+            "type": "scatter", "mode": "markers", "name": r["model"], "x": _num([r["fit"]]), "y": _num([r["acc"]]),
+            "marker": {"color": _rgb(colour(r["model"])), "size": 10},
+            "error_x": {"type": "data", "symmetric": False, "array": _num([r["fit_q3"] - r["fit"]]), "arrayminus": _num([r["fit"] - r["fit_q1"]])},
+            "error_y": {"type": "data", "symmetric": False, "array": _num([r["acc_high"] - r["acc"]]), "arrayminus": _num([r["acc"] - r["acc_low"]])},
+            "hovertemplate": f"{r['dataset']}<br>fit %{{x:.3g}} s<br>accuracy %{{y:.3f}}<extra>%{{fullData.name}}</extra>",
+        })  # fmt: skip
+    return {
+        "data": data,
+        "layout": _layout("Accuracy vs fit time", "fit time, s (median, IQR)", "accuracy (95% CI)", log_x=True),
+    }
+
+
+def learning_curves(curves: pd.DataFrame) -> dict:
+    data = []
+    for (model, dataset), g in curves.groupby(["model", "dataset"], sort=True):
+        name = model if curves["dataset"].nunique() == 1 else f"{model} ({dataset})"
+        data.append({
+            "type": "scatter", "mode": "lines", "name": name, "x": _num(g["t_median"]), "y": _num(g["acc_median"]),
+            "line": {"color": _rgb(colour(model))}, "customdata": [int(e) for e in g["epoch"]],
+            "hovertemplate": "epoch %{customdata}: %{x:.3g} s, accuracy %{y:.3f}<extra>%{fullData.name}</extra>",
+        })  # fmt: skip
+    title = "Held-out accuracy vs training time (median over splits)"
+    return {"data": data, "layout": _layout(title, "training time, s", "accuracy", log_x=True)}
+
+
+def serving(rows: pd.DataFrame) -> dict:
+    """p50 of every serving path per model; invalid paths as open markers."""
+    data = []
+    for model, g in rows.groupby("model", sort=True):
+        data.append({
+            "type": "scatter", "mode": "markers", "name": model, "x": list(g["path"]), "y": _num(g["p50_us"]),
+            "marker": {"color": _rgb(colour(model)), "size": 9, "symbol": ["circle" if v else "circle-open" for v in g["valid"]]},
+            "text": ["valid" if v else "not valid on every trial" for v in g["valid"]],
+            "hovertemplate": "%{x}: %{y:.3g} us (%{text})<extra>%{fullData.name}</extra>",
+        })  # fmt: skip
+    return {
+        "data": data,
+        "layout": _layout("Serving paths: p50 latency, one sample", "path", "microseconds", log_y=True),
+    }
+
+
+def specs(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
+    """Every interactive figure the data allows, keyed by the PNG stem it stands for."""
+    from bench.report.figures import fit_agg, latency_long, throughput_long
+
+    one_device = ok["device"].nunique() == 1  # then the device need not be in every label
+    ok = ok.assign(model=ok["adapter"] if one_device else ok["adapter"] + " / " + ok["device"])
+    out = {
+        "accuracy": boxes(ok, "accuracy", "Test accuracy over seeded splits (each point: one split)", "accuracy"),
+        "fit-time": boxes(ok, "fit_wall_s", "Fit time per split", "seconds (log)", log=True),
+    }
+    lat = latency_long(records, extras.get("raw", {}))
+    if not lat.empty and one_device:
+        lat["model"] = lat["model"].str.rsplit(" / ", n=1).str[0]
+    if not lat.empty:
+        out["latency"] = latency(lat)
+    long = throughput_long(ok)
+    if not long.empty:
+        out["throughput"] = throughput(long)
+    out["accuracy-vs-fit-time"] = accuracy_vs_cost(fit_agg(ok, accuracy))
+    curves = learning.curve_summary(learning.curve_frame(records))
+    if not curves.empty:
+        out["learning-curves"] = learning_curves(curves)
+    summ = extras.get("serving")
+    if summ is not None and not summ.empty:
+        model = summ["adapter"] if one_device else summ["adapter"] + " / " + summ["device"]
+        rows = summ.assign(model=model, valid=summ["valid"] == summ["trials"])
+        out["serving"] = serving(rows[rows["p50_us"].notna()])
+    return out
+
+
+__all__ = ["BESIDE", "beside", "specs"]
