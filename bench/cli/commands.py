@@ -162,13 +162,20 @@ def _stored(config: dict) -> dict:
 def _dry_run(config: Any, args: argparse.Namespace) -> int:
     from bench.run.matrix import expand
 
-    count, groups = 0, set()
+    count, groups, trials = 0, set(), []
     for trial in expand(config):
-        note = f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""
-        print(trial.trial_id + note)
+        if args.json:
+            trials.append({"trial_id": trial.trial_id, "dataset": trial.data_label, "adapter": trial.adapter.label,
+                           "device": trial.device, "split_seed": trial.split_seed, "init_seed": trial.init_seed,
+                           "group": trial.group, "skipped": trial.skip_reason is not None, "skip_reason": trial.skip_reason})  # fmt: skip
+        else:
+            print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
         count += 1
         groups.add(trial.group)
-    print(f"{count} trials in {len(groups)} worker groups.", file=sys.stderr)
+    if args.json:
+        _json({"command": "run", "dry_run": True, "n_trials": count, "n_groups": len(groups), "trials": trials})
+    else:
+        print(f"{count} trials in {len(groups)} worker groups.", file=sys.stderr)
     return 0
 
 
@@ -179,7 +186,7 @@ def _say(text: str) -> None:
 def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool = False) -> int:
     code = EXIT["trials failed"] if result.failed else EXIT["ok"]
     if args.json:
-        _json({"run_id": result.run_id, "path": str(result.path), "statuses": dict(result.statuses),
+        _json({"command": args.command, "run_id": result.run_id, "path": str(result.path), "statuses": dict(result.statuses),
                "new": dict(result.new), "resumed": result.resumed, "total": result.total, "failed": result.failed,
                "failed_trials": result.failed_ids, "exit_status": code})  # fmt: skip
         return code
@@ -218,7 +225,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     rows = seed_rows(records)
     threads: dict = {k: v for r in records for k, v in (r.get("threads") or {}).items()}
     if args.json:
-        _json({"run_id": run_id, "rows": rows})
+        _json(seed_json(run_id, rows, EXIT["trials failed"] if result.failed else EXIT["ok"]))
     else:
         print(seed_report(rows, time.perf_counter() - start, threads, run_id))
         figure = iris_pairplot(Path(args.results_dir) / "reports" / "seed" / "iris-pairplot.png")
@@ -226,9 +233,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return EXIT["trials failed"] if result.failed else EXIT["ok"]
 
 
+def seed_json(run_id: str, rows: list[dict], code: int) -> dict:
+    """``bench seed --json``: the table's rows under snake_case keys (the seed schema)."""
+    from bench.report.document import column_keys
+    from bench.report.seed import HEADERS
+
+    keys = dict(zip(HEADERS, column_keys(HEADERS)))
+    return {"command": "seed", "run_id": run_id, "exit_status": code,
+            "rows": [{keys.get(k, k): v for k, v in row.items()} for row in rows]}  # fmt: skip
+
+
 def cmd_scale(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
-    from bench.report.scale import scale_config, write_scale_report
+    from bench.report.scale import scale_config
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.reader import RunFolder, check_reusable
@@ -242,8 +259,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
             raise UserError(
                 f"Run {run_path.name!r} is a {folder.kind()} run, not a scale sweep: use `bench report {run_path.name}`."
             )
-        print(f"Scale report written to {write_scale_report(run_path, _out_dir(args, run_path.name))}")
-        return EXIT["ok"]
+        return _scale_written(args, run_path, _out_dir(args, run_path.name), None)
     sizes = []
     for text in _csv(args.sizes, "sizes") or []:
         try:
@@ -265,10 +281,31 @@ def cmd_scale(args: argparse.Namespace) -> int:
                 f"Scale sweep {run_id}: sizes {args.sizes}, budget {args.budget:g} s per fit -> {store.path}",
                 file=sys.stderr,
             )
-            result = run(config, store, executor, Progress())
-    path = write_scale_report(store.path, _out_dir(args, run_id))
-    print(f"Scale report written to {path}")
-    return EXIT["trials failed"] if result.failed else EXIT["ok"]
+            result = run(config, store, executor, Progress(live=False if args.json else None))
+    return _scale_written(args, store.path, _out_dir(args, run_id), result)
+
+
+def _scale_written(args: argparse.Namespace, run_path: Path, out: Path, result: Any) -> int:
+    """SCALE.md written; the summary on stdout (``--json``: the sweep's tables, numbers as numbers)."""
+    from bench.report.scale import write_scale_doc
+
+    code = EXIT["trials failed"] if result is not None and result.failed else EXIT["ok"]
+    path, doc = write_scale_doc(run_path, out)
+    if args.json:
+        summary = {} if result is None else {"statuses": dict(result.statuses), "failed": result.failed}
+        _json(
+            {
+                "command": "scale",
+                **doc.data(),
+                "run_id": run_path.name,
+                "markdown": str(path),
+                **summary,
+                "exit_status": code,
+            }
+        )
+    else:
+        print(f"Scale report written to {path}")
+    return code
 
 
 def _out_dir(args: argparse.Namespace, run_id: str) -> Path:
@@ -278,14 +315,27 @@ def _out_dir(args: argparse.Namespace, run_id: str) -> Path:
 
 
 # -- read side ---------------------------------------------------------------------------
+def _quiet_numbers() -> Any:
+    """Reports compute with censored times (+inf) and empty groups on purpose: NaN results show as '-', so numpy's
+    'invalid value' and 'divide by zero' notes are not printed on the console."""
+    import numpy as np
+
+    return np.errstate(invalid="ignore", divide="ignore")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    with _quiet_numbers():
+        return _report(args)
+
+
+def _report(args: argparse.Namespace) -> int:
     from bench.report.build import write_report
 
     written = write_report(
         args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy
     )
     if args.json:
-        _json({**written.doc.data(), "markdown": str(written.markdown), "html": str(written.html)})
+        _json({"command": "report", **written.doc.data(), "markdown": str(written.markdown), "html": str(written.html)})
     else:
         print(
             f"Report written to {written.markdown} and {written.html.name} (figures in {written.markdown.parent / 'figures'}, CSVs beside it)"
@@ -294,6 +344,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    with _quiet_numbers():
+        return _compare(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
     from bench.report.compare import compare_runs
 
     result = compare_runs(
@@ -301,9 +356,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     code = EXIT["regression"] if result.regressions else EXIT["ok"]
     if args.json:
-        _json(
-            {**result.doc.data(), "markdown": str(result.path), "regressions": result.regressions, "exit_status": code}
-        )
+        _json({"command": "compare", **result.doc.data(), "markdown": str(result.path),
+               "regressions": result.regressions, "exit_status": code})  # fmt: skip
         return code
     print(f"Comparison written to {result.path}")
     for line in result.regressions:
@@ -315,20 +369,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.report.export import export_mlflow, export_parquet
 
     if args.to == "parquet":
-        path = export_parquet(args.runs, args.results_dir, args.out)
-        print(f"Exported to {path}")
+        summary = export_parquet(args.runs, args.results_dir, args.out)
+        text = f"Exported {summary['rows']} rows of {len(summary['run_ids'])} run(s) to {summary['path']}"
     else:
-        summary = export_mlflow(args.runs, args.results_dir, args.tracking_uri, args.experiment)
-        print(
-            f"Exported {summary['runs']} MLflow runs to experiment {summary['experiment']!r} at {summary['tracking_uri']}"
-        )
+        with _quiet_numbers():
+            summary = export_mlflow(args.runs, args.results_dir, args.tracking_uri, args.experiment)
+        text = (f"Exported {summary['trials']} trials ({summary['mlflow_runs']} MLflow runs with their parent runs) "
+                f"to experiment {summary['experiment']!r} at {summary['tracking_uri']}")  # fmt: skip
+    if args.json:
+        _json({"command": "export", "to": args.to, **summary})
+    else:
+        print(text)
     return EXIT["ok"]
 
 
 def cmd_env(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
 
-    _json(fingerprint(control=not args.no_control))
+    _json({"command": "env", **fingerprint(control=not args.no_control)})
     return EXIT["ok"]
 
 
@@ -347,8 +405,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                          "labels": [str(c) for c in ds.classes[:4]]})  # fmt: skip
     devices = describe_devices()
     if args.json:
-        _json({"adapters": [a.__dict__ for a in adapters], "datasets": datasets,
-               "devices": [dict(zip(["device", "present", "detail"], d)) for d in devices]})  # fmt: skip
+        _json({"command": "list", "adapters": [a.__dict__ for a in adapters], "datasets": datasets,
+               "devices": [{"device": d[0], "present": d[1] == "yes", "detail": d[2]} for d in devices]})  # fmt: skip
         return EXIT["ok"]
     rows = [[a.name, a.framework, ",".join(a.backends), ",".join(a.devices), ",".join(a.profiles) or "-",
              "yes" if a.available else f"no: {a.reason}"] for a in adapters]  # fmt: skip
@@ -374,4 +432,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(tabulate(data_rows, headers=["name", "samples", "features", "classes", "labels"], tablefmt="github"))
     print("\nDevices")
     print(tabulate(devices, headers=["device", "present", "detail"], tablefmt="github"))
+    return EXIT["ok"]
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from bench.report.publish import publish
+
+    with _quiet_numbers():
+        written = publish(args.out, args.results_dir, args.runs)
+    if args.json:
+        _json({"command": "publish", **written})
+    else:
+        print(f"Site written to {written['index']} ({written['runs']} runs, {len(written['pages'])} pages)")
+    return EXIT["ok"]
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from bench.schemas import NAMES, schema
+
+    if args.name is None:
+        print("\n".join(NAMES))
+        return EXIT["ok"]
+    print(json.dumps(schema(args.name), indent=2))
     return EXIT["ok"]

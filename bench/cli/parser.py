@@ -22,9 +22,11 @@ from bench.cli.commands import (
     cmd_env,
     cmd_export,
     cmd_list,
+    cmd_publish,
     cmd_report,
     cmd_run,
     cmd_scale,
+    cmd_schema,
     cmd_seed,
 )
 from bench.errors import UserError
@@ -168,8 +170,8 @@ def _run_parser(sub: Any) -> None:
         "--run-id", help="name of the run (letters, digits, . _ -); an existing one is resumed (default: a timestamp)"
     )
     out.add_argument("--results-dir", default="results", help="default: results")
-    out.add_argument("--dry-run", action="store_true", help="list the trials and exit")
-    out.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
+    out.add_argument("--dry-run", action="store_true", help="list the trials and exit (with --json: as JSON)")
+    out.add_argument("--json", action="store_true", help="print the run's summary (or the dry run's trials) as JSON")
     holder: dict = {}
     _executor_options(p, holder)
     p.set_defaults(func=cmd_run, _executor_flags=holder)
@@ -263,23 +265,28 @@ def _scale_parser(sub: Any) -> None:
     p.add_argument("--results-dir", default="results", help="default: results")
     p.add_argument("--out", help="where SCALE.md goes (default: results/reports/<run-id>)")
     p.add_argument("--report", metavar="RUN", help="only regenerate SCALE.md from a stored sweep")
+    p.add_argument("--json", action="store_true", help="print the sweep's tables as JSON")
     holder: dict = {}
     _executor_options(p, holder)
     p.set_defaults(func=cmd_scale, _executor_flags=holder)
 
 
 def _export_parser(sub: Any) -> None:
-    p = _sub(sub, "export", "export runs to MLflow (one MLflow run per trial) or Parquet (the tidy frame)", [
-        "bench export RUN --to parquet --out runs.parquet",
-        "bench export RUN --to mlflow                          # a local MLflow store in ./mlruns",
+    p = _sub(sub, "export", "export runs, every record of each, to MLflow (a run per bench run, a nested run per trial) or Parquet", [
+        "bench export RUN1 RUN2 --to parquet --out runs.parquet",
+        "bench export RUN --to mlflow                          # sqlite:///results/mlflow/mlflow.db",
         "bench export RUN --to mlflow --tracking-uri http://mlflow.example:5000",
     ])  # fmt: skip
     p.add_argument("runs", nargs="+", help="run ids or folders")
     p.add_argument("--to", choices=["mlflow", "parquet"], required=True, help="where to")
     p.add_argument("--out", help="Parquet file (default: results/reports/<runs>.parquet)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: a local file store, ./mlruns)")
+    p.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: sqlite:///<results-dir>/mlflow/mlflow.db, artifacts beside it)",
+    )
     p.add_argument("--experiment", default="hello-bench", help="MLflow experiment (default: hello-bench)")
     p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--json", action="store_true", help="print what was exported where as JSON")
     p.set_defaults(func=cmd_export)
 
 
@@ -298,6 +305,27 @@ def _list_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_list)
 
 
+def _publish_parser(sub: Any) -> None:
+    p = _sub(sub, "publish", "a static site of every stored run: an index, each run's report, machine comparisons", [
+        "bench publish --out site                 # open site/index.html, or serve the folder from any static host",
+        "bench publish --out ../my-site-checkout  # writes only its own files there",
+    ])  # fmt: skip
+    p.add_argument("--out", required=True, help="the site's folder (may exist: only the site's own files are written)")
+    p.add_argument("--runs", nargs="+", metavar="RUN", help="only these runs (default: every stored run)")
+    p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
+    p.add_argument("--json", action="store_true", help="print the pages written as JSON")
+    p.set_defaults(func=cmd_publish)
+
+
+def _schema_parser(sub: Any) -> None:
+    from bench.schemas import NAMES
+
+    p = _sub(sub, "schema", "print the JSON Schema of a command's --json output (no name: list them)",
+             ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -"])  # fmt: skip
+    p.add_argument("name", nargs="?", choices=NAMES, help="the output: " + ", ".join(NAMES))
+    p.set_defaults(func=cmd_schema)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bench import __version__
 
@@ -313,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _env_parser(sub)
     _list_parser(sub)
+    _publish_parser(sub)
+    _schema_parser(sub)
     return parser
 
 

@@ -56,6 +56,8 @@ class Figure:
     beside: str = ""
     #: An interactive chart (a plotly figure: ``{"data": [...], "layout": {...}}``) for the HTML page.
     spec: dict | None = None
+    #: The PNG's bytes, when the page is rendered after its file is gone (``bench publish``).
+    data: bytes | None = None
 
 
 @dataclass

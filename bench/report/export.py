@@ -1,39 +1,68 @@
 """``bench export``: runs into the places teams keep them: Parquet (the tidy frame) and MLflow.
 
-MLflow: one MLflow run per trial, in one experiment. Params are the trial's
-identity (dataset, adapter, its parameters, device, seeds, framework and
-versions), metrics every numeric column of the tidy frame (units in
-:data:`bench.schema.METRICS`), tags the run id, trial id, status and
-machine; the run's environment fingerprint is attached as an artifact.
-Re-exporting a trial that is already in the experiment (same run id and
-trial id) is skipped, so an export can be repeated. MLflow is an optional
-extra (``pip install ".[mlflow]"``). Without ``--tracking-uri`` it writes a
-local file store (``./mlruns``), which MLflow 3 keeps in maintenance mode:
-bench opts in with ``MLFLOW_ALLOW_FILE_STORE=true``.
+Both keep everything: every record of every named run, with its ``run_id``
+(counting a split once is the statistics' business, not an export's).
+
+MLflow: one experiment; a **parent MLflow run per bench run** (its settings as
+params, its span as start and end time, its environment, config, report and
+figures as artifacts) and a **nested MLflow run per trial** (params: the
+trial's identity; metrics: every numeric column of the tidy frame; the
+learning curve as step metrics ``curve_loss``, ``curve_test_accuracy``,
+``curve_train_time_s``, one step per epoch; start and end: the trial's own).
+Re-exporting skips what is already there (same run id, trial id).
+
+Without ``--tracking-uri`` the store is ``sqlite:///<results>/mlflow/mlflow.db``
+with artifacts beside it (never the working folder): MLflow's own client reads
+it with default settings (MLflow 3 keeps the file store in maintenance). The
+SQL store needs SQLAlchemy and Alembic, which ``pip install ".[mlflow]"``
+brings with ``mlflow-skinny``. An unreachable tracking server is one line
+within seconds, not minutes of retries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import math
 import os
-import time
+import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 
-from bench.analysis.load import load_runs
+from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
 from bench.store.reader import RunFolder
+from bench.store.safefs import OutputDir, write_file
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",
                  "threads_requested", "device_name")  # fmt: skip
 TAG_COLUMNS = ("run_id", "trial_id", "status", "reason", "machine", "hostname", "machine_id", "executor")
+RUN_SETTINGS = (
+    "splits",
+    "first_seed",
+    "init_seeds",
+    "test_size",
+    "stratify",
+    "threads",
+    "devices",
+    "trial_timeout_s",
+    "quick",
+    "description",
+)
+#: Curve series logged as step metrics (one step per epoch).
+CURVE_SERIES = ("loss", "test_accuracy", "train_time_s")
+MLFLOW_DIR = "mlflow"
 
 
-def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> Path:
+def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> dict:
     """Every record of every named run, with its ``run_id`` (no deduplication: that is the statistics' business)."""
     loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
     path = (
@@ -43,24 +72,79 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     )
     if path.exists() and path.is_dir():
         raise UserError(f"--out {path} is a folder; give a .parquet file name.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        loaded.frame.to_parquet(path, index=False)
-    except ImportError as err:
-        raise UserError(f"Writing Parquet needs pyarrow ({err}): pip install pyarrow") from None
-    except OSError as err:
-        raise UserError(f"Cannot write {path}: {err.strerror or err}.") from None
-    return path
+    buffer = io.BytesIO()
+    loaded.frame.to_parquet(buffer, index=False)
+    if out:
+        write_file(path, buffer.getvalue())
+    else:
+        OutputDir.owned(path.parent, Path(results_dir)).write(path.name, buffer.getvalue())
+    return {"path": str(path), "rows": len(loaded.frame), "run_ids": [p.name for p in loaded.paths]}
 
 
-def _mlflow() -> tuple[Any, Any]:
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+# -- MLflow -----------------------------------------------------------------------------------
+def _mlflow() -> Any:
     try:
-        import mlflow
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise UserError('MLflow is not installed: pip install ".[mlflow]"') from None
-    return mlflow, MlflowClient
+    return MlflowClient
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's and Alembic's INFO lines ("Creating initial MLflow database tables...") stay off the console."""
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def default_store(results_dir: str | Path) -> tuple[str, str]:
+    """(tracking URI, artifact location) of the default store under the results folder."""
+    root = Path(results_dir).resolve() / MLFLOW_DIR
+    OutputDir.owned(root, Path(results_dir).resolve()).write("README.txt", STORE_README)
+    return f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
+
+
+STORE_README = (
+    "MLflow tracking store written by `bench export --to mlflow`.\n"
+    "Read it with: mlflow ui --backend-store-uri sqlite:///<this folder>/mlflow.db, or\n"
+    "MlflowClient(tracking_uri='sqlite:///<this folder>/mlflow.db').\n"
+)
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """An http(s) tracking server that does not answer is one line now, not minutes of retries."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout_s):
+            pass
+    except OSError as err:
+        raise UserError(f"MLflow tracking server {uri} is not reachable: {err.strerror or err}.") from None
+    # Later failures: a few quick retries, not MLflow's default minutes of backoff.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+
+
+def _ms(value: Any) -> int | None:
+    """A timestamp (datetime or Unix seconds) in milliseconds, or None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return int(value.timestamp() * 1000)
+    return int(float(value) * 1000)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
 
 
 def _params(row: pd.Series, record: dict) -> dict[str, str]:
@@ -80,48 +164,145 @@ def _metrics(row: pd.Series) -> dict[str, float]:
     return out
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+def curve_metrics(record: dict, start_ms: int) -> list[tuple[str, float, int, int]]:
+    """(key, value, timestamp ms, step) for each epoch of the learning curve."""
+    curve = record.get("curve") or {}
+    times = curve.get("train_time_s") or []
+    out = []
+    for series in CURVE_SERIES:
+        for step, value in enumerate(curve.get(series) or [], start=1):
+            if value is not None and math.isfinite(float(value)):
+                at = start_ms + int(1000 * float(times[step - 1])) if step <= len(times) else start_ms
+                out.append((f"curve_{series}", float(value), at, step))
+    return out
+
+
+class Exporter:
+    """One export into one experiment: parents per bench run, a nested run per trial."""
+
+    def __init__(self, client: Any, experiment_id: str, loaded: Loaded, staging: Path, results_dir: Path) -> None:
+        self.client, self.experiment_id, self.loaded = client, experiment_id, loaded
+        self.staging, self.results_dir = staging, results_dir
+        found = client.search_runs([experiment_id], max_results=50000)
+        self.done = {(r.data.tags.get("run_id"), r.data.tags.get("trial_id")) for r in found}
+        self.parents = {
+            r.data.tags.get("run_id"): r.info.run_id for r in found if r.data.tags.get("bench.level") == "run"
+        }
+        self.created = 0
+
+    def parent(self, folder: RunFolder, rows: pd.DataFrame) -> str:
+        """The MLflow run of a bench run: its settings, span, environment, config and report."""
+        if folder.run_id in self.parents:
+            return self.parents[folder.run_id]
+        from mlflow.entities import Param
+
+        tags = {
+            "run_id": folder.run_id,
+            "bench.level": "run",
+            "bench.kind": folder.kind(),
+            "mlflow.runName": folder.run_id,
+        }
+        start = _ms(rows["started_at"].min()) if "started_at" in rows else None
+        run = self.client.create_run(self.experiment_id, start_time=start, tags=tags, run_name=folder.run_id)
+        config = folder.config()
+        params = [Param(f"config.{k}", str(config[k])[:6000]) for k in RUN_SETTINGS if k in config]
+        self.client.log_batch(run.info.run_id, params=params)
+        self._artifacts(run.info.run_id, folder)
+        end = _ms(rows["finished_at"].max()) if "finished_at" in rows else None
+        self.client.set_terminated(run.info.run_id, "FINISHED", end_time=end)
+        self.parents[folder.run_id] = run.info.run_id
+        self.created += 1
+        return run.info.run_id
+
+    def _artifacts(self, mlflow_run: str, folder: RunFolder) -> None:
+        staged = OutputDir.user(self.staging / folder.run_id)
+        staged.write("environment.json", json.dumps(folder.environment(), indent=2, sort_keys=True))
+        staged.write("config.json", json.dumps(folder.config(), indent=2, sort_keys=True))
+        self.client.log_artifact(mlflow_run, str(staged.path / "environment.json"))
+        self.client.log_artifact(mlflow_run, str(staged.path / "config.json"))
+        report = stage_report(folder, self.results_dir, self.staging / folder.run_id / "report")
+        if report is not None:
+            self.client.log_artifacts(mlflow_run, str(report), artifact_path="report")
+
+    def trial(self, row: pd.Series, record: dict, parent: str) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        tags = {c: str(row[c])[:5000] for c in TAG_COLUMNS if c in row and not _missing(row[c])}
+        tags.update(
+            {"mlflow.runName": str(row["trial_id"])[:250], "mlflow.parentRunId": parent, "bench.level": "trial"}
+        )
+        start = _ms(row.get("started_at"))
+        run = self.client.create_run(
+            self.experiment_id, start_time=start, tags=tags, run_name=str(row["trial_id"])[:250]
+        )
+        at = start or 0
+        metrics = [Metric(k, v, at, 0) for k, v in _metrics(row).items()]
+        metrics += [Metric(k, v, t, step) for k, v, t, step in curve_metrics(record, at)]
+        for i in range(0, len(metrics), 900):  # MLflow takes at most 1000 metrics per batch
+            self.client.log_batch(run.info.run_id, metrics=metrics[i : i + 900])
+        self.client.log_batch(
+            run.info.run_id,
+            params=[Param(k, v) for k, v in _params(row, record).items()],
+            tags=[RunTag("bench.schema_version", str(record.get("schema_version", "")))],
+        )
+        status = "FINISHED" if row["status"] in ("ok", "skipped") else "FAILED"
+        self.client.set_terminated(run.info.run_id, status, end_time=_ms(row.get("finished_at")))
+        self.created += 1
+
+
+def stage_report(folder: RunFolder, results_dir: Path, out: Path) -> Path | None:
+    """The run's report (REPORT.md, report.html, figures) written to a staging folder; None for a run without one."""
+    if folder.kind() not in ("matrix", "seed"):
+        return None
+    import numpy as np
+
+    from bench.report.build import write_report
+
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'
+            write_report([str(folder.path)], results_dir, out_dir=out)
+    except UserError:  # no ok trial to report on: the trials still go to MLflow
+        return None
+    return out
 
 
 def export_mlflow(runs: list[str], results_dir: str | Path, tracking_uri: str | None, experiment: str) -> dict:
-    """One MLflow run per trial; returns {'runs': n, 'experiment': name, 'tracking_uri': uri}."""
-    mlflow, client_class = _mlflow()
-    from mlflow.entities import Metric, Param, RunTag
+    """A parent MLflow run per bench run, a nested run per trial; returns what was written where."""
+    client_class = _mlflow()
+    loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
+    artifacts = None
+    if tracking_uri:
+        uri = tracking_uri
+        check_reachable(uri)
+    else:
+        uri, artifacts = default_store(results_dir)
+    with _quiet(), tempfile.TemporaryDirectory(prefix="bench-mlflow-") as staging:
+        try:
+            client = client_class(tracking_uri=uri)
+            found = client.get_experiment_by_name(experiment)
+            experiment_id = (
+                found.experiment_id if found else client.create_experiment(experiment, artifact_location=artifacts)
+            )
+            exporter = Exporter(client, experiment_id, loaded, Path(staging), Path(results_dir))
+        except UserError:
+            raise
+        except Exception as err:  # a bad URI, a server error: one line
+            raise UserError(f"MLflow at {uri}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
+        trials = _export_trials(exporter, loaded)
+    return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id, "mlflow_runs": exporter.created,
+            "trials": trials, "run_ids": [p.name for p in loaded.paths]}  # fmt: skip
 
-    loaded = load_runs(runs, results_dir, kind=None)
-    uri = tracking_uri or Path("mlruns").resolve().as_uri()
-    try:
-        client = client_class(tracking_uri=uri)
-        found = client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-        done = {
-            (r.data.tags.get("run_id"), r.data.tags.get("trial_id"))
-            for r in client.search_runs([experiment_id], max_results=50000)
-        }
-    except Exception as err:  # an unreachable server or a bad URI: one line
-        raise UserError(f"MLflow at {uri}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
-    environments = {p.name: RunFolder(p).environment() for p in loaded.paths}
+
+def _export_trials(exporter: Exporter, loaded: Loaded) -> int:
     by_id = {(r.get("run_id"), r["trial_id"]): r for r in loaded.records}
-    now, exported = int(time.time() * 1000), 0
-    for _, row in loaded.frame.iterrows():
-        key = (row["run_id"], row["trial_id"])
-        if key in done:
+    exported = 0
+    for folder in loaded.folders:
+        rows = loaded.frame[loaded.frame["run_id"] == folder.run_id]
+        todo = [row for _, row in rows.iterrows() if (row["run_id"], row["trial_id"]) not in exporter.done]
+        if not todo:
             continue
-        tags = {c: str(row[c])[:5000] for c in TAG_COLUMNS if c in row and not _missing(row[c])}
-        tags["mlflow.runName"] = str(row["trial_id"])[:250]
-        run = client.create_run(experiment_id, tags=tags, run_name=str(row["trial_id"])[:250])
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in _metrics(row).items()],
-            params=[Param(k, v) for k, v in _params(row, by_id.get(key, {})).items()],
-            tags=[RunTag("bench.schema_version", str(by_id.get(key, {}).get("schema_version", "")))],
-        )
-        client.log_text(
-            run.info.run_id,
-            json.dumps(environments.get(str(row["run_id"]), {}), indent=2, sort_keys=True),
-            "environment.json",
-        )
-        client.set_terminated(run.info.run_id, "FINISHED" if row["status"] in ("ok", "skipped") else "FAILED")
-        exported += 1
-    return {"runs": exported, "experiment": experiment, "tracking_uri": uri}
+        parent = exporter.parent(folder, rows)
+        for row in todo:
+            exporter.trial(row, by_id.get((row["run_id"], row["trial_id"]), {}), parent)
+            exported += 1
+    return exported

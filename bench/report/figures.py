@@ -112,6 +112,8 @@ def _draw(
             model=serving["adapter"] + " / " + serving["device"], valid=serving["valid"] == serving["trials"]
         )
         rows = rows[rows["p50_us"].notna()]
+        if rows["dataset"].nunique() > 1:  # one bar per model and dataset (serving runs on several datasets)
+            rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["Serving paths"] = plots.serving_latency(rows, fig_dir / "serving.png")
     if {"cpu", "gpu"} <= set(ok["device"]):
         out["CPU vs GPU"] = plots.cpu_vs_gpu(ok, fig_dir / "cpu-vs-gpu.png")

@@ -144,9 +144,10 @@ _LEADING = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)
 
 
 def _td(cell: object, key: float | None, numeric: bool) -> str:
-    if key is None:  # text; a '-' in a column of numbers stays aligned with them
-        return f"<td{' class=num' if numeric and str(cell) == '-' else ''}>{inline(str(cell))}</td>"
-    return f'<td class="num" data-sort="{key!r}">{inline(str(cell))}</td>'
+    """Numbers right-aligned in a column of numbers ('-' with them); a column of mixed values stays left-aligned."""
+    align = " class=num" if numeric and (key is not None or str(cell) == "-") else ""
+    sort = f' data-sort="{key!r}"' if key is not None else ""
+    return f"<td{align}{sort}>{inline(str(cell))}</td>"
 
 
 def _figure(f: Figure, interactive: bool) -> str:
@@ -159,8 +160,8 @@ def _figure(f: Figure, interactive: bool) -> str:
             f'<script type="application/json">{spec}</script></div><figcaption>{title} '
             "<small>(hover for values; click a legend entry to hide or show it)</small></figcaption></figure>"
         )
-    if f.path.is_file():
-        data = base64.b64encode(f.path.read_bytes()).decode()
+    if f.data is not None or f.path.is_file():
+        data = base64.b64encode(f.data if f.data is not None else f.path.read_bytes()).decode()
         return f'<figure class="fig"><img alt="{title}" src="data:image/png;base64,{data}"><figcaption>{title}</figcaption></figure>'
     return ""
 

@@ -186,6 +186,8 @@ def specs(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras:
     summ = extras.get("serving")
     if summ is not None and not summ.empty:
         model = summ["adapter"] if one_device else summ["adapter"] + " / " + summ["device"]
+        if summ["dataset"].nunique() > 1:
+            model = model + " (" + summ["dataset"] + ")"
         rows = summ.assign(model=model, valid=summ["valid"] == summ["trials"])
         out["serving"] = serving(rows[rows["p50_us"].notna()])
     return out

@@ -98,9 +98,9 @@ def save_figure(fig: Any, path: Path) -> Path:
     return path
 
 
-def plain_log_axis(axis: Any) -> None:
-    """Log axis ticked at 1, 2, 5 x 10^k with plain numbers; minor ticks unlabelled."""
-    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+def plain_log_axis(axis: Any, subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
+    """Log axis ticked at 1, 2, 5 x 10^k (``subs=(1.0,)``: decades only) with plain numbers; minor ticks unlabelled."""
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.10g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
 

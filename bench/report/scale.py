@@ -20,7 +20,8 @@ import pandas as pd
 
 from adapters import adapter_class
 from bench.errors import UserError
-from bench.report.tables import fmt, table
+from bench.report.document import Doc
+from bench.report.tables import fmt
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.datasets import DatasetSpec
 from bench.run.settings import TimingSettings
@@ -170,13 +171,15 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
                 ax.axvline(cross, color=color, ls=":", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",
                title="Fit time vs data size (dotted: fixed overhead = per-row work)")  # fmt: skip
-        plots.plain_log_axis(ax.xaxis)
+        wide = ok["n_train"].max() / max(ok["n_train"].min(), 1) > 100 if len(ok) else False
+        plots.plain_log_axis(ax.xaxis, (1.0,) if wide else (1.0, 2.0, 5.0))  # 500 and 1,000 would overlap
         plots.plain_log_axis(ax.yaxis)
         plots.legend_outside(ax, fontsize=8)
         return plots.save_figure(fig, path)
 
 
-def write_scale_report(run_path: Path, out_dir: Path) -> Path:
+def scale_doc(run_path: Path, out_dir: Path) -> Doc:
+    """The sweep's tables and figure as a document (Markdown, JSON)."""
     from bench.analysis.load import load_runs
     from bench.store.reader import RunFolder
 
@@ -189,23 +192,27 @@ def write_scale_report(run_path: Path, out_dir: Path) -> Path:
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
     rows, summary = scale_table(df)
     fig = scale_figure(df, out_dir / "figures" / "scale.png")
-    text = "\n".join([
-        "# How cost grows with data size (`bench scale`)",
-        "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from run `{run_path.name}` (synthetic data, "
-        "make_classification, standard-scaled, 80/20 split). An adapter's sweep stops once a fit exceeds the budget.",
-        "",
-        table(rows, ["adapter", "rows", "fit s", "s per epoch", "train rows/s", "predict rows/s (largest batch)", "peak RSS MiB", "status"]),
-        "",
-        "Slope: d log(fit time) / d log(n); 1 = linear, < 1 = fixed overhead still matters. Overhead and per-row cost "
-        "from a non-negative fit of time = overhead + per_row x n; n* = overhead / per_row, the size where the "
-        "framework's fixed cost stops dominating.",
-        "",
-        table(summary, ["adapter", "sizes fitted", "log-log slope", "overhead s", "per-row us", "n* (rows)"]),
-        "",
-        f"![fit time vs size]({fig.relative_to(out_dir).as_posix()})",
-        "",
-    ])  # fmt: skip
+    doc = Doc("How cost grows with data size (`bench scale`)", meta={"run_id": run_path.name})
+    doc.para(f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from run `{run_path.name}` (synthetic data, "
+             "make_classification, standard-scaled, 80/20 split). An adapter's sweep stops once a fit exceeds the budget.")  # fmt: skip
+    doc.table(["adapter", "rows", "fit s", "s per epoch", "train rows/s", "predict rows/s (largest batch)", "peak RSS MiB", "status"],
+              rows, "sizes")  # fmt: skip
+    doc.para("Slope: d log(fit time) / d log(n); 1 = linear, < 1 = fixed overhead still matters. Overhead and per-row cost "
+             "from a non-negative fit of time = overhead + per_row x n; n* = overhead / per_row, the size where the "
+             "framework's fixed cost stops dominating.")  # fmt: skip
+    doc.table(["adapter", "sizes fitted", "log-log slope", "overhead s", "per-row us", "n* (rows)"], summary, "growth")
+    doc.figure("fit time vs size", fig)
+    return doc
+
+
+def write_scale_report(run_path: Path, out_dir: Path) -> Path:
+    """SCALE.md (and its figure) under ``out_dir``."""
+    return write_scale_doc(run_path, out_dir)[0]
+
+
+def write_scale_doc(run_path: Path, out_dir: Path) -> tuple[Path, Doc]:
+    doc = scale_doc(run_path, out_dir)
+    text = doc.markdown(out_dir)
     path = out_dir / "SCALE.md"
     path.write_text(text)
-    return path
+    return path, doc

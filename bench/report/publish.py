@@ -1,0 +1,252 @@
+"""``bench publish --out DIR``: a static site of every stored run, readable from ``file://`` and any static host.
+
+The site: ``index.html`` (every run with its machine, environment and dates;
+the machines; links to everything), ``runs/<run-id>/index.html`` (each run's
+report), ``compare/<a>--<b>/index.html`` (the same matrix on two machines),
+and whatever pages registered builders add (the history of versions side by
+side, when present). Every link is relative; plotly.js is written once to
+``assets/`` and linked from each page. ``DIR`` may be an existing folder (a
+site checkout): only these files are written, nothing else there is touched.
+
+**Adding pages** (e.g. ``bench history``): register a builder,
+``publish.register(builder)``, or put a ``site_pages(site)`` function in a
+module named by an entry point of the group ``bench.site``. A builder takes the
+:class:`Site` and returns :class:`Page` objects; the index links each one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from bench.analysis.load import load_runs
+from bench.errors import UserError
+from bench.report.document import Doc
+from bench.store.reader import RunFolder, run_dirs
+from bench.store.safefs import OutputDir
+
+ASSET = "assets/plotly.min.js"
+ENTRY_POINTS = "bench.site"
+
+
+@dataclass
+class Page:
+    """One page of the site: ``path`` relative to the site's root (``history/index.html``)."""
+
+    kind: str
+    title: str
+    path: str
+    doc: Doc
+    run_id: str | None = None
+
+
+@dataclass
+class Site:
+    """What builders see: the runs (oldest first) and where they are stored."""
+
+    results_dir: Path
+    folders: list[RunFolder]
+    pages: list[Page] = field(default_factory=list)
+
+
+Builder = Callable[[Site], list[Page]]
+_BUILDERS: list[Builder] = []
+
+
+def register(builder: Builder) -> Builder:
+    """Add a page builder (usable as a decorator); it runs on every ``bench publish``."""
+    if builder not in _BUILDERS:
+        _BUILDERS.append(builder)
+    return builder
+
+
+def builders() -> list[Builder]:
+    """Built-in run and comparison pages, registered builders, then entry-point ones."""
+    found: list[Builder] = [run_pages, comparison_pages, *_BUILDERS]
+    for entry in metadata.entry_points(group=ENTRY_POINTS):
+        try:
+            found.append(entry.load())
+        except Exception as err:  # a broken plugin names itself and is skipped
+            raise UserError(f"Site page builder {entry.name!r} ({entry.value}) failed to load: {err}") from None
+    return found
+
+
+# -- the built-in pages ---------------------------------------------------------------------
+def _report_doc(folder: RunFolder, results_dir: Path, scratch: Path) -> Doc | None:
+    """A run's report as a document (figures drawn into ``scratch``), or None for a run without one."""
+    kind = folder.kind()
+    if kind == "scale":
+        from bench.report.scale import scale_doc
+
+        return scale_doc(folder.path, scratch)
+    if kind not in ("matrix", "seed"):
+        return None
+    from bench.report.build import build
+
+    return build(load_runs([str(folder.path)], results_dir, kind=None), None, scratch / "figures")
+
+
+def run_pages(site: Site) -> list[Page]:
+    pages = []
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
+        for folder in site.folders:
+            try:
+                doc = _report_doc(folder, site.results_dir, Path(tmp) / folder.run_id)
+            except UserError as err:  # e.g. no trial finished ok: the index says why
+                doc = Doc(f"Run {folder.run_id}").para(f"No report: {err}")
+            if doc is not None:
+                pages.append(
+                    Page(
+                        "run", f"Run {folder.run_id}", f"runs/{folder.run_id}/index.html", _inlined(doc), folder.run_id
+                    )
+                )
+    return pages
+
+
+def _inlined(doc: Doc) -> Doc:
+    """PNG figures read now, while their scratch folder exists (the page embeds them)."""
+    from bench.report.document import Figure
+
+    for i, block in enumerate(doc.blocks):
+        if block[0] == "figure" and not block[1].spec and block[1].path.is_file():
+            f = block[1]
+            doc.blocks[i] = ("figure", Figure(f.title, f.path, f.beside, None, f.path.read_bytes()))
+    return doc
+
+
+def machine_of(folder: RunFolder) -> str:
+    return str(folder.environment().get("machine_id") or "?")
+
+
+def matrix_key(folder: RunFolder) -> str:
+    """Runs with the same settings (adapters, datasets, splits, timing) compare across machines."""
+    config = {k: v for k, v in folder.config().items() if k not in ("description",)}
+    return repr(sorted(config.items()))
+
+
+def comparison_pairs(folders: list[RunFolder]) -> list[tuple[RunFolder, RunFolder]]:
+    """The latest run of each machine, per matrix, against the first machine's: one pair per other machine."""
+    pairs = []
+    matrix = [f for f in folders if f.kind() == "matrix"]
+    for _, group in itertools.groupby(sorted(matrix, key=matrix_key), key=matrix_key):
+        latest: dict[str, RunFolder] = {}
+        for folder in group:
+            latest[machine_of(folder)] = folder  # folders come oldest first
+        runs = sorted(latest.values(), key=lambda f: f.run_id)
+        pairs += [(runs[0], other) for other in runs[1:]]
+    return pairs
+
+
+def comparison_pages(site: Site) -> list[Page]:
+    from bench.report.compare import compare_runs
+
+    pages = []
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
+        for a, b in comparison_pairs(site.folders):
+            result = compare_runs([str(a.path), str(b.path)], site.results_dir, out_dir=tmp)
+            title = f"{a.run_id} ({machine_of(a)}) vs {b.run_id} ({machine_of(b)})"
+            pages.append(Page("comparison", title, f"compare/{a.run_id}--{b.run_id}/index.html", _inlined(result.doc)))
+    return pages
+
+
+# -- the index ------------------------------------------------------------------------------
+def _link(page: Page) -> str:
+    return f"[{page.title}]({page.path})"
+
+
+def run_row(folder: RunFolder, pages: dict[str, Page]) -> list:
+    env, config = folder.environment(), folder.config()
+    frame = load_runs([str(folder.path)], folder.path.parent.parent, kind=None, dedupe_splits=False).frame
+    start = pd.to_datetime(frame.get("started_at"), utc=True).min() if "started_at" in frame else None
+    end = pd.to_datetime(frame.get("finished_at"), utc=True).max() if "finished_at" in frame else None
+    statuses = frame["status"].value_counts()
+    packages = env.get("packages") or {}
+    versions = ", ".join(
+        f"{k} {packages[k]}" for k in ("scikit-learn", "keras", "torch", "tensorflow_cpu", "jax") if packages.get(k)
+    )
+    page = pages.get(folder.run_id)
+    return [
+        f"[{folder.run_id}]({page.path})" if page else folder.run_id,
+        folder.kind(),
+        f"{env.get('hostname', '?')} ({machine_of(folder)})",
+        f"Python {env.get('python', {}).get('version', '?')}; {versions or '-'}",
+        start.strftime("%Y-%m-%d %H:%M") if start is not None and not pd.isna(start) else "-",
+        end.strftime("%Y-%m-%d %H:%M") if end is not None and not pd.isna(end) else "-",
+        len(frame),
+        ", ".join(f"{n} {s}" for s, n in statuses.items()),
+        str(config.get("description") or "-")[:160],
+    ]
+
+
+def machine_rows(folders: list[RunFolder]) -> list[list]:
+    rows: dict[str, list] = {}
+    for folder in folders:
+        env = folder.environment()
+        cpu = env.get("cpu", {})
+        gpus = ", ".join(g.get("name", "?") for g in env.get("gpus", [])) or "none"
+        row = rows.setdefault(machine_of(folder), [machine_of(folder), env.get("hostname", "?"), cpu.get("model", "?"),
+                                                   cpu.get("logical_cores", "?"), env.get("memory_gib", "?"), gpus, 0])  # fmt: skip
+        row[-1] += 1
+    return list(rows.values())
+
+
+def index(site: Site) -> Doc:
+    pages = {p.run_id: p for p in site.pages if p.kind == "run" and p.run_id}
+    doc = Doc("hello-bench: every stored run")
+    doc.para(f"{len(site.folders)} runs from `{site.results_dir}`, each with its report. Built by `bench publish`; every "
+             "number on these pages is computed from the stored records.")  # fmt: skip
+    doc.heading("Runs")
+    doc.table(["run", "kind", "machine", "environment", "started", "finished", "records", "statuses", "description"],
+              [run_row(f, pages) for f in site.folders], "runs")  # fmt: skip
+    doc.heading("Machines")
+    doc.table(
+        ["machine id", "host", "CPU", "logical cores", "memory GiB", "GPUs", "runs"],
+        machine_rows(site.folders),
+        "machines",
+    )
+    doc.heading("Machine comparisons")
+    compared = [p for p in site.pages if p.kind == "comparison"]
+    doc.bullets([_link(p) for p in compared]) if compared else doc.para("No matrix ran on two machines yet.")
+    others = [p for p in site.pages if p.kind not in ("run", "comparison")]
+    if others:
+        doc.heading("More")
+        doc.bullets([_link(p) for p in others])
+    return doc
+
+
+def _back(doc: Doc, depth: int) -> Doc:
+    doc.blocks.insert(0, ("p", f"[All runs]({'../' * depth}index.html)"))
+    return doc
+
+
+def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str] | None = None) -> dict:
+    """Write the site; returns what was written (``--json``)."""
+    from bench.report.html import plotly_js
+
+    results = Path(results_dir)
+    folders = [RunFolder.resolve(r, results) for r in runs] if runs else [RunFolder(p) for p in run_dirs(results)]
+    if not folders:
+        raise UserError(f"No runs under {results / 'runs'}: nothing to publish.")
+    import numpy as np
+
+    target = OutputDir.user(Path(out)).check_writable()
+    site = Site(results, folders)
+    with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'
+        for builder in builders():
+            site.pages += builder(site)
+    js = plotly_js()
+    if js is not None:
+        target.write(ASSET, js)
+    for page in site.pages:
+        depth = page.path.count("/")
+        script = "../" * depth + ASSET if js is not None else None
+        target.write(page.path, _back(page.doc, depth).html(script=script))
+    target.write("index.html", index(site).html(script=None))
+    return {"out": str(target.path), "index": str(target.path / "index.html"), "runs": len(folders),
+            "pages": [{"kind": p.kind, "title": p.title, "path": p.path, "run_id": p.run_id} for p in site.pages]}  # fmt: skip
