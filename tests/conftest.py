@@ -28,6 +28,14 @@ def gpu_present() -> bool:
     return False
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py)."""
+    from tests.benchmarks.storage import use_machine_folder
+
+    use_machine_folder(config)
+
+
 def pytest_collection_modifyitems(config, items):
     if gpu_present():
         return

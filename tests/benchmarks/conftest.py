@@ -3,20 +3,23 @@
 - Saved runs go to a folder named from the hardware (CPU model, cores, GPU),
   not pytest-benchmark's ``Linux-CPython-3.11-64bit``, so a laptop and a GPU
   server never overwrite or compare with each other by accident, and
-  ``--benchmark-compare`` compares like with like.
-- ``machine_info`` carries the same fingerprint ``bench run`` records.
+  ``--benchmark-compare`` compares like with like: the folder is named before
+  pytest-benchmark looks (:mod:`tests.benchmarks.storage`).
+- ``--benchmark-compare-fail`` regressions exit 4, as ``bench compare --fail-above``.
+- Each saved run carries the same fingerprint ``bench run`` records (``bench_fingerprint``); ``machine_info``
+  only its stable part (:class:`tests.benchmarks.storage.MachineInfo`), so comparing two runs of one machine
+  raises no "machine_info is different" warning.
 - Each benchmark's JSON gets p50/p90/p99 computed from its rounds (single-call
   rounds in the latency benchmarks), which pytest-benchmark does not report.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
 from bench.measure.machine import fingerprint
+from tests.benchmarks import storage
 
 _FINGERPRINT: dict = {}
 THREADS = 1
@@ -49,36 +52,40 @@ def machine_fingerprint() -> dict:
     return _FINGERPRINT
 
 
-def storage_folder(env: dict) -> str:
-    """``Linux-AMD_EPYC-2c-nogpu-772706da67``: readable, and unique per hardware."""
-
-    def slug(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40]
-
-    gpus = "+".join(slug(g["name"]) for g in env["gpus"]) or "nogpu"
-    return (
-        f"{env['os']['system']}-{slug(env['cpu']['model'])}-{env['cpu']['logical_cores']}c-{gpus}-{env['machine_id']}"
-    )
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
+    """A fallback for runs where tests/conftest.py did not name the folder first: name it, then look again."""
     session = getattr(config, "_benchmarksession", None)
     if session is None:
         return
-    folder = storage_folder(machine_fingerprint())
-    session.machine_id = folder
-    if hasattr(session.storage, "default_machine_id"):
-        session.storage.default_machine_id = folder
+    folder = storage.this_machine_folder()
+    if session.machine_id != folder:
+        session.machine_id = folder
+        if hasattr(session.storage, "default_machine_id"):
+            session.storage.default_machine_id = folder
+        session.handle_loading()
 
 
-def pytest_benchmark_update_machine_info(config, machine_info):
-    env = machine_fingerprint()
-    machine_info["bench_fingerprint"] = env
-    machine_info["bench_machine_folder"] = storage_folder(env)
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter):
+    """A regression found by --benchmark-compare-fail: one line each and exit 4, as `bench compare --fail-above`."""
+    from pytest_benchmark.session import PerformanceRegression
+
+    try:
+        return (yield)
+    except PerformanceRegression:
+        session = terminalreporter.config._benchmarksession
+        for name, message in session.performance_regressions:
+            terminalreporter.write_line(f"regression: {name}: {message}")
+        terminalreporter._session.exitstatus = storage.EXIT_REGRESSION
+    except pytest.UsageError as err:
+        terminalreporter.write_line(f"error: {err}")
+        terminalreporter._session.exitstatus = storage.EXIT_USAGE
+    return None
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
+    output_json["bench_fingerprint"] = machine_fingerprint()  # the same fingerprint `bench run` records
     by_name = {b.fullname: b for b in benchmarks}
     for entry in output_json["benchmarks"]:
         bench = by_name.get(entry["fullname"])
