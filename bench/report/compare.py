@@ -165,7 +165,13 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[
                 )
                 goodness = -math.log2(r.ratio) if lower else math.log2(r.ratio)
                 heat.append(
-                    {"trials": label, "metric": label_of(column, unit=False), "ratio": r.ratio, "goodness": goodness}
+                    {
+                        "trials": label,
+                        "metric": label_of(column, unit=False),
+                        "ratio": r.ratio,
+                        "goodness": goodness,
+                        "pairs": r.n,
+                    }
                 )
     return rows, pd.DataFrame(heat)
 

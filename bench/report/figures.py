@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,23 @@ from bench.report.document import Doc
 from bench.report.timing import whole_test_sizes
 
 
-def _models(ok: pd.DataFrame) -> pd.DataFrame:
-    ok = ok.copy()
-    ok["model"] = ok["adapter"] + " / " + ok["device"]
-    return ok
+def short_labels(ok: pd.DataFrame) -> dict[str, str]:
+    """'adapter / device' -> the label figures show: parameter overrides dropped where the labels stay unique
+    (the tables carry them), the device dropped when there is only one. Quick runs' labels such as
+    ``torch-mlp:seed(batch_size=16,epochs=30,learning_rate=0.01) / cpu`` took most of a figure's area."""
+    pairs = ok[["adapter", "device"]].drop_duplicates().astype(str)
+    stripped = {a: re.sub(r"\([^)]*\)", "", a) for a in pairs["adapter"]}
+    unique = len(set(stripped.values())) == len(stripped)
+    one_device = pairs["device"].nunique() == 1
+    out = {}
+    for adapter, device in pairs.itertuples(index=False):
+        name = stripped[adapter] if unique else adapter
+        out[f"{adapter} / {device}"] = name if one_device else f"{name} / {device}"
+    return out
+
+
+def relabel(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    return frame.assign(model=frame["model"].map(lambda m: labels.get(m, m))) if not frame.empty else frame
 
 
 def latency_long(records: list[dict], raw: dict[tuple[str, str], dict]) -> pd.DataFrame:
@@ -81,7 +95,7 @@ def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: 
     axes_style, context = plots.style()
     try:
         with axes_style, context:
-            return _draw(_models(ok), records, accuracy, extras, fig_dir)
+            return _draw(ok, records, accuracy, extras, fig_dir)
     finally:
         np.random.set_state(state)
 
@@ -89,9 +103,11 @@ def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: 
 def _draw(
     ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path
 ) -> dict[str, Path]:
+    labels = short_labels(ok)
+    ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {"Accuracy per adapter": plots.accuracy_boxes(ok, fig_dir / "accuracy.png"),
            "Fit time": plots.fit_time_boxes(ok, fig_dir / "fit-time.png")}  # fmt: skip
-    lat = latency_long(records, extras.get("raw", {}))
+    lat = relabel(latency_long(records, extras.get("raw", {})), labels)
     if not lat.empty:
         out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(lat, fig_dir / "latency.png")
     long = throughput_long(ok)
@@ -99,7 +115,7 @@ def _draw(
         out["Throughput vs batch size"] = plots.throughput_lines(long, fig_dir / "throughput.png")
     agg = fit_agg(ok, accuracy)
     out["Accuracy vs fit time"] = plots.accuracy_vs_cost(agg, fig_dir / "accuracy-vs-fit-time.png")
-    curves = learning.curve_summary(learning.curve_frame(records))
+    curves = relabel(learning.curve_summary(learning.curve_frame(records)), labels)
     if not curves.empty:
         iterative = set(curves["model"])
         points = agg[~agg["model"].isin(iterative)][["model", "dataset", "fit", "acc"]]
@@ -111,6 +127,7 @@ def _draw(
         rows = serving.assign(
             model=serving["adapter"] + " / " + serving["device"], valid=serving["valid"] == serving["trials"]
         )
+        rows = relabel(rows, labels)
         rows = rows[rows["p50_us"].notna()]
         if rows["dataset"].nunique() > 1:  # one bar per model and dataset (serving runs on several datasets)
             rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")

@@ -163,32 +163,31 @@ def serving(rows: pd.DataFrame) -> dict:
 
 def specs(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
     """Every interactive figure the data allows, keyed by the PNG stem it stands for."""
-    from bench.report.figures import fit_agg, latency_long, throughput_long
+    from bench.report.figures import fit_agg, latency_long, relabel, short_labels, throughput_long
 
-    one_device = ok["device"].nunique() == 1  # then the device need not be in every label
-    ok = ok.assign(model=ok["adapter"] if one_device else ok["adapter"] + " / " + ok["device"])
+    labels = short_labels(ok)  # the figures' labels: no parameter overrides, no device when there is one
+    ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {
         "accuracy": boxes(ok, "accuracy", "Test accuracy over seeded splits (each point: one split)", "accuracy"),
         "fit-time": boxes(ok, "fit_wall_s", "Fit time per split", "seconds (log)", log=True),
     }
-    lat = latency_long(records, extras.get("raw", {}))
-    if not lat.empty and one_device:
-        lat["model"] = lat["model"].str.rsplit(" / ", n=1).str[0]
+    lat = relabel(latency_long(records, extras.get("raw", {})), labels)
     if not lat.empty:
         out["latency"] = latency(lat)
     long = throughput_long(ok)
     if not long.empty:
         out["throughput"] = throughput(long)
     out["accuracy-vs-fit-time"] = accuracy_vs_cost(fit_agg(ok, accuracy))
-    curves = learning.curve_summary(learning.curve_frame(records))
+    curves = relabel(learning.curve_summary(learning.curve_frame(records)), labels)
     if not curves.empty:
         out["learning-curves"] = learning_curves(curves)
     summ = extras.get("serving")
     if summ is not None and not summ.empty:
-        model = summ["adapter"] if one_device else summ["adapter"] + " / " + summ["device"]
+        rows = relabel(
+            summ.assign(model=summ["adapter"] + " / " + summ["device"], valid=summ["valid"] == summ["trials"]), labels
+        )
         if summ["dataset"].nunique() > 1:
-            model = model + " (" + summ["dataset"] + ")"
-        rows = summ.assign(model=model, valid=summ["valid"] == summ["trials"])
+            rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["serving"] = serving(rows[rows["p50_us"].notna()])
     return out
 

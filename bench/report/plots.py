@@ -369,11 +369,28 @@ def ratio_heatmap(heat: pd.DataFrame, path: Path, title: str) -> Path | None:
     """
     if heat.empty:
         return None
+    from bench.analysis.stats import MIN_RATIO_PAIRS
+
+    if "pairs" not in heat.columns:
+        heat = heat.assign(pairs=MIN_RATIO_PAIRS)
+    few = heat["pairs"] < MIN_RATIO_PAIRS  # no verdict from so few pairs: no colour either
+    heat = heat.assign(goodness=heat["goodness"].where(~few), text=[
+        f"{r:.2f}x" + (f"\n{n} pairs" if f else "") for r, n, f in zip(heat["ratio"], heat["pairs"], few)
+    ])  # fmt: skip
     grid = heat.pivot(index="trials", columns="metric", values="goodness")
-    labels = heat.pivot(index="trials", columns="metric", values="ratio").map(lambda v: f"{v:.2f}x")
+    labels = heat.pivot(index="trials", columns="metric", values="text").fillna("")
     fig, ax = plt.subplots(figsize=(1.8 + 1.5 * grid.shape[1], 1.2 + 0.6 * grid.shape[0]))
-    limit = float(np.nanmax(np.abs(grid.to_numpy()))) if grid.size else 1.0
+    ax.set_facecolor("#e6e6e6")  # grey: too few pairs for a verdict
+    finite = np.abs(grid.to_numpy(dtype=float))
+    limit = float(np.nanmax(finite)) if np.isfinite(finite).any() else 1.0
     sns.heatmap(grid, annot=labels, fmt="", center=0, cmap="RdYlGn", vmin=-limit, vmax=limit, ax=ax,
                 cbar_kws={"label": "log2 improvement of B over A (green: B better)"})  # fmt: skip
-    ax.set(title=title, xlabel="", ylabel="")
+    for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+        if np.isnan(value) and labels.iat[i, j]:  # seaborn leaves grey cells unlabelled
+            ax.text(j + 0.5, i + 0.5, labels.iat[i, j], ha="center", va="center", fontsize=9, color="#444444")
+    ax.set(
+        title=title + (f"\n(grey: fewer than {MIN_RATIO_PAIRS} pairs, no verdict)" if few.any() else ""),
+        xlabel="",
+        ylabel="",
+    )
     return save_figure(fig, path)
