@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -129,3 +131,17 @@ def test_publish_writes_its_own_files_into_an_existing_folder(results, tmp_path)
     assert '<script src="../../assets/plotly.min.js">' in page and (site / "assets" / "plotly.min.js").is_file()
     assert not re.search(r'(src|href)="(https?:)?//', index + page)
     assert json.loads(json.dumps(written))["runs"] == 3
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="headless Chromium is not installed (apt-get install chromium)"
+)
+def test_a_site_page_draws_its_figures_from_file_urls(results, tmp_path):
+    from bench.report import publish
+
+    publish.publish(tmp_path / "site", results, runs=["q1"])
+    page = (tmp_path / "site" / "runs" / "q1" / "index.html").as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom", page]  # fmt: skip
+    dom = subprocess.run([shutil.which("chromium"), *flags], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-plots="drawn"' in dom and "main-svg" in dom  # plotly.js from ../../assets, over file://

@@ -82,7 +82,7 @@ def test_missing_framework_is_a_skip(monkeypatch):
             "Unknown dataset 'irs'. Available: breast_cancer, digits, iris, wine.",
         ),
         ({"adapters": ["torh-mlp"]}, "Unknown adapter 'torh-mlp'"),
-        ({"adapters": ["sklearn-lr"], "devices": ["tpu"]}, "Unknown device 'tpu'. Available: cpu, gpu."),
+        ({"adapters": ["sklearn-lr"], "devices": ["tpu"]}, "Unknown device 'tpu'. Available: cpu, gpu, auto."),
         ({"adapters": ["sklearn-lr"], "splits": 0}, "splits must be an int >= 1. Got 0 instead."),
         (
             {"adapters": [{"name": "torch-mlp", "params": {"epochs": 0}}]},

@@ -54,11 +54,11 @@ def test_devices_auto_runs_gpu_trials_only_where_a_gpu_is(monkeypatch):
 
     config = load_config(builtin_config_path("quick"))
     assert config.devices == ("auto",)
-    monkeypatch.setattr(devices, "nvidia_gpus", lambda: [])
+    monkeypatch.setattr(devices, "_gpu_here", lambda: False)
     assert {t.device for t in expand(config)} == {"cpu"} and config.n_trials() == len(list(expand(config)))
-    monkeypatch.setattr(devices, "nvidia_gpus", lambda: [{"name": "G", "memory_mib": 1, "driver": "1"}])
+    monkeypatch.setattr(devices, "_gpu_here", lambda: True)
     assert {t.device for t in expand(config)} == {"cpu", "gpu"}
-    monkeypatch.setattr(devices, "nvidia_gpus", lambda: [])
+    monkeypatch.setattr(devices, "_gpu_here", lambda: False)
     from dataclasses import replace
 
     asked = [t for t in expand(replace(config, devices=("gpu",))) if t.device == "gpu"]

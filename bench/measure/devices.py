@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 
@@ -29,6 +30,12 @@ def nvidia_gpus() -> list[dict]:
     return gpus
 
 
+@functools.lru_cache(maxsize=1)
+def _gpu_here() -> bool:
+    """Whether nvidia-smi finds a GPU (asked once per process: the hardware does not change during a run)."""
+    return bool(nvidia_gpus())
+
+
 def resolve_devices(devices: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """``auto`` -> cpu, and gpu where nvidia-smi finds a GPU; named devices stay as asked.
 
@@ -37,7 +44,7 @@ def resolve_devices(devices: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """
     out: list[str] = []
     for device in devices:
-        wanted = (["cpu", "gpu"] if nvidia_gpus() else ["cpu"]) if device == "auto" else [device]
+        wanted = (["cpu", "gpu"] if _gpu_here() else ["cpu"]) if device == "auto" else [device]
         out += [d for d in wanted if d not in out]
     return tuple(out)
 

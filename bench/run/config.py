@@ -151,9 +151,11 @@ class Config:
 
         return resolve_devices(self.devices)
 
-    def n_trials(self) -> int:
-        """How many trials the matrix has (computed, not listed)."""
-        cells = len(self.adapters) * len(self.resolved_devices()) * len(self.datasets) * len(self.preprocessing)
+    def n_trials(self, upper_bound: bool = False) -> int:
+        """How many trials the matrix has (computed, not listed); ``upper_bound``: ``auto`` counted as two devices,
+        without looking for a GPU (validation does not depend on the machine)."""
+        devices = sum(2 if d == "auto" else 1 for d in self.devices) if upper_bound else len(self.resolved_devices())
+        cells = len(self.adapters) * devices * len(self.datasets) * len(self.preprocessing)
         return cells * self.n_seeds()
 
 
@@ -351,9 +353,9 @@ def validate(config: Config, source: str) -> Config:
         raise UserError(f"{source}: no datasets given.")
     _check_numbers(config, source)
     _check_names(config, source)
-    if config.n_trials() > MAX_TRIALS:
+    if config.n_trials(upper_bound=True) > MAX_TRIALS:
         raise UserError(
-            f"{source}: the matrix has {config.n_trials():,} trials, more than the {MAX_TRIALS:,} one run can hold. "
+            f"{source}: the matrix has {config.n_trials(upper_bound=True):,} trials, more than the {MAX_TRIALS:,} one run can hold. "
             "Use fewer splits, init seeds, datasets or adapters."
         )
     names = [d.name for d in config.datasets]
