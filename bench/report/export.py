@@ -74,10 +74,7 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
         raise UserError(f"--out {path} is a folder; give a .parquet file name.")
     buffer = io.BytesIO()
     loaded.frame.to_parquet(buffer, index=False)
-    if out:
-        write_file(path, buffer.getvalue())
-    else:
-        OutputDir.owned(path.parent, Path(results_dir)).write(path.name, buffer.getvalue())
+    write_file(path, buffer.getvalue())  # one named file: atomic, never through a symlink
     return {"path": str(path), "rows": len(loaded.frame), "run_ids": [p.name for p in loaded.paths]}
 
 

@@ -10,14 +10,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.analysis.stats import ALPHA
 from bench.report.document import Doc, slug, table_data
 from bench.report.tables import fmt
 
 CARE = "Measurements to read with care"
 
 
-def tables(doc: Doc) -> dict[str, list[dict]]:
-    return {b[1].name: table_data(b[1])["rows"] for b in doc.blocks if b[0] == "table" and b[1].name}
+def tables(doc: Doc) -> dict[str, dict]:
+    return {b[1].name: table_data(b[1]) for b in doc.blocks if b[0] == "table" and b[1].name}
+
+
+def _bracket(table: dict, prefix: str) -> str:
+    """What a column's interval is, from its label: 'time to target s, median [IQR]' -> 'IQR'."""
+    label = next((c["label"] for c in table.get("columns", []) if c["key"].startswith(prefix)), "")
+    return label.rsplit("[", 1)[1].rstrip("]") if "[" in label else "interval"
+
+
+def _get(row: dict, prefix: str) -> Any:
+    """The first cell whose key starts with ``prefix`` ('reached' finds 'reached' and 'reached_and_held')."""
+    return next((v for k, v in row.items() if k.startswith(prefix)), None)
+
+
+def _p(value: Any) -> float:
+    """A p-value cell: its number, 0 for '< 0.001', 1 where there is none (no test: nothing significant)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    return 0.0 if isinstance(value, str) and value.startswith("<") else 1.0
 
 
 def _num(value: Any) -> float | None:
@@ -38,9 +57,8 @@ def _interval(value: Any, signed: bool = False, unit: str = "") -> str:
 def accuracy(rows: list[dict], baseline: str) -> str | None:
     if not rows:
         return None
-    verdicts = [str(r.get("verdict") or "") for r in rows]
-    significant = [r for r, v in zip(rows, verdicts) if v and "not significant" not in v and "identical" not in v and "constant" not in v and v != "-"]  # fmt: skip
-    detectable = [d for d in (_num(r.get("detectable")) for r in rows) if d is not None]
+    significant = [r for r in rows if _p(r.get("p_holm")) < ALPHA]  # the adjusted p-value the verdicts use
+    detectable = [d for d in (_num(_get(r, "detectable")) for r in rows) if d is not None]
     text = f"**Accuracy** against `{baseline}` (paired over the same splits, corrected 95% CI, Holm-adjusted): "
     if significant:
         listed = "; ".join(
@@ -85,17 +103,18 @@ def ratios(rows: list[dict], baseline: str) -> str | None:
     )
 
 
-def time_to_accuracy(rows: list[dict]) -> str | None:
-    timed = [r for r in rows if _num(r.get("time_to_target_s_median")) is not None]
+def time_to_accuracy(table: dict) -> str | None:
+    rows = table.get("rows", [])
+    timed = [r for r in rows if _num(_get(r, "time_to_target")) is not None]
     if not timed:
         return None
-    timed.sort(key=lambda r: _num(r["time_to_target_s_median"]) or 0.0)
+    timed.sort(key=lambda r: _num(_get(r, "time_to_target")) or 0.0)
     best, worst = timed[0], timed[-1]
     target = _num(best.get("target"))
     return (
-        f"**Time to {fmt(target)} accuracy** (median over splits [IQR], censored splits counted): fastest `{best['adapter']}` "
-        f"{_interval(best['time_to_target_s_median'], unit=' s')} (reached {best.get('reached')}), slowest `{worst['adapter']}` "
-        f"{_interval(worst['time_to_target_s_median'], unit=' s')} (reached {worst.get('reached')})."
+        f"**Time to {fmt(target)} accuracy** (median over splits [{_bracket(table, 'time_to_target')}], censored splits counted): fastest `{best['adapter']}` "
+        f"{_interval(_get(best, 'time_to_target'), unit=' s')} (reached {_get(best, 'reached')}), slowest `{worst['adapter']}` "
+        f"{_interval(_get(worst, 'time_to_target'), unit=' s')} (reached {_get(worst, 'reached')})."
     )
 
 
@@ -103,9 +122,9 @@ def add(doc: Doc, baseline: str) -> None:
     """Set the doc's findings from its tables (a few lines; nothing when the tables are absent)."""
     held = tables(doc)
     items = [
-        accuracy(held.get("significance", []), baseline),
-        ratios(held.get("ratios", []), baseline),
-        time_to_accuracy(held.get("time-to-accuracy", [])),
+        accuracy(held.get("significance", {}).get("rows", []), baseline),
+        ratios(held.get("ratios", {}).get("rows", []), baseline),
+        time_to_accuracy(held.get("time-to-accuracy", {})),
     ]
     if any(b[0] == "h" and b[2] == CARE for b in doc.blocks):
         items.append(f"Some timings are flagged: see [{CARE.lower()}](#{slug(CARE)}).")
