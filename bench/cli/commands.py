@@ -332,6 +332,35 @@ def cmd_env(args: argparse.Namespace) -> int:
     return EXIT["ok"]
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run bench.checks on each adapter; exit 1 when any check fails (each failure one line)."""
+    from adapters import AdapterLoadError, UnknownAdapterError
+    from bench.checks import adapter_checks
+
+    results = []
+    for name in args.adapters:
+        try:
+            checks = list(adapter_checks(name))
+        except (UnknownAdapterError, AdapterLoadError) as err:
+            raise UserError(str(err)) from None
+        for check in checks:
+            try:
+                check()
+                results.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
+            except Exception as err:  # a failing check is a result, reported with its reason
+                results.append(
+                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
+                )
+    failed = [r for r in results if not r["ok"]]
+    if args.json:
+        _json({"checks": results, "failed": len(failed)})
+    else:
+        for r in results:
+            print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}{'' if r['ok'] else ': ' + r['reason']}")
+        print(f"{len(results) - len(failed)} of {len(results)} checks passed.")
+    return EXIT["bad input"] if failed else EXIT["ok"]
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
+    cmd_check,
     cmd_compare,
     cmd_env,
     cmd_export,
@@ -266,6 +267,15 @@ def _env_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_env)
 
 
+def _check_parser(sub: Any) -> None:
+    p = _sub(sub, "check", "check that adapters give the harness what it measures (for plugin authors)", [
+        "bench check my-adapter", "bench check sklearn-lr torch-mlp --json",
+    ])  # fmt: skip
+    p.add_argument("adapters", nargs="+", help="registered names or dotted classifier paths")
+    p.add_argument("--json", action="store_true", help="print the checks and their results as JSON")
+    p.set_defaults(func=cmd_check)
+
+
 def _list_parser(sub: Any) -> None:
     p = _sub(
         sub, "list", "adapters (available or not, and why), datasets, devices", ["bench list", "bench list --json"]
@@ -289,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _env_parser(sub)
     _list_parser(sub)
+    _check_parser(sub)
     return parser
 
 

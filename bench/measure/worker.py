@@ -33,16 +33,16 @@ from typing import Any, TextIO
 from bench.run.process import PARENT_FD_VAR, WorkerJob
 
 
-def _safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalar or 0-d array
-        return _safe(value.item()) if getattr(value, "ndim", 0) == 0 else _safe(value.tolist())
+        return json_safe(value.item()) if getattr(value, "ndim", 0) == 0 else json_safe(value.tolist())
     return value
 
 
@@ -71,7 +71,7 @@ class Worker:
         self.common: dict = {}
 
     def send(self, message: dict) -> None:
-        self.out.write(json.dumps(_safe(message), allow_nan=False) + "\n")
+        self.out.write(json.dumps(json_safe(message), allow_nan=False) + "\n")
         self.out.flush()
 
     # -- start-up ---------------------------------------------------------------
