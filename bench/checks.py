@@ -68,7 +68,7 @@ def _data(n: int = 60, classes: tuple[str, ...] = ("a", "b", "c")) -> tuple[np.n
     return X, y
 
 
-def _fitted(cls: type, **params: Any) -> Any:
+def _fitted(cls: Any, **params: Any) -> Any:
     X, y = _data()
     return cls(**{**cls.smoke_params, **params}, random_state=0).fit(X, y)
 
@@ -79,7 +79,7 @@ def _require(condition: bool, message: str) -> None:
 
 
 # -- the checks -------------------------------------------------------------------------------------
-def check_class_attributes(cls: type) -> None:
+def check_class_attributes(cls: Any) -> None:
     """Class attributes have the types and values the harness relies on."""
     _require(
         isinstance(cls.framework, str) and cls.framework not in ("", "unknown"), "framework must name the framework"
@@ -100,7 +100,7 @@ def check_class_attributes(cls: type) -> None:
     _require(isinstance(cls.model_family(), str) and bool(cls.model_family()), "model must name the model family")
 
 
-def check_class_hooks(cls: type) -> None:
+def check_class_hooks(cls: Any) -> None:
     """The framework hooks run and return what the harness records."""
     backend = cls.supported_backends[0]
     missing = cls.missing_modules(backend)
@@ -118,7 +118,7 @@ def check_class_hooks(cls: type) -> None:
     _require(reason is None or isinstance(reason, str), "unsupported_reason must return None or a reason")
 
 
-def check_fit_attributes(cls: type) -> None:
+def check_fit_attributes(cls: Any) -> None:
     """After fit: classes_, n_features_in_, device_, and for iterative adapters epoch_times_ns_ and _epoch_end."""
     epochs: list[float] = []
     X, y = _data()
@@ -135,7 +135,7 @@ def check_fit_attributes(cls: type) -> None:
         _require(len(epochs) == len(times), f"_epoch_end was called {len(epochs)} times for {len(times)} epochs")
 
 
-def check_predictions(cls: type) -> None:
+def check_predictions(cls: Any) -> None:
     """Probabilities sum to 1 in classes_ order; labels keep the caller's type; the stock API agrees."""
     X, _ = _data()
     clf = _fitted(cls)
@@ -149,7 +149,7 @@ def check_predictions(cls: type) -> None:
     _require(bool(np.allclose(stock, clf.predict_proba(X), atol=1e-4)), "predict_proba_stock must match predict_proba")
 
 
-def check_serving_paths(cls: type) -> None:
+def check_serving_paths(cls: Any) -> None:
     """Every serving path builds and agrees with predict_proba (or says why it cannot be built here)."""
     from bench.measure.serving import measure_serving
     from bench.run.settings import TimingSettings
@@ -162,7 +162,7 @@ def check_serving_paths(cls: type) -> None:
     _require(not bad, f"serving paths that disagree or fail: {bad}")
 
 
-def check_record(cls: type) -> None:
+def check_record(cls: Any) -> None:
     """One trial's measurements make a record that matches the record schema."""
     from bench import record as rec
     from bench.measure.trial import Split, measure_trial
@@ -189,7 +189,7 @@ CHECKS = (check_class_attributes, check_class_hooks, check_fit_attributes, check
           check_record)  # fmt: skip
 
 
-def _resolve(adapter: Any) -> type:
+def _resolve(adapter: Any) -> Any:
     if isinstance(adapter, str):
         from adapters import adapter_class
 
