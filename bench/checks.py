@@ -36,6 +36,7 @@ What the harness reads from an adapter, and so what is checked here:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +130,7 @@ def check_fit_attributes(cls: Any) -> None:
     _require(clf.n_features_in_ == 4, "n_features_in_ must be the number of columns seen in fit")
     _require(clf.device_ in ("cpu", "gpu"), "device_ must be 'cpu' or 'gpu' after fit")
     if cls.iterative:
-        times = getattr(clf, "epoch_times_ns_", None)
+        times = getattr(clf, "epoch_times_ns_", None) or []
         _require(isinstance(times, list) and len(times) > 0 and all(isinstance(t, int) and t > 0 for t in times),
                  "iterative adapters set epoch_times_ns_: one positive int (ns) per epoch")  # fmt: skip
         _require(len(epochs) == len(times), f"_epoch_end was called {len(epochs)} times for {len(times)} epochs")
@@ -201,7 +202,7 @@ def adapter_checks(adapter: Any) -> Iterator[Check]:
     """Every check for ``adapter`` (a class, or a registered name / dotted path), named ``Class-check``."""
     cls = _resolve(adapter)
     for fn in CHECKS:
-        yield Check(f"{cls.__name__}-{fn.__name__.removeprefix('check_')}", lambda fn=fn: fn(cls))
+        yield Check(f"{cls.__name__}-{fn.__name__.removeprefix('check_')}", functools.partial(fn, cls))
 
 
 def check_adapter(adapter: Any) -> list[str]:
