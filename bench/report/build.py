@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.load import Loaded, load_runs, throughput_columns
+from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
-from bench.record import METRICS, NESTED_FIELDS
-from bench.report import accuracy, across, context, figures, learning, serving, timing
+from bench.record import NESTED_FIELDS
+from bench.report import accuracy, across, context, figures, learning, serving, summary, timing
 from bench.report.document import Doc
 
 DEFAULT_BASELINE = "sklearn-lr"
@@ -71,6 +71,7 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
     goals = learning.section(doc, ok, records, target_accuracy)
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
+    summary.section(doc, ok)
     timing.ratios(doc, ok, baseline)
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
@@ -89,9 +90,7 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
 
 
 def summary_csv(df: pd.DataFrame) -> pd.DataFrame:
-    ok = df[df["status"] == "ok"]
-    cols = [m.column for m in METRICS if m.summary and "{key}" not in m.column and m.column in ok.columns]
-    return ok.groupby(context.KEYS, sort=True)[cols + throughput_columns(ok)].median().reset_index()
+    return summary.summary_frame(df)
 
 
 def default_out(results_dir: str | Path, paths: list[Path]) -> Path:

@@ -29,7 +29,7 @@ from bench.analysis import stats
 from bench.analysis.load import Loaded, load_runs
 from bench.analysis.pairing import pair
 from bench.errors import UserError
-from bench.record import METRICS, label_of
+from bench.record import label_of, metrics
 from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
@@ -127,7 +127,7 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[
         else:
             verdict, value = "too few splits", f"{diffs.mean():+.3f}"
         rows.append(Row(label, "accuracy (B - A)", value, len(diffs), verdict))
-    for metric in (m for m in METRICS if m.compare):
+    for metric in (m for m in metrics() if m.compare):
         columns = [
             c
             for c in a_ok.columns
