@@ -193,12 +193,32 @@ def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return df[mask].reset_index(drop=True), int((~mask).sum())
 
 
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``RUN%NAME`` -> (RUN, NAME): one environment of a run (``bench run --env``); plain ``RUN`` -> (RUN, None)."""
+    run, sep, environment = ref.partition("%")
+    if sep and not environment:
+        raise UserError(f"{ref!r}: name the environment after '%' (RUN%NAME).")
+    return run, (environment or None)
+
+
+def select_environment(frame: pd.DataFrame, folder: RunFolder, environment: str | None) -> pd.DataFrame:
+    """The rows of one environment of a run (all rows when none is named)."""
+    if environment is None:
+        return frame
+    names = sorted(map(str, frame["environment"].dropna().unique())) if "environment" in frame.columns else []
+    if environment not in names:
+        raise UserError(
+            f"Run {folder.run_id!r} has no environment {environment!r}. Its environments: {', '.join(names) or 'none'}."
+        )
+    return frame[frame["environment"] == environment]
+
+
 def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None = "matrix") -> list[RunFolder]:
-    """The named runs (each once), or the latest run of ``kind``; damaged run files are one line now."""
+    """The named runs (each once; ``RUN%NAME`` names the run), or the latest of ``kind``; damaged files: one line now."""
     if runs:
         folders: list[RunFolder] = []
         for run in runs:
-            folder = RunFolder.resolve(run, results_dir)
+            folder = RunFolder.resolve(split_ref(run)[0], results_dir)
             if folder.path not in [f.path for f in folders]:
                 folders.append(folder)
     else:
@@ -211,6 +231,15 @@ def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None =
     return folders
 
 
+def _environments_wanted(runs: list[str], folders: list[RunFolder]) -> dict[str, str | None]:
+    """The environment each named run is restricted to (a run named with two environments keeps both)."""
+    wanted: dict[str, set[str | None]] = {}
+    for ref in runs:
+        run, environment = split_ref(ref)
+        wanted.setdefault(Path(run).name, set()).add(environment)
+    return {name: next(iter(envs)) for name, envs in wanted.items() if len(envs) == 1}
+
+
 def load_runs(
     runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True
 ) -> Loaded:
@@ -220,7 +249,8 @@ def load_runs(
     how many duplicates were dropped. Without it every run's rows are kept.
     """
     folders = resolve_folders(runs, results_dir, kind)
-    frames = [run_frame(folder).assign(run_id=folder.run_id) for folder in folders]
+    wanted = _environments_wanted(runs, folders)
+    frames = [select_environment(run_frame(f).assign(run_id=f.run_id), f, wanted.get(f.run_id)) for f in folders]
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise UserError(f"No records in {', '.join(str(f.path) for f in folders)}.")

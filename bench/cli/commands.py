@@ -55,7 +55,14 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 # -- run ---------------------------------------------------------------------------
 def resolve_config(args: argparse.Namespace) -> Any:
     """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
-    from bench.run.config import AdapterSpec, builtin_config_path, load_config, with_overrides
+    from bench.run.config import (
+        AdapterSpec,
+        builtin_config_path,
+        env_flags,
+        load_config,
+        parse_environments,
+        with_overrides,
+    )
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
@@ -67,8 +74,10 @@ def resolve_config(args: argparse.Namespace) -> Any:
         specs: tuple | None = tuple(_with_quick(AdapterSpec.parse(a), quick) for a in adapters)
     else:
         specs = tuple(AdapterSpec.parse(a) for a in adapters) if adapters else None
+    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
     return with_overrides(
         config,
+        environments=environments,
         datasets=datasets_from_flags(args),
         preprocessing=tuple(_csv(args.preprocessing, "preprocessing") or ()) or None,
         adapters=specs,
@@ -128,7 +137,8 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint
+    from bench.measure.machine import fingerprint, project_commit
+    from bench.run.environments import ensure_all
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.reader import check_reusable
@@ -138,18 +148,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
+    if config.environments and executor.name != "local":
+        raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
     if args.dry_run:
         return _dry_run(config, args)
+    built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
+    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
     with executor:
-        store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint())
+        store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
         with store:
             if config.quick:
                 _say(QUICK_NOTE)
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
-            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors)
+            pythons = {name: b.python for name, b in built.items()}
+            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
+                         pythons)  # fmt: skip
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
 
 
@@ -329,6 +345,27 @@ def cmd_env(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
 
     _json(fingerprint(control=not args.no_control))
+    return EXIT["ok"]
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bench.report.history import build, json_data
+    from bench.store.safefs import OutputDir
+
+    metrics = tuple(_csv(args.metrics, "metrics") or ())
+    out = (
+        OutputDir.user(Path(args.out))
+        if args.out
+        else OutputDir.owned(Path(args.results_dir) / "reports" / "history", Path(args.results_dir))
+    )
+    result = build(args.runs, args.results_dir, args.by, metrics, out)
+    if args.json:
+        _json(json_data(result))
+        return EXIT["ok"]
+    for step in result.steps:
+        print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
+              f"from {step['before']} to {step['run']}")  # fmt: skip
+    print(f"{len(result.steps)} step(s). History written to {result.markdown}")
     return EXIT["ok"]
 
 

@@ -22,6 +22,7 @@ from bench.cli.commands import (
     cmd_compare,
     cmd_env,
     cmd_export,
+    cmd_history,
     cmd_list,
     cmd_report,
     cmd_run,
@@ -128,6 +129,14 @@ def _run_parser(sub: Any) -> None:
     how = p.add_argument_group("how")
     how.add_argument(
         "--threads", type=_positive_int, metavar="N", help="threads per framework, equal for all (default: 1)"
+    )
+    how.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=REQ",
+        help="an environment of the matrix: NAME=REQUIREMENT, repeatable (the same NAME again adds a requirement); "
+        "every trial runs in each environment, interleaved split by split (e.g. --env old=scikit-learn==1.8.* "
+        "--env new=scikit-learn==1.9.*)",
     )
     how.add_argument(
         "--retry-errors",
@@ -267,6 +276,24 @@ def _env_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_env)
 
 
+def _history_parser(sub: Any) -> None:
+    p = _sub(sub, "history", "each adapter's metrics across stored runs, with uncertainty, and the steps in them", [
+        "bench history                                   # every run in results/, ordered by when it ran",
+        "bench history duet%old duet%new --by scikit-learn",
+        "bench history --by commit --metrics fit_wall_s --json",
+    ])  # fmt: skip
+    p.add_argument("runs", nargs="*", help="runs (RUN, or RUN%%NAME for one environment); default: every run")
+    p.add_argument("--by", default="time", metavar="time|commit|PACKAGE",
+                   help="order the points by when they ran (default), label them by your git commit, or order them "
+                   "by a package's version (e.g. --by scikit-learn)")  # fmt: skip
+    p.add_argument("--metrics", default="fit_wall_s,latency_p50_us,accuracy", metavar="LIST",
+                   help="metrics to follow (default: %(default)s)")  # fmt: skip
+    p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
+    p.add_argument("--out", help="where HISTORY.md goes (default: results/reports/history)")
+    p.add_argument("--json", action="store_true", help='print {"steps": [...], "points": [...]} as JSON')
+    p.set_defaults(func=cmd_history)
+
+
 def _check_parser(sub: Any) -> None:
     p = _sub(sub, "check", "check that adapters give the harness what it measures (for plugin authors)", [
         "bench check my-adapter", "bench check sklearn-lr torch-mlp --json",
@@ -300,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     _env_parser(sub)
     _list_parser(sub)
     _check_parser(sub)
+    _history_parser(sub)
     return parser
 
 

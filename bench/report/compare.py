@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import stats
-from bench.analysis.load import Loaded, load_runs
+from bench.analysis.load import Loaded, load_runs, split_ref
 from bench.analysis.pairing import pair
 from bench.errors import UserError
 from bench.record import label_of, metrics
@@ -69,11 +69,16 @@ class Side:
 
 
 def load_side(run: str, results_dir: str | Path) -> Side:
-    """A run, or one machine of it with ``run@host``."""
+    """A run, one environment of it with ``RUN%NAME``, or one machine of it with ``RUN@host``."""
     run_id, _, host = run.partition("@")
     loaded: Loaded = load_runs([run_id], results_dir, kind=None)
     path, df = loaded.paths[0], loaded.frame
-    env = RunFolder(path).environment()
+    folder = RunFolder(path)
+    env = folder.environment()
+    environment = split_ref(run_id)[1]
+    if environment:
+        built = folder.info().get("environments", {}).get(environment, {})
+        env = {**env, "packages": built.get("packages", env.get("packages", {})), "environment": environment}
     if host:
         machines = sorted(map(str, df["machine"].dropna().unique()))
         df = df[df["machine"] == host].copy()
