@@ -101,9 +101,9 @@ def _expand_extra(name: str, extras: dict[str, list[str]], seen: set[str]) -> li
 
 def worker_requirements(config: Config) -> list[str]:
     """What the workers of ``config``'s matrix need: core dependencies plus the adapters' framework extras."""
-    from adapters import adapter_class
-
     from packaging.requirements import Requirement
+
+    from adapters import adapter_class
 
     core, extras = _project_requirements()
     core = [r for r in core if Requirement(r).name in WORKER_PACKAGES]
