@@ -67,6 +67,26 @@ def test_same_split_with_different_test_rows_is_an_error_naming_both_runs(tmp_pa
         write_report(["a", "b"], tmp_path)
 
 
+def test_the_same_trial_with_another_split_size_is_an_error_even_without_a_row_hash(tmp_path):
+    write_run(tmp_path, "a", [record("lr", 0, 0.9)])
+    write_run(tmp_path, "b", [record("lr", 0, 0.9, n_test=30, n_train=120)])
+    with pytest.raises(UserError, match=r"Runs 'a' and 'b' both hold .* on different test rows \(n_test 75 vs 30"):
+        write_report(["a", "b"], tmp_path)
+    write_run(tmp_path, "c", [record("lr", 0, 0.9, dataset_sha="v1")])
+    write_run(tmp_path, "d", [record("lr", 0, 0.9, dataset_sha="v2")])
+    with pytest.raises(UserError, match=r"dataset_sha v1 vs v2"):
+        write_report(["c", "d"], tmp_path)
+
+
+def test_seeds_shared_across_runs_with_other_test_rows_are_never_paired(tmp_path):
+    """Two runs, same split seeds, n_test 75 vs 30: once reported 'more accurate (p < 0.05) after Holm's correction'."""
+    write_run(tmp_path, "big", [record("lr", s, 0.90 + 0.001 * s, test_rows_sha=f"a{s}") for s in range(6)])
+    write_run(tmp_path, "small", [record("mlp", s, 0.99 - 0.001 * s, test_rows_sha=f"b{s}", n_test=30, n_train=120)
+                                  for s in range(6)])  # fmt: skip
+    text = write_report(["big", "small"], tmp_path).markdown.read_text()
+    assert "accurate" not in text.split("## Accuracy")[1].split("## Time")[0]
+
+
 def test_init_seeds_are_averaged_within_each_split(tmp_path):
     """3 init seeds x 4 splits: the test has 4 splits (3 df), on the per-split means."""
     rng = np.random.default_rng(0)

@@ -8,8 +8,9 @@ fields as JSON text, timestamps as datetimes.
 
 Several runs can hold the same trial (``bench report R R``, or a run and its
 copy): a record is counted once per (dataset, adapter with its parameters,
-device, machine, split seed, init seed, test rows). Two records that claim the
-same split but different test rows are an error naming both runs.
+device, machine, split seed, init seed). Two records of one trial that disagree
+on the split's identity (test rows, sizes, dataset: :data:`bench.analysis.pairing.IDENTITY`)
+are an error naming both runs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.analysis.pairing import IDENTITY, identity_conflict
 from bench.errors import UserError
 from bench.record import FIELDS, METRICS, NESTED_FIELDS, RAW_FIELDS, metric_values
 from bench.store.runstore import load_config, load_environment, read_records, resolve_run, run_dirs
@@ -57,6 +59,9 @@ def flat_row(record: dict) -> dict:
     for name in NESTED_FIELDS:
         if name in record and name not in RAW_FIELDS and name not in ("latency", "stock_latency", "throughput_sps"):
             row[name] = json.dumps(record[name], sort_keys=True)
+    for name in IDENTITY:  # the split's identity, for pairing: kept even before the schema declares a field
+        if name in record and name not in row:
+            row[name] = record[name]
     row["n_warnings"] = len(record.get("warnings") or [])
     if "pinned_host" in record and not record.get("host"):
         row["host"] = record["pinned_host"]  # version-1 spelling
@@ -91,25 +96,26 @@ def throughput_columns(df: pd.DataFrame) -> list[str]:
 
 
 def dedupe(df: pd.DataFrame, records: list[dict]) -> tuple[pd.DataFrame, list[dict], int]:
-    """Keep the first record of each split; error on a split claimed with different test rows."""
+    """Keep the first record of each trial; error on a trial claimed with another split (rows, sizes, dataset)."""
     if df.empty:
         return df, records, 0
-    sha = df["test_rows_sha"] if "test_rows_sha" in df.columns else pd.Series(None, index=df.index)
-    seen: dict[tuple, tuple[str | None, str]] = {}
+    present = [c for c in IDENTITY if c in df.columns]
+    seen: dict[tuple, tuple[dict, str]] = {}
     keep = []
     for i, key in enumerate(map(tuple, df[SPLIT_KEY].astype(str).to_numpy().tolist())):
-        rows = None if pd.isna(sha.iloc[i]) else str(sha.iloc[i])
+        ident = {c: df[c].iloc[i] for c in present}
         run = str(df["run_id"].iloc[i])
         if key in seen:
-            first_rows, first_run = seen[key]
-            if rows and first_rows and rows != first_rows:
+            first, first_run = seen[key]
+            conflict = identity_conflict(first, ident)
+            if conflict is not None:
                 raise DuplicateSplitError(
                     f"Runs {first_run!r} and {run!r} both hold {'/'.join(key)} but on different test rows "
-                    "(another dataset version or split setting); report them separately."
+                    f"({conflict}: another dataset version or split setting); report them separately."
                 )
             keep.append(False)
             continue
-        seen[key] = (rows, run)
+        seen[key] = (ident, run)
         keep.append(True)
     mask = pd.Series(keep, index=df.index)
     kept_records = [r for r, k in zip(records, keep) if k]
