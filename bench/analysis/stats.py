@@ -10,9 +10,12 @@ error"). The same correction widens every accuracy interval.
 
 Never over-claim: a difference that is the same on every split has no
 p-value (the test's variance is zero, not its uncertainty); "not
-significant" comes with the minimum detectable difference (80% power); a
-family of tests is Holm-corrected; a ratio needs at least
-:data:`MIN_RATIO_PAIRS` pairs before it is called faster or slower.
+significant" comes with the difference that could have been detected
+(exact noncentral-t power, at the level the verdict used); a family of
+tests is Holm-corrected (:mod:`bench.analysis.family`); a ratio needs at
+least :data:`MIN_RATIO_PAIRS` pairs before it is called faster or slower.
+Which sentence a number earns is decided in :mod:`bench.analysis.verdicts`,
+not here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
 
 #: pyperf's rule: a measurement whose standard deviation exceeds 10% of its
@@ -86,19 +90,41 @@ def corrected_mean_ci(
     return MeanCI(m, low, high, n)
 
 
-def minimum_detectable_difference(
-    sd: float, j: int, n_train: int, n_test: int, alpha: float = ALPHA, power: float = POWER
-) -> float:
-    """Smallest true mean difference the corrected test detects with ``power`` at level ``alpha``.
+def power(noncentrality: float, df: int, alpha: float) -> float:
+    """Exact power of a two-sided t-test at level ``alpha`` with ``df`` degrees of freedom.
 
-    ``(t_{1-alpha/2, J-1} + t_{power, J-1}) * sd * sqrt(1/J + n_test/n_train)``:
-    the approximate power of a two-sided t-test, with the observed standard
-    deviation of the per-split differences. NaN for fewer than 2 splits.
+    Under a true difference the statistic follows a noncentral t with
+    noncentrality delta / se: power = P(T > t_crit) + P(T < -t_crit), the second
+    term written as the upper tail at -delta (scipy's lower tail returns NaN
+    far from the centre).
+    """
+    critical = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(critical, df, noncentrality) + sps.nct.sf(critical, df, -noncentrality))
+
+
+def noncentrality_for_power(df: int, alpha: float, target: float = POWER) -> float:
+    """The noncentrality (delta / se) at which the two-sided t-test reaches ``target`` power."""
+    high = 1.0
+    while power(high, df, alpha) < target:
+        high *= 2
+    return float(optimize.brentq(lambda nc: power(nc, df, alpha) - target, 0.0, high, xtol=1e-10))
+
+
+def detectable_difference(
+    sd: float, j: int, n_train: int, n_test: int, alpha: float = ALPHA, target: float = POWER
+) -> float:
+    """Smallest true mean difference the corrected test detects with ``target`` power at level ``alpha``.
+
+    The exact noncentral-t power (not the two-quantile approximation, which
+    understates at few splits: it gives power 0.73 at J = 2) on the corrected
+    standard error ``sd * sqrt(1/J + n_test/n_train)``. ``sd`` is the *observed*
+    standard deviation of the per-split differences: a plug-in, itself
+    uncertain. ``alpha`` is the level the verdict needs (under Holm, the most
+    demanding step is alpha/m). NaN for fewer than 2 splits.
     """
     if j < 2 or not math.isfinite(sd):
         return math.nan
-    quantiles = sps.t.ppf(1 - alpha / 2, j - 1) + sps.t.ppf(power, j - 1)
-    return float(quantiles * sd * math.sqrt(correction(j, n_train, n_test)))
+    return noncentrality_for_power(j - 1, alpha, target) * sd * math.sqrt(correction(j, n_train, n_test))
 
 
 @dataclass(frozen=True)
@@ -114,32 +140,34 @@ class PairedTest:
     wins: int
     ties: int
     losses: int
-    #: Minimum detectable difference (80% power, alpha 0.05) with the corrected variance.
-    mdd: float = math.nan
+    #: Standard deviation of the per-split differences (ddof=1).
+    sd: float
+    #: The corrected standard error of the mean difference: sd * sqrt(1/J + n_test/n_train).
+    se: float
 
     @property
     def constant(self) -> bool:
         """Every split gave the same difference: zero variance, so no p-value and no verdict."""
         return math.isnan(self.p)
 
-    @property
-    def significant(self) -> bool:
-        return not self.constant and self.p < ALPHA
+    def detectable(self, alpha: float) -> float:
+        """The difference this test detects with 80% power at level ``alpha`` (observed spread)."""
+        if self.constant:
+            return math.nan
+        return self.se * noncentrality_for_power(self.n_splits - 1, alpha)
 
-    def describe(self, p_adjusted: float | None = None, name: str = "B") -> str:
-        """The verdict in words, never more than the numbers support.
+    def equivalence_p(self, margin: float) -> float:
+        """TOST p-value for |true difference| < ``margin``: the larger of the two one-sided p-values.
 
-        ``p_adjusted``: the family-wise (Holm) p-value to decide with; ``name``: who "B" is.
+        Both one-sided corrected t-tests (difference > -margin, difference <
+        margin) must reject; NaN for a constant difference (no variance, no test).
         """
         if self.constant:
-            if self.mean_diff == 0:
-                return "identical on every split"
-            return f"constant difference {self.mean_diff:+.3g} on every split (no test possible)"
-        p = self.p if p_adjusted is None else p_adjusted
-        if p < ALPHA:
-            held = " after Holm's correction" if p_adjusted is not None else ""
-            return f"{name} {'more' if self.mean_diff > 0 else 'less'} accurate (p < 0.05){held}"
-        return f"not significant; detectable: {self.mdd:.2g}" if math.isfinite(self.mdd) else "not significant"
+            return math.nan
+        df = self.n_splits - 1
+        above = sps.t.sf((self.mean_diff + margin) / self.se, df)
+        below = sps.t.cdf((self.mean_diff - margin) / self.se, df)
+        return float(max(above, below))
 
 
 def win_tie_loss(diffs: Sequence[float] | np.ndarray, tol: float = 1e-12) -> tuple[int, int, int]:
@@ -176,12 +204,11 @@ def corrected_resampled_ttest(
     if se == 0.0:
         # Zero variance is not certainty: J equal differences say nothing about
         # the next split. No statistic, no p-value, no verdict.
-        return PairedTest(mean, mean, mean, math.nan, math.nan, j, w, t_, l_, math.nan)
+        return PairedTest(mean, mean, mean, math.nan, math.nan, j, w, t_, l_, 0.0, 0.0)
     t = mean / se
     p = float(2 * sps.t.sf(abs(t), j - 1))
     half = float(sps.t.ppf(0.5 + confidence / 2, j - 1) * se)
-    mdd = minimum_detectable_difference(math.sqrt(var), j, n_train, n_test)
-    return PairedTest(mean, mean - half, mean + half, t, p, j, w, t_, l_, mdd)
+    return PairedTest(mean, mean - half, mean + half, t, p, j, w, t_, l_, math.sqrt(var), se)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -208,26 +235,18 @@ def naive_paired_ttest(diffs: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class RatioCI:
-    """Geometric-mean ratio B/A over paired samples with a t-interval on the log ratios."""
+    """Geometric-mean ratio B/A over paired samples with a t-interval on the log ratios.
+
+    ``below``/``above``: pairs whose own ratio is under/over 1, so a reader
+    sees when the pairs disagree (a bimodal spread) behind a mean.
+    """
 
     ratio: float
     low: float
     high: float
     n: int
-
-    def verdict(self, smaller_is: str = "faster", larger_is: str = "slower", tolerance: float = 0.05) -> str:
-        """``smaller_is`` / ``larger_is`` when the CI excludes 1, else "no difference".
-
-        A real but small difference (the ratio within ``tolerance`` of 1) is
-        called "slightly" so, so a 1% shift does not read like a speed-up.
-        """
-        if self.n < MIN_RATIO_PAIRS or math.isnan(self.low):
-            return f"too few pairs ({self.n} < {MIN_RATIO_PAIRS})"
-        if self.high < 1.0:
-            return smaller_is if self.ratio < 1 - tolerance else f"slightly {smaller_is} (<{tolerance:.0%})"
-        if self.low > 1.0:
-            return larger_is if self.ratio > 1 + tolerance else f"slightly {larger_is} (<{tolerance:.0%})"
-        return "no difference"
+    below: int = 0
+    above: int = 0
 
 
 def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> RatioCI:
@@ -246,10 +265,64 @@ def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -
     if n == 0:
         return RatioCI(math.nan, math.nan, math.nan, 0)
     point = float(np.exp(logs.mean()))
+    below, above = int((logs < 0).sum()), int((logs > 0).sum())
     if n < 2:
-        return RatioCI(point, math.nan, math.nan, n)
+        return RatioCI(point, math.nan, math.nan, n, below, above)
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * logs.std(ddof=1) / math.sqrt(n))
-    return RatioCI(point, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)), n)
+    return RatioCI(point, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)), n, below, above)
+
+
+def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median with a distribution-free interval from order statistics; +inf (censored) values allowed.
+
+    The interval is [x_(k), x_(n-k+1)] for the largest k whose binomial
+    coverage ``1 - 2 * P(Binomial(n, 1/2) < k)`` is still at least
+    ``confidence``; it needs no assumption about the times' distribution and
+    only the order of the values, so a split that never reached a target
+    (+inf) is placed last, not dropped. NaN bounds when n is too small for
+    any such interval (n < 6 at 95%).
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    med = float(np.median(x))  # +inf once the middle split never got there
+    k = 0
+    while k + 1 <= n // 2 and 1 - 2 * sps.binom.cdf(k, n, 0.5) >= confidence:
+        k += 1
+    if k == 0:
+        return med, math.nan, math.nan
+    return med, float(x[k - 1]), float(x[n - k])
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """Paired sign test: on how many pairs A is smaller, B is smaller, and the exact two-sided p."""
+
+    a_smaller: int
+    b_smaller: int
+    ties: int
+    p: float
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> SignTest:
+    """Exact two-sided sign test on paired values; +inf (censored: never reached) compares as larger.
+
+    Only the order within each pair is used, so a censored value needs no
+    number: finite beats +inf, two +inf tie. Ties are left out (the usual
+    convention); no untied pair: NaN p.
+    """
+    a_ = np.asarray(a, dtype=float)
+    b_ = np.asarray(b, dtype=float)
+    if a_.shape != b_.shape:
+        raise ValueError("a and b must be paired (same length)")
+    a_smaller, b_smaller = int((a_ < b_).sum()), int((b_ < a_).sum())
+    n = a_smaller + b_smaller
+    ties = a_.size - n
+    if n == 0:
+        return SignTest(0, 0, ties, math.nan)
+    p = min(1.0, 2 * float(sps.binom.cdf(min(a_smaller, b_smaller), n, 0.5)))
+    return SignTest(a_smaller, b_smaller, ties, p)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:
