@@ -33,6 +33,7 @@ def test_corrected_mean_ci_hand_computed():
     assert (ci.high - ci.low) / (plain.high - plain.low) == pytest.approx(math.sqrt(6), rel=1e-9)
     same = stats.corrected_mean_ci([0.97, 0.97], 75, 75)
     assert same.mean == 0.97 and math.isnan(same.low)  # zero spread is not certainty: no interval
+    assert math.isnan(stats.corrected_mean_ci([0.97] * 3, 75, 75).low)  # np.var of these is 1.8e-32, not 0
 
 
 def test_corrected_ttest_hand_computed():
@@ -134,6 +135,10 @@ def test_zero_variance_declares_nothing():
     constant = stats.corrected_resampled_ttest([1 / 75, 1 / 75], 75, 75)
     assert constant.constant and math.isnan(constant.p) and math.isnan(constant.t)
     assert constant.low == constant.high == constant.mean_diff == pytest.approx(1 / 75)
+    # ten splits each won by one flower: np.var gives 3.3e-36, not 0; still no test (it once gave p ~ 1e-139)
+    ten = stats.corrected_resampled_ttest([1 / 75] * 10, 75, 75)
+    assert ten.constant and math.isnan(ten.p) and ten.mean_diff == 1 / 75 and ten.sd == 0.0
+    assert stats.corrected_resampled_ttest([0.97 - 0.95] * 5, 75, 75).constant
     same = stats.corrected_resampled_ttest([0.0, 0.0, 0.0], 10, 10)
     assert same.constant and (same.wins, same.ties, same.losses) == (0, 3, 0)
     with pytest.raises(ValueError, match="at least 2"):

@@ -81,7 +81,9 @@ def corrected_mean_ci(
     if n == 0:
         return MeanCI(math.nan, math.nan, math.nan, 0)
     m = float(x.mean())
-    if n < 2 or x.var() == 0:  # one split, or the same value on every split: no interval to give
+    # One split, or the same value on every split (compared exactly: the variance of equal floats
+    # can come out as 1e-33 rather than 0): no interval to give.
+    if n < 2 or x.min() == x.max():
         return MeanCI(m, math.nan, math.nan, n)
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(x.var(ddof=1) * correction(n, n_train, n_test)))
     low, high = m - half, m + half
@@ -197,14 +199,16 @@ def corrected_resampled_ttest(
     j = d.size
     if j < 2:
         raise ValueError(f"the corrected t-test needs at least 2 paired splits; got {j}")
+    w, t_, l_ = win_tie_loss(d)
+    if d.min() == d.max():
+        # Zero variance is not certainty: J equal differences say nothing about the next split. No
+        # statistic, no p-value, no verdict. (Compared exactly: np.var of ten equal 1/75s is 3e-36,
+        # not 0, which would make t = 1e16 and "significant".)
+        same = float(d[0])
+        return PairedTest(same, same, same, math.nan, math.nan, j, w, t_, l_, 0.0, 0.0)
     mean = float(d.mean())
     var = float(d.var(ddof=1))
     se = math.sqrt(var * (1.0 / j + n_test / n_train))
-    w, t_, l_ = win_tie_loss(d)
-    if se == 0.0:
-        # Zero variance is not certainty: J equal differences say nothing about
-        # the next split. No statistic, no p-value, no verdict.
-        return PairedTest(mean, mean, mean, math.nan, math.nan, j, w, t_, l_, 0.0, 0.0)
     t = mean / se
     p = float(2 * sps.t.sf(abs(t), j - 1))
     half = float(sps.t.ppf(0.5 + confidence / 2, j - 1) * se)
