@@ -13,7 +13,8 @@ from bench.analysis import family, stats
 def test_comparison_key_is_the_data_of_the_test():
     splits = [(0, "a"), (1, "b"), (2, "c")]
     key = family.comparison_key(splits, [0.0, 1 / 75, -2 / 75], 75, 75)
-    assert key == (75, 75, (((0, "a"), 0.0), ((1, "b"), 0.013333333333), ((2, "c"), -0.026666666667)))
+    # one sign for both orders: the first non-zero difference negative
+    assert key == (75, 75, (((0, "a"), 0.0), ((1, "b"), -0.013333333333), ((2, "c"), 0.026666666667)))
     # the same differences, float noise apart: one test
     assert family.comparison_key(splits, [1e-15, 1 / 75 + 1e-15, -2 / 75], 75, 75) == key
     # the same differences with the sign flipped (B - A vs A - B): one test (the same |t|, the same p)

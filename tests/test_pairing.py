@@ -87,9 +87,9 @@ def test_one_side_claiming_a_split_twice_with_other_rows_is_left_out():
     """Init seed 1 of split 0 came from a run with another test size: averaging it in would mix two splits."""
     clash = {**rows("lr", "r2", [0.7], sha="other", n_test=30)[0], "init_seed": 1}
     a = frame(rows("lr", "r1", [0.9, 0.8]), [clash])
-    split, unpaired = pairing.per_split_matched(a, ["adapter"], "accuracy")
+    split, unpaired = pairing.per_split_matched(a, ["dataset", "adapter"], "accuracy")
     assert split["split_seed"].tolist() == [1]
-    assert [u.describe() for u in unpaired] == ["lr split 0: test_rows_sha s0 vs other0 (run r1 vs run r2)"]
+    assert [u.describe() for u in unpaired] == ["iris/lr split 0: test_rows_sha s0 vs other0 (run r1 vs run r2)"]
     paired = pairing.match(a, frame(rows("mlp", "r1", [0.9, 0.8])), ["dataset"], "accuracy")
     assert paired.pairs["split_seed"].tolist() == [1] and len(paired.unpaired) == 1
 
@@ -103,8 +103,10 @@ def test_split_conflicts_are_listed_once_per_split():
 
 def test_against_pairs_every_adapter_with_the_baseline():
     df = frame(rows("lr", "r", [0.9, 0.8]), rows("mlp", "r", [0.95, 0.85]), rows("svm", "r", [0.7, 0.6]))
-    got = [(key, adapter, g["b"].tolist()) for key, adapter, g in pairing.against(df, "lr", "accuracy")]
-    assert got == [(("iris", "cpu"), "mlp", [0.95, 0.85]), (("iris", "cpu"), "svm", [0.7, 0.6])]
+    got = [
+        (key, adapter, g["a"].tolist(), g["b"].tolist()) for key, adapter, g in pairing.against(df, "lr", "accuracy")
+    ]
+    assert got == [(("iris", "cpu"), "mlp", [0.9, 0.8], [0.95, 0.85]), (("iris", "cpu"), "svm", [0.9, 0.8], [0.7, 0.6])]
 
 
 splits_strategy = st.lists(
@@ -136,3 +138,43 @@ def test_pairing_never_pairs_different_test_rows(left, right):
     unpaired = {u.split_seed for u in result.unpaired}
     assert not paired & unpaired
     assert set(a["split_seed"]) & set(b["split_seed"]) <= paired | unpaired  # every shared seed is accounted for
+
+
+def test_identity_values_of_other_kinds_are_compared_as_text():
+    assert pairing.identity_conflict({"n_test": 75}, {"n_test": "x"}) == "n_test 75 vs x"
+    assert pairing.identity_conflict({"test_rows_sha": "1"}, {"test_rows_sha": 1}) is None
+
+
+def test_unpaired_without_keys_names_the_split():
+    assert pairing.Unpaired((), 3, "n_test 75 vs 30").describe() == "split 3: n_test 75 vs 30"
+
+
+def test_runs_are_named_on_each_side_and_missing_keys_are_kept():
+    split0 = rows("lr", "r1", [0.9]) + [{**rows("lr", "r2", [0.7])[0], "init_seed": 1}]
+    other = {**rows("lr", "r3", [0.5], sha="z")[0], "init_seed": 2}
+    split, unpaired = pairing.per_split_matched(frame(split0, [other]), ["dataset", "adapter"], "accuracy")
+    assert split.empty
+    assert [u.describe() for u in unpaired] == ["iris/lr split 0: test_rows_sha s0 vs z0 (run r1, r2 vs run r3)"]
+    same = pairing.per_split(frame(split0), ["dataset", "adapter"], "accuracy")
+    assert same["runs"].tolist() == ["r1, r2"] and same["n_inits"].tolist() == [2]
+    # a record with a missing key (no device) is still a split, and a missing value elsewhere drops nothing
+    no_device = frame(rows("lr", "r", [0.9], device=None, dataset_sha=None))
+    kept = pairing.per_split(no_device, ["device"], "accuracy")
+    assert len(kept) == 1 and kept["accuracy"].tolist() == [0.9]
+    # a record without the metric is left out of that metric's mean
+    missing = frame(rows("lr", "r", [0.9]), [{**rows("lr", "r", [math.nan])[0], "init_seed": 1}])
+    assert pairing.per_split(missing, ["adapter"], "accuracy")[["accuracy", "n_inits"]].values.tolist() == [[0.9, 1]]
+
+
+def test_a_side_without_the_row_hash_takes_the_other_sides():
+    a = frame(rows("lr", "old", [0.9])).assign(test_rows_sha=None)
+    b = frame(rows("mlp", "new", [0.95]))
+    assert pairing.match(a, b, ["dataset"], "accuracy").pairs["test_rows_sha"].tolist() == ["s0"]
+    assert pairing.match(b, a, ["dataset"], "accuracy").pairs["test_rows_sha"].tolist() == ["s0"]
+
+
+def test_split_conflicts_keep_records_with_a_missing_key():
+    df = frame(rows("lr", "r1", [0.9], device=None), rows("mlp", "r2", [0.9], sha="z", device=None))
+    assert [c.describe() for c in pairing.split_conflicts(df)] == [
+        "iris/nan split 0: test_rows_sha s0 vs z0 (run r1 vs run r2)"
+    ]

@@ -33,7 +33,6 @@ def test_corrected_mean_ci_hand_computed():
     assert (ci.high - ci.low) / (plain.high - plain.low) == pytest.approx(math.sqrt(6), rel=1e-9)
     same = stats.corrected_mean_ci([0.97, 0.97], 75, 75)
     assert same.mean == 0.97 and math.isnan(same.low)  # zero spread is not certainty: no interval
-    assert math.isnan(stats.corrected_mean_ci([0.97] * 3, 75, 75).low)  # np.var of these is 1.8e-32, not 0
 
 
 def test_corrected_ttest_hand_computed():
@@ -259,3 +258,132 @@ def test_variance_components_hand_computed():
     assert vc.split_sd == pytest.approx(math.sqrt(0.005 - 0.0001 / 3))
     assert (vc.n_splits, vc.n_inits) == (2, 3)
     assert math.isnan(stats.variance_components({0: [0.9]}).split_sd)
+
+
+def _all_nan(*values: float) -> bool:
+    return all(math.isnan(v) for v in values)
+
+
+def test_inputs_become_floats():
+    x = stats._floats(["0.5", 2])  # a column of text or objects is read as numbers, not compared as strings
+    assert x.dtype == float and x.tolist() == [0.5, 2.0]
+
+
+def test_intervals_at_zero_one_and_two_values():
+    empty = stats.mean_ci([])
+    assert _all_nan(empty.mean, empty.low, empty.high) and empty.n == 0
+    one = stats.mean_ci([5.0])
+    assert one.mean == 5.0 and _all_nan(one.low, one.high) and one.n == 1
+    # two values 1, 3: mean 2, sd sqrt(2), half = t(0.975, 1) x sqrt(2) / sqrt(2) = 12.706205
+    two = stats.mean_ci([1.0, 3.0])
+    assert (two.mean, two.n) == (2.0, 2) and two.high - 2.0 == pytest.approx(12.706205, rel=1e-6)
+    empty = stats.corrected_mean_ci([], 75, 75)
+    assert _all_nan(empty.mean, empty.low, empty.high) and empty.n == 0
+    one = stats.corrected_mean_ci([0.9], 75, 75)
+    assert one.mean == 0.9 and _all_nan(one.low, one.high) and one.n == 1
+    # two splits 0.5, 0.7: se = sqrt(0.02 x (1/2 + 1)) = 0.173205, half = 12.706205 x 0.173205 = 2.200780
+    two = stats.corrected_mean_ci([0.5, 0.7], 75, 75)
+    assert two.n == 2 and two.high - two.mean == pytest.approx(2.200780, rel=1e-6)
+    # clipped to what accuracy can be, at both ends, and only where asked
+    clipped = stats.corrected_mean_ci([0.5, 0.7], 75, 75, bounds=(0.0, 1.0))
+    assert (clipped.low, clipped.high, clipped.mean, clipped.n) == (0.0, 1.0, pytest.approx(0.6), 2)
+    assert stats.corrected_mean_ci([0.5, 0.7], 75, 75, bounds=(-5.0, 5.0)).low == pytest.approx(0.6 - 2.200780)
+    same = stats.corrected_mean_ci([0.97, 0.97, 0.97], 75, 75)
+    assert same.mean == 0.97 and same.n == 3 and _all_nan(same.low, same.high)
+
+
+def test_noncentrality_below_one_for_a_low_power_target():
+    # 10% power at 5%: the root lies below 1, so the search must start from 0
+    assert stats.noncentrality_for_power(9, 0.05, target=0.1) == pytest.approx(
+        _noncentrality_by_bisection(9, 0.05, 0.1), rel=1e-7
+    )
+    assert stats.noncentrality_for_power(9, 0.05, target=0.1) < 1
+
+
+def test_win_tie_loss_at_the_tolerance():
+    assert stats.win_tie_loss([1e-12, -1e-12, 2e-12, -2e-12]) == (1, 2, 1)
+
+
+def test_constant_test_fields():
+    constant = stats.corrected_resampled_ttest([0.02, 0.02, 0.02], 75, 75)
+    assert (constant.n_splits, constant.sd, constant.se) == (3, 0.0, 0.0)
+    assert (constant.wins, constant.ties, constant.losses) == (3, 0, 0)
+
+
+def test_paired_inputs_must_have_the_same_length():
+    for f in (stats.ratio_ci, stats.sign_test):
+        with pytest.raises(ValueError, match=r"^a and b must be paired \(same length\)$"):
+            f([1.0, 2.0], [1.0])
+
+
+def test_ratio_ci_edges():
+    empty = stats.ratio_ci([], [])
+    assert _all_nan(empty.ratio, empty.low, empty.high) and (empty.n, empty.below, empty.above) == (0, 0, 0)
+    one = stats.ratio_ci([2.0], [3.0])
+    assert (
+        one.ratio == pytest.approx(1.5) and _all_nan(one.low, one.high) and (one.n, one.below, one.above) == (1, 0, 1)
+    )
+    # a pair with ratio exactly 1 is neither below nor above
+    ties = stats.ratio_ci([1.0, 1.0, 2.0], [1.0, 2.0, 1.0])
+    assert (ties.n, ties.below, ties.above) == (3, 1, 1)
+
+
+def test_median_ci_edges():
+    one = stats.median_ci([3.0])
+    assert one[0] == 3.0 and _all_nan(one[1], one[2])
+    # confidence 0: the interval shrinks to the middle, and no further
+    assert stats.median_ci([4, 1, 3, 2], confidence=0.0) == (2.5, 2.0, 3.0)
+    assert stats.median_ci([5, 1, 4, 2, 3], confidence=0.0) == (3.0, 2.0, 4.0)
+    # n = 10 at 97.5%: [x(2), x(9)] covers 0.9785 (>= 0.975), so k = 2
+    assert stats.median_ci(list(range(1, 11)), confidence=0.975) == (5.5, 2.0, 9.0)
+    # coverage exactly at the confidence counts: n = 6, [min, max] covers 1 - 2/64 = 0.96875
+    assert stats.median_ci([1, 2, 3, 4, 5, 6], confidence=0.96875) == (3.5, 1.0, 6.0)
+
+
+def test_coefficient_of_variation_and_noise():
+    assert stats.coefficient_of_variation([1.0, 2.0, 3.0]) == pytest.approx(0.5)  # sd 1 (ddof 1), mean 2
+    assert stats.coefficient_of_variation([1.0, 3.0]) == pytest.approx(math.sqrt(2) / 2)
+    assert stats.coefficient_of_variation([0.5, 1.5]) == pytest.approx(math.sqrt(0.5))  # mean exactly 1
+    assert math.isnan(stats.coefficient_of_variation([5.0]))
+    assert math.isnan(stats.coefficient_of_variation([-1.0, 1.0]))  # mean 0: no ratio
+    assert not stats.is_noisy([1.0, 2.0, 3.0], threshold=0.5) and stats.is_noisy([1.0, 2.0, 3.0], threshold=0.49)
+    assert not stats.is_noisy([5.0])
+
+
+def test_friedman_edges_and_numbers():
+    # the earlier example: chi2 = 4.666667 with k - 1 = 2 df, p = exp(-4.666667 / 2) = 0.096972
+    res = stats.friedman({"a": [0.9, 0.8, 0.7], "b": [0.8, 0.9, 0.6], "c": [0.7, 0.7, 0.5]})
+    assert res.p == pytest.approx(math.exp(-4.666667 / 2), rel=1e-5) and res.n_datasets == 3
+    assert res.critical_difference == pytest.approx(stats.nemenyi_critical_difference(3, 3))
+    assert not res.significant
+    # 3 models x 4 datasets: n counts datasets, not models
+    four = stats.friedman({"a": [1, 2, 3, 4], "b": [2, 3, 4, 5], "c": [3, 4, 5, 6]})
+    assert four.n_datasets == 4 and four.mean_ranks == {"a": 3.0, "b": 2.0, "c": 1.0}
+    assert four.statistic == pytest.approx(8.0)  # 12N/(k(k+1)) sum R^2 - 3N(k+1) = 1 x (144+64+16) - 64... = 8
+    # five datasets: no "too few" note; two datasets: a test, with the note
+    five = stats.friedman({"a": [1, 2, 3, 4, 5], "b": [2, 3, 4, 5, 6], "c": [3, 4, 5, 6, 7]})
+    assert five.note == "" and five.significant and five.p == pytest.approx(math.exp(-10.0 / 2))
+    two = stats.friedman({"a": [1, 2], "b": [2, 3], "c": [3, 4]})
+    assert two.statistic == pytest.approx(4.0) and "Only 2 datasets" in two.note
+    # two models: no test, whatever the number of datasets
+    pair = stats.friedman({"a": [1.0, 2.0, 3.0], "b": [2.0, 1.0, 4.0]})
+    assert pair.mean_ranks == {"a": pytest.approx(5 / 3), "b": pytest.approx(4 / 3)}
+    assert _all_nan(pair.statistic, pair.p, pair.critical_difference) and pair.n_datasets == 3
+    assert pair.note == "Friedman's test needs >= 3 models and >= 2 datasets." and not pair.significant
+
+
+def test_nemenyi_edges():
+    # k = 2: q_0.05 = 1.960 (Demsar 2006, table 5), CD = 1.960 x sqrt(6 / (6 x 1))
+    assert stats.nemenyi_critical_difference(2, 1) == pytest.approx(1.960, abs=2e-3)
+    assert math.isnan(stats.nemenyi_critical_difference(1, 5)) and math.isnan(stats.nemenyi_critical_difference(3, 0))
+    # ordered by rank, not by name; a difference equal to the CD is not "more than" it
+    assert stats.nemenyi_pairs({"z": 1.0, "a": 2.0}, cd=1.0) == [("z", "a", 1.0, False)]
+
+
+def test_variance_components_edges():
+    two_each = stats.variance_components({0: [0.8, 0.9], 1: [0.6, 0.7]})
+    assert (two_each.n_splits, two_each.n_inits) == (2, 2) and two_each.init_sd == pytest.approx(math.sqrt(0.005))
+    few = stats.variance_components({0: [0.9, 0.8], 1: [0.7]})
+    assert _all_nan(few.split_sd, few.init_sd) and (few.n_splits, few.n_inits) == (1, 0)
+    assert math.isnan(stats.VarianceComponents(0.0, 0.0, 2, 2).init_share)
+    assert stats.VarianceComponents(0.3, 0.4, 2, 2).init_share == pytest.approx(0.64)

@@ -29,6 +29,7 @@ def test_reached_means_reached_and_held_to_the_end():
     assert tta.time_held(times, [0.96] * 5, 0.95) == 1.0
     # exactly at the target counts (accuracies are k/n fractions: float noise must not decide)
     assert tta.time_held([1.0], [0.7 - 1e-15], 0.7) == 1.0
+    assert tta.time_held([1.0], [0.7 - tta.EPS], 0.7) == 1.0  # the tolerance itself is still "at the target"
     assert tta.time_held([1.0], [70 / 75], tta.default_target(3)) == 1.0  # 70 of iris' 75 test flowers
     assert tta.time_held([1.0, 2.0], [0.95, 0.95 - 1e-9], 0.95) == math.inf
     assert tta.time_held([], [], 0.5) == math.inf

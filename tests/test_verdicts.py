@@ -180,3 +180,49 @@ def test_seed_claim_names_the_defaults_that_ran():
     ran = verdicts.seed_claim("sklearn-lr:2016", "0.83 vs 0.99", True, "sklearn-lr", None, "1.9.1")
     assert ran.startswith("The post's logistic-regression settings (`sklearn-lr:2016`) ran on these splits")
     assert "does not survive" not in said + other + ran
+
+
+def test_numbers_in_sentences():
+    assert verdicts._g(0.04567) == "0.0457" and verdicts._g(999.4) == "999"
+    assert verdicts._g(1000.0) == "1,000" and verdicts._g(3382.4) == "3,382" and verdicts._g(-1234567.0) == "-1,234,567"
+    assert verdicts.ratio_text(ratio(3382.4, 2565.0, 4460.2, 10)) == "3,382x [2,565, 4,460]"
+
+
+def test_default_name_and_the_family_sentence_in_full():
+    assert verdicts.accuracy_verdict(UP, 0.01, 0.1) == "B more accurate (p < 0.05 after Holm)"
+    assert verdicts.family_sentence(16, 9, ["baseline", "tuned"]) == (
+        "16 comparisons (baseline, tuned) hold 9 distinct corrected t-tests: a comparison whose per-split differences "
+        "equal another's is the same test and is counted once, and a constant difference has no test. p (Holm) is "
+        "Holm's step-down adjustment over those 9, and every verdict uses it, never the raw p. 'Detectable' is the "
+        "difference each test would find 80% of the time at alpha/m = 0.05/9 = 0.0056, Holm's most demanding step "
+        "(exact noncentral-t power, corrected standard error, the observed spread of the per-split differences: an "
+        "estimate, not a known constant)."
+    )
+
+
+def test_fastest_path_boundaries():
+    trials = [f"t{i}" for i in range(5)]
+    five = {"onnx": dict(zip(trials, [10, 11, 10, 12, 10])), "adapter": dict(zip(trials, [100, 90, 95, 99, 100]))}
+    assert verdicts.fastest_path(five) == verdicts.Fastest("onnx", [])  # exactly MIN_RATIO_PAIRS pairs: enough
+    # lower median, a paired interval from about 0.8 to 1.2: not below 1, so not the fastest
+    close = {"a": dict(zip(trials, [10, 12, 9, 11, 10])), "b": dict(zip(trials, [11, 10, 10, 12, 10.5]))}
+    found = verdicts.fastest_path(close)
+    assert found == verdicts.Fastest("a", ["b"])
+    three = {**close, "c": dict(zip(trials, [12, 11, 10, 10, 11]))}
+    tied = verdicts.fastest_path(three)
+    assert tied is not None and tied.tied == ["b", "c"]
+    assert verdicts.fastest_sentence(tied) == "no single fastest path: `a` cannot be told apart from `b`, `c`"
+    assert verdicts.below_one(ratio(0.5, 0.4, 0.6, 5)) and not verdicts.below_one(ratio(0.5, 0.4, 0.6, 4))
+    assert not verdicts.below_one(ratio(0.8, 0.6, 1.0, 9)) and not verdicts.below_one(ratio(0.9, 0.6, 1.5, 9))
+
+
+def test_orderings_keep_looking_past_an_unsupported_pair():
+    found = [_ordering("a", "b", 5, 5, 0, 1.0), _ordering("c", "d", 0, 10, 0, 0.01)]
+    assert verdicts.ordering_sentences(found) == ["`d` before `c` (10 of 10 splits, Holm p = 0.01)"]
+
+
+def test_seed_claim_when_the_post_settings_ran():
+    assert verdicts.seed_claim("lr:2016", "0.83 vs 0.99", True, "lr", None, "1.9.1") == (
+        "The post's logistic-regression settings (`lr:2016`) ran on these splits: its paired tests above are what "
+        "repetition says about the post's gap."
+    )

@@ -36,11 +36,10 @@ KEY_DECIMALS = 12
 
 def comparison_key(splits: Sequence[Hashable], diffs: Sequence[float], n_train: int, n_test: int) -> tuple:
     """What makes two comparisons the same test: their per-split differences, up to sign, on the same splits."""
-    rounded = [round(float(d), KEY_DECIMALS) + 0.0 for d in diffs]  # + 0.0: -0.0 and 0.0 are one value
-    first = next((d for d in rounded if d != 0), 0.0)
-    if first < 0:
-        rounded = [-d + 0.0 for d in rounded]
-    return (int(n_train), int(n_test), tuple(zip(splits, rounded)))
+    rounded = [round(float(d), KEY_DECIMALS) for d in diffs]
+    # One of the two signs, always the same one (-0.0 == 0.0 and they hash alike, so zeros need no care).
+    canonical = min(rounded, [-d for d in rounded])
+    return (int(n_train), int(n_test), tuple(zip(splits, canonical)))
 
 
 def holm_distinct(keys: Sequence[Hashable], pvalues: Sequence[float]) -> tuple[list[float], int]:

@@ -76,7 +76,7 @@ class Unpaired:
 
 
 def _runs(values: pd.Series) -> str:
-    return ", ".join(sorted({str(v) for v in values.dropna()})) or "?"
+    return ", ".join(sorted({str(v) for v in values}))
 
 
 def _identities(group: pd.DataFrame) -> list[dict]:
@@ -85,7 +85,7 @@ def _identities(group: pd.DataFrame) -> list[dict]:
     out: list[dict] = []
     for _, row in group.iterrows():
         ident = {c: row[c] for c in present if _known(row[c])}
-        run = str(row.get("run_id", "?"))
+        run = str(row["run_id"])
         match = next((o for o in out if identity_conflict(o, ident) is None), None)
         if match is None:
             out.append({**ident, "runs": {run}})
@@ -107,18 +107,16 @@ def per_split_matched(df: pd.DataFrame, keys: list[str], metric: str) -> tuple[p
     """
     data = df.dropna(subset=[metric])
     rows, unpaired = [], []
-    for key, g in data.groupby([*keys, "split_seed"], sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
+    # dropna=False: a record with a missing key (say, no device) is still a split, never silently dropped.
+    for key, g in data.groupby([*keys, "split_seed"], dropna=False):
         idents = _identities(g)
         if len(idents) > 1:
             a, b = idents[0], idents[1]
             reason = f"{identity_conflict(a, b)} ({_describe_runs(a)} vs {_describe_runs(b)})"
             unpaired.append(Unpaired(key[:-1], key[-1], reason))
             continue
-        ident = {k: v for k, v in idents[0].items() if k != "runs"}
-        n_inits = int(g["init_seed"].nunique()) if "init_seed" in g.columns else 1
-        rows.append({**dict(zip([*keys, "split_seed"], key)), metric: float(g[metric].mean()), **ident,
-                     "n_inits": n_inits, "runs": _runs(g["run_id"]) if "run_id" in g.columns else "?"})  # fmt: skip
+        rows.append({**dict(zip([*keys, "split_seed"], key)), metric: float(g[metric].mean()), **idents[0],
+                     "n_inits": int(g["init_seed"].nunique()), "runs": _runs(g["run_id"])})  # fmt: skip
     return pd.DataFrame(rows, columns=[*keys, "split_seed", metric, *IDENTITY, "n_inits", "runs"]), unpaired
 
 
@@ -145,7 +143,7 @@ def match(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metric: str) -> Pai
     left, bad_a = per_split_matched(a, keys, metric)
     right, bad_b = per_split_matched(b, keys, metric)
     cols = [*keys, "split_seed"]
-    joined = left.merge(right, on=cols, how="inner", suffixes=("_a", "_b"))
+    joined = left.merge(right, on=cols, suffixes=("_a", "_b"))  # inner: split seeds both sides hold
     rows, unpaired = [], [*bad_a, *bad_b]
     for _, r in joined.iterrows():
         side_a = {c: r[f"{c}_a"] for c in IDENTITY}
@@ -170,8 +168,7 @@ def split_conflicts(df: pd.DataFrame, by: list[str] | None = None) -> list[Unpai
     """Split seeds claimed with different identities anywhere within (by...): never paired, listed once."""
     by = by or ["dataset", "device"]
     out = []
-    for key, g in df.groupby([*by, "split_seed"], sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
+    for key, g in df.groupby([*by, "split_seed"], dropna=False):
         idents = _identities(g)
         for other in idents[1:]:
             reason = f"{identity_conflict(idents[0], other)} ({_describe_runs(idents[0])} vs {_describe_runs(other)})"
@@ -190,5 +187,5 @@ def against(
     base = ok[ok["adapter"] == baseline]
     for adapter in sorted(set(ok["adapter"]) - {baseline}):
         joined = pair(base, ok[ok["adapter"] == adapter], by, metric)
-        for key, g in joined.groupby(by, sort=True):
-            yield (key if isinstance(key, tuple) else (key,)), adapter, g
+        for key, g in joined.groupby(by):
+            yield key, adapter, g

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -37,6 +38,11 @@ ALPHA = 0.05
 POWER = 0.80
 
 
+def _floats(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Values as a float array (a pandas column of objects or numbers given as text included)."""
+    return np.asarray(values, dtype=float)
+
+
 @dataclass(frozen=True)
 class MeanCI:
     mean: float
@@ -47,13 +53,11 @@ class MeanCI:
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
     """Mean with a Student-t confidence interval (NaN bounds for fewer than 2 values)."""
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     n = x.size
-    if n == 0:
-        return MeanCI(math.nan, math.nan, math.nan, 0)
-    m = float(x.mean())
     if n < 2:
-        return MeanCI(m, math.nan, math.nan, n)
+        return MeanCI(float(x[0]) if n else math.nan, math.nan, math.nan, n)
+    m = float(x.mean())
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return MeanCI(m, m - half, m + half, n)
 
@@ -76,15 +80,13 @@ def corrected_mean_ci(
     share most of their training rows, so it is far too narrow. ``bounds``
     clips the interval to the values a metric can take (accuracy: 0 to 1).
     """
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     n = x.size
-    if n == 0:
-        return MeanCI(math.nan, math.nan, math.nan, 0)
-    m = float(x.mean())
     # One split, or the same value on every split (compared exactly: the variance of equal floats
     # can come out as 1e-33 rather than 0): no interval to give.
     if n < 2 or x.min() == x.max():
-        return MeanCI(m, math.nan, math.nan, n)
+        return MeanCI(float(x[0]) if n else math.nan, math.nan, math.nan, n)
+    m = float(x.mean())
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(x.var(ddof=1) * correction(n, n_train, n_test)))
     low, high = m - half, m + half
     if bounds is not None:
@@ -173,7 +175,7 @@ class PairedTest:
 
 
 def win_tie_loss(diffs: Sequence[float] | np.ndarray, tol: float = 1e-12) -> tuple[int, int, int]:
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     return int((d > tol).sum()), int((np.abs(d) <= tol).sum()), int((d < -tol).sum())
 
 
@@ -195,7 +197,7 @@ def corrected_resampled_ttest(
         Mean difference, its CI, t statistic and two-sided p-value with J-1
         degrees of freedom, and the splits won, tied and lost by B.
     """
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     j = d.size
     if j < 2:
         raise ValueError(f"the corrected t-test needs at least 2 paired splits; got {j}")
@@ -217,12 +219,13 @@ def corrected_resampled_ttest(
 
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (same order; NaN stays NaN and is not counted)."""
-    p = np.asarray(pvalues, dtype=float)
+    p = _floats(pvalues)
     out = np.full(p.shape, math.nan)
     valid = np.flatnonzero(~np.isnan(p))
     m = valid.size
     running = 0.0
-    for rank, idx in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+    # Tied p-values get the same adjusted value whatever their order, so any sort will do.
+    for rank, idx in enumerate(valid[np.argsort(p[valid])]):
         running = max(running, min(1.0, (m - rank) * p[idx]))
         out[idx] = running
     return out.tolist()
@@ -230,7 +233,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 def naive_paired_ttest(diffs: Sequence[float]) -> float:
     """Plain paired t-test p-value: over-confident on overlapping splits; for contrast only."""
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     se = d.std(ddof=1) / math.sqrt(d.size)
     if se == 0:
         return 1.0 if d.mean() == 0 else 0.0
@@ -253,6 +256,14 @@ class RatioCI:
     above: int = 0
 
 
+def _paired(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Two paired samples as float arrays; they must have the same length."""
+    x, y = _floats(a), _floats(b)
+    if x.shape != y.shape:
+        raise ValueError("a and b must be paired (same length)")
+    return x, y
+
+
 def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> RatioCI:
     """Ratio of B to A: the geometric mean of paired ratios, with a Student-t interval on the logs.
 
@@ -260,18 +271,13 @@ def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -
     variation; with few pairs it is honestly wide (two pairs: the t quantile
     is 12.7). NaN bounds for fewer than 2 pairs.
     """
-    a_ = np.asarray(a, dtype=float)
-    b_ = np.asarray(b, dtype=float)
-    if a_.shape != b_.shape:
-        raise ValueError("a and b must be paired (same length)")
+    a_, b_ = _paired(a, b)
     logs = np.log(b_ / a_)
     n = logs.size
-    if n == 0:
-        return RatioCI(math.nan, math.nan, math.nan, 0)
-    point = float(np.exp(logs.mean()))
     below, above = int((logs < 0).sum()), int((logs > 0).sum())
     if n < 2:
-        return RatioCI(point, math.nan, math.nan, n, below, above)
+        return RatioCI(float(np.exp(logs[0])) if n else math.nan, math.nan, math.nan, n, below, above)
+    point = float(np.exp(logs.mean()))
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * logs.std(ddof=1) / math.sqrt(n))
     return RatioCI(point, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)), n, below, above)
 
@@ -286,13 +292,13 @@ def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float,
     (+inf) is placed last, not dropped. NaN bounds when n is too small for
     any such interval (n < 6 at 95%).
     """
-    x = np.sort(np.asarray(values, dtype=float))
+    x = np.sort(_floats(values))
     n = x.size
     if n == 0:
         return math.nan, math.nan, math.nan
     med = float(np.median(x))  # +inf once the middle split never got there
     k = 0
-    while k + 1 <= n // 2 and 1 - 2 * sps.binom.cdf(k, n, 0.5) >= confidence:
+    while 2 * (k + 1) <= n and 1 - 2 * sps.binom.cdf(k, n, 0.5) >= confidence:
         k += 1
     if k == 0:
         return med, math.nan, math.nan
@@ -316,21 +322,15 @@ def sign_test(a: Sequence[float], b: Sequence[float]) -> SignTest:
     number: finite beats +inf, two +inf tie. Ties are left out (the usual
     convention); no untied pair: NaN p.
     """
-    a_ = np.asarray(a, dtype=float)
-    b_ = np.asarray(b, dtype=float)
-    if a_.shape != b_.shape:
-        raise ValueError("a and b must be paired (same length)")
+    a_, b_ = _paired(a, b)
     a_smaller, b_smaller = int((a_ < b_).sum()), int((b_ < a_).sum())
     n = a_smaller + b_smaller
-    ties = a_.size - n
-    if n == 0:
-        return SignTest(0, 0, ties, math.nan)
-    p = min(1.0, 2 * float(sps.binom.cdf(min(a_smaller, b_smaller), n, 0.5)))
-    return SignTest(a_smaller, b_smaller, ties, p)
+    p = min(1.0, 2 * float(sps.binom.cdf(min(a_smaller, b_smaller), n, 0.5))) if n else math.nan
+    return SignTest(a_smaller, b_smaller, a_.size - n, p)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     if x.size < 2 or x.mean() == 0:
         return math.nan
     return float(x.std(ddof=1) / x.mean())
@@ -342,7 +342,7 @@ def is_noisy(values: Sequence[float], threshold: float = NOISY_CV) -> bool:
 
 
 def median_iqr(values: Sequence[float]) -> tuple[float, float, float]:
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     q1, med, q3 = np.percentile(x, [25, 50, 75])
     return float(med), float(q1), float(q3)
 
@@ -371,7 +371,7 @@ def friedman(scores: dict[str, Sequence[float]]) -> FriedmanResult:
         Model name -> one score per dataset (same dataset order for all).
     """
     names = list(scores)
-    matrix = np.array([scores[n] for n in names], dtype=float).T  # datasets x models
+    matrix = _floats([scores[n] for n in names]).T  # datasets x models
     ranks = np.apply_along_axis(lambda row: sps.rankdata(-row), 1, matrix)
     mean_ranks = {n: float(r) for n, r in zip(names, ranks.mean(axis=0))}
     n_data = matrix.shape[0]
@@ -431,7 +431,7 @@ def variance_components(by_split: dict[int, Sequence[float]]) -> VarianceCompone
     split means - sigma^2_init / k), floored at 0. Needs >= 2 splits with >= 2
     init seeds each; NaN otherwise.
     """
-    groups = [np.asarray(v, dtype=float) for v in by_split.values() if len(v) >= 2]
+    groups = [_floats(v) for v in by_split.values() if len(v) >= 2]
     if len(groups) < 2:
         return VarianceComponents(math.nan, math.nan, len(groups), 0)
     k = min(len(g) for g in groups)

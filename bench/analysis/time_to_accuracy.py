@@ -78,7 +78,7 @@ def time_to_target(record: dict, target: float) -> float:
 
 def split_time(times: Sequence[float]) -> float:
     """One time per split: the median over its init seeds (+inf when most of them never got there)."""
-    return float(np.median(np.asarray(times, dtype=float)))
+    return float(np.median(times))
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def orderings(times: dict[str, dict[Hashable, float]], pairs: Sequence[tuple[str
         if a == b or frozenset((a, b)) in seen or a not in times or b not in times:
             continue
         seen.add(frozenset((a, b)))
-        shared = sorted(set(times[a]) & set(times[b]), key=str)
+        shared = set(times[a]) & set(times[b])  # the order does not matter to a sign test
         kept.append((a, b, stats.sign_test([times[a][s] for s in shared], [times[b][s] for s in shared])))
     adjusted = stats.holm([t.p for _, _, t in kept])
     return [Ordering(a, b, t, p) for (a, b, t), p in zip(kept, adjusted)]

@@ -82,6 +82,11 @@ def family_sentence(comparisons: int, m: int, groups: Sequence[str]) -> str:
 # -- ratios -------------------------------------------------------------------------------------
 
 
+def below_one(r: stats.RatioCI) -> bool:
+    """The whole interval is below 1, from enough pairs: B is smaller than A, and not by chance."""
+    return r.n >= stats.MIN_RATIO_PAIRS and r.high < 1.0
+
+
 def ratio_verdict(
     r: stats.RatioCI, smaller_is: str = "faster", larger_is: str = "slower", tolerance: float = 0.05
 ) -> str:
@@ -92,7 +97,7 @@ def ratio_verdict(
     """
     if r.n < stats.MIN_RATIO_PAIRS or math.isnan(r.low):
         return f"too few pairs ({r.n} < {stats.MIN_RATIO_PAIRS})"
-    if r.high < 1.0:
+    if below_one(r):
         return smaller_is if r.ratio < 1 - tolerance else f"slightly {smaller_is} (<{tolerance:.0%})"
     if r.low > 1.0:
         return larger_is if r.ratio > 1 + tolerance else f"slightly {larger_is} (<{tolerance:.0%})"
@@ -139,7 +144,7 @@ def fastest_path(p50: dict[str, dict[str, float]]) -> Fastest | None:
     """
     if not p50:
         return None
-    medians = {path: float(np.median(list(v.values()))) if v else math.inf for path, v in p50.items()}
+    medians = {path: float(np.median(list(v.values()))) for path, v in p50.items()}
     candidate = min(sorted(medians), key=lambda p: medians[p])
     tied = []
     for other in sorted(p50):
@@ -147,7 +152,7 @@ def fastest_path(p50: dict[str, dict[str, float]]) -> Fastest | None:
             continue
         shared = sorted(set(p50[candidate]) & set(p50[other]))
         r = stats.ratio_ci([p50[other][t] for t in shared], [p50[candidate][t] for t in shared])
-        if r.n < stats.MIN_RATIO_PAIRS or not r.high < 1.0:
+        if not below_one(r):
             tied.append(other)
     return Fastest(candidate, tied)
 
