@@ -1,12 +1,16 @@
 """``bench compare A B [C ...]``: one baseline run against each other run.
 
 Typical uses: two machines, CPU vs GPU, two library versions, a CI gate.
-Trials are matched on dataset, adapter (with its parameters) and split (and
-device, unless ``--ignore-device``), init seeds averaged within a split;
-whatever cannot be matched is listed. Time ratios are B/A: the geometric mean
-of per-split ratios with a t-interval on the log ratios, and a verdict only
-from :data:`bench.stats.MIN_RATIO_PAIRS` pairs on. Accuracy is compared as a
-difference with the corrected interval.
+Trials are matched on dataset, adapter (with its parameters) and split
+identity (and device, unless ``--ignore-device``), init seeds averaged within a
+split; whatever cannot be matched is listed, and so are split seeds whose rows
+differ between the runs (:mod:`bench.analysis.pairing`). Time ratios are B/A:
+the geometric mean of per-split ratios with a t-interval on the log ratios, and
+a verdict only from :data:`bench.analysis.stats.MIN_RATIO_PAIRS` pairs on.
+Accuracy is compared as a difference with the corrected interval; its verdicts
+come from Holm's adjustment over the distinct accuracy tests of each pair of
+runs (:func:`accuracy_rows`, :mod:`bench.analysis.family`), with a TOST
+equivalence verdict when ``--equivalence-margin`` is given.
 
 As a CI gate (``--fail-above PCT``): exit status 1 when any metric of B is
 significantly worse than A's (its interval excludes no change) by more than
