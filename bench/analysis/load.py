@@ -18,6 +18,9 @@ repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by the records
 file's identity and the registry), built once and reused; nested records
 (curves, serving paths) are decoded only when a section asks for them, and
 raw per-call durations only through :meth:`Loaded.raw`.
+Two records of one trial that disagree on the split's identity (test rows,
+sizes, dataset: :data:`bench.analysis.pairing.IDENTITY`) are an error
+naming both runs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.analysis.pairing import IDENTITY, identity_conflict
 from bench.errors import UserError
 from bench.record import METRICS, NESTED_FIELDS, RAW_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, metric_values, metrics
 from bench.store.reader import RunFolder, run_dirs
@@ -169,25 +173,26 @@ class Loaded:
 
 
 def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Keep the first record of each split; error on a split claimed with different test rows."""
+    """Keep the first record of each trial; error on a trial claimed with another split (rows, sizes, dataset)."""
     if df.empty:
         return df, 0
-    sha = df["test_rows_sha"] if "test_rows_sha" in df.columns else pd.Series(None, index=df.index)
-    seen: dict[tuple, tuple[str | None, str]] = {}
+    present = [c for c in IDENTITY if c in df.columns]
+    seen: dict[tuple, tuple[dict, str]] = {}
     keep = []
     for i, key in enumerate(map(tuple, df[SPLIT_KEY].astype(str).to_numpy().tolist())):
-        rows = None if pd.isna(sha.iloc[i]) else str(sha.iloc[i])
+        ident = {c: df[c].iloc[i] for c in present}
         run = str(df["run_id"].iloc[i])
         if key in seen:
-            first_rows, first_run = seen[key]
-            if rows and first_rows and rows != first_rows:
+            first, first_run = seen[key]
+            conflict = identity_conflict(first, ident)
+            if conflict is not None:
                 raise DuplicateSplitError(
                     f"Runs {first_run!r} and {run!r} both hold {'/'.join(key)} but on different test rows "
-                    "(another dataset version or split setting); report them separately."
+                    f"({conflict}: another dataset version or split setting); report them separately."
                 )
             keep.append(False)
             continue
-        seen[key] = (rows, run)
+        seen[key] = (ident, run)
         keep.append(True)
     mask = pd.Series(keep, index=df.index)
     return df[mask].reset_index(drop=True), int((~mask).sum())

@@ -298,8 +298,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.build import write_report
 
     written = write_report(
-        args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy
-    )
+        args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy,
+        equivalence_margin=args.equivalence_margin,
+    )  # fmt: skip
     if args.json:
         _json({**written.doc.data(), "markdown": str(written.markdown), "html": str(written.html)})
     else:
@@ -313,8 +314,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.report.compare import compare_runs
 
     result = compare_runs(
-        args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above
-    )
+        args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above,
+        equivalence_margin=args.equivalence_margin,
+    )  # fmt: skip
     code = EXIT["regression"] if result.regressions else EXIT["ok"]
     if args.json:
         _json(

@@ -178,6 +178,15 @@ def _seed_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_seed)
 
 
+def _margin_argument(p: Any) -> None:
+    p.add_argument(
+        "--equivalence-margin",
+        type=_number,
+        metavar="D",
+        help="also test accuracy equivalence within +-D (TOST, Holm), e.g. 0.01; default: no equivalence test",
+    )
+
+
 def _report_parser(sub: Any) -> None:
     p = _sub(sub, "report", "regenerate REPORT.md, report.html, figures and CSVs from stored records", [
         "bench report                      # the latest run -> results/reports/<run-id>/",
@@ -192,8 +201,9 @@ def _report_parser(sub: Any) -> None:
         "--target-accuracy",
         type=_number,
         metavar="X",
-        help="time-to-accuracy target (default: 99%% of the best median final accuracy per dataset)",
+        help="time-to-accuracy target (default: error at most 10%% of a uniform guess's, from the number of classes)",
     )
+    _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the report (default: results/reports/<run-id>)")
     p.add_argument("--json", action="store_true", help="print the report's tables as JSON")
@@ -218,6 +228,7 @@ def _compare_parser(sub: Any) -> None:
         metavar="PCT",
         help="exit 4 when any metric is significantly worse by more than PCT percent",
     )
+    _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the comparison (default: results/reports)")
     p.add_argument("--json", action="store_true", help="print ratios and verdicts as JSON")
