@@ -86,6 +86,17 @@ class Metric:
     compare: bool = False
     measure: Callable[[Any, Any], float | None] | None = field(default=None, compare=False)
 
+    @classmethod
+    def measured(
+        cls, column: str, measure: Callable[[Any, Any], float | None], label: str = "", unit: str = "",
+        better: str | None = "lower", summary: bool = True, compare: bool = False,
+    ) -> Metric:  # fmt: skip
+        """A metric measured by ``measure(clf, split)`` in the worker, stored under ``record["metrics"][column]``.
+
+        Plugins expose such objects through the ``bench.metrics`` entry-point group.
+        """
+        return cls(column, ("metrics", column), unit, label or column, better, summary, compare, measure)
+
     @property
     def lower_is_better(self) -> bool:
         return self.better == "lower"
@@ -280,7 +291,7 @@ def register(
     """
     if column in {m.column for m in metrics()}:
         raise ValueError(f"a metric named {column!r} is already registered")
-    m = Metric(column, ("metrics", column), unit, label or column, better, summary, compare, measure)
+    m = Metric.measured(column, measure, label, unit, better, summary, compare)
     _REGISTERED.append(m)
     return m
 

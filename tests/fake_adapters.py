@@ -61,3 +61,11 @@ class SlowClassifier(_Fake):
     def _train(self, X, y_index, seed):
         time.sleep(3)
         super()._train(X, y_index, seed)
+
+
+class SleepyClassifier(_Fake):
+    """Fits in BENCH_TEST_FIT_S seconds (default 0.02): a plugin whose speed a test changes between runs."""
+
+    def _train(self, X, y_index, seed):
+        time.sleep(float(os.environ.get("BENCH_TEST_FIT_S", "0.02")))  # a known cost, not synchronisation
+        super()._train(X, y_index, seed)

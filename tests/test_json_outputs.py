@@ -101,6 +101,15 @@ def test_scale_export_and_publish_json(results, capsys, tmp_path):
     assert exported["rows"] == 24 and exported["run_ids"] == ["a", "b"]
     site = run_json(capsys, "publish", "--out", str(tmp_path / "site"), "--results-dir", str(results), "--json")
     validate("publish", site)
+    history = run_json(
+        capsys, "history", "a", "b", "--results-dir", str(results), "--out", str(tmp_path / "h"), "--json"
+    )
+    validate("history", history)
+    assert all(isinstance(p["value"], float) for p in history["points"])
+
+
+def test_check_json(capsys):
+    validate("check", run_json(capsys, "check", "sklearn-lr", "--json"))
 
 
 def test_run_dry_run_env_list_and_seed_json(capsys, monkeypatch, tmp_path):

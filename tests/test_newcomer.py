@@ -91,6 +91,8 @@ def test_quick_start_stays_one_command_and_the_cpu_wheel_has_its_own():
     assert "--index-url https://download.pytorch.org/whl/cpu" in README  # the separate, documented command
 
 
-@pytest.mark.parametrize("command", ["run", "seed", "report", "compare", "scale", "export", "env", "list", "publish"])
+@pytest.mark.parametrize(
+    "command", ["run", "seed", "report", "compare", "scale", "export", "env", "list", "publish", "history", "check"]
+)
 def test_every_command_takes_json(command):
     assert "--json" in _help(command)

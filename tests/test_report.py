@@ -74,7 +74,7 @@ def test_report_sections_and_verdicts(run_dir):
         and ("not significant" in line or "accurate" in line)
     }
     assert "not significant" in rows["mlp-close"]
-    assert "mlp-better more accurate (p < 0.05)" in rows["mlp-better"]
+    assert "mlp-better more accurate (p < 0.05 after Holm)" in rows["mlp-better"]
     assert "8/0/0" in rows["mlp-better"]
     assert "Nadeau-Bengio" in text
     out = path.parent

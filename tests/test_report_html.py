@@ -78,8 +78,10 @@ def test_page_reads_first_the_findings_then_the_contents_and_links_every_section
 
 def test_figures_sit_beside_their_tables_and_findings_come_from_the_tables(report):
     order = [b for b in report.doc.ordered() if b[0] in ("table", "figure")]
+    names = {b[1].name for b in order if b[0] == "table"}
+    assert any(b[0] == "figure" and b[1].beside in names for b in order)
     for i, block in enumerate(order):
-        if block[0] == "figure" and block[1].beside:
+        if block[0] == "figure" and block[1].beside in names:
             before = [b for b in order[:i] if b[0] == "table"][-1]
             assert before[1].name == block[1].beside
     markdown = report.markdown.read_text()

@@ -67,6 +67,17 @@ def test_same_split_with_different_test_rows_is_an_error_naming_both_runs(tmp_pa
         write_report(["a", "b"], tmp_path)
 
 
+def test_the_same_trial_with_another_split_size_is_an_error_even_without_a_row_hash(tmp_path):
+    write_run(tmp_path, "a", [record("lr", 0, 0.9)])
+    write_run(tmp_path, "b", [record("lr", 0, 0.9, n_test=30, n_train=120)])
+    with pytest.raises(UserError, match=r"Runs 'a' and 'b' both hold .* on different test rows \(n_test 75 vs 30"):
+        write_report(["a", "b"], tmp_path)
+    write_run(tmp_path, "c", [record("lr", 0, 0.9, dataset_sha="v1")])
+    write_run(tmp_path, "d", [record("lr", 0, 0.9, dataset_sha="v2")])
+    with pytest.raises(UserError, match=r"dataset_sha v1 vs v2"):
+        write_report(["c", "d"], tmp_path)
+
+
 def test_init_seeds_are_averaged_within_each_split(tmp_path):
     """3 init seeds x 4 splits: the test has 4 splits (3 df), on the per-split means."""
     rng = np.random.default_rng(0)
@@ -112,8 +123,8 @@ def test_holm_family_and_detectable_difference_are_shown(tmp_path):
                  record("mlp-b", s, base + 0.012 * rng.standard_normal())]  # fmt: skip
     write_run(tmp_path, "r", recs)
     text = write_report(["r"], tmp_path).markdown.read_text()
-    assert "p (Holm)" in text and "2 corrected t-tests" in text
-    assert "'Not significant' here is not 'equal'" in text and "detectable (80% power)" in text
+    assert "p (Holm)" in text and "2 comparisons (baseline) hold 2 distinct corrected t-tests" in text
+    assert "'Not significant' here is not 'equal'" in text and "detectable (80% power, alpha/2)" in text
 
 
 def test_ratio_verdicts_need_five_pairs(tmp_path):

@@ -18,6 +18,9 @@ repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by the records
 file's identity and the registry), built once and reused; nested records
 (curves, serving paths) are decoded only when a section asks for them, and
 raw per-call durations only through :meth:`Loaded.raw`.
+Two records of one trial that disagree on the split's identity (test rows,
+sizes, dataset: :data:`bench.analysis.pairing.IDENTITY`) are an error
+naming both runs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.analysis.pairing import IDENTITY, identity_conflict
 from bench.errors import UserError
 from bench.record import METRICS, NESTED_FIELDS, RAW_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, metric_values, metrics
 from bench.store.reader import RunFolder, run_dirs
@@ -169,36 +173,57 @@ class Loaded:
 
 
 def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Keep the first record of each split; error on a split claimed with different test rows."""
+    """Keep the first record of each trial; error on a trial claimed with another split (rows, sizes, dataset)."""
     if df.empty:
         return df, 0
-    sha = df["test_rows_sha"] if "test_rows_sha" in df.columns else pd.Series(None, index=df.index)
-    seen: dict[tuple, tuple[str | None, str]] = {}
+    present = [c for c in IDENTITY if c in df.columns]
+    seen: dict[tuple, tuple[dict, str]] = {}
     keep = []
     for i, key in enumerate(map(tuple, df[SPLIT_KEY].astype(str).to_numpy().tolist())):
-        rows = None if pd.isna(sha.iloc[i]) else str(sha.iloc[i])
+        ident = {c: df[c].iloc[i] for c in present}
         run = str(df["run_id"].iloc[i])
         if key in seen:
-            first_rows, first_run = seen[key]
-            if rows and first_rows and rows != first_rows:
+            first, first_run = seen[key]
+            conflict = identity_conflict(first, ident)
+            if conflict is not None:
                 raise DuplicateSplitError(
                     f"Runs {first_run!r} and {run!r} both hold {'/'.join(key)} but on different test rows "
-                    "(another dataset version or split setting); report them separately."
+                    f"({conflict}: another dataset version or split setting); report them separately."
                 )
             keep.append(False)
             continue
-        seen[key] = (rows, run)
+        seen[key] = (ident, run)
         keep.append(True)
     mask = pd.Series(keep, index=df.index)
     return df[mask].reset_index(drop=True), int((~mask).sum())
 
 
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``RUN%NAME`` -> (RUN, NAME): one environment of a run (``bench run --env``); plain ``RUN`` -> (RUN, None)."""
+    run, sep, environment = ref.partition("%")
+    if sep and not environment:
+        raise UserError(f"{ref!r}: name the environment after '%' (RUN%NAME).")
+    return run, (environment or None)
+
+
+def select_environment(frame: pd.DataFrame, folder: RunFolder, environment: str | None) -> pd.DataFrame:
+    """The rows of one environment of a run (all rows when none is named)."""
+    if environment is None:
+        return frame
+    names = sorted(map(str, frame["environment"].dropna().unique())) if "environment" in frame.columns else []
+    if environment not in names:
+        raise UserError(
+            f"Run {folder.run_id!r} has no environment {environment!r}. Its environments: {', '.join(names) or 'none'}."
+        )
+    return frame[frame["environment"] == environment]
+
+
 def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None = "matrix") -> list[RunFolder]:
-    """The named runs (each once), or the latest run of ``kind``; damaged run files are one line now."""
+    """The named runs (each once; ``RUN%NAME`` names the run), or the latest of ``kind``; damaged files: one line now."""
     if runs:
         folders: list[RunFolder] = []
         for run in runs:
-            folder = RunFolder.resolve(run, results_dir)
+            folder = RunFolder.resolve(split_ref(run)[0], results_dir)
             if folder.path not in [f.path for f in folders]:
                 folders.append(folder)
     else:
@@ -211,6 +236,15 @@ def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None =
     return folders
 
 
+def _environments_wanted(runs: list[str], folders: list[RunFolder]) -> dict[str, str | None]:
+    """The environment each named run is restricted to (a run named with two environments keeps both)."""
+    wanted: dict[str, set[str | None]] = {}
+    for ref in runs:
+        run, environment = split_ref(ref)
+        wanted.setdefault(Path(run).name, set()).add(environment)
+    return {name: next(iter(envs)) for name, envs in wanted.items() if len(envs) == 1}
+
+
 def load_runs(
     runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True
 ) -> Loaded:
@@ -220,7 +254,8 @@ def load_runs(
     how many duplicates were dropped. Without it every run's rows are kept.
     """
     folders = resolve_folders(runs, results_dir, kind)
-    frames = [run_frame(folder).assign(run_id=folder.run_id) for folder in folders]
+    wanted = _environments_wanted(runs, folders)
+    frames = [select_environment(run_frame(f).assign(run_id=f.run_id), f, wanted.get(f.run_id)) for f in folders]
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise UserError(f"No records in {', '.join(str(f.path) for f in folders)}.")

@@ -1,35 +1,179 @@
-"""Pairing: the one way two sets of trials are matched, split by split.
+"""Pairing: the one way two sets of trials are matched, split by split, on the split's identity.
 
-Accuracy and time are compared on the *same* splits. Init seeds are averaged
-within each split first, so a split counts once whatever its number of init
-seeds (counting each (split, init) pair would pseudo-replicate).
+Accuracy and time are compared on the *same* splits. A split seed alone does
+not make a split: two runs with the same seeds but another test size,
+dataset version or stratification hold other test rows. A split is the same
+only when its identity agrees: the hash of its test rows, n_test, n_train,
+and the dataset's content hash (:data:`IDENTITY`). A field is compared when
+both sides carry it (older records have no hash), so absence never passes
+for agreement where a field is present on both.
+
+Records that claim one split seed with different identities are **never
+paired and reported as unpaired, with the reason and both runs** (not an
+error): one mismatched group should not stop a report whose other
+comparisons are sound, and the list says exactly what was left out and
+why. (:func:`bench.analysis.load.dedupe` still stops with an error when the
+*same trial* appears in two runs with different rows: that is one result
+claimed twice, not two results.)
+
+Init seeds are averaged within each split first, so a split counts once
+whatever its number of init seeds (counting each (split, init) pair would
+pseudo-replicate).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+#: What makes a split the same split, beyond its seed.
+IDENTITY = ("test_rows_sha", "n_test", "n_train", "dataset_sha")
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Equal values; numbers by value (a frame column turns 75 into 75.0)."""
+    if isinstance(x, numbers.Number) and isinstance(y, numbers.Number):
+        return float(x) == float(y)  # type: ignore[arg-type]
+    return str(x) == str(y)
+
+
+def identity_conflict(a: dict, b: dict) -> str | None:
+    """Why two claims of one split seed are not the same split; None when they agree.
+
+    Each identity field is compared only when both sides carry it.
+    """
+    for name in IDENTITY:
+        x, y = a.get(name), b.get(name)
+        if _known(x) and _known(y) and not _same(x, y):
+            return f"{name} {_show(x)} vs {_show(y)}"
+    return None
+
+
+def _show(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Unpaired:
+    """A split seed that could not be paired: where, why, and which runs."""
+
+    key: tuple
+    split_seed: Any
+    reason: str
+
+    def describe(self) -> str:
+        where = "/".join(map(str, self.key))
+        return f"{where + ' ' if where else ''}split {self.split_seed}: {self.reason}"
+
+
+def _runs(values: pd.Series) -> str:
+    return ", ".join(sorted({str(v) for v in values}))
+
+
+def _identities(group: pd.DataFrame) -> list[dict]:
+    """The distinct identities claimed within one (keys, split seed) group, with their runs."""
+    present = [c for c in IDENTITY if c in group.columns]
+    out: list[dict] = []
+    for _, row in group.iterrows():
+        ident = {c: row[c] for c in present if _known(row[c])}
+        run = str(row["run_id"])
+        match = next((o for o in out if identity_conflict(o, ident) is None), None)
+        if match is None:
+            out.append({**ident, "runs": {run}})
+        else:
+            match.update(ident)
+            match["runs"].add(run)
+    return out
+
+
+def _describe_runs(ident: dict) -> str:
+    return "run " + ", ".join(sorted(ident["runs"]))
+
+
+def per_split_matched(df: pd.DataFrame, keys: list[str], metric: str) -> tuple[pd.DataFrame, list[Unpaired]]:
+    """``metric`` averaged over init seeds within each (keys..., split_seed); the split's identity kept.
+
+    A (keys, split seed) group whose records disagree on the split's identity
+    is left out and returned as unpaired, naming the runs on each side.
+    """
+    data = df.dropna(subset=[metric])
+    rows, unpaired = [], []
+    # dropna=False: a record with a missing key (say, no device) is still a split, never silently dropped.
+    for key, g in data.groupby([*keys, "split_seed"], dropna=False):
+        idents = _identities(g)
+        if len(idents) > 1:
+            a, b = idents[0], idents[1]
+            reason = f"{identity_conflict(a, b)} ({_describe_runs(a)} vs {_describe_runs(b)})"
+            unpaired.append(Unpaired(key[:-1], key[-1], reason))
+            continue
+        rows.append({**dict(zip([*keys, "split_seed"], key)), metric: float(g[metric].mean()), **idents[0],
+                     "n_inits": int(g["init_seed"].nunique()), "runs": _runs(g["run_id"])})  # fmt: skip
+    return pd.DataFrame(rows, columns=[*keys, "split_seed", metric, *IDENTITY, "n_inits", "runs"]), unpaired
+
 
 def per_split(df: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
-    """``metric`` averaged over init seeds within each (keys..., split_seed)."""
+    """``metric`` averaged over init seeds within each (keys..., split_seed); conflicting splits left out."""
+    return per_split_matched(df, keys, metric)[0]
+
+
+@dataclass
+class Pairing:
+    """Rows matched split by split, and the split seeds that could not be matched, with why."""
+
+    pairs: pd.DataFrame
+    unpaired: list[Unpaired]
+
+
+def match(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metric: str) -> Pairing:
+    """Rows of ``a`` and ``b`` matched on (keys..., split_seed) whose split identities agree.
+
+    ``pairs`` has the keys, ``split_seed``, ``a`` and ``b`` (the metric on
+    each side, init seeds averaged), the split's identity fields (either
+    side's where one lacks them) and ``n_train``/``n_test``.
+    """
+    left, bad_a = per_split_matched(a, keys, metric)
+    right, bad_b = per_split_matched(b, keys, metric)
     cols = [*keys, "split_seed"]
-    extra = {"n_train": ("n_train", "first"), "n_test": ("n_test", "first"), "n_inits": ("init_seed", "nunique")}
-    agg = {metric: (metric, "mean"), **{k: v for k, v in extra.items() if v[0] in df.columns}}
-    data = df.dropna(subset=[metric])
-    return data.groupby(cols, sort=True, dropna=False).agg(**agg).reset_index()
+    joined = left.merge(right, on=cols, suffixes=("_a", "_b"))  # inner: split seeds both sides hold
+    rows, unpaired = [], [*bad_a, *bad_b]
+    for _, r in joined.iterrows():
+        side_a = {c: r[f"{c}_a"] for c in IDENTITY}
+        side_b = {c: r[f"{c}_b"] for c in IDENTITY}
+        conflict = identity_conflict(side_a, side_b)
+        key = tuple(r[c] for c in keys)
+        if conflict is not None:
+            reason = f"{conflict} (run {r['runs_a']} vs run {r['runs_b']})"
+            unpaired.append(Unpaired(key, r["split_seed"], reason))
+            continue
+        ident = {c: side_a[c] if _known(side_a[c]) else side_b[c] for c in IDENTITY}
+        rows.append({**{c: r[c] for c in cols}, "a": r[f"{metric}_a"], "b": r[f"{metric}_b"], **ident})
+    return Pairing(pd.DataFrame(rows, columns=[*cols, "a", "b", *IDENTITY]), unpaired)
 
 
 def pair(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
-    """Rows of ``a`` and ``b`` matched on (keys..., split_seed), init seeds averaged first.
+    """The matched rows of :func:`match` (unpaired split seeds left out)."""
+    return match(a, b, keys, metric).pairs
 
-    Returns a frame with the keys, ``split_seed``, ``a`` and ``b`` (the metric
-    on each side), and ``n_train``/``n_test`` from side a.
-    """
-    left = per_split(a, keys, metric).rename(columns={metric: "a"})
-    right = per_split(b, keys, metric)[[*keys, "split_seed", metric]].rename(columns={metric: "b"})
-    return left.merge(right, on=[*keys, "split_seed"], how="inner")
+
+def split_conflicts(df: pd.DataFrame, by: list[str] | None = None) -> list[Unpaired]:
+    """Split seeds claimed with different identities anywhere within (by...): never paired, listed once."""
+    by = by or ["dataset", "device"]
+    out = []
+    for key, g in df.groupby([*by, "split_seed"], dropna=False):
+        idents = _identities(g)
+        for other in idents[1:]:
+            reason = f"{identity_conflict(idents[0], other)} ({_describe_runs(idents[0])} vs {_describe_runs(other)})"
+            out.append(Unpaired(key[:-1], key[-1], reason))
+    return out
 
 
 def against(
@@ -43,5 +187,5 @@ def against(
     base = ok[ok["adapter"] == baseline]
     for adapter in sorted(set(ok["adapter"]) - {baseline}):
         joined = pair(base, ok[ok["adapter"] == adapter], by, metric)
-        for key, g in joined.groupby(by, sort=True):
-            yield (key if isinstance(key, tuple) else (key,)), adapter, g
+        for key, g in joined.groupby(by):
+            yield key, adapter, g

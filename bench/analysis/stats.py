@@ -10,9 +10,12 @@ error"). The same correction widens every accuracy interval.
 
 Never over-claim: a difference that is the same on every split has no
 p-value (the test's variance is zero, not its uncertainty); "not
-significant" comes with the minimum detectable difference (80% power); a
-family of tests is Holm-corrected; a ratio needs at least
-:data:`MIN_RATIO_PAIRS` pairs before it is called faster or slower.
+significant" comes with the difference that could have been detected
+(exact noncentral-t power, at the level the verdict used); a family of
+tests is Holm-corrected (:mod:`bench.analysis.family`); a ratio needs at
+least :data:`MIN_RATIO_PAIRS` pairs before it is called faster or slower.
+Which sentence a number earns is decided in :mod:`bench.analysis.verdicts`,
+not here.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
 
 #: pyperf's rule: a measurement whose standard deviation exceeds 10% of its
@@ -31,6 +36,11 @@ NOISY_CV = 0.10
 MIN_RATIO_PAIRS = 5
 ALPHA = 0.05
 POWER = 0.80
+
+
+def _floats(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Values as a float array (a pandas column of objects or numbers given as text included)."""
+    return np.asarray(values, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,11 @@ class MeanCI:
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
     """Mean with a Student-t confidence interval (NaN bounds for fewer than 2 values)."""
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     n = x.size
-    if n == 0:
-        return MeanCI(math.nan, math.nan, math.nan, 0)
-    m = float(x.mean())
     if n < 2:
-        return MeanCI(m, math.nan, math.nan, n)
+        return MeanCI(float(x[0]) if n else math.nan, math.nan, math.nan, n)
+    m = float(x.mean())
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return MeanCI(m, m - half, m + half, n)
 
@@ -72,13 +80,13 @@ def corrected_mean_ci(
     share most of their training rows, so it is far too narrow. ``bounds``
     clips the interval to the values a metric can take (accuracy: 0 to 1).
     """
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     n = x.size
-    if n == 0:
-        return MeanCI(math.nan, math.nan, math.nan, 0)
+    # One split, or the same value on every split (compared exactly: the variance of equal floats
+    # can come out as 1e-33 rather than 0): no interval to give.
+    if n < 2 or x.min() == x.max():
+        return MeanCI(float(x[0]) if n else math.nan, math.nan, math.nan, n)
     m = float(x.mean())
-    if n < 2 or x.var() == 0:  # one split, or the same value on every split: no interval to give
-        return MeanCI(m, math.nan, math.nan, n)
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(x.var(ddof=1) * correction(n, n_train, n_test)))
     low, high = m - half, m + half
     if bounds is not None:
@@ -86,19 +94,41 @@ def corrected_mean_ci(
     return MeanCI(m, low, high, n)
 
 
-def minimum_detectable_difference(
-    sd: float, j: int, n_train: int, n_test: int, alpha: float = ALPHA, power: float = POWER
-) -> float:
-    """Smallest true mean difference the corrected test detects with ``power`` at level ``alpha``.
+def power(noncentrality: float, df: int, alpha: float) -> float:
+    """Exact power of a two-sided t-test at level ``alpha`` with ``df`` degrees of freedom.
 
-    ``(t_{1-alpha/2, J-1} + t_{power, J-1}) * sd * sqrt(1/J + n_test/n_train)``:
-    the approximate power of a two-sided t-test, with the observed standard
-    deviation of the per-split differences. NaN for fewer than 2 splits.
+    Under a true difference the statistic follows a noncentral t with
+    noncentrality delta / se: power = P(T > t_crit) + P(T < -t_crit), the second
+    term written as the upper tail at -delta (scipy's lower tail returns NaN
+    far from the centre).
+    """
+    critical = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(critical, df, noncentrality) + sps.nct.sf(critical, df, -noncentrality))
+
+
+def noncentrality_for_power(df: int, alpha: float, target: float = POWER) -> float:
+    """The noncentrality (delta / se) at which the two-sided t-test reaches ``target`` power."""
+    high = 1.0
+    while power(high, df, alpha) < target:
+        high *= 2
+    return float(optimize.brentq(lambda nc: power(nc, df, alpha) - target, 0.0, high, xtol=1e-10))
+
+
+def detectable_difference(
+    sd: float, j: int, n_train: int, n_test: int, alpha: float = ALPHA, target: float = POWER
+) -> float:
+    """Smallest true mean difference the corrected test detects with ``target`` power at level ``alpha``.
+
+    The exact noncentral-t power (not the two-quantile approximation, which
+    understates at few splits: it gives power 0.73 at J = 2) on the corrected
+    standard error ``sd * sqrt(1/J + n_test/n_train)``. ``sd`` is the *observed*
+    standard deviation of the per-split differences: a plug-in, itself
+    uncertain. ``alpha`` is the level the verdict needs (under Holm, the most
+    demanding step is alpha/m). NaN for fewer than 2 splits.
     """
     if j < 2 or not math.isfinite(sd):
         return math.nan
-    quantiles = sps.t.ppf(1 - alpha / 2, j - 1) + sps.t.ppf(power, j - 1)
-    return float(quantiles * sd * math.sqrt(correction(j, n_train, n_test)))
+    return noncentrality_for_power(j - 1, alpha, target) * sd * math.sqrt(correction(j, n_train, n_test))
 
 
 @dataclass(frozen=True)
@@ -114,36 +144,38 @@ class PairedTest:
     wins: int
     ties: int
     losses: int
-    #: Minimum detectable difference (80% power, alpha 0.05) with the corrected variance.
-    mdd: float = math.nan
+    #: Standard deviation of the per-split differences (ddof=1).
+    sd: float
+    #: The corrected standard error of the mean difference: sd * sqrt(1/J + n_test/n_train).
+    se: float
 
     @property
     def constant(self) -> bool:
         """Every split gave the same difference: zero variance, so no p-value and no verdict."""
         return math.isnan(self.p)
 
-    @property
-    def significant(self) -> bool:
-        return not self.constant and self.p < ALPHA
+    def detectable(self, alpha: float) -> float:
+        """The difference this test detects with 80% power at level ``alpha`` (observed spread)."""
+        if self.constant:
+            return math.nan
+        return self.se * noncentrality_for_power(self.n_splits - 1, alpha)
 
-    def describe(self, p_adjusted: float | None = None, name: str = "B") -> str:
-        """The verdict in words, never more than the numbers support.
+    def equivalence_p(self, margin: float) -> float:
+        """TOST p-value for |true difference| < ``margin``: the larger of the two one-sided p-values.
 
-        ``p_adjusted``: the family-wise (Holm) p-value to decide with; ``name``: who "B" is.
+        Both one-sided corrected t-tests (difference > -margin, difference <
+        margin) must reject; NaN for a constant difference (no variance, no test).
         """
         if self.constant:
-            if self.mean_diff == 0:
-                return "identical on every split"
-            return f"constant difference {self.mean_diff:+.3g} on every split (no test possible)"
-        p = self.p if p_adjusted is None else p_adjusted
-        if p < ALPHA:
-            held = " after Holm's correction" if p_adjusted is not None else ""
-            return f"{name} {'more' if self.mean_diff > 0 else 'less'} accurate (p < 0.05){held}"
-        return f"not significant; detectable: {self.mdd:.2g}" if math.isfinite(self.mdd) else "not significant"
+            return math.nan
+        df = self.n_splits - 1
+        above = sps.t.sf((self.mean_diff + margin) / self.se, df)
+        below = sps.t.cdf((self.mean_diff - margin) / self.se, df)
+        return float(max(above, below))
 
 
 def win_tie_loss(diffs: Sequence[float] | np.ndarray, tol: float = 1e-12) -> tuple[int, int, int]:
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     return int((d > tol).sum()), int((np.abs(d) <= tol).sum()), int((d < -tol).sum())
 
 
@@ -165,33 +197,35 @@ def corrected_resampled_ttest(
         Mean difference, its CI, t statistic and two-sided p-value with J-1
         degrees of freedom, and the splits won, tied and lost by B.
     """
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     j = d.size
     if j < 2:
         raise ValueError(f"the corrected t-test needs at least 2 paired splits; got {j}")
+    w, t_, l_ = win_tie_loss(d)
+    if d.min() == d.max():
+        # Zero variance is not certainty: J equal differences say nothing about the next split. No
+        # statistic, no p-value, no verdict. (Compared exactly: np.var of ten equal 1/75s is 3e-36,
+        # not 0, which would make t = 1e16 and "significant".)
+        same = float(d[0])
+        return PairedTest(same, same, same, math.nan, math.nan, j, w, t_, l_, 0.0, 0.0)
     mean = float(d.mean())
     var = float(d.var(ddof=1))
     se = math.sqrt(var * (1.0 / j + n_test / n_train))
-    w, t_, l_ = win_tie_loss(d)
-    if se == 0.0:
-        # Zero variance is not certainty: J equal differences say nothing about
-        # the next split. No statistic, no p-value, no verdict.
-        return PairedTest(mean, mean, mean, math.nan, math.nan, j, w, t_, l_, math.nan)
     t = mean / se
     p = float(2 * sps.t.sf(abs(t), j - 1))
     half = float(sps.t.ppf(0.5 + confidence / 2, j - 1) * se)
-    mdd = minimum_detectable_difference(math.sqrt(var), j, n_train, n_test)
-    return PairedTest(mean, mean - half, mean + half, t, p, j, w, t_, l_, mdd)
+    return PairedTest(mean, mean - half, mean + half, t, p, j, w, t_, l_, math.sqrt(var), se)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (same order; NaN stays NaN and is not counted)."""
-    p = np.asarray(pvalues, dtype=float)
+    p = _floats(pvalues)
     out = np.full(p.shape, math.nan)
     valid = np.flatnonzero(~np.isnan(p))
     m = valid.size
     running = 0.0
-    for rank, idx in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+    # Tied p-values get the same adjusted value whatever their order, so any sort will do.
+    for rank, idx in enumerate(valid[np.argsort(p[valid])]):
         running = max(running, min(1.0, (m - rank) * p[idx]))
         out[idx] = running
     return out.tolist()
@@ -199,7 +233,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 def naive_paired_ttest(diffs: Sequence[float]) -> float:
     """Plain paired t-test p-value: over-confident on overlapping splits; for contrast only."""
-    d = np.asarray(diffs, dtype=float)
+    d = _floats(diffs)
     se = d.std(ddof=1) / math.sqrt(d.size)
     if se == 0:
         return 1.0 if d.mean() == 0 else 0.0
@@ -208,26 +242,26 @@ def naive_paired_ttest(diffs: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class RatioCI:
-    """Geometric-mean ratio B/A over paired samples with a t-interval on the log ratios."""
+    """Geometric-mean ratio B/A over paired samples with a t-interval on the log ratios.
+
+    ``below``/``above``: pairs whose own ratio is under/over 1, so a reader
+    sees when the pairs disagree (a bimodal spread) behind a mean.
+    """
 
     ratio: float
     low: float
     high: float
     n: int
+    below: int = 0
+    above: int = 0
 
-    def verdict(self, smaller_is: str = "faster", larger_is: str = "slower", tolerance: float = 0.05) -> str:
-        """``smaller_is`` / ``larger_is`` when the CI excludes 1, else "no difference".
 
-        A real but small difference (the ratio within ``tolerance`` of 1) is
-        called "slightly" so, so a 1% shift does not read like a speed-up.
-        """
-        if self.n < MIN_RATIO_PAIRS or math.isnan(self.low):
-            return f"too few pairs ({self.n} < {MIN_RATIO_PAIRS})"
-        if self.high < 1.0:
-            return smaller_is if self.ratio < 1 - tolerance else f"slightly {smaller_is} (<{tolerance:.0%})"
-        if self.low > 1.0:
-            return larger_is if self.ratio > 1 + tolerance else f"slightly {larger_is} (<{tolerance:.0%})"
-        return "no difference"
+def _paired(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Two paired samples as float arrays; they must have the same length."""
+    x, y = _floats(a), _floats(b)
+    if x.shape != y.shape:
+        raise ValueError("a and b must be paired (same length)")
+    return x, y
 
 
 def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> RatioCI:
@@ -237,23 +271,66 @@ def ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -
     variation; with few pairs it is honestly wide (two pairs: the t quantile
     is 12.7). NaN bounds for fewer than 2 pairs.
     """
-    a_ = np.asarray(a, dtype=float)
-    b_ = np.asarray(b, dtype=float)
-    if a_.shape != b_.shape:
-        raise ValueError("a and b must be paired (same length)")
+    a_, b_ = _paired(a, b)
     logs = np.log(b_ / a_)
     n = logs.size
-    if n == 0:
-        return RatioCI(math.nan, math.nan, math.nan, 0)
-    point = float(np.exp(logs.mean()))
+    below, above = int((logs < 0).sum()), int((logs > 0).sum())
     if n < 2:
-        return RatioCI(point, math.nan, math.nan, n)
+        return RatioCI(float(np.exp(logs[0])) if n else math.nan, math.nan, math.nan, n, below, above)
+    point = float(np.exp(logs.mean()))
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * logs.std(ddof=1) / math.sqrt(n))
-    return RatioCI(point, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)), n)
+    return RatioCI(point, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)), n, below, above)
+
+
+def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median with a distribution-free interval from order statistics; +inf (censored) values allowed.
+
+    The interval is [x_(k), x_(n-k+1)] for the largest k whose binomial
+    coverage ``1 - 2 * P(Binomial(n, 1/2) < k)`` is still at least
+    ``confidence``; it needs no assumption about the times' distribution and
+    only the order of the values, so a split that never reached a target
+    (+inf) is placed last, not dropped. NaN bounds when n is too small for
+    any such interval (n < 6 at 95%).
+    """
+    x = np.sort(_floats(values))
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    med = float(np.median(x))  # +inf once the middle split never got there
+    k = 0
+    while 2 * (k + 1) <= n and 1 - 2 * sps.binom.cdf(k, n, 0.5) >= confidence:
+        k += 1
+    if k == 0:
+        return med, math.nan, math.nan
+    return med, float(x[k - 1]), float(x[n - k])
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """Paired sign test: on how many pairs A is smaller, B is smaller, and the exact two-sided p."""
+
+    a_smaller: int
+    b_smaller: int
+    ties: int
+    p: float
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> SignTest:
+    """Exact two-sided sign test on paired values; +inf (censored: never reached) compares as larger.
+
+    Only the order within each pair is used, so a censored value needs no
+    number: finite beats +inf, two +inf tie. Ties are left out (the usual
+    convention); no untied pair: NaN p.
+    """
+    a_, b_ = _paired(a, b)
+    a_smaller, b_smaller = int((a_ < b_).sum()), int((b_ < a_).sum())
+    n = a_smaller + b_smaller
+    p = min(1.0, 2 * float(sps.binom.cdf(min(a_smaller, b_smaller), n, 0.5))) if n else math.nan
+    return SignTest(a_smaller, b_smaller, a_.size - n, p)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     if x.size < 2 or x.mean() == 0:
         return math.nan
     return float(x.std(ddof=1) / x.mean())
@@ -265,7 +342,7 @@ def is_noisy(values: Sequence[float], threshold: float = NOISY_CV) -> bool:
 
 
 def median_iqr(values: Sequence[float]) -> tuple[float, float, float]:
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     q1, med, q3 = np.percentile(x, [25, 50, 75])
     return float(med), float(q1), float(q3)
 
@@ -294,7 +371,7 @@ def friedman(scores: dict[str, Sequence[float]]) -> FriedmanResult:
         Model name -> one score per dataset (same dataset order for all).
     """
     names = list(scores)
-    matrix = np.array([scores[n] for n in names], dtype=float).T  # datasets x models
+    matrix = _floats([scores[n] for n in names]).T  # datasets x models
     ranks = np.apply_along_axis(lambda row: sps.rankdata(-row), 1, matrix)
     mean_ranks = {n: float(r) for n, r in zip(names, ranks.mean(axis=0))}
     n_data = matrix.shape[0]
@@ -354,7 +431,7 @@ def variance_components(by_split: dict[int, Sequence[float]]) -> VarianceCompone
     split means - sigma^2_init / k), floored at 0. Needs >= 2 splits with >= 2
     init seeds each; NaN otherwise.
     """
-    groups = [np.asarray(v, dtype=float) for v in by_split.values() if len(v) >= 2]
+    groups = [_floats(v) for v in by_split.values() if len(v) >= 2]
     if len(groups) < 2:
         return VarianceComponents(math.nan, math.nan, len(groups), 0)
     k = min(len(g) for g in groups)

@@ -55,7 +55,14 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 # -- run ---------------------------------------------------------------------------
 def resolve_config(args: argparse.Namespace) -> Any:
     """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
-    from bench.run.config import AdapterSpec, builtin_config_path, load_config, with_overrides
+    from bench.run.config import (
+        AdapterSpec,
+        builtin_config_path,
+        env_flags,
+        load_config,
+        parse_environments,
+        with_overrides,
+    )
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
@@ -67,8 +74,10 @@ def resolve_config(args: argparse.Namespace) -> Any:
         specs: tuple | None = tuple(_with_quick(AdapterSpec.parse(a), quick) for a in adapters)
     else:
         specs = tuple(AdapterSpec.parse(a) for a in adapters) if adapters else None
+    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
     return with_overrides(
         config,
+        environments=environments,
         datasets=datasets_from_flags(args),
         preprocessing=tuple(_csv(args.preprocessing, "preprocessing") or ()) or None,
         adapters=specs,
@@ -128,7 +137,8 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint
+    from bench.measure.machine import fingerprint, project_commit
+    from bench.run.environments import ensure_all
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.reader import check_reusable
@@ -138,18 +148,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
+    if config.environments and executor.name != "local":
+        raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
     if args.dry_run:
         return _dry_run(config, args)
+    built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
+    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
     with executor:
-        store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint())
+        store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
         with store:
             if config.quick:
                 _say(QUICK_NOTE)
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
-            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors)
+            pythons = {name: b.python for name, b in built.items()}
+            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
+                         pythons)  # fmt: skip
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
 
 
@@ -332,8 +348,9 @@ def _report(args: argparse.Namespace) -> int:
     from bench.report.build import write_report
 
     written = write_report(
-        args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy
-    )
+        args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy,
+        equivalence_margin=args.equivalence_margin,
+    )  # fmt: skip
     if args.json:
         _json({"command": "report", **written.doc.data(), "markdown": str(written.markdown), "html": str(written.html)})
     else:
@@ -352,8 +369,9 @@ def _compare(args: argparse.Namespace) -> int:
     from bench.report.compare import compare_runs
 
     result = compare_runs(
-        args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above
-    )
+        args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above,
+        equivalence_margin=args.equivalence_margin,
+    )  # fmt: skip
     code = EXIT["regression"] if result.regressions else EXIT["ok"]
     if args.json:
         _json({"command": "compare", **result.doc.data(), "markdown": str(result.path),
@@ -388,6 +406,56 @@ def cmd_env(args: argparse.Namespace) -> int:
 
     _json({"command": "env", **fingerprint(control=not args.no_control)})
     return EXIT["ok"]
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bench.report.history import build, json_data
+    from bench.store.safefs import OutputDir
+
+    metrics = tuple(_csv(args.metrics, "metrics") or ())
+    out = (
+        OutputDir.user(Path(args.out))
+        if args.out
+        else OutputDir.owned(Path(args.results_dir) / "reports" / "history", Path(args.results_dir))
+    )
+    result = build(args.runs, args.results_dir, args.by, metrics, out)
+    if args.json:
+        _json({"command": "history", **json_data(result)})
+        return EXIT["ok"]
+    for step in result.steps:
+        print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
+              f"from {step['before']} to {step['run']}")  # fmt: skip
+    print(f"{len(result.steps)} step(s). History written to {result.markdown}")
+    return EXIT["ok"]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run bench.checks on each adapter; exit 1 when any check fails (each failure one line)."""
+    from adapters import AdapterLoadError, UnknownAdapterError
+    from bench.checks import adapter_checks
+
+    results = []
+    for name in args.adapters:
+        try:
+            checks = list(adapter_checks(name))
+        except (UnknownAdapterError, AdapterLoadError) as err:
+            raise UserError(str(err)) from None
+        for check in checks:
+            try:
+                check()
+                results.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
+            except Exception as err:  # a failing check is a result, reported with its reason
+                results.append(
+                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
+                )
+    failed = [r for r in results if not r["ok"]]
+    if args.json:
+        _json({"command": "check", "checks": results, "failed": len(failed)})
+    else:
+        for r in results:
+            print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}{'' if r['ok'] else ': ' + r['reason']}")
+        print(f"{len(results) - len(failed)} of {len(results)} checks passed.")
+    return EXIT["bad input"] if failed else EXIT["ok"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

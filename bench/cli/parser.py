@@ -18,9 +18,11 @@ from typing import Any, NoReturn
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
+    cmd_check,
     cmd_compare,
     cmd_env,
     cmd_export,
+    cmd_history,
     cmd_list,
     cmd_publish,
     cmd_report,
@@ -155,6 +157,14 @@ def _run_parser(sub: Any) -> None:
         "--threads", type=_positive_int, metavar="N", help="threads per framework, equal for all (default: 1)"
     )
     how.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=REQ",
+        help="an environment of the matrix: NAME=REQUIREMENT, repeatable (the same NAME again adds a requirement); "
+        "every trial runs in each environment, interleaved split by split (e.g. --env old=scikit-learn==1.8.* "
+        "--env new=scikit-learn==1.9.*)",
+    )
+    how.add_argument(
         "--retry-errors",
         action="store_true",
         help="rerun the trials of this run whose latest record is an error or a timeout (with --run-id)",
@@ -194,6 +204,15 @@ def _seed_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_seed)
 
 
+def _margin_argument(p: Any) -> None:
+    p.add_argument(
+        "--equivalence-margin",
+        type=_number,
+        metavar="D",
+        help="also test accuracy equivalence within +-D (TOST, Holm), e.g. 0.01; default: no equivalence test",
+    )
+
+
 def _report_parser(sub: Any) -> None:
     p = _sub(sub, "report", "regenerate REPORT.md, report.html, figures and CSVs from stored records", [
         "bench report                      # the latest run -> results/reports/<run-id>/",
@@ -208,8 +227,9 @@ def _report_parser(sub: Any) -> None:
         "--target-accuracy",
         type=_number,
         metavar="X",
-        help="time-to-accuracy target (default: 99%% of the best median final accuracy per dataset)",
+        help="time-to-accuracy target (default: error at most 10%% of a uniform guess's, from the number of classes)",
     )
+    _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the report (default: results/reports/<run-id>)")
     p.add_argument("--json", action="store_true", help="print the report's tables as JSON")
@@ -234,6 +254,7 @@ def _compare_parser(sub: Any) -> None:
         metavar="PCT",
         help="exit 4 when any metric is significantly worse by more than PCT percent",
     )
+    _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the comparison (default: results/reports)")
     p.add_argument("--json", action="store_true", help="print ratios and verdicts as JSON")
@@ -297,6 +318,33 @@ def _env_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_env)
 
 
+def _history_parser(sub: Any) -> None:
+    p = _sub(sub, "history", "each adapter's metrics across stored runs, with uncertainty, and the steps in them", [
+        "bench history                                   # every run in results/, ordered by when it ran",
+        "bench history duet%old duet%new --by scikit-learn",
+        "bench history --by commit --metrics fit_wall_s --json",
+    ])  # fmt: skip
+    p.add_argument("runs", nargs="*", help="runs (RUN, or RUN%%NAME for one environment); default: every run")
+    p.add_argument("--by", default="time", metavar="time|commit|PACKAGE",
+                   help="order the points by when they ran (default), label them by your git commit, or order them "
+                   "by a package's version (e.g. --by scikit-learn)")  # fmt: skip
+    p.add_argument("--metrics", default="fit_wall_s,latency_p50_us,accuracy", metavar="LIST",
+                   help="metrics to follow (default: %(default)s)")  # fmt: skip
+    p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
+    p.add_argument("--out", help="where HISTORY.md goes (default: results/reports/history)")
+    p.add_argument("--json", action="store_true", help='print {"steps": [...], "points": [...]} as JSON')
+    p.set_defaults(func=cmd_history)
+
+
+def _check_parser(sub: Any) -> None:
+    p = _sub(sub, "check", "check that adapters give the harness what it measures (for plugin authors)", [
+        "bench check my-adapter", "bench check sklearn-lr torch-mlp --json",
+    ])  # fmt: skip
+    p.add_argument("adapters", nargs="+", help="registered names or dotted classifier paths")
+    p.add_argument("--json", action="store_true", help="print the checks and their results as JSON")
+    p.set_defaults(func=cmd_check)
+
+
 def _list_parser(sub: Any) -> None:
     p = _sub(
         sub, "list", "adapters (available or not, and why), datasets, devices", ["bench list", "bench list --json"]
@@ -341,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _env_parser(sub)
     _list_parser(sub)
+    _check_parser(sub)
+    _history_parser(sub)
     _publish_parser(sub)
     _schema_parser(sub)
     return parser

@@ -71,6 +71,21 @@ def git_commit() -> str | None:
         return None
 
 
+def project_commit(folder: Path) -> dict | None:
+    """The git commit (and whether the tree has changes) of the user's working folder, where it is a repository."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=folder, capture_output=True,
+                             text=True, timeout=10)  # fmt: skip
+        if top.returncode != 0:
+            return None
+        root, commit = top.stdout.split()[:2]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
+                               capture_output=True, text=True, timeout=10)  # fmt: skip
+        return {"path": root, "commit": commit, "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
 def blas_info() -> list[dict]:
     import numpy  # noqa: F401  (loads numpy's BLAS so threadpoolctl can see it)
     from threadpoolctl import threadpool_info

@@ -33,16 +33,16 @@ from typing import Any, TextIO
 from bench.run.process import PARENT_FD_VAR, WorkerJob
 
 
-def _safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalar or 0-d array
-        return _safe(value.item()) if getattr(value, "ndim", 0) == 0 else _safe(value.tolist())
+        return json_safe(value.item()) if getattr(value, "ndim", 0) == 0 else json_safe(value.tolist())
     return value
 
 
@@ -71,7 +71,7 @@ class Worker:
         self.common: dict = {}
 
     def send(self, message: dict) -> None:
-        self.out.write(json.dumps(_safe(message), allow_nan=False) + "\n")
+        self.out.write(json.dumps(json_safe(message), allow_nan=False) + "\n")
         self.out.flush()
 
     # -- start-up ---------------------------------------------------------------
@@ -136,8 +136,8 @@ class Worker:
             self.datasets[key] = load_spec(trial.dataset)
         return self.datasets[key]
 
-    def split(self, trial: Any) -> Any:
-        """The trial's split: seeded (stratified unless the config says not), the same for every adapter.
+    def split(self, trial: Any, rows: dict | None = None) -> Any:
+        """The trial's split: the rows the parent decided (or, without them, seeded here), the same for every adapter.
 
         With ``preprocessing == "standard"`` a StandardScaler is fitted on the
         training split only (timed separately from ``fit``).
@@ -148,10 +148,16 @@ class Worker:
         from bench.measure.trial import Split, test_rows_sha
 
         ds = self.dataset(trial)
-        index = np.arange(ds.n_samples)
-        stratify = ds.y if self.job.stratify else None
-        train, test = train_test_split(index, test_size=self.job.test_size, random_state=trial.split_seed,
-                                       stratify=stratify)  # fmt: skip
+        if rows is not None:
+            train, test = np.asarray(rows["train"], dtype=np.int64), np.asarray(rows["test"], dtype=np.int64)
+            if len(train) + len(test) != ds.n_samples or max(train.max(), test.max()) >= ds.n_samples:
+                raise ValueError(
+                    f"the parent's split has {len(train)} + {len(test)} rows; this dataset has {ds.n_samples}"
+                )
+        else:
+            stratify = ds.y if self.job.stratify else None
+            train, test = train_test_split(np.arange(ds.n_samples), test_size=self.job.test_size,
+                                           random_state=trial.split_seed, stratify=stratify)  # fmt: skip
         X_tr, X_te, y_tr, y_te = ds.X[train], ds.X[test], ds.y[train], ds.y[test]
         meta = {
             "n_train": len(X_tr),
@@ -180,7 +186,7 @@ class Worker:
         fields = {**self.common, "started_at": time.time()}
         raw: dict = {}
         try:
-            fields.update(self.run_trial(trial, message.get("serve", True), raw))
+            fields.update(self.run_trial(trial, message.get("serve", True), raw, message.get("rows")))
         except Exception as err:  # recorded, and the group goes on
             fields.update(
                 status="error",
@@ -190,7 +196,7 @@ class Worker:
         fields["finished_at"] = time.time()
         self.send({"type": "record", "fields": fields, "raw": raw})
 
-    def run_trial(self, trial: Any, serve: bool, raw: dict) -> dict:
+    def run_trial(self, trial: Any, serve: bool, raw: dict, rows: dict | None = None) -> dict:
         from bench.measure.machine import cpu_model
         from bench.measure.trial import measure_trial
         from bench.run.settings import TimingSettings
@@ -199,7 +205,7 @@ class Worker:
         clf = self.cls(**trial.adapter.resolved_params(), device=device, random_state=trial.init_seed)
         if device == "gpu" and not clf.gpu_available():
             return {"status": "skipped", "reason": f"no GPU visible to {self.cls.framework} in this process"}
-        split = self.split(trial)
+        split = self.split(trial, rows)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         settings = TimingSettings.from_dict(self.job.timing)
         metrics = measure_trial(clf, split, settings, threads=self.job.threads, serve=serve)

@@ -1,21 +1,25 @@
 """Accuracy sections: intervals, paired tests (Holm-corrected as one family), effects.
 
-Every interval on accuracy is the Nadeau-Bengio corrected one; every test is
-the corrected resampled t-test on per-split differences, init seeds averaged
-within each split first; all the report's accuracy tests form one family for
-Holm's correction; "not significant" comes with the minimum detectable
-difference.
+Every interval on accuracy is the Nadeau-Bengio corrected one, over per-split
+means (init seeds averaged within each split first: J is the number of
+splits, never splits x init seeds); every test is the corrected resampled
+t-test on per-split differences of records paired on the split's identity;
+all the report's accuracy tests form one Holm family of distinct tests
+(:mod:`bench.analysis.family`), listed in the report; verdicts come from
+:mod:`bench.analysis.verdicts`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.analysis import stats
-from bench.analysis.pairing import pair, per_split
+from bench.analysis import stats, verdicts
+from bench.analysis.family import Assessed, assess
+from bench.analysis.family import comparison_key as family_key
+from bench.analysis.pairing import Unpaired, pair, per_split, split_conflicts
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci, fmt_p
 
@@ -42,7 +46,24 @@ class Comparison:
     mean_diff: float
     n: int
     fit_ratio: stats.RatioCI | None = None
-    p_holm: float = math.nan
+    #: The test's identity in the family (its per-split differences): equal keys are one test.
+    key: tuple = ()
+    assessed: Assessed = field(default_factory=lambda: Assessed(math.nan, math.nan, math.nan))
+
+    @property
+    def p_holm(self) -> float:
+        return self.assessed.p_holm
+
+
+@dataclass
+class Tested:
+    """The report's accuracy comparisons as one Holm family."""
+
+    comparisons: list[Comparison]
+    m: int
+    level: float
+    margin: float | None = None
+    unpaired: list[Unpaired] = field(default_factory=list)
 
 
 def _n(g: pd.DataFrame, column: str) -> int:
@@ -128,17 +149,16 @@ def _compare(family: str, key: tuple, a_rows: pd.DataFrame, b_rows: pd.DataFrame
     if joined.empty:
         return None
     diffs = (joined["b"] - joined["a"]).to_numpy()
-    test = (
-        stats.corrected_resampled_ttest(diffs, int(joined["n_train"].iloc[0]), int(joined["n_test"].iloc[0]))
-        if len(diffs) >= 2
-        else None
-    )
+    n_train, n_test = int(joined["n_train"].iloc[0]), int(joined["n_test"].iloc[0])
+    test = stats.corrected_resampled_ttest(diffs, n_train, n_test) if len(diffs) >= 2 else None
     fit = pair(a_rows, b_rows, [], "fit_wall_s")
     ratio = stats.ratio_ci(fit["a"].to_numpy(), fit["b"].to_numpy()) if len(fit) else None
-    return Comparison(family, key[0], key[1], a, b, test, float(diffs.mean()), len(diffs), ratio)
+    splits = list(zip(joined["split_seed"], joined["test_rows_sha"].astype(str)))
+    ident = (key[0], key[1], *family_key(splits, diffs, n_train, n_test))
+    return Comparison(family, key[0], key[1], a, b, test, float(diffs.mean()), len(diffs), ratio, ident)
 
 
-def _meta(ok: pd.DataFrame) -> pd.DataFrame:
+def adapter_meta(ok: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("adapter", "adapter_name", "profile", "backend", "model", "framework") if c in ok.columns]
     meta = ok[cols].drop_duplicates("adapter").set_index("adapter")
     for col in ("adapter_name", "profile", "backend", "model", "framework"):
@@ -149,13 +169,22 @@ def _meta(ok: pd.DataFrame) -> pd.DataFrame:
     return meta
 
 
-def _pairs(ok: pd.DataFrame, baseline: str) -> list[tuple[str, str, str]]:
+def seed_setting(meta: pd.DataFrame, adapter: str) -> str | None:
+    """The seed-profile setting with the same adapter name and backend, no overrides (from record fields); None if
+    there is none or ``adapter`` is it."""
+    row = meta.loc[adapter]
+    same = meta[(meta["adapter_name"] == row["adapter_name"]) & (meta["backend"].astype(str) == str(row["backend"]))
+                & (meta["profile"] == "seed") & meta["plain"]]  # fmt: skip
+    return str(same.index[0]) if len(same) and same.index[0] != adapter else None
+
+
+def comparison_pairs(ok: pd.DataFrame, baseline: str) -> list[tuple[str, str, str]]:
     """(family, A, B) label pairs: against the baseline, stock vs tuned, model and framework effects."""
-    meta = _meta(ok)
+    meta = adapter_meta(ok)
     out = [("baseline", baseline, b) for b in meta.index if b != baseline]
-    for b in meta.index[meta["profile"] == "tuned"]:
-        a = b.replace(":tuned", ":seed", 1)
-        if a in meta.index:
+    for b in meta.index[(meta["profile"] == "tuned") & meta["plain"]]:
+        a = seed_setting(meta, b)
+        if a is not None:
             out.append(("tuned", a, b))
     stock = meta[meta["plain"] & meta["profile"].isin(["", "seed"])]
     for _, g in stock.groupby(["framework", "backend"], dropna=False):
@@ -171,24 +200,26 @@ def _pairs(ok: pd.DataFrame, baseline: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def comparisons(ok: pd.DataFrame, baseline: str) -> list[Comparison]:
-    """Every accuracy comparison the report makes, Holm-adjusted as one family."""
+def comparisons(ok: pd.DataFrame, baseline: str, margin: float | None = None) -> Tested:
+    """Every accuracy comparison the report makes, Holm-adjusted as one family of distinct tests."""
     out = []
-    for family, a, b in _pairs(ok, baseline):
+    for family, a, b in comparison_pairs(ok, baseline):
         for key, g in ok[ok["adapter"].isin([a, b])].groupby(["dataset", "device"], sort=True):
             comparison = _compare(family, key, g[g["adapter"] == a], g[g["adapter"] == b], a, b)
             if comparison is not None:
                 out.append(comparison)
-    adjusted = stats.holm([c.test.p if c.test else math.nan for c in out])
-    for c, p in zip(out, adjusted):
-        c.p_holm = p
-    return out
+    fam = assess([c.test for c in out], [c.key for c in out], margin)
+    for c, assessed in zip(out, fam.assessed):
+        c.assessed = assessed
+    return Tested(out, fam.m, fam.level, margin, split_conflicts(ok))
 
 
 def _verdict(c: Comparison) -> str:
-    if c.test is None:
-        return "too few splits for a test"
-    return c.test.describe(c.p_holm, c.b)
+    return verdicts.accuracy_verdict(c.test, c.p_holm, c.assessed.detectable, c.b)
+
+
+def _equivalence(c: Comparison, margin: float | None) -> list[str]:
+    return [] if margin is None else [verdicts.equivalence_verdict(c.test, c.assessed.p_equivalent, margin)]
 
 
 def _accuracy_ci(c: Comparison) -> str:
@@ -200,112 +231,92 @@ def _accuracy_ci(c: Comparison) -> str:
 def _fit_cells(c: Comparison) -> list[str]:
     """The fit-time ratio B/A with its interval, and its verdict."""
     fit = c.fit_ratio
-    return [fmt_ci(fit.ratio, fit.low, fit.high), fit.verdict()] if fit else ["-", "-"]
+    return [fmt_ci(fit.ratio, fit.low, fit.high), verdicts.ratio_verdict(fit)] if fit else ["-", "-"]
 
 
-def significance(doc: Doc, comps: list[Comparison], baseline: str) -> None:
+def _margin_header(tested: Tested) -> list[str]:
+    return [] if tested.margin is None else [f"equivalent within ±{tested.margin:g} (TOST, Holm)"]
+
+
+def significance(doc: Doc, tested: Tested, baseline: str) -> None:
     rows, small = [], []
-    for c in (c for c in comps if c.family == "baseline"):
+    for c in (c for c in tested.comparisons if c.family == "baseline"):
         t = c.test
         if t is None:
-            rows.append([c.dataset, c.device, c.b, f"{c.mean_diff:+.3f}", "-", "-", "-", c.n, "-", _verdict(c)])
+            rows.append([c.dataset, c.device, c.b, f"{c.mean_diff:+.3f}", "-", "-", "-", c.n, "-", _verdict(c),
+                         *_equivalence(c, tested.margin)])  # fmt: skip
             continue
-        ci = _accuracy_ci(c)
-        rows.append(
-            [
-                c.dataset,
-                c.device,
-                c.b,
-                ci,
-                fmt_p(t.p),
-                fmt_p(c.p_holm),
-                f"{t.wins}/{t.ties}/{t.losses}",
-                t.n_splits,
-                fmt(t.mdd),
-                _verdict(c),
-            ]
-        )
-        if not t.constant and not t.significant and math.isfinite(t.mdd) and t.mdd > abs(t.mean_diff):
-            small.append(t.mdd)
+        detectable = c.assessed.detectable
+        rows.append([c.dataset, c.device, c.b, _accuracy_ci(c), fmt_p(t.p), fmt_p(c.p_holm), f"{t.wins}/{t.ties}/{t.losses}",
+                     t.n_splits, fmt(detectable), _verdict(c), *_equivalence(c, tested.margin)])  # fmt: skip
+        if not t.constant and not c.p_holm < stats.ALPHA and math.isfinite(detectable):
+            small.append(detectable)
     doc.table(["dataset", "device", "adapter", f"accuracy - {baseline} [95% CI]", "p", "p (Holm)", "won/tied/lost", "splits",
-               "detectable (80% power)", "verdict"], rows, "significance")  # fmt: skip
+               f"detectable (80% power, alpha/{max(tested.m, 1)})", "verdict", *_margin_header(tested)], rows, "significance")  # fmt: skip
     if small:
         doc.para(
-            "'Not significant' here is not 'equal': with these splits a difference must be at least "
-            f"{min(small):.2g}{'' if min(small) == max(small) else f'-{max(small):.2g}'} in accuracy to be detected 80% of the time, larger than the differences "
-            "observed. More splits help little (the splits overlap: the n_test/n_train term of the variance does not "
-            "shrink); more test rows per split (a larger dataset) or more datasets do."
+            "'Not significant' here is not 'equal': with these splits and this family, a difference must be at least "
+            f"{min(small):.2g}{'' if min(small) == max(small) else f'-{max(small):.2g}'} in accuracy to be detected 80% of the time "
+            f"at alpha/m = {tested.level:.2g} (estimated from the observed spread). More splits help little (the splits "
+            "overlap: the n_test/n_train term of the variance does not shrink); more test rows per split (a larger "
+            "dataset) or more datasets do. Give `--equivalence-margin` to test whether the differences are within a "
+            "margin that does not matter to you (TOST)."
         )
+    if tested.unpaired:
+        doc.para("**Never paired** (the same split seed, but not the same split: these records are left out of every "
+                 "comparison, not averaged in):")  # fmt: skip
+        doc.bullets([u.describe() for u in tested.unpaired])
 
 
-def effects(doc: Doc, comps: list[Comparison]) -> None:
+def family_table(doc: Doc, tested: Tested) -> None:
+    """Which tests the Holm family holds, how many, and which comparisons each one stands for."""
+    groups: dict[tuple, list[Comparison]] = {}
+    for c in tested.comparisons:
+        if c.test is not None and not c.test.constant:
+            groups.setdefault(c.key, []).append(c)
+    families = sorted({c.family for c in tested.comparisons})
+    doc.para(verdicts.family_sentence(len(tested.comparisons), tested.m, families))
+    rows = []
+    for i, members in enumerate(groups.values(), start=1):
+        first = members[0]
+        t = first.test
+        assert t is not None
+        names = "; ".join(f"{c.family}: {c.b} - {c.a}" for c in members)
+        rows.append([i, first.dataset, first.device, names, t.n_splits, fmt_p(t.p), fmt_p(first.p_holm)])
+    doc.table(
+        ["test", "dataset", "device", "comparisons (B - A) it stands for", "splits", "p", "p (Holm)"], rows, "family"
+    )
+
+
+def effects(doc: Doc, tested: Tested) -> None:
     """Model effect (one framework, two models) vs framework effect (one model, several frameworks)."""
     rows = []
-    for c in (c for c in comps if c.family in ("model", "framework")):
-        rows.append(
-            [c.family, c.dataset, c.device, c.a, c.b, _accuracy_ci(c), fmt_p(c.p_holm), *_fit_cells(c), _verdict(c)]
-        )
+    for c in (c for c in tested.comparisons if c.family in ("model", "framework")):
+        rows.append([c.family, c.dataset, c.device, c.a, c.b, _accuracy_ci(c), fmt_p(c.p_holm), *_fit_cells(c), _verdict(c),
+                     *_equivalence(c, tested.margin)])  # fmt: skip
     if not rows:
         return
     doc.heading("Model effect vs framework effect", 3)
     doc.para("Model effect: the same framework, a different model (logistic regression vs the MLP). Framework effect: "
              "the same model, trained the same way, in another framework (scikit-learn, Keras on each backend, "
              "PyTorch). Fit-time ratios are B/A over the same splits (t-interval on log ratios).")  # fmt: skip
-    doc.table(
-        [
-            "effect",
-            "dataset",
-            "device",
-            "A",
-            "B",
-            "accuracy B - A [95% CI]",
-            "p (Holm)",
-            "fit time B/A [95% CI]",
-            "time verdict",
-            "accuracy verdict",
-        ],
-        rows,
-        "effects",
-    )
+    doc.table(["effect", "dataset", "device", "A", "B", "accuracy B - A [95% CI]", "p (Holm)", "fit time B/A [95% CI]",
+               "time verdict", "accuracy verdict", *_margin_header(tested)], rows, "effects")  # fmt: skip
 
 
-def tuned(doc: Doc, comps: list[Comparison]) -> None:
+def tuned(doc: Doc, tested: Tested) -> None:
     """Stock (seed) vs tuned settings: the speed-up, and whether accuracy moved."""
     rows = []
-    for c in (c for c in comps if c.family == "tuned"):
-        t = c.test
-        flag = (
-            "ACCURACY CHANGED: tuned setting is not equivalent"
-            if t is not None and not t.constant and c.p_holm < stats.ALPHA
-            else _verdict(c)
-        )
-        rows.append([c.dataset, c.device, c.b, *_fit_cells(c), _accuracy_ci(c), fmt_p(c.p_holm), flag])
+    for c in (c for c in tested.comparisons if c.family == "tuned"):
+        changed = verdicts.accuracy_changed(c.test, c.p_holm)
+        flag = "ACCURACY CHANGED: tuned setting is not equivalent" if changed else _verdict(c)
+        rows.append([c.dataset, c.device, c.b, *_fit_cells(c), _accuracy_ci(c), fmt_p(c.p_holm), flag,
+                     *_equivalence(c, tested.margin)])  # fmt: skip
     if not rows:
         return
     doc.heading("Each framework at its best: stock vs tuned settings", 3)
     doc.para("`seed` is the post's settings on each framework's stock execution path; `tuned` keeps the same model, "
              "batches and epochs and changes only how the framework executes them (README, 'Each framework at its "
              "best'). A tuned setting that changes accuracy significantly is flagged, not hidden.")  # fmt: skip
-    doc.table(
-        [
-            "dataset",
-            "device",
-            "tuned adapter",
-            "fit time tuned/seed [95% CI]",
-            "time verdict",
-            "accuracy tuned - seed [95% CI]",
-            "p (Holm)",
-            "accuracy verdict",
-        ],
-        rows,
-        "tuned",
-    )
-
-
-def family_note(comps: list[Comparison]) -> str:
-    tested = sum(1 for c in comps if c.test is not None and not c.test.constant)
-    families = sorted({c.family for c in comps})
-    return (
-        f"The report's family of accuracy tests: {tested} corrected t-tests ({', '.join(families)}); p (Holm) is "
-        "Holm's step-down adjustment over all of them, and verdicts use it."
-    )
+    doc.table(["dataset", "device", "tuned adapter", "fit time tuned/seed [95% CI]", "time verdict",
+               "accuracy tuned - seed [95% CI]", "p (Holm)", "accuracy verdict", *_margin_header(tested)], rows, "tuned")  # fmt: skip

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.load import Loaded, load_runs, throughput_columns
+from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
-from bench.record import METRICS, NESTED_FIELDS
-from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, timing
+from bench.record import NESTED_FIELDS
+from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, summary, timing
 from bench.report.document import Doc
 
 DEFAULT_BASELINE = "sklearn-lr"
@@ -43,7 +43,13 @@ def pick_baseline(adapters: list[str], baseline: str | None) -> str:
     return matches[0]
 
 
-def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: float | None = None) -> Doc:
+def build(
+    loaded: Loaded,
+    baseline: str | None,
+    fig_dir: Path,
+    target_accuracy: float | None = None,
+    equivalence_margin: float | None = None,
+) -> Doc:
     df, records = loaded.frame, loaded.records
     ok = df[df["status"] == "ok"]
     baseline = pick_baseline(sorted(df["adapter"].dropna().unique()), baseline)
@@ -62,15 +68,17 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
     doc.heading("Accuracy")
     acc = accuracy.accuracy_table(doc, ok)
     accuracy.variance_components(doc, ok)
-    comps = accuracy.comparisons(ok, baseline)
+    tested = accuracy.comparisons(ok, baseline, equivalence_margin)
     doc.heading(f"Is the difference real? Paired over the same splits, against `{baseline}`", 3)
-    doc.para(accuracy.family_note(comps))
-    accuracy.significance(doc, comps, baseline)
-    accuracy.effects(doc, comps)
-    accuracy.tuned(doc, comps)
-    goals = learning.section(doc, ok, records, target_accuracy)
+    accuracy.significance(doc, tested, baseline)
+    accuracy.family_table(doc, tested)
+    accuracy.effects(doc, tested)
+    accuracy.tuned(doc, tested)
+    pairs = [(a, b) for _, a, b in accuracy.comparison_pairs(ok, baseline)]
+    goals = learning.section(doc, ok, records, target_accuracy, pairs)
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
+    summary.section(doc, ok)
     timing.ratios(doc, ok, baseline)
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
@@ -86,9 +94,13 @@ def build(loaded: Loaded, baseline: str | None, fig_dir: Path, target_accuracy: 
 
 
 def summary_csv(df: pd.DataFrame) -> pd.DataFrame:
-    ok = df[df["status"] == "ok"]
-    cols = [m.column for m in METRICS if m.summary and "{key}" not in m.column and m.column in ok.columns]
-    return ok.groupby(context.KEYS, sort=True)[cols + throughput_columns(ok)].median().reset_index()
+    return summary.summary_frame(df)
+
+
+def check_margin(margin: float | None) -> None:
+    """An equivalence margin is a difference in accuracy: above 0, below 1."""
+    if margin is not None and not 0 < margin < 1:
+        raise UserError(f"--equivalence-margin must be an accuracy difference in (0, 1), e.g. 0.01. Got {margin}.")
 
 
 def default_out(results_dir: str | Path, paths: list[Path]) -> Path:
@@ -115,13 +127,15 @@ def write_report(
     baseline: str | None = None,
     out_dir: str | Path | None = None,
     target_accuracy: float | None = None,
+    equivalence_margin: float | None = None,
 ) -> Written:
     """Regenerate REPORT.md, report.html, CSVs and figures under ``out_dir`` (default: results/reports/<runs>)."""
     if target_accuracy is not None and not 0 < target_accuracy <= 1:
         raise UserError(f"--target-accuracy must be in (0, 1]. Got {target_accuracy}.")
+    check_margin(equivalence_margin)
     loaded = load_runs(runs, results_dir)
     out = writable_dir(Path(out_dir) if out_dir else default_out(results_dir, loaded.paths))
-    doc = build(loaded, baseline, out / "figures", target_accuracy)
+    doc = build(loaded, baseline, out / "figures", target_accuracy, equivalence_margin)
     summary_csv(loaded.frame).to_csv(out / "summary.csv", index=False, float_format="%.6g")
     flat = loaded.frame.drop(columns=[c for c in NESTED_FIELDS if c in loaded.frame.columns])
     flat.sort_values("trial_id").to_csv(out / "trials.csv", index=False, float_format="%.6g")

@@ -1,12 +1,16 @@
 """``bench compare A B [C ...]``: one baseline run against each other run.
 
 Typical uses: two machines, CPU vs GPU, two library versions, a CI gate.
-Trials are matched on dataset, adapter (with its parameters) and split (and
-device, unless ``--ignore-device``), init seeds averaged within a split;
-whatever cannot be matched is listed. Time ratios are B/A: the geometric mean
-of per-split ratios with a t-interval on the log ratios, and a verdict only
-from :data:`bench.stats.MIN_RATIO_PAIRS` pairs on. Accuracy is compared as a
-difference with the corrected interval.
+Trials are matched on dataset, adapter (with its parameters) and split
+identity (and device, unless ``--ignore-device``), init seeds averaged within a
+split; whatever cannot be matched is listed, and so are split seeds whose rows
+differ between the runs (:mod:`bench.analysis.pairing`). Time ratios are B/A:
+the geometric mean of per-split ratios with a t-interval on the log ratios, and
+a verdict only from :data:`bench.analysis.stats.MIN_RATIO_PAIRS` pairs on.
+Accuracy is compared as a difference with the corrected interval; its verdicts
+come from Holm's adjustment over the distinct accuracy tests of each pair of
+runs (:func:`accuracy_rows`, :mod:`bench.analysis.family`), with a TOST
+equivalence verdict when ``--equivalence-margin`` is given.
 
 As a CI gate (``--fail-above PCT``): exit status 1 when any metric of B is
 significantly worse than A's (its interval excludes no change) by more than
@@ -25,11 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats
-from bench.analysis.load import Loaded, load_runs
-from bench.analysis.pairing import pair
+from bench.analysis import stats, verdicts
+from bench.analysis.family import assess
+from bench.analysis.family import comparison_key as family_key
+from bench.analysis.load import Loaded, load_runs, split_ref
+from bench.analysis.pairing import Unpaired, match, pair
 from bench.errors import UserError
-from bench.record import METRICS, label_of
+from bench.record import label_of, metrics
 from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
@@ -69,11 +75,16 @@ class Side:
 
 
 def load_side(run: str, results_dir: str | Path) -> Side:
-    """A run, or one machine of it with ``run@host``."""
+    """A run, one environment of it with ``RUN%NAME``, or one machine of it with ``RUN@host``."""
     run_id, _, host = run.partition("@")
     loaded: Loaded = load_runs([run_id], results_dir, kind=None)
     path, df = loaded.paths[0], loaded.frame
-    env = RunFolder(path).environment()
+    folder = RunFolder(path)
+    env = folder.environment()
+    environment = split_ref(run_id)[1]
+    if environment:
+        built = folder.info().get("environments", {}).get(environment, {})
+        env = {**env, "packages": built.get("packages", env.get("packages", {})), "environment": environment}
     if host:
         machines = sorted(map(str, df["machine"].dropna().unique()))
         df = df[df["machine"] == host].copy()
@@ -111,23 +122,46 @@ class Row:
     worse_by: float = math.nan  # fraction by which B is significantly worse (NaN: not significantly worse)
 
 
-def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[list[Row], pd.DataFrame]:
+def _accuracy_group(key: Any, g: pd.DataFrame) -> tuple[str, np.ndarray, stats.PairedTest | None, tuple]:
+    """One matched group: its label, per-split differences B - A, the corrected test, and the test's identity."""
+    diffs = (g["b"] - g["a"]).to_numpy(float)
+    n_train, n_test = int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0])
+    test = stats.corrected_resampled_ttest(diffs, n_train, n_test) if len(diffs) >= 2 else None
+    splits = list(zip(g["split_seed"], g["test_rows_sha"].astype(str)))
+    label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
+    return label, diffs, test, family_key(splits, diffs, n_train, n_test)
+
+
+def accuracy_rows(
+    a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], margin: float | None
+) -> tuple[list[Row], list[Unpaired]]:
+    """B - A accuracy per matched group, paired on split identity, verdicts from Holm over this comparison's tests."""
+    matched = match(a_ok, b_ok, keys, "accuracy")
+    groups = [_accuracy_group(key, g) for key, g in matched.pairs.groupby(keys, sort=True)]
+    fam = assess([t for _, _, t, _ in groups], [k for *_, k in groups], margin)
+    metric = f"accuracy (B - A), Holm over {fam.m}" if fam.m else "accuracy (B - A)"
+    rows = []
+    for (label, diffs, test, _), judged in zip(groups, fam.assessed):
+        verdict = verdicts.accuracy_verdict(test, judged.p_holm, judged.detectable)
+        if margin is not None:
+            verdict += "; " + verdicts.equivalence_verdict(test, judged.p_equivalent, margin)
+        value = (
+            fmt_ci(test.mean_diff, test.low, test.high, signed=True)
+            if test is not None and not test.constant
+            else f"{diffs.mean():+.3f}"
+        )
+        rows.append(Row(label, metric, value, len(diffs), verdict))
+    return rows, matched.unpaired
+
+
+def compare_metrics(
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None
+) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:
     """Accuracy difference and every comparable metric's B/A ratio, per matched group."""
-    rows, heat = [], []
+    heat = []
     a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
-    joined_acc = pair(a_ok, b_ok, keys, "accuracy")
-    for key, g in joined_acc.groupby(keys, sort=True):
-        label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
-        diffs = (g["b"] - g["a"]).to_numpy(float)
-        if len(diffs) >= 2:
-            ci = stats.corrected_mean_ci(diffs, int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]))
-            test = stats.corrected_resampled_ttest(diffs, int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]))
-            verdict = test.describe()
-            value = fmt_ci(ci.mean, ci.low, ci.high, signed=True) if not test.constant else f"{diffs.mean():+.3f}"
-        else:
-            verdict, value = "too few splits", f"{diffs.mean():+.3f}"
-        rows.append(Row(label, "accuracy (B - A)", value, len(diffs), verdict))
-    for metric in (m for m in METRICS if m.compare):
+    rows, unpaired = accuracy_rows(a_ok, b_ok, keys, margin)
+    for metric in (m for m in metrics() if m.compare):
         columns = [
             c
             for c in a_ok.columns
@@ -151,7 +185,11 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[
                     continue
                 r = stats.ratio_ci(x[mask], y[mask])
                 lower = metric.lower_is_better
-                verdict = r.verdict("faster", "slower") if lower else r.verdict("lower", "higher")
+                verdict = (
+                    verdicts.ratio_verdict(r, "faster", "slower")
+                    if lower
+                    else verdicts.ratio_verdict(r, "lower", "higher")
+                )
                 worse = _worse_by(r, lower)
                 rows.append(
                     Row(
@@ -173,7 +211,7 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[
                         "pairs": r.n,
                     }
                 )
-    return rows, pd.DataFrame(heat)
+    return rows, pd.DataFrame(heat), unpaired
 
 
 def _worse_by(r: stats.RatioCI, lower_is_better: bool) -> float:
@@ -201,13 +239,16 @@ def compare_runs(
     out_dir: str | Path | None = None,
     ignore_device: bool = False,
     fail_above: float | None = None,
+    equivalence_margin: float | None = None,
 ) -> Comparison:
     """Write ``COMPARE-<A>-vs-<B>.md`` and ``.html`` (and a heatmap per pair)."""
     if len(runs) < 2:
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
     if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
         raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
-    from bench.report.build import writable_dir
+    from bench.report.build import check_margin, writable_dir
+
+    check_margin(equivalence_margin)
 
     base = load_side(runs[0], results_dir)
     others = [load_side(r, results_dir) for r in runs[1:]]
@@ -217,12 +258,14 @@ def compare_runs(
     doc.para(
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench compare` from stored records. Ratios are B/A (geometric "
         f"mean of per-split ratios, Student-t 95% interval on the log ratios; no verdict from fewer than {stats.MIN_RATIO_PAIRS} "
-        "pairs); 'no difference' when the interval contains 1. Accuracy: B - A with the corrected interval."
+        "pairs); 'no difference' when the interval contains 1. Accuracy: B - A with the corrected interval, on splits "
+        "with the same identity (test rows, sizes, dataset); its verdicts use Holm's adjustment over the accuracy tests "
+        "of each pair of runs (distinct tests counted once), never the raw p."
         + " ".join(["", *base.notes, *(n for o in others for n in o.notes)])
     )
     regressions: list[str] = []
     for other in others:
-        regressions += _section(doc, base, other, keys, out, ignore_device, fail_above)
+        regressions += _section(doc, base, other, keys, out, fail_above, equivalence_margin)
     if fail_above is not None:
         doc.heading("CI gate")
         doc.para(
@@ -242,7 +285,7 @@ def compare_runs(
 
 
 def _section(
-    doc: Doc, base: Side, other: Side, keys: list[str], out: Path, ignore_device: bool, fail_above: float | None
+    doc: Doc, base: Side, other: Side, keys: list[str], out: Path, fail_above: float | None, margin: float | None
 ) -> list[str]:
     doc.heading(f"`{base.name}` (A) vs `{other.name}` (B)")
     doc.heading("Environment differences", 3)
@@ -253,7 +296,7 @@ def _section(
     rows = [[k, fmt(ctrl_a.get(k)), fmt(ctrl_b.get(k)), fmt(ctrl_b[k] / ctrl_a[k]) if ctrl_a.get(k) and ctrl_b.get(k) else "-"]
             for k in sorted(set(ctrl_a) | set(ctrl_b))]  # fmt: skip
     doc.table(["measurement (ms)", "A", "B", "B/A"], rows, "control") if rows else doc.para("Not recorded.")
-    metric_rows, heat = compare_metrics(base.frame, other.frame, keys)
+    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin)
     doc.heading(f"Matched trials ({sum(1 for r in metric_rows if r.metric.startswith('accuracy'))} groups)", 3)
     doc.table(
         ["trials", "metric", "value [95% CI]", "pairs", "verdict"],
@@ -274,6 +317,11 @@ def _section(
     doc.table(["side", "trials", "count", "statuses"], only, "unmatched") if only else doc.para(
         "Every trial was matched."
     )
+    if unpaired:
+        doc.para(
+            "Never paired: the same split seed on both sides, but not the same split (left out of every comparison):"
+        )
+        doc.bullets([u.describe() for u in unpaired])
     limit = None if fail_above is None else fail_above / 100
     return [f"{other.name}: {r.trials} {r.metric} {r.worse_by:.0%} worse" for r in metric_rows
             if limit is not None and math.isfinite(r.worse_by) and r.worse_by > limit]  # fmt: skip

@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from bench.analysis import stats
+from bench.analysis import stats, verdicts
+from bench.analysis import time_to_accuracy as tta
 from bench.analysis.load import Loaded, load_runs
-from bench.analysis.pairing import per_split
+from bench.analysis.pairing import pair, per_split
 from bench.report import accuracy, learning, serving
 from bench.report.tables import fmt, fmt_ci, fmt_p, table
 
@@ -32,96 +32,134 @@ def _duration(records: list[dict]) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def _iris_cpu(loaded: Loaded) -> pd.DataFrame:
+    f = loaded.frame
+    return f[(f["status"] == "ok") & (f["device"] == "cpu") & (f["dataset"] == "iris")]
+
+
+def _baseline(ok: pd.DataFrame) -> str:
+    from bench.report.build import pick_baseline
+
+    return pick_baseline(sorted(ok["adapter"].dropna().unique()), None)
+
+
+def _split_times(loaded: Loaded, ok: pd.DataFrame, goal: float) -> dict[str, dict]:
+    """Per adapter: {split identity: time to target} (reached and held; +inf: not reached)."""
+    out = {}
+    for adapter in sorted(ok["adapter"].unique()):
+        recs = [r for r in loaded.records if r.get("adapter") == adapter and r.get("status") == "ok"
+                and r.get("device") == "cpu" and r.get("dataset") == "iris"]  # fmt: skip
+        out[adapter] = learning.split_times(recs, goal)
+    return out
+
+
 def headline(loaded: Loaded) -> str:
-    """One row per adapter: accuracy, the corrected test against sklearn-lr, cost, speed to target, serving."""
-    ok = loaded.frame[
-        (loaded.frame["status"] == "ok") & (loaded.frame["device"] == "cpu") & (loaded.frame["dataset"] == "iris")
-    ]
-    comps = {c.b: c for c in accuracy.comparisons(ok, "sklearn-lr") if c.family == "baseline"}
+    """One row per adapter: accuracy, the corrected test against the baseline, cost, speed to target, serving."""
+    ok = _iris_cpu(loaded)
+    baseline = _baseline(ok)
+    tested = accuracy.comparisons(ok, baseline)
+    comps = {c.b: c for c in tested.comparisons if c.family == "baseline"}
     goal = learning.targets(ok, None)["iris"]
-    summ = serving.summary(serving.serving_frame(loaded.records))
-    best = serving.fastest_valid(summ).set_index("adapter") if len(summ) else pd.DataFrame()
+    frame = serving.serving_frame(loaded.records)
+    best = serving.fastest_valid(frame, serving.summary(frame)).set_index("adapter") if len(frame) else pd.DataFrame()
     splits = per_split(ok, ["adapter"], "accuracy")
+    times = {a: list(t.values()) for a, t in _split_times(loaded, ok, goal).items()}
     rows = []
     for adapter, g in splits.groupby("adapter", sort=True):
         ci = stats.corrected_mean_ci(
             g["accuracy"], int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]), bounds=(0.0, 1.0)
         )
-        c = comps.get(adapter)
-        versus = "baseline" if adapter == "sklearn-lr" else _versus(c)
+        versus = "baseline" if adapter == baseline else _versus(comps.get(adapter))
         fits = ok[ok["adapter"] == adapter]["fit_wall_s"]
-        times = [
-            learning.time_to_target(r, goal)
-            for r in loaded.records
-            if r.get("adapter") == adapter and r.get("status") == "ok" and r.get("device") == "cpu"
-        ]
-        reached = sum(map(math.isfinite, times))
-        med = float(np.median(times)) if times else math.nan
+        reached = sum(map(math.isfinite, times[adapter]))
         lat = ok[ok["adapter"] == adapter]
-        fastest = f"{best.loc[adapter, 'path']} {fmt(best.loc[adapter, 'p50_us'])}" if adapter in best.index else "-"
         rows.append([f"`{adapter}`", fmt_ci(ci.mean, ci.low, ci.high), versus, fmt(float(fits.median())),
-                     f"{fmt(med)} ({reached}/{len(times)})" if math.isfinite(med) else f"not reached ({reached}/{len(times)})",
-                     f"{fmt(float(lat['latency_p50_us'].median()))} / {fmt(float(lat['stock_latency_p50_us'].median()))} / {fastest}"])  # fmt: skip
-    headers = ["adapter (iris, CPU)", "accuracy [corrected 95% CI]", "vs sklearn-lr (corrected t-test)", "fit s (median)",
-               f"s to {goal:.3f} accuracy (reached)", "predict p50 us: adapter / stock API / fastest valid path"]  # fmt: skip
+                     f"{learning.median_cell(times[adapter])} ({reached}/{len(times[adapter])})",
+                     f"{fmt(float(lat['latency_p50_us'].median()))} / {fmt(float(lat['stock_latency_p50_us'].median()))} / {_fastest_cell(best, adapter)}"])  # fmt: skip
+    headers = ["adapter (iris, CPU)", "accuracy [corrected 95% CI]", f"vs {baseline} (corrected t-test, Holm over {tested.m})",
+               "fit s (median)", f"s to {goal:.3f} accuracy, reached and held: median [95% CI] (splits)",
+               "predict p50 us: adapter / stock API / fastest valid path"]  # fmt: skip
     return (
         table(rows, headers)
         + f"\n\nFrom run `{loaded.paths[0].name}` ({len(splits['split_seed'].unique())} splits, {_duration(loaded.records)} from first to last trial)."
     )
 
 
+def _fastest_cell(best: pd.DataFrame, adapter: str) -> str:
+    if adapter not in best.index:
+        return "-"
+    r = best.loc[adapter]
+    return f"{r['path']} {fmt(r['p50_us'])}" if r["fastest"] else f"none single ({r['path']} {fmt(r['p50_us'])} ties)"
+
+
 def _versus(c: accuracy.Comparison | None) -> str:
     if c is None or c.test is None:
         return "-"
     t = c.test
+    verdict = verdicts.accuracy_verdict(t, c.p_holm, c.assessed.detectable, c.b)
     if t.constant:
-        return t.describe()
-    return f"{t.mean_diff:+.3f}, p = {fmt_p(t.p)} (Holm {fmt_p(c.p_holm)}), {t.describe(c.p_holm, c.b)}"
+        return verdict
+    return f"{t.mean_diff:+.3f}, p = {fmt_p(t.p)} (Holm {fmt_p(c.p_holm)}), {verdict}"
 
 
 def _tuned_sentence(c: accuracy.Comparison) -> str:
     r = c.fit_ratio
     assert r is not None
-    return f"`{c.b}` {fmt(r.ratio)}x the fit time [{fmt(r.low)}, {fmt(r.high)}], accuracy {c.test.describe() if c.test else '-'}"
+    accuracy_said = verdicts.accuracy_verdict(c.test, c.p_holm, c.assessed.detectable, c.b)
+    return f"`{c.b}` {verdicts.ratio_text(r)} the fit time ({verdicts.ratio_verdict(r)}), accuracy {accuracy_said}"
+
+
+def _seed_claim(ok: pd.DataFrame, baseline: str) -> str:
+    """The post's LR vs MLP gap: which LR settings these splits repeated (from record fields, not labels)."""
+    from bench.report.seed import POST_ACCURACY
+    from bench.run.config import AdapterSpec
+
+    base = ok[ok["adapter"] == baseline].iloc[0]
+    specs = {label: AdapterSpec.parse(label) for label in POST_ACCURACY}
+    lr = next((label for label, spec in specs.items() if spec.name == base.get("adapter_name")), None)
+    if lr is None:
+        return ""
+    profile = base.get("profile") if isinstance(base.get("profile"), str) else None
+    ran = ((ok["adapter_name"] == specs[lr].name) & (ok["profile"] == specs[lr].profile)).any()
+    others = [POST_ACCURACY[label] for label in POST_ACCURACY if label != lr]
+    gap = f"{POST_ACCURACY[lr]:g} vs {max(others):g}" if others else f"{POST_ACCURACY[lr]:g}"
+    version = base.get("framework_version") if isinstance(base.get("framework_version"), str) else None
+    return verdicts.seed_claim(lr, gap, bool(ran), baseline, profile, version)
 
 
 def findings(loaded: Loaded) -> str:
     """The sentences under the headline table, derived from the same records (so they cannot drift)."""
-    ok = loaded.frame[
-        (loaded.frame["status"] == "ok") & (loaded.frame["device"] == "cpu") & (loaded.frame["dataset"] == "iris")
+    ok = _iris_cpu(loaded)
+    baseline = _baseline(ok)
+    tested = accuracy.comparisons(ok, baseline)
+    comps = tested.comparisons
+    significant = {c.key for c in comps if c.p_holm < stats.ALPHA}
+    detectable = [
+        c.assessed.detectable for c in comps if c.family == "baseline" and math.isfinite(c.assessed.detectable)
     ]
-    comps = accuracy.comparisons(ok, "sklearn-lr")
-    tested = [c for c in comps if c.test is not None and not c.test.constant]
-    significant = [c for c in tested if c.p_holm < stats.ALPHA]
-    mdds = [c.test.mdd for c in comps if c.family == "baseline" and c.test is not None and math.isfinite(c.test.mdd)]
     goal = learning.targets(ok, None)["iris"]
-    to_target = {}
-    for adapter in sorted(ok["adapter"].unique()):
-        times = [
-            learning.time_to_target(r, goal)
-            for r in loaded.records
-            if r.get("adapter") == adapter and r.get("status") == "ok" and r.get("device") == "cpu"
-        ]
-        to_target[adapter] = float(np.median(times)) if times else math.inf
-    order = sorted(to_target, key=lambda a: to_target[a])
+    by_split = _split_times(loaded, ok, goal)
+    times = {a: list(t.values()) for a, t in by_split.items()}
+    found = tta.orderings(by_split, [(a, b) for _, a, b in accuracy.comparison_pairs(ok, baseline)])
     tuned = [c for c in comps if c.family == "tuned" and c.fit_ratio is not None]
-    summ = serving.summary(serving.serving_frame(loaded.records))
-    best = serving.fastest_valid(summ)
+    frame = serving.serving_frame(loaded.records)
+    best = serving.fastest_valid(frame, serving.summary(frame))
     best = best[(best["dataset"] == "iris") & (best["device"] == "cpu")]
+    families = ", ".join(sorted({c.family for c in comps}))
     lines = [
-        f"**Accuracy**: {len(significant)} of {len(tested)} paired accuracy tests (against the logistic regression, model vs "
-        f"framework, stock vs tuned) {'is' if len(significant) == 1 else 'are'} significant after the Nadeau-Bengio correction and Holm's adjustment; a difference "
-        f"had to be {min(mdds):.3f}-{max(mdds):.3f} to be detected 80% of the time with these splits. The post's 0.83 vs 0.99 "
-        "does not survive repetition, and 'no detectable difference' is all these splits can say, not 'equal'."
-        if mdds else "**Accuracy**: too few splits for a test.",
-        f"**Time to {goal:.3f} accuracy** (median over splits; censored splits counted): "
-        + ", ".join(f"`{a}` {fmt(to_target[a]) if math.isfinite(to_target[a]) else 'not reached'}" for a in order)
-        + ". The model does not set the cost: the same MLP takes from "
-        f"{fmt(min(v for a, v in to_target.items() if 'mlp' in a))} to {fmt(max(v for a, v in to_target.items() if 'mlp' in a))} s "
-        "depending on the framework and its settings.",
+        f"**Accuracy**: {len(significant)} of {tested.m} distinct paired accuracy tests ({len(comps)} comparisons: {families}; "
+        f"a comparison repeating another's per-split differences is one test) {'is' if len(significant) == 1 else 'are'} "
+        f"significant after the Nadeau-Bengio correction and Holm's adjustment. At Holm's first step (alpha/{tested.m} = "
+        f"{tested.level:.2g}) a difference against `{baseline}` had to be {min(detectable):.3f}-{max(detectable):.3f} to be "
+        "detected 80% of the time (exact power, with the observed spread of these splits). "
+        f"{_seed_claim(ok, baseline)} 'No detectable difference' is all these splits can say, not 'equal'."
+        if detectable else "**Accuracy**: too few splits for a test.",
+        f"**Time to {goal:.3f} accuracy, reached and held to the end of training** (median over splits [95% CI], censored "
+        "splits counted): " + ", ".join(f"`{a}` {learning.median_cell(t)}" for a, t in times.items()) + ". "
+        + verdicts.ordering_summary(found),
         "**At its best** (tuned vs seed, same splits): " + "; ".join(_tuned_sentence(c) for c in tuned) + ".",
-        "**Serving**: the fastest valid path of every adapter, against the numpy forward pass with the same weights: "
-        + ", ".join(f"`{r['adapter']}` {r['path']} {fmt(r['p50_us'])} us ({fmt(r['ratio_ref'])}x)" for _, r in best.iterrows()) + ".",
+        "**Serving** (fastest valid path per adapter, and its p50 against the numpy forward pass with the same weights, "
+        "geometric mean over trials [95% CI]): " + "; ".join(serving.best_sentence(r) for _, r in best.iterrows()) + ".",
     ]  # fmt: skip
     return "\n".join(f"- {line}" for line in lines)
 
@@ -135,24 +173,42 @@ def seed(loaded: Loaded) -> str:
     )
 
 
+def _setting_ratios(ok: pd.DataFrame) -> dict[str, stats.RatioCI | None]:
+    """Each setting's fit time over its seed setting's, on the same splits (None: it is a seed setting)."""
+    out: dict[str, stats.RatioCI | None] = {}
+    meta = accuracy.adapter_meta(ok)
+    for adapter in sorted(ok["adapter"].unique()):
+        stock = accuracy.seed_setting(meta, adapter)
+        if stock is None:
+            out[adapter] = None
+            continue
+        joined = pair(ok[ok["adapter"] == stock], ok[ok["adapter"] == adapter], [], "fit_wall_s")
+        out[adapter] = stats.ratio_ci(joined["a"].to_numpy(), joined["b"].to_numpy())
+    return out
+
+
 def tuning(loaded: Loaded) -> str:
     """Each execution setting's fit time against the same framework's seed setting, on the same splits."""
     ok = loaded.frame[loaded.frame["status"] == "ok"]
     rows = []
-    for adapter in sorted(ok["adapter"].unique()):
-        name_backend = (adapter.split(":")[0], adapter.rsplit("[", 1)[1] if adapter.endswith("]") else "")
-        stock = [a for a in ok["adapter"].unique() if (a.split(":")[0], a.rsplit("[", 1)[1] if a.endswith("]") else "") == name_backend and re.fullmatch(r"[\w-]+:seed(\[\w+\])?", a)]  # fmt: skip
+    for adapter, r in _setting_ratios(ok).items():
         g = ok[ok["adapter"] == adapter]
-        ratio = "-"
-        if stock and stock[0] != adapter:
-            from bench.analysis.pairing import pair
-
-            joined = pair(ok[ok["adapter"] == stock[0]], g, [], "fit_wall_s")
-            r = stats.ratio_ci(joined["a"].to_numpy(), joined["b"].to_numpy())
-            ratio = f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]"
-        rows.append([f"`{adapter}`", fmt(float(g["fit_wall_s"].median())), ratio, fmt(float(g["accuracy"].mean()))])
-    return table(rows, ["setting", "fit s (median)", "fit time / the seed setting [95% CI]", "accuracy (mean)"]) + (
+        ratio = "-" if r is None else f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]"
+        verdict = "-" if r is None else verdicts.ratio_verdict(r)
+        rows.append(
+            [f"`{adapter}`", fmt(float(g["fit_wall_s"].median())), ratio, verdict, fmt(float(g["accuracy"].mean()))]
+        )
+    headers = ["setting", "fit s (median)", "fit time / the seed setting [95% CI]", "verdict", "accuracy (mean)"]
+    return table(rows, headers) + (
         f"\n\nFrom run `{loaded.paths[0].name}` ({len(ok['split_seed'].unique())} splits, interleaved, {_duration(loaded.records)})."
+    )
+
+
+def tuning_effects(loaded: Loaded) -> str:
+    """What each non-seed setting did to the fit time, in words that follow the ratio rule."""
+    ok = loaded.frame[loaded.frame["status"] == "ok"]
+    return "\n".join(
+        f"- `{adapter}` {verdicts.setting_effect(r)}." for adapter, r in _setting_ratios(ok).items() if r is not None
     )
 
 
@@ -175,12 +231,14 @@ def serving_table(loaded: Loaded) -> str:
                 cells.append(
                     str(r["status"]).split(",")[0] if pd.isna(r["p50_us"]) else f"{fmt(r['p50_us'])} ({r['status']})"
                 )
+            elif r["reference"]:
+                cells.append(f"{fmt(r['p50_us'])} (1x)")
             else:
-                cells.append(f"{fmt(r['p50_us'])} ({fmt(r['ratio_ref'])}x)")
+                cells.append(f"{fmt(r['p50_us'])} ({verdicts.ratio_text(r['ref_ratio'])})")
         rows.append([f"`{adapter}`", *cells])
     return (
         table(rows, ["adapter", *paths])
-        + f"\n\np50 in microseconds, one sample per call (x: ratio to the numpy reference on the same trials). From run `{loaded.paths[0].name}`."
+        + f"\n\np50 in microseconds, one sample per call, median over trials (x: the path's p50 over the numpy reference's on the same trial, geometric mean over trials [95% CI]). From run `{loaded.paths[0].name}`."
     )
 
 
@@ -265,6 +323,7 @@ RUNS: dict[str, tuple[str, Callable[[Loaded], str]]] = {
     "findings": ("reference-full-cpu-2core", findings),
     "seed": ("reference-seed-cpu-2core", seed),
     "tuning": ("tuning-cpu-2core", tuning),
+    "tuning-effects": ("tuning-cpu-2core", tuning_effects),
     "serving": ("reference-full-cpu-2core", serving_table),
     "scale": ("reference-scale-cpu-2core", scale),
     "default-duration": ("reference-cpu-2core", durations),

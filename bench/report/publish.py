@@ -3,12 +3,13 @@
 The site: ``index.html`` (every run with its machine, environment and dates;
 the machines; links to everything), ``runs/<run-id>/index.html`` (each run's
 report), ``compare/<a>--<b>/index.html`` (the same matrix on two machines),
-and whatever pages registered builders add (the history of versions side by
-side, when present). Every link is relative; plotly.js is written once to
+``history/index.html`` (``bench history``: each adapter's metrics across the
+matrix runs, with the steps in them, where there are two runs or more), and
+whatever pages registered builders add. Every link is relative; plotly.js is written once to
 ``assets/`` and linked from each page. ``DIR`` may be an existing folder (a
 site checkout): only these files are written, nothing else there is touched.
 
-**Adding pages** (e.g. ``bench history``): register a builder,
+**Adding pages**: register a builder,
 ``publish.register(builder)``, or put a ``site_pages(site)`` function in a
 module named by an entry point of the group ``bench.site``. A builder takes the
 :class:`Site` and returns :class:`Page` objects; the index links each one.
@@ -68,7 +69,7 @@ def register(builder: Builder) -> Builder:
 
 def builders() -> list[Builder]:
     """Built-in run and comparison pages, registered builders, then entry-point ones."""
-    found: list[Builder] = [run_pages, comparison_pages, *_BUILDERS]
+    found: list[Builder] = [run_pages, comparison_pages, history_pages, *_BUILDERS]
     for entry in metadata.entry_points(group=ENTRY_POINTS):
         try:
             found.append(entry.load())
@@ -153,6 +154,26 @@ def comparison_pages(site: Site) -> list[Page]:
             title = f"{a.run_id} ({machine_of(a)}) vs {b.run_id} ({machine_of(b)})"
             pages.append(Page("comparison", title, f"compare/{a.run_id}--{b.run_id}/index.html", _inlined(result.doc)))
     return pages
+
+
+def history_pages(site: Site) -> list[Page]:
+    """``bench history`` over the site's matrix runs (versions side by side), where there are at least two."""
+    from bench.report import history
+
+    names = [f.run_id for f in site.folders if f.kind() == "matrix"]
+    if len(names) < 2:
+        return []
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
+        try:
+            found = history.build(names, site.results_dir, "time", HISTORY_METRICS, OutputDir.user(Path(tmp)))
+        except UserError:  # nothing to line up (no metric in common): no page
+            return []
+        return [
+            Page("history", "History: each adapter's metrics across runs", "history/index.html", _inlined(found.doc))
+        ]
+
+
+HISTORY_METRICS = ("fit_wall_s", "latency_p50_us", "accuracy")
 
 
 # -- the index ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bench.analysis import stats
+from bench.analysis import stats, verdicts
 from bench.analysis.load import throughput_columns
 from bench.analysis.pairing import against, pair
 from bench.report.document import Doc
@@ -61,7 +61,15 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
             g = g[(g["a"] > 0) & (g["b"] > 0)]
             r = stats.ratio_ci(g["a"].to_numpy(), g["b"].to_numpy())
             rows.append(
-                [dataset, device, adapter, label, f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n, r.verdict()]
+                [
+                    dataset,
+                    device,
+                    adapter,
+                    label,
+                    f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
+                    r.n,
+                    verdicts.ratio_verdict(r),
+                ]
             )
     doc.table(
         ["dataset", "device", "adapter", "metric", f"ratio to {baseline} [95% CI]", "splits", "verdict"], rows, "ratios"
@@ -117,7 +125,7 @@ def devices(doc: Doc, ok: pd.DataFrame) -> None:
                     label,
                     f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
                     r.n,
-                    r.verdict("GPU faster", "GPU slower"),
+                    verdicts.ratio_verdict(r, "GPU faster", "GPU slower"),
                 ]
             )
     doc.heading("GPU vs CPU", 3)

@@ -7,6 +7,7 @@ and reported as a :class:`~bench.errors.UserError` naming the problem.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -90,6 +91,75 @@ class AdapterSpec:
         return cls(name=name, profile=profile or None, backend=backend or None)
 
 
+#: Environment names: short names, usable in trial ids and on the command line (RUN%NAME).
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+MAX_ENVIRONMENTS = 8
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One environment of an environment matrix: a name and the requirements that make it differ."""
+
+    name: str
+    requirements: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "requirements": list(self.requirements)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EnvironmentSpec:
+        return cls(data["name"], tuple(data.get("requirements", ())))
+
+
+def check_requirement(text: str, where: str) -> str:
+    """A PEP 508 requirement, or a UserError naming the environment and what is wrong with it."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as err:
+        raise UserError(f"{where}: {text!r} is not a valid requirement ({str(err).splitlines()[0]}).") from None
+    if requirement.url:
+        raise UserError(f"{where}: {text!r}: requirements from URLs are not supported; name a package and version.")
+    return str(requirement)
+
+
+def parse_environments(entries: Any, source: str) -> tuple[EnvironmentSpec, ...]:
+    """``[[environments]]`` tables (name, requirements) or ``--env NAME=REQ`` pairs, validated."""
+    if not isinstance(entries, list):
+        raise UserError(f'{source}: environments must be a list of tables, e.g. [[environments]] name = "a".')
+    found: dict[str, list[str]] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, EnvironmentSpec):
+            entry = entry.to_dict()
+        if (
+            not isinstance(entry, dict)
+            or set(entry) - {"name", "requirements"}
+            or not isinstance(entry.get("name"), str)
+        ):
+            raise UserError(f"{source}: environments[{index}] must be a table with 'name' and 'requirements'.")
+        name, reqs = entry["name"], entry.get("requirements", [])
+        if not ENV_NAME.fullmatch(name):
+            raise UserError(f"{source}: environment name {name!r}: letters, digits, '.', '_' and '-', at most 40.")
+        if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+            raise UserError(f"{source}: environment {name!r}: requirements must be a list of strings. Got {reqs!r}.")
+        found.setdefault(name, []).extend(check_requirement(r, f"environment {name!r}") for r in reqs)
+    if len(found) > MAX_ENVIRONMENTS:
+        raise UserError(f"{source}: {len(found)} environments; at most {MAX_ENVIRONMENTS} run side by side.")
+    return tuple(EnvironmentSpec(name, tuple(reqs)) for name, reqs in found.items())
+
+
+def env_flags(pairs: list[str]) -> list[dict]:
+    """``--env NAME=REQ`` flags (repeatable; the same NAME again adds a requirement) as config entries."""
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, requirement = pair.partition("=")
+        if not sep or not name.strip() or not requirement.strip():
+            raise UserError(f"--env {pair!r}: expected NAME=REQUIREMENT, e.g. --env new=scikit-learn==1.9.*")
+        out.setdefault(name.strip(), []).append(requirement.strip())
+    return [{"name": n, "requirements": r} for n, r in out.items()]
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated run configuration."""
@@ -120,6 +190,10 @@ class Config:
     #: A smoke run (``--quick``): its reports say at the top that its numbers are not comparable.
     quick: bool = False
     timing: TimingSettings = field(default_factory=TimingSettings)
+    #: An environment matrix: every trial runs once per environment, interleaved split by split.
+    environments: tuple[EnvironmentSpec, ...] = ()
+    #: Seed of the randomised adapter order within each round (None: derived from the run id).
+    order_seed: int | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -128,6 +202,11 @@ class Config:
         data["datasets"] = [d.to_dict() for d in self.datasets]
         data["devices"] = list(self.devices)
         data["preprocessing"] = list(self.preprocessing)
+        data["environments"] = [e.to_dict() for e in self.environments]
+        if not self.environments:
+            del data["environments"]  # configs stored before environments existed stay equal
+        if self.order_seed is None:
+            del data["order_seed"]
         return data
 
     @classmethod
@@ -137,6 +216,7 @@ class Config:
         known["adapters"] = tuple(AdapterSpec.from_dict(a) for a in data.get("adapters", []))
         known["datasets"] = tuple(DatasetSpec(**d) for d in data.get("datasets", [{"source": "iris"}]))
         known["timing"] = TimingSettings.from_dict(data.get("timing", {}))
+        known["environments"] = tuple(EnvironmentSpec.from_dict(e) for e in data.get("environments", []))
         for key in ("devices", "preprocessing"):
             if key in known:
                 known[key] = tuple(known[key])
@@ -156,7 +236,7 @@ class Config:
         without looking for a GPU (validation does not depend on the machine)."""
         devices = sum(2 if d == "auto" else 1 for d in self.devices) if upper_bound else len(self.resolved_devices())
         cells = len(self.adapters) * devices * len(self.datasets) * len(self.preprocessing)
-        return cells * self.n_seeds()
+        return cells * self.n_seeds() * max(1, len(self.environments))
 
 
 def builtin_config_path(name: str) -> Path:
@@ -219,6 +299,10 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
                 "stratify", "interleave", "description", "quick", "init_seed"):  # fmt: skip
         if key in data:
             kwargs[key] = data[key]
+    if "environments" in data:
+        kwargs["environments"] = parse_environments(data["environments"], source)
+    if "order_seed" in data:
+        kwargs["order_seed"] = data["order_seed"]
     if "timing" in data:
         try:
             kwargs["timing"] = TimingSettings.from_dict(data["timing"])
@@ -314,6 +398,8 @@ def _check_numbers(config: Config, source: str) -> None:
         )
     if config.init_seed is not None:
         problems.append(_bounded("init_seed", config.init_seed, int, 0, 2**31 - 1, "an int >= 0"))
+    if config.order_seed is not None:
+        problems.append(_bounded("order_seed", config.order_seed, int, 0, 2**31 - 1, "an int >= 0"))
     for key in ("stratify", "interleave", "quick"):
         if not isinstance(getattr(config, key), bool):
             problems.append(f"{key} must be true or false")

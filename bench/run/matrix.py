@@ -30,6 +30,8 @@ class Trial:
     preprocessing: str = "none"
     #: The machine the trial is pinned to (``--each-host``); part of its id.
     host: str | None = None
+    #: The environment (``[[environments]]``, ``--env NAME=REQ``) whose Python runs it; part of its id.
+    environment: str | None = None
 
     @property
     def data_label(self) -> str:
@@ -41,12 +43,17 @@ class Trial:
         base = f"{self.data_label}/{self.adapter.label}/{self.device}/split-{self.split_seed:02d}"
         if self.init_seed != self.split_seed:
             base += f"/init-{self.init_seed:02d}"
-        return base + (f"@{self.host}" if self.host else "")
+        return base + (f"%{self.environment}" if self.environment else "") + (f"@{self.host}" if self.host else "")
 
     @property
     def group(self) -> str:
-        """Trials that share one worker process: same adapter, backend and device."""
-        return f"{self.adapter.label}/{self.device}"
+        """Trials that share one worker process: same adapter, backend, device and environment."""
+        return f"{self.adapter.label}/{self.device}" + (f"%{self.environment}" if self.environment else "")
+
+    @property
+    def cell(self) -> tuple:
+        """What the same trial is in every environment: the unit that environments are interleaved within."""
+        return (self.data_label, self.adapter.label, self.device, self.split_seed, self.init_seed, self.host)
 
     @property
     def backend(self) -> str:
@@ -63,6 +70,7 @@ class Trial:
             "skip_reason": self.skip_reason,
             "preprocessing": self.preprocessing,
             "host": self.host,
+            "environment": self.environment,
         }
 
     @classmethod
@@ -76,6 +84,7 @@ class Trial:
             data.get("skip_reason"),
             data.get("preprocessing", "none"),
             data.get("host"),
+            data.get("environment"),
         )
 
     def record_fields(self, config: Config) -> dict:
@@ -94,6 +103,7 @@ class Trial:
             "backend": self.backend,
             "device": self.device,
             "host": self.host,
+            "environment": self.environment,
             "split_seed": self.split_seed,
             "init_seed": self.init_seed,
             "test_size": config.test_size,
@@ -136,11 +146,14 @@ def expand(config: Config, hosts: list[str] | None = None) -> Iterator[Trial]:
     """
     devices = config.resolved_devices()
     reasons = {(spec, device): skip_reason(spec, device) for spec in config.adapters for device in devices}
-    for spec, device in itertools.product(config.adapters, devices):
+    environments: list[str | None] = [e.name for e in config.environments] or [None]
+    for spec, device, environment in itertools.product(config.adapters, devices, environments):
         for dataset, prep, (split_seed, init_seed) in itertools.product(
             config.datasets, config.preprocessing, seeds(config)
         ):
-            trial = Trial(dataset, spec, device, split_seed, init_seed, reasons[(spec, device)], prep)
+            trial = Trial(
+                dataset, spec, device, split_seed, init_seed, reasons[(spec, device)], prep, None, environment
+            )
             if not hosts:
                 yield trial
             for host in hosts or []:

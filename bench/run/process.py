@@ -165,6 +165,8 @@ class WorkerProcess:
         self.hello: dict | None = None
         self.buffer = b""
         self._parent_w: int | None = None
+        #: Decides a trial's rows in this (the parent) process; None: the worker splits by seed itself.
+        self.rows: Callable[[Trial], dict] | None = None
 
     @classmethod
     def for_trial(
@@ -230,8 +232,9 @@ class WorkerProcess:
         """Run one trial; a crash, a hang or a failed start-up becomes its outcome."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
+        rows = self.rows(trial) if self.rows is not None else None
         try:
-            self._send({"type": "trial", "trial": trial.to_dict(), "serve": serve})
+            self._send({"type": "trial", "trial": trial.to_dict(), "serve": serve, "rows": rows})
         except (BrokenPipeError, OSError):
             pass  # the worker died: its exit is read below
         # A fresh worker first imports its framework and warms up, under its own limit; the

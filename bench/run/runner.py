@@ -19,6 +19,7 @@ from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups
+from bench.run.order import order_seed
 from bench.run.process import Outcome
 from bench.run.progress import Progress
 from bench.store.writer import RunStore
@@ -84,6 +85,7 @@ class _Runner:
         self.result = result
         self.stopped: dict[str, str] = {}  # group -> why the rest of its sweep is skipped
         self.positions: dict[str, int] = {}
+        self.order_seed: int | None = None
 
     def skip_reason(self, trial: Trial) -> str | None:
         return self.stopped.get(trial.group)
@@ -97,6 +99,7 @@ class _Runner:
                   **trial.record_fields(self.config), "executor": self.executor.name, **outcome.fields}  # fmt: skip
         if trial.trial_id in self.positions:
             fields["position"] = self.positions[trial.trial_id]
+            fields["order_seed"] = self.order_seed
         if outcome.environment:
             self.store.add_environment(outcome.environment)
         record = assemble(fields)
@@ -125,8 +128,9 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
 
 
 def run(
-    config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False
-) -> RunResult:
+    config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False,
+    pythons: dict[str, str] | None = None,
+) -> RunResult:  # fmt: skip
     """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one)."""
     from bench.measure.machine import machine_id
     from bench.run.process import control_in_worker
@@ -154,7 +158,9 @@ def run(
             runner.finished(trial, Outcome({"status": "skipped", "reason": reason}))
         else:
             runnable.append(trial)
-    job = Job(config, store, machine_id() if executor.local_devices else None)
+    seed = order_seed(config.order_seed, store.run_id)
+    job = Job(config, store, machine_id() if executor.local_devices else None, seed, pythons or {})
+    runner.order_seed = seed
     control = executor.local_devices and bool(runnable)
     if control:
         store.record_control("before", control_in_worker(config.threads))

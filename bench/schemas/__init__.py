@@ -12,7 +12,20 @@ import json
 from importlib import resources
 
 #: One schema per output: ``run-dry-run`` is ``bench run --dry-run --json``.
-NAMES = ("compare", "env", "export", "list", "publish", "report", "run", "run-dry-run", "scale", "seed")
+NAMES = (
+    "check",
+    "compare",
+    "env",
+    "export",
+    "history",
+    "list",
+    "publish",
+    "report",
+    "run",
+    "run-dry-run",
+    "scale",
+    "seed",
+)
 
 
 def schema(name: str) -> dict:

@@ -13,11 +13,12 @@ NAME`` finds it by its module name.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -26,6 +27,7 @@ from bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
     from bench.run.config import Config
+    from bench.run.datasets import DatasetSpec
     from bench.run.matrix import Trial
 
 
@@ -57,17 +59,30 @@ class Job:
     config: Config
     logs: Logs | None = None
     machine_id: str | None = None
+    #: Seed of the adapter order within each round (recorded with every trial).
+    order_seed: int = 0
+    #: The Python of each environment of the run (by name); trials of no environment use this one's.
+    pythons: dict[str, str] = field(default_factory=dict)
 
     def worker(self, trial: Trial, log_dir: Path | None = None) -> WorkerProcess:
         """The worker process for ``trial``'s group (its stderr in the run's logs, or in ``log_dir``)."""
-        name = trial.group.replace("/", "_") + ".log"
+        name = trial.group.replace("/", "_").replace("%", "_") + ".log"
+        python = self.pythons.get(trial.environment or "")
         if self.logs is not None:
             logs = self.logs
-            return WorkerProcess.for_trial(
-                self.config, trial, self.machine_id, lambda: logs.log(name), logs.log_path(name)
+            process = WorkerProcess.for_trial(self.config, trial, self.machine_id, lambda: logs.log(name),
+                                              logs.log_path(name), python)  # fmt: skip
+        else:
+            path = (log_dir or Path(tempfile.gettempdir())) / name
+            process = WorkerProcess.for_trial(
+                self.config, trial, self.machine_id, lambda: open(path, "ab"), path, python
             )
-        path = (log_dir or Path(tempfile.gettempdir())) / name
-        return WorkerProcess.for_trial(self.config, trial, self.machine_id, lambda: open(path, "ab"), path)
+        process.rows = self.rows
+        return process
+
+    def rows(self, trial: Trial) -> dict:
+        """The trial's split, decided here (the parent), so every environment trains and tests on the same rows."""
+        return split_rows(trial.dataset, self.config.test_size, self.config.stratify, trial.split_seed)
 
     def serve(self, trial: Trial) -> bool:
         """Whether this trial measures its serving paths (``timing.serving_splits``)."""
@@ -75,13 +90,37 @@ class Job:
         return limit is None or trial.split_seed - self.config.first_seed < limit
 
     def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "machine_id": self.machine_id}
+        return {"config": self.config.to_dict(), "machine_id": self.machine_id, "order_seed": self.order_seed}
 
     @classmethod
     def from_dict(cls, data: dict) -> Job:
         from bench.run.config import Config
 
-        return cls(Config.from_dict(data["config"]), None, data.get("machine_id"))
+        return cls(Config.from_dict(data["config"]), None, data.get("machine_id"), data.get("order_seed", 0))
+
+
+@functools.lru_cache(maxsize=256)
+def _split(dataset: DatasetSpec, test_size: float, stratify: bool, split_seed: int) -> tuple[list[int], list[int]]:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    ds = _dataset(dataset)
+    train, test = train_test_split(np.arange(ds.n_samples), test_size=test_size, random_state=split_seed,
+                                   stratify=ds.y if stratify else None)  # fmt: skip
+    return train.tolist(), test.tolist()
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(dataset: DatasetSpec) -> Any:
+    from bench.run.datasets import load_spec
+
+    return load_spec(dataset)
+
+
+def split_rows(dataset: DatasetSpec, test_size: float, stratify: bool, split_seed: int) -> dict:
+    """Train and test row indices of one split, in the order train_test_split gives them."""
+    train, test = _split(dataset, test_size, stratify, split_seed)
+    return {"train": train, "test": test}
 
 
 class Executor(ABC):

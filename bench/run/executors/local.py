@@ -9,28 +9,14 @@ each group runs to the end before the next starts (``bench scale``'s sweeps).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bench.run.executors import Executor, Hooks, Job
+from bench.run.order import running_order
 from bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
     from bench.run.matrix import Trial
-
-
-def turns(lanes: list[list[Trial]], interleave: bool) -> Iterator[tuple[int, Trial]]:
-    """(lane index, trial) in running order: round-robin across lanes, or lane after lane."""
-    if not interleave:
-        for index, lane in enumerate(lanes):
-            for trial in lane:
-                yield index, trial
-        return
-    for row in itertools.zip_longest(*lanes):
-        for index, trial in enumerate(row):
-            if trial is not None:
-                yield index, trial
 
 
 class LocalExecutor(Executor):
@@ -40,7 +26,7 @@ class LocalExecutor(Executor):
         workers: dict[int, WorkerProcess] = {}
         dead: dict[int, str] = {}
         try:
-            for index, trial in turns(lanes, job.config.interleave):
+            for index, trial in running_order(lanes, job.config.interleave, job.order_seed):
                 reason = dead.get(index) or hooks.skip_reason(trial)
                 if reason:
                     hooks.finished(

@@ -1,0 +1,121 @@
+"""History: every stored run (and every environment of a run) as one point per adapter and metric.
+
+A point is a run's estimate of a metric for one dataset x adapter x device:
+the geometric mean over its splits (init seeds averaged within a split) with
+the standard error of the log mean. Points are ordered by when the run ran
+(``by="time"``), labelled by the user's git commit (``by="commit"``), or
+ordered by a package's version (``by=<package>``, from each environment's
+exact versions). Steps are found by :mod:`bench.analysis.steps`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from packaging.version import InvalidVersion, Version
+
+from bench.analysis.load import Loaded
+from bench.analysis.pairing import per_split
+from bench.analysis.steps import detect_steps
+from bench.errors import UserError
+from bench.record import metric_for
+
+KEYS = ["dataset", "adapter", "device"]
+DEFAULT_METRICS = ("fit_wall_s", "latency_p50_us", "accuracy")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One position of the history: a run, or one environment of a run."""
+
+    run: str
+    label: str
+    order: tuple
+    environment: str | None
+
+
+def _version(text: str | None) -> tuple:
+    try:
+        return (0, Version(str(text))) if text else (1, Version("0"))
+    except InvalidVersion:
+        return (1, Version("0"))
+
+
+def points(loaded: Loaded, by: str) -> dict[tuple[str, str | None], Point]:
+    """The history's points, keyed by (run id, environment)."""
+    frame = loaded.frame
+    envs = frame["environment"] if "environment" in frame.columns else pd.Series(None, index=frame.index)
+    out: dict[tuple[str, str | None], Point] = {}
+    for folder in loaded.folders:
+        info, environment = folder.info(), folder.environment()
+        mask = frame["run_id"] == folder.run_id
+        started = pd.to_datetime(frame.loc[mask, "started_at"]).min() if "started_at" in frame.columns else None
+        names: list[str | None] = [*sorted({e for e in envs[mask] if isinstance(e, str)})] or [None]
+        for env_name in names:
+            label = folder.run_id + (f"%{env_name}" if env_name else "")
+            packages = (info.get("environments", {}).get(env_name or "", {}) or {}).get("packages") or environment.get(
+                "packages", {}
+            )
+            when: tuple = (str(started), env_name or "")
+            order: tuple
+            if by == "time":
+                order, shown = when, label
+            elif by == "commit":
+                project = info.get("project") or {}
+                commit = (project.get("commit") or "?")[:10] + ("-dirty" if project.get("dirty") else "")
+                order, shown = when, f"{label} ({commit})"
+            else:
+                version = packages.get(by) or packages.get(by.lower())
+                order, shown = (_version(version), *when), f"{label} ({by} {version or '?'})"
+            out[(folder.run_id, env_name)] = Point(folder.run_id, shown, order, env_name)
+    return out
+
+
+def _estimate(values: np.ndarray) -> tuple[float, float, int]:
+    """Log of the geometric mean and its standard error."""
+    logs = np.log(values[values > 0])
+    n = len(logs)
+    if n == 0:
+        return math.nan, math.nan, 0
+    return float(logs.mean()), float(logs.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan, n
+
+
+def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = DEFAULT_METRICS) -> pd.DataFrame:
+    """One row per (metric, dataset, adapter, device, point): log mean, its standard error, the point's order."""
+    pts = points(loaded, by)
+    ok = loaded.frame[loaded.frame["status"] == "ok"].copy()
+    if "environment" not in ok.columns:
+        ok["environment"] = None
+    ok["point"] = [pts[(r, e if isinstance(e, str) else None)].label for r, e in zip(ok["run_id"], ok["environment"])]
+    rank = {p.label: i for i, p in enumerate(sorted(pts.values(), key=lambda p: p.order))}
+    rows = []
+    for metric in metrics:
+        if metric not in ok.columns:
+            raise UserError(f"No metric {metric!r} in these runs. Metrics: fit_wall_s, latency_p50_us, accuracy, ...")
+        splits = per_split(ok.dropna(subset=[metric]), [*KEYS, "point"], metric)
+        for key, g in splits.groupby([*KEYS, "point"], sort=False):
+            mean, se, n = _estimate(g[metric].to_numpy(float))
+            rows.append({"metric": metric, **dict(zip([*KEYS, "point"], key)), "log_mean": mean, "se": se, "n": n,
+                         "rank": rank[key[-1]]})  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["metric", *KEYS, "rank"]).reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def steps(frame: pd.DataFrame) -> list[dict]:
+    """Every step found, per metric and adapter: the point after it, the after/before ratio and its interval."""
+    found = []
+    for (metric, dataset, adapter, device), g in frame.groupby(["metric", *KEYS], sort=True):
+        g = g.dropna(subset=["log_mean"])
+        se = g["se"].to_numpy(float)
+        fill = float(np.nanmedian(se)) if np.isfinite(se).any() else 0.1
+        for step in detect_steps(list(g["log_mean"].to_numpy(float)), list(np.where(np.isfinite(se), se, fill))):
+            m = metric_for(metric)
+            found.append({
+                "run": str(g["point"].iloc[step.index]), "before": str(g["point"].iloc[step.index - 1]),
+                "metric": metric, "dataset": dataset, "adapter": adapter, "device": device,
+                "value": step.ratio, "low": step.low, "high": step.high, "p": step.p,
+                "better": (m.better if m else None),
+            })  # fmt: skip
+    return found

@@ -1,0 +1,134 @@
+"""Versions side by side and history: the running order, environments, step detection, bench history."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.analysis.steps import detect_steps
+from bench.cli import main
+from bench.errors import UserError
+from bench.run.config import AdapterSpec, Config, EnvironmentSpec, env_flags, parse_environments, validate
+from bench.run.matrix import expand, groups
+from bench.run.order import running_order
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lanes_of(config):
+    return list(groups(expand(config)).values())
+
+
+def test_running_order_interleaves_environments_back_to_back_and_counterbalanced():
+    envs = (EnvironmentSpec("a", ("scikit-learn==1.8.*",)), EnvironmentSpec("b", ("scikit-learn==1.9.*",)))
+    config = validate(Config(adapters=(AdapterSpec("sklearn-lr"), AdapterSpec("sklearn-mlp")), splits=4,
+                             environments=envs), "test")  # fmt: skip
+    order = [t for _, t in running_order(lanes_of(config), True, seed=7)]
+    assert len(order) == config.n_trials() == 16
+    for i in range(0, 16, 2):  # the same cell in both environments, back to back
+        assert order[i].cell == order[i + 1].cell and {order[i].environment, order[i + 1].environment} == {"a", "b"}
+    firsts = [order[i].environment for i in range(0, 16, 2)]
+    assert firsts.count("a") == firsts.count("b") == 4  # each environment runs first as often
+    rounds = [order[i : i + 4] for i in range(0, 16, 4)]
+    assert all(len({t.split_seed for t in r}) == 1 for r in rounds)  # split by split
+    adapters_first = {r[0].adapter.name for r in rounds}
+    assert adapters_first == {"sklearn-lr", "sklearn-mlp"}  # the adapter order is not fixed...
+    again = [t.trial_id for _, t in running_order(lanes_of(config), True, seed=7)]
+    assert again == [t.trial_id for t in order]  # ...but reproducible from its seed
+
+
+def test_environment_flags_and_their_errors():
+    assert env_flags(["new=scikit-learn==1.9.*", "new=numpy<3", "old=scikit-learn==1.8.*"]) == [
+        {"name": "new", "requirements": ["scikit-learn==1.9.*", "numpy<3"]},
+        {"name": "old", "requirements": ["scikit-learn==1.8.*"]},
+    ]
+    for bad, words in [(["x"], "expected NAME=REQUIREMENT"), (["a=scikit-learn==>1"], "environment 'a'"),
+                       (["a b=numpy"], "environment name 'a b'"), (["a=git+https://x/y"], "not a valid requirement")]:  # fmt: skip
+        with pytest.raises(UserError, match=words):
+            parse_environments(env_flags(bad), "--env")
+    ids = [t.trial_id for t in expand(validate(Config(adapters=(AdapterSpec("sklearn-lr"),), splits=1,
+                                                      environments=parse_environments(env_flags(["a=numpy"]), "x")), "t"))]  # fmt: skip
+    assert ids == ["iris/sklearn-lr/cpu/split-00%a"]
+
+
+def test_steps_found_where_they_are_and_not_where_they_are_not():
+    rng = np.random.default_rng(3)
+    false_alarms = found = 0
+    for _ in range(100):
+        y = rng.normal(0, 0.05, 8)  # runs differ by ~5% more than their own splits say
+        se = np.full(8, 0.02)
+        false_alarms += bool(detect_steps(y, se))
+        y[5:] += math.log(1.6)
+        steps = detect_steps(y, se)
+        found += len(steps) == 1 and steps[0].index == 5 and steps[0].low < 1.6 < steps[0].high
+    assert false_alarms <= 10 and found >= 85
+    assert detect_steps([0.0, 0.0], [0.1, 0.1]) == []  # two points: a comparison, not a history
+
+
+def _run(tmp_path, run_id, fit_s):
+    env = dict(
+        os.environ, BENCH_ADAPTERS="fake-sleepy=tests.fake_adapters:SleepyClassifier", BENCH_TEST_FIT_S=str(fit_s)
+    )
+    conf = tmp_path / "c.toml"
+    conf.write_text('adapters = ["fake-sleepy"]\ndevices = ["cpu"]\nsplits = 4\n[timing]\nwarmup = 1\nlatency_min_calls = 5\n'
+                    'latency_budget_s = 0.005\nstock_min_calls = 2\nstock_budget_s = 0.005\nbatch_sizes = [1]\n'
+                    'throughput_budget_s = 0.005\nserving = false\ncurves = false\n')  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(conf), "--run-id", run_id, "--results-dir",
+                           str(tmp_path / "results")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-1500:]
+
+
+@pytest.mark.slow
+def test_history_finds_the_step_of_a_plugin_that_became_slower(tmp_path):
+    for i, fit_s in enumerate([0.02, 0.02, 0.02, 0.06, 0.06, 0.06]):
+        _run(tmp_path, f"r{i}", fit_s)
+    out = subprocess.run([sys.executable, "-m", "bench", "history", "--results-dir", str(tmp_path / "results"), "--json",
+                          "--metrics", "fit_wall_s"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    steps = json.loads(out.stdout)["steps"]
+    assert [(s["run"], s["metric"], s["adapter"]) for s in steps] == [("r3", "fit_wall_s", "fake-sleepy")]
+    assert steps[0]["low"] < 3.0 < steps[0]["high"] or 2.0 < steps[0]["value"] < 3.5
+    quiet = subprocess.run([sys.executable, "-m", "bench", "history", "r0", "r1", "r2", "--results-dir",
+                            str(tmp_path / "results"), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert json.loads(quiet.stdout)["steps"] == []
+    assert main(["history", "r0", "--results-dir", str(tmp_path / "results")]) == 1  # one run is not a history
+
+
+@pytest.mark.slow
+def test_a_duet_of_two_scikit_learn_versions_compared_within_one_run(tmp_path):
+    """Needs the package registry (skips without it); the environments are cached, so a rerun costs seconds."""
+    results = str(tmp_path / "results")
+    args = ["run", "--quick", "--adapters", "sklearn-lr", "--devices", "cpu", "--run-id", "duet", "--results-dir", results,
+            "--env", "old=scikit-learn==1.8.*", "--env", "new=scikit-learn==1.9.*"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode == 1 and any(
+        w in done.stderr.lower() for w in ("network", "connect", "dns", "resolve host", "timed out")
+    ):
+        pytest.skip(f"no package registry: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in (tmp_path / "results/runs/duet/records.jsonl").read_text().splitlines()]
+    versions = {r["environment"]: r["framework_version"] for r in records}
+    assert versions["old"].startswith("1.8.") and versions["new"].startswith("1.9.")
+    by_split = {}
+    for r in records:
+        by_split.setdefault(r["split_seed"], set()).add(r["test_rows_sha"])
+    assert all(len(shas) == 1 for shas in by_split.values())  # the parent decided the rows: the same in both
+    positions = sorted(records, key=lambda r: r["position"])
+    assert all(positions[i]["split_seed"] == positions[i + 1]["split_seed"] for i in range(0, len(positions), 2))
+    info = json.loads((tmp_path / "results/runs/duet/run.json").read_text())
+    assert info["environments"]["new"]["packages"]["scikit-learn"].startswith("1.9.")
+    cmp = subprocess.run([sys.executable, "-m", "bench", "compare", "duet%old", "duet%new", "--results-dir", results,
+                          "--json", "--out", str(tmp_path / "cmp")], cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert cmp.returncode in (0, 4, 5), cmp.stderr[-1000:]
+    assert "scikit-learn" in cmp.stdout
+    bad = subprocess.run([sys.executable, "-m", "bench", "run", "--quick", "--adapters", "sklearn-lr", "--run-id", "bad",
+                          "--results-dir", results, "--env", "x=scikit-learn==0.0.0.1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.count("\n") <= 2 and "Environment 'x'" in bad.stderr
+    assert not (tmp_path / "results/runs/bad").exists()  # nothing written: the build failed before the run
