@@ -183,7 +183,8 @@ def _dry_run(config: Any, args: argparse.Namespace) -> int:
         if args.json:
             trials.append({"trial_id": trial.trial_id, "dataset": trial.data_label, "adapter": trial.adapter.label,
                            "device": trial.device, "split_seed": trial.split_seed, "init_seed": trial.init_seed,
-                           "group": trial.group, "skipped": trial.skip_reason is not None, "skip_reason": trial.skip_reason})  # fmt: skip
+                           "group": trial.group, "environment": trial.environment, "skipped": trial.skip_reason is not None,
+                           "skip_reason": trial.skip_reason})  # fmt: skip
         else:
             print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
         count += 1

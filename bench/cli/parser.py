@@ -97,10 +97,17 @@ def _executor_options(p: argparse.ArgumentParser, args_holder: dict) -> None:
 
 
 def builtin_setting(config: str, key: str) -> Any:
-    """A setting of a built-in config as its TOML file says (help text follows the files, never a copy)."""
-    from bench.run.config import builtin_config_path, read_toml
+    """A setting of a built-in config as its TOML file says (help text follows the files, never a copy).
 
-    return read_toml(builtin_config_path(config)).get(key)
+    Read with the TOML parser alone: ``--help`` imports nothing heavy (bench.run.config imports the adapters)."""
+    from importlib import resources
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    return tomllib.loads((resources.files("bench") / "configs" / f"{config}.toml").read_text()).get(key)
 
 
 def _run_parser(sub: Any) -> None:
