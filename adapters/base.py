@@ -147,9 +147,10 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         post's settings, ``"seed"``, for the MLPs); reports compare every
         other profile of the adapter (``"tuned"``) with it. None: the
         adapter's defaults are its stock form.
-    colour : str or None
-        A colour hint for figures (any matplotlib colour); None: one is
-        derived from the adapter's name, the same in every figure and run.
+    colour : str, dict or None
+        A hue for figures (blue, orange, green, red, purple, brown, pink,
+        grey, olive, cyan), or one per backend (``{"jax": "purple"}``); None:
+        one is derived from the adapter's name, the same in every run.
     """
 
     framework = "unknown"
@@ -162,11 +163,16 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     iterative = False
     model = ""
     stock_profile: str | None = None
-    colour: str | None = None
+    colour: str | dict[str, str] | None = None
 
     @classmethod
     def model_family(cls) -> str:
         return cls.model or cls.__name__
+
+    @classmethod
+    def colour_for(cls, backend: str) -> str | None:
+        """The figure hue this adapter declares for ``backend`` (None: derived from its name)."""
+        return cls.colour.get(backend) if isinstance(cls.colour, dict) else cls.colour
 
     _parameter_constraints: dict = {
         "device": [StrOptions(set(DEVICES))],

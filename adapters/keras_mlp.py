@@ -124,6 +124,7 @@ class KerasMLPClassifier(MLPClassifierBase):
     framework = "keras"
     requires = ("keras",)
     install_extra = "keras"
+    colour = {"tensorflow": "orange", "jax": "purple", "torch": "brown"}
     supported_devices = ("cpu", "gpu")
     supported_backends = BACKENDS
     profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE)}

@@ -55,6 +55,7 @@ class SklearnLRClassifier(BenchClassifier):
     supported_devices = ("cpu",)
     profiles = {"2016": dict(PROFILE_2016)}
     model = "logistic-regression"
+    colour = "blue"
 
     _parameter_constraints: dict = {
         **BenchClassifier._parameter_constraints,

@@ -76,6 +76,7 @@ class SklearnMLPClassifier(MLPClassifierBase):
     """
 
     framework = "sklearn"
+    colour = "green"
     requires = ("sklearn",)
     install_extra = ""
     supported_devices = ("cpu",)

@@ -69,6 +69,7 @@ class TorchMLPClassifier(MLPClassifierBase):
     framework = "torch"
     requires = ("torch",)
     install_extra = "torch"
+    colour = "red"
     supported_devices = ("cpu", "gpu")
     profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE)}
 

@@ -168,6 +168,7 @@ FIELDS: list[Field] = [
     F("adapter_class", str, IDENTITY, "", "module:Class the name resolved to when the trial ran"),
     F("profile", str, IDENTITY, "", "named parameter set"),
     F("stock_profile", str, IDENTITY, "", "the adapter's stock profile (its tuned profiles are compared with it)"),
+    F("colour", str, PROV, "", "the figure hue the adapter declares (absent: derived from its name)"),
     F("params", dict[str, Json], IDENTITY, "", "resolved parameters (profile overridden by explicit ones)"),
     F("backend", str, IDENTITY, "", "Keras backend, or 'default'"),
     F("device", str, IDENTITY, "", "cpu | gpu"),

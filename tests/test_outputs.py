@@ -122,9 +122,19 @@ def test_adapter_colours_are_fixed_by_name_in_every_process():
 
     labels = ["sklearn-lr", "sklearn-mlp:seed", "keras-mlp:seed[tensorflow]", "keras-mlp:seed[jax]", "keras-mlp:seed[torch]",
               "torch-mlp:seed", "torch-mlp:tuned", "keras-mlp:tuned[jax]", "sklearn.ensemble.HistGradientBoostingClassifier"]  # fmt: skip
+    register = (
+        "import pandas as pd; from bench.run.config import AdapterSpec; from bench.analysis.load import declared_fields; "
+        "from bench.report.plots import register_colours; "
+        f"specs = [AdapterSpec.parse(l.replace('[', '@').rstrip(']')) for l in {labels!r}]; "
+        "register_colours(declared_fields(pd.DataFrame([{'adapter': s.label, 'adapter_name': s.name, 'profile': s.profile, "
+        "'backend': s.backend or 'default'} for s in specs])))"
+    )
+    exec(
+        register, {}
+    )  # colours come from record fields (the adapter's declared hue, its stock profile), as in a report
     here = [colour(label) for label in labels]
     assert len(set(here)) == len(labels)  # every adapter its own colour
-    code = f"from bench.report.plots import colour; print([colour(l) for l in {labels!r}])"
+    code = f"{register}; from bench.report.plots import colour; print([colour(l) for l in {labels!r}])"
     other = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -35,7 +35,10 @@ def record(adapter, split, acc, fit=1.0, status="ok", device="cpu", **extra):
 def write_run(root, run_id, records, env=ENV):
     path = root / "runs" / run_id
     path.mkdir(parents=True)
-    (path / "config.json").write_text(json.dumps({"splits": 8, "test_size": 0.5}))
+    adapters = list(dict.fromkeys(r["adapter"] for r in records))  # as a real run's config lists them
+    (path / "config.json").write_text(
+        json.dumps({"splits": 8, "test_size": 0.5, "adapters": [{"name": a} for a in adapters]})
+    )
     (path / "environment.json").write_text(json.dumps(env))
     (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return path

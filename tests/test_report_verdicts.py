@@ -48,7 +48,8 @@ def family_records() -> list[dict]:
     """LR, the MLP in scikit-learn, torch (seed and a tuned setting with identical accuracies) and Keras."""
     fields = {
         "lr": dict(adapter_name="lr", framework="sklearn", model="logistic-regression", backend="default"),
-        "sk-mlp:seed": dict(adapter_name="sk-mlp", framework="sklearn", model="mlp", profile="seed", backend="default"),
+        "sk-mlp:seed": dict(adapter_name="sk-mlp", framework="sklearn", model="mlp", profile="seed", backend="default",
+                            stock_profile="seed"),
         "torch-mlp:seed": dict(adapter_name="torch-mlp", framework="torch", model="mlp", profile="seed", backend="default"),
         "torch-mlp:tuned": dict(adapter_name="torch-mlp", framework="torch", model="mlp", profile="tuned", backend="default"),
         "keras-mlp:seed[tensorflow]": dict(adapter_name="keras-mlp", framework="keras", model="mlp", profile="seed",

@@ -89,9 +89,34 @@ def tidy(records: list[dict]) -> pd.DataFrame:
     return finish(flat_frame(records))
 
 
+#: What adapters declare as data, filled in for records stored before the fields existed.
+DECLARED = ("stock_profile", "colour")
+
+
+def declared_fields(df: pd.DataFrame) -> pd.DataFrame:
+    """``stock_profile`` and ``colour`` from the adapter class where older records lack them (never guessed)."""
+    from adapters import adapter_class
+
+    missing = [c for c in DECLARED if c not in df.columns or df[c].isna().any()]
+    if not missing or "adapter_name" not in df.columns:
+        return df
+    for col in DECLARED:
+        if col not in df.columns:
+            df[col] = None
+    for (name, backend), rows in df.groupby(["adapter_name", "backend"], dropna=False).groups.items():
+        try:
+            cls = adapter_class(str(name))
+        except Exception:  # an adapter this process cannot load: its fields stay unknown
+            continue
+        declared = {"stock_profile": cls.stock_profile, "colour": cls.colour_for(str(backend))}
+        for col, value in declared.items():
+            df.loc[rows, col] = df.loc[rows, col].where(df.loc[rows, col].notna(), value)
+    return df
+
+
 def finish(df: pd.DataFrame) -> pd.DataFrame:
-    """The combined frame of one or more runs: reasons, machines, timestamps, statuses."""
-    df = df.reset_index(drop=True)
+    """The combined frame of one or more runs: reasons, machines, timestamps, statuses, declared fields."""
+    df = declared_fields(df.reset_index(drop=True))
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "")
     # Runs spread over several machines (Dask): tell them apart wherever devices are.
     machine = df["host"].where(df["host"].notna(), df["hostname"])

@@ -228,7 +228,9 @@ def _report_parser(sub: Any) -> None:
     ])  # fmt: skip
     p.add_argument("runs", nargs="*", help="run ids or folders (default: the latest run)")
     p.add_argument(
-        "--baseline", default=None, help="adapter the others are compared with (default: sklearn-lr where it ran)"
+        "--baseline",
+        default=None,
+        help="adapter the others are compared with (default: the first adapter the run's config lists)",
     )
     p.add_argument(
         "--target-accuracy",

@@ -158,23 +158,44 @@ def _compare(family: str, key: tuple, a_rows: pd.DataFrame, b_rows: pd.DataFrame
     return Comparison(family, key[0], key[1], a, b, test, float(diffs.mean()), len(diffs), ratio, ident)
 
 
+def _plain(name: object, profile: str, params: object) -> bool:
+    """No explicit parameter overrides: the resolved parameters are the profile's, as the adapter declares them."""
+    import json
+
+    from adapters import profile_params
+
+    if not isinstance(params, (str, dict)):  # no parameters recorded: nothing says they were overridden
+        return True
+    try:
+        declared = profile_params(str(name), profile or None)
+        given: dict = json.loads(params) if isinstance(params, str) else dict(params)
+    except Exception:  # an adapter this process cannot load, or no parameters recorded: assume none were given
+        return True
+    given = {k: v for k, v in given.items() if k != "backend"}
+    return given == {k: v for k, v in declared.items() if k != "backend"}
+
+
 def adapter_meta(ok: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("adapter", "adapter_name", "profile", "backend", "model", "framework") if c in ok.columns]
+    """One row per adapter label, from record fields: name, profile and its stock profile, backend, model, framework."""
+    cols = [c for c in ("adapter", "adapter_name", "profile", "stock_profile", "backend", "model", "framework", "params")
+            if c in ok.columns]  # fmt: skip
     meta = ok[cols].drop_duplicates("adapter").set_index("adapter")
-    for col in ("adapter_name", "profile", "backend", "model", "framework"):
+    for col in ("adapter_name", "profile", "stock_profile", "backend", "model", "framework", "params"):
         if col not in meta.columns:
             meta[col] = None
     meta["profile"] = meta["profile"].fillna("")
-    meta["plain"] = [("(" not in a) for a in meta.index]  # no explicit parameter overrides
+    meta["stock_profile"] = meta["stock_profile"].fillna("")
+    meta["plain"] = [_plain(n, p, q) for n, p, q in zip(meta["adapter_name"], meta["profile"], meta["params"])]
+    #: The framework's stock use of the model: the profile the adapter declares as stock (or its defaults).
+    meta["stock"] = meta["plain"] & (meta["profile"] == meta["stock_profile"])
     return meta
 
 
-def seed_setting(meta: pd.DataFrame, adapter: str) -> str | None:
-    """The seed-profile setting with the same adapter name and backend, no overrides (from record fields); None if
-    there is none or ``adapter`` is it."""
+def stock_setting(meta: pd.DataFrame, adapter: str) -> str | None:
+    """The stock setting of the same adapter name and backend (record fields); None if none or ``adapter`` is it."""
     row = meta.loc[adapter]
     same = meta[(meta["adapter_name"] == row["adapter_name"]) & (meta["backend"].astype(str) == str(row["backend"]))
-                & (meta["profile"] == "seed") & meta["plain"]]  # fmt: skip
+                & meta["stock"]]  # fmt: skip
     return str(same.index[0]) if len(same) and same.index[0] != adapter else None
 
 
@@ -182,19 +203,19 @@ def comparison_pairs(ok: pd.DataFrame, baseline: str) -> list[tuple[str, str, st
     """(family, A, B) label pairs: against the baseline, stock vs tuned, model and framework effects."""
     meta = adapter_meta(ok)
     out = [("baseline", baseline, b) for b in meta.index if b != baseline]
-    for b in meta.index[(meta["profile"] == "tuned") & meta["plain"]]:
-        a = seed_setting(meta, b)
+    tuned = meta["plain"] & ~meta["stock"] & (meta["profile"] != "") & (meta["stock_profile"] != "")
+    for b in meta.index[tuned]:
+        a = stock_setting(meta, b)
         if a is not None:
             out.append(("tuned", a, b))
-    stock = meta[meta["plain"] & meta["profile"].isin(["", "seed"])]
+    stock = meta[meta["stock"]]
     for _, g in stock.groupby(["framework", "backend"], dropna=False):
         by_model = g.reset_index().sort_values(["model", "profile"]).drop_duplicates("model")
         for b in by_model["adapter"].iloc[1:]:
             out.append(("model", by_model["adapter"].iloc[0], b))
-    for _, g in stock[stock["profile"] == "seed"].groupby("model"):
-        g = g.reset_index().sort_values(
-            ["framework", "backend"], key=lambda s: s.map(lambda v: (v != "sklearn", str(v)))
-        )
+    first = meta.loc[baseline, "framework"] if baseline in meta.index else None  # the baseline's framework is A
+    for _, g in stock[stock["stock_profile"] != ""].groupby("model"):
+        g = g.reset_index().sort_values(["framework", "backend"], key=lambda s: s.map(lambda v: (v != first, str(v))))
         for b in g["adapter"].iloc[1:]:
             out.append(("framework", g["adapter"].iloc[0], b))
     return out

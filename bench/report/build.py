@@ -20,7 +20,6 @@ from bench.record import NESTED_FIELDS
 from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, summary, timing
 from bench.report.document import Doc
 
-DEFAULT_BASELINE = "sklearn-lr"
 REPORTS = "reports"
 
 
@@ -31,13 +30,32 @@ class Written:
     doc: Doc
 
 
-def pick_baseline(adapters: list[str], baseline: str | None) -> str:
-    """The baseline label: as given (full label or bare name), else sklearn-lr where it ran, else the first adapter."""
+def config_order(loaded: Loaded) -> list[str]:
+    """Adapter labels in the order the runs' configs list them (the first one is the default baseline)."""
+    from bench.run.config import AdapterSpec
+
+    labels: list[str] = []
+    for folder in loaded.folders:
+        for entry in folder.config().get("adapters", []):
+            try:
+                label = AdapterSpec.from_dict(entry).label
+            except (KeyError, TypeError, AttributeError):  # a config written by hand: no order to take from it
+                continue
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
+def pick_baseline(frame: pd.DataFrame, baseline: str | None, order: list[str] | None = None) -> str:
+    """The baseline label: as given (full label or adapter name), else the first adapter the run's config lists."""
+    adapters = sorted(frame["adapter"].dropna().astype(str).unique())
     if baseline is None:
-        baseline = DEFAULT_BASELINE if DEFAULT_BASELINE in adapters or not adapters else adapters[0]
+        listed = [a for a in (order or []) if a in adapters]
+        baseline = listed[0] if listed else adapters[0] if adapters else ""
     if baseline in adapters:
         return baseline
-    matches = [a for a in adapters if a.split(":")[0].split("[")[0].split("(")[0] == baseline]
+    names = dict(zip(frame["adapter"].astype(str), frame.get("adapter_name", frame["adapter"]).astype(str)))
+    matches = [a for a in adapters if names.get(a) == baseline]
     if len(matches) != 1:
         raise UserError(f"Baseline {baseline!r} is not in these runs. Adapters: {', '.join(adapters)}.")
     return matches[0]
@@ -52,7 +70,7 @@ def build(
 ) -> Doc:
     df, records = loaded.frame, loaded.records
     ok = df[df["status"] == "ok"]
-    baseline = pick_baseline(sorted(df["adapter"].dropna().unique()), baseline)
+    baseline = pick_baseline(df, baseline, config_order(loaded))
     doc = Doc("Benchmark report")
     doc.para(
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench report` from {len(df)} stored records "

@@ -104,6 +104,7 @@ def _draw(
     ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path
 ) -> dict[str, Path]:
     labels = short_labels(ok)
+    plots.register_colours(ok, labels)
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {"Accuracy per adapter": plots.accuracy_boxes(ok, fig_dir / "accuracy.png"),
            "Fit time": plots.fit_time_boxes(ok, fig_dir / "fit-time.png")}  # fmt: skip
@@ -129,6 +130,7 @@ def _draw(
         )
         rows = relabel(rows, labels)
         rows = rows[rows["p50_us"].notna()]
+        plots.register_reference_paths(serving.loc[serving["reference"].astype(bool), "path"])
         if rows["dataset"].nunique() > 1:  # one bar per model and dataset (serving runs on several datasets)
             rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["Serving paths"] = plots.serving_latency(rows, fig_dir / "serving.png")

@@ -37,10 +37,10 @@ def _iris_cpu(loaded: Loaded) -> pd.DataFrame:
     return f[(f["status"] == "ok") & (f["device"] == "cpu") & (f["dataset"] == "iris")]
 
 
-def _baseline(ok: pd.DataFrame) -> str:
-    from bench.report.build import pick_baseline
+def _baseline(loaded: Loaded, ok: pd.DataFrame) -> str:
+    from bench.report.build import config_order, pick_baseline
 
-    return pick_baseline(sorted(ok["adapter"].dropna().unique()), None)
+    return pick_baseline(ok, None, config_order(loaded))
 
 
 def _split_times(loaded: Loaded, ok: pd.DataFrame, goal: float) -> dict[str, dict]:
@@ -56,7 +56,7 @@ def _split_times(loaded: Loaded, ok: pd.DataFrame, goal: float) -> dict[str, dic
 def headline(loaded: Loaded) -> str:
     """One row per adapter: accuracy, the corrected test against the baseline, cost, speed to target, serving."""
     ok = _iris_cpu(loaded)
-    baseline = _baseline(ok)
+    baseline = _baseline(loaded, ok)
     tested = accuracy.comparisons(ok, baseline)
     comps = {c.b: c for c in tested.comparisons if c.family == "baseline"}
     goal = learning.targets(ok, None)["iris"]
@@ -130,7 +130,7 @@ def _seed_claim(ok: pd.DataFrame, baseline: str) -> str:
 def findings(loaded: Loaded) -> str:
     """The sentences under the headline table, derived from the same records (so they cannot drift)."""
     ok = _iris_cpu(loaded)
-    baseline = _baseline(ok)
+    baseline = _baseline(loaded, ok)
     tested = accuracy.comparisons(ok, baseline)
     comps = tested.comparisons
     significant = {c.key for c in comps if c.p_holm < stats.ALPHA}
@@ -174,11 +174,11 @@ def seed(loaded: Loaded) -> str:
 
 
 def _setting_ratios(ok: pd.DataFrame) -> dict[str, stats.RatioCI | None]:
-    """Each setting's fit time over its seed setting's, on the same splits (None: it is a seed setting)."""
+    """Each setting's fit time over its stock setting's, on the same splits (None: it is the stock setting)."""
     out: dict[str, stats.RatioCI | None] = {}
     meta = accuracy.adapter_meta(ok)
     for adapter in sorted(ok["adapter"].unique()):
-        stock = accuracy.seed_setting(meta, adapter)
+        stock = accuracy.stock_setting(meta, adapter)
         if stock is None:
             out[adapter] = None
             continue

@@ -18,6 +18,7 @@ from bench.analysis import history
 from bench.analysis.load import load_runs
 from bench.errors import UserError
 from bench.record import label_of
+from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt
 from bench.store.reader import run_dirs
@@ -43,8 +44,6 @@ def _interval(row: pd.Series) -> str:
 
 
 def _figure(frame: pd.DataFrame, metric: str, steps: list[dict]) -> bytes:
-    from bench.report import plots
-
     fig, ax = plots.plt.subplots(figsize=(7.5, 3.8))
     labels = list(dict.fromkeys(frame.sort_values("rank")["point"]))
     for (dataset, adapter, device), g in frame.groupby(history.KEYS, sort=True):
@@ -74,6 +73,7 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
         raise UserError(f"bench history needs at least two runs (or a run with environments); found {len(names)}.")
     loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False)
     frame = history.series(loaded, by, metrics)
+    plots.register_colours(loaded.frame)
     steps = history.steps(frame) if not frame.empty else []
     doc = Doc("History")
     doc.para(f"{len(loaded.folders)} run(s), ordered by {'when they ran' if by in ('time', 'commit') else by + ' version'}. "

@@ -43,46 +43,57 @@ _HUES = {
     "olive": 8,
     "cyan": 9,
 }
-#: Fixed hues for the built-in adapters (and Keras' backends); others hash into the rest.
-KNOWN_HUES = {
-    ("sklearn-lr", ""): "blue",
-    ("sklearn-mlp", ""): "green",
-    ("torch-mlp", ""): "red",
-    ("keras-mlp", "tensorflow"): "orange",
-    ("keras-mlp", ""): "orange",
-    ("keras-mlp", "jax"): "purple",
-    ("keras-mlp", "torch"): "brown",
-}
-_SPARE = ["pink", "olive", "cyan", "grey"]
-STOCK_PROFILES = ("", "seed")
-#: One fixed colour per serving path, in every figure (others hash into the spare hues).
-PATH_HUES = {
-    "adapter": "blue", "stock": "red", "numpy-reference": "grey", "onnxruntime": "green", "torchscript": "orange",
-    "torch.compile": "brown", "tf.function(jit_compile)": "purple", "jax.jit": "cyan",
-}  # fmt: skip
+_SPARE = ["pink", "olive", "cyan", "grey", "brown", "purple"]
+#: The harness's own paths; an adapter's serving paths hash into the other hues (its reference path is grey).
+PATH_HUES = {"adapter": "blue", "adapter path": "blue", "stock": "red", "stock API": "red"}
+#: Colours decided from record fields (:func:`register_colours`), by adapter label and figure label.
+_PALETTE: dict[str, tuple[float, float, float]] = {}
+_REFERENCE_PATHS: set[str] = set()
 
 
-def parse_label(label: str) -> tuple[str, str, str]:
-    """``keras-mlp:tuned(epochs=3)[jax]`` -> (name, profile, backend)."""
-    backend = label.rsplit("[", 1)[1].rstrip("]") if label.endswith("]") else ""
-    head = label.rsplit("[", 1)[0] if backend else label
-    head = head.split("(", 1)[0]
-    name, _, profile = head.partition(":")
-    return name, profile, backend
+def _hashed(text: str, hues: list[str]) -> str:
+    return hues[int(hashlib.sha1(text.encode()).hexdigest(), 16) % len(hues)]
+
+
+def register_colours(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
+    """Each adapter's colour from its record fields: the hue it declares (``colour``) or one derived from its name
+    and backend, dark for its stock setting and light for others. ``labels``: figure label of 'adapter / device'."""
+    cols = [
+        c for c in ("adapter", "adapter_name", "backend", "profile", "stock_profile", "colour") if c in frame.columns
+    ]
+    for row in frame[cols].drop_duplicates("adapter").to_dict("records"):
+        hint = row.get("colour")
+        hue = (
+            hint
+            if isinstance(hint, str) and hint in _HUES
+            else _hashed(f"{row.get('adapter_name')}[{row.get('backend')}]", list(_HUES))
+        )
+        profile, stock = row.get("profile"), row.get("stock_profile")
+        is_stock = (profile in (None, "") or profile != profile) or profile == stock
+        _PALETTE[str(row["adapter"])] = _TAB20[2 * _HUES[hue] + (0 if is_stock else 1)]
+    for full, short in (labels or {}).items():
+        adapter = full.split(" / ")[0]
+        if adapter in _PALETTE:
+            _PALETTE[short] = _PALETTE[full] = _PALETTE[adapter]
+
+
+def register_reference_paths(paths: Iterable[str]) -> None:
+    """Serving paths that records flag as the reference (a floor, not a framework): drawn in grey."""
+    _REFERENCE_PATHS.update(paths)
 
 
 def colour(label: str) -> tuple[float, float, float]:
-    """The adapter's colour: the same for the same label in every figure and run."""
-    name, profile, backend = parse_label(label.split(" / ")[0])
-    hue = KNOWN_HUES.get((name, backend)) or KNOWN_HUES.get((name, ""))
-    if hue is None:
-        digest = int(hashlib.sha1(f"{name}[{backend}]".encode()).hexdigest(), 16)
-        hue = _SPARE[digest % len(_SPARE)]
-    return _TAB20[2 * _HUES[hue] + (0 if profile in STOCK_PROFILES else 1)]
+    """A figure label's colour: the one registered from record fields, else one derived from the label itself."""
+    found = _PALETTE.get(label) or _PALETTE.get(label.split(" / ")[0])
+    return found or _TAB20[2 * _HUES[_hashed(label.split(" / ")[0], list(_HUES))]]
 
 
 def path_colour(path: str) -> tuple[float, float, float]:
-    hue = PATH_HUES.get(path) or _SPARE[int(hashlib.sha1(path.encode()).hexdigest(), 16) % len(_SPARE)]
+    hue = (
+        "grey"
+        if path in _REFERENCE_PATHS
+        else PATH_HUES.get(path) or _hashed(path, ["green", "orange", "purple", "cyan", "brown", "olive", "pink"])
+    )
     return _TAB20[2 * _HUES[hue]]
 
 

@@ -191,6 +191,9 @@ def scale_doc(run_path: Path, out_dir: Path) -> Doc:
     df = load_runs([str(run_path)], run_path.parent.parent, kind=None).frame
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
     rows, summary = scale_table(df)
+    from bench.report import plots
+
+    plots.register_colours(df)
     fig = scale_figure(df, out_dir / "figures" / "scale.png")
     doc = Doc("How cost grows with data size (`bench scale`)", meta={"run_id": run_path.name})
     doc.para(f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from run `{run_path.name}` (synthetic data, "

@@ -99,6 +99,7 @@ class Trial:
             "adapter_name": self.adapter.name,
             "profile": self.adapter.profile,
             "stock_profile": adapter_class(self.adapter.name).stock_profile,
+            "colour": adapter_class(self.adapter.name).colour_for(self.backend),
             "params": self.adapter.resolved_params(),
             "backend": self.backend,
             "device": self.device,

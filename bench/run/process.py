@@ -314,6 +314,19 @@ class WorkerProcess:
         self.kill()
 
 
+_FINGERPRINTED: list[bool] = []
+
+
+def first_fingerprint() -> dict | None:
+    """This machine's fingerprint the first time a process asks (for the run's per-machine environments), then None."""
+    if _FINGERPRINTED:
+        return None
+    from bench.measure.machine import fingerprint
+
+    _FINGERPRINTED.append(True)
+    return fingerprint()
+
+
 #: The control measurement in a fresh, isolated process at the trials' thread count.
 CONTROL_BOOT = (
     "from threadpoolctl import threadpool_limits; "

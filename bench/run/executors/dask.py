@@ -40,8 +40,6 @@ INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
 #: Imported by every worker of a cluster bench starts (see that module).
 PRELOAD = "bench.run.executors._dask_preload"
 
-_ENV_CACHE: dict = {}
-
 
 def _import_distributed() -> Any:
     try:
@@ -57,8 +55,8 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
     Also returns the machine's fingerprint once per process, for the store's
     per-machine environments.
     """
-    from bench.measure.machine import fingerprint
     from bench.run.matrix import Trial
+    from bench.run.process import first_fingerprint
 
     the_job, the_trial = Job.from_dict(job), Trial.from_dict(trial)
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,9 +66,7 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
         finally:
             process.close()
     outcome.fields.update(executor="dask", dask_worker=_worker_address(), workers_on_host=workers_on_host)
-    if not _ENV_CACHE:
-        _ENV_CACHE.update(fingerprint())
-        outcome.environment = dict(_ENV_CACHE)
+    outcome.environment = first_fingerprint()
     return {"fields": outcome.fields, "raw": outcome.raw, "environment": outcome.environment}
 
 

@@ -1,0 +1,73 @@
+"""The whiteboard rules, checked on the source: who may import whom, and a read side that names no adapter."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from adapters.registry import BUILTIN
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports included)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def imports_of(folder: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(ROOT)): imports(p) for p in (BENCH / folder).rglob("*.py")}
+
+
+@pytest.mark.parametrize(
+    "folder, forbidden",
+    [
+        ("run/executors", ("adapters", "bench.measure", "bench.store")),  # executors only schedule
+        ("measure", ("bench.store", "bench.report", "bench.analysis")),  # the worker side writes no file
+        ("store", ("bench.report", "bench.analysis", "bench.run", "bench.measure")),  # the store knows records only
+        ("analysis", ("bench.report", "bench.run.executors", "bench.measure")),  # analysis is pure of documents
+    ],
+)
+def test_who_imports_whom(folder, forbidden):
+    broken = {f: sorted(m for m in mods if m.startswith(forbidden)) for f, mods in imports_of(folder).items()}
+    assert {f: m for f, m in broken.items() if m} == {}
+
+
+def test_the_machine_description_does_not_start_processes():
+    assert not {m for m in imports(BENCH / "measure" / "machine.py") if m.startswith("bench.run")}
+
+
+#: Modules whose subject is the project's own reference runs and the blog post's experiment, or a CLI default.
+NAMED_ON_PURPOSE = {"report/headline.py", "report/seed.py", "report/scale.py"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))]
+    return {id(n.body[0].value) for n in nodes if n.body and isinstance(n.body[0], ast.Expr)}
+
+
+def test_the_read_side_names_no_built_in_adapter():
+    """Reports, comparisons and statistics read record fields (adapter_name, profile, stock_profile, colour, reference)."""
+    found = []
+    for folder in ("analysis", "report"):
+        for path in (BENCH / folder).rglob("*.py"):
+            rel = str(path.relative_to(BENCH))
+            tree = ast.parse(path.read_text())
+            if rel in NAMED_ON_PURPOSE:
+                continue
+            docs = _docstrings(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                    if any(name in node.value for name in BUILTIN) or node.value == "numpy-reference":
+                        found.append((rel, node.lineno, node.value[:60]))
+    assert found == []
