@@ -58,6 +58,7 @@ def _hashed(text: str, hues: list[str]) -> str:
 def register_colours(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
     """Each adapter's colour from its record fields: the hue it declares (``colour``) or one derived from its name
     and backend, dark for its stock setting and light for others. ``labels``: figure label of 'adapter / device'."""
+    _PALETTE.clear()  # one document's adapters at a time: a label means what this frame says
     cols = [
         c for c in ("adapter", "adapter_name", "backend", "profile", "stock_profile", "colour") if c in frame.columns
     ]
