@@ -436,6 +436,25 @@ def decode(line: bytes) -> Any:
     return record
 
 
+@functools.lru_cache(maxsize=16)
+def subset_type(fields: tuple[str, ...]) -> Any:
+    """A Struct of only some fields (the others skipped while decoding): for readers that need a few nested fields."""
+    import msgspec
+
+    declared = {f.name: f for f in FIELDS}
+    spec = [(n, declared[n].type | None, None) for n in fields if n in declared]  # type: ignore[operator]
+    return msgspec.defstruct("RecordPart", spec, kw_only=True, omit_defaults=True, module=__name__)
+
+
+def decode_subset(line: bytes, struct: Any) -> Any:
+    import msgspec
+
+    try:
+        return msgspec.json.decode(line, type=struct)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise RecordError(_explain(err)) from None
+
+
 def encode(record: Any) -> bytes:
     """A record as one JSON line (no newline); NaN and infinities are stored as null."""
     import msgspec

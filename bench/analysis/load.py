@@ -30,16 +30,27 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.analysis.pairing import IDENTITY, identity_conflict
 from bench.errors import UserError
-from bench.record import METRICS, NESTED_FIELDS, RAW_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, metric_values, metrics
-from bench.store.reader import RunFolder, run_dirs
+from bench.record import (
+    METRICS,
+    NESTED_FIELDS,
+    RAW_FIELDS,
+    SCALAR_FIELDS,
+    SCHEMA_VERSION,
+    as_dict,
+    metric_values,
+    metrics,
+)
+from bench.store.reader import RunFolder, iter_records, read_fields, run_dirs
 from bench.store.safefs import write_file
 
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
@@ -49,9 +60,16 @@ ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed"
 SPLIT_KEY = ["trial_id", "device"]
 TIMESTAMPS = ("started_at", "finished_at")
 #: The flat frame's layout version: change it when flat_row changes, so cached frames are rebuilt.
-FRAME_VERSION = 1
+FRAME_VERSION = 2
 #: Nested fields the flat frame keeps as JSON text (the metrics inside the others are flattened).
-_JSON_FIELDS = tuple(n for n in NESTED_FIELDS if n not in ("latency", "stock_latency", "throughput_sps", "metrics"))
+#: Nested fields that are large (per-epoch curves, serving paths): kept out of the frame, read by
+#: :meth:`Loaded.fields` for the sections that need them (and added back by the Parquet export).
+LARGE_FIELDS = ("curve", "serving")
+_JSON_FIELDS = tuple(
+    n for n in NESTED_FIELDS if n not in ("latency", "stock_latency", "throughput_sps", "metrics", *LARGE_FIELDS)
+)
+#: Rows decoded before they are turned into a frame chunk (bounds the memory of a first read).
+CHUNK = 5000
 
 
 class DuplicateSplitError(UserError):
@@ -74,7 +92,10 @@ def flat_row(record: dict) -> dict:
 
 def flat_frame(records: list[dict]) -> pd.DataFrame:
     """Records as flat rows, the registry's numeric columns as numbers (cacheable per run)."""
-    df = pd.DataFrame([flat_row(r) for r in records])
+    return _typed(pd.DataFrame([flat_row(r) for r in records]))
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
     metric_columns = [m.column for m in metrics() if not m.keyed]
     for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host", *metric_columns]:
         if col not in df.columns:
@@ -154,7 +175,7 @@ def run_frame(folder: RunFolder) -> pd.DataFrame:
             return pd.read_parquet(path)
         except Exception:  # a damaged cache is rebuilt, never trusted
             pass
-    frame = flat_frame(folder.records())
+    frame = _stream_frame(folder)
     try:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
@@ -163,6 +184,23 @@ def run_frame(folder: RunFolder) -> pd.DataFrame:
     except Exception:  # no cache (read-only home, mixed types pyarrow refuses): read the records next time
         pass
     return frame
+
+
+def _stream_frame(folder: RunFolder) -> pd.DataFrame:
+    """The run's flat frame from its records, decoded and validated line by line, in chunks (memory stays
+    bounded for 100,000 trials); the last line of a trial wins; ``record_line`` says which line a row is."""
+    chunks, rows = [], []
+    for line, record in iter_records(folder.records_path):
+        rows.append({**flat_row(as_dict(record)), "record_line": line, "run_id": record.run_id or folder.run_id})
+        if len(rows) >= CHUNK:
+            chunks.append(pd.DataFrame(rows))
+            rows = []
+    if rows or not chunks:
+        chunks.append(pd.DataFrame(rows))
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    if "trial_id" in frame.columns:
+        frame = frame.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
+    return _typed(frame)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -181,14 +219,38 @@ class Loaded:
 
     @cached_property
     def records(self) -> list[dict]:
-        """The records behind :attr:`frame` (nested fields as stored, no raw durations), in frame order."""
+        """The records behind :attr:`frame` (nested fields as stored, no raw durations), in frame order.
+
+        Every field of every record in memory: for small runs (the README's blocks, exports to MLflow).
+        Reports read the few nested fields they need with :meth:`fields`.
+        """
         by_key = {(r["run_id"], r["trial_id"]): r for folder in self.folders for r in folder.records()}
         keys = zip(self.frame["run_id"].astype(str), self.frame["trial_id"].astype(str))
         return [by_key[k] for k in keys if k in by_key]
 
-    def raw(self) -> dict[tuple[str, str], dict]:
-        """Raw per-call durations by (run id, trial id), for the rows of :attr:`frame`."""
-        wanted = set(zip(self.frame["run_id"].astype(str), self.frame["trial_id"].astype(str)))
+    def views(self, names: tuple[str, ...], rows: pd.DataFrame | None = None) -> Iterator[dict]:
+        """Some fields of the records behind ``rows`` (default: the whole frame), streamed from the records files
+        in file order, only these fields decoded; ``device`` and ``machine`` as the frame has them (runs on
+        several machines); learning curves as float arrays. For the report's sections that read nested fields."""
+        rows = self.frame if rows is None else rows
+        if "record_line" not in rows.columns:  # a frame cached before lines were kept: whole records
+            by_id = {(r["run_id"], r["trial_id"]): r for r in self.records}
+            for key in zip(rows["run_id"], rows["trial_id"]):
+                yield _arrays({n: by_id[key][n] for n in ("run_id", "trial_id", *names) if n in by_id[key]})
+            return
+        wanted = tuple(dict.fromkeys(("trial_id", "status", *names)))
+        for folder in self.folders:
+            mine = rows[rows["run_id"] == folder.run_id]
+            where = dict(zip(mine["record_line"].astype(int), zip(mine["device"], mine["machine"])))
+            for line, data in read_fields(folder.records_path, set(where), wanted):
+                data["device"], data["machine"] = where[line]
+                data["run_id"] = folder.run_id
+                yield _arrays(data)
+
+    def raw(self, rows: pd.DataFrame | None = None) -> dict[tuple[str, str], dict]:
+        """Raw per-call durations by (run id, trial id), for ``rows`` (default: the whole frame)."""
+        rows = self.frame if rows is None else rows
+        wanted = set(zip(rows["run_id"].astype(str), rows["trial_id"].astype(str)))
         out = {}
         for folder in self.folders:
             ids = {t for r, t in wanted if r == folder.run_id}
@@ -197,16 +259,35 @@ class Loaded:
         return out
 
 
+def _arrays(data: dict) -> dict:
+    """Per-epoch curves as float arrays (a list of Python floats per epoch would not fit 100,000 trials)."""
+    curve = data.get("curve")
+    if isinstance(curve, dict):
+        data["curve"] = {
+            k: np.asarray([math.nan if v is None else v for v in vs], dtype=np.float64) for k, vs in curve.items()
+        }
+    return data
+
+
 def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Keep the first record of each trial; error on a trial claimed with another split (rows, sizes, dataset)."""
     if df.empty:
         return df, 0
-    present = [c for c in IDENTITY if c in df.columns]
+    keys = df[SPLIT_KEY].astype(str)
+    repeated = keys.duplicated(keep=False)
+    if repeated.any():
+        _check_duplicates(df[repeated.to_numpy()], keys[repeated])
+    keep = ~keys.duplicated(keep="first")
+    return df[keep.to_numpy()].reset_index(drop=True), int((~keep).sum())
+
+
+def _check_duplicates(dups: pd.DataFrame, keys: pd.DataFrame) -> None:
+    """The records of one trial held by several runs must be of one split: otherwise an error naming both runs."""
+    present = [c for c in IDENTITY if c in dups.columns]
     seen: dict[tuple, tuple[dict, str]] = {}
-    keep = []
-    for i, key in enumerate(map(tuple, df[SPLIT_KEY].astype(str).to_numpy().tolist())):
-        ident = {c: df[c].iloc[i] for c in present}
-        run = str(df["run_id"].iloc[i])
+    for i, key in enumerate(map(tuple, keys.to_numpy().tolist())):  # duplicates only: few
+        ident = {c: dups[c].iloc[i] for c in present}
+        run = str(dups["run_id"].iloc[i])
         if key in seen:
             first, first_run = seen[key]
             conflict = identity_conflict(first, ident)
@@ -215,12 +296,8 @@ def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
                     f"Runs {first_run!r} and {run!r} both hold {'/'.join(key)} but on different test rows "
                     f"({conflict}: another dataset version or split setting); report them separately."
                 )
-            keep.append(False)
-            continue
-        seen[key] = (ident, run)
-        keep.append(True)
-    mask = pd.Series(keep, index=df.index)
-    return df[mask].reset_index(drop=True), int((~mask).sum())
+        else:
+            seen[key] = (ident, run)
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:

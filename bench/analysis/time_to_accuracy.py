@@ -56,8 +56,9 @@ def default_target(n_classes: int) -> float:
 def curve_of(record: dict) -> tuple[list[float], list[float]]:
     """Cumulative training time and held-out accuracy per epoch; a model without a curve is one point (its fit)."""
     curve = record.get("curve") or {}
-    if curve.get("test_accuracy"):
-        return [float(t) for t in curve["train_time_s"]], [float(a) for a in curve["test_accuracy"]]
+    accuracies = curve.get("test_accuracy")
+    if accuracies is not None and len(accuracies):
+        return [float(t) for t in curve["train_time_s"]], [float(a) for a in accuracies]
     return [float(record["fit_wall_s"])], [float(record["accuracy"])]
 
 

@@ -108,10 +108,10 @@ def accuracy_table(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
 def variance_components(doc: Doc, ok: pd.DataFrame) -> None:
     """Split vs init-seed variation (Bouthillier et al. 2021), where several init seeds ran per split."""
     rows = []
-    for key, g in ok.groupby(KEYS, sort=True):
+    inits = ok.dropna(subset=["accuracy"]).groupby([*KEYS, "split_seed"]).size()
+    several = inits[inits >= 2].reset_index()[KEYS].drop_duplicates()  # only where a split has several init seeds
+    for key, g in ok.merge(several, on=KEYS).groupby(KEYS, sort=True):
         by_split = {s: h["accuracy"].dropna().tolist() for s, h in g.groupby("split_seed")}
-        if max((len(v) for v in by_split.values()), default=0) < 2:
-            continue
         vc = stats.variance_components(by_split)
         rows.append(
             [

@@ -68,7 +68,7 @@ def build(
     target_accuracy: float | None = None,
     equivalence_margin: float | None = None,
 ) -> Doc:
-    df, records = loaded.frame, loaded.records
+    df = loaded.frame
     ok = df[df["status"] == "ok"]
     baseline = pick_baseline(df, baseline, config_order(loaded))
     doc = Doc("Benchmark report")
@@ -93,7 +93,8 @@ def build(
     accuracy.effects(doc, tested)
     accuracy.tuned(doc, tested)
     pairs = [(a, b) for _, a, b in accuracy.comparison_pairs(ok, baseline)]
-    goals = learning.section(doc, ok, records, target_accuracy, pairs)
+    curved = list(loaded.views(learning.FIELDS, ok))  # per-epoch curves as arrays: only what the section reads
+    goals = learning.section(doc, ok, curved, target_accuracy, pairs)
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
     summary.section(doc, ok)
@@ -101,12 +102,16 @@ def build(
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
-    summ = serving.section(doc, records)
+    summ = serving.section(doc, loaded.views(serving.FIELDS, ok))
     significant = across.section(doc, ok)
-    timing.trust(doc, ok, records, noisy)
-    extras = {"targets": goals, "serving": summ, "friedman": significant, "raw": loaded.raw()}
-    figs = figures.draw(ok, records, acc, extras, fig_dir)
-    figures.attach(doc, figs, interactive.specs(ok, records, acc, extras))
+    timing.trust(doc, ok, noisy)
+    sampled = figures.sample_trials(ok)
+    extras = {"targets": goals, "serving": summ, "friedman": significant,
+              "latency": figures.latency_long(sampled, loaded.raw(sampled)),
+              "curves": learning.curve_summary(learning.curve_frame(curved))}  # fmt: skip
+    del curved
+    figs = figures.draw(ok, acc, extras, fig_dir)
+    figures.attach(doc, figs, interactive.specs(ok, acc, extras))
     findings.add(doc, baseline)
     return doc
 

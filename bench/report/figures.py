@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.load import throughput_columns
-from bench.report import interactive, learning, plots
+from bench.report import interactive, plots
 from bench.report.document import Doc
 from bench.report.timing import whole_test_sizes
 
@@ -33,25 +33,31 @@ def relabel(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     return frame.assign(model=frame["model"].map(lambda m: labels.get(m, m))) if not frame.empty else frame
 
 
-def latency_long(records: list[dict], raw: dict[tuple[str, str], dict]) -> pd.DataFrame:
-    """Every single-sample call's duration (from the raw durations kept apart from the records)."""
+#: Trials per adapter and device whose every call is drawn in the latency figure (spread over the splits).
+LATENCY_TRIALS = 12
+
+
+def sample_trials(ok: pd.DataFrame, per_group: int = LATENCY_TRIALS) -> pd.DataFrame:
+    """Up to ``per_group`` trials per adapter and device, evenly spread over their splits (deterministic)."""
+    picked = []
+    for _, g in ok.sort_values(["split_seed", "trial_id"]).groupby(["adapter", "device"], sort=True):
+        step = max(1, -(-len(g) // per_group))
+        picked.append(g.iloc[::step])
+    return pd.concat(picked) if picked else ok.iloc[:0]
+
+
+def latency_long(trials: pd.DataFrame, raw: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    """Every single-sample call's duration of the given trials (the raw durations kept apart from the records)."""
     rows = []
-    for r in records:
-        if r.get("status") != "ok":
-            continue
-        arrays = raw.get((str(r.get("run_id")), r["trial_id"]), r)
+    for run_id, trial_id, adapter, device in trials[["run_id", "trial_id", "adapter", "device"]].itertuples(
+        index=False
+    ):
+        arrays = raw.get((str(run_id), str(trial_id)), {})
         for col, path in (("latency_raw_ns", "adapter path"), ("stock_latency_raw_ns", "stock API")):
             raw_ns = arrays.get(col)
             if isinstance(raw_ns, list) and raw_ns:
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "model": f"{r['adapter']} / {r['device']}",
-                            "path": path,
-                            "latency_us": np.asarray(raw_ns) / 1e3,
-                        }
-                    )
-                )
+                rows.append(pd.DataFrame({"model": f"{adapter} / {device}", "path": path,
+                                          "latency_us": np.asarray(raw_ns, dtype=np.float64) / 1e3}))  # fmt: skip
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
@@ -88,27 +94,25 @@ def attach(doc: Doc, figs: dict[str, Path], specs: dict[str, dict]) -> None:
             doc.figure(title, path, spec=specs.get(path.stem))
 
 
-def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
+def draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
     """Every figure; returns {title: path}. Deterministic: the same records give the same files."""
     state = np.random.get_state()
     np.random.seed(0)  # the strip plot's jitter
     axes_style, context = plots.style()
     try:
         with axes_style, context:
-            return _draw(ok, records, accuracy, extras, fig_dir)
+            return _draw(ok, accuracy, extras, fig_dir)
     finally:
         np.random.set_state(state)
 
 
-def _draw(
-    ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path
-) -> dict[str, Path]:
+def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
     labels = short_labels(ok)
     plots.register_colours(ok, labels)
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {"Accuracy per adapter": plots.accuracy_boxes(ok, fig_dir / "accuracy.png"),
            "Fit time": plots.fit_time_boxes(ok, fig_dir / "fit-time.png")}  # fmt: skip
-    lat = relabel(latency_long(records, extras.get("raw", {})), labels)
+    lat = relabel(extras.get("latency", pd.DataFrame()), labels)
     if not lat.empty:
         out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(lat, fig_dir / "latency.png")
     long = throughput_long(ok)
@@ -116,7 +120,7 @@ def _draw(
         out["Throughput vs batch size"] = plots.throughput_lines(long, fig_dir / "throughput.png")
     agg = fit_agg(ok, accuracy)
     out["Accuracy vs fit time"] = plots.accuracy_vs_cost(agg, fig_dir / "accuracy-vs-fit-time.png")
-    curves = relabel(learning.curve_summary(learning.curve_frame(records)), labels)
+    curves = relabel(extras.get("curves", pd.DataFrame()), labels)
     if not curves.empty:
         iterative = set(curves["model"])
         points = agg[~agg["model"].isin(iterative)][["model", "dataset", "fit", "acc"]]
@@ -130,7 +134,7 @@ def _draw(
         )
         rows = relabel(rows, labels)
         rows = rows[rows["p50_us"].notna()]
-        plots.register_reference_paths(serving.loc[serving["reference"].astype(bool), "path"])
+        plots.register_paths(serving["path"], serving.loc[serving["reference"].astype(bool), "path"])
         if rows["dataset"].nunique() > 1:  # one bar per model and dataset (serving runs on several datasets)
             rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["Serving paths"] = plots.serving_latency(rows, fig_dir / "serving.png")

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report import learning
 from bench.report.plots import colour, path_colour
 
 #: PNG stem -> the table the figure illustrates (bench/report sections name their tables).
@@ -161,9 +160,9 @@ def serving(rows: pd.DataFrame) -> dict:
     }
 
 
-def specs(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
+def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
     """Every interactive figure the data allows, keyed by the PNG stem it stands for."""
-    from bench.report.figures import fit_agg, latency_long, relabel, short_labels, throughput_long
+    from bench.report.figures import fit_agg, relabel, short_labels, throughput_long
 
     labels = short_labels(ok)  # the figures' labels: no parameter overrides, no device when there is one
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
@@ -171,14 +170,14 @@ def specs(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras:
         "accuracy": boxes(ok, "accuracy", "Test accuracy over seeded splits (each point: one split)", "accuracy"),
         "fit-time": boxes(ok, "fit_wall_s", "Fit time per split", "seconds (log)", log=True),
     }
-    lat = relabel(latency_long(records, extras.get("raw", {})), labels)
+    lat = relabel(extras.get("latency", pd.DataFrame()), labels)
     if not lat.empty:
         out["latency"] = latency(lat)
     long = throughput_long(ok)
     if not long.empty:
         out["throughput"] = throughput(long)
     out["accuracy-vs-fit-time"] = accuracy_vs_cost(fit_agg(ok, accuracy))
-    curves = relabel(learning.curve_summary(learning.curve_frame(records)), labels)
+    curves = relabel(extras.get("curves", pd.DataFrame()), labels)
     if not curves.empty:
         out["learning-curves"] = learning_curves(curves)
     summ = extras.get("serving")

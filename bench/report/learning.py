@@ -7,7 +7,7 @@ The rules (target, reached-and-held, censoring, orderings) live in
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,14 @@ from bench.analysis import time_to_accuracy as tta
 from bench.analysis.pairing import IDENTITY
 from bench.report.document import Doc
 from bench.report.tables import fmt
+
+#: What the section reads of each record (besides the frame): identity, final accuracy and fit time, the curve.
+FIELDS = ("dataset", "adapter", "split_seed", "init_seed", "accuracy", "fit_wall_s", "curve", *IDENTITY)
+
+
+def _values(curve: dict, key: str) -> np.ndarray:
+    values = curve.get(key)
+    return np.asarray([] if values is None else values, dtype=float)
 
 
 def still_improving(curve: dict, window: int = 10, loss_tol: float = 0.01, acc_tol: float = 0.005) -> tuple[bool, bool]:
@@ -28,8 +36,8 @@ def still_improving(curve: dict, window: int = 10, loss_tol: float = 0.01, acc_t
     more than ``loss_tol`` (relative), accuracy rising by more than ``acc_tol``
     (absolute).
     """
-    loss = np.asarray(curve.get("loss") or [], dtype=float)
-    acc = np.asarray(curve.get("test_accuracy") or [], dtype=float)
+    loss = _values(curve, "loss")
+    acc = _values(curve, "test_accuracy")
     window = min(window, len(loss) // 2)
     if window < 1:
         return False, False
@@ -81,28 +89,37 @@ def median_cell(times: Sequence[float]) -> str:
     return f"{fmt(med)} [{fmt(low)}, {fmt(high) if math.isfinite(high) else 'not reached'}]"
 
 
-def curve_frame(records: list[dict]) -> pd.DataFrame:
-    rows = []
+def curve_frame(records: Iterable[dict]) -> pd.DataFrame:
+    """Every epoch of every curve as one long frame (built from arrays: 100,000 curves stay cheap)."""
+    parts: dict[str, list] = {
+        k: [] for k in ("model", "dataset", "split_seed", "init_seed", "epoch", "t", "loss", "acc")
+    }
     for r in records:
         curve = r.get("curve") if r.get("status") == "ok" else None
-        if not curve:
+        t = _values(curve or {}, "train_time_s")
+        n = min(len(t), len(_values(curve or {}, "loss")), len(_values(curve or {}, "test_accuracy")))
+        if not n:
             continue
-        for epoch, (t, loss, acc) in enumerate(
-            zip(curve["train_time_s"], curve["loss"], curve["test_accuracy"]), start=1
-        ):
-            rows.append({"model": f"{r['adapter']} / {r['device']}", "dataset": r["dataset"], "split_seed": r["split_seed"],
-                         "init_seed": r["init_seed"], "epoch": epoch, "t": t, "loss": loss, "acc": acc})  # fmt: skip
-    return pd.DataFrame(rows)
+        for key, value in (("model", f"{r['adapter']} / {r['device']}"), ("dataset", r["dataset"]),
+                           ("split_seed", r["split_seed"]), ("init_seed", r["init_seed"])):  # fmt: skip
+            parts[key].append(np.repeat(np.asarray([value], dtype=object), n))
+        parts["epoch"].append(np.arange(1, n + 1))
+        for key, name in (("t", "train_time_s"), ("loss", "loss"), ("acc", "test_accuracy")):
+            parts[key].append(_values(curve or {}, name)[:n])
+    if not parts["epoch"]:
+        return pd.DataFrame()
+    return pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()})
 
 
 def curve_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Median time and accuracy per epoch over splits, with the accuracy's interquartile range."""
     if frame.empty:
         return frame
-    return frame.groupby(["model", "dataset", "epoch"]).agg(
-        t_median=("t", "median"), acc_median=("acc", "median"),
-        acc_q1=("acc", lambda s: s.quantile(0.25)), acc_q3=("acc", lambda s: s.quantile(0.75)),
-    ).reset_index()  # fmt: skip
+    grouped = frame.groupby(["model", "dataset", "epoch"])
+    out = grouped.agg(t_median=("t", "median"), acc_median=("acc", "median")).reset_index()
+    quartiles = grouped["acc"].quantile([0.25, 0.75]).unstack()
+    out["acc_q1"], out["acc_q3"] = quartiles[0.25].to_numpy(), quartiles[0.75].to_numpy()
+    return out
 
 
 RULE = (
@@ -161,11 +178,8 @@ def section(
         curved = [r for r in rs if r.get("curve")]
         flags_of = [still_improving(r["curve"]) for r in curved]
         loss_falling, acc_rising = sum(f[0] for f in flags_of), sum(f[1] for f in flags_of)
-        epochs = [
-            r["curve"]["test_accuracy"].index(max(r["curve"]["test_accuracy"])) + 1
-            for r in curved
-            if r["curve"]["test_accuracy"]
-        ]
+        accs = [_values(r["curve"], "test_accuracy") for r in curved]
+        epochs = [int(np.argmax(a)) + 1 for a in accs if len(a)]
         rows.append([dataset, adapter, device, fmt(goals[dataset]), f"{sum(map(math.isfinite, times))}/{len(times)}", median_cell(times),
                      fmt(float(np.median([r["accuracy"] for r in rs]))), fmt(float(np.median(epochs))) if epochs else "-",
                      f"{loss_falling}/{len(curved)}" if curved else "-", f"{acc_rising}/{len(curved)}" if curved else "-"])  # fmt: skip

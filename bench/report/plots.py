@@ -78,9 +78,21 @@ def register_colours(frame: pd.DataFrame, labels: dict[str, str] | None = None) 
             _PALETTE[short] = _PALETTE[full] = _PALETTE[adapter]
 
 
-def register_reference_paths(paths: Iterable[str]) -> None:
-    """Serving paths that records flag as the reference (a floor, not a framework): drawn in grey."""
-    _REFERENCE_PATHS.update(paths)
+_PATH_PALETTE: dict[str, str] = {}
+_PATH_HUES = ["green", "orange", "purple", "cyan", "brown", "olive", "pink", "blue", "red"]
+
+
+def register_paths(paths: Iterable[str], reference: Iterable[str] = ()) -> None:
+    """One hue per serving path of a document, in name order (no two share one while hues last); the paths that
+    records flag as the reference (a floor, not a framework) in grey."""
+    _REFERENCE_PATHS.clear()
+    _REFERENCE_PATHS.update(reference)
+    _PATH_PALETTE.clear()
+    taken = set(PATH_HUES.values())
+    free = [h for h in _PATH_HUES if h not in taken] + [h for h in _PATH_HUES if h in taken]
+    others = sorted(p for p in set(paths) if p not in PATH_HUES and p not in _REFERENCE_PATHS)
+    for i, path in enumerate(others):
+        _PATH_PALETTE[path] = free[i % len(free)]
 
 
 def colour(label: str) -> tuple[float, float, float]:
@@ -90,11 +102,9 @@ def colour(label: str) -> tuple[float, float, float]:
 
 
 def path_colour(path: str) -> tuple[float, float, float]:
-    hue = (
-        "grey"
-        if path in _REFERENCE_PATHS
-        else PATH_HUES.get(path) or _hashed(path, ["green", "orange", "purple", "cyan", "brown", "olive", "pink"])
-    )
+    if path in _REFERENCE_PATHS:
+        return _TAB20[2 * _HUES["grey"]]
+    hue = PATH_HUES.get(path) or _PATH_PALETTE.get(path) or _hashed(path, _PATH_HUES)
     return _TAB20[2 * _HUES[hue]]
 
 

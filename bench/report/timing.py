@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -150,7 +151,7 @@ def _drift_line(drift: pd.DataFrame) -> str:
             f"of calls): {', '.join(parts)}.")  # fmt: skip
 
 
-def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[tuple[str, str, float]]) -> None:
+def trust(doc: Doc, ok: pd.DataFrame, noisy: list[tuple[str, str, float]]) -> None:
     """Everything that says a timing may be off, grouped and short: noise, drift, GC, shared hosts, warnings."""
     drift = (
         ok[pd.to_numeric(ok.get("latency_drift"), errors="coerce").sub(1).abs() > DRIFT_LIMIT]
@@ -175,11 +176,11 @@ def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[tuple[str
     warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]
     if len(warned):
         by_adapter: dict[str, dict[str, int]] = {}
-        for record in records:
-            for w in record.get("warnings") or []:
+        for adapter, text in zip(warned["adapter"], warned.get("warnings", pd.Series([], dtype=object))):
+            for w in json.loads(text) if isinstance(text, str) else []:
                 kind = w.split(":")[0]
-                by_adapter.setdefault(record.get("adapter", "?"), {}).setdefault(kind, 0)
-                by_adapter[record.get("adapter", "?")][kind] += 1
+                by_adapter.setdefault(str(adapter), {}).setdefault(kind, 0)
+                by_adapter[str(adapter)][kind] += 1
         doc.heading("Warnings raised during fit", 3)
         doc.para(
             "Caught into each record (not printed); e.g. a ConvergenceWarning means the solver stopped at its iteration limit."

@@ -22,11 +22,13 @@ an error naming the file and line.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench import record as rec
 from bench.errors import UserError
@@ -71,21 +73,25 @@ def _complete(line: bytes) -> bool:
     return isinstance(data, dict) and "trial_id" in data and data.get("status") in rec.STATUSES
 
 
-def _lines(path: Path, what: str) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes, is the torn last line) of a JSON-lines file; nothing when it is absent."""
+def _lines(path: Path, what: str, wanted: set[int] | None = None) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, is the torn last line) of a JSON-lines file, streamed; nothing when it is absent.
+
+    ``wanted``: only these line numbers (the others are skipped without being parsed).
+    """
     if not os.path.lexists(path):
         return
-    data = safefs.read_bytes(path, what)
-    lines = data.split(b"\n")
-    torn = lines[-1] != b""
-    for number, raw in enumerate(lines, start=1):
-        if raw.strip():
-            yield number, raw, torn and number == len(lines)
+    with safefs.open_regular(path, what) as fh:
+        for number, raw in enumerate(fh, start=1):
+            if wanted is not None and number not in wanted:
+                continue
+            torn = not raw.endswith(b"\n")
+            raw = raw.rstrip(b"\n")
+            if raw.strip():
+                yield number, raw, torn
 
 
-def read_records(path: Path) -> list[dict]:
-    """Validated records of one records file, the latest per trial id, as plain dicts."""
-    by_id: dict[str, dict] = {}
+def iter_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, validated record) for every line, in order (a trial may appear again: the last line wins)."""
     for number, raw, last in _lines(path, "run's records"):
         try:
             record = rec.decode(raw)
@@ -94,14 +100,44 @@ def read_records(path: Path) -> list[dict]:
                 warnings.warn(f"{path}:{number}: ignoring a partial last line (a run killed mid-write)", stacklevel=2)
                 continue
             raise UserError(f"{path}:{number}: not a valid record: {err}. {FIX}") from None
-        by_id[record.trial_id] = rec.as_dict(record)
-    return list(by_id.values())
+        yield number, record
+
+
+def read_records(path: Path) -> list[dict]:
+    """Validated records of one records file, the latest per trial id, as plain dicts."""
+    by_id: dict[str, Any] = {}
+    for _, record in iter_records(path):
+        by_id[record.trial_id] = record
+    return [rec.as_dict(r) for r in by_id.values()]
+
+
+def read_fields(path: Path, lines: set[int], fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    """(line number, the named fields) of the given lines, decoded without the others (the report's nested reads)."""
+    struct = rec.subset_type(fields)
+    for number, raw, _ in _lines(path, "run's records", lines):
+        yield number, rec.as_dict(rec.decode_subset(raw, struct))
+
+
+@functools.cache
+def _trial_id_type() -> Any:
+    """A struct of the trial id alone: decoding a raw line into it skips the arrays without building them."""
+    import msgspec
+
+    return msgspec.defstruct("TrialId", [("trial_id", str)])
 
 
 def read_raw(path: Path, trial_ids: set[str] | None = None) -> dict[str, dict]:
     """Per-call durations by trial id from a raw file (the latest line per trial)."""
+    import msgspec
+
     out: dict[str, dict] = {}
     for number, raw, last in _lines(path, "run's raw durations"):
+        if trial_ids is not None:  # most lines are not wanted: read their trial id alone (fast), skip the arrays
+            try:
+                if msgspec.json.decode(raw, type=_trial_id_type()).trial_id not in trial_ids:
+                    continue
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # reported below
         try:
             data = json.loads(raw)
             if not isinstance(data, dict) or not isinstance(data.get("trial_id"), str):

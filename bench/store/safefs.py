@@ -270,6 +270,25 @@ def open_log(fd: int, name: str, shown: Path) -> BinaryIO:
     return os.fdopen(out, "ab")
 
 
+def open_regular(path: Path, what: str = "file") -> BinaryIO:
+    """A regular file opened for reading (buffered); a link, FIFO, socket or device is refused at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UserError(f"Refusing to read {path}: it is a symbolic link; the {what} must be a file.") from None
+        if err.errno == errno.ENXIO:
+            raise UserError(f"Refusing to read {path}: it is a socket, not a file; the {what} is damaged.") from None
+        raise UserError(f"Cannot read {path}: {err.strerror or err}.") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+        raise UserError(f"Refusing to read {path}: it is {kind}, not a file; the {what} is damaged.")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb", buffering=1 << 20)
+
+
 def read_bytes(path: Path, what: str = "file") -> bytes:
     """The bytes of a regular file; a link, FIFO, socket or device is refused at once (never blocks)."""
     try:
