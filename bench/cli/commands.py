@@ -198,18 +198,21 @@ def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool =
 # -- seed, scale ---------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
+    from bench.report.build import REPORTS
     from bench.report.plots import iris_pairplot
     from bench.report.seed import seed_config, seed_report, seed_rows
     from bench.run.executors.local import LocalExecutor
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.reader import check_reusable
-    from bench.store.safefs import check_run_id
+    from bench.store.safefs import OutputDir, check_run_id
     from bench.store.writer import RunStore
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "seed")
+    # Where the pairplot goes is checked now: a refusal must come before the run writes anything.
+    pairplot = None if args.json else OutputDir.owned(Path(args.results_dir) / REPORTS / "seed", Path(args.results_dir))
     start = time.perf_counter()
     print(f"Running the blog post's experiment ({args.threads} thread(s) per framework) ...", file=sys.stderr)
     with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="seed") as store:
@@ -221,8 +224,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         _json({"run_id": run_id, "rows": rows})
     else:
         print(seed_report(rows, time.perf_counter() - start, threads, run_id))
-        figure = iris_pairplot(Path(args.results_dir) / "reports" / "seed" / "iris-pairplot.png")
-        print(f"Pairplot saved to {figure}")
+        assert pairplot is not None
+        iris_pairplot(pairplot / "iris-pairplot.png")
+        print(f"Pairplot saved to {pairplot.commit()[0]}")
     return EXIT["trials failed"] if result.failed else EXIT["ok"]
 
 
@@ -259,6 +263,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     run_id = check_run_id("scale-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
     check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "scale")
+    out = _out_dir(args, run_id)  # checked before the sweep writes anything
     with executor:
         with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="scale") as store:
             print(
@@ -266,15 +271,17 @@ def cmd_scale(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             result = run(config, store, executor, Progress())
-    path = write_scale_report(store.path, _out_dir(args, run_id))
+    path = write_scale_report(store.path, out)
     print(f"Scale report written to {path}")
     return EXIT["trials failed"] if result.failed else EXIT["ok"]
 
 
-def _out_dir(args: argparse.Namespace, run_id: str) -> Path:
-    from bench.report.build import writable_dir
+def _out_dir(args: argparse.Namespace, run_id: str) -> Any:
+    from bench.report.build import REPORTS
+    from bench.store.safefs import OutputDir
 
-    return writable_dir(Path(args.out) if getattr(args, "out", None) else Path(args.results_dir) / "reports" / run_id)
+    default = Path(args.results_dir) / REPORTS / run_id
+    return OutputDir.choose(getattr(args, "out", None), default, args.results_dir).check_writable()
 
 
 # -- read side ---------------------------------------------------------------------------

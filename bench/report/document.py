@@ -28,6 +28,8 @@ class Table:
 class Figure:
     title: str
     path: Path
+    #: The PNG itself, when the figure is not on disk yet (staged with the report's other files).
+    data: bytes | None = None
 
 
 @dataclass
@@ -55,8 +57,8 @@ class Doc:
         self.blocks.append(("table", Table(list(headers), [list(map(str, r)) for r in rows], name)))
         return self
 
-    def figure(self, title: str, path: Path) -> Doc:
-        self.blocks.append(("figure", Figure(title, Path(path))))
+    def figure(self, title: str, path: Path, data: bytes | None = None) -> Doc:
+        self.blocks.append(("figure", Figure(title, Path(path), data)))
         return self
 
     # -- renderers -----------------------------------------------------------------
@@ -91,7 +93,8 @@ class Doc:
             elif kind == "table":
                 body.append(_html_table(block[1]))
             elif kind == "figure":
-                data = base64.b64encode(block[1].path.read_bytes()).decode()
+                png = block[1].data if block[1].data is not None else block[1].path.read_bytes()
+                data = base64.b64encode(png).decode()
                 alt = html.escape(block[1].title)
                 body.append(
                     f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'

@@ -14,6 +14,7 @@ bench opts in with ``MLFLOW_ALLOW_FILE_STORE=true``.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import pandas as pd
 from bench.analysis.load import load_runs
 from bench.errors import UserError
 from bench.store.reader import RunFolder
+from bench.store.safefs import OutputDir, file_name
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",
@@ -35,21 +37,18 @@ TAG_COLUMNS = ("run_id", "trial_id", "status", "reason", "machine", "hostname", 
 
 def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> Path:
     loaded = load_runs(runs, results_dir, kind=None)
-    path = (
-        Path(out)
-        if out
-        else Path(results_dir) / "reports" / ("+".join(p.name for p in loaded.paths)[:200] + ".parquet")
-    )
-    if path.exists() and path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a .parquet file name.")
+    name = file_name("+".join(p.name for p in loaded.paths), limit=190) + ".parquet"
+    # A user's --out is one named file; the default goes to bench's own reports folder. Never through a link.
+    target = Path(out) if out else Path(results_dir) / "reports" / name
+    if target.exists() and target.is_dir():
+        raise UserError(f"--out {target} is a folder; give a .parquet file name.")
+    folder = OutputDir.user(target.parent) if out else OutputDir.owned(target.parent, Path(results_dir))
+    buffer = io.BytesIO()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        loaded.frame.to_parquet(path, index=False)
+        loaded.frame.to_parquet(buffer, index=False)
     except ImportError as err:
         raise UserError(f"Writing Parquet needs pyarrow ({err}): pip install pyarrow") from None
-    except OSError as err:
-        raise UserError(f"Cannot write {path}: {err.strerror or err}.") from None
-    return path
+    return folder.write(target.name, buffer.getvalue())
 
 
 def _mlflow() -> tuple[Any, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from bench.analysis.load import throughput_columns
 from bench.report import learning, plots
+from bench.store.safefs import OutputPath, file_name
 
 
 def _models(ok: pd.DataFrame) -> pd.DataFrame:
@@ -39,8 +38,10 @@ def latency_long(records: list[dict], raw: dict[tuple[str, str], dict]) -> pd.Da
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
-    """Every figure; returns {title: path}. Deterministic: the same records give the same files."""
+def draw(
+    ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: OutputPath
+) -> dict[str, OutputPath]:
+    """Every figure, staged in the report's folder; returns {title: file}. Deterministic: the same records give the same files."""
     state = np.random.get_state()
     np.random.seed(0)  # the strip plot's jitter
     axes_style, context = plots.style()
@@ -52,8 +53,8 @@ def draw(ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: 
 
 
 def _draw(
-    ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: Path
-) -> dict[str, Path]:
+    ok: pd.DataFrame, records: list[dict], accuracy: pd.DataFrame, extras: dict, fig_dir: OutputPath
+) -> dict[str, OutputPath]:
     out = {"Accuracy per adapter": plots.accuracy_boxes(ok, fig_dir / "accuracy.png"),
            "Fit time": plots.fit_time_boxes(ok, fig_dir / "fit-time.png")}  # fmt: skip
     lat = latency_long(records, extras.get("raw", {}))
@@ -93,6 +94,6 @@ def _draw(
         out["CPU vs GPU"] = plots.cpu_vs_gpu(ok, fig_dir / "cpu-vs-gpu.png")
     for device, res in extras.get("friedman", []):
         out[f"Critical difference ({device})"] = plots.critical_difference(
-            res.mean_ranks, res.critical_difference, fig_dir / f"critical-difference-{device}.png"
+            res.mean_ranks, res.critical_difference, fig_dir / file_name(f"critical-difference-{device}.png")
         )
     return out

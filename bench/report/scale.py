@@ -24,6 +24,7 @@ from bench.report.tables import fmt, table
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.datasets import DatasetSpec
 from bench.run.settings import TimingSettings
+from bench.store.safefs import OutputDir, OutputPath
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 DEFAULT_ADAPTERS = ("sklearn-lr", "keras-mlp", "torch-mlp")
@@ -153,7 +154,7 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
     return rows, summary
 
 
-def scale_figure(df: pd.DataFrame, path: Path) -> Path:
+def scale_figure(df: pd.DataFrame, path: OutputPath) -> OutputPath:
     from bench.report import plots
 
     ok = df[df["status"] == "ok"]
@@ -176,7 +177,8 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
         return plots.save_figure(fig, path)
 
 
-def write_scale_report(run_path: Path, out_dir: Path) -> Path:
+def write_scale_report(run_path: Path, out_dir: OutputDir | Path) -> Path:
+    """Write SCALE.md and its figure (a Path ``out_dir`` is a user's folder: only those files are written)."""
     from bench.analysis.load import load_runs
     from bench.store.reader import RunFolder
 
@@ -188,7 +190,8 @@ def write_scale_report(run_path: Path, out_dir: Path) -> Path:
     df = load_runs([str(run_path)], run_path.parent.parent, kind=None).frame
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
     rows, summary = scale_table(df)
-    fig = scale_figure(df, out_dir / "figures" / "scale.png")
+    out = out_dir if isinstance(out_dir, OutputDir) else OutputDir.user(out_dir)
+    fig = scale_figure(df, out / "figures" / "scale.png")
     text = "\n".join([
         "# How cost grows with data size (`bench scale`)",
         "",
@@ -203,9 +206,9 @@ def write_scale_report(run_path: Path, out_dir: Path) -> Path:
         "",
         table(summary, ["adapter", "sizes fitted", "log-log slope", "overhead s", "per-row us", "n* (rows)"]),
         "",
-        f"![fit time vs size]({fig.relative_to(out_dir).as_posix()})",
+        f"![fit time vs size]({fig.relative})",
         "",
     ])  # fmt: skip
-    path = out_dir / "SCALE.md"
-    path.write_text(text)
+    path = out.stage("SCALE.md", text)
+    out.commit()
     return path
