@@ -54,3 +54,17 @@ def assert_clean_failure(code: int, err: str, expected: set[int] | None = None) 
     assert code in (expected or DOCUMENTED - {0}), (code, err)
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert "Traceback" not in err
+
+
+#: Timing settings that make a trial take a fraction of a second (fake adapters, tiny data).
+TINY_TIMING = (
+    "[timing]\nwarmup = 1\nlatency_min_calls = 5\nlatency_budget_s = 0.01\nstock_min_calls = 2\nstock_budget_s = 0.01\n"
+    "batch_sizes = [1]\nthroughput_budget_s = 0.005\nserving = false\ncurves = false\n"
+)
+
+
+def tiny_config(path: Path, adapters: list[str], splits: int = 1, extra: str = "") -> Path:
+    """A TOML config for a fast run (top-level keys in ``extra``), written to ``path``."""
+    names = ", ".join(f'"{a}"' for a in adapters)
+    path.write_text(f'adapters = [{names}]\ndevices = ["cpu"]\nsplits = {splits}\n{extra}\n{TINY_TIMING}')
+    return path

@@ -69,7 +69,10 @@ def test_two_concurrent_runs_one_is_refused(tmp_path):
     wait_for(lambda: (tmp_path / "results" / "runs" / "r" / "config.json").exists())
     second = subprocess.run(cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
-    assert second.stderr == f"error: Run 'r' is being written by process {first.pid}; wait for it or use another --run-id.\n"
+    assert (
+        second.stderr
+        == f"error: Run 'r' is being written by process {first.pid}; wait for it or use another --run-id.\n"
+    )
     assert first.wait(timeout=120) == 0
     ids = [r["trial_id"] for r in lines(tmp_path)]
     assert sorted(ids) == [f"iris/fake-slow/cpu/split-0{i}" for i in range(3)]  # every trial once

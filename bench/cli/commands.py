@@ -131,14 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import check_reusable
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
     config = resolve_config(args)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
+    check_store(args.results_dir, run_id, config, "matrix")
     if args.dry_run:
         return _dry_run(config, args)
     with executor:
@@ -151,6 +150,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors)
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
+
+
+def check_store(results_dir: str, run_id: str, config: Any, kind: str) -> None:
+    """Everything about the run folder that a real run checks, read-only: usable, same config, same code and data."""
+    from bench.run.runner import check_resumable
+    from bench.store.reader import RunFolder, check_reusable
+
+    path = Path(results_dir) / "runs" / run_id
+    if check_reusable(path, run_id, _stored(config.to_dict()), kind):
+        check_resumable(config, RunFolder(path).records(), run_id)
 
 
 def _stored(config: dict) -> dict:
@@ -204,13 +213,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from bench.run.executors.local import LocalExecutor
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import check_reusable
     from bench.store.safefs import OutputDir, check_run_id
     from bench.store.writer import RunStore
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "seed")
+    check_store(args.results_dir, run_id, config, "seed")
     # Where the pairplot goes is checked now: a refusal must come before the run writes anything.
     pairplot = None if args.json else OutputDir.owned(Path(args.results_dir) / REPORTS / "seed", Path(args.results_dir))
     start = time.perf_counter()
@@ -235,7 +243,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from bench.report.scale import scale_config, write_scale_report
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import RunFolder, check_reusable
+    from bench.store.reader import RunFolder
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
@@ -262,7 +270,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
                           devices=tuple(_csv(args.devices, "devices") or ()))  # fmt: skip
     run_id = check_run_id("scale-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "scale")
+    check_store(args.results_dir, run_id, config, "scale")
     out = _out_dir(args, run_id)  # checked before the sweep writes anything
     with executor:
         with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="scale") as store:
