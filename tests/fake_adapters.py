@@ -61,3 +61,17 @@ class SlowClassifier(_Fake):
     def _train(self, X, y_index, seed):
         time.sleep(3)
         super()._train(X, y_index, seed)
+
+
+class ParamsClassifier(_Fake):
+    """Takes two parameters of any JSON type (for the parameter round-trip properties)."""
+
+    def __init__(self, *, anything=None, other=None, device="cpu", random_state=None):
+        self.anything = anything
+        self.other = other
+        self.device = device
+        self.random_state = random_state
+
+    def _train(self, X, y_index, seed):
+        self.seen_ = (self.anything, self.other)
+        super()._train(X, y_index, seed)

@@ -23,6 +23,7 @@ from bench.errors import UserError
 from bench.report.tables import fmt, table
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.datasets import DatasetSpec
+from bench.run.params import freeze_all
 from bench.run.settings import TimingSettings
 from bench.store.safefs import OutputDir, OutputPath
 
@@ -68,7 +69,7 @@ def scale_config(
             smoke = {}
         if smoke and not spec.params:
             smoke.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if k in smoke})
-            spec = AdapterSpec(spec.name, spec.profile, tuple(sorted(smoke.items())), spec.backend)
+            spec = AdapterSpec(spec.name, spec.profile, freeze_all(smoke), spec.backend)
         specs.append(spec)
     config = Config(
         datasets=datasets, adapters=tuple(specs), devices=tuple(devices), splits=1, test_size=0.2,

@@ -49,6 +49,8 @@ def read_json(path: Path, what: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); the {what} is damaged.") from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply; the {what} is damaged.") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object; the {what} is damaged.")
     return data

@@ -159,9 +159,16 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]+")
 
 
 def file_name(text: str, limit: int = 200) -> str:
-    """A safe single file-name component made from data (run ids, devices, hosts): never a path."""
-    name = _UNSAFE.sub("_", text).lstrip(".")[:limit]
-    return name or "_"
+    """A safe single file-name component made from data (run ids, devices, hosts): never a path.
+
+    Longer than ``limit``: cut, with a hash of the whole text so that two long names stay apart.
+    """
+    import hashlib
+
+    name = _UNSAFE.sub("_", text).lstrip(".") or "_"
+    if len(name) > limit:
+        name = name[: limit - 13] + "-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return name
 
 
 def is_bench_output(path: Path, depth: int = 2) -> bool:
@@ -410,21 +417,29 @@ def open_log(fd: int, name: str, shown: Path) -> BinaryIO:
     return os.fdopen(out, "ab")
 
 
-def read_bytes(path: Path, what: str = "file") -> bytes:
-    """The bytes of a regular file; a link, FIFO, socket or device is refused at once (never blocks)."""
+def read_bytes(path: Path, what: str = "file", follow_links: bool = False, limit: int | None = None) -> bytes:
+    """The bytes of a regular file; a FIFO, socket or device is refused at once (never blocks).
+
+    A link is refused too, unless ``follow_links`` (a user's own input file may be one; a run's files
+    may not). ``limit``: a larger file is refused before it is read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as err:
-        if err.errno == errno.ELOOP:
+        if err.errno == errno.ELOOP and not follow_links:
             raise UserError(f"Refusing to read {path}: it is a symbolic link; the {what} must be a file.") from None
         if err.errno == errno.ENXIO:
             raise UserError(f"Refusing to read {path}: it is a socket, not a file; the {what} is damaged.") from None
         raise UserError(f"Cannot read {path}: {err.strerror or err}.") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
-            raise UserError(f"Refusing to read {path}: it is {kind}, not a file; the {what} is damaged.")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
+            blame = f"the {what} must be a file" if follow_links else f"the {what} is damaged"
+            raise UserError(f"Refusing to read {path}: it is {kind}, not a file; {blame}.")
+        if limit is not None and st.st_size > limit:
+            raise UserError(f"Refusing to read {path}: {st.st_size:,} bytes, more than a {what} can be ({limit:,}).")
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

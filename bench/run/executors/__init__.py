@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from bench.errors import UserError
 from bench.run.process import Outcome, WorkerProcess
+from bench.store.safefs import file_name
 
 if TYPE_CHECKING:
     from bench.run.config import Config
@@ -60,7 +61,7 @@ class Job:
 
     def worker(self, trial: Trial, log_dir: Path | None = None) -> WorkerProcess:
         """The worker process for ``trial``'s group (its stderr in the run's logs, or in ``log_dir``)."""
-        name = trial.group.replace("/", "_") + ".log"
+        name = file_name(trial.group.replace("/", "_"), limit=150) + ".log"  # groups hold labels: any text
         if self.logs is not None:
             logs = self.logs
             return WorkerProcess.for_trial(
