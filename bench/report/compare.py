@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import stats
-from bench.analysis.load import Loaded, load_runs
+from bench.analysis.load import Loaded, by_content, load_runs
 from bench.analysis.pairing import pair
 from bench.errors import UserError
 from bench.record import METRICS, label_of
@@ -206,6 +206,9 @@ def compare_runs(
 
     base = load_side(runs[0], results_dir)
     others = [load_side(r, results_dir) for r in runs[1:]]
+    # Two runs' "data.csv" with different contents are two datasets: never paired.
+    for side, frame in zip([base, *others], by_content([base.frame, *(o.frame for o in others)])):
+        side.frame = frame
     out = OutputDir.choose(out_dir, Path(results_dir) / REPORTS, results_dir).check_writable()
     keys = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
     doc = Doc(f"Comparison: `{base.name}` (A) against {', '.join(f'`{o.name}`' for o in others)} (B)")
