@@ -58,7 +58,9 @@ def index_keyed(weights: dict, classes: np.ndarray) -> dict:
                 break
     unknown = [k for k in weights if k not in used]
     if unknown:
-        raise ValueError(f"class_weight names labels that are not in the data: {unknown!r} (labels: {classes.tolist()!r})")
+        raise ValueError(
+            f"class_weight names labels that are not in the data: {unknown!r} (labels: {classes.tolist()!r})"
+        )
     return out
 
 
