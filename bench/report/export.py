@@ -51,8 +51,15 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     return folder.write(target.name, buffer.getvalue())
 
 
+#: An unreachable tracking server is one line within seconds, not MLflow's default minutes of retries
+#: (set only where the user has not chosen otherwise).
+MLFLOW_FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
 def _mlflow() -> tuple[Any, Any]:
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    for key, value in MLFLOW_FAIL_FAST.items():
+        os.environ.setdefault(key, value)
     try:
         import mlflow
         from mlflow.tracking import MlflowClient
