@@ -75,3 +75,37 @@ class ParamsClassifier(_Fake):
     def _train(self, X, y_index, seed):
         self.seen_ = (self.anything, self.other)
         super()._train(X, y_index, seed)
+
+
+class HangAlwaysClassifier(_Fake):
+    """Hangs in every trial's fit, the first trial of its worker included (not in the worker's
+    warm-up fit on 32 rows: that is start-up, under its own limit)."""
+
+    def _train(self, X, y_index, seed):
+        if len(X) > 32:
+            time.sleep(3600)
+        super()._train(X, y_index, seed)
+
+
+class FlagFailClassifier(_Fake):
+    """Fails while the file named by BENCH_FAIL_FLAG exists (a failure a rerun can fix)."""
+
+    def _train(self, X, y_index, seed):
+        if os.path.exists(os.environ.get("BENCH_FAIL_FLAG", "/nonexistent")):
+            raise RuntimeError("the flag file says fail")
+        super()._train(X, y_index, seed)
+
+
+class SignalClassifier(_Fake):
+    """From split 1 on: writes ``started-<seed>`` (holding its pid) into BENCH_SIGNAL_DIR, then waits
+    until ``release`` appears there (a test's handle on a trial in flight, without sleeping)."""
+
+    def _train(self, X, y_index, seed):
+        folder = os.environ.get("BENCH_SIGNAL_DIR")
+        if folder and seed >= 1:
+            with open(os.path.join(folder, f"started-{seed}.tmp"), "w") as out:
+                out.write(str(os.getpid()))
+            os.replace(os.path.join(folder, f"started-{seed}.tmp"), os.path.join(folder, f"started-{seed}"))
+            while not os.path.exists(os.path.join(folder, "release")):
+                time.sleep(0.02)
+        super()._train(X, y_index, seed)
