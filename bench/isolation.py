@@ -29,7 +29,11 @@ PRELUDE = "import sys, ast; sys.path[:0] = ast.literal_eval(sys.argv.pop(1)); "
 
 def import_path() -> list:
     """The project's root, then the absolute PYTHONPATH entries (never the current folder: '', '.', relative dropped)."""
-    cwd = os.path.realpath(os.getcwd())
+    cwd: str | None
+    try:
+        cwd = os.path.realpath(os.getcwd())
+    except OSError:  # the current folder was removed: there is nothing there to import anyway
+        cwd = None
     entries = [PACKAGE_ROOT]
     for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         if entry and os.path.isabs(entry) and os.path.realpath(entry) != cwd and entry not in entries:

@@ -109,3 +109,16 @@ class SignalClassifier(_Fake):
             while not os.path.exists(os.path.join(folder, "release")):
                 time.sleep(0.02)
         super()._train(X, y_index, seed)
+
+
+class GateClassifier(_Fake):
+    """Every trial (not the worker's warm-up on 32 rows) writes ``started-<seed>-<pid>`` into
+    BENCH_SIGNAL_DIR and waits until ``release`` appears there: tests know when trials are in flight."""
+
+    def _train(self, X, y_index, seed):
+        folder = os.environ.get("BENCH_SIGNAL_DIR")
+        if folder and len(X) > 32:
+            open(os.path.join(folder, f"started-{seed}-{os.getpid()}"), "w").close()
+            while not os.path.exists(os.path.join(folder, "release")):
+                time.sleep(0.02)
+        super()._train(X, y_index, seed)

@@ -135,7 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store.writer import RunStore
 
     config = resolve_config(args)
+    if args.retry_errors and args.run_id is None:
+        raise UserError("--retry-errors reruns the failed trials of a run: name it with --run-id.")
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
+    if args.retry_errors and not (Path(args.results_dir) / "runs" / run_id).is_dir():
+        raise UserError(f"--retry-errors: there is no run {run_id!r} under {Path(args.results_dir) / 'runs'} to retry.")
     executor = make_executor(args)
     check_store(args.results_dir, run_id, config, "matrix")
     if args.dry_run:

@@ -389,26 +389,38 @@ def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
 
 
 def _validate_adapter(spec: AdapterSpec) -> None:
+    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard."""
+    from bench.plugins import PluginError, guarded
+
     try:
         cls = adapter_class(spec.name)
         values = spec.resolved_params()
     except (UnknownAdapterError, AdapterLoadError, ValueError) as err:
         raise UserError(str(err)) from None
+    try:
+        problem = guarded(lambda: _adapter_problem(spec, cls, values))
+    except PluginError as err:  # its hooks or constructor raise (SystemExit, KeyboardInterrupt, ...): one line
+        raise UserError(f"Adapter {spec.label!r} cannot be used: {err}") from None
+    if problem:
+        raise UserError(problem)
+
+
+def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
+    """Why ``spec`` cannot run with ``values`` (backend, parameter names and values), or None."""
     if spec.backend is not None and spec.backend not in cls.supported_backends:
-        raise UserError(
+        return (
             f"Adapter {spec.name!r} has no backend {spec.backend!r}. Its backends: {', '.join(cls.supported_backends)}."
         )
     known = set(cls().get_params())
     bad = sorted(set(values) - known)
     if bad:
-        raise UserError(
+        return (
             f"Adapter {spec.name!r} has no parameter(s) {', '.join(bad)}. Its parameters: {', '.join(sorted(known))}."
         )
     if {"random_state", "device"} & set(dict(spec.params)):
-        raise UserError(
-            f"Adapter {spec.name!r}: set seeds with 'splits'/'first_seed' and devices with 'devices', not as parameters."
-        )
+        return f"Adapter {spec.name!r}: set seeds with 'splits'/'first_seed' and devices with 'devices', not as parameters."
     try:
         cls(**values).check_params()
     except (ValueError, TypeError) as err:
-        raise UserError(f"Adapter {spec.label!r}: {str(err).splitlines()[0]}") from None
+        return f"Adapter {spec.label!r}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+    return None
