@@ -68,3 +68,26 @@ def tiny_config(path: Path, adapters: list[str], splits: int = 1, extra: str = "
     names = ", ".join(f'"{a}"' for a in adapters)
     path.write_text(f'adapters = [{names}]\ndevices = ["cpu"]\nsplits = {splits}\n{extra}\n{TINY_TIMING}')
     return path
+
+
+def fast_runs(monkeypatch) -> None:
+    """Runs without the parts a test of something else does not need: the control measurement
+    (two extra processes per run) and the machine fingerprint (py-cpuinfo's helper process)."""
+    from bench.measure import machine
+    from bench.run import process
+
+    monkeypatch.setattr(process, "control_in_worker", lambda threads, python=None: {})
+    monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "test", "hostname": "test"})
+
+
+def tiny_figures(monkeypatch) -> None:
+    """Reports stage one small figure instead of drawing every one (the writer is under test, not seaborn)."""
+    from bench.report import figures
+
+    monkeypatch.setattr(
+        figures,
+        "draw",
+        lambda ok, records, acc, extras, fig_dir: {
+            "Accuracy per adapter": (fig_dir / "accuracy.png").stage(b"\x89PNG")
+        },
+    )

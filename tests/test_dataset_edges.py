@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from hypothesis import strategies as st
 from adapters.registry import refresh
 from bench.errors import UserError
 from bench.run.datasets import MAX_ONEHOT_LEVELS, DatasetSpec, load_spec
-from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_config
+from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config, tiny_figures
 
 N = 30
 LABELS = [("a", "b", "c")[i % 3] for i in range(N)]
@@ -145,7 +144,8 @@ def fakes(monkeypatch):
     refresh()
 
 
-def test_resuming_with_changed_data_is_refused(tmp_path, capsys, fakes):
+def test_resuming_with_changed_data_is_refused(tmp_path, capsys, fakes, monkeypatch):
+    fast_runs(monkeypatch)
     data = iris_like_csv(tmp_path / "data.csv", 1)
     conf = tiny_config(
         tmp_path / "c.toml", ["fake-ok"], extra=f'datasets = [{{ path = "{data}", target = "species" }}]'
@@ -160,30 +160,28 @@ def test_resuming_with_changed_data_is_refused(tmp_path, capsys, fakes):
         assert "changed since the run's records were made" in err and snapshot(tmp_path) == before
 
 
-def test_two_contents_under_one_name_are_never_compared(tmp_path, capsys, fakes):
+def test_two_contents_under_one_name_are_never_compared(tmp_path, capsys, monkeypatch):
     from bench.analysis.load import load_runs
+    from tests.test_report import record, write_run
 
-    data = iris_like_csv(tmp_path / "data.csv", 1)
-    conf = tiny_config(
-        tmp_path / "c.toml", ["fake-ok"], 3, extra=f'datasets = [{{ path = "{data}", target = "species" }}]'
-    )
+    tiny_figures(monkeypatch)
     results = tmp_path / "results"
-    assert run_cli(["run", "--config", str(conf), "--run-id", "a", "--results-dir", str(results)], capsys)[0] == 0
-    runs = results / "runs"
-    shutil.copytree(runs / "a", runs / "same")
-    shutil.copytree(runs / "a", runs / "b")
-    records = [json.loads(line) for line in (runs / "b" / "records.jsonl").read_text().splitlines()]
-    (runs / "b" / "records.jsonl").write_text(
-        "".join(json.dumps({**r, "dataset_sha": "0" * 16}) + "\n" for r in records)
-    )
+
+    def records(sha: str) -> list[dict]:
+        return [record("fake-ok", s, 0.9 + s / 100, dataset="data", dataset_sha=sha, test_rows_sha=f"rows{s}",
+                       trial_id=f"data/fake-ok/cpu/split-0{s}") for s in range(3)]  # fmt: skip
+
+    write_run(results, "a", records("1" * 16))
+    write_run(results, "same", records("1" * 16))
+    write_run(results, "b", records("2" * 16))  # the same name, other data
     for other, matched in (("b", False), ("same", True)):
         code, out, err = run_cli(["compare", "a", other, "--results-dir", str(results), "--json"], capsys)
         assert code == 0, err
         ratios = next(t for t in json.loads(out)["tables"] if t["name"] == "ratios")["rows"]
         assert bool(ratios) is matched  # other content under the same name: nothing paired
     frame = load_runs(["a", "b"], results).frame
-    assert sorted(frame["dataset"].unique()) == sorted([f"data #{records[0]['dataset_sha'][:8]}", "data #00000000"])
-    assert len(frame) == 2 * len(records)  # no record of one taken for a duplicate of the other
+    assert sorted(frame["dataset"].unique()) == ["data #11111111", "data #22222222"]
+    assert len(frame) == 6  # no record of one taken for a duplicate of the other
 
 
 # -- known answers: rows and labels survive loading ----------------------------------------

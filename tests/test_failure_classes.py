@@ -26,7 +26,7 @@ from adapters.registry import refresh
 from bench.errors import UserError
 from bench.store.reader import lock_holder, read_records
 from bench.store.writer import RunStore
-from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_config
+from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = ("fake-ok=tests.fake_adapters:_Fake,hang=tests.fake_adapters:HangAlwaysClassifier,"
@@ -64,7 +64,8 @@ def bench_process(tmp_path: Path, *argv: str, **env: str) -> subprocess.Popen:
 
 
 # -- item 3: every trial obeys its timeout; no worker outlives its parent ---------------------------
-def test_the_first_trial_of_a_worker_gets_the_configured_timeout(tmp_path, capsys):
+def test_the_first_trial_of_a_worker_gets_the_configured_timeout(tmp_path, capsys, monkeypatch):
+    fast_runs(monkeypatch)
     conf = tiny_config(tmp_path / "c.toml", ["hang"], extra="trial_timeout_s = 1.5\nstartup_timeout_s = 120")
     start = time.monotonic()
     argv = ["run", "--config", str(conf), "--run-id", "t", "--results-dir", str(tmp_path / "r")]
@@ -143,6 +144,7 @@ def test_dask_trials_obey_the_same_limits(tmp_path):
 
 # -- item 4: exit status and summaries from the run's records ---------------------------------------
 def test_a_rerun_of_a_failed_run_exits_3_again_and_retry_errors_reruns_it(tmp_path, capsys, monkeypatch):
+    fast_runs(monkeypatch)
     flag = tmp_path / "fail"
     flag.write_text("")
     monkeypatch.setenv("BENCH_FAIL_FLAG", str(flag))
@@ -160,7 +162,8 @@ def test_a_rerun_of_a_failed_run_exits_3_again_and_retry_errors_reruns_it(tmp_pa
 
 
 # -- item 5: one writer per run ------------------------------------------------------------------
-def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path, capsys):
+def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path, capsys, monkeypatch):
+    fast_runs(monkeypatch)
     conf = tiny_config(tmp_path / "c.toml", ["fake-ok"])
     argv = ["run", "--config", str(conf), "--run-id", "w", "--results-dir", str(tmp_path / "r")]
     assert run_cli(argv, capsys)[0] == 0

@@ -20,7 +20,7 @@ from bench.run.config import Config, config_from_dict
 from bench.run.matrix import Trial, expand
 from bench.run.params import check_param, freeze, thaw
 from bench.store.reader import read_records
-from tests.invariants import assert_clean_failure, run_cli, tiny_config
+from tests.invariants import assert_clean_failure, fast_runs, run_cli, tiny_config
 
 SCALARS = (
     st.none()
@@ -91,7 +91,8 @@ def test_values_a_record_cannot_hold_are_one_line(value, message):
         check_param("x", value, "config")
 
 
-def test_list_and_table_params_run_record_and_resume(tmp_path, capsys):
+def test_list_and_table_params_run_record_and_resume(tmp_path, capsys, monkeypatch):
+    fast_runs(monkeypatch)
     extra = (
         '[[adapters]]\nname = "params"\nparams = { anything = [16, 16], other = { setosa = 2.0, deep = [[1], []] } }\n'
     )

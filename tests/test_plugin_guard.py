@@ -20,7 +20,7 @@ import pytest
 from adapters.registry import refresh
 from bench.plugins import PluginError, guarded
 from bench.record import metrics
-from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_config
+from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RAISES = {
@@ -98,6 +98,7 @@ def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
 
 
 def test_resume_refuses_an_adapter_name_that_now_maps_to_another_class(tmp_path, monkeypatch, capsys):
+    fast_runs(monkeypatch)
     monkeypatch.setenv("BENCH_ADAPTERS", "mine=tests.fake_adapters:_Fake")
     refresh()
     conf = tiny_config(tmp_path / "c.toml", ["mine"], splits=1)

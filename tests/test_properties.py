@@ -194,7 +194,7 @@ def command_lines(draw: st.DrawFn, command: str | None = None) -> list[str]:
     return argv
 
 
-@settings(max_examples=EXAMPLES * 3)
+@settings(max_examples=EXAMPLES * 2)
 @given(command_lines())
 def test_any_command_line_keeps_the_invariants(template, stubs, capsys, argv):
     with sandbox(template) as folder:

@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from bench.errors import UserError
 from bench.store.safefs import MARKER, OutputDir, file_name
-from tests.invariants import assert_clean_failure, run_cli, snapshot
+from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 
 
 @pytest.fixture
-def results(tmp_path: Path) -> Path:
+def results(tmp_path: Path, monkeypatch) -> Path:
+    tiny_figures(monkeypatch)
     recs = [record(a, s, 0.9 + 0.01 * s, fit=0.2 + s / 10) for a in ("sklearn-lr", "mlp") for s in range(3)]
     write_run(tmp_path / "results", "a", recs)
     write_run(tmp_path / "results", "b", recs)
