@@ -75,6 +75,13 @@ def test_a_plugin_raised_keyboard_interrupt_is_not_a_ctrl_c():
         guarded(plugin)
 
 
+def as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT handled and not blocked, as a shell starts a command (the test
+    process may have inherited other settings, which a real Ctrl-C could not get past either)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
     ready = tmp_path / "importing"
     (tmp_path / "cwd").mkdir()  # not the plugin's folder: bench never imports from the current folder
@@ -84,15 +91,22 @@ def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", BENCH_ADAPTERS="slow=slow_plugin:Model")
     script = Path(sys.executable).with_name("bench")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "bench"]
-    proc = subprocess.Popen(
-        [*argv, "list"], env=env, cwd=tmp_path / "cwd", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([*argv, "list"], env=env, cwd=tmp_path / "cwd", stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 120
     while not ready.exists():  # poll with a deadline: the import has started
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        state = Path(f"/proc/{proc.pid}/status").read_text()
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(
+            f"no exit after SIGINT: {[line for line in state.splitlines() if line.startswith('Sig')]}"
+        ) from None
     assert proc.returncode == 130, err
     assert err.startswith("interrupted") and "Traceback" not in err
 
