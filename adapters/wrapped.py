@@ -94,7 +94,9 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
         def check_params(self) -> None:
             super().check_params()
             inner = self._make()
-            if hasattr(inner, "_validate_params"):
+            # scikit-learn's own validation, where the class declares its constraints (a third-party
+            # BaseEstimator without them would fail there for a reason that is not the user's).
+            if hasattr(inner, "_validate_params") and hasattr(inner, "_parameter_constraints"):
                 inner._validate_params()
 
         def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:

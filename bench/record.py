@@ -395,7 +395,9 @@ def _explain(err: Exception) -> str:
     if " - at `$." in text:
         what, _, where = text.partition(" - at `$.")
         return f"field {where.rstrip('`')!r}: {what[0].lower()}{what[1:]}"
-    return text[0].lower() + text[1:] if text else type(err).__name__
+    if not text:
+        return type(err).__name__
+    return text if text[1:2].isupper() else text[0].lower() + text[1:]  # "JSON is malformed" stays as it is
 
 
 def build(fields: dict) -> Any:

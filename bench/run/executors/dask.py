@@ -180,6 +180,8 @@ class DaskExecutor(Executor):
         self, scheduler: str | None = None, security: Any = None, n_workers: int | None = None, each_host: bool = False
     ) -> None:
         self.scheduler = check_scheduler_address(scheduler) if scheduler else None
+        if self.scheduler and self.scheduler.startswith("tls://") and security is None:  # checked before any run
+            raise UserError(f"--scheduler {self.scheduler} speaks TLS: give --tls-ca, --tls-cert and --tls-key.")
         self.security = security
         self.n_workers = n_workers
         self.each_host = each_host
