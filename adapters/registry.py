@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -82,22 +81,34 @@ def is_dotted_path(name: str) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _load(target: str) -> type[BenchClassifier]:
+    from bench.plugins import PluginError, guarded, load_target
+
     from .wrapped import NotAClassifierError, check_classifier, wrap_classifier
 
-    module_name, sep, attr = target.partition(":")
-    if not sep:
-        module_name, _, attr = target.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except Exception as err:  # a broken plugin must not break anything else
-        raise AdapterLoadError(f"cannot load {target}: {type(err).__name__}: {err}") from None
-    if isinstance(obj, type) and issubclass(obj, BenchClassifier):
-        return obj
-    try:
-        check_classifier(obj, target)
-    except NotAClassifierError as err:
-        raise AdapterLoadError(str(err)) from None
-    return wrap_classifier(obj)
+    def checked(obj: Any) -> type[BenchClassifier] | str:
+        """The adapter class for ``obj``, or why it is not a classifier (runs the plugin's code)."""
+        if isinstance(obj, type) and issubclass(obj, BenchClassifier):
+            return obj
+        try:
+            check_classifier(obj, target)
+        except NotAClassifierError as err:
+            return str(err)
+        return wrap_classifier(obj)
+
+    try:  # a broken plugin must not break anything else, whatever it raises (bench.plugins)
+        obj = load_target(target)
+        found = guarded(lambda: checked(obj))
+    except PluginError as err:
+        raise AdapterLoadError(f"cannot load {target}: {err}") from None
+    if isinstance(found, str):
+        raise AdapterLoadError(found)
+    return found
+
+
+def identity(cls: type) -> str:
+    """``module:Class`` of what an adapter really runs (for a wrapped classifier: the wrapped class)."""
+    target = getattr(cls, "wrapped", None) or cls
+    return f"{target.__module__}:{target.__qualname__}"
 
 
 def adapter_class(name: str) -> type[BenchClassifier]:
@@ -162,11 +173,19 @@ class AdapterInfo:
 
 def describe(name: str) -> AdapterInfo:
     """Availability and capabilities of one adapter, without importing its framework."""
+    from bench.plugins import PluginError, guarded
+
     target = registered().get(name, name)
     try:
         cls = adapter_class(name)
+        return guarded(lambda: _describe(name, target, cls))
     except AdapterLoadError as err:
         return AdapterInfo(name, target, "?", (), (), (), False, str(err))
+    except PluginError as err:  # the class loaded, but its hooks raise
+        return AdapterInfo(name, target, "?", (), (), (), False, f"cannot describe {target}: {err}")
+
+
+def _describe(name: str, target: str, cls: type[BenchClassifier]) -> AdapterInfo:
     default_backend = cls.supported_backends[0]
     missing = cls.missing_modules(default_backend)
     reason = "" if not missing else f"{', '.join(missing)} not installed: {cls.install_hint(default_backend)}"

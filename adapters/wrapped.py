@@ -46,6 +46,24 @@ def check_classifier(estimator_cls: Any, where: str) -> None:
         raise NotAClassifierError(f"{where} is not a scikit-learn classifier (no classifier tag, fit and predict).")
 
 
+def index_keyed(weights: dict, classes: np.ndarray) -> dict:
+    """``class_weight`` keyed by the caller's labels (a config's keys are text: ``"3"`` names class 3),
+    re-keyed by class index: the wrapped estimator is trained on indices."""
+    out, used = {}, set()
+    for index, label in enumerate(classes.tolist()):
+        for key in (label, str(label)):
+            if key in weights:
+                out[index] = weights[key]
+                used.add(key)
+                break
+    unknown = [k for k in weights if k not in used]
+    if unknown:
+        raise ValueError(
+            f"class_weight names labels that are not in the data: {unknown!r} (labels: {classes.tolist()!r})"
+        )
+    return out
+
+
 @functools.cache
 def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
     """A :class:`BenchClassifier` subclass that trains and serves ``estimator_cls``.
@@ -67,6 +85,8 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
 
         def _make(self, seed: int | None = None) -> Any:
             kwargs = {k: getattr(self, k) for k in own}
+            if isinstance(kwargs.get("class_weight"), dict) and hasattr(self, "classes_"):
+                kwargs["class_weight"] = index_keyed(kwargs["class_weight"], self.classes_)
             if seeded:
                 kwargs["random_state"] = seed
             return estimator_cls(**kwargs)
@@ -74,7 +94,9 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
         def check_params(self) -> None:
             super().check_params()
             inner = self._make()
-            if hasattr(inner, "_validate_params"):
+            # scikit-learn's own validation, where the class declares its constraints (a third-party
+            # BaseEstimator without them would fail there for a reason that is not the user's).
+            if hasattr(inner, "_validate_params") and hasattr(inner, "_parameter_constraints"):
                 inner._validate_params()
 
         def _build(self, n_features: int, n_classes: int, seed: int | None, device: str) -> None:

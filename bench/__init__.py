@@ -16,10 +16,9 @@ The package follows the data's way::
     cli/       the command line
 """
 
-from __future__ import annotations
-
-from typing import Any
-
+# No ``from __future__`` or typing import here: the console script imports this package before it
+# re-executes itself isolated (bench.cli), and a ``__future__.py`` or ``typing.py`` in the current
+# folder must not run (see bench.isolation).
 from bench.errors import UserError
 
 __version__ = "0.3.0"
@@ -27,7 +26,7 @@ __version__ = "0.3.0"
 __all__ = ["DuplicateSplitError", "UserError", "__version__", "load"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("load", "DuplicateSplitError"):
         from bench.analysis import load as _load
 

@@ -1,4 +1,11 @@
-"""``python -m bench``: the same as the ``bench`` command (isolated from the current folder from here on)."""
+"""``python -m bench``: the same as the ``bench`` command (re-executed isolated before any other import).
+
+Python puts the current folder first on ``sys.path`` for ``-m``: a ``bench/``
+folder there is what runs (nothing can change that; the ``bench`` console
+script has no such hole). Anything else (a ``json.py``, ``typing.py``) is
+never imported: this module imports only :mod:`bench.cli`, which imports only
+``os`` and ``sys`` before it re-executes in isolated mode.
+"""
 
 from bench.cli import entry
 

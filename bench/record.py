@@ -36,7 +36,6 @@ Schema history (``schema_version`` in every record):
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -302,12 +301,13 @@ def _plugin_metrics(env: str) -> tuple[Metric, ...]:
     """Metrics from the ``bench.metrics`` entry points and ``BENCH_METRICS`` (module:attr, comma-separated)."""
     targets = [ep.value for ep in entry_points(group=METRIC_ENTRY_POINTS)]
     targets += [t.strip() for t in env.split(",") if t.strip()]
+    from bench.plugins import PluginError, load_target
+
     found = []
     for target in targets:
-        module, _, attr = target.partition(":")
         try:
-            obj = getattr(importlib.import_module(module), attr)
-        except Exception:  # a broken plugin costs its metric, not the harness
+            obj = load_target(target)
+        except PluginError:  # a broken plugin costs its metric, not the harness (whatever it raises)
             continue
         found += [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
     return tuple(found)
@@ -407,7 +407,9 @@ def _explain(err: Exception) -> str:
     if " - at `$." in text:
         what, _, where = text.partition(" - at `$.")
         return f"field {where.rstrip('`')!r}: {what[0].lower()}{what[1:]}"
-    return text[0].lower() + text[1:] if text else type(err).__name__
+    if not text:
+        return type(err).__name__
+    return text if text[1:2].isupper() else text[0].lower() + text[1:]  # "JSON is malformed" stays as it is
 
 
 def build(fields: dict) -> Any:

@@ -7,8 +7,23 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Property-based tests: the default suite runs a fixed, bounded set of examples (derandomized:
+# the same examples on every run, so CI is repeatable and within its time budget) and keeps no
+# example database in the working folder. BENCH_HYPOTHESIS=thorough runs many more, randomly.
+# capsys is the one function-scoped fixture properties use; tests.invariants.run_cli empties it
+# before and after every example.
+_COMMON = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile("default", max_examples=20, derandomize=True, **_COMMON)
+settings.register_profile("thorough", max_examples=300, **_COMMON)
+settings.load_profile(os.environ.get("BENCH_HYPOTHESIS", "default"))
 
 # Keras fixes its backend per process: the test process uses TensorFlow where
 # it is installed (tests of other backends run in subprocesses).

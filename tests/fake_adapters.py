@@ -69,3 +69,64 @@ class SleepyClassifier(_Fake):
     def _train(self, X, y_index, seed):
         time.sleep(float(os.environ.get("BENCH_TEST_FIT_S", "0.02")))  # a known cost, not synchronisation
         super()._train(X, y_index, seed)
+
+
+class ParamsClassifier(_Fake):
+    """Takes two parameters of any JSON type (for the parameter round-trip properties)."""
+
+    def __init__(self, *, anything=None, other=None, device="cpu", random_state=None):
+        self.anything = anything
+        self.other = other
+        self.device = device
+        self.random_state = random_state
+
+    def _train(self, X, y_index, seed):
+        self.seen_ = (self.anything, self.other)
+        super()._train(X, y_index, seed)
+
+
+class HangAlwaysClassifier(_Fake):
+    """Hangs in every trial's fit, the first trial of its worker included (not in the worker's
+    warm-up fit on 32 rows: that is start-up, under its own limit)."""
+
+    def _train(self, X, y_index, seed):
+        if len(X) > 32:
+            time.sleep(3600)
+        super()._train(X, y_index, seed)
+
+
+class FlagFailClassifier(_Fake):
+    """Fails while the file named by BENCH_FAIL_FLAG exists (a failure a rerun can fix)."""
+
+    def _train(self, X, y_index, seed):
+        if os.path.exists(os.environ.get("BENCH_FAIL_FLAG", "/nonexistent")):
+            raise RuntimeError("the flag file says fail")
+        super()._train(X, y_index, seed)
+
+
+class SignalClassifier(_Fake):
+    """From split 1 on: writes ``started-<seed>`` (holding its pid) into BENCH_SIGNAL_DIR, then waits
+    until ``release`` appears there (a test's handle on a trial in flight, without sleeping)."""
+
+    def _train(self, X, y_index, seed):
+        folder = os.environ.get("BENCH_SIGNAL_DIR")
+        if folder and seed >= 1:
+            with open(os.path.join(folder, f"started-{seed}.tmp"), "w") as out:
+                out.write(str(os.getpid()))
+            os.replace(os.path.join(folder, f"started-{seed}.tmp"), os.path.join(folder, f"started-{seed}"))
+            while not os.path.exists(os.path.join(folder, "release")):
+                time.sleep(0.02)
+        super()._train(X, y_index, seed)
+
+
+class GateClassifier(_Fake):
+    """Every trial (not the worker's warm-up on 32 rows) writes ``started-<seed>-<pid>`` into
+    BENCH_SIGNAL_DIR and waits until ``release`` appears there: tests know when trials are in flight."""
+
+    def _train(self, X, y_index, seed):
+        folder = os.environ.get("BENCH_SIGNAL_DIR")
+        if folder and len(X) > 32:
+            open(os.path.join(folder, f"started-{seed}-{os.getpid()}"), "w").close()
+            while not os.path.exists(os.path.join(folder, "release")):
+                time.sleep(0.02)
+        super()._train(X, y_index, seed)

@@ -24,7 +24,7 @@ from bench.store.reader import read_records  # noqa: E402
 from bench.store.writer import RunStore  # noqa: E402
 from tests.conftest import run_local  # noqa: E402
 
-FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"
+FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier,fake-gate=tests.fake_adapters:GateClassifier"
 TINY = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, stock_min_calls=2, stock_budget_s=0.01,
                       batch_sizes=(1,), throughput_budget_s=0.005, serving=False)  # fmt: skip
 
@@ -69,8 +69,13 @@ def test_dask_matches_local_executor(tmp_path):
     assert list((dask_store.path / "environments").glob("*.json"))
 
 
-def test_killed_worker_loses_only_its_trial(tmp_path):
-    cfg = config(["fake-slow"], splits=4)
+def test_killed_worker_loses_only_its_trial(tmp_path, monkeypatch):
+    """Kill a Dask worker while both workers are inside a trial (known from files the trials write,
+    not from a sleep), then let the trials finish: the killed worker's trial runs again elsewhere."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setenv("BENCH_SIGNAL_DIR", str(signals))
+    cfg = config(["fake-gate"], splits=4)
     store = RunStore.open(tmp_path, "kill", cfg.to_dict(), {"machine_id": "x"})
     victims = []
 
@@ -80,8 +85,13 @@ def test_killed_worker_loses_only_its_trial(tmp_path):
         victims.append(victim)
 
         def killer():
-            time.sleep(2.0)  # both workers are inside a 3 s fit by now
+            deadline = time.monotonic() + 300
+            while len(list(signals.glob("started-*"))) < 2:  # both workers are inside a trial
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
             os.kill(pids[victim], signal.SIGKILL)
+            (signals / "release").write_text("")
 
         threading.Thread(target=killer, daemon=True).start()
 

@@ -40,3 +40,27 @@ def test_sweep_stops_over_budget_and_says_so(tmp_path):
     assert reason.startswith("sweep stopped:") and "over the 1e-06 s budget" in reason
     text = write_scale_report(store.path, tmp_path).read_text()
     assert "sweep stopped" in text and (tmp_path / "figures" / "scale.png").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "1000000"], "cannot fit the 20 s budget"),
+        (["--epochs", "40000", "--budget", "1"], "cannot fit the 1 s budget"),
+        (["--budget", "1e9"], "--budget must be a number of seconds in"),
+    ],
+)
+def test_a_sweep_that_cannot_fit_its_budget_is_refused_before_it_runs(tmp_path, capsys, flags, message):
+    """Issue 19, item 7: bounds before allocation (and before hours of timeouts)."""
+    from tests.invariants import assert_clean_failure, run_cli, snapshot
+
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(["scale", "--sizes", "100,1000", *flags, "--results-dir", str(tmp_path / "r")], capsys)
+    assert_clean_failure(code, err, {1})
+    assert message in err and snapshot(tmp_path) == before
+
+
+def test_epochs_are_not_bounded_for_adapters_without_epochs():
+    assert (
+        scale_config(sizes=[100], adapters=("sklearn-lr",), epochs=10**9, budget_s=1).adapters[0].name == "sklearn-lr"
+    )

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier"
+FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier,fake-signal=tests.fake_adapters:SignalClassifier"
 TINY = "[timing]\nwarmup = 1\nlatency_min_calls = 5\nlatency_budget_s = 0.01\nstock_min_calls = 2\nstock_budget_s = 0.01\nbatch_sizes = [1]\nthroughput_budget_s = 0.005\nserving = false\n"
 
 
@@ -55,27 +55,34 @@ def lines(tmp_path: Path, run_id: str = "r") -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def wait_for(predicate, timeout: float = 120.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline and not predicate():
+def wait_for(predicate, timeout: float = 180.0) -> None:
+    """Poll ``predicate`` with a deadline (no sleep as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
 
 
 def test_two_concurrent_runs_one_is_refused(tmp_path):
-    conf = config(tmp_path, "fake-slow", 3)
+    """The first run holds its trial in flight (a file says so; it waits for "release") while a second starts."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    conf = config(tmp_path, "fake-signal", 3)
+    gated = dict(env(), BENCH_SIGNAL_DIR=str(signals))
     first = subprocess.Popen(
-        cmd(tmp_path, conf), env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd(tmp_path, conf), env=gated, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    wait_for(lambda: (tmp_path / "results" / "runs" / "r" / "config.json").exists())
-    second = subprocess.run(cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    wait_for(lambda: (signals / "started-1").exists() or first.poll() is not None)
+    second = subprocess.run(cmd(tmp_path, conf), env=gated, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    (signals / "release").write_text("")
     assert second.returncode == 1
     assert (
         second.stderr
         == f"error: Run 'r' is being written by process {first.pid}; wait for it or use another --run-id.\n"
     )
-    assert first.wait(timeout=120) == 0
+    assert first.wait(timeout=300) == 0
     ids = [r["trial_id"] for r in lines(tmp_path)]
-    assert sorted(ids) == [f"iris/fake-slow/cpu/split-0{i}" for i in range(3)]  # every trial once
+    assert sorted(ids) == [f"iris/fake-signal/cpu/split-0{i}" for i in range(3)]  # every trial once
 
 
 def test_kill_9_at_random_points_then_resume_gives_every_trial_once(tmp_path):

@@ -55,9 +55,10 @@ from bench.store.safefs import write_file
 
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
 #: What makes two records the same trial: its id (dataset, adapter with parameters, device,
-#: split and init seed, environment, pinned host) and the device column, which names the
-#: machine when the records come from several.
-SPLIT_KEY = ["trial_id", "device"]
+#: split and init seed, environment, pinned host), the device column, which names the
+#: machine when the records come from several, and the dataset label, which names the
+#: content when one name held several (:func:`by_content`).
+SPLIT_KEY = ["trial_id", "device", "dataset"]
 TIMESTAMPS = ("started_at", "finished_at")
 #: The flat frame's layout version: change it when flat_row changes, so cached frames are rebuilt.
 FRAME_VERSION = 2
@@ -135,9 +136,38 @@ def declared_fields(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def by_content(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """A dataset is its content, not its name: a label that names two contents in these frames becomes two.
+
+    Records carry ``dataset_sha``. Where one ``dataset`` label goes with more
+    than one hash (a user's ``data.csv`` edited between runs, two files of one
+    name), each content gets its own label, ``name #<hash>``, so no table,
+    pairing or comparison ever puts them together. Records without a hash
+    (older runs) keep the plain name.
+    """
+    hashes: dict[str, set[str]] = {}
+    for frame in frames:
+        if "dataset_sha" in frame.columns:
+            for name, sha in frame[["dataset", "dataset_sha"]].dropna().itertuples(index=False):
+                hashes.setdefault(str(name), set()).add(str(sha))
+    clashing = {name for name, found in hashes.items() if len(found) > 1}
+    if not clashing:
+        return frames
+    out = []
+    for frame in frames:
+        frame = frame.copy()
+        if "dataset_sha" in frame.columns:
+            rows = frame["dataset"].isin(clashing) & frame["dataset_sha"].notna()
+            frame.loc[rows, "dataset"] = (
+                frame.loc[rows, "dataset"].astype(str) + " #" + frame.loc[rows, "dataset_sha"].astype(str).str[:8]
+            )
+        out.append(frame)
+    return out
+
+
 def finish(df: pd.DataFrame) -> pd.DataFrame:
-    """The combined frame of one or more runs: reasons, machines, timestamps, statuses, declared fields."""
-    df = declared_fields(df.reset_index(drop=True))
+    """The combined frame of one or more runs: datasets by content, reasons, machines, timestamps, statuses, declared fields."""
+    df = declared_fields(by_content([df.reset_index(drop=True)])[0])
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "")
     # Runs spread over several machines (Dask): tell them apart wherever devices are.
     machine = df["host"].where(df["host"].notna(), df["hostname"])

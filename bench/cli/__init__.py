@@ -4,15 +4,13 @@ The console script's entry point, :func:`entry`, first re-executes itself in
 Python's isolated mode (``-I``) when it is not already in it: no process the
 CLI starts (workers, the control measurement, a Dask cluster's scheduler,
 nannies and workers, which inherit the flag) imports code from the current
-folder, and the CLI itself imports nothing from there after that point.
+folder. Until then it imports nothing but ``os``, ``sys`` (loaded before any
+user code) and :mod:`bench.isolation`, so not even the first process runs a
+``json.py`` or ``typing.py`` it finds in the current folder.
 """
-
-from __future__ import annotations
 
 import os
 import sys
-
-from bench.cli.parser import main
 
 __all__ = ["entry", "main"]
 
@@ -21,13 +19,20 @@ ISOLATED_VAR = "BENCH_ISOLATED"
 LAUNCH = "from bench.cli import main; raise SystemExit(main(sys.argv[1:]))"
 
 
+def main(argv: "list[str] | None" = None) -> int:
+    """Parse ``argv`` and run the command (in this process, as it is); returns the exit status."""
+    from bench.cli.parser import main as run
+
+    return run(argv)
+
+
 def entry() -> None:
-    """The ``bench`` console script: isolated from the current folder, then :func:`main`."""
+    """The ``bench`` console script (and ``python -m bench``): isolated from the current folder, then :func:`main`."""
     if sys.flags.isolated or os.environ.get(ISOLATED_VAR):
         raise SystemExit(main())
-    from bench.run.process import isolated_command
+    from bench.isolation import SAFE_ENV, isolated_command
 
-    os.environ[ISOLATED_VAR] = "1"
+    os.environ.update({ISOLATED_VAR: "1", **SAFE_ENV})
     command = isolated_command(LAUNCH, *sys.argv[1:])
     try:
         os.execv(command[0], command)

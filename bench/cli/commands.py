@@ -141,16 +141,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.run.environments import ensure_all
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import check_reusable
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
     config = resolve_config(args)
+    if args.retry_errors and args.run_id is None:
+        raise UserError("--retry-errors reruns the failed trials of a run: name it with --run-id.")
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
+    if args.retry_errors and not (Path(args.results_dir) / "runs" / run_id).is_dir():
+        raise UserError(f"--retry-errors: there is no run {run_id!r} under {Path(args.results_dir) / 'runs'} to retry.")
     executor = make_executor(args)
     if config.environments and executor.name != "local":
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "matrix")
+    check_store(args.results_dir, run_id, config, "matrix")
     if args.dry_run:
         return _dry_run(config, args)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
@@ -167,6 +170,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
                          pythons)  # fmt: skip
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
+
+
+def check_store(results_dir: str, run_id: str, config: Any, kind: str) -> None:
+    """Everything about the run folder that a real run checks, read-only: usable, same config, same code and data."""
+    from bench.run.runner import check_resumable
+    from bench.store.reader import RunFolder, check_reusable
+
+    path = Path(results_dir) / "runs" / run_id
+    if check_reusable(path, run_id, _stored(config.to_dict()), kind):
+        check_resumable(config, RunFolder(path).records(), run_id)
 
 
 def _stored(config: dict) -> dict:
@@ -222,18 +235,20 @@ def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool =
 # -- seed, scale ---------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint
+    from bench.report.build import REPORTS
     from bench.report.plots import iris_pairplot
     from bench.report.seed import seed_config, seed_report, seed_rows
     from bench.run.executors.local import LocalExecutor
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import check_reusable
-    from bench.store.safefs import check_run_id
+    from bench.store.safefs import OutputDir, check_run_id
     from bench.store.writer import RunStore
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "seed")
+    check_store(args.results_dir, run_id, config, "seed")
+    # Where the pairplot goes is checked now: a refusal must come before the run writes anything.
+    pairplot = None if args.json else OutputDir.owned(Path(args.results_dir) / REPORTS / "seed", Path(args.results_dir))
     start = time.perf_counter()
     print(f"Running the blog post's experiment ({args.threads} thread(s) per framework) ...", file=sys.stderr)
     with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="seed") as store:
@@ -245,8 +260,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         _json(seed_json(run_id, rows, EXIT["trials failed"] if result.failed else EXIT["ok"]))
     else:
         print(seed_report(rows, time.perf_counter() - start, threads, run_id))
-        figure = iris_pairplot(Path(args.results_dir) / "reports" / "seed" / "iris-pairplot.png")
-        print(f"Pairplot saved to {figure}")
+        assert pairplot is not None
+        iris_pairplot(pairplot / "iris-pairplot.png")
+        print(f"Pairplot saved to {pairplot.commit()[0]}")
     return EXIT["trials failed"] if result.failed else EXIT["ok"]
 
 
@@ -265,7 +281,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from bench.report.scale import scale_config
     from bench.run.progress import Progress
     from bench.run.runner import run
-    from bench.store.reader import RunFolder, check_reusable
+    from bench.store.reader import RunFolder
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
@@ -291,7 +307,8 @@ def cmd_scale(args: argparse.Namespace) -> int:
                           devices=tuple(_csv(args.devices, "devices") or ()))  # fmt: skip
     run_id = check_run_id("scale-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
-    check_reusable(Path(args.results_dir) / "runs" / run_id, run_id, _stored(config.to_dict()), "scale")
+    check_store(args.results_dir, run_id, config, "scale")
+    out = _out_dir(args, run_id)  # checked before the sweep writes anything
     with executor:
         with RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), kind="scale") as store:
             print(
@@ -299,10 +316,10 @@ def cmd_scale(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             result = run(config, store, executor, Progress(live=False if args.json else None))
-    return _scale_written(args, store.path, _out_dir(args, run_id), result)
+    return _scale_written(args, store.path, out, result)
 
 
-def _scale_written(args: argparse.Namespace, run_path: Path, out: Path, result: Any) -> int:
+def _scale_written(args: argparse.Namespace, run_path: Path, out: Any, result: Any) -> int:
     """SCALE.md written; the summary on stdout (``--json``: the sweep's tables, numbers as numbers)."""
     from bench.report.scale import write_scale_doc
 
@@ -325,10 +342,12 @@ def _scale_written(args: argparse.Namespace, run_path: Path, out: Path, result: 
     return code
 
 
-def _out_dir(args: argparse.Namespace, run_id: str) -> Path:
-    from bench.report.build import writable_dir
+def _out_dir(args: argparse.Namespace, run_id: str) -> Any:
+    from bench.report.build import REPORTS
+    from bench.store.safefs import OutputDir
 
-    return writable_dir(Path(args.out) if getattr(args, "out", None) else Path(args.results_dir) / "reports" / run_id)
+    default = Path(args.results_dir) / REPORTS / run_id
+    return OutputDir.choose(getattr(args, "out", None), default, args.results_dir).check_writable()
 
 
 # -- read side ---------------------------------------------------------------------------

@@ -37,11 +37,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # -- parser ---------------------------------------------------------------------------------
+def one_line(text: str) -> str:
+    """Any message as one line: whitespace runs as one space, other control characters (a newline or an
+    escape sequence inside a user's argument) shown escaped, never acted on by the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Usage mistakes as one line (``error: ...``), exit status 2, like every other bad input."""
 
     def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        self.exit(EXIT["usage"], f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT["usage"], f"error: {self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -413,12 +419,17 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; every failure is one line and an exit status."""
     args = build_parser().parse_args(argv)
+    try:
+        os.getcwd()
+    except OSError:  # every relative path (results, data, configs) would be meaningless
+        print("error: the current folder no longer exists; change to an existing folder and retry", file=sys.stderr)
+        return EXIT["bad input"]
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except UserError as err:
-        print("error: " + " ".join(str(err).split()), file=sys.stderr)  # always one line
+        print("error: " + one_line(str(err)), file=sys.stderr)  # always one line
         return EXIT["bad input"]
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

@@ -78,6 +78,7 @@ class Worker:
     def start(self) -> None:
         """Import the framework (timed), limit threads, warm up, say hello."""
         from adapters import adapter_class
+        from adapters.registry import identity
         from bench.measure.machine import machine_id
 
         job = self.job
@@ -90,7 +91,7 @@ class Worker:
         self.common = {
             "framework": self.cls.framework,
             "model": self.cls.model_family(),
-            "adapter_class": f"{self.cls.__module__}:{self.cls.__qualname__}",
+            "adapter_class": identity(self.cls),
             **self.cls.framework_versions(job.backend),
             "threads": threads,
             "hostname": socket.gethostname(),

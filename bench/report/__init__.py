@@ -6,7 +6,7 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("write_report", "Written", "writable_dir"):
+    if name in ("write_report", "Written"):
         from bench.report import build
 
         return getattr(build, name)

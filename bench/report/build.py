@@ -19,6 +19,7 @@ from bench.errors import UserError
 from bench.record import NESTED_FIELDS
 from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, summary, timing
 from bench.report.document import Doc
+from bench.store.safefs import OutputDir, OutputPath, file_name
 
 REPORTS = "reports"
 
@@ -64,7 +65,7 @@ def pick_baseline(frame: pd.DataFrame, baseline: str | None, order: list[str] | 
 def build(
     loaded: Loaded,
     baseline: str | None,
-    fig_dir: Path,
+    fig_dir: OutputPath,
     target_accuracy: float | None = None,
     equivalence_margin: float | None = None,
 ) -> Doc:
@@ -128,20 +129,7 @@ def check_margin(margin: float | None) -> None:
 
 def default_out(results_dir: str | Path, paths: list[Path]) -> Path:
     """User reports go under ``results/reports/<run ids>/`` (ignored by git), never over the reference."""
-    return Path(results_dir) / REPORTS / "+".join(p.name for p in paths)[:200]
-
-
-def writable_dir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder.")
-    try:
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise UserError(f"Cannot write the report to {out}: {err.strerror or err}.") from None
-    return out
+    return Path(results_dir) / REPORTS / file_name("+".join(p.name for p in paths))
 
 
 def write_report(
@@ -157,13 +145,13 @@ def write_report(
         raise UserError(f"--target-accuracy must be in (0, 1]. Got {target_accuracy}.")
     check_margin(equivalence_margin)
     loaded = load_runs(runs, results_dir)
-    out = writable_dir(Path(out_dir) if out_dir else default_out(results_dir, loaded.paths))
+    # Everything is rendered in memory first; the folder's commit checks every target, then writes.
+    out = OutputDir.choose(out_dir, default_out(results_dir, loaded.paths), results_dir).check_writable()
     doc = build(loaded, baseline, out / "figures", target_accuracy, equivalence_margin)
-    summary_csv(loaded.frame).to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    out.stage("summary.csv", summary_csv(loaded.frame).to_csv(index=False, float_format="%.6g"))
     flat = loaded.frame.drop(columns=[c for c in NESTED_FIELDS if c in loaded.frame.columns])
-    flat.sort_values("trial_id").to_csv(out / "trials.csv", index=False, float_format="%.6g")
-    markdown = out / "REPORT.md"
-    markdown.write_text(doc.markdown(out))
-    html = out / "report.html"
-    html.write_text(doc.html())
+    out.stage("trials.csv", flat.sort_values("trial_id").to_csv(index=False, float_format="%.6g"))
+    markdown = out.stage("REPORT.md", doc.markdown(out.path))
+    html = out.stage("report.html", doc.html())
+    out.commit()
     return Written(markdown, html, doc)

@@ -32,7 +32,7 @@ import pandas as pd
 from bench.analysis import stats, verdicts
 from bench.analysis.family import assess
 from bench.analysis.family import comparison_key as family_key
-from bench.analysis.load import Loaded, load_runs, split_ref
+from bench.analysis.load import Loaded, by_content, load_runs, split_ref
 from bench.analysis.pairing import Unpaired, match, pair
 from bench.errors import UserError
 from bench.record import label_of, metrics
@@ -40,6 +40,7 @@ from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
 from bench.store.reader import RunFolder, read_json
+from bench.store.safefs import OutputDir, file_name
 
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
@@ -246,13 +247,16 @@ def compare_runs(
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
     if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
         raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
-    from bench.report.build import check_margin, writable_dir
+    from bench.report.build import REPORTS, check_margin
 
     check_margin(equivalence_margin)
 
     base = load_side(runs[0], results_dir)
     others = [load_side(r, results_dir) for r in runs[1:]]
-    out = writable_dir(Path(out_dir or Path(results_dir) / "reports"))
+    # Two runs' "data.csv" with different contents are two datasets: never paired.
+    for side, frame in zip([base, *others], by_content([base.frame, *(o.frame for o in others)])):
+        side.frame = frame
+    out = OutputDir.choose(out_dir, Path(results_dir) / REPORTS, results_dir).check_writable()
     keys = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
     doc = Doc(f"Comparison: `{base.name}` (A) against {', '.join(f'`{o.name}`' for o in others)} (B)")
     doc.para(
@@ -277,15 +281,15 @@ def compare_runs(
             )
         )
     names = [base.name] + [o.name for o in others]
-    stem = "COMPARE-" + "-vs-".join(n.replace("/", "_") for n in names)
-    path, html = out / f"{stem}.md", out / f"{stem}.html"
-    path.write_text(doc.markdown(out))
-    html.write_text(doc.html())
+    stem = file_name("COMPARE-" + "-vs-".join(names))
+    path = out.stage(f"{stem}.md", doc.markdown(out.path))
+    html = out.stage(f"{stem}.html", doc.html())
+    out.commit()
     return Comparison(path, html, doc, regressions)
 
 
 def _section(
-    doc: Doc, base: Side, other: Side, keys: list[str], out: Path, fail_above: float | None, margin: float | None
+    doc: Doc, base: Side, other: Side, keys: list[str], out: OutputDir, fail_above: float | None, margin: float | None
 ) -> list[str]:
     doc.heading(f"`{base.name}` (A) vs `{other.name}` (B)")
     doc.heading("Environment differences", 3)
@@ -305,11 +309,11 @@ def _section(
     )
     fig = plots.ratio_heatmap(
         heat,
-        out / "figures" / f"compare-{base.path.name}-vs-{other.path.name}.png",
+        out / "figures" / file_name(f"compare-{base.path.name}-vs-{other.path.name}.png"),
         f"B/A: {other.path.name} vs {base.path.name}",
     )
     if fig:
-        doc.figure("ratios", fig)
+        doc.figure("ratios", fig.path, data=fig.data())
     doc.heading("Not matched (listed, not dropped silently)", 3)
     only = [["A only", *r] for r in unmatched(base.frame, other.frame, keys)] + [
         ["B only", *r] for r in unmatched(other.frame, base.frame, keys)

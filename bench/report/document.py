@@ -95,8 +95,11 @@ class Doc:
         self.blocks.append(("table", Table(list(headers), cells, name, list(keys or []))))
         return self
 
-    def figure(self, title: str, path: Path, beside: str = "", spec: dict | None = None) -> Doc:
-        self.blocks.append(("figure", Figure(title, Path(path), beside, spec)))
+    def figure(
+        self, title: str, path: Path, beside: str = "", spec: dict | None = None, data: bytes | None = None
+    ) -> Doc:
+        """A figure; ``data``: its PNG when the file is staged, not written yet."""
+        self.blocks.append(("figure", Figure(title, Path(path), beside, spec, data)))
         return self
 
     def findings(self, items: list[str]) -> Doc:

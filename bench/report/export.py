@@ -39,7 +39,7 @@ import pandas as pd
 from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
 from bench.store.reader import RunFolder
-from bench.store.safefs import OutputDir, write_file
+from bench.store.safefs import OutputDir, file_name
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",
@@ -65,16 +65,18 @@ MLFLOW_DIR = "mlflow"
 def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> dict:
     """Every record of every named run, with its ``run_id`` (no deduplication: that is the statistics' business)."""
     loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
-    path = (
-        Path(out)
-        if out
-        else Path(results_dir) / "reports" / ("+".join(p.name for p in loaded.paths)[:200] + ".parquet")
-    )
-    if path.exists() and path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a .parquet file name.")
+    name = file_name("+".join(p.name for p in loaded.paths), limit=190) + ".parquet"
+    # A user's --out is one named file; the default goes to bench's own reports folder. Never through a link.
+    target = Path(out) if out else Path(results_dir) / "reports" / name
+    if target.exists() and target.is_dir():
+        raise UserError(f"--out {target} is a folder; give a .parquet file name.")
+    folder = OutputDir.user(target.parent) if out else OutputDir.owned(target.parent, Path(results_dir))
     buffer = io.BytesIO()
-    loaded.frame.to_parquet(buffer, index=False)
-    write_file(path, buffer.getvalue())  # one named file: atomic, never through a symlink
+    try:
+        loaded.frame.to_parquet(buffer, index=False)
+    except ImportError as err:
+        raise UserError(f"Writing Parquet needs pyarrow ({err}): pip install pyarrow") from None
+    path = folder.write(target.name, buffer.getvalue())
     return {"path": str(path), "rows": len(loaded.frame), "run_ids": [p.name for p in loaded.paths]}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +11,7 @@ from bench.analysis.load import throughput_columns
 from bench.report import interactive, plots
 from bench.report.document import Doc
 from bench.report.timing import whole_test_sizes
+from bench.store.safefs import OutputPath, file_name
 
 
 def short_labels(ok: pd.DataFrame) -> dict[str, str]:
@@ -82,20 +82,22 @@ def fit_agg(ok: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
     return fits.merge(acc, on=["dataset", "adapter", "device"])
 
 
-def attach(doc: Doc, figs: dict[str, Path], specs: dict[str, dict]) -> None:
-    """Each figure beside the table it illustrates (with its interactive spec); the rest under 'Figures'."""
-    loose = {title: path for title, path in figs.items() if not interactive.beside(path.stem)}
-    for title, path in figs.items():
+def attach(doc: Doc, figs: dict[str, OutputPath], specs: dict[str, dict]) -> None:
+    """Each figure beside the table it illustrates (with its interactive spec); the rest under 'Figures'.
+    The PNGs are staged, not on disk yet: the document carries their bytes."""
+    loose = {title: fig for title, fig in figs.items() if not interactive.beside(fig.path.stem)}
+    for title, fig in figs.items():
         if title not in loose:
-            doc.figure(title, path, beside=interactive.beside(path.stem), spec=specs.get(path.stem))
+            stem = fig.path.stem
+            doc.figure(title, fig.path, beside=interactive.beside(stem), spec=specs.get(stem), data=fig.data())
     if loose:
         doc.heading("Figures")
-        for title, path in loose.items():
-            doc.figure(title, path, spec=specs.get(path.stem))
+        for title, fig in loose.items():
+            doc.figure(title, fig.path, spec=specs.get(fig.path.stem), data=fig.data())
 
 
-def draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
-    """Every figure; returns {title: path}. Deterministic: the same records give the same files."""
+def draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: OutputPath) -> dict[str, OutputPath]:
+    """Every figure, staged in the report's folder; returns {title: file}. Deterministic: the same records give the same files."""
     state = np.random.get_state()
     np.random.seed(0)  # the strip plot's jitter
     axes_style, context = plots.style()
@@ -106,7 +108,7 @@ def draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path) 
         np.random.set_state(state)
 
 
-def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path) -> dict[str, Path]:
+def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: OutputPath) -> dict[str, OutputPath]:
     labels = short_labels(ok)
     plots.register_colours(ok, labels)
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
@@ -142,6 +144,6 @@ def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Path)
         out["CPU vs GPU"] = plots.cpu_vs_gpu(ok, fig_dir / "cpu-vs-gpu.png")
     for device, res in extras.get("friedman", []):
         out[f"Critical difference ({device})"] = plots.critical_difference(
-            res.mean_ranks, res.critical_difference, fig_dir / f"critical-difference-{device}.png"
+            res.mean_ranks, res.critical_difference, fig_dir / file_name(f"critical-difference-{device}.png")
         )
     return out

@@ -14,9 +14,9 @@ Conventions every figure follows, so they read at a glance:
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -28,6 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
+
+from bench.store.safefs import OutputPath  # noqa: E402
 
 #: tab20: ten hues, each as a (dark, light) pair.
 _TAB20 = sns.color_palette("tab20", 20)
@@ -112,12 +114,19 @@ def palette(labels: Iterable[str]) -> dict:
     return {label: colour(label) for label in labels}
 
 
-def save_figure(fig: Any, path: Path) -> Path:
-    """Save a figure as PNG (deterministic: no timestamp metadata) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return path
+def png(fig: Any) -> bytes:
+    """A figure as PNG bytes (deterministic: no timestamp metadata); the figure is closed."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_figure(fig: Any, target: OutputPath) -> OutputPath:
+    """Stage a figure as PNG in its output folder (written with the folder's other files, never through a link)."""
+    return target.stage(png(fig))
 
 
 def plain_log_axis(axis: Any, subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
@@ -136,17 +145,14 @@ def style() -> tuple[Any, Any]:
     return sns.axes_style("whitegrid"), sns.plotting_context("notebook")
 
 
-def iris_pairplot(path: Path) -> Path:
-    """The blog post's ``sns.pairplot(iris, hue='species')``, saved as PNG."""
+def iris_pairplot(target: OutputPath) -> OutputPath:
+    """The blog post's ``sns.pairplot(iris, hue='species')``, staged as PNG."""
     from bench.run.datasets import iris_frame
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         grid = sns.pairplot(iris_frame(), hue="species", height=1.8)
         grid.figure.suptitle("Iris measurements (cm) by species", y=1.02)
-        grid.figure.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(grid.figure)
-    return path
+        return save_figure(grid.figure, target)
 
 
 def _panels(datasets: list[str], title: str, width: float = 4.8, height: float = 4.2) -> tuple[Any, list]:
@@ -164,7 +170,7 @@ def _rotate(ax: Any) -> None:
     plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
 
 
-def accuracy_boxes(ok: pd.DataFrame, path: Path) -> Path:
+def accuracy_boxes(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
     """Accuracy over splits per adapter (box + one point per split), one panel per dataset."""
     order = sorted(ok["model"].unique())
     fig, panels = _panels(
@@ -189,7 +195,7 @@ def accuracy_boxes(ok: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def fit_time_boxes(ok: pd.DataFrame, path: Path) -> Path:
+def fit_time_boxes(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
     order = sorted(ok["model"].unique())
     fig, panels = _panels(sorted(ok["dataset"].unique()), "Fit time per split (log scale)", _width(order))
     for dataset, ax in panels:
@@ -203,7 +209,7 @@ def fit_time_boxes(ok: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def latency_boxes(lat: pd.DataFrame, path: Path) -> Path:
+def latency_boxes(lat: pd.DataFrame, path: OutputPath) -> OutputPath:
     """Every single-sample call of every trial, adapter path vs stock API (log scale)."""
     order = sorted(lat["model"].unique())
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(order)), 4.5))
@@ -229,7 +235,7 @@ def latency_boxes(lat: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def throughput_lines(long: pd.DataFrame, path: Path) -> Path:
+def throughput_lines(long: pd.DataFrame, path: OutputPath) -> OutputPath:
     """Throughput vs batch size (median over trials), ticks at the measured batch sizes."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     models = sorted(long["model"].unique())
@@ -263,7 +269,7 @@ def throughput_lines(long: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def accuracy_vs_cost(agg: pd.DataFrame, path: Path) -> Path:
+def accuracy_vs_cost(agg: pd.DataFrame, path: OutputPath) -> OutputPath:
     """Mean accuracy with its corrected 95% interval vs median fit time with its IQR.
 
     ``agg`` columns: model, dataset, acc, acc_low, acc_high, fit, fit_q1, fit_q3.
@@ -286,7 +292,7 @@ def accuracy_vs_cost(agg: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def cpu_vs_gpu(ok: pd.DataFrame, path: Path) -> Path:
+def cpu_vs_gpu(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sns.barplot(data=ok, x="adapter", y="fit_wall_s", hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
     ax.set(yscale="log", ylabel="fit wall time, median and IQR (s)", xlabel="", title="CPU vs GPU fit time")
@@ -296,7 +302,7 @@ def cpu_vs_gpu(ok: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def learning_curves(curves: pd.DataFrame, points: pd.DataFrame, targets: dict, path: Path) -> Path:
+def learning_curves(curves: pd.DataFrame, points: pd.DataFrame, targets: dict, path: OutputPath) -> OutputPath:
     """Held-out accuracy vs cumulative training time: median over splits, IQR band; one panel per dataset.
 
     ``curves``: model, dataset, epoch, t_median, acc_median, acc_q1, acc_q3.
@@ -321,7 +327,7 @@ def learning_curves(curves: pd.DataFrame, points: pd.DataFrame, targets: dict, p
     return save_figure(fig, path)
 
 
-def serving_latency(rows: pd.DataFrame, path: Path) -> Path:
+def serving_latency(rows: pd.DataFrame, path: OutputPath) -> OutputPath:
     """Single-sample latency p50 per serving path (log scale), one colour per path across adapters.
 
     ``rows``: model, path, p50_us, valid (bool).
@@ -359,7 +365,7 @@ def serving_latency(rows: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def critical_difference(mean_ranks: dict, cd: float, path: Path) -> Path:
+def critical_difference(mean_ranks: dict, cd: float, path: OutputPath) -> OutputPath:
     """Demsar's critical-difference diagram: mean ranks on a line, the CD as a bar."""
     items = sorted(mean_ranks.items(), key=lambda kv: kv[1])
     k = len(items)
@@ -384,7 +390,7 @@ def critical_difference(mean_ranks: dict, cd: float, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def ratio_heatmap(heat: pd.DataFrame, path: Path, title: str) -> Path | None:
+def ratio_heatmap(heat: pd.DataFrame, path: OutputPath, title: str) -> OutputPath | None:
     """B/A ratios per metric; green always means B is better, whatever the metric's direction.
 
     ``heat``: trials, metric, ratio, goodness (log2 of the improvement: > 0 better).

@@ -80,17 +80,18 @@ def builders() -> list[Builder]:
 
 # -- the built-in pages ---------------------------------------------------------------------
 def _report_doc(folder: RunFolder, results_dir: Path, scratch: Path) -> Doc | None:
-    """A run's report as a document (figures drawn into ``scratch``), or None for a run without one."""
+    """A run's report as a document (figures staged in memory, never written), or None for a run without one."""
     kind = folder.kind()
+    out = OutputDir.user(scratch)
     if kind == "scale":
         from bench.report.scale import scale_doc
 
-        return scale_doc(folder.path, scratch)
+        return scale_doc(folder.path, out)
     if kind not in ("matrix", "seed"):
         return None
     from bench.report.build import build
 
-    return build(load_runs([str(folder.path)], results_dir, kind=None), None, scratch / "figures")
+    return build(load_runs([str(folder.path)], results_dir, kind=None), None, out / "figures")
 
 
 def run_pages(site: Site) -> list[Page]:

@@ -24,9 +24,17 @@ from bench.report.document import Doc
 from bench.report.tables import fmt
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.datasets import DatasetSpec
+from bench.run.params import freeze_all
 from bench.run.settings import TimingSettings
+from bench.store.safefs import OutputDir, OutputPath
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
+#: The sweep's test share (80/20 splits).
+TEST_SIZE = 0.2
+#: No framework's optimiser step takes less than this (a floor, not an estimate): the bound for --epochs.
+MIN_STEP_S = 1e-5
+#: The longest single fit a sweep may allow (its trial timeout is six times this, within a week).
+MAX_BUDGET_S = 86_400.0
 DEFAULT_ADAPTERS = ("sklearn-lr", "keras-mlp", "torch-mlp")
 SCALE_TIMING = TimingSettings(
     warmup=5, latency_min_calls=50, latency_budget_s=0.05, stock_min_calls=1, stock_budget_s=0.01,
@@ -54,8 +62,10 @@ def scale_config(
         raise UserError(f"bench scale: sizes must be row counts >= 10. Got {list(sizes)!r}.")
     if len(set(sizes)) != len(sizes):
         raise UserError(f"bench scale: sizes repeated: {sorted(n for n in set(sizes) if list(sizes).count(n) > 1)}.")
-    if not (isinstance(budget_s, (int, float)) and math.isfinite(budget_s) and budget_s > 0):
-        raise UserError(f"bench scale: --budget must be a number of seconds > 0. Got {budget_s!r}.")
+    if not (isinstance(budget_s, (int, float)) and math.isfinite(budget_s) and 0 < budget_s <= MAX_BUDGET_S):
+        raise UserError(
+            f"bench scale: --budget must be a number of seconds in (0, {MAX_BUDGET_S:g}]. Got {budget_s!r}."
+        )
     datasets = tuple(
         DatasetSpec(f"synthetic:n_samples={n},n_features={n_features},n_classes={n_classes}") for n in sorted(sizes)
     )
@@ -68,14 +78,34 @@ def scale_config(
             smoke = {}
         if smoke and not spec.params:
             smoke.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if k in smoke})
-            spec = AdapterSpec(spec.name, spec.profile, tuple(sorted(smoke.items())), spec.backend)
+            spec = AdapterSpec(spec.name, spec.profile, freeze_all(smoke), spec.backend)
         specs.append(spec)
+    if any("epochs" in dict(spec.params) for spec in specs):
+        check_epochs_fit(epochs, batch_size, min(sizes), budget_s)
     config = Config(
-        datasets=datasets, adapters=tuple(specs), devices=tuple(devices), splits=1, test_size=0.2,
+        datasets=datasets, adapters=tuple(specs), devices=tuple(devices), splits=1, test_size=TEST_SIZE,
         preprocessing=("standard",), threads=threads, trial_timeout_s=max(60.0, 6 * budget_s),
         stop_after_fit_s=budget_s, interleave=False, description="bench scale: fit time vs data size", timing=SCALE_TIMING,
     )  # fmt: skip
     return validate(config, "bench scale")
+
+
+def check_epochs_fit(epochs: int, batch_size: int, smallest: int, budget_s: float) -> None:
+    """Refuse a sweep whose first fit cannot end within the budget, before anything runs.
+
+    An MLP fit is at least ``epochs x ceil(train rows / batch size)`` optimiser
+    steps, and no framework takes one in less than :data:`MIN_STEP_S`: a count
+    of epochs whose least possible time is over the budget would only run into
+    its timeout and stop the sweep at its first size.
+    """
+    steps = epochs * math.ceil(smallest * (1 - TEST_SIZE) / max(1, batch_size))
+    if steps * MIN_STEP_S > budget_s:
+        most = int(budget_s / (MIN_STEP_S * math.ceil(smallest * (1 - TEST_SIZE) / max(1, batch_size))))
+        raise UserError(
+            f"bench scale: --epochs {epochs:,} cannot fit the {budget_s:g} s budget: even the smallest size ({smallest:,} "
+            f"rows) needs {steps:,} optimiser steps, at least {steps * MIN_STEP_S:,.0f} s. At most {most:,} epochs fit; "
+            "or raise --budget."
+        )
 
 
 def loglog_slope(n: Any, t: Any) -> float:
@@ -154,7 +184,7 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
     return rows, summary
 
 
-def scale_figure(df: pd.DataFrame, path: Path) -> Path:
+def scale_figure(df: pd.DataFrame, path: OutputPath) -> OutputPath:
     from bench.report import plots
 
     ok = df[df["status"] == "ok"]
@@ -178,8 +208,8 @@ def scale_figure(df: pd.DataFrame, path: Path) -> Path:
         return plots.save_figure(fig, path)
 
 
-def scale_doc(run_path: Path, out_dir: Path) -> Doc:
-    """The sweep's tables and figure as a document (Markdown, JSON)."""
+def scale_doc(run_path: Path, out: OutputDir) -> Doc:
+    """The sweep's tables and figure as a document (Markdown, JSON); the figure staged in ``out``."""
     from bench.analysis.load import load_runs
     from bench.store.reader import RunFolder
 
@@ -194,7 +224,7 @@ def scale_doc(run_path: Path, out_dir: Path) -> Doc:
     from bench.report import plots
 
     plots.register_colours(df)
-    fig = scale_figure(df, out_dir / "figures" / "scale.png")
+    fig = scale_figure(df, out / "figures" / "scale.png")
     doc = Doc("How cost grows with data size (`bench scale`)", meta={"run_id": run_path.name})
     doc.para(f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from run `{run_path.name}` (synthetic data, "
              "make_classification, standard-scaled, 80/20 split). An adapter's sweep stops once a fit exceeds the budget.")  # fmt: skip
@@ -204,18 +234,19 @@ def scale_doc(run_path: Path, out_dir: Path) -> Doc:
              "from a non-negative fit of time = overhead + per_row x n; n* = overhead / per_row, the size where the "
              "framework's fixed cost stops dominating.")  # fmt: skip
     doc.table(["adapter", "sizes fitted", "log-log slope", "overhead s", "per-row us", "n* (rows)"], summary, "growth")
-    doc.figure("fit time vs size", fig)
+    doc.figure("fit time vs size", fig.path, data=fig.data())
     return doc
 
 
-def write_scale_report(run_path: Path, out_dir: Path) -> Path:
+def write_scale_report(run_path: Path, out_dir: OutputDir | Path) -> Path:
     """SCALE.md (and its figure) under ``out_dir``."""
     return write_scale_doc(run_path, out_dir)[0]
 
 
-def write_scale_doc(run_path: Path, out_dir: Path) -> tuple[Path, Doc]:
-    doc = scale_doc(run_path, out_dir)
-    text = doc.markdown(out_dir)
-    path = out_dir / "SCALE.md"
-    path.write_text(text)
+def write_scale_doc(run_path: Path, out_dir: OutputDir | Path) -> tuple[Path, Doc]:
+    """Write SCALE.md and its figure (a Path ``out_dir`` is a user's folder: only those files are written)."""
+    out = out_dir if isinstance(out_dir, OutputDir) else OutputDir.user(out_dir)
+    doc = scale_doc(run_path, out)
+    path = out.stage("SCALE.md", doc.markdown(out.path))
+    out.commit()
     return path, doc

@@ -7,6 +7,7 @@ and reported as a :class:`~bench.errors.UserError` naming the problem.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
@@ -25,6 +26,7 @@ from bench.run.datasets import (
     load_spec,
     synthetic_params,
 )
+from bench.run.params import check_param, freeze_all, params_label, thaw_all
 from bench.run.settings import TimingSettings
 
 if sys.version_info >= (3, 11):
@@ -55,28 +57,27 @@ class AdapterSpec:
 
     @property
     def label(self) -> str:
-        """Readable, stable id part: ``keras-mlp:seed[tensorflow]``."""
+        """Readable, stable id part: ``keras-mlp:seed[tensorflow]``, ``sklearn-mlp(hidden=[16,16])``."""
         text = self.name + (f":{self.profile}" if self.profile else "")
         if self.params:
-            text += "(" + ",".join(f"{k}={v}" for k, v in self.params) + ")"
+            text += params_label(self.params)
         return text + (f"[{self.backend}]" if self.backend else "")
 
     def resolved_params(self) -> dict:
-        """Profile parameters overridden by explicit ones (no seed, no device)."""
+        """Profile parameters overridden by explicit ones (no seed, no device), as plain JSON data."""
         merged = profile_params(self.name, self.profile)
-        merged.update(dict(self.params))
+        merged.update(thaw_all(self.params))
         if self.backend:
             merged["backend"] = self.backend
         return merged
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "profile": self.profile, "params": dict(self.params), "backend": self.backend}
+        return {"name": self.name, "profile": self.profile, "params": thaw_all(self.params),
+                "backend": self.backend}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> AdapterSpec:
-        return cls(
-            data["name"], data.get("profile"), tuple(sorted(data.get("params", {}).items())), data.get("backend")
-        )
+        return cls(data["name"], data.get("profile"), freeze_all(data.get("params", {})), data.get("backend"))
 
     @classmethod
     def parse(cls, text: str) -> AdapterSpec:
@@ -252,23 +253,30 @@ def builtin_names() -> list[str]:
     )
 
 
+#: A config is a page of settings: anything bigger is refused before it is read.
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_toml(path: str | Path) -> dict:
+    """A config file (or a built-in name) as a dict; every problem with the file is one line."""
+    from bench.store.safefs import read_bytes
+
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         builtin = builtin_config_path(str(path)) if "/" not in str(path) and not str(path).endswith(".toml") else None
-        if builtin is not None and builtin.is_file():
-            path = builtin
-        else:
+        if builtin is None or not builtin.is_file():
             raise UserError(f"Config file {path} does not exist (built-in configs: {', '.join(builtin_names())}).")
+        path = builtin
+    # Never blocks (a FIFO or device is refused at once) and never reads more than a config can be.
+    data = read_bytes(path, "config file", follow_links=True, limit=MAX_CONFIG_BYTES)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"Config file {path} is not valid TOML: {err}") from None
     except UnicodeDecodeError:
         raise UserError(f"Config file {path} is not a text file (not valid UTF-8 TOML).") from None
-    except OSError as err:
-        raise UserError(f"Cannot read config file {path}: {err.strerror}") from None
+    except RecursionError:
+        raise UserError(f"Config file {path} is nested too deeply to be a config.") from None
 
 
 _TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description"}
@@ -319,10 +327,10 @@ def _adapter_entry(entry: Any, index: int, source: str) -> list[AdapterSpec]:
     extra = set(entry) - {"name", "profile", "params", "backends"}
     if extra:
         raise UserError(f"{source}: adapters[{index}] has unknown key(s) {', '.join(sorted(extra))}.")
-    params = entry.get("params", {})
-    if not isinstance(params, dict):
+    values = entry.get("params", {})
+    if not isinstance(values, dict):
         raise UserError(
-            f"{source}: adapters[{index}].params must be a table, e.g. params = {{ epochs = 3 }}. Got {params!r}."
+            f"{source}: adapters[{index}].params must be a table, e.g. params = {{ epochs = 3 }}. Got {values!r}."
         )
     backends = entry.get("backends", [None])
     if not isinstance(backends, list) or not all(isinstance(b, str) or b is None for b in backends):
@@ -330,7 +338,9 @@ def _adapter_entry(entry: Any, index: int, source: str) -> list[AdapterSpec]:
     profile = entry.get("profile")
     if profile is not None and not isinstance(profile, str):
         raise UserError(f"{source}: adapters[{index}].profile must be a name. Got {profile!r}.")
-    return [AdapterSpec(entry["name"], profile, tuple(sorted(params.items())), b) for b in backends]
+    for key, value in values.items():
+        check_param(key, value, f"{source}: adapters[{index}]")
+    return [AdapterSpec(entry["name"], profile, freeze_all(values), b) for b in backends]
 
 
 def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options: Any) -> DatasetSpec:
@@ -476,26 +486,38 @@ def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
 
 
 def _validate_adapter(spec: AdapterSpec) -> None:
+    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard."""
+    from bench.plugins import PluginError, guarded
+
     try:
         cls = adapter_class(spec.name)
-        params = spec.resolved_params()
+        values = spec.resolved_params()
     except (UnknownAdapterError, AdapterLoadError, ValueError) as err:
         raise UserError(str(err)) from None
+    try:
+        problem = guarded(lambda: _adapter_problem(spec, cls, values))
+    except PluginError as err:  # its hooks or constructor raise (SystemExit, KeyboardInterrupt, ...): one line
+        raise UserError(f"Adapter {spec.label!r} cannot be used: {err}") from None
+    if problem:
+        raise UserError(problem)
+
+
+def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
+    """Why ``spec`` cannot run with ``values`` (backend, parameter names and values), or None."""
     if spec.backend is not None and spec.backend not in cls.supported_backends:
-        raise UserError(
+        return (
             f"Adapter {spec.name!r} has no backend {spec.backend!r}. Its backends: {', '.join(cls.supported_backends)}."
         )
     known = set(cls().get_params())
-    bad = sorted(set(params) - known)
+    bad = sorted(set(values) - known)
     if bad:
-        raise UserError(
+        return (
             f"Adapter {spec.name!r} has no parameter(s) {', '.join(bad)}. Its parameters: {', '.join(sorted(known))}."
         )
     if {"random_state", "device"} & set(dict(spec.params)):
-        raise UserError(
-            f"Adapter {spec.name!r}: set seeds with 'splits'/'first_seed' and devices with 'devices', not as parameters."
-        )
+        return f"Adapter {spec.name!r}: set seeds with 'splits'/'first_seed' and devices with 'devices', not as parameters."
     try:
-        cls(**params).check_params()
+        cls(**values).check_params()
     except (ValueError, TypeError) as err:
-        raise UserError(f"Adapter {spec.label!r}: {str(err).splitlines()[0]}") from None
+        return f"Adapter {spec.label!r}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+    return None

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UserError
+from bench.run import columns
 
 #: Column names of the iris DataFrame in the blog post (seaborn's copy).
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -119,14 +120,18 @@ class DatasetSpec:
             return "synthetic(" + ",".join(f"{k}={v}" for k, v in params.items() if v is not None and k != "seed") + ")"
         from pathlib import Path
 
-        return Path(self.source).stem
+        # A file named like a bundled dataset (iris.csv) keeps its suffix: trial ids never pair it with iris.
+        path = Path(self.source)
+        return path.name if path.stem in BUNDLED or path.stem.startswith("synthetic") else path.stem
 
     def to_dict(self) -> dict:
         return {"source": self.source, "target": self.target, "categorical": self.categorical, "missing": self.missing}
 
 
-#: Largest synthetic dataset (cells): 4 GB of float64.
-MAX_SYNTHETIC_CELLS = 5 * 10**8
+#: Largest matrix one dataset may become (cells), synthetic or from a file: 4 GB of float64.
+MAX_CELLS = MAX_SYNTHETIC_CELLS = 5 * 10**8
+#: One text column may become at most this many one-hot columns (more: an identifier, not a category).
+MAX_ONEHOT_LEVELS = 1_000
 
 
 def synthetic_params(source: str) -> dict:
@@ -224,21 +229,72 @@ def _from_file(spec: DatasetSpec) -> Dataset:
         )
     if spec.target not in frame.columns:
         raise UserError(f"{where}: no target column {spec.target!r}. Columns: {', '.join(map(str, frame.columns))}.")
-    y = frame[spec.target]
-    features = frame.drop(columns=[spec.target])
-    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if non_numeric:
-        if spec.categorical == "error":
-            raise UserError(
-                f"{where}: non-numeric feature column(s) {', '.join(non_numeric)}. "
-                "Use --categorical onehot to one-hot encode them or --categorical drop to drop them."
-            )
-        if spec.categorical == "drop":
-            features = features.drop(columns=non_numeric)
-        else:
-            features = pd.get_dummies(features, columns=non_numeric, dtype=float)
-    if features.shape[1] == 0:
+    y = columns.labels(frame[spec.target], where)
+    features = _features(frame.drop(columns=[spec.target]), spec, where)
+    features, y = _without_missing(features, y, spec, where)
+    X = features.to_numpy(np.float64)
+    infinite = ~np.isfinite(X)
+    if infinite.any():
+        names = ", ".join(str(c) for c in features.columns[infinite.any(axis=0)])
+        raise UserError(f"{where}: {int(infinite.sum())} infinite value(s) in column(s) {names}; fix or drop them.")
+    return Dataset(spec.name, X, columns.label_array(y), tuple(map(str, features.columns)))
+
+
+def _features(features: pd.DataFrame, spec: DatasetSpec, where: str) -> pd.DataFrame:
+    """The feature columns as float64: numeric ones converted, text one-hot encoded or dropped, the rest refused.
+
+    Bounds come first: a one-hot encoding that would make too many columns, or a
+    matrix bigger than :data:`MAX_CELLS`, is refused before anything is built.
+    """
+    kinds = {c: columns.kind(features[c]) for c in features.columns}
+    text = [c for c, k in kinds.items() if k == columns.CATEGORICAL]
+    unusable = {c: k for c, k in kinds.items() if k not in (columns.NUMERIC, columns.CATEGORICAL)}
+    if spec.categorical == "drop":
+        features = features.drop(columns=[*text, *unusable])
+        text, unusable = [], {}
+    if unusable:
+        listed = ", ".join(f"{c} ({k})" for c, k in unusable.items())
+        raise UserError(
+            f"{where}: column(s) {listed} cannot be features (bench reads numbers, booleans, decimals and text). "
+            "Convert them, or drop every non-numeric column with --categorical drop."
+        )
+    if text and spec.categorical == "error":
+        raise UserError(
+            f"{where}: non-numeric feature column(s) {', '.join(map(str, text))}. "
+            "Use --categorical onehot to one-hot encode them or --categorical drop to drop them."
+        )
+    numeric = pd.DataFrame({c: columns.as_float(features[c]) for c in features.columns if c not in text})
+    _check_size(features, text, len(numeric.columns), where)
+    if not text:
+        out = numeric
+    else:
+        dummies = pd.get_dummies(pd.DataFrame({c: columns.as_text(features[c]) for c in text}), dtype=float)
+        out = pd.concat([numeric, dummies], axis=1)
+    if out.shape[1] == 0:
         raise UserError(f"{where}: no feature columns left besides the target {spec.target!r}.")
+    return out
+
+
+def _check_size(features: pd.DataFrame, text: list, n_numeric: int, where: str) -> None:
+    """Refuse, before allocating it, a one-hot encoding that explodes or a matrix that cannot fit."""
+    widths = columns.onehot_width(features, text)
+    wide = {c: n for c, n in widths.items() if n > MAX_ONEHOT_LEVELS}
+    if wide:
+        listed = ", ".join(f"{c} ({n:,} distinct values)" for c, n in wide.items())
+        raise UserError(
+            f"{where}: one-hot encoding would make more than {MAX_ONEHOT_LEVELS:,} columns out of {listed}: "
+            "an identifier or free text, not a category. Drop it (--categorical drop) or encode it yourself."
+        )
+    cells = len(features) * (n_numeric + sum(widths.values()))
+    if cells > MAX_CELLS:
+        raise UserError(
+            f"{where}: {len(features):,} rows x {n_numeric + sum(widths.values()):,} columns is {cells:,} values, "
+            f"more than the {MAX_CELLS:,} (4 GB) one dataset may hold."
+        )
+
+
+def _without_missing(features: pd.DataFrame, y: pd.Series, spec: DatasetSpec, where: str) -> tuple:
+    """Features and labels after ``--missing``: refused (error), rows dropped (drop) or medians filled in (impute)."""
     n_missing_y = int(y.isna().sum())
     n_missing_x = int(features.isna().to_numpy().sum())
     if n_missing_x or n_missing_y:
@@ -256,15 +312,13 @@ def _from_file(spec: DatasetSpec) -> Dataset:
             keep = ~(features.isna().any(axis=1) | y.isna())
             features, y = features[keep], y[keep]
         else:
-            features = features.fillna(features.median(numeric_only=True))
+            empty = [str(c) for c in features.columns if features[c].isna().all()]
+            if empty:
+                raise UserError(f"{where}: column(s) {', '.join(empty)} have no values to impute from; drop them.")
+            features = features.fillna(features.median())
     if len(features) == 0:
         raise UserError(f"{where}: no rows left after dropping missing values.")
-    X = features.to_numpy(np.float64)
-    infinite = ~np.isfinite(X)
-    if infinite.any():
-        columns = ", ".join(str(c) for c in features.columns[infinite.any(axis=0)])
-        raise UserError(f"{where}: {int(infinite.sum())} infinite value(s) in column(s) {columns}; fix or drop them.")
-    return Dataset(spec.name, X, y.to_numpy(), tuple(map(str, features.columns)))
+    return features, y
 
 
 def load_spec(spec: DatasetSpec) -> Dataset:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.errors import UserError
-from bench.run.process import PACKAGE_ROOT
+from bench.isolation import PACKAGE_ROOT
 
 if TYPE_CHECKING:
     from bench.run.config import Config, EnvironmentSpec

@@ -20,50 +20,25 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from bench.isolation import isolated_command, safe_environ
+
 if TYPE_CHECKING:
     from bench.run.config import Config
     from bench.run.matrix import Trial
 
 #: Starts a worker. ``-I`` (isolated mode) keeps the current folder and user site-packages off
-#: sys.path before the first import, on every Python the project supports; the project's own
-#: root comes back through the explicit path argument, first.
+#: sys.path before the first import (see :mod:`bench.isolation`).
 BOOT = "from bench.measure.worker import main; raise SystemExit(main())"
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: The default time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
 #: Variables the worker keeps from the parent's environment despite ``-I`` (which ignores PYTHON*).
 PARENT_FD_VAR = "BENCH_PARENT_FD"
-
-
-#: Puts the project and the user's explicit PYTHONPATH entries first on sys.path, then runs the code.
-_PRELUDE = "import sys, json; sys.path[:0] = json.loads(sys.argv.pop(1)); "
-
-
-def import_path() -> list[str]:
-    """The project's root, then the absolute PYTHONPATH entries (never the current folder: '' and '.' are dropped)."""
-    cwd = os.path.realpath(os.getcwd())
-    entries = [PACKAGE_ROOT]
-    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if entry and os.path.isabs(entry) and os.path.realpath(entry) != cwd and entry not in entries:
-            entries.append(entry)
-    return entries
-
-
-def isolated_command(code: str, *args: str, python: str | None = None) -> list[str]:
-    """A command running ``code`` in a fresh interpreter that never imports from the current folder.
-
-    ``-I`` keeps the current folder and the user's site-packages off ``sys.path``
-    before the first import (and multiprocessing's children inherit it); the
-    project and the user's absolute PYTHONPATH entries are put back explicitly.
-    """
-    return [python or sys.executable, "-I", "-c", _PRELUDE + code, json.dumps(import_path()), *args]
 
 
 @dataclass(frozen=True)
@@ -110,7 +85,7 @@ class Outcome:
 
 def worker_env(adapter_cls: Any, backend: str, threads: int, parent_fd: int) -> dict:
     """The worker's environment: this one plus the adapter's (threads, backend) and the parent pipe."""
-    env = dict(os.environ)
+    env = safe_environ()
     env.update(adapter_cls.worker_env(backend, threads))
     env[PARENT_FD_VAR] = str(parent_fd)
     return env
@@ -329,7 +304,7 @@ def first_fingerprint() -> dict | None:
 
 #: The control measurement in a fresh, isolated process at the trials' thread count.
 CONTROL_BOOT = (
-    "from threadpoolctl import threadpool_limits; "
+    "import json; from threadpoolctl import threadpool_limits; "
     "threadpool_limits(int(sys.argv[1])); from bench.measure.machine import control_measurement; "
     "print(json.dumps(control_measurement()))"
 )
@@ -337,7 +312,7 @@ CONTROL_BOOT = (
 
 def control_in_worker(threads: int, python: str | None = None) -> dict:
     """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
-    env = dict(os.environ)
+    env = safe_environ()
     env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     try:
         out = subprocess.run(

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import record as rec
+from bench.errors import UserError
 from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
+from bench.run.datasets import load_spec
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups
 from bench.run.order import order_seed
@@ -116,6 +118,53 @@ class _Runner:
         if record.status == "timeout" or (fit is not None and fit > budget):
             what = "timed out" if record.status == "timeout" else f"took {fit:.1f} s to fit"
             self.stopped[trial.group] = f"sweep stopped: {trial.trial_id} {what}, over the {budget:g} s budget"
+
+
+def check_resumable(config: Config, records: list[dict], run_id: str) -> None:
+    """A resumed run must run the same code on the same data as its records: UserError when it would not.
+
+    Refused: an adapter name that now maps to another class than the records
+    say (``adapter_class``), and a file or bundled dataset whose content
+    changed (``dataset_sha``). Synthetic data is its parameters, already part
+    of the config that a resume must match.
+    """
+    from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
+    from adapters.registry import identity
+
+    for name, stored in sorted(_stored_values(records, "adapter_name", "adapter_class").items()):
+        try:
+            now = identity(adapter_class(name))
+        except (UnknownAdapterError, AdapterLoadError) as err:
+            raise UserError(f"Run {run_id!r} ran adapter {name!r}, which cannot be loaded now: {err}") from None
+        if stored != {now} and not _legacy_wrapped(stored, now):
+            raise UserError(
+                f"Run {run_id!r}: adapter {name!r} now maps to {now}, but the run's records were made with "
+                f"{', '.join(sorted(stored))}; resuming would mix two models under one name. Use another --run-id."
+            )
+    datasets = _stored_values(records, "dataset_source", "dataset_sha")
+    for spec in config.datasets:
+        if spec.kind == "synthetic" or spec.source not in datasets:
+            continue
+        now = load_spec(spec).content_sha
+        if datasets[spec.source] != {now}:
+            raise UserError(
+                f"Run {run_id!r}: dataset {spec.source} changed since the run's records were made (content "
+                f"{', '.join(sorted(datasets[spec.source]))} then, {now} now); resuming would mix two datasets. "
+                "Use another --run-id."
+            )
+
+
+def _stored_values(records: list[dict], key: str, value: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for record in records:
+        if record.get(key) and record.get(value):
+            out.setdefault(record[key], set()).add(record[value])
+    return out
+
+
+def _legacy_wrapped(stored: set[str], now: str) -> bool:
+    """Records from before ``adapter_class`` named the wrapped class said ``adapters.wrapped:Wrapped<Name>``."""
+    return stored == {f"adapters.wrapped:Wrapped{now.rsplit(':', 1)[-1].rsplit('.', 1)[-1]}"}
 
 
 def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:

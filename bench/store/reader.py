@@ -44,13 +44,23 @@ RUN_FILES = frozenset({
 FIX = "Remove that line (or the run) to go on."
 
 
+def parse_json(text: str | bytes) -> object:
+    """The one JSON parser of store files: any damage, too-deep nesting included, is a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_json(path: Path, what: str) -> dict:
     """A JSON object from ``path``; a damaged file is one line naming it."""
     text = safefs.read_text(path, what)
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); the {what} is damaged.") from None
+    except ValueError as err:
+        raise UserError(f"{path}: not valid JSON ({err}); the {what} is damaged.") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object; the {what} is damaged.")
     return data
@@ -67,8 +77,8 @@ def is_run_folder(path: Path) -> bool:
 
 def _complete(line: bytes) -> bool:
     try:
-        data = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = parse_json(line.decode("utf-8"))
+    except ValueError:  # undecodable, not JSON, or nested too deeply
         return False
     return isinstance(data, dict) and "trial_id" in data and data.get("status") in rec.STATUSES
 
@@ -139,7 +149,7 @@ def read_raw(path: Path, trial_ids: set[str] | None = None) -> dict[str, dict]:
             except (msgspec.DecodeError, msgspec.ValidationError):
                 pass  # reported below
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
             if not isinstance(data, dict) or not isinstance(data.get("trial_id"), str):
                 raise ValueError("no trial_id")
         except ValueError as err:

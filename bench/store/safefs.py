@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from bench.errors import UserError
+from bench.names import file_name  # noqa: F401  (re-exported: safefs names what it writes)
 
 #: Run ids are names, not paths.
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -151,86 +152,219 @@ def write_at(fd: int, name: str, data: bytes, shown: Path) -> None:
         raise disk_error(err, shown) from None
 
 
+#: Names bench writes in its output folders: a folder holding only these (and folders that are
+#: themselves bench's) was made by a version of bench from before the marker.
+OUTPUT_NAMES = ("REPORT.md", "report.html", "summary.csv", "trials.csv", "SCALE.md", "figures", "*.png",
+                "COMPARE-*.md", "COMPARE-*.html", "*.parquet", "seed", ".write-test", ".*.tmp")  # fmt: skip
+
+
+def is_bench_output(path: Path, depth: int = 2) -> bool:
+    """Whether folder ``path`` is bench's to write into: marked, empty, or holding only bench's outputs."""
+    import fnmatch
+
+    try:
+        children = list(os.scandir(path))
+    except OSError:
+        return False
+    names = {c.name for c in children}
+    if not names or MARKER in names:
+        return True
+    for child in children:
+        if not any(fnmatch.fnmatchcase(child.name, pattern) for pattern in OUTPUT_NAMES):
+            if not (depth > 1 and child.is_dir(follow_symlinks=False) and is_bench_output(Path(child.path), depth - 1)):
+                return False
+        if child.is_symlink():
+            return False
+    return True
+
+
 class OutputDir:
     """A folder that bench writes named files into (reports, figures, CSVs, exports).
 
     Use :meth:`owned` for folders under the results folder (bench's own, or
     new) and :meth:`user` for a folder the user named with ``--out``.
-    Nothing is created until the first :meth:`write`.
+    Files are *staged* in memory (:meth:`stage`, or ``out / "name"``) and
+    written together by :meth:`commit`, which first checks every target: a
+    symlink, a non-file or a non-folder anywhere refuses the whole output
+    before one byte is written. :meth:`write` is stage-and-commit of one file.
+    Nothing is created until the first commit.
     """
 
-    def __init__(self, path: Path, marker: bool) -> None:
+    def __init__(self, path: Path, marker: bool, results_dir: Path | None = None) -> None:
         self.path = path
         self._marker = marker
+        self._results_dir = results_dir
+        self._staged: dict[tuple[str, ...], bytes] = {}
 
     @classmethod
     def owned(cls, path: Path, results_dir: Path) -> OutputDir:
         """A folder under ``results_dir`` that bench made (or will make); refuses any other folder."""
-        no_symlink(path)
-        for parent in path.parents:
-            if parent == results_dir or results_dir in parent.parents:
-                no_symlink(parent)
+        path, results_dir = Path(path), Path(results_dir)
+        if results_dir not in path.parents:
+            raise ValueError(f"{path} is not under {results_dir}")
+        for folder in [path, *path.parents]:
+            if folder == results_dir:
+                break
+            no_symlink(folder)
         if path.exists():
             if not path.is_dir():
                 raise UserError(f"{path} is a file, not a report folder; remove it or use --out.")
-            children = {c.name for c in path.iterdir()}
-            if children and MARKER not in children:
+            if not is_bench_output(path):
                 raise UserError(
                     f"{path} exists and was not made by bench (it has no {MARKER}); "
                     "bench does not write into it. Remove it or use --out."
                 )
-        return cls(path, marker=True)
+        return cls(path, marker=True, results_dir=results_dir)
 
     @classmethod
     def user(cls, path: Path) -> OutputDir:
         """A folder the user chose (``--out``): may hold anything; only the named files are written."""
+        path = Path(path)
         no_symlink(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"--out {path} is a file, not a folder.")
         return cls(path, marker=False)
 
-    def _root_fd(self) -> int:
+    @classmethod
+    def choose(cls, out: str | Path | None, default: Path, results_dir: str | Path) -> OutputDir:
+        """The user's ``--out`` folder when given, else bench's own ``default`` under the results folder."""
+        return cls.user(Path(out)) if out else cls.owned(default, Path(results_dir))
+
+    def __truediv__(self, relative: str) -> OutputPath:
+        return OutputPath(self, relative)
+
+    # -- staging and committing --------------------------------------------------------
+    def stage(self, relative: str, data: bytes | str) -> Path:
+        """Keep ``data`` for ``relative`` (e.g. ``figures/accuracy.png``) until :meth:`commit`; return its path."""
+        parts = _relative_parts(relative)
+        self._staged[parts] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return self.path.joinpath(*parts)
+
+    def staged(self, relative: str) -> bytes:
+        return self._staged[_relative_parts(relative)]
+
+    def commit(self) -> list[Path]:
+        """Check every staged target, then write each atomically; return their paths."""
+        for parts in self._staged:
+            self._preflight(parts)
+        written = []
+        fd = self._root_fd()
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise UserError(f"Cannot write to {self.path}: it is not a folder.") from None
-        except OSError as err:
-            raise disk_error(err, self.path) from None
-        fd = open_dir(self.path)
-        if self._marker and stat_at(fd, MARKER) is None:
-            write_at(fd, MARKER, b"made by bench: it writes only into folders that carry this file\n", self.path)
-        return fd
+            for parts, blob in self._staged.items():
+                written.append(self._write_at(fd, parts, blob))
+        finally:
+            os.close(fd)
+        self._staged.clear()
+        return written
 
     def write(self, relative: str, data: bytes | str) -> Path:
-        """Write ``data`` to ``relative`` (e.g. ``REPORT.md``, ``figures/accuracy.png``); return its path."""
-        parts = _relative_parts(relative)
-        blob = data.encode("utf-8") if isinstance(data, str) else data
-        fd = self._root_fd()
-        shown = self.path
+        """Write ``data`` to ``relative`` now (stage and commit one file); return its path."""
+        self.stage(relative, data)
+        return self.commit()[-1]
+
+    def _preflight(self, parts: tuple[str, ...]) -> None:
+        """Read-only: refuse a target that is, or passes through, a link or a non-folder (nothing written yet)."""
+        no_symlink(self.path)
+        current = self.path
+        for index, part in enumerate(parts):
+            current = current / part
+            try:
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                return
+            except OSError as err:
+                raise disk_error(err, current) from None
+            last = index == len(parts) - 1
+            if stat.S_ISLNK(mode):
+                raise UserError(f"Refusing to write {current}: it is a symbolic link. Remove it or use another --out.")
+            if last and not stat.S_ISREG(mode):
+                raise UserError(f"Refusing to write {current}: it is not a regular file.")
+            if not last and not stat.S_ISDIR(mode):
+                raise UserError(f"Cannot write {self.path.joinpath(*parts)}: {current} is not a folder.")
+
+    def _write_at(self, fd: int, parts: tuple[str, ...], blob: bytes) -> Path:
+        shown, inner = self.path, os.dup(fd)
         try:
             for part in parts[:-1]:
                 shown = shown / part
-                inner = descend(fd, part, True, shown)
-                os.close(fd)
-                fd = inner
-            write_at(fd, parts[-1], blob, self.path.joinpath(*parts))
+                deeper = descend(inner, part, True, shown)
+                os.close(inner)
+                inner = deeper
+            write_at(inner, parts[-1], blob, self.path.joinpath(*parts))
         finally:
-            os.close(fd)
+            os.close(inner)
         return self.path.joinpath(*parts)
 
-    def check_writable(self) -> OutputDir:
-        """Fail now (one line) if nothing could be written here, before any work is done."""
-        fd = self._root_fd()
+    def _root_fd(self) -> int:
+        """The output folder's descriptor, creating it (and, under the results folder, marking each new folder)."""
+        if self._results_dir is None:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                raise UserError(f"Cannot write to {self.path}: it is not a folder.") from None
+            except OSError as err:
+                raise disk_error(err, self.path) from None
+            return open_dir(self.path)
         try:
-            if not os.access(self.path, os.W_OK | os.X_OK):
-                raise UserError(f"Cannot write to {self.path}: permission denied.")
-        finally:
+            self._results_dir.mkdir(parents=True, exist_ok=True)  # the results folder itself may be a user's link
+        except OSError as err:
+            raise disk_error(err, self._results_dir) from None
+        fd, shown = open_dir(self._results_dir), self._results_dir
+        for part in self.path.relative_to(self._results_dir).parts:
+            shown = shown / part
+            created = stat_at(fd, part) is None
+            inner = descend(fd, part, True, shown)
             os.close(fd)
+            fd = inner
+            if created or shown == self.path:
+                _mark(fd, shown)
+        return fd
+
+    def check_writable(self) -> OutputDir:
+        """Fail now (one line) if nothing could be written here, before any work is done (creates nothing)."""
+        existing = next((p for p in [self.path, *self.path.parents] if os.path.lexists(p)), None)
+        if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+            raise UserError(f"Cannot write to {self.path}: permission denied on {existing}.")
+        if existing is not None and not existing.is_dir():
+            raise UserError(f"Cannot write to {self.path}: {existing} is not a folder.")
         return self
+
+
+def _mark(fd: int, shown: Path) -> None:
+    if stat_at(fd, MARKER) is None:
+        write_at(fd, MARKER, b"made by bench: it writes only into folders that carry this file\n", shown / MARKER)
+
+
+class OutputPath:
+    """A file inside an :class:`OutputDir`, named relative to it (``out / "figures" / "accuracy.png"``)."""
+
+    def __init__(self, root: OutputDir, relative: str) -> None:
+        self.root = root
+        self.relative = relative
+
+    def __truediv__(self, name: str) -> OutputPath:
+        return OutputPath(self.root, f"{self.relative}/{name}")
+
+    @property
+    def path(self) -> Path:
+        return self.root.path / self.relative
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.relative).name
+
+    def stage(self, data: bytes | str) -> OutputPath:
+        """Keep ``data`` for this file until the folder's commit."""
+        self.root.stage(self.relative, data)
+        return self
+
+    def data(self) -> bytes:
+        return self.root.staged(self.relative)
 
 
 def write_file(path: Path, data: bytes | str) -> Path:
     """One file the user named (``--out report.parquet``): atomic, never through a symlink."""
+    path = Path(path)
     if path.exists() and path.is_dir():
         raise UserError(f"{path} is a folder; give a file name.")
     return OutputDir.user(path.parent if str(path.parent) else Path(".")).write(path.name, data)
@@ -289,21 +423,29 @@ def open_regular(path: Path, what: str = "file") -> BinaryIO:
     return os.fdopen(fd, "rb", buffering=1 << 20)
 
 
-def read_bytes(path: Path, what: str = "file") -> bytes:
-    """The bytes of a regular file; a link, FIFO, socket or device is refused at once (never blocks)."""
+def read_bytes(path: Path, what: str = "file", follow_links: bool = False, limit: int | None = None) -> bytes:
+    """The bytes of a regular file; a FIFO, socket or device is refused at once (never blocks).
+
+    A link is refused too, unless ``follow_links`` (a user's own input file may be one; a run's files
+    may not). ``limit``: a larger file is refused before it is read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as err:
-        if err.errno == errno.ELOOP:
+        if err.errno == errno.ELOOP and not follow_links:
             raise UserError(f"Refusing to read {path}: it is a symbolic link; the {what} must be a file.") from None
         if err.errno == errno.ENXIO:
             raise UserError(f"Refusing to read {path}: it is a socket, not a file; the {what} is damaged.") from None
         raise UserError(f"Cannot read {path}: {err.strerror or err}.") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
-            raise UserError(f"Refusing to read {path}: it is {kind}, not a file; the {what} is damaged.")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
+            blame = f"the {what} must be a file" if follow_links else f"the {what} is damaged"
+            raise UserError(f"Refusing to read {path}: it is {kind}, not a file; {blame}.")
+        if limit is not None and st.st_size > limit:
+            raise UserError(f"Refusing to read {path}: {st.st_size:,} bytes, more than a {what} can be ({limit:,}).")
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from bench.errors import UserError
+from bench.names import file_name
 from bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ class Job:
 
     def worker(self, trial: Trial, log_dir: Path | None = None) -> WorkerProcess:
         """The worker process for ``trial``'s group (its stderr in the run's logs, or in ``log_dir``)."""
-        name = trial.group.replace("/", "_").replace("%", "_") + ".log"
+        name = (
+            file_name(trial.group.replace("/", "_").replace("%", "_"), limit=150) + ".log"
+        )  # groups hold labels: any text
         python = self.pythons.get(trial.environment or "")
         if self.logs is not None:
             logs = self.logs

@@ -40,6 +40,9 @@ INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
 #: Imported by every worker of a cluster bench starts (see that module).
 PRELOAD = "bench.run.executors._dask_preload"
 
+#: How long a given scheduler has to answer before the run gives up (one line, nothing written).
+CONNECT_S = 10.0
+
 
 def _import_distributed() -> Any:
     try:
@@ -108,6 +111,34 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
+def reach(address: str, security: Any = None) -> None:
+    """One round trip to the scheduler within :data:`CONNECT_S`, or one line.
+
+    A ``Client`` waits on its own terms: a peer that accepts the connection and
+    never answers held it for minutes. This asks the scheduler who it is under
+    one hard deadline before any Client is made.
+    """
+    import asyncio
+
+    from distributed.core import rpc
+
+    args = security.get_connection_args("client") if security is not None else {}
+
+    async def identity() -> Any:
+        remote = rpc(address, connection_args=args)
+        try:
+            return await asyncio.wait_for(remote.identity(), CONNECT_S)
+        finally:
+            await remote.close_rpc()
+
+    try:
+        asyncio.run(identity())
+    except (asyncio.TimeoutError, TimeoutError):
+        raise UserError(f"Cannot reach the Dask scheduler at {address}: no answer within {CONNECT_S:g} s.") from None
+    except Exception as err:  # refused, reset, TLS mismatch, not a Dask scheduler: one line
+        raise UserError(f"Cannot reach the Dask scheduler at {address}: {type(err).__name__}: {err}") from None
+
+
 def local_cluster(n_workers: int | None) -> tuple[Any, Any]:
     """A LocalCluster only this process can use: TLS with temporary credentials, 127.0.0.1, no HTTP."""
     distributed = _import_distributed()
@@ -146,6 +177,8 @@ class DaskExecutor(Executor):
         self, scheduler: str | None = None, security: Any = None, n_workers: int | None = None, each_host: bool = False
     ) -> None:
         self.scheduler = check_scheduler_address(scheduler) if scheduler else None
+        if self.scheduler and self.scheduler.startswith("tls://") and security is None:  # checked before any run
+            raise UserError(f"--scheduler {self.scheduler} speaks TLS: give --tls-ca, --tls-cert and --tls-key.")
         self.security = security
         self.n_workers = n_workers
         self.each_host = each_host
@@ -156,8 +189,9 @@ class DaskExecutor(Executor):
     def __enter__(self) -> DaskExecutor:
         distributed = _import_distributed()
         if self.scheduler:
+            reach(self.scheduler, self.security)
             try:
-                self.client = distributed.Client(self.scheduler, security=self.security, timeout="20s")
+                self.client = distributed.Client(self.scheduler, security=self.security, timeout=f"{CONNECT_S:g}s")
             except (OSError, TimeoutError) as err:
                 raise UserError(f"Cannot reach the Dask scheduler at {self.scheduler}: {err}") from None
         else:
