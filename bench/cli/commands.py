@@ -23,13 +23,14 @@ EXIT = {
     "bad input": 1,
     "usage": 2,
     "trials failed": 3,  # some trial ended in error or timeout
-    "regression": 4,  # bench compare --fail-above found a metric significantly worse
+    "regression": 4,  # bench compare's gate: FAIL (a metric worse than the threshold, with confidence)
+    "inconclusive": 5,  # bench compare's gate: INCONCLUSIVE (it could not decide; the line says why)
     "interrupted": 130,
 }
 EXIT_HELP = (
-    "exit status: 0 ok; 1 bad input (one line on stderr, nothing written); 2 bad usage; 3 some trial ended in "
-    "error or timeout (bench run, bench seed, bench scale); 4 bench compare --fail-above found a regression; "
-    "130 interrupted (Ctrl-C)."
+    "exit status: 0 ok (bench compare's gate: PASS); 1 bad input (one line on stderr, nothing written); 2 bad "
+    "usage; 3 some trial ended in error or timeout (bench run, bench seed, bench scale, bench calibrate); 4 bench "
+    "compare's gate: FAIL; 5 bench compare's gate: INCONCLUSIVE (the line says why); 130 interrupted (Ctrl-C)."
 )
 
 
@@ -315,17 +316,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     result = compare_runs(
         args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above,
-        equivalence_margin=args.equivalence_margin,
+        equivalence_margin=args.equivalence_margin, fail_accuracy_drop=args.fail_accuracy_drop,
+        calibration=args.calibration,
     )  # fmt: skip
-    code = EXIT["regression"] if result.regressions else EXIT["ok"]
+    outcome = result.outcome
+    code = {None: EXIT["ok"], "PASS": EXIT["ok"], "FAIL": EXIT["regression"], "INCONCLUSIVE": EXIT["inconclusive"]}[outcome]
     if args.json:
-        _json(
-            {**result.doc.data(), "markdown": str(result.path), "regressions": result.regressions, "exit_status": code}
-        )
+        _json({**result.doc.data(), "markdown": str(result.path), "regressions": result.regressions,
+               "gate": None if outcome is None else {"outcome": outcome, "lines": result.lines()},
+               "exit_status": code})  # fmt: skip
         return code
     print(f"Comparison written to {result.path}")
-    for line in result.regressions:
-        print(f"regression: {line}")
+    for line in result.lines():
+        print(line)
     return code
 
 

@@ -213,7 +213,7 @@ def _report_parser(sub: Any) -> None:
 def _compare_parser(sub: Any) -> None:
     p = _sub(sub, "compare", "compare runs (two machines, versions, CPU vs GPU): B/A ratios with CIs and verdicts; a CI gate", [
         "bench compare laptop server",
-        "bench compare main-branch my-branch --fail-above 10    # exit 4 if anything is >10% worse, significantly",
+        "bench compare ci%base ci%head --fail-above 10          # a duet: PASS 0, FAIL 4, INCONCLUSIVE 5",
         "bench compare two-machines@hostA two-machines@hostB",
     ])  # fmt: skip
     p.add_argument(
@@ -226,7 +226,21 @@ def _compare_parser(sub: Any) -> None:
         "--fail-above",
         type=_number,
         metavar="PCT",
-        help="exit 4 when any metric is significantly worse by more than PCT percent",
+        help="gate: FAIL (exit 4) when a time, latency or throughput is worse by more than PCT percent with "
+        "confidence (one-sided, Holm), PASS (exit 0) when every one is shown within it, else INCONCLUSIVE (exit 5)",
+    )
+    p.add_argument(
+        "--fail-accuracy-drop",
+        type=_number,
+        metavar="POINTS",
+        help="gate accuracy: FAIL when it drops by more than POINTS percentage points with confidence "
+        "(default with --fail-above: 2)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="RUN",
+        help="the bench calibrate run whose run-to-run variance two separate runs need (default: the newest "
+        "calibration of the machine both ran on)",
     )
     _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
