@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from tests.test_report import ENV, record, write_run
+from tests.test_report import record, write_run
 
 
 def _duet(tmp_path, head: dict, splits: int = 6, run_id: str = "duet", seed: int = 0, drop: dict | None = None):
@@ -40,7 +40,9 @@ def _duet(tmp_path, head: dict, splits: int = 6, run_id: str = "duet", seed: int
 
 
 def _compare(tmp_path, capsys, *args):
-    code = main(["compare", *args, "--results-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--fail-above", "10"])
+    code = main(
+        ["compare", *args, "--results-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--fail-above", "10"]
+    )
     out = capsys.readouterr().out.strip().splitlines()
     return code, out[-1]
 
@@ -73,9 +75,13 @@ def test_inconclusive_interval_across_the_threshold(tmp_path, capsys):
     rng = np.random.default_rng(3)
     recs = []
     for s in range(6):
-        base = record("sklearn-lr", s, 0.95, fit=1.0, environment="base", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%base")
+        base = record(
+            "sklearn-lr", s, 0.95, fit=1.0, environment="base", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%base"
+        )
         noisy = 1.1 * float(np.exp(0.08 * rng.standard_normal()))
-        head = record("sklearn-lr", s, 0.95, fit=noisy, environment="head", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%head")
+        head = record(
+            "sklearn-lr", s, 0.95, fit=noisy, environment="head", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%head"
+        )
         recs += [base, head]
     write_run(tmp_path, "duet", recs)
     code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")

@@ -124,7 +124,10 @@ def test_inconclusive_nothing_matched():
 def test_inconclusive_when_b_errored_where_a_was_ok_or_a_metric_is_missing():
     fine = [_ratio("lr", [1.0, 1.01, 0.99, 1.0, 1.0, 1.01])]
     v = gate.decide(fine, [gate.Problem(gate.ERRORED, "iris/mlp/cpu: 6 split(s)")])
-    assert v.outcome == gate.INCONCLUSIVE and "B's trials errored where A's were ok: 1 (iris/mlp/cpu: 6 split(s))" in gate.line(v)
+    assert (
+        v.outcome == gate.INCONCLUSIVE
+        and "B's trials errored where A's were ok: 1 (iris/mlp/cpu: 6 split(s))" in gate.line(v)
+    )
     v = gate.decide(fine, [gate.Problem(gate.MISSING, "iris/lr/cpu predict p50: in A, not in B")])
     assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.MISSING: 1}
 

@@ -320,7 +320,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         calibration=args.calibration,
     )  # fmt: skip
     outcome = result.outcome
-    code = {None: EXIT["ok"], "PASS": EXIT["ok"], "FAIL": EXIT["regression"], "INCONCLUSIVE": EXIT["inconclusive"]}[outcome]
+    code = {None: EXIT["ok"], "PASS": EXIT["ok"], "FAIL": EXIT["regression"], "INCONCLUSIVE": EXIT["inconclusive"]}[
+        outcome
+    ]
     if args.json:
         _json({**result.doc.data(), "markdown": str(result.path), "regressions": result.regressions,
                "gate": None if outcome is None else {"outcome": outcome, "lines": result.lines()},

@@ -17,7 +17,7 @@ import pandas as pd
 from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
 from bench.record import NESTED_FIELDS
-from bench.report import accuracy, across, context, figures, learning, serving, summary, timing
+from bench.report import accuracy, across, context, figures, learning, noise, serving, summary, timing
 from bench.report.document import Doc
 
 DEFAULT_BASELINE = "sklearn-lr"
@@ -79,13 +79,16 @@ def build(
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
     summary.section(doc, ok)
-    timing.ratios(doc, ok, baseline)
+    floors = {p.name: noise.run_floor(p) for p in loaded.paths}
+    known = [f.floor for f in floors.values() if f.floor == f.floor]  # NaN: no floor
+    timing.ratios(doc, ok, baseline, max(known) if known else float("nan"))
+    orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
     summ = serving.section(doc, records)
     significant = across.section(doc, ok)
-    timing.trust(doc, ok, records, noisy)
+    timing.trust(doc, ok, records, noisy, floors, orders)
     figs = figures.draw(
         ok, records, acc, {"targets": goals, "serving": summ, "friedman": significant, "raw": loaded.raw()}, fig_dir
     )

@@ -357,9 +357,7 @@ def gate_section(doc: Doc, base: Side, other: Side, keys: list[str], settings: G
     from bench.report.gating import find_calibration, gate_inputs
 
     separate = base.path.resolve() != other.path.resolve()
-    variance = (
-        find_calibration(settings.results_dir, base.env, other.env, settings.calibration) if separate else None
-    )
+    variance = find_calibration(settings.results_dir, base.env, other.env, settings.calibration) if separate else None
     measured, problems = gate_inputs(base.frame, other.frame, keys, settings.fail_above, settings.accuracy_drop,
                                      separate, variance)  # fmt: skip
     verdict = gate.decide(measured, problems)
@@ -412,7 +410,10 @@ def _gate_settings_text(settings: GateSettings, separate: bool, variance: Any, v
            "metrics are not tested (run both sides in one run: `bench run --env base=... --env head=...`). ")  # fmt: skip
     said = "; ".join(parts)
     return (
-        said[:1].upper() + said[1:] + ". " + how
+        said[:1].upper()
+        + said[1:]
+        + ". "
+        + how
         + f"FAIL: the one-sided test of 'worse than the threshold', Holm-adjusted over all {verdict.m} such tests, "
         f"below {gate.ALPHA:g}. PASS: every metric's one-sided 95% bound inside the threshold (an intersection-union "
         f"test, no correction needed). Anything else is INCONCLUSIVE, with its reason; fewer than {gate.MIN_PAIRS} "

@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.document import Doc
-from bench.report.tables import fmt
-from bench.store.reader import RunFolder, read_json
+from bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -62,32 +61,10 @@ def environment(doc: Doc, paths: list[Path]) -> None:
 
 
 def controls(doc: Doc, path: Path, env: dict) -> None:
-    """Raw machine speed measured in a worker at the trials' thread count, before and after the run."""
-    rows = []
-    stored = read_json(path / "control.json", "control measurement") if (path / "control.json").exists() else {}
-    for when in ("before", "after"):
-        if when in stored:
-            c = stored[when]
-            rows.append(
-                [
-                    when,
-                    c.get("threads", "?"),
-                    fmt(c.get("numpy_matmul_256_ms")),
-                    fmt(c.get("python_loop_200k_ms")),
-                    fmt(c.get("load_avg_1m")),
-                ]
-            )
-    if not rows and env.get("control"):
-        c = env["control"]
-        rows.append(
-            ["start (parent process)", "-", fmt(c.get("numpy_matmul_256_ms")), fmt(c.get("python_loop_200k_ms")), "-"]
-        )
-    if rows:
-        doc.para("Control measurement (raw machine speed, in a fresh worker at the trials' thread count; a change between "
-                 "before and after means the machine's speed drifted during the run):")  # fmt: skip
-        doc.table(
-            ["when", "threads", "numpy 256x256 matmul ms", "Python 200k-add loop ms", "load average"], rows, "control"
-        )
+    """Raw machine speed in a worker at the trials' thread count: before, every round, after (bench.report.noise)."""
+    from bench.report.noise import controls as table
+
+    table(doc, path)
 
 
 def status(doc: Doc, df: pd.DataFrame) -> None:

@@ -46,7 +46,9 @@ def gated_columns(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, Metric]]:
             continue
         prefix = metric.column.split("{")[0]
         for column in a.columns:
-            if column == metric.column or (metric.keyed and column.startswith(prefix) and column[len(prefix):].isdigit()):
+            if column == metric.column or (
+                metric.keyed and column.startswith(prefix) and column[len(prefix) :].isdigit()
+            ):
                 out.append((column, metric))
     return out
 
@@ -103,7 +105,9 @@ def _missing(a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], columns: l
             has_a = column in g.columns and g[column].notna().any()
             has_b = column in other.columns and other[column].notna().any()
             if has_a and not has_b:
-                problems.append(gate.Problem(gate.MISSING, f"{_label(key)} {label_of(column, unit=False)}: in A, not in B"))
+                problems.append(
+                    gate.Problem(gate.MISSING, f"{_label(key)} {label_of(column, unit=False)}: in A, not in B")
+                )
     return problems
 
 
@@ -124,7 +128,9 @@ def gate_inputs(
         matched = match(a_ok, b_ok, keys, "accuracy")
         for key, g in matched.pairs.groupby(keys, sort=True):
             worse = (g["a"] - g["b"]).to_numpy(float)
-            correction = float(g["n_test"].iloc[0]) / float(g["n_train"].iloc[0]) if pd.notna(g["n_train"].iloc[0]) else 0.0
+            correction = (
+                float(g["n_test"].iloc[0]) / float(g["n_train"].iloc[0]) if pd.notna(g["n_train"].iloc[0]) else 0.0
+            )
             measured.append(gate.Measured(_label(key), "accuracy", tuple(worse), accuracy_drop / 100, gate.DIFFERENCE,
                                           lower_is_better=False, correction=correction))  # fmt: skip
     if fail_above is not None:
@@ -169,7 +175,11 @@ def read_calibration(folder: RunFolder) -> dict | None:
 def run_variance_from(data: dict, source: str) -> RunVariance:
     found = {}
     for column, entry in (data.get("run_variance") or {}).items():
-        if isinstance(entry, dict) and isinstance(entry.get("var"), (int, float)) and isinstance(entry.get("df"), (int, float)):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("var"), (int, float))
+            and isinstance(entry.get("df"), (int, float))
+        ):
             found[column] = (float(entry["var"]), float(entry["df"]))
     return RunVariance(source, found)
 
@@ -183,7 +193,9 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
         if data is None:
             from bench.errors import UserError
 
-            raise UserError(f"Run {folder.run_id!r} holds no calibration results ({CALIBRATION_FILE}); run `bench calibrate`.")
+            raise UserError(
+                f"Run {folder.run_id!r} holds no calibration results ({CALIBRATION_FILE}); run `bench calibrate`."
+            )
         return run_variance_from(data, folder.run_id)
     if _machine(env_a) != _machine(env_b):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -13,8 +14,6 @@ from bench.report.document import Doc
 from bench.report.tables import fmt
 
 KEYS = ["dataset", "adapter", "device"]
-#: A trial whose last third of latency calls is this much slower or faster than its first third.
-DRIFT_LIMIT = 0.20
 
 TIME_NOTE = (
     "Fit: wall time of `fit` (median and interquartile range over splits), learning-curve evaluation excluded. "
@@ -53,10 +52,14 @@ def time_table(doc: Doc, ok: pd.DataFrame) -> list[str]:
     return noisy
 
 
-def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
+def ratios(doc: Doc, ok: pd.DataFrame, baseline: str, floor: float = math.nan) -> None:
+    from bench.analysis.noise import within_floor
+
     doc.heading(f"Ratios to `{baseline}`", 3)
     doc.para(f"Geometric mean of per-split ratios with a Student-t 95% interval on the log ratios; fewer than "
-             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict.")  # fmt: skip
+             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict."
+             + (f" A ratio closer to 1 than the run's noise floor ({floor:.1%}) is marked: the machine itself moved "
+                "that much between rounds." if math.isfinite(floor) else ""))  # fmt: skip
     rows = []
     for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
         for (dataset, device), adapter, g in against(ok, baseline, metric):
@@ -70,7 +73,7 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
                     label,
                     f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
                     r.n,
-                    verdicts.ratio_verdict(r),
+                    verdicts.ratio_verdict(r) + ("; within the noise floor" if within_floor(r.ratio, floor) else ""),
                 ]
             )
     doc.table(
@@ -120,26 +123,12 @@ def devices(doc: Doc, ok: pd.DataFrame) -> None:
     doc.table(["dataset", "adapter", "metric", "GPU / CPU [95% CI]", "splits", "verdict"], rows, "gpu-vs-cpu")
 
 
-def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[str]) -> None:
-    """Everything that says a timing may be off: noise, drift, GC, shared hosts, warnings."""
-    drift = (
-        ok[pd.to_numeric(ok.get("latency_drift"), errors="coerce").sub(1).abs() > DRIFT_LIMIT]
-        if "latency_drift" in ok
-        else ok.iloc[:0]
-    )
-    items = list(noisy)
-    for _, r in drift.iterrows():
-        items.append(
-            f"{r['trial_id']}: latency drifted within the trial (last third / first third of calls = {r['latency_drift']:.2f})"
-        )
-    if "gc_latency" in ok.columns and (ok["gc_latency"].fillna(0) > 0).any():
-        items.append(f"{int((ok['gc_latency'] > 0).sum())} trial(s) had garbage collections inside the latency loop")
-    if items:
-        doc.heading("Measurements to read with care", 3)
-        doc.para(f"Dispersion over 10% (pyperf's threshold), or a trial whose latency moved by more than {DRIFT_LIMIT:.0%} "
-                 "between the first and last third of its calls (the machine's speed changed while it was measured). "
-                 "Advice: close other programs, keep `threads` at or below the physical cores, raise the timing budgets.")  # fmt: skip
-        doc.bullets(items[:40] + ([f"... and {len(items) - 40} more"] if len(items) > 40 else []))
+def trust(doc: Doc, ok: pd.DataFrame, records: list[dict], noisy: list[str], floors: dict | None = None,
+          orders: Any = None) -> None:  # fmt: skip
+    """Everything that says a timing may be off (grouped, counted, ranked), then warnings and shared hosts."""
+    from bench.report import noise
+
+    noise.read_with_care(doc, noise.cautions(ok, records, noisy, floors or {}, orders or noise.Orders()))
     warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]
     if len(warned):
         by_adapter: dict[str, dict[str, int]] = {}

@@ -318,7 +318,7 @@ class WorkerProcess:
 CONTROL_BOOT = (
     "from threadpoolctl import threadpool_limits; "
     "threadpool_limits(int(sys.argv[1])); from bench.measure.machine import control_measurement; "
-    "print(json.dumps(control_measurement()))"
+    "print(json.dumps(control_measurement(int(sys.argv[1]))))"
 )
 
 

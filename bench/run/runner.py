@@ -86,11 +86,14 @@ class _Runner:
         self.stopped: dict[str, str] = {}  # group -> why the rest of its sweep is skipped
         self.positions: dict[str, int] = {}
         self.order_seed: int | None = None
+        self.controls: Any = None  # RoundControls, for runs on this machine that take turns round by round
 
     def skip_reason(self, trial: Trial) -> str | None:
         return self.stopped.get(trial.group)
 
     def started(self, trial: Trial) -> None:
+        if self.controls is not None:
+            self.controls.before(trial)
         self.positions[trial.trial_id] = len(self.positions)
         self.progress.started(trial.trial_id)
 
@@ -162,11 +165,17 @@ def run(
     job = Job(config, store, machine_id() if executor.local_devices else None, seed, pythons or {})
     runner.order_seed = seed
     control = executor.local_devices and bool(runnable)
-    if control:
+    if control and config.interleave:
+        from bench.run.controls import RoundControls
+
+        runner.controls = RoundControls(store, config.threads)
+    elif control:
         store.record_control("before", control_in_worker(config.threads))
     with progress:
         executor.run(list(groups(runnable).values()), job, runner)
-    if control:
+    if runner.controls is not None:
+        runner.controls.after()
+    elif control:
         store.record_control("after", control_in_worker(config.threads))
     result.read_back(store)
     for group, records in groups_of(result.records).items():
