@@ -140,6 +140,7 @@ def make_executor(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint, project_commit
     from bench.run.environments import ensure_all
+    from bench.run.precision import check_target
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.reader import check_reusable
@@ -147,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store.writer import RunStore
 
     config = resolve_config(args)
+    check_target(args.until_precise, args.max_time)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     executor = make_executor(args)
     if config.environments and executor.name != "local":
@@ -165,8 +167,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
             pythons = {name: b.python for name, b in built.items()}
-            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
-                         pythons)  # fmt: skip
+
+            def run_once(cfg: Any) -> Any:
+                return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
+                           pythons)  # fmt: skip
+
+            if args.until_precise is None:
+                result = run_once(config)
+            else:
+                from bench.run.precision import DEFAULT_MAX_TIME_S, run_until_precise
+
+                result = run_until_precise(config, store, args.until_precise, args.max_time or DEFAULT_MAX_TIME_S,
+                                           run_once, say=_say)  # fmt: skip
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
 
 

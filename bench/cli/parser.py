@@ -139,6 +139,20 @@ def _run_parser(sub: Any) -> None:
         "--env new=scikit-learn==1.9.*)",
     )
     how.add_argument(
+        "--until-precise",
+        type=_number,
+        metavar="PCT",
+        help="after the configured splits, add interleaved splits until every timing ratio's 95%% interval (fit time, "
+        "predict p50; environments against the first, or adapters against the baseline) is narrower than PCT "
+        "percent, or --max-time runs out",
+    )
+    how.add_argument(
+        "--max-time",
+        type=_number,
+        metavar="S",
+        help="time budget of --until-precise in seconds, the first splits included (default: 900)",
+    )
+    how.add_argument(
         "--retry-errors",
         action="store_true",
         help="rerun the trials of this run whose latest record is an error or a timeout (with --run-id)",

@@ -51,13 +51,24 @@ def environment(doc: Doc, paths: list[Path]) -> None:
             f"OS {env.get('os', {}).get('system', '?')} {env.get('os', {}).get('release', '')}, "
             f"Python {env.get('python', {}).get('version', '?')}; BLAS: {blas or '?'}",
             f"Versions: {versions or '?'}; project commit {env.get('git_commit') or '?'}",
-            f"Settings: {config.get('splits', '?')} splits from seed {config.get('first_seed', '?')}"
+            f"Settings: {_splits(RunFolder(path), config)} from seed {config.get('first_seed', '?')}"
             f"{', ' + str(config.get('init_seeds')) + ' init seeds per split' if config.get('init_seeds') else ''}, "
             f"test size {config.get('test_size', '?')}, {'stratified' if config.get('stratify', True) else 'unstratified'} splits, "
             f"{config.get('threads', '?')} thread(s) per framework, trials {'interleaved across adapters' if config.get('interleave', True) else 'group by group'}, "
             f"trial timeout {config.get('trial_timeout_s', '?')} s; timing {timing}",
         ])  # fmt: skip
         controls(doc, path, env)
+
+
+def _splits(folder: RunFolder, config: dict) -> str:
+    """The configured splits, and those --until-precise added (run.json's ``until_precise``)."""
+    grown = folder.info().get("until_precise")
+    if not isinstance(grown, dict):
+        return f"{config.get('splits', '?')} splits"
+    widest = grown.get("widest_pct")
+    return (f"{grown.get('splits', '?')} splits ({config.get('splits', '?')} configured, then added until every timing "
+            f"interval was narrower than {grown.get('target_pct', '?')}% or {grown.get('max_time_s', '?')} s ran out: "
+            f"{grown.get('stopped', '?')}, widest {widest if widest is None else f'{widest:.1f}'}%)")  # fmt: skip
 
 
 def controls(doc: Doc, path: Path, env: dict) -> None:

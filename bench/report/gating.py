@@ -11,8 +11,8 @@ records (on split identity, :mod:`bench.analysis.pairing`) and turns them into p
   ``n_test/n_train`` term (the splits overlap).
 
 Two **separate runs** share no machine state split by split, so their difference carries each run's
-own offset: the run-to-run variance, estimated on this machine by ``bench calibrate`` (its
-``calibration.json``), is added to every timing metric's variance (twice: one offset per run). Without
+own offset: the run-to-run variance, estimated on this machine by ``bench calibrate`` (kept in
+its ``run.json``), is added to every timing metric's variance (twice: one offset per run). Without
 a calibration of the machine both runs ran on, timing metrics are not tested and the gate says why
 (``run-to-run variance unknown``). Inside one run (a duet, ``RUN%base`` against ``RUN%head``) the
 split-level pairing is valid and nothing is added. Accuracy needs no such term: the same model on the
@@ -35,7 +35,6 @@ from bench.record import Metric, label_of, metrics
 from bench.store.reader import RunFolder, run_dirs
 
 FAILED = ("error", "timeout")
-CALIBRATION_FILE = "calibration.json"
 
 
 def gated_columns(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, Metric]]:
@@ -163,13 +162,9 @@ def _machine(env: dict) -> tuple[str, str]:
 
 
 def read_calibration(folder: RunFolder) -> dict | None:
-    """A calibration run's results (``calibration.json``), or None when it has none."""
-    path = folder.path / CALIBRATION_FILE
-    if not path.is_file() or path.is_symlink():
-        return None
-    from bench.store.reader import read_json
-
-    return read_json(path, "calibration results")
+    """A calibration run's results (``run.json``'s ``calibration``, written by ``bench calibrate``), or None."""
+    data = folder.info().get("calibration")
+    return data if isinstance(data, dict) else None
 
 
 def run_variance_from(data: dict, source: str) -> RunVariance:
@@ -193,9 +188,7 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
         if data is None:
             from bench.errors import UserError
 
-            raise UserError(
-                f"Run {folder.run_id!r} holds no calibration results ({CALIBRATION_FILE}); run `bench calibrate`."
-            )
+            raise UserError(f"Run {folder.run_id!r} holds no calibration results; run `bench calibrate`.")
         return run_variance_from(data, folder.run_id)
     if _machine(env_a) != _machine(env_b):
         return None
