@@ -346,6 +346,91 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``bench calibrate``: false alarms and detection power of the gate on this machine (bench.run.calibrate)."""
+    from dataclasses import replace
+
+    from bench.report.calibration import lines, write
+    from bench.run import calibrate as cal
+    from bench.run.config import AdapterSpec
+    from bench.store.reader import RunFolder
+    from bench.store.safefs import check_run_id
+
+    if args.report:
+        folder = RunFolder.resolve(args.report, args.results_dir)
+        if folder.kind() != "calibration":
+            raise UserError(f"Run {folder.run_id!r} is a {folder.kind()} run, not a calibration.")
+        summary = folder.info().get("calibration")
+        if not isinstance(summary, dict):
+            raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
+        return _calibration_out(args, summary, folder.run_id, lines, write)
+    plan = cal.THOROUGH if args.thorough else cal.QUICK
+    if args.adapters is not None:
+        plan = replace(plan, adapters=tuple(AdapterSpec.parse(a) for a in _csv(args.adapters, "adapters") or ()))
+    if args.splits is not None:
+        plan = replace(plan, splits=args.splits)
+    if args.repeats is not None:
+        plan = replace(plan, repeats=args.repeats, disturbed=tuple(r for r in cal.every_third(args.repeats)))
+    if args.slowdowns is not None:
+        plan = replace(
+            plan, slowdowns=tuple(_percent(t, "slowdowns") / 100 for t in _csv(args.slowdowns, "slowdowns") or ())
+        )
+    if args.disturbed is not None:
+        plan = replace(plan, disturbed=_repeat_numbers(args.disturbed))
+    if args.fail_above is not None:
+        plan = replace(plan, fail_above=args.fail_above)
+    if args.fail_accuracy_drop is not None:
+        plan = replace(plan, accuracy_drop=args.fail_accuracy_drop)
+    if args.adapters is not None or args.splits is not None or args.repeats is not None or args.slowdowns is not None:
+        plan = replace(plan, mode="custom")
+    cal.check_plan(plan)
+    run_id = check_run_id("calibrate-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
+    command = (
+        "bench calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        if sys.argv[1:2] == ["calibrate"]
+        else "bench calibrate"
+    )
+    _say(f"Calibration {run_id} ({plan.mode}): {plan.repeats} repeats x {plan.splits} splits x {len(plan.adapters)} adapter(s) "
+         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job.")  # fmt: skip
+    from bench.run.executors.local import LocalExecutor
+
+    done = cal.calibrate(plan, args.results_dir, run_id, LocalExecutor(), _say, command)
+    code = _calibration_out(args, done.summary, run_id, lines, write)
+    return EXIT["trials failed"] if done.failed else code
+
+
+def _repeat_numbers(text: str) -> tuple[int, ...]:
+    """``--disturbed 3,6`` (1-based repeat numbers) as 0-based repeats; ``none``: no repeat."""
+    if text.strip() == "none":
+        return ()
+    out = []
+    for part in _csv(text, "disturbed") or ():
+        if not part.isdigit() or int(part) < 1:
+            raise UserError(f"--disturbed: {part!r} is not a repeat number (1, 2, ...) nor 'none'.")
+        out.append(int(part) - 1)
+    return tuple(out)
+
+
+def _percent(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--{what}: {text!r} is not a number.") from None
+    return value
+
+
+def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines: Any, write: Any) -> int:
+    out = _out_dir(args, run_id)
+    path = write(summary, run_id, out)
+    if args.json:
+        _json({"run_id": run_id, "calibration": summary, "markdown": str(path)})
+        return EXIT["ok"]
+    for line in lines(summary):
+        print("- " + line.replace("**", ""))
+    print(f"Calibration written to {path}; bench compare finds this machine's run-to-run variance in run {run_id}.")
+    return EXIT["ok"]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bench.report.export import export_mlflow, export_parquet
 

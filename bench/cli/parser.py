@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
+    cmd_calibrate,
     cmd_check,
     cmd_compare,
     cmd_env,
@@ -142,9 +143,9 @@ def _run_parser(sub: Any) -> None:
         "--until-precise",
         type=_number,
         metavar="PCT",
-        help="after the configured splits, add interleaved splits until every timing ratio's 95%% interval (fit time, "
-        "predict p50; environments against the first, or adapters against the baseline) is narrower than PCT "
-        "percent, or --max-time runs out",
+        help="after the configured splits, add interleaved splits until every timing ratio's 95%% interval (each "
+        "metric the gate tests; environments against the first, or adapters against the baseline) is narrower "
+        "than PCT percent, or --max-time runs out",
     )
     how.add_argument(
         "--max-time",
@@ -263,6 +264,39 @@ def _compare_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def _calibrate_parser(sub: Any) -> None:
+    p = _sub(sub, "calibrate", "measure the gate on this machine: false alarms (A/A) and detection of known slowdowns (A/B)", [
+        "bench calibrate                        # quick: 5 repeats x 10 splits, LR and the MLP in torch, under 10 minutes here",
+        "bench calibrate --thorough             # 40 repeats: enough comparisons to bound the rates (about an hour here)",
+        "bench calibrate --repeats 20 --slowdowns 10,25,50 --fail-above 10",
+        "bench calibrate --report RUN           # print and write a stored calibration again",
+    ])  # fmt: skip
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the quick plan (the default)")
+    mode.add_argument("--thorough", action="store_true", help="the thorough plan: 40 repeats, four slowdowns")
+    p.add_argument("--adapters", metavar="LIST", help="real adapters to wrap, as in bench run (default: sklearn-lr and "
+                   "torch-mlp:seed at the quick config's batch 16, 30 epochs)")  # fmt: skip
+    p.add_argument("--splits", type=_positive_int, metavar="N", help="splits per repeat (default: 10)")
+    p.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats (default: 5 quick, 40 thorough); "
+                   "every third is disturbed unless --disturbed says otherwise")  # fmt: skip
+    p.add_argument(
+        "--slowdowns", metavar="LIST", help="injected slowdowns in percent (default: 15,25 quick; 10,15,25,40 thorough)"
+    )
+    p.add_argument(
+        "--disturbed", metavar="LIST", help="repeats (1-based) that share the machine with a second job, or none"
+    )
+    p.add_argument("--fail-above", type=_number, metavar="PCT", help="the gate's threshold (default: 10)")
+    p.add_argument(
+        "--fail-accuracy-drop", type=_number, metavar="POINTS", help="the gate's accuracy threshold (default: 2)"
+    )
+    p.add_argument("--run-id", help="default: calibrate-<timestamp>; an existing one is resumed")
+    p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--out", help="where CALIBRATION.md goes (default: results/reports/<run-id>)")
+    p.add_argument("--report", metavar="RUN", help="only print and write a stored calibration's results")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_calibrate)
+
+
 def _scale_parser(sub: Any) -> None:
     p = _sub(sub, "scale", "sweep data sizes: fit time, time per epoch, throughput, memory vs n", [
         "bench scale", "bench scale --sizes 100,1000,10000 --adapters sklearn-lr,torch-mlp --budget 5", "bench scale --report RUN",
@@ -361,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parser(sub)
     _report_parser(sub)
     _compare_parser(sub)
+    _calibrate_parser(sub)
     _scale_parser(sub)
     _export_parser(sub)
     _env_parser(sub)

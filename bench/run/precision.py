@@ -3,8 +3,9 @@
 After the configured splits, the run's records are read back and every timing ratio's 95% interval is
 measured (:mod:`bench.analysis.precision`): with environments (a duet), each environment against the
 first, cell by cell; otherwise every adapter against the baseline adapter (``sklearn-lr`` where it
-runs, else the first); a single adapter, its own geometric means. The metrics are
-:data:`METRICS` (fit time and single-sample predict p50). While the widest interval is wider than
+runs, else the first); a single adapter, its own geometric means. The metrics are those the gate
+tests (every compared metric with a direction: fit time, first predict, latencies, throughputs), so
+that ``bench compare --fail-above`` can decide on each of them. While the widest interval is wider than
 PCT percent and the time budget allows, more splits run, interleaved like the first ones (new split
 seeds after the last; the same rounds, order and controls). What happened is kept in ``run.json``
 (``until_precise``: the target, the splits run, the widest interval, why it stopped).
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from bench.run.runner import RunResult
     from bench.store.writer import RunStore
 
-#: The timing metrics whose ratio intervals must be narrow enough.
-METRICS = ("fit_wall_s", "latency_p50_us")
 #: The default time budget of --until-precise (seconds).
 DEFAULT_MAX_TIME_S = 900.0
 
@@ -62,9 +61,9 @@ def widest(records: list[dict], config: Config) -> Precision:
         keys = ["dataset", "device"]
         for adapter in sorted(set(ok["adapter"]) - {baseline}):
             comparisons.append((f"{adapter}/{baseline}", ok[ok["adapter"] == baseline], ok[ok["adapter"] == adapter]))
-    for metric in METRICS:
-        if metric not in ok.columns:
-            continue
+    from bench.report.gating import gated_columns
+
+    for metric, _ in gated_columns(ok, ok):
         if comparisons:
             for label, a, b in comparisons:
                 for key, g in pair(a, b, keys, metric).groupby(keys, sort=True):
