@@ -69,3 +69,21 @@ class SleepyClassifier(_Fake):
     def _train(self, X, y_index, seed):
         time.sleep(float(os.environ.get("BENCH_TEST_FIT_S", "0.02")))  # a known cost, not synchronisation
         super()._train(X, y_index, seed)
+
+
+class BusyClassifier(_Fake):
+    """Fits by a fixed amount of pure-Python work (WORK additions): a known cost, in work, not in time."""
+
+    WORK = 5_000_000
+
+    def _train(self, X, y_index, seed):
+        total = 0
+        for i in range(self.WORK):
+            total += i
+        super()._train(X, y_index, seed)
+
+
+class BusierClassifier(BusyClassifier):
+    """Three times the work of BusyClassifier: a ranking that holds on any machine."""
+
+    WORK = 15_000_000

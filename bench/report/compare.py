@@ -121,6 +121,8 @@ class Row:
     value: str
     pairs: int
     verdict: str
+    #: The ratio divided by the control ratio of the two sides (a throughput's multiplied), with its interval.
+    normalised: str = "-"
 
 
 def _accuracy_group(key: Any, g: pd.DataFrame) -> tuple[str, np.ndarray, stats.PairedTest | None, tuple]:
@@ -156,9 +158,12 @@ def accuracy_rows(
 
 
 def compare_metrics(
-    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None, control: Any = None
 ) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:
-    """Accuracy difference and every comparable metric's B/A ratio, per matched group."""
+    """Accuracy difference and every comparable metric's B/A ratio (raw, and normalised by ``control``, the
+    sides' control ratio), per matched group."""
+    from bench.report.machines import normalised_text
+
     heat = []
     a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
     rows, unpaired = accuracy_rows(a_ok, b_ok, keys, margin)
@@ -198,6 +203,7 @@ def compare_metrics(
                         f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
                         r.n,
                         verdict,
+                        normalised_text(np.log(y[mask] / x[mask]), lower, control),
                     )
                 )
                 goodness = -math.log2(r.ratio) if lower else math.log2(r.ratio)
@@ -316,18 +322,20 @@ def _section(
     doc.heading("Environment differences", 3)
     diffs = environment_differences(base.env, other.env)
     doc.table(["field", "A", "B"], diffs, "environment") if diffs else doc.para("None recorded.")
-    doc.heading("Raw machine speed (control measurement, B/A; < 1 means B is faster)", 3)
-    ctrl_a, ctrl_b = _control(base), _control(other)
-    rows = [[k, fmt(ctrl_a.get(k)), fmt(ctrl_b.get(k)), fmt(ctrl_b[k] / ctrl_a[k]) if ctrl_a.get(k) and ctrl_b.get(k) else "-"]
-            for k in sorted(set(ctrl_a) | set(ctrl_b))]  # fmt: skip
-    doc.table(["measurement (ms)", "A", "B", "B/A"], rows, "control") if rows else doc.para("Not recorded.")
-    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin)
+    from bench.report import machines
+
+    doc.heading("Raw machine speed (control measurements; B/A > 1 means B's machine is slower)", 3)
+    control = machines.control_section(doc, base.path, base.name, other.path, other.name)
+    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin, control)
     doc.heading(f"Matched trials ({sum(1 for r in metric_rows if r.metric.startswith('accuracy'))} groups)", 3)
+    doc.para("Raw B/A ratios beside the same ratios normalised by the control ratio above (a time divided by it, a "
+             "throughput multiplied): near 1 when B's machine is slower or faster uniformly, as its raw speed says.")  # fmt: skip
     doc.table(
-        ["trials", "metric", "value [95% CI]", "pairs", "verdict"],
-        [[r.trials, r.metric, r.value, r.pairs, r.verdict] for r in metric_rows],
+        ["trials", "metric", "value [95% CI]", "normalised by the control [95% CI]", "pairs", "verdict"],
+        [[r.trials, r.metric, r.value, r.normalised, r.pairs, r.verdict] for r in metric_rows],
         "ratios",
     )
+    machines.ranking_section(doc, base.frame, other.frame, [k for k in keys if k != "adapter"])
     fig = plots.ratio_heatmap(
         heat,
         out / "figures" / f"compare-{base.path.name}-vs-{other.path.name}.png",
@@ -419,10 +427,3 @@ def _gate_settings_text(settings: GateSettings, separate: bool, variance: Any, v
         f"test, no correction needed). Anything else is INCONCLUSIVE, with its reason; fewer than {gate.MIN_PAIRS} "
         "pairs decide nothing. Intervals here are 90% (the two one-sided 95% bounds)."
     )
-
-
-def _control(side: Side) -> dict:
-    stored = (
-        read_json(side.path / "control.json", "control measurement") if (side.path / "control.json").exists() else {}
-    )
-    return {k: v for k, v in (stored.get("before") or side.env.get("control") or {}).items() if k.endswith("_ms")}
