@@ -41,7 +41,7 @@ from bench.record import label_of, metrics
 from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
-from bench.store.reader import RunFolder, read_json
+from bench.store.reader import RunFolder
 
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
 
@@ -93,10 +93,13 @@ def load_side(run: str, results_dir: str | Path) -> Side:
         if df.empty:
             raise UserError(f"Run {path.name!r} has no records from machine {host!r}. Machines: {', '.join(machines)}.")
         df["device"] = df["device"].str.replace(f"@{host}", "", regex=False)
+        from bench.measure.machine import machine_key
+
         ids = df["machine_id"].dropna().unique() if "machine_id" in df.columns else []
-        env_file = path / "environments" / f"{ids[0]}.json" if len(ids) else None
-        if env_file is not None and env_file.exists():
-            env = read_json(env_file, "machine's environment")
+        found = {machine_key({"machine_id": ids[0], "hostname": host})} if len(ids) else set()
+        fingerprints = [e for k, e in folder.environments().items() if k in found or e.get("hostname") == host]
+        if fingerprints:
+            env = fingerprints[0]
     return Side(run, path, df, env, loaded.notes)
 
 

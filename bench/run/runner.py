@@ -171,8 +171,13 @@ def run(
         runner.controls = RoundControls(store, config.threads)
     elif control:
         store.record_control("before", control_in_worker(config.threads))
+    remote = getattr(executor, "controls", None) if not executor.local_devices and runnable else None
+    if remote is not None:
+        _host_controls(store, remote(config.threads), "before")
     with progress:
         executor.run(list(groups(runnable).values()), job, runner)
+    if remote is not None:
+        _host_controls(store, remote(config.threads), "after")
     if runner.controls is not None:
         runner.controls.after()
     elif control:
@@ -181,6 +186,12 @@ def run(
     for group, records in groups_of(result.records).items():
         progress.message(group_summary(group, records))
     return result
+
+
+def _host_controls(store: RunStore, measured: dict[str, dict], phase: str) -> None:
+    """Each host's control (a cluster's machines), kept among control.json's rounds with its host."""
+    for host, m in sorted(measured.items()):
+        store.record_control("round", {**m, "host": host, "phase": phase})
 
 
 def groups_of(records: list[dict]) -> dict[str, list[dict]]:
