@@ -40,6 +40,7 @@ batch_sizes = [1]
 throughput_budget_s = 0.01
 serving = false
 curves = false
+control_span_s = 0.05
 """
 
 

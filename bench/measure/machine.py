@@ -95,11 +95,12 @@ def blas_info() -> list[dict]:
     ]
 
 
-def control_measurement(threads: int = 1) -> dict:
+def control_measurement(threads: int = 1, span_s: float | None = None) -> dict:
     """Raw machine speed over spans long enough to see throttling (:mod:`bench.measure.noise`)."""
+    from bench.measure.noise import SPAN_S
     from bench.measure.noise import control_measurement as measure
 
-    return measure(threads)
+    return measure(threads, SPAN_S if span_s is None else span_s)
 
 
 def machine_key(env: dict) -> str:

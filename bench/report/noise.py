@@ -66,10 +66,9 @@ def controls(doc: Doc, path: Path) -> noise.Floor:
         rows.append([label, fmt(before.get(key)), fmt(after.get(key)), f.n, fmt(f.median),
                      f"{fmt(f.low)} - {fmt(f.high)}" if f.n else "-", _pct(f.floor)])  # fmt: skip
     legacy = [w for w in ("before", "after") if isinstance(stored.get(w), dict) and "python_loop_200k_ms" in stored[w]]
-    for when in legacy:
-        c = stored[when]
-        rows.append([f"{when}: numpy 256x256 matmul / Python 200k loop (older, short control)",
-                     fmt(c.get("numpy_matmul_256_ms")), fmt(c.get("python_loop_200k_ms")), "-", "-", "-", "-"])  # fmt: skip
+    if legacy and not rows:
+        _legacy_controls(doc, stored, legacy)
+        return floor
     if not rows:
         return floor
     doc.para(
@@ -98,6 +97,18 @@ def controls(doc: Doc, path: Path) -> noise.Floor:
                      f"{_pct(float(pd.Series(busy).median()))}, max {_pct(max(busy))}; steal max {_pct(max(steal) if steal else math.nan)}.")  # fmt: skip
     doc.para(sentence)
     return floor
+
+
+def _legacy_controls(doc: Doc, stored: dict, legacy: list[str]) -> None:
+    """Runs made before the long-span control: its short version, before and after, as those runs reported it."""
+    doc.para("Control measurement (raw machine speed, in a fresh worker at the trials' thread count; a change between "
+             "before and after means the machine's speed drifted during the run; this older run measured a short "
+             "control, too short to see a CPU quota, and no per-round controls: no noise floor):")  # fmt: skip
+    rows = [[w, stored[w].get("threads", "?"), fmt(stored[w].get("numpy_matmul_256_ms")),
+             fmt(stored[w].get("python_loop_200k_ms")), fmt(stored[w].get("load_avg_1m"))] for w in legacy]  # fmt: skip
+    doc.table(
+        ["when", "threads", "numpy 256x256 matmul ms", "Python 200k-add loop ms", "load average"], rows, "control"
+    )
 
 
 def _pct(x: float) -> str:

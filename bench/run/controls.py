@@ -29,12 +29,13 @@ def round_key(trial: Trial) -> tuple:
 class RoundControls:
     """Measures the control before each round's first trial and stores it with the CPU shares since the last."""
 
-    def __init__(self, store: RunStore, threads: int, measure: Callable[[int], dict] | None = None) -> None:
+    def __init__(self, store: RunStore, threads: int, measure: Callable[[int], dict] | None = None,
+                 span_s: float = 0.25) -> None:  # fmt: skip
         from bench.run.process import control_in_worker
 
         self.store = store
         self.threads = threads
-        self.measure = measure or control_in_worker
+        self.measure = measure or (lambda t: control_in_worker(t, span_s=span_s))
         self.last: tuple | None = None
         self.count = 0
         self.stat = read_proc_stat()

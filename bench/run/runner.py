@@ -168,20 +168,20 @@ def run(
     if control and config.interleave:
         from bench.run.controls import RoundControls
 
-        runner.controls = RoundControls(store, config.threads)
+        runner.controls = RoundControls(store, config.threads, span_s=config.timing.control_span_s)
     elif control:
-        store.record_control("before", control_in_worker(config.threads))
+        store.record_control("before", control_in_worker(config.threads, span_s=config.timing.control_span_s))
     remote = getattr(executor, "controls", None) if not executor.local_devices and runnable else None
     if remote is not None:
-        _host_controls(store, remote(config.threads), "before")
+        _host_controls(store, remote(config.threads, config.timing.control_span_s), "before")
     with progress:
         executor.run(list(groups(runnable).values()), job, runner)
     if remote is not None:
-        _host_controls(store, remote(config.threads), "after")
+        _host_controls(store, remote(config.threads, config.timing.control_span_s), "after")
     if runner.controls is not None:
         runner.controls.after()
     elif control:
-        store.record_control("after", control_in_worker(config.threads))
+        store.record_control("after", control_in_worker(config.threads, span_s=config.timing.control_span_s))
     result.read_back(store)
     for group, records in groups_of(result.records).items():
         progress.message(group_summary(group, records))

@@ -74,13 +74,13 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
     return {"fields": outcome.fields, "raw": outcome.raw, "environment": outcome.environment}
 
 
-def control_task(threads: int) -> dict:
+def control_task(threads: int, span_s: float = 0.25) -> dict:
     """Runs on a Dask worker: the control measurement in a fresh process on that worker's machine."""
     import socket
 
     from bench.run.process import control_in_worker
 
-    return {**control_in_worker(threads), "hostname": socket.gethostname()}
+    return {**control_in_worker(threads, span_s=span_s), "hostname": socket.gethostname()}
 
 
 def _worker_address() -> str | None:
@@ -197,12 +197,12 @@ class DaskExecutor(Executor):
     def hosts(self) -> list[str] | None:
         return sorted(self._hosts) if self.each_host else None
 
-    def controls(self, threads: int) -> dict[str, dict]:
+    def controls(self, threads: int, span_s: float = 0.25) -> dict[str, dict]:
         """The control measured on each host of the cluster (one worker each, one at a time), by hostname."""
         assert self.client is not None
         out = {}
         for host, workers in sorted(self._hosts.items()):
-            future = self.client.submit(control_task, threads, workers=[sorted(workers)[0]], allow_other_workers=False,
+            future = self.client.submit(control_task, threads, span_s, workers=[sorted(workers)[0]], allow_other_workers=False,
                                         pure=False, key=f"control-{host}-{time.time_ns()}")  # fmt: skip
             try:
                 measured = future.result()
