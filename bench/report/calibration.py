@@ -64,7 +64,51 @@ def lines(summary: dict) -> list[str]:
         )
         + f". Bounding a false-alarm rate under 5% takes {summary['to_bound_5pct']} comparisons with none at all."
     )
+    out.append(targets(summary))
     return out
+
+
+def _target(r: dict, limit: float, below: bool) -> str:
+    """Whether a rate meets a target: shown by its interval, consistent with it (the point only), or missed."""
+    if not r.get("n"):
+        return "not measured"
+    point_ok = r["rate"] <= limit if below else r["rate"] >= limit
+    bound_ok = r["high"] <= limit if below else r["low"] >= limit
+    if bound_ok:
+        return f"met and shown ({_rate(r)})"
+    if point_ok:
+        return f"met by the observed rate, not shown by its interval ({_rate(r)})"
+    return f"**missed** ({_rate(r)})"
+
+
+def targets(summary: dict) -> str:
+    """The issue's targets against this calibration's numbers, in one sentence each."""
+    plan = summary["plan"]
+    parts = [
+        f"false alarms at most 5% of A/A comparisons in one run (both directions, disturbed repeats included): "
+        f"{_target(summary['aa'], 0.05, True)}",
+        f"between two separate runs: {_target(summary['aa_separate'], 0.05, True)}",
+    ]
+    quarter = next((d for d in summary["ab"].values() if abs(d["slowdown"] - 0.25) < 1e-9), None)
+    if quarter is not None:
+        parts.append(f"a 25% slowdown detected at least 95% of the time: {_target(quarter, DETECTION, False)}")
+    if plan.get("mode") == "quick":
+        minutes = summary.get("seconds", math.nan) / 60
+        parts.append(
+            f"a quick calibration under 10 minutes: {'met' if minutes < 10 else '**missed**'} ({minutes:.1f} min)"
+        )
+    return f"**Targets at `--fail-above {plan['fail_above']:g}`**: " + "; ".join(parts) + "."
+
+
+def readme_block(loaded: object) -> str:
+    """The README's calibration block: every line, the targets and where they come from (a stored calibration run)."""
+    folder = loaded.folders[0]  # type: ignore[attr-defined]
+    summary = folder.info().get("calibration")
+    if not isinstance(summary, dict):
+        raise ValueError(f"run {folder.run_id} holds no calibration results")
+    return "\n".join(f"- {line}" for line in lines(summary)) + (
+        f"\n\nFrom run `{folder.run_id}`, made by `{summary.get('command', 'bench calibrate')}`."
+    )
 
 
 def _to_bound(rate: float) -> int:

@@ -161,10 +161,12 @@ def accuracy_rows(
 
 
 def compare_metrics(
-    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None, control: Any = None
-) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None, control: Any = None,
+    floor: float = math.nan,
+) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:  # fmt: skip
     """Accuracy difference and every comparable metric's B/A ratio (raw, and normalised by ``control``, the
-    sides' control ratio), per matched group."""
+    sides' control ratio), per matched group; a ratio within the noise ``floor`` is said to be."""
+    from bench.analysis.noise import within_floor
     from bench.report.machines import normalised_text
 
     heat = []
@@ -199,6 +201,8 @@ def compare_metrics(
                     if lower
                     else verdicts.ratio_verdict(r, "lower", "higher")
                 )
+                if within_floor(r.ratio, floor):
+                    verdict += f"; within the noise floor (±{floor:.0%})"
                 rows.append(
                     Row(
                         label,
@@ -329,7 +333,8 @@ def _section(
 
     doc.heading("Raw machine speed (control measurements; B/A > 1 means B's machine is slower)", 3)
     control = machines.control_section(doc, base.path, base.name, other.path, other.name)
-    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin, control)
+    floor = machines.noise_floor(doc, base.path, base.name, other.path, other.name)
+    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin, control, floor)
     doc.heading(f"Matched trials ({sum(1 for r in metric_rows if r.metric.startswith('accuracy'))} groups)", 3)
     doc.para("Raw B/A ratios beside the same ratios normalised by the control ratio above (a time divided by it, a "
              "throughput multiplied): near 1 when B's machine is slower or faster uniformly, as its raw speed says.")  # fmt: skip

@@ -87,6 +87,20 @@ def control_section(doc: Doc, a_path: Path, a_name: str, b_path: Path, b_name: s
     return ratio
 
 
+def noise_floor(doc: Doc, a_path: Path, a_name: str, b_path: Path, b_name: str) -> float:
+    """The comparison's noise floor: one run's (both sides in it), else the two runs' combined; said in a sentence."""
+    from bench.report.noise import run_floor
+
+    fa, fb = run_floor(a_path, side_host(a_name)), run_floor(b_path, side_host(b_name))
+    same = a_path.resolve() == b_path.resolve() and side_host(a_name) == side_host(b_name)
+    floor = fa.floor if same else noise.combined(fa, fb)
+    if math.isfinite(floor):
+        where = "the run's own (both sides ran in it)" if same else "both runs' floors combined"
+        doc.para(f"Noise floor: {floor:.1%}, {where}, from the spread of the per-round controls: a ratio closer to 1 "
+                 "than that is marked as within it.")  # fmt: skip
+    return floor
+
+
 def _ratio_text(r: float, low: float, high: float) -> str:
     if not math.isfinite(r):
         return "-"
