@@ -198,3 +198,15 @@ def test_bench_calibrate_end_to_end_and_compare_finds_its_run_variance(tmp_path)
     cmp = bench("compare", "one", "two", "--fail-above", "10", "--out", str(tmp_path / "cmp"))
     assert cmp.returncode in (0, 4, 5) and "run-to-run variance unknown" not in cmp.stdout
     assert "from calibration `cal`" in next((tmp_path / "cmp").glob("COMPARE-*.md")).read_text()
+
+
+def test_calibration_edges():
+    empty = calib.clopper_pearson(0, 0)
+    assert (empty.k, empty.n) == (0, 0) and math.isnan(empty.high) and math.isnan(empty.rate)
+    with pytest.raises(ValueError, match=r"k must be in \[0, n\]; got k=3, n=2"):
+        calib.clopper_pearson(3, 2)
+    # three runs: offsets 0, 0.3, 0.6 on every split: MS_run = 3 * (0.09 + 0 + 0.09) / 2 = 0.27 -> var = 0.09 on 2 df
+    assert calib.run_variance([[0.0, 0.1, 0.2], [0.3, 0.4, 0.5], [0.6, 0.7, 0.8]]) == (pytest.approx(0.09), 2.0)
+    assert math.isnan(calib.run_variance([])[0]) and math.isnan(calib.run_variance([[0.0, 1.0], [0.0]])[0])
+    exactly = calib.smallest_detected({0.2: calib.clopper_pearson(19, 20), 0.3: calib.clopper_pearson(20, 20)})
+    assert exactly.observed == 0.2  # 19/20 = 95%: at the level counts

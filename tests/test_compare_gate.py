@@ -149,7 +149,9 @@ def test_a_duet_says_which_ratios_are_within_its_noise_floor(tmp_path, capsys):
     _duet(tmp_path, {"torch-mlp": (1.3, 0.0)})
     rounds = [{"python_loop_ms": 2.0 * f, "numpy_matmul_1t_ms": 0.5 * f} for f in (1.0, 1.05, 0.95, 1.1, 0.9, 1.0)]
     (tmp_path / "runs" / "duet" / "control.json").write_text(json.dumps({"rounds": rounds}))
-    assert main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    )
     text = next((tmp_path / "o").glob("COMPARE-*.md")).read_text()
     assert "the run's own (both sides ran in it)" in text
     lr = next(line for line in text.splitlines() if "iris/sklearn-lr/cpu" in line and "fit time (B/A)" in line)

@@ -48,7 +48,7 @@ def test_accuracy_uses_the_nadeau_bengio_term_and_separate_runs_add_their_varian
     assert both.se == pytest.approx(math.sqrt(0.0002)) and both.df == pytest.approx(11.0769, abs=1e-4)
     assert gate.satterthwaite(0.001, 4, 0.0, 9) == 4  # nothing added: the within-run df
     assert gate.satterthwaite(0.001, 4, 0.001, math.inf) == pytest.approx(4 * 4)  # a known variance adds no doubt
-    assert gate.satterthwaite(0.0, 4, 0.0, 9) == 4
+    assert gate.satterthwaite(0.0, 4, 0.001, math.inf) == math.inf  # only a known variance: no doubt at all
 
 
 def test_no_variance_is_decided_by_an_exact_sign_test_against_the_threshold():
@@ -164,3 +164,77 @@ def test_detectable_range_and_line_limits():
     assert LOG110 < low <= high
     tests = [_ratio(f"g{i}", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5]) for i in range(5)]
     assert "; and 2 more" in gate.line(gate.decide(tests))
+
+
+def test_edge_cases_keep_every_field():
+    empty = gate.one_sided(_ratio("g", []))
+    assert (empty.n, empty.method, empty.reason) == (0, "none", gate.NOTHING) and math.isnan(empty.mean)
+    assert all(math.isnan(x) for x in (empty.se, empty.df, empty.p_fail, empty.p_pass, empty.low, empty.high))
+    one = gate.one_sided(_ratio("g", [1.2]))
+    assert (one.n, one.method, one.reason) == (1, "none", gate.TOO_FEW) and one.mean == pytest.approx(math.log(1.2))
+    assert all(math.isnan(x) for x in (one.se, one.df, one.p_fail, one.p_pass, one.low, one.high))
+    blocked = gate.one_sided(_ratio("g", [1.2], blocked=gate.RUN_VARIANCE))
+    assert blocked.reason == gate.RUN_VARIANCE
+    sign = gate.one_sided(_accuracy("g", [0.9] * 7, [0.9] * 7))
+    assert (sign.n, sign.mean, sign.se, sign.df, sign.low, sign.high, sign.method) == (7, 0.0, 0.0, 6, 0.0, 0.0, "sign")
+    assert sign.p_pass == pytest.approx(2**-7) and sign.reason is None
+    few = gate.one_sided(_ratio("g", [1.1, 1.2, 1.3]))
+    assert few.reason == gate.TOO_FEW and few.method == "t" and few.df == 2
+
+
+def test_texts_in_the_metrics_own_terms():
+    thr = gate.one_sided(gate.Measured("lr", "throughput", tuple(-math.log(r) for r in [0.70, 0.71, 0.69, 0.70, 0.70]),
+                                       LOG110, lower_is_better=False))  # fmt: skip
+    text = gate.estimate_text(thr)
+    low, high = (float(x.rstrip("x")) for x in text.split("[90%: ")[1].rstrip("]").split(", "))
+    assert text.startswith("0.7x [90%: ") and low < 0.7 < high  # ascending as B/A, though worsening runs the other way
+    assert gate.estimate_text(gate.one_sided(_ratio("g", [1.2]))) == "1.2x"
+    assert gate.estimate_text(gate.one_sided(_accuracy("g", [0.9] * 5, [0.88] * 5))) == "-2 points on every split"
+    acc = gate.one_sided(_accuracy("g", [0.9] * 5, [0.85, 0.86, 0.84, 0.85, 0.85]))
+    assert gate.estimate_text(acc).startswith("-5 points [90%: -") and gate.shown(acc, math.nan) == "-"
+    assert gate.in_terms(acc, 0.05) == pytest.approx(-5.0) and gate.in_terms(thr, math.log(1.25)) == pytest.approx(0.8)
+    assert gate.threshold_text(_accuracy("g", [0.9], [0.9], points=2.5)) == "a drop > 2.5 points"
+    assert gate.threshold_text(_ratio("g", [1.0], pct=25)) == "B/A > 1.25x"
+    assert gate.detectable_text(thr, math.log(1.2)) == "20%" and gate.detectable_text(acc, 0.05) == "5 points"
+    assert gate.detectable_text(acc, math.nan) == "-"
+    assert gate.holm_level(4) == 0.0125 and gate.holm_level(0) == 0.05 and gate.holm_level(3, 0.3) == pytest.approx(0.1)
+
+
+def test_lines_list_at_most_three_and_say_how_many_more():
+    three = [_ratio(f"g{i}", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5]) for i in range(3)]
+    line = gate.line(gate.decide(three))
+    assert line.count("; ") == 2 and "more" not in line and "Holm over 3" in line
+    four = gate.line(gate.decide([*three, _ratio("g3", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5])]))
+    assert four.endswith("; and 1 more")
+    assert gate.line(gate.decide([])) == "INCONCLUSIVE (exit 5): nothing matched: 1"
+    many = [gate.Problem(gate.ERRORED, f"p{i}") for i in range(4)]
+    assert gate.line(gate.decide([], many)) == (
+        "INCONCLUSIVE (exit 5): B's trials errored where A's were ok: 4 (p0; p1; p2; and 1 more)"
+    )
+    mixed = gate.decide([_ratio("lr", [1.0, 1.2, 1.05])], [gate.Problem(gate.MISSING, "m")])
+    assert gate.line(mixed).startswith("INCONCLUSIVE (exit 5): a metric missing: 1 (m); too few pairs: 1 (lr fit time ")
+
+
+def test_decide_states_alpha_and_the_smallest_detectable_ranges():
+    tests = [_ratio("a", [1.0, 1.02, 0.98, 1.01, 0.99, 1.0]), _ratio("b", [1.0, 1.04, 0.96, 1.02, 0.98, 1.0])]
+    v = gate.decide(tests)
+    assert (
+        [j.state for j in v.judged] == ["pass", "pass"]
+        and v.alpha == 0.05
+        and [j.reason for j in v.judged] == [None, None]
+    )
+    lo, hi = gate.detectable_range(v)["fit time"]
+    assert lo == pytest.approx(v.judged[0].detectable) and hi == pytest.approx(v.judged[1].detectable) and lo < hi
+    nc = gate.one_sided_noncentrality(5, 0.025)  # Holm's first level over two tests
+    assert v.judged[0].detectable == pytest.approx(LOG110 + nc * v.judged[0].tested.se)
+    across = _ratio("c", [1.0, 1.2, 1.05, 1.15, 0.98, 1.1])
+    assert gate.decide([across]).judged[0].state == "undecided"
+    # a looser alpha decides what 0.05 cannot
+    loose = gate.decide([across], alpha=0.3)
+    assert loose.alpha == 0.3 and loose.judged[0].state in ("pass", "fail")
+    assert gate.decide([across]).undecided and not gate.decide([across]).passed
+
+
+def test_one_sided_power_for_one_degree_of_freedom_at_a_tiny_level():
+    nc = gate.one_sided_noncentrality(1, 0.0005)  # far in the tail: the search must widen its bracket
+    assert sps.nct.sf(sps.t.ppf(1 - 0.0005, 1), 1, nc) == pytest.approx(0.80, abs=1e-9)

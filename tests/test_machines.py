@@ -140,3 +140,29 @@ def test_a_machine_slowed_by_a_cpu_quota_raw_ratios_follow_it_normalised_stay_ne
     ranking = [r for r in tables["ranking"] if r["metric"] == "fit time"]
     assert ranking and ranking[0]["verdict"] == "the ranking holds"
     assert ranking[0]["order on A"].startswith("fake-busy <")
+
+
+def test_rank_agreement_bootstrap_is_the_percentiles_of_resampled_taus():
+    from scipy import stats as sps
+
+    names = ["a", "b", "c"]
+    a = [[1.0, 1.3, 0.8, 1.1], [1.2, 1.0, 1.4, 1.1], [3.0, 2.5, 3.5, 2.8]]
+    b = [[1.1, 1.2, 0.9, 1.0], [1.0, 1.3, 1.1, 1.2], [2.9, 2.4, 3.6, 2.7]]
+    r = rank_agreement(names, a, b, resamples=300)
+    assert r == rank_agreement(names, a, b, resamples=300, seed=0)  # the default seed is 0: reproducible
+    rng = np.random.default_rng(0)
+    la, lb = np.log(a), np.log(b)
+    taus, same = [], 0
+    for _ in range(300):
+        pick = rng.integers(0, 4, 4)
+        ma, mb = la[:, pick].mean(axis=1), lb[:, pick].mean(axis=1)
+        taus.append(sps.kendalltau(ma, mb).statistic)
+        same += list(np.argsort(ma, kind="stable")) == list(np.argsort(mb, kind="stable"))
+    assert (r.low, r.high) == tuple(pytest.approx(v) for v in np.nanpercentile(taus, [2.5, 97.5]))
+    assert r.same_order == same / 300 and 0 < r.same_order < 1 and r.splits == 4
+    two = rank_agreement(["a", "b"], [[1.0, 2.0], [1.5, 1.5]], [[1.0, 2.0], [1.5, 1.5]], resamples=200)
+    assert two.splits == 2 and math.isfinite(two.low)
+    ties = rank_agreement(["a", "b"], [[1.0, 1.0], [1.0, 1.0]], [[1.0, 2.0], [2.0, 1.0]], resamples=50)
+    assert math.isnan(ties.tau)  # every adapter equally fast on A: no ranking to agree with
+    with pytest.raises(ValueError, match="need at least two adapters and one split, the same shape on both sides"):
+        rank_agreement(["a", "b"], [[1.0], [2.0]], [[1.0, 2.0], [1.0, 2.0]])

@@ -94,3 +94,13 @@ def test_bad_precision_flags_are_one_line_and_nothing_is_written(tmp_path, capsy
     args += ["--max-time", str(limit)] if limit is not None else []
     assert main(args) == 1
     assert message in capsys.readouterr().err and not (tmp_path / "runs" / "x").exists()
+
+
+def test_precision_edges():
+    assert splits_needed(5, 0.10, 0.10) == 5  # exactly at the target: precise
+    assert splits_needed(3, 0.30, 0.20, cap=3) == 4  # from three splits: t(2)/sqrt 3 = 2.484 -> 4 splits, 1.591
+    assert splits_needed(4, 0.2001, 0.20, cap=1) == 5  # one more split, at most: the cap
+    assert splits_needed(4, 0.2001, 0.20) == 5  # the first split count that gets there
+    assert splits_needed(1, 0.5, 0.1) == 2
+    assert mean_width([1.0, 2.0, 0.0]) == mean_width([1.0, 2.0]) < math.inf  # a zero is no time: left out
+    assert ratio_width([1.0, 1.0], [1.1, 1.2]) < math.inf and ratio_width([], []) == math.inf

@@ -32,8 +32,8 @@ class Rate:
 
     k: int
     n: int
-    low: float
-    high: float
+    low: float = math.nan
+    high: float = math.nan
 
     @property
     def rate(self) -> float:
@@ -48,7 +48,7 @@ class Rate:
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> Rate:
     """The exact binomial interval: Beta quantiles, 0 and 1 at the ends; NaN for no comparisons."""
     if n <= 0:
-        return Rate(0, 0, math.nan, math.nan)
+        return Rate(0, 0)
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n]; got k={k}, n={n}")
     tail = (1 - confidence) / 2
@@ -84,15 +84,15 @@ def smallest_detected(rates: Mapping[float, Rate], level: float = DETECTION) -> 
 
 def run_variance(table: Sequence[Sequence[float]]) -> tuple[float, float]:
     """(var(run), df) from R runs x S splits of log values (see the module docstring); NaN under 2 x 2."""
-    rows = [list(map(float, r)) for r in table]
-    r, s = len(rows), (len(rows[0]) if rows else 0)
-    if r < 2 or s < 2 or any(len(row) != s for row in rows):
+    r = len(table)
+    if r < 2 or len(table[0]) < 2 or any(len(row) != len(table[0]) for row in table):
         return math.nan, math.nan
-    grand = sum(map(sum, rows)) / (r * s)
-    row_means = [sum(row) / s for row in rows]
-    col_means = [sum(rows[i][j] for i in range(r)) / r for j in range(s)]
+    s = len(table[0])
+    grand = sum(map(sum, table)) / (r * s)
+    row_means = [sum(row) / s for row in table]
+    col_means = [sum(row[j] for row in table) / r for j in range(s)]
     ms_run = s * sum((m - grand) ** 2 for m in row_means) / (r - 1)
-    resid = sum((rows[i][j] - row_means[i] - col_means[j] + grand) ** 2 for i in range(r) for j in range(s))
+    resid = sum((table[i][j] - row_means[i] - col_means[j] + grand) ** 2 for i in range(r) for j in range(s))
     ms_error = resid / ((r - 1) * (s - 1))
     return max(0.0, (ms_run - ms_error) / s), float(r - 1)
 

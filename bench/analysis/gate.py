@@ -46,6 +46,7 @@ fires with 80% power (exact noncentral t), given the observed spread.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,31 +104,29 @@ class Measured:
 
 @dataclass(frozen=True)
 class Tested:
-    """One metric's two one-sided tests against the threshold."""
+    """One metric's two one-sided tests against the threshold (NaN where there is no test)."""
 
     measured: Measured
     n: int
     mean: float
-    se: float
-    df: float
-    #: One-sided p for "worsening > threshold" (NaN: no test).
-    p_fail: float
-    #: One-sided p for "worsening < threshold" (NaN: no test).
-    p_pass: float
+    se: float = math.nan
+    df: float = math.nan
+    #: One-sided p for "worsening > threshold".
+    p_fail: float = math.nan
+    #: One-sided p for "worsening < threshold".
+    p_pass: float = math.nan
     #: The 90% interval of the mean worsening: the two one-sided 95% bounds.
-    low: float
-    high: float
+    low: float = math.nan
+    high: float = math.nan
     #: "t", "sign" (no variance) or "none".
-    method: str
+    method: str = "none"
     #: Why it cannot be decided before looking at p (too few pairs, blocked); None otherwise.
     reason: str | None = None
 
 
 def satterthwaite(a: float, df_a: float, b: float, df_b: float) -> float:
-    """Degrees of freedom of the sum of two variance estimates a and b (Welch-Satterthwaite)."""
-    if a + b <= 0:
-        return df_a
-    denominator = (a * a / df_a if df_a > 0 else math.inf) + (b * b / df_b if math.isfinite(df_b) else 0.0)
+    """Degrees of freedom of the sum of two variance estimates a (df_a >= 1) and b (Welch-Satterthwaite)."""
+    denominator = a * a / df_a + (b * b / df_b if math.isfinite(df_b) else 0.0)
     return (a + b) ** 2 / denominator if denominator > 0 else math.inf
 
 
@@ -145,18 +144,16 @@ def one_sided(m: Measured, alpha: float = ALPHA) -> Tested:
     """The two one-sided tests of one metric (a t-test; a sign test when every split gives the same worsening)."""
     w = [float(x) for x in m.worse]
     n = len(w)
-    if n == 0:
-        return Tested(m, 0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, "none", NOTHING)
-    mean = sum(w) / n
+    if not w:
+        return Tested(m, 0, math.nan, reason=NOTHING)
+    mean = statistics.fmean(w)
     reason = m.blocked or (TOO_FEW if n < MIN_PAIRS else None)
-    if n < 2:
-        return Tested(m, n, mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, "none", reason)
-    var = sum((x - mean) ** 2 for x in w) / (n - 1)
-    if min(w) == max(w):
-        var = 0.0  # compared exactly: the variance of equal floats can come out as 1e-33
-    within = var * (1.0 / n + m.correction)
+    if n == 1:
+        return Tested(m, 1, mean, reason=reason)
+    # Compared exactly: the variance of equal floats can come out as 1e-33 instead of 0.
+    within = 0.0 if min(w) == max(w) else statistics.variance(w) * (1.0 / n + m.correction)
     se2 = within + m.extra_var
-    if se2 <= 0:
+    if se2 == 0:
         p_fail, p_pass = sign_p(w, m.threshold)
         return Tested(m, n, mean, 0.0, n - 1, p_fail, p_pass, mean, mean, "sign", reason)
     se = math.sqrt(se2)
@@ -174,10 +171,10 @@ def one_sided_noncentrality(df: float, alpha: float, target: float = POWER) -> f
     def gap(nc: float) -> float:
         return float(sps.nct.sf(critical, df, nc)) - target
 
-    high = max(1.0, critical)
+    low, high = 0.0, max(critical, 1.0)  # at nc = 0 the power is alpha: below any useful target
     while gap(high) < 0:
-        high *= 2
-    return float(optimize.brentq(gap, 0.0, high, xtol=1e-10))
+        low, high = high, high * 2
+    return float(optimize.brentq(gap, low, high, xtol=1e-10))
 
 
 def detectable(t: Tested, alpha: float) -> float:
@@ -317,7 +314,7 @@ def decide(measured: Sequence[Measured], problems: Sequence[Problem] = (), alpha
     reasons: Counter = Counter(p.reason for p in problems)
     reasons.update(j.reason for j in judged if j.reason is not None)
     if not measured and not problems:
-        reasons[NOTHING] += 1
+        reasons[NOTHING] = 1
     if any(j.state == "fail" for j in judged):
         outcome = FAIL
     elif reasons:

@@ -25,16 +25,16 @@ from scipy import stats as sps
 
 @dataclass(frozen=True)
 class OrderEffect:
-    """The change of a time per position within a round (a ratio), with its interval and p."""
+    """The change of a time per position within a round (a ratio), with its interval and p (NaN: no test)."""
 
-    ratio: float
-    low: float
-    high: float
-    p: float
     n: int
     df: int
     #: Mean residual (as a ratio, model without position) per position: position -> (ratio, trials).
     by_position: dict[int, tuple[float, int]]
+    ratio: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    p: float = math.nan
 
     @property
     def tested(self) -> bool:
@@ -42,13 +42,11 @@ class OrderEffect:
 
 
 def _design(groups: Sequence[Hashable], rounds: Sequence[Hashable]) -> np.ndarray:
-    """One-hot columns: an intercept, every group but the first, every round but the first."""
-    g_levels = sorted(set(groups), key=str)
-    r_levels = sorted(set(rounds), key=str)
-    n = len(groups)
-    columns = [np.ones(n)]
-    columns += [np.array([g == level for g in groups], dtype=float) for level in g_levels[1:]]
-    columns += [np.array([r == level for r in rounds], dtype=float) for level in r_levels[1:]]
+    """One-hot columns: one per group (no intercept), one per round but the first."""
+    g = [str(x) for x in groups]
+    r = [str(x) for x in rounds]
+    columns = [np.array([x == level for x in g], float) for level in sorted(set(g))]
+    columns += [np.array([x == level for x in r], float) for level in sorted(set(r))[1:]]
     return np.column_stack(columns)
 
 
@@ -58,30 +56,22 @@ def order_effect(
 ) -> OrderEffect:  # fmt: skip
     """Fit the model above on trials with a positive, finite value; NaN when position cannot be told apart."""
     keep = [i for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
-    g = [groups[i] for i in keep]
-    r = [rounds[i] for i in keep]
-    pos = np.array([positions[i] for i in keep], dtype=float)
-    y = np.log(np.array([values[i] for i in keep], dtype=float))
-    base = _design(g, r) if keep else np.zeros((0, 1))
-    residual = y - base @ np.linalg.lstsq(base, y, rcond=None)[0] if keep else y
-    by_position = {
-        int(p): (float(np.exp(residual[pos == p].mean())), int((pos == p).sum())) for p in sorted(set(pos.tolist()))
-    }
-    nan = OrderEffect(math.nan, math.nan, math.nan, math.nan, len(keep), 0, by_position)
-    if len(keep) == 0 or len(set(pos.tolist())) < 2:
-        return nan
+    if not keep:
+        return OrderEffect(0, 0, {})
+    pos = np.array([float(positions[i]) for i in keep])
+    y = np.log([float(values[i]) for i in keep])
+    base = _design([groups[i] for i in keep], [rounds[i] for i in keep])
+    residual = y - base @ np.linalg.pinv(base) @ y
+    by_position = {int(p): (float(np.exp(residual[pos == p].mean())), int((pos == p).sum())) for p in sorted(set(pos))}
     x = np.column_stack([base, pos])
-    rank = np.linalg.matrix_rank(x)
-    df = len(keep) - rank
-    if rank < x.shape[1] or df < 1:
-        return nan  # position is a combination of groups and rounds: not identifiable
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    df = len(keep) - x.shape[1]
+    if len(by_position) < 2 or df < 1 or np.linalg.matrix_rank(x) < x.shape[1]:
+        return OrderEffect(len(keep), max(df, 0), by_position)  # position is not identifiable apart from the rest
+    xtx_inv = np.linalg.inv(x.T @ x)
+    coef = xtx_inv @ x.T @ y
     resid = y - x @ coef
-    sigma2 = float(resid @ resid) / df
-    cov = sigma2 * np.linalg.inv(x.T @ x)
-    beta, se = float(coef[-1]), math.sqrt(max(float(cov[-1, -1]), 0.0))
-    if se == 0:
-        return OrderEffect(math.exp(beta), math.nan, math.nan, math.nan, len(keep), df, by_position)
+    beta = float(coef[-1])
+    se = math.sqrt(float(resid @ resid) / df * float(xtx_inv[-1, -1]))
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
-    p = float(2 * sps.t.sf(abs(beta / se), df))
-    return OrderEffect(math.exp(beta), math.exp(beta - half), math.exp(beta + half), p, len(keep), df, by_position)
+    p = float(2 * sps.t.sf(abs(beta) / se, df))
+    return OrderEffect(len(keep), df, by_position, math.exp(beta), math.exp(beta - half), math.exp(beta + half), p)

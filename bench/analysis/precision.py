@@ -14,6 +14,7 @@ so one noisy estimate does not run away.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
 from scipy import stats as sps
@@ -27,20 +28,16 @@ MIN_SPLITS = 3
 def ratio_width(a: Sequence[float], b: Sequence[float]) -> float:
     """Width of the 95% interval of the B/A ratio (``high / low - 1``); infinite under 2 pairs."""
     r = stats.ratio_ci(a, b)
-    if not (math.isfinite(r.low) and math.isfinite(r.high)) or r.low <= 0:
-        return math.inf
-    return r.high / r.low - 1
+    return r.high / r.low - 1 if r.n >= 2 else math.inf
 
 
 def mean_width(values: Sequence[float]) -> float:
-    """Width of the 95% interval of a geometric mean (``high / low - 1``), for a metric with nothing to compare with."""
+    """Width of the 95% interval of a geometric mean (``high / low - 1``) of the positive values; infinite under 2."""
     logs = [math.log(v) for v in values if v > 0]
     n = len(logs)
     if n < 2:
         return math.inf
-    mean = sum(logs) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
-    half = float(sps.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    half = float(sps.t.ppf(0.975, n - 1)) * statistics.stdev(logs) / math.sqrt(n)
     return math.exp(2 * half) - 1
 
 
@@ -52,11 +49,8 @@ def splits_needed(n: int, width: float, target: float, cap: float = 2.0) -> int:
     """Splits at which an interval now ``width`` wide from ``n`` splits would be ``target`` wide (capped at cap x n)."""
     if width <= target:
         return n
-    limit = max(n + 1, int(math.ceil(cap * n)))
+    limit = max(n + 1, math.ceil(cap * n))
     if n < MIN_SPLITS or not math.isfinite(width):
         return limit
     goal = math.log1p(target) / math.log1p(width) * _scale(n)
-    for m in range(n + 1, limit + 1):
-        if _scale(m) <= goal:
-            return m
-    return limit
+    return next((m for m in range(n + 1, limit) if _scale(m) <= goal), limit)

@@ -10,6 +10,7 @@ the whole order is unchanged. Pure: arrays in, numbers out.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,9 +45,10 @@ def _order(names: Sequence[str], logs: np.ndarray) -> tuple[str, ...]:
 
 
 def _tau(x: np.ndarray, y: np.ndarray) -> float:
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan
-    return float(sps.kendalltau(x, y).statistic)
+    """Kendall's tau-b of two rankings (NaN when either is all ties)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns on constant input and returns NaN, which is the answer
+        return float(sps.kendalltau(x, y).statistic)
 
 
 def rank_agreement(
@@ -54,22 +56,22 @@ def rank_agreement(
     seed: int = 0,
 ) -> RankAgreement:  # fmt: skip
     """``a[i][j]``, ``b[i][j]``: adapter i's time on split j (the same splits, in the same order, on both sides)."""
-    la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+    la, lb = np.log(a), np.log(b)
     if la.shape != lb.shape or la.ndim != 2 or la.shape[0] < 2 or la.shape[1] < 1:
         raise ValueError("need at least two adapters and one split, the same shape on both sides")
     order_a, order_b = _order(names, la), _order(names, lb)
     tau = _tau(la.mean(axis=1), lb.mean(axis=1))
     splits = la.shape[1]
-    if splits < 2:
-        return RankAgreement(order_a, order_b, tau, math.nan, math.nan, math.nan, splits)
+    if splits == 1:
+        return RankAgreement(order_a, order_b, tau, math.nan, math.nan, math.nan, 1)
     rng = np.random.default_rng(seed)
     taus, same = [], 0
     for _ in range(resamples):
         pick = rng.integers(0, splits, splits)
         xa, xb = la[:, pick], lb[:, pick]
-        t = _tau(xa.mean(axis=1), xb.mean(axis=1))
-        if math.isfinite(t):
-            taus.append(t)
+        taus.append(_tau(xa.mean(axis=1), xb.mean(axis=1)))
         same += _order(names, xa) == _order(names, xb)
-    low, high = (float(np.percentile(taus, 2.5)), float(np.percentile(taus, 97.5))) if taus else (math.nan, math.nan)
-    return RankAgreement(order_a, order_b, tau, low, high, same / resamples, splits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every resample tied on a side: no interval (NaN), said by the NaN
+        low, high = np.nanpercentile(taus, [2.5, 97.5])
+    return RankAgreement(order_a, order_b, tau, float(low), float(high), same / resamples, splits)
