@@ -21,3 +21,8 @@ def file_name(text: str, limit: int = 200) -> str:
     if len(name) > limit:
         name = name[: limit - 13] + "-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return name
+
+
+def machine_key(env: dict) -> str:
+    """What tells two machines apart: the hardware id and the hostname (two hosts can share hardware)."""
+    return f"{env.get('machine_id') or 'unknown'}-{env.get('hostname') or 'unknown'}"

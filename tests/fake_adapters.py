@@ -130,3 +130,34 @@ class GateClassifier(_Fake):
             while not os.path.exists(os.path.join(folder, "release")):
                 time.sleep(0.02)
         super()._train(X, y_index, seed)
+
+
+class BusyClassifier(_Fake):
+    """Fits by a fixed amount of pure-Python work (WORK additions): a known cost, in work, not in time."""
+
+    WORK = 5_000_000
+
+    def _train(self, X, y_index, seed):
+        total = 0
+        for i in range(self.WORK):
+            total += i
+        super()._train(X, y_index, seed)
+
+
+class BusierClassifier(BusyClassifier):
+    """Three times the work of BusyClassifier: a ranking that holds on any machine."""
+
+    WORK = 15_000_000
+
+
+class ProjectClassifier(_Fake):
+    """Fits by calling into "the user's project": the package ``benchdemo`` installed in the trial's environment
+    (its ``WORK`` additions), so two environments built from two versions of it run at their own speeds."""
+
+    def _train(self, X, y_index, seed):
+        import benchdemo
+
+        total = 0
+        for i in range(benchdemo.WORK):
+            total += i
+        super()._train(X, y_index, seed)

@@ -76,7 +76,7 @@ def fast_runs(monkeypatch) -> None:
     from bench.measure import machine
     from bench.run import process
 
-    monkeypatch.setattr(process, "control_in_worker", lambda threads, python=None: {})
+    monkeypatch.setattr(process, "control_in_worker", lambda *args, **kwargs: {})
     monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "test", "hostname": "test"})
 
 
@@ -87,7 +87,5 @@ def tiny_figures(monkeypatch) -> None:
     monkeypatch.setattr(
         figures,
         "draw",
-        lambda ok, acc, extras, fig_dir: {
-            "Accuracy per adapter": (fig_dir / "accuracy.png").stage(b"\x89PNG")
-        },
+        lambda ok, acc, extras, fig_dir: {"Accuracy per adapter": (fig_dir / "accuracy.png").stage(b"\x89PNG")},
     )

@@ -26,7 +26,7 @@ from tests.conftest import run_local  # noqa: E402
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier,fake-gate=tests.fake_adapters:GateClassifier"
 TINY = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, stock_min_calls=2, stock_budget_s=0.01,
-                      batch_sizes=(1,), throughput_budget_s=0.005, serving=False)  # fmt: skip
+                      batch_sizes=(1,), throughput_budget_s=0.005, serving=False, control_span_s=0.02)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

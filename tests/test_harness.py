@@ -24,6 +24,7 @@ TINY_TIMING = TimingSettings(
     stock_budget_s=0.01,
     batch_sizes=(1,),
     throughput_budget_s=0.005,
+    control_span_s=0.02,  # the per-round control, kept short in tests
 )
 
 

@@ -79,7 +79,7 @@ def _run(tmp_path, run_id, fit_s):
     conf = tmp_path / "c.toml"
     conf.write_text('adapters = ["fake-sleepy"]\ndevices = ["cpu"]\nsplits = 5\n[timing]\nwarmup = 1\nlatency_min_calls = 5\n'
                     'latency_budget_s = 0.005\nstock_min_calls = 2\nstock_budget_s = 0.005\nbatch_sizes = [1]\n'
-                    'throughput_budget_s = 0.005\nserving = false\ncurves = false\n')  # fmt: skip
+                    'throughput_budget_s = 0.005\nserving = false\ncurves = false\ncontrol_span_s = 0.02\n')  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(conf), "--run-id", run_id, "--results-dir",
                            str(tmp_path / "results")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-1500:]

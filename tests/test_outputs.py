@@ -86,12 +86,13 @@ def test_parquet_export_reads_back(results, tmp_path, capsys):
 
 
 def test_compare_fail_above_is_a_ci_gate(tmp_path, capsys):
+    """Two separate runs: without this machine's run-to-run variance the gate cannot decide on times (exit 5);
+    every outcome and reason has its own test in tests/test_compare_gate.py."""
     write_run(tmp_path, "main", [record("torch-mlp", s, 0.95, fit=1.0 + 0.01 * s) for s in range(6)])
     write_run(tmp_path, "branch", [record("torch-mlp", s, 0.95, fit=1.3 + 0.013 * s) for s in range(6)])  # 30% slower
-    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--fail-above", "10"]) == 4
+    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--fail-above", "10"]) == 5
     out = capsys.readouterr().out
-    assert "regression: branch: iris/torch-mlp/cpu fit time (B/A) 30% worse" in out
-    assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--fail-above", "50"]) == 0
+    assert "INCONCLUSIVE (exit 5): run-to-run variance unknown" in out
     capsys.readouterr()
     assert main(["compare", "main", "branch", "--results-dir", str(tmp_path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -28,6 +28,7 @@ batch_sizes = [1]
 throughput_budget_s = 0.005
 serving = false
 curves = false
+control_span_s = 0.02
 """
 
 

@@ -126,7 +126,10 @@ def test_compare_two_machines(tmp_path):
     acc_line = next(line for line in text.splitlines() if "accuracy (B - A)" in line)
     assert "identical on every split" in acc_line  # zero variance: no test, no verdict
     assert "| A only | iris/torch-mlp/cpu" in text and "| B only | iris/keras-mlp/cpu" in text
-    assert "| numpy_matmul_256_ms | 1" in text and "0.5" in text
+    assert re.search(r"\| numpy_matmul_256_ms \(older, short\)\s+\| 1\s+\| 1\s+\| 0.5\s+\| 1\s+\| 0.5", text)
+    # the speed index of older controls: sqrt(loop x matmul), sqrt(10 x 0.5) / sqrt(10 x 1) = 0.707
+    assert "Control ratio (speed index) B/A: 0.707" in text
+    assert "| 2 [2, 2]" in fit_line and "| 2.83" in fit_line  # raw beside normalised: 2 / 0.707
     assert (tmp_path / "reports" / "figures" / "compare-laptop-vs-server.png").exists()
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier,fake-signal=tests.fake_adapters:SignalClassifier"
-TINY = "[timing]\nwarmup = 1\nlatency_min_calls = 5\nlatency_budget_s = 0.01\nstock_min_calls = 2\nstock_budget_s = 0.01\nbatch_sizes = [1]\nthroughput_budget_s = 0.005\nserving = false\n"
+TINY = "[timing]\nwarmup = 1\nlatency_min_calls = 5\nlatency_budget_s = 0.01\nstock_min_calls = 2\nstock_budget_s = 0.01\nbatch_sizes = [1]\nthroughput_budget_s = 0.005\nserving = false\ncontrol_span_s = 0.02\n"
 
 
 def env() -> dict:

@@ -23,13 +23,14 @@ EXIT = {
     "bad input": 1,
     "usage": 2,
     "trials failed": 3,  # some trial ended in error or timeout
-    "regression": 4,  # bench compare --fail-above found a metric significantly worse
+    "regression": 4,  # bench compare's gate: FAIL (a metric worse than the threshold, with confidence)
+    "inconclusive": 5,  # bench compare's gate: INCONCLUSIVE (it could not decide; the line says why)
     "interrupted": 130,
 }
 EXIT_HELP = (
-    "exit status: 0 ok; 1 bad input (one line on stderr, nothing written); 2 bad usage; 3 some trial ended in "
-    "error or timeout (bench run, bench seed, bench scale); 4 bench compare --fail-above found a regression; "
-    "130 interrupted (Ctrl-C)."
+    "exit status: 0 ok (bench compare's gate: PASS); 1 bad input (one line on stderr, nothing written); 2 bad "
+    "usage; 3 some trial ended in error or timeout (bench run, bench seed, bench scale, bench calibrate); 4 bench "
+    "compare's gate: FAIL; 5 bench compare's gate: INCONCLUSIVE (the line says why); 130 interrupted (Ctrl-C)."
 )
 
 
@@ -139,6 +140,7 @@ def make_executor(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint, project_commit
     from bench.run.environments import ensure_all
+    from bench.run.precision import check_target
     from bench.run.progress import Progress
     from bench.run.runner import run
     from bench.store.safefs import check_run_id
@@ -147,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     if args.retry_errors and args.run_id is None:
         raise UserError("--retry-errors reruns the failed trials of a run: name it with --run-id.")
+    check_target(args.until_precise, args.max_time)
     run_id = check_run_id(time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
     if args.retry_errors and not (Path(args.results_dir) / "runs" / run_id).is_dir():
         raise UserError(f"--retry-errors: there is no run {run_id!r} under {Path(args.results_dir) / 'runs'} to retry.")
@@ -167,8 +170,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
             pythons = {name: b.python for name, b in built.items()}
-            result = run(config, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
-                         pythons)  # fmt: skip
+
+            def run_once(cfg: Any) -> Any:
+                return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
+                           pythons)  # fmt: skip
+
+            if args.until_precise is None:
+                result = run_once(config)
+            else:
+                from bench.run.precision import DEFAULT_MAX_TIME_S, run_until_precise
+
+                result = run_until_precise(config, store, args.until_precise, args.max_time or DEFAULT_MAX_TIME_S,
+                                           run_once, say=_say)  # fmt: skip
     return _finish(args, result, f"bench report {shlex.quote(run_id)}", quick=config.quick)
 
 
@@ -390,17 +403,108 @@ def _compare(args: argparse.Namespace) -> int:
 
     result = compare_runs(
         args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above,
-        equivalence_margin=args.equivalence_margin,
+        equivalence_margin=args.equivalence_margin, fail_accuracy_drop=args.fail_accuracy_drop,
+        calibration=args.calibration,
     )  # fmt: skip
-    code = EXIT["regression"] if result.regressions else EXIT["ok"]
+    outcome = result.outcome
+    code = {None: EXIT["ok"], "PASS": EXIT["ok"], "FAIL": EXIT["regression"], "INCONCLUSIVE": EXIT["inconclusive"]}[
+        outcome
+    ]
     if args.json:
         _json({"command": "compare", **result.doc.data(), "markdown": str(result.path),
-               "regressions": result.regressions, "exit_status": code})  # fmt: skip
+               "regressions": result.regressions,
+               "gate": None if outcome is None else {"outcome": outcome, "lines": result.lines()},
+               "exit_status": code})  # fmt: skip
         return code
     print(f"Comparison written to {result.path}")
-    for line in result.regressions:
-        print(f"regression: {line}")
+    for line in result.lines():
+        print(line)
     return code
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``bench calibrate``: false alarms and detection power of the gate on this machine (bench.run.calibrate)."""
+    from dataclasses import replace
+
+    from bench.report.calibration import lines, write
+    from bench.run import calibrate as cal
+    from bench.run.config import AdapterSpec
+    from bench.store.reader import RunFolder
+    from bench.store.safefs import check_run_id
+
+    if args.report:
+        folder = RunFolder.resolve(args.report, args.results_dir)
+        if folder.kind() != "calibration":
+            raise UserError(f"Run {folder.run_id!r} is a {folder.kind()} run, not a calibration.")
+        summary = folder.info().get("calibration")
+        if not isinstance(summary, dict):
+            raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
+        return _calibration_out(args, summary, folder.run_id, lines, write)
+    plan = cal.THOROUGH if args.thorough else cal.QUICK
+    if args.adapters is not None:
+        plan = replace(plan, adapters=tuple(AdapterSpec.parse(a) for a in _csv(args.adapters, "adapters") or ()))
+    if args.splits is not None:
+        plan = replace(plan, splits=args.splits)
+    if args.repeats is not None:
+        plan = replace(plan, repeats=args.repeats, disturbed=tuple(r for r in cal.every_third(args.repeats)))
+    if args.slowdowns is not None:
+        plan = replace(
+            plan, slowdowns=tuple(_percent(t, "slowdowns") / 100 for t in _csv(args.slowdowns, "slowdowns") or ())
+        )
+    if args.disturbed is not None:
+        plan = replace(plan, disturbed=_repeat_numbers(args.disturbed))
+    if args.fail_above is not None:
+        plan = replace(plan, fail_above=args.fail_above)
+    if args.fail_accuracy_drop is not None:
+        plan = replace(plan, accuracy_drop=args.fail_accuracy_drop)
+    if args.adapters is not None or args.splits is not None or args.repeats is not None or args.slowdowns is not None:
+        plan = replace(plan, mode="custom")
+    cal.check_plan(plan)
+    run_id = check_run_id("calibrate-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
+    command = (
+        "bench calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        if sys.argv[1:2] == ["calibrate"]
+        else "bench calibrate"
+    )
+    _say(f"Calibration {run_id} ({plan.mode}): {plan.repeats} repeats x {plan.splits} splits x {len(plan.adapters)} adapter(s) "
+         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job.")  # fmt: skip
+    from bench.run.executors.local import LocalExecutor
+
+    done = cal.calibrate(plan, args.results_dir, run_id, LocalExecutor(), _say, command)
+    code = _calibration_out(args, done.summary, run_id, lines, write)
+    return EXIT["trials failed"] if done.failed else code
+
+
+def _repeat_numbers(text: str) -> tuple[int, ...]:
+    """``--disturbed 3,6`` (1-based repeat numbers) as 0-based repeats; ``none``: no repeat."""
+    if text.strip() == "none":
+        return ()
+    out = []
+    for part in _csv(text, "disturbed") or ():
+        if not part.isdigit() or int(part) < 1:
+            raise UserError(f"--disturbed: {part!r} is not a repeat number (1, 2, ...) nor 'none'.")
+        out.append(int(part) - 1)
+    return tuple(out)
+
+
+def _percent(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--{what}: {text!r} is not a number.") from None
+    return value
+
+
+def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines: Any, write: Any) -> int:
+    out = _out_dir(args, run_id)
+    path = write(summary, run_id, out)
+    if args.json:
+        _json({"run_id": run_id, "calibration": summary, "markdown": str(path)})
+        return EXIT["ok"]
+    for line in lines(summary):
+        print("- " + line.replace("**", ""))
+    print(f"Calibration written to {path}; bench compare finds this machine's run-to-run variance in run {run_id}.")
+    return EXIT["ok"]
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
+    cmd_calibrate,
     cmd_check,
     cmd_compare,
     cmd_env,
@@ -178,6 +179,20 @@ def _run_parser(sub: Any) -> None:
         "--env new=scikit-learn==1.9.*)",
     )
     how.add_argument(
+        "--until-precise",
+        type=_number,
+        metavar="PCT",
+        help="after the configured splits, add interleaved splits until every timing ratio's 95%% interval (each "
+        "metric the gate tests; environments against the first, or adapters against the baseline) is narrower "
+        "than PCT percent, or --max-time runs out",
+    )
+    how.add_argument(
+        "--max-time",
+        type=_number,
+        metavar="S",
+        help="time budget of --until-precise in seconds, the first splits included (default: 900)",
+    )
+    how.add_argument(
         "--retry-errors",
         action="store_true",
         help="rerun the trials of this run whose latest record is an error or a timeout (with --run-id)",
@@ -254,7 +269,7 @@ def _report_parser(sub: Any) -> None:
 def _compare_parser(sub: Any) -> None:
     p = _sub(sub, "compare", "compare runs (two machines, versions, CPU vs GPU): B/A ratios with CIs and verdicts; a CI gate", [
         "bench compare laptop server",
-        "bench compare main-branch my-branch --fail-above 10    # exit 4 if anything is >10% worse, significantly",
+        "bench compare ci%base ci%head --fail-above 10          # a duet: PASS 0, FAIL 4, INCONCLUSIVE 5",
         "bench compare two-machines@hostA two-machines@hostB",
     ])  # fmt: skip
     p.add_argument(
@@ -267,13 +282,62 @@ def _compare_parser(sub: Any) -> None:
         "--fail-above",
         type=_number,
         metavar="PCT",
-        help="exit 4 when any metric is significantly worse by more than PCT percent",
+        help="gate: FAIL (exit 4) when a time, latency or throughput is worse by more than PCT percent with "
+        "confidence (one-sided, Holm), PASS (exit 0) when every one is shown within it, else INCONCLUSIVE (exit 5)",
+    )
+    p.add_argument(
+        "--fail-accuracy-drop",
+        type=_number,
+        metavar="POINTS",
+        help="gate accuracy: FAIL when it drops by more than POINTS percentage points with confidence "
+        "(default with --fail-above: 2)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="RUN",
+        help="the bench calibrate run whose run-to-run variance two separate runs need (default: the newest "
+        "calibration of the machine both ran on)",
     )
     _margin_argument(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the comparison (default: results/reports)")
     p.add_argument("--json", action="store_true", help="print ratios and verdicts as JSON")
     p.set_defaults(func=cmd_compare)
+
+
+def _calibrate_parser(sub: Any) -> None:
+    p = _sub(sub, "calibrate", "measure the gate on this machine: false alarms (A/A) and detection of known slowdowns (A/B)", [
+        "bench calibrate                        # quick: 5 repeats x 10 splits, LR and the MLP in torch, under 10 minutes here",
+        "bench calibrate --thorough             # 72 repeats: enough to bound a false-alarm rate under 5% (hours here)",
+        "bench calibrate --repeats 20 --slowdowns 10,25,50 --fail-above 10",
+        "bench calibrate --report RUN           # print and write a stored calibration again",
+    ])  # fmt: skip
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the quick plan (the default)")
+    mode.add_argument(
+        "--thorough", action="store_true", help="the thorough plan: 72 repeats, slowdowns of 10, 15 and 25%%"
+    )
+    p.add_argument("--adapters", metavar="LIST", help="real adapters to wrap, as in bench run (default: sklearn-lr and "
+                   "torch-mlp:seed at the quick config's batch 16, 30 epochs)")  # fmt: skip
+    p.add_argument("--splits", type=_positive_int, metavar="N", help="splits per repeat (default: 10)")
+    p.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats (default: 5 quick, 72 thorough); "
+                   "every third is disturbed unless --disturbed says otherwise")  # fmt: skip
+    p.add_argument(
+        "--slowdowns", metavar="LIST", help="injected slowdowns in percent (default: 15,25 quick; 10,15,25 thorough)"
+    )
+    p.add_argument(
+        "--disturbed", metavar="LIST", help="repeats (1-based) that share the machine with a second job, or none"
+    )
+    p.add_argument("--fail-above", type=_number, metavar="PCT", help="the gate's threshold (default: 10)")
+    p.add_argument(
+        "--fail-accuracy-drop", type=_number, metavar="POINTS", help="the gate's accuracy threshold (default: 2)"
+    )
+    p.add_argument("--run-id", help="default: calibrate-<timestamp>; an existing one is resumed")
+    p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--out", help="where CALIBRATION.md goes (default: results/reports/<run-id>)")
+    p.add_argument("--report", metavar="RUN", help="only print and write a stored calibration's results")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_calibrate)
 
 
 def _scale_parser(sub: Any) -> None:
@@ -400,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parser(sub)
     _report_parser(sub)
     _compare_parser(sub)
+    _calibrate_parser(sub)
     _scale_parser(sub)
     _export_parser(sub)
     _env_parser(sub)

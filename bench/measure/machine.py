@@ -2,8 +2,8 @@
 
 Reads versions from package metadata (no framework is imported here; the
 adapters name their own packages) and the hardware from the OS and
-py-cpuinfo. Also times a small control workload so that ratios between
-machines can be read against their raw speed.
+py-cpuinfo. Also times control workloads (:mod:`bench.measure.noise`) so that
+ratios between machines can be read against their raw speed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import platform
 import socket
 import subprocess
 import sys
-import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -96,31 +95,12 @@ def blas_info() -> list[dict]:
     ]
 
 
-def control_measurement(repeats: int = 5) -> dict:
-    """Raw machine speed: a numpy matrix product and a pure-Python loop (median ms)."""
-    import numpy as np
+def control_measurement(threads: int = 1, span_s: float | None = None) -> dict:
+    """Raw machine speed over spans long enough to see throttling (:mod:`bench.measure.noise`)."""
+    from bench.measure.noise import SPAN_S
+    from bench.measure.noise import control_measurement as measure
 
-    a = np.random.default_rng(0).standard_normal((256, 256))
-
-    def matmul() -> None:
-        a @ a
-
-    def loop() -> int:
-        total = 0
-        for i in range(200_000):
-            total += i
-        return total
-
-    out = {}
-    for name, fn in (("numpy_matmul_256_ms", matmul), ("python_loop_200k_ms", loop)):
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter_ns()
-            fn()
-            times.append(time.perf_counter_ns() - start)
-        out[name] = sorted(times)[len(times) // 2] / 1e6
-    return out
+    return measure(threads, SPAN_S if span_s is None else span_s)
 
 
 def machine_id(env: dict | None = None) -> str:

@@ -109,6 +109,15 @@ def timer_overhead_ns(timer: Timer = time.perf_counter_ns, samples: int = 1000) 
     return float(pairs[len(pairs) // 2])
 
 
+#: A measurement whose last third of calls is this much slower or faster than its first third drifted.
+DRIFT_LIMIT = 0.20
+
+
+def drifted(ratio: float | None, limit: float = DRIFT_LIMIT) -> bool:
+    """Whether a drift ratio (last third / first third) is beyond ``limit`` either way (None: too few calls)."""
+    return ratio is not None and abs(ratio - 1) > limit
+
+
 def drift_ratio(durations: list[int]) -> float | None:
     """Median of the last third of ``durations`` over the median of the first third.
 

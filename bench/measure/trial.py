@@ -19,11 +19,23 @@ import numpy as np
 
 from bench.measure import memory
 from bench.measure.curves import CurveRecorder
-from bench.measure.timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
+from bench.measure.timing import (
+    DRIFT_LIMIT,
+    GCCounter,
+    drift_ratio,
+    drifted,
+    gc_paused,
+    measure,
+    measure_for,
+    time_call,
+    timer_overhead_ns,
+)
 from bench.run.settings import TimingSettings
 
 #: Waits for queued device work before a timer stops.
 Sync = Callable[[], None] | None
+#: Latency is measured at most this many times per trial when it drifts within the measurement.
+MAX_LATENCY_ATTEMPTS = 3
 
 
 @dataclass
@@ -154,11 +166,20 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     _, cold_ns = time_call(lambda: clf.predict_proba(one), sync=sync)
     out["cold_predict_s"] = cold_ns / 1e9
     measure(lambda: clf.predict_proba(one), warmup=settings.warmup, rounds=1, sync=sync)
+    attempts: list[dict] = []
     with GCCounter() as gc_latency:
-        lat = latency(
-            lambda: clf.predict_proba(one), settings.latency_min_calls, settings.latency_budget_s, settings, sync
-        )
-    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift_ratio(lat))
+        while True:
+            lat = latency(
+                lambda: clf.predict_proba(one), settings.latency_min_calls, settings.latency_budget_s, settings, sync
+            )
+            drift = drift_ratio(lat)
+            if not drifted(drift) or len(attempts) + 1 >= MAX_LATENCY_ATTEMPTS:
+                break
+            # The machine's speed changed while this was measured: keep the attempt, measure again.
+            attempts.append({"latency": percentiles_us(lat), "latency_drift": drift, "drift_limit": DRIFT_LIMIT})
+    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift)
+    if attempts:
+        out["latency_attempts"] = attempts
     out["gc_latency"] = gc_latency.collections
     out["gc_disabled_in_latency"] = True
     # The stock API's first call is timed on its own: Keras builds its predict

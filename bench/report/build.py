@@ -17,7 +17,19 @@ import pandas as pd
 from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
 from bench.record import NESTED_FIELDS
-from bench.report import accuracy, across, context, figures, findings, interactive, learning, serving, summary, timing
+from bench.report import (
+    accuracy,
+    across,
+    context,
+    figures,
+    findings,
+    interactive,
+    learning,
+    noise,
+    serving,
+    summary,
+    timing,
+)
 from bench.report.document import Doc
 from bench.store.safefs import OutputDir, OutputPath, file_name
 
@@ -99,13 +111,16 @@ def build(
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
     summary.section(doc, ok)
-    timing.ratios(doc, ok, baseline)
+    floors = {p.name: noise.run_floor(p) for p in loaded.paths}
+    known = [f.floor for f in floors.values() if f.floor == f.floor]  # NaN: no floor
+    timing.ratios(doc, ok, baseline, max(known) if known else float("nan"))
+    orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
     summ = serving.section(doc, loaded.views(serving.FIELDS, ok))
     significant = across.section(doc, ok)
-    timing.trust(doc, ok, noisy)
+    timing.trust(doc, ok, noisy, floors, orders)
     sampled = figures.sample_trials(ok)
     extras = {"targets": goals, "serving": summ, "friedman": significant,
               "latency": figures.latency_long(sampled, loaded.raw(sampled)),

@@ -12,9 +12,11 @@ come from Holm's adjustment over the distinct accuracy tests of each pair of
 runs (:func:`accuracy_rows`, :mod:`bench.analysis.family`), with a TOST
 equivalence verdict when ``--equivalence-margin`` is given.
 
-As a CI gate (``--fail-above PCT``): exit status 1 when any metric of B is
-significantly worse than A's (its interval excludes no change) by more than
-PCT percent, listing which.
+As a CI gate (``--fail-above PCT``, ``--fail-accuracy-drop POINTS``): one-sided tests of every
+metric with a direction against the threshold, Holm over the FAIL tests (:mod:`bench.analysis.gate`,
+inputs from :mod:`bench.report.gating`), ending in one line: PASS (exit 0), FAIL (exit 4, naming the
+metrics) or INCONCLUSIVE (exit 5, with the reasons). Two separate runs need this machine's run-to-run
+variance (``bench calibrate``); two sides of one run (a duet, ``RUN%base RUN%head``) do not.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats, verdicts
+from bench.analysis import gate, stats, verdicts
 from bench.analysis.family import assess
 from bench.analysis.family import comparison_key as family_key
 from bench.analysis.load import Loaded, by_content, load_runs, split_ref
@@ -39,7 +41,7 @@ from bench.record import label_of, metrics
 from bench.report import plots
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci
-from bench.store.reader import RunFolder, read_json
+from bench.store.reader import RunFolder
 from bench.store.safefs import OutputDir, file_name
 
 SKIP_ENV_KEYS = ("load_average", "python.executable", "control.", "git_commit", "hostname")
@@ -92,10 +94,13 @@ def load_side(run: str, results_dir: str | Path) -> Side:
         if df.empty:
             raise UserError(f"Run {path.name!r} has no records from machine {host!r}. Machines: {', '.join(machines)}.")
         df["device"] = df["device"].str.replace(f"@{host}", "", regex=False)
+        from bench.names import machine_key
+
         ids = df["machine_id"].dropna().unique() if "machine_id" in df.columns else []
-        env_file = path / "environments" / f"{ids[0]}.json" if len(ids) else None
-        if env_file is not None and env_file.exists():
-            env = read_json(env_file, "machine's environment")
+        found = {machine_key({"machine_id": ids[0], "hostname": host})} if len(ids) else set()
+        fingerprints = [e for k, e in folder.environments().items() if k in found or e.get("hostname") == host]
+        if fingerprints:
+            env = fingerprints[0]
     return Side(run, path, df, env, loaded.notes)
 
 
@@ -120,7 +125,8 @@ class Row:
     value: str
     pairs: int
     verdict: str
-    worse_by: float = math.nan  # fraction by which B is significantly worse (NaN: not significantly worse)
+    #: The ratio divided by the control ratio of the two sides (a throughput's multiplied), with its interval.
+    normalised: str = "-"
 
 
 def _accuracy_group(key: Any, g: pd.DataFrame) -> tuple[str, np.ndarray, stats.PairedTest | None, tuple]:
@@ -156,9 +162,14 @@ def accuracy_rows(
 
 
 def compare_metrics(
-    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None
-) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:
-    """Accuracy difference and every comparable metric's B/A ratio, per matched group."""
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], margin: float | None = None, control: Any = None,
+    floor: float = math.nan,
+) -> tuple[list[Row], pd.DataFrame, list[Unpaired]]:  # fmt: skip
+    """Accuracy difference and every comparable metric's B/A ratio (raw, and normalised by ``control``, the
+    sides' control ratio), per matched group; a ratio within the noise ``floor`` is said to be."""
+    from bench.analysis.noise import within_floor
+    from bench.report.machines import normalised_text
+
     heat = []
     a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
     rows, unpaired = accuracy_rows(a_ok, b_ok, keys, margin)
@@ -191,7 +202,8 @@ def compare_metrics(
                     if lower
                     else verdicts.ratio_verdict(r, "lower", "higher")
                 )
-                worse = _worse_by(r, lower)
+                if within_floor(r.ratio, floor):
+                    verdict += f"; within the noise floor (±{floor:.0%})"
                 rows.append(
                     Row(
                         label,
@@ -199,7 +211,7 @@ def compare_metrics(
                         f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
                         r.n,
                         verdict,
-                        worse,
+                        normalised_text(np.log(y[mask] / x[mask]), lower, control),
                     )
                 )
                 goodness = -math.log2(r.ratio) if lower else math.log2(r.ratio)
@@ -215,23 +227,55 @@ def compare_metrics(
     return rows, pd.DataFrame(heat), unpaired
 
 
-def _worse_by(r: stats.RatioCI, lower_is_better: bool) -> float:
-    """How much worse B is, when its whole interval says so (with enough pairs); else NaN."""
-    if r.n < stats.MIN_RATIO_PAIRS or math.isnan(r.low):
-        return math.nan
-    if lower_is_better and r.low > 1:
-        return r.ratio - 1
-    if not lower_is_better and r.high < 1:
-        return 1 - r.ratio
-    return math.nan
-
-
 @dataclass
 class Comparison:
     path: Path
     html: Path
     doc: Doc
     regressions: list[str]
+    #: One gate verdict per compared pair (B against A), when a gate was asked for.
+    verdicts: list[tuple[str, gate.Verdict]] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str | None:
+        """The gate's outcome over every pair: FAIL if any failed, else INCONCLUSIVE if any was, else PASS."""
+        outcomes = {v.outcome for _, v in self.verdicts}
+        for outcome in (gate.FAIL, gate.INCONCLUSIVE, gate.PASS):
+            if outcome in outcomes:
+                return outcome
+        return None
+
+    def lines(self) -> list[str]:
+        """The gate's one line per pair, naming the pair when there are several."""
+        if len(self.verdicts) == 1:
+            return [gate.line(self.verdicts[0][1])]
+        return [f"{name}: {gate.line(v)}" for name, v in self.verdicts]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What the gate tests: times by more than ``fail_above`` percent, accuracy by more than ``accuracy_drop`` points."""
+
+    fail_above: float | None = None
+    accuracy_drop: float | None = None
+    calibration: str | None = None
+    results_dir: str | Path = "results"
+
+    @property
+    def active(self) -> bool:
+        return self.fail_above is not None or self.accuracy_drop is not None
+
+
+def gate_settings(fail_above: float | None, accuracy_drop: float | None, calibration: str | None,
+                  results_dir: str | Path) -> GateSettings:  # fmt: skip
+    """Validated gate settings: accuracy is gated by default (at :data:`gate.DEFAULT_ACCURACY_DROP`) whenever times are."""
+    if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
+        raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
+    if accuracy_drop is not None and not (math.isfinite(accuracy_drop) and 0 <= accuracy_drop < 100):
+        raise UserError(f"--fail-accuracy-drop must be accuracy points in [0, 100), e.g. 2. Got {accuracy_drop}.")
+    if accuracy_drop is None and fail_above is not None:
+        accuracy_drop = gate.DEFAULT_ACCURACY_DROP
+    return GateSettings(fail_above, accuracy_drop, calibration, results_dir)
 
 
 def compare_runs(
@@ -241,12 +285,13 @@ def compare_runs(
     ignore_device: bool = False,
     fail_above: float | None = None,
     equivalence_margin: float | None = None,
+    fail_accuracy_drop: float | None = None,
+    calibration: str | None = None,
 ) -> Comparison:
-    """Write ``COMPARE-<A>-vs-<B>.md`` and ``.html`` (and a heatmap per pair)."""
+    """Write ``COMPARE-<A>-vs-<B>.md`` and ``.html`` (and a heatmap per pair); gate when asked."""
     if len(runs) < 2:
         raise UserError("bench compare needs at least two runs: a baseline and one to compare with it.")
-    if fail_above is not None and not (math.isfinite(fail_above) and fail_above >= 0):
-        raise UserError(f"--fail-above must be a percentage >= 0. Got {fail_above}.")
+    settings = gate_settings(fail_above, fail_accuracy_drop, calibration, results_dir)
     from bench.report.build import REPORTS, check_margin
 
     check_margin(equivalence_margin)
@@ -267,46 +312,48 @@ def compare_runs(
         "of each pair of runs (distinct tests counted once), never the raw p."
         + " ".join(["", *base.notes, *(n for o in others for n in o.notes)])
     )
-    regressions: list[str] = []
+    results: list[tuple[str, gate.Verdict]] = []
     for other in others:
-        regressions += _section(doc, base, other, keys, out, fail_above, equivalence_margin)
-    if fail_above is not None:
-        doc.heading("CI gate")
-        doc.para(
-            f"--fail-above {fail_above:g}%: "
-            + (
-                "FAILED: " + "; ".join(regressions)
-                if regressions
-                else "passed: no metric is significantly worse by more than that."
-            )
-        )
+        verdict = _section(doc, base, other, keys, out, settings, equivalence_margin)
+        if verdict is not None:
+            results.append((f"{base.name} vs {other.name}", verdict))
+    comparison = Comparison(Path(), Path(), doc, [], results)
+    comparison.regressions = [f"{name.split(' vs ')[-1]}: {j.tested.measured.group} {j.tested.measured.metric} "
+                              f"{gate.estimate_text(j.tested)}" for name, v in results for j in v.failures]  # fmt: skip
+    if results:
+        doc.heading("CI gate: verdict")
+        doc.bullets(comparison.lines())
     names = [base.name] + [o.name for o in others]
     stem = file_name("COMPARE-" + "-vs-".join(names))
     path = out.stage(f"{stem}.md", doc.markdown(out.path))
     html = out.stage(f"{stem}.html", doc.html())
     out.commit()
-    return Comparison(path, html, doc, regressions)
+    comparison.path, comparison.html = path, html
+    return comparison
 
 
 def _section(
-    doc: Doc, base: Side, other: Side, keys: list[str], out: OutputDir, fail_above: float | None, margin: float | None
-) -> list[str]:
+    doc: Doc, base: Side, other: Side, keys: list[str], out: OutputDir, settings: GateSettings, margin: float | None
+) -> gate.Verdict | None:
     doc.heading(f"`{base.name}` (A) vs `{other.name}` (B)")
     doc.heading("Environment differences", 3)
     diffs = environment_differences(base.env, other.env)
     doc.table(["field", "A", "B"], diffs, "environment") if diffs else doc.para("None recorded.")
-    doc.heading("Raw machine speed (control measurement, B/A; < 1 means B is faster)", 3)
-    ctrl_a, ctrl_b = _control(base), _control(other)
-    rows = [[k, fmt(ctrl_a.get(k)), fmt(ctrl_b.get(k)), fmt(ctrl_b[k] / ctrl_a[k]) if ctrl_a.get(k) and ctrl_b.get(k) else "-"]
-            for k in sorted(set(ctrl_a) | set(ctrl_b))]  # fmt: skip
-    doc.table(["measurement (ms)", "A", "B", "B/A"], rows, "control") if rows else doc.para("Not recorded.")
-    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin)
+    from bench.report import machines
+
+    doc.heading("Raw machine speed (control measurements; B/A > 1 means B's machine is slower)", 3)
+    control = machines.control_section(doc, base.path, base.name, other.path, other.name)
+    floor = machines.noise_floor(doc, base.path, base.name, other.path, other.name)
+    metric_rows, heat, unpaired = compare_metrics(base.frame, other.frame, keys, margin, control, floor)
     doc.heading(f"Matched trials ({sum(1 for r in metric_rows if r.metric.startswith('accuracy'))} groups)", 3)
+    doc.para("Raw B/A ratios beside the same ratios normalised by the control ratio above (a time divided by it, a "
+             "throughput multiplied): near 1 when B's machine is slower or faster uniformly, as its raw speed says.")  # fmt: skip
     doc.table(
-        ["trials", "metric", "value [95% CI]", "pairs", "verdict"],
-        [[r.trials, r.metric, r.value, r.pairs, r.verdict] for r in metric_rows],
+        ["trials", "metric", "value [95% CI]", "normalised by the control [95% CI]", "pairs", "verdict"],
+        [[r.trials, r.metric, r.value, r.normalised, r.pairs, r.verdict] for r in metric_rows],
         "ratios",
     )
+    machines.ranking_section(doc, base.frame, other.frame, [k for k in keys if k != "adapter"])
     fig = plots.ratio_heatmap(
         heat,
         out / "figures" / file_name(f"compare-{base.path.name}-vs-{other.path.name}.png"),
@@ -326,13 +373,75 @@ def _section(
             "Never paired: the same split seed on both sides, but not the same split (left out of every comparison):"
         )
         doc.bullets([u.describe() for u in unpaired])
-    limit = None if fail_above is None else fail_above / 100
-    return [f"{other.name}: {r.trials} {r.metric} {r.worse_by:.0%} worse" for r in metric_rows
-            if limit is not None and math.isfinite(r.worse_by) and r.worse_by > limit]  # fmt: skip
+    if not settings.active:
+        return None
+    return gate_section(doc, base, other, keys, settings)
 
 
-def _control(side: Side) -> dict:
-    stored = (
-        read_json(side.path / "control.json", "control measurement") if (side.path / "control.json").exists() else {}
+def gate_section(doc: Doc, base: Side, other: Side, keys: list[str], settings: GateSettings) -> gate.Verdict:
+    """The CI gate for B against A: its settings, every gated metric's one-sided tests, and the verdict line."""
+    from bench.report.gating import find_calibration, gate_inputs
+
+    separate = base.path.resolve() != other.path.resolve()
+    variance = find_calibration(settings.results_dir, base.env, other.env, settings.calibration) if separate else None
+    measured, problems = gate_inputs(base.frame, other.frame, keys, settings.fail_above, settings.accuracy_drop,
+                                     separate, variance)  # fmt: skip
+    verdict = gate.decide(measured, problems)
+    doc.heading("CI gate", 3)
+    doc.para(_gate_settings_text(settings, separate, variance, verdict))
+    rows = []
+    for j in verdict.judged:
+        t = j.tested
+        rows.append([t.measured.group, t.measured.metric, gate.estimate_text(t), gate.threshold_text(t.measured), t.n,
+                     _p(t.p_fail), _p(j.p_holm), _p(t.p_pass), gate.detectable_text(t, j.detectable),
+                     j.state if j.reason is None else f"undecided: {j.reason}"])  # fmt: skip
+    if rows:
+        doc.table(["trials", "metric", "B vs A [90%]", "fails when", "pairs", "p (worse than that)", "p (Holm)",
+                   "p (better than that)", "detectable (80%)", "decision"], rows, "gate")  # fmt: skip
+    if problems:
+        doc.para("Found before any test (each keeps the gate from passing):")
+        doc.bullets([f"{p.reason}: {p.detail}" for p in problems])
+    ranges = gate.detectable_range(verdict)
+    if ranges:
+        doc.para("The smallest regression this comparison could have detected (80% power at Holm's first level, "
+                 f"alpha/m = {gate.ALPHA:g}/{max(verdict.m, 1)}, with the observed spread): "
+                 + "; ".join(f"{name} {_range(verdict, name, lo, hi)}" for name, (lo, hi) in ranges.items()) + ".")  # fmt: skip
+    doc.para(f"**{gate.line(verdict)}**")
+    return verdict
+
+
+def _range(v: gate.Verdict, name: str, low: float, high: float) -> str:
+    j = next(j for j in v.judged if j.tested.measured.metric == name)
+    a, b = gate.detectable_text(j.tested, low), gate.detectable_text(j.tested, high)
+    return a if a == b else f"{a}-{b}"
+
+
+def _p(p: float) -> str:
+    return "-" if math.isnan(p) else f"{p:.2g}"
+
+
+def _gate_settings_text(settings: GateSettings, separate: bool, variance: Any, verdict: gate.Verdict) -> str:
+    parts = []
+    if settings.fail_above is not None:
+        parts.append(f"every compared metric with a direction (times, latencies, throughputs) fails when B is worse by "
+                     f"more than {settings.fail_above:g}%")  # fmt: skip
+    if settings.accuracy_drop is not None:
+        default = " (the default)" if settings.accuracy_drop == gate.DEFAULT_ACCURACY_DROP else ""
+        parts.append(f"accuracy fails when it drops by more than {settings.accuracy_drop:g} points{default}")
+    how = ("Both sides come from one run, interleaved split by split, so pairing on the split is valid. " if not separate
+           else f"Two separate runs: the run-to-run variance of this machine from calibration `{variance.source}` is "
+           "added to every timing metric (two run offsets). " if variance is not None
+           else "Two separate runs, and no calibration of the machine they ran on (`bench calibrate`): every split of a "
+           "run shares that run's machine state, so their timing intervals would ignore run-to-run variance; timing "
+           "metrics are not tested (run both sides in one run: `bench run --env base=... --env head=...`). ")  # fmt: skip
+    said = "; ".join(parts)
+    return (
+        said[:1].upper()
+        + said[1:]
+        + ". "
+        + how
+        + f"FAIL: the one-sided test of 'worse than the threshold', Holm-adjusted over all {verdict.m} such tests, "
+        f"below {gate.ALPHA:g}. PASS: every metric's one-sided 95% bound inside the threshold (an intersection-union "
+        f"test, no correction needed). Anything else is INCONCLUSIVE, with its reason; fewer than {gate.MIN_PAIRS} "
+        "pairs decide nothing. Intervals here are 90% (the two one-sided 95% bounds)."
     )
-    return {k: v for k, v in (stored.get("before") or side.env.get("control") or {}).items() if k.endswith("_ms")}

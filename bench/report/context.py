@@ -7,8 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.document import Doc
-from bench.report.tables import fmt
-from bench.store.reader import RunFolder, read_json
+from bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -53,6 +52,9 @@ def environment(doc: Doc, paths: list[Path]) -> None:
     names = [f"`{p.name}`" for p in paths]
     doc.table(["machine", *names], _machine_rows(envs), "environment")
     rows = [[label, *(_word(c.get(key)) for c in configs)] for key, label in SETTINGS if any(key in c for c in configs)]
+    grown = [_splits(RunFolder(p), c) for p, c in zip(paths, configs)]
+    if any("configured" in g for g in grown):  # --until-precise added splits: say how many and why it stopped
+        rows.insert(1, ["splits run (--until-precise)", *grown])
     timing_keys = sorted({k for c in configs for k in (c.get("timing") or {})})
     rows += [[f"timing: {k}", *(_word((c.get("timing") or {}).get(k)) for c in configs)] for k in timing_keys]
     doc.table(["setting", *names], rows, "settings")
@@ -89,33 +91,22 @@ def _machine_rows(envs: list[dict]) -> list[list]:
     return rows + [[name, *(str((e.get("packages") or {}).get(name) or "-") for e in envs)] for name in packages]
 
 
+def _splits(folder: RunFolder, config: dict) -> str:
+    """The configured splits, and those --until-precise added (run.json's ``until_precise``)."""
+    grown = folder.info().get("until_precise")
+    if not isinstance(grown, dict):
+        return f"{config.get('splits', '?')} splits"
+    widest = grown.get("widest_pct")
+    return (f"{grown.get('splits', '?')} splits ({config.get('splits', '?')} configured, then added until every timing "
+            f"interval was narrower than {grown.get('target_pct', '?')}% or {grown.get('max_time_s', '?')} s ran out: "
+            f"{grown.get('stopped', '?')}, widest {widest if widest is None else f'{widest:.1f}'}%)")  # fmt: skip
+
+
 def controls(doc: Doc, path: Path, env: dict) -> None:
-    """Raw machine speed measured in a worker at the trials' thread count, before and after the run."""
-    rows = []
-    stored = read_json(path / "control.json", "control measurement") if (path / "control.json").exists() else {}
-    for when in ("before", "after"):
-        if when in stored:
-            c = stored[when]
-            rows.append(
-                [
-                    when,
-                    c.get("threads", "?"),
-                    fmt(c.get("numpy_matmul_256_ms")),
-                    fmt(c.get("python_loop_200k_ms")),
-                    fmt(c.get("load_avg_1m")),
-                ]
-            )
-    if not rows and env.get("control"):
-        c = env["control"]
-        rows.append(
-            ["start (parent process)", "-", fmt(c.get("numpy_matmul_256_ms")), fmt(c.get("python_loop_200k_ms")), "-"]
-        )
-    if rows:
-        doc.para("Control measurement (raw machine speed, in a fresh worker at the trials' thread count; a change between "
-                 "before and after means the machine's speed drifted during the run):")  # fmt: skip
-        doc.table(
-            ["when", "threads", "numpy 256x256 matmul ms", "Python 200k-add loop ms", "load average"], rows, "control"
-        )
+    """Raw machine speed in a worker at the trials' thread count: before, every round, after (bench.report.noise)."""
+    from bench.report.noise import controls as table
+
+    table(doc, path)
 
 
 def status(doc: Doc, df: pd.DataFrame) -> None:

@@ -330,6 +330,18 @@ RUNS: dict[str, tuple[str, Callable[[Loaded], str]]] = {
     "full-duration": ("reference-full-cpu-2core", durations),
     "quick-duration": ("reference-quick-cpu-2core", durations),
 }
+
+
+def _calibration(loaded: Loaded) -> str:
+    from bench.report.calibration import readme_block
+
+    return readme_block(loaded)
+
+
+RUNS.update({
+    "calibration-quick": ("reference-calibration-quick-cpu-2core", _calibration),
+    "calibration-thorough": ("reference-calibration-thorough-cpu-2core", _calibration),
+})  # fmt: skip
 #: README block -> what writes it, from the results folder.
 BLOCKS: dict[str, Callable[[str | Path], str]] = {
     **{name: _from_run(run, make) for name, (run, make) in RUNS.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -14,8 +15,6 @@ from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_range
 
 KEYS = ["dataset", "adapter", "device"]
-#: A trial whose last third of latency calls is this much slower or faster than its first third.
-DRIFT_LIMIT = 0.20
 
 TIME_NOTE = (
     "Fit: wall time of `fit` (median and interquartile range over splits), learning-curve evaluation excluded. "
@@ -52,10 +51,14 @@ def time_table(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, str, float]]:
     return noisy
 
 
-def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
+def ratios(doc: Doc, ok: pd.DataFrame, baseline: str, floor: float = math.nan) -> None:
+    from bench.analysis.noise import within_floor
+
     doc.heading(f"Ratios to `{baseline}`", 3)
     doc.para(f"Geometric mean of per-split ratios with a Student-t 95% interval on the log ratios; fewer than "
-             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict.")  # fmt: skip
+             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict."
+             + (f" A ratio closer to 1 than the run's noise floor ({floor:.1%}) is marked: the machine itself moved "
+                "that much between rounds." if math.isfinite(floor) else ""))  # fmt: skip
     rows = []
     for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
         for (dataset, device), adapter, g in against(ok, baseline, metric):
@@ -69,7 +72,7 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
                     label,
                     f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
                     r.n,
-                    verdicts.ratio_verdict(r),
+                    verdicts.ratio_verdict(r) + ("; within the noise floor" if within_floor(r.ratio, floor) else ""),
                 ]
             )
     doc.table(
@@ -133,46 +136,12 @@ def devices(doc: Doc, ok: pd.DataFrame) -> None:
     doc.table(["dataset", "adapter", "metric", "GPU / CPU [95% CI]", "splits", "verdict"], rows, "gpu-vs-cpu")
 
 
-def _grouped(flags: list[tuple[str, str, float]]) -> list[str]:
-    """One line per kind of flag: the cases named with their numbers."""
-    kinds: dict[str, list[str]] = {}
-    for what, where, cv in flags:
-        kinds.setdefault(what, []).append(f"`{where}` {cv:.0%}")
-    return [f"{what.capitalize()} by more than 10% across trials: {', '.join(cases)}." for what, cases in kinds.items()]
+def trust(doc: Doc, ok: pd.DataFrame, noisy: list[tuple[str, str, float]], floors: dict | None = None,
+          orders: Any = None) -> None:  # fmt: skip
+    """Everything that says a timing may be off (grouped, counted, ranked), then warnings and shared hosts."""
+    from bench.report import noise
 
-
-def _drift_line(drift: pd.DataFrame) -> str:
-    """Drifting trials counted per adapter, with the range of their drift."""
-    parts = []
-    for (adapter, device), g in drift.groupby(["adapter", "device"], sort=True):
-        d = g["latency_drift"].astype(float)
-        parts.append(f"`{adapter}/{device}` {len(g)} ({d.min():.2f}-{d.max():.2f})")
-    return (f"Latency drifted by more than {DRIFT_LIMIT:.0%} within {len(drift)} trial(s) (last third / first third "
-            f"of calls): {', '.join(parts)}.")  # fmt: skip
-
-
-def trust(doc: Doc, ok: pd.DataFrame, noisy: list[tuple[str, str, float]]) -> None:
-    """Everything that says a timing may be off, grouped and short: noise, drift, GC, shared hosts, warnings."""
-    drift = (
-        ok[pd.to_numeric(ok.get("latency_drift"), errors="coerce").sub(1).abs() > DRIFT_LIMIT]
-        if "latency_drift" in ok
-        else ok.iloc[:0]
-    )
-    items = _grouped(noisy)
-    if len(drift):
-        items.append(_drift_line(drift))
-    if "gc_latency" in ok.columns and (ok["gc_latency"].fillna(0) > 0).any():
-        items.append(f"{int((ok['gc_latency'] > 0).sum())} trial(s) had garbage collections inside the latency loop.")
-    if items:
-        doc.heading("Measurements to read with care")
-        doc.para("Dispersion over 10% (pyperf's threshold), or latency that moved while it was measured (the machine's "
-                 "speed changed). Advice: close other programs, keep `threads` at or below the physical cores, raise "
-                 "the timing budgets.")  # fmt: skip
-        doc.bullets(items)
-        doc.details(
-            f"The {len(drift)} drifting trial(s), one by one",
-            [f"{r['trial_id']}: {r['latency_drift']:.2f}" for _, r in drift.sort_values("trial_id").iterrows()],
-        )
+    noise.read_with_care(doc, noise.cautions(ok, noisy, floors or {}, orders or noise.Orders()))
     warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]
     if len(warned):
         by_adapter: dict[str, dict[str, int]] = {}

@@ -121,7 +121,9 @@ def check_requirement(text: str, where: str) -> str:
     except InvalidRequirement as err:
         raise UserError(f"{where}: {text!r} is not a valid requirement ({str(err).splitlines()[0]}).") from None
     if requirement.url:
-        raise UserError(f"{where}: {text!r}: requirements from URLs are not supported; name a package and version.")
+        from bench.run.sources import check_url  # git+file, file, https: a git ref of your own project, for one
+
+        check_url(requirement.url, where, text)
     return str(requirement)
 
 

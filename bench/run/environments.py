@@ -153,11 +153,22 @@ def local_pins(requirements: list[str], find_links: list[str]) -> list[str]:
     return [f"{name}=={next(iter(v))}" for name, v in sorted(versions.items()) if len(v) == 1 and name not in named]
 
 
+def url_sources(requirements: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """What each URL requirement's content is now (a commit, a hash): a changed working tree is a new environment."""
+    from packaging.requirements import Requirement
+
+    from bench.run.sources import fingerprint
+
+    return {r: fingerprint(Requirement(r).url or "") for r in requirements if Requirement(r).url}
+
+
 def specification(spec: EnvironmentSpec, config: Config) -> dict:
     """Everything that decides what an environment holds; its hash names the cached environment."""
     settings = pip_settings()
     base = worker_requirements(config)
+    sources = url_sources(spec.requirements)
     return {
+        **({"sources": sources} if sources else {}),
         "python": f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}",
         "base_python": _base_python(),
         "requirements": sorted(base) + list(spec.requirements),
@@ -226,10 +237,18 @@ def _install_commands(path: Path, spec: dict) -> list[list[str]]:
         options += [f"--constraint={c}" for c in [*pip.get("constraint", []), str(constraints)] if Path(c).is_file()]
         if pip.get("extra-index-url"):
             options.append("--index-strategy=unsafe-best-match")  # local mirrors hold only some versions
+        # A local folder or repository is built afresh: uv's build cache keys on pyproject.toml, not on the code.
+        options += [f"--refresh-package={_name(r)}" for r in spec.get("sources", {})]
         return [["uv", "venv", "--quiet", "--python", spec["base_python"], str(path)],
                 ["uv", "pip", "install", "--quiet", "--python", python, *options, *spec["requirements"]]]  # fmt: skip
     return [[spec["base_python"], "-m", "venv", str(path)],
             [python, "-m", "pip", "install", "--quiet", "--constraint", str(constraints), *spec["requirements"]]]  # fmt: skip
+
+
+def _name(requirement: str) -> str:
+    from packaging.requirements import Requirement
+
+    return Requirement(requirement).name
 
 
 def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltEnvironment:

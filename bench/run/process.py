@@ -306,17 +306,17 @@ def first_fingerprint() -> dict | None:
 CONTROL_BOOT = (
     "import json; from threadpoolctl import threadpool_limits; "
     "threadpool_limits(int(sys.argv[1])); from bench.measure.machine import control_measurement; "
-    "print(json.dumps(control_measurement()))"
+    "print(json.dumps(control_measurement(int(sys.argv[1]), float(sys.argv[2]))))"
 )
 
 
-def control_in_worker(threads: int, python: str | None = None) -> dict:
+def control_in_worker(threads: int, python: str | None = None, span_s: float = 0.25) -> dict:
     """The control measurement in a fresh worker process at ``threads`` threads (as trials run)."""
     env = safe_environ()
     env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     try:
         out = subprocess.run(
-            isolated_command(CONTROL_BOOT, str(threads), python=python), capture_output=True, text=True, env=env,
+            isolated_command(CONTROL_BOOT, str(threads), repr(span_s), python=python), capture_output=True, text=True, env=env,
             timeout=120,
         )  # fmt: skip
         data = json.loads(out.stdout.strip().splitlines()[-1])

@@ -88,11 +88,14 @@ class _Runner:
         self.stopped: dict[str, str] = {}  # group -> why the rest of its sweep is skipped
         self.positions: dict[str, int] = {}
         self.order_seed: int | None = None
+        self.controls: Any = None  # RoundControls, for runs on this machine that take turns round by round
 
     def skip_reason(self, trial: Trial) -> str | None:
         return self.stopped.get(trial.group)
 
     def started(self, trial: Trial) -> None:
+        if self.controls is not None:
+            self.controls.before(trial)
         self.positions[trial.trial_id] = len(self.positions)
         self.progress.started(trial.trial_id)
 
@@ -211,16 +214,33 @@ def run(
     job = Job(config, store, machine_id() if executor.local_devices else None, seed, pythons or {})
     runner.order_seed = seed
     control = executor.local_devices and bool(runnable)
-    if control:
-        store.record_control("before", control_in_worker(config.threads))
+    if control and config.interleave:
+        from bench.run.controls import RoundControls
+
+        runner.controls = RoundControls(store, config.threads, span_s=config.timing.control_span_s)
+    elif control:
+        store.record_control("before", control_in_worker(config.threads, span_s=config.timing.control_span_s))
+    remote = getattr(executor, "controls", None) if not executor.local_devices and runnable else None
+    if remote is not None:
+        _host_controls(store, remote(config.threads, config.timing.control_span_s), "before")
     with progress:
         executor.run(list(groups(runnable).values()), job, runner)
-    if control:
-        store.record_control("after", control_in_worker(config.threads))
+    if remote is not None:
+        _host_controls(store, remote(config.threads, config.timing.control_span_s), "after")
+    if runner.controls is not None:
+        runner.controls.after()
+    elif control:
+        store.record_control("after", control_in_worker(config.threads, span_s=config.timing.control_span_s))
     result.read_back(store)
     for group, records in groups_of(result.records).items():
         progress.message(group_summary(group, records))
     return result
+
+
+def _host_controls(store: RunStore, measured: dict[str, dict], phase: str) -> None:
+    """Each host's control (a cluster's machines), kept among control.json's rounds with its host."""
+    for host, m in sorted(measured.items()):
+        store.record_control("round", {**m, "host": host, "phase": phase})
 
 
 def groups_of(records: list[dict]) -> dict[str, list[dict]]:

@@ -204,11 +204,13 @@ class RunFolder:
         return self._json("environment.json", "run's environment")
 
     def environments(self) -> dict[str, dict]:
-        """Fingerprints by machine id: the starting machine's and every other that ran trials."""
+        """Fingerprints by machine (``<machine_id>-<hostname>``): the starting machine's and every other that ran trials."""
+        from bench.names import machine_key
+
         out = {}
         first = self.environment()
         if first:
-            out[str(first.get("machine_id", "unknown"))] = first
+            out[machine_key(first)] = first
         folder = self.path / "environments"
         if folder.is_dir() and not folder.is_symlink():
             for path in sorted(folder.glob("*.json")):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -230,10 +231,13 @@ class RunStore:
         safefs.append_at(fd, RECORDS, rec.encode(record) + b"\n", self.records_path)
 
     def add_environment(self, environment: dict) -> None:
-        """Keep one fingerprint per machine that ran trials (``environments/<machine_id>.json``)."""
-        if self.folder.environment().get("machine_id") == environment.get("machine_id"):
+        """Keep one fingerprint per machine that ran trials (``environments/<machine_id>-<hostname>.json``:
+        two hosts with the same hardware are two machines)."""
+        from bench.names import machine_key
+
+        if machine_key(self.folder.environment()) == machine_key(environment):
             return
-        name = safefs.check_run_id(str(environment.get("machine_id") or "unknown"))
+        name = safefs.check_run_id(re.sub(r"[^A-Za-z0-9._-]", "_", machine_key(environment)))
         folder = _subdir(self._dir(), "environments", self.path / "environments")
         try:
             if safefs.stat_at(folder, f"{name}.json") is None:

@@ -73,6 +73,15 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
     return {"fields": outcome.fields, "raw": outcome.raw, "environment": outcome.environment}
 
 
+def control_task(threads: int, span_s: float = 0.25) -> dict:
+    """Runs on a Dask worker: the control measurement in a fresh process on that worker's machine."""
+    import socket
+
+    from bench.run.process import control_in_worker
+
+    return {**control_in_worker(threads, span_s=span_s), "hostname": socket.gethostname()}
+
+
 def _worker_address() -> str | None:
     try:
         from distributed import get_worker
@@ -217,6 +226,21 @@ class DaskExecutor(Executor):
 
     def hosts(self) -> list[str] | None:
         return sorted(self._hosts) if self.each_host else None
+
+    def controls(self, threads: int, span_s: float = 0.25) -> dict[str, dict]:
+        """The control measured on each host of the cluster (one worker each, one at a time), by hostname."""
+        assert self.client is not None
+        out = {}
+        for host, workers in sorted(self._hosts.items()):
+            future = self.client.submit(control_task, threads, span_s, workers=[sorted(workers)[0]], allow_other_workers=False,
+                                        pure=False, key=f"control-{host}-{time.time_ns()}")  # fmt: skip
+            try:
+                measured = future.result()
+            except Exception:  # a host that cannot measure has no control; its trials still run
+                continue
+            if measured:
+                out[host] = measured
+        return out
 
     def run(self, lanes: list[list[Trial]], job: Job, hooks: Hooks) -> None:
         distributed = _import_distributed()

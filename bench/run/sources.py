@@ -1,0 +1,121 @@
+"""Requirements from URLs in environment matrices: a git ref of your own project as a baseline.
+
+``--env base="mypkg @ git+file:///path/to/repo@main" --env head="mypkg @ file:///path/to/repo"``
+builds one environment from the project's ``main`` and one from its working tree, so a duet compares
+them split by split. Allowed: ``git+file://`` (a local repository, with ``@ref``), ``file://`` (a
+folder, a wheel or an sdist on this machine), ``https://`` and ``git+https://`` (fetched by the
+installer). Anything else, a missing path, or a ref the repository does not have is one line naming
+the environment, before anything is written.
+
+An environment is cached by its specification (:mod:`bench.run.environments`), so a URL's *content*
+must be part of it, or a changed working tree would reuse yesterday's build: :func:`fingerprint` gives
+``git+file`` the commit its ref resolves to, a ``file://`` folder the hash of its files (a git
+repository: its commit, ``git diff HEAD`` and its untracked files), a file its content hash. An
+``https://`` URL is taken as naming immutable content (a release archive, a pinned commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from bench.errors import UserError
+
+SCHEMES = ("git+file", "file", "https", "git+https")
+#: Folders never part of a project's content hash.
+SKIP_DIRS = {
+    ".git",
+    "__pycache__",
+    ".tox",
+    ".venv",
+    "venv",
+    "build",
+    "dist",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+}
+MAX_FILES = 20_000
+
+
+def _split_git(url: str) -> tuple[Path, str | None]:
+    """``git+file:///repo@ref`` -> (/repo, ref); a ``#fragment`` is dropped."""
+    path = unquote(urlparse(url[len("git+") :]).path)
+    ref = None
+    if "@" in path:
+        path, ref = path.rsplit("@", 1)
+    return Path(path), ref or None
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
+
+
+def check_url(url: str, where: str, text: str) -> None:
+    """One line naming the environment when a URL requirement cannot be installed from here."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise UserError(f"{where}: {text!r}: URL requirements must be {', '.join(s + '://' for s in SCHEMES)}; "
+                        f"got {scheme + '://' if scheme else 'no scheme'}.")  # fmt: skip
+    if scheme == "file":
+        path = Path(unquote(urlparse(url).path))
+        if not path.exists():
+            raise UserError(f"{where}: {text!r}: {path} does not exist.")
+    elif scheme == "git+file":
+        repo, ref = _split_git(url)
+        try:
+            top = _git(repo, "rev-parse", "--git-dir")
+        except (OSError, subprocess.SubprocessError) as err:
+            raise UserError(f"{where}: {text!r}: cannot run git ({err}).") from None
+        if top.returncode != 0:
+            raise UserError(f"{where}: {text!r}: {repo} is not a git repository.")
+        if ref is not None and _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+            raise UserError(f"{where}: {text!r}: {repo} has no commit, branch or tag {ref!r}.")
+
+
+def _tree_hash(folder: Path) -> str:
+    digest = hashlib.sha1()
+    count = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            path = Path(root) / name
+            count += 1
+            if count > MAX_FILES:
+                digest.update(b"...too many files: mtimes only")
+                break
+            digest.update(str(path.relative_to(folder)).encode())
+            try:
+                digest.update(
+                    path.read_bytes() if path.stat().st_size < 2**22 else str(path.stat().st_mtime_ns).encode()
+                )
+            except OSError:
+                continue
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(url: str) -> str:
+    """What a URL requirement installs, as a short string that changes when its content does."""
+    if url.startswith("git+file://"):
+        repo, ref = _split_git(url)
+        found = _git(repo, "rev-parse", f"{ref or 'HEAD'}^{{commit}}")
+        return f"commit {found.stdout.strip()}" if found.returncode == 0 else "unresolved"
+    if url.startswith("file://"):
+        path = Path(unquote(urlparse(url).path))
+        if path.is_file():
+            return "sha1 " + hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+        head = _git(path, "rev-parse", "HEAD") if (path / ".git").exists() else None
+        if head is not None and head.returncode == 0:
+            diff = _git(path, "diff", "HEAD", "--binary").stdout
+            untracked = _git(path, "ls-files", "--others", "--exclude-standard").stdout.split()
+            digest = hashlib.sha1(diff.encode())
+            for name in sorted(untracked):
+                file = path / name
+                if file.is_file() and file.stat().st_size < 2**22:
+                    digest.update(name.encode() + file.read_bytes())
+            return f"commit {head.stdout.strip()} + changes {digest.hexdigest()[:16]}"
+        return "tree " + _tree_hash(path)
+    return "url"

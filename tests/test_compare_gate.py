@@ -1,0 +1,159 @@
+"""`bench compare --fail-above`: one printed line and one exit status per outcome, on hand-made runs.
+
+A duet (both sides in one run, ``RUN%base`` against ``RUN%head``) pairs on the split; two separate runs
+need the machine's run-to-run variance (a calibration) before timing metrics are tested.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from tests.test_report import record, write_run
+
+
+def _duet(tmp_path, head: dict, splits: int = 6, run_id: str = "duet", seed: int = 0, drop: dict | None = None):
+    """A run holding both environments; ``head`` maps adapter -> (fit factor, accuracy shift), or a status string."""
+    rng = np.random.default_rng(seed)
+    recs = []
+    for s in range(splits):
+        for adapter in ("sklearn-lr", "torch-mlp"):
+            acc = 0.95 + 0.01 * rng.standard_normal()
+            fit = (0.2 if adapter == "sklearn-lr" else 1.0) * (1 + 0.01 * rng.standard_normal())
+            base = record(adapter, s, acc, fit=fit, environment="base")
+            base["trial_id"] += "%base"
+            spec = head.get(adapter, (1.0, 0.0))
+            if isinstance(spec, str):
+                other = record(adapter, s, None, status=spec, reason="RuntimeError: boom", environment="head")
+            else:
+                shift = spec[1] + (0.01 * rng.standard_normal() if spec[1] else 0.0)
+                other = record(adapter, s, acc + shift, fit=fit * spec[0] * (1 + 0.01 * rng.standard_normal()),
+                               environment="head")  # fmt: skip
+                for field in (drop or {}).get(adapter, ()):
+                    other.pop(field, None)
+            other["trial_id"] += "%head"
+            recs += [base, other]
+    write_run(tmp_path, run_id, recs)
+
+
+def _compare(tmp_path, capsys, *args):
+    code = main(
+        ["compare", *args, "--results-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--fail-above", "10"]
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, out[-1]
+
+
+def test_duet_pass(tmp_path, capsys):
+    _duet(tmp_path, {})
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 0 and line.startswith("PASS (exit 0): all ")
+
+
+def test_duet_fail_on_timing(tmp_path, capsys):
+    _duet(tmp_path, {"torch-mlp": (1.3, 0.0)})
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 4 and line.startswith("FAIL (exit 4)") and "iris/torch-mlp/cpu fit time 1.3x" in line
+
+
+def test_duet_fail_on_accuracy(tmp_path, capsys):
+    _duet(tmp_path, {"sklearn-lr": (1.0, -0.10)})
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 4 and "iris/sklearn-lr/cpu accuracy -10 points" in line and "a drop > 2 points" in line
+
+
+def test_inconclusive_too_few_pairs(tmp_path, capsys):
+    _duet(tmp_path, {}, splits=3)
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 5 and line.startswith("INCONCLUSIVE (exit 5): too few pairs: ")
+
+
+def test_inconclusive_interval_across_the_threshold(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    recs = []
+    for s in range(6):
+        base = record(
+            "sklearn-lr", s, 0.95, fit=1.0, environment="base", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%base"
+        )
+        noisy = 1.1 * float(np.exp(0.08 * rng.standard_normal()))
+        head = record(
+            "sklearn-lr", s, 0.95, fit=noisy, environment="head", trial_id=f"iris/sklearn-lr/cpu/split-{s:02d}%head"
+        )
+        recs += [base, head]
+    write_run(tmp_path, "duet", recs)
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 5 and "interval across the threshold" in line
+
+
+def test_inconclusive_nothing_matched(tmp_path, capsys):
+    write_run(tmp_path, "a", [record("sklearn-lr", s, 0.95) for s in range(6)])
+    write_run(tmp_path, "b", [record("torch-mlp", s, 0.95) for s in range(6)])
+    code, line = _compare(tmp_path, capsys, "a", "b")
+    assert code == 5 and "nothing matched: 1 (iris/sklearn-lr/cpu: not in B)" in line
+
+
+def test_inconclusive_when_b_errored_where_a_was_ok(tmp_path, capsys):
+    _duet(tmp_path, {"torch-mlp": "error"})
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 5 and "B's trials errored where A's were ok: 1 (iris/torch-mlp/cpu: 6 split(s))" in line
+
+
+def test_inconclusive_when_a_metric_is_missing(tmp_path, capsys):
+    _duet(tmp_path, {}, drop={"torch-mlp": ("latency",)})
+    code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
+    assert code == 5 and "a metric missing: " in line and "iris/torch-mlp/cpu predict p50: in A, not in B" in line
+
+
+def test_separate_runs_need_the_machines_run_to_run_variance(tmp_path, capsys):
+    write_run(tmp_path, "main", [record("torch-mlp", s, 0.95, fit=1.0 + 0.01 * s) for s in range(6)])
+    write_run(tmp_path, "branch", [record("torch-mlp", s, 0.95, fit=1.3 + 0.013 * s) for s in range(6)])  # 30% slower
+    code, line = _compare(tmp_path, capsys, "main", "branch")
+    assert code == 5 and line.startswith("INCONCLUSIVE (exit 5): run-to-run variance unknown: ")
+    # a calibration of this machine (same hardware id and hostname) supplies it: now the gate decides
+    path = write_run(tmp_path, "calib", [record("torch-mlp", 0, 0.95)])
+    variance = {"var": 0.0004, "df": 10}
+    calibration = {"run_variance": {c: variance for c in
+                   ("fit_wall_s", "cold_predict_s", "latency_p50_us", "latency_p99_us", "stock_latency_p50_us", "tput")}}  # fmt: skip
+    (path / "run.json").write_text(json.dumps({"kind": "calibration", "calibration": calibration}))
+    code, line = _compare(tmp_path, capsys, "main", "branch")
+    assert code == 4 and "torch-mlp/cpu fit time 1.3x" in line
+    report = next((tmp_path / "out").glob("COMPARE-main-vs-branch.md")).read_text()
+    assert "run-to-run variance of this machine from calibration `calib`" in report
+
+
+def test_json_carries_the_gate_and_no_gate_without_a_threshold(tmp_path, capsys):
+    _duet(tmp_path, {"torch-mlp": (1.3, 0.0)})
+    args = ["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["gate"] is None
+    assert main([*args, "--fail-above", "10"]) == 4
+    data = json.loads(capsys.readouterr().out)
+    assert data["gate"]["outcome"] == "FAIL" and data["exit_status"] == 4
+    assert any(t["name"] == "gate" for t in data["tables"])
+    assert main([*args[:-1], "--fail-accuracy-drop", "2"]) == 0  # accuracy alone: unchanged, passes
+    assert "PASS" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", [["--fail-accuracy-drop", "-1"], ["--fail-accuracy-drop", "100"]])
+def test_bad_accuracy_drop_is_one_line(tmp_path, capsys, flag):
+    _duet(tmp_path, {})
+    assert main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), *flag]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--fail-accuracy-drop must be accuracy points" in err
+
+
+def test_a_duet_says_which_ratios_are_within_its_noise_floor(tmp_path, capsys):
+    _duet(tmp_path, {"torch-mlp": (1.3, 0.0)})
+    rounds = [{"python_loop_ms": 2.0 * f, "numpy_matmul_1t_ms": 0.5 * f} for f in (1.0, 1.05, 0.95, 1.1, 0.9, 1.0)]
+    (tmp_path / "runs" / "duet" / "control.json").write_text(json.dumps({"rounds": rounds}))
+    assert (
+        main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    )
+    text = next((tmp_path / "o").glob("COMPARE-*.md")).read_text()
+    assert "the run's own (both sides ran in it)" in text
+    lr = next(line for line in text.splitlines() if "iris/sklearn-lr/cpu" in line and "fit time (B/A)" in line)
+    torch = next(line for line in text.splitlines() if "iris/torch-mlp/cpu" in line and "fit time (B/A)" in line)
+    assert "within the noise floor" in lr and "within the noise floor" not in torch

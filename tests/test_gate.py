@@ -1,0 +1,240 @@
+"""The CI gate's verdict (bench.analysis.gate): hand-computed tests, and one test per outcome and reason."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats as sps
+
+from bench.analysis import gate, stats
+
+LOG110 = math.log(1.10)
+
+
+def _ratio(group: str, ratios: list[float], pct: float = 10, **kw: object) -> gate.Measured:
+    return gate.Measured(group, "fit time", tuple(math.log(r) for r in ratios), math.log1p(pct / 100), **kw)  # type: ignore[arg-type]
+
+
+def _accuracy(group: str, a: list[float], b: list[float], points: float = 2, correction: float = 1.0) -> gate.Measured:
+    worse = tuple(x - y for x, y in zip(a, b))
+    return gate.Measured(group, "accuracy", worse, points / 100, gate.DIFFERENCE, lower_is_better=False,
+                         correction=correction)  # fmt: skip
+
+
+def test_one_sided_tests_hand_computed():
+    # worsening 0.1, 0.2, 0.3, 0.2, 0.2: mean 0.2, var (ddof 1) = (0.01 + 0 + 0.01 + 0 + 0) / 4 = 0.005,
+    # se = sqrt(0.005 / 5) = 0.0316228; against 0.05: t = 0.15 / 0.0316228 = 4.743416 with 4 df.
+    # Student's t with 4 df: F(t) = 1/2 + t / (2 sqrt(t^2 + 4)) * (1 + 2 / (t^2 + 4)); t^2 + 4 = 26.5:
+    # F = 0.5 + 4.743416 / (2 * 5.147815) * (1 + 2 / 26.5) = 0.995491, so p_fail = 0.004509, p_pass = 0.995491.
+    t = gate.one_sided(gate.Measured("g", "fit", (0.1, 0.2, 0.3, 0.2, 0.2), 0.05))
+    assert (t.n, t.mean, t.df, t.method) == (5, pytest.approx(0.2), 4, "t")
+    assert t.se == pytest.approx(0.0316228, abs=1e-7)
+    assert t.p_fail == pytest.approx(0.004509, abs=2e-6) and t.p_pass == pytest.approx(0.995491, abs=2e-6)
+    # 90% interval: t(0.95, 4) = 2.131847; half = 2.131847 * 0.0316228 = 0.0674149
+    assert t.low == pytest.approx(0.2 - 0.0674149, abs=1e-6) and t.high == pytest.approx(0.2 + 0.0674149, abs=1e-6)
+    assert t.reason is None
+
+
+def test_accuracy_uses_the_nadeau_bengio_term_and_separate_runs_add_their_variance():
+    # drops 0.02, 0.04, 0.00, 0.06, 0.03: mean 0.03, var 0.0005; correction 1 (n_test = n_train):
+    # se = sqrt(0.0005 * (1/5 + 1)) = 0.0244949
+    acc = gate.one_sided(gate.Measured("g", "accuracy", (0.02, 0.04, 0.0, 0.06, 0.03), 0.02, gate.DIFFERENCE,
+                                       lower_is_better=False, correction=1.0))  # fmt: skip
+    assert acc.se == pytest.approx(0.0244949, abs=1e-7) and acc.df == 4
+    # two separate runs: se^2 = 0.0005 / 5 + 0.0001 = 0.0002; df by Welch-Satterthwaite:
+    # (0.0001 + 0.0001)^2 / (0.0001^2 / 4 + 0.0001^2 / 9) = 4 / (1/4 + 1/9) = 11.0769
+    both = gate.one_sided(gate.Measured("g", "fit", (0.02, 0.04, 0.0, 0.06, 0.03), 0.02, extra_var=0.0001, extra_df=9))
+    assert both.se == pytest.approx(math.sqrt(0.0002)) and both.df == pytest.approx(11.0769, abs=1e-4)
+    assert gate.satterthwaite(0.001, 4, 0.0, 9) == 4  # nothing added: the within-run df
+    assert gate.satterthwaite(0.001, 4, 0.001, math.inf) == pytest.approx(4 * 4)  # a known variance adds no doubt
+    assert gate.satterthwaite(0.0, 4, 0.001, math.inf) == math.inf  # only a known variance: no doubt at all
+
+
+def test_no_variance_is_decided_by_an_exact_sign_test_against_the_threshold():
+    # six identical accuracies (an unchanged, deterministic model): every split below a 2-point drop,
+    # P(6 of 6 | median at the threshold) = 2^-6 = 0.015625
+    same = gate.one_sided(_accuracy("g", [0.9] * 6, [0.9] * 6))
+    assert same.method == "sign" and same.se == 0 and same.p_pass == pytest.approx(1 / 64) and same.p_fail == 1.0
+    assert gate.sign_p([0.03] * 5, 0.02) == (pytest.approx(1 / 32), 1.0)  # a constant 3-point drop: "above"
+    assert math.isnan(gate.sign_p([0.02, 0.02], 0.02)[0])  # all tie with the threshold: no test
+    assert gate.sign_p([0.03, 0.01, 0.03], 0.02) == (pytest.approx(0.5), pytest.approx(0.875))
+
+
+def test_one_sided_power_hand_checked():
+    nc = gate.one_sided_noncentrality(4, 0.05)
+    assert sps.nct.sf(sps.t.ppf(0.95, 4), 4, nc) == pytest.approx(0.80, abs=1e-9)
+    assert nc == pytest.approx(3.03975, abs=1e-4)
+    t = gate.one_sided(gate.Measured("g", "fit", (0.1, 0.2, 0.3, 0.2, 0.2), 0.05))
+    assert gate.detectable(t, 0.05) == pytest.approx(0.05 + nc * 0.0316228, abs=1e-6)
+    assert gate.detectable(t, 0.01) > gate.detectable(t, 0.05)  # a stricter level needs a larger regression
+    assert math.isnan(gate.detectable(gate.one_sided(_accuracy("g", [0.9] * 6, [0.9] * 6)), 0.05))
+
+
+# -- one test per outcome and reason -------------------------------------------------------------
+
+
+def test_pass_when_every_metric_excludes_a_regression_beyond_the_threshold():
+    v = gate.decide([_ratio("lr", [1.01, 0.99, 1.0, 1.02, 0.98, 1.01]), _accuracy("lr", [0.9] * 6, [0.9] * 6)])
+    assert v.outcome == gate.PASS and v.exit_status == 0 and v.m == 2 and not v.reasons
+    assert gate.line(v).startswith("PASS (exit 0): all 2 gated metric(s) in 1 group(s) exclude a regression")
+
+
+def test_fail_on_timing_names_the_metric_and_is_tested_against_the_threshold_not_against_one():
+    slow = _ratio("torch", [1.30, 1.32, 1.28, 1.31, 1.29, 1.30])
+    v = gate.decide([slow, _accuracy("torch", [0.9] * 6, [0.9] * 6)])
+    assert v.outcome == gate.FAIL and v.exit_status == 4 and [j.tested.measured.group for j in v.failures] == ["torch"]
+    assert gate.line(v).startswith("FAIL (exit 4): 1 metric(s) worse than the threshold with confidence")
+    assert "torch fit time 1.3x [90%: 1.29x, 1.31x], B/A > 1.1x" in gate.line(v)
+    # 5% slower with confidence (the interval excludes 1) is no FAIL at 10%: it passes (bound below 1.10)
+    v = gate.decide([_ratio("torch", [1.05, 1.06, 1.04, 1.05, 1.05, 1.06])])
+    assert v.outcome == gate.PASS
+    # 8% slower but too noisy to exclude 10%: inconclusive, never a silent pass
+    v = gate.decide([_ratio("torch", [1.0, 1.2, 1.05, 1.15, 0.98, 1.1])])
+    assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.ACROSS: 1}
+
+
+def test_fail_on_accuracy():
+    a = [0.95, 0.96, 0.94, 0.95, 0.97, 0.95]
+    b = [0.85, 0.86, 0.82, 0.86, 0.86, 0.85]  # about 10 points lower on every split
+    v = gate.decide([_ratio("mlp", [1.0, 1.01, 0.99, 1.0, 1.0, 1.01]), _accuracy("mlp", a, b)])
+    assert v.outcome == gate.FAIL and v.failures[0].tested.measured.metric == "accuracy"
+    assert "mlp accuracy -10 points" in gate.line(v) and "a drop > 2 points" in gate.line(v)
+
+
+def test_inconclusive_too_few_pairs_even_when_the_tests_would_decide():
+    v = gate.decide([_ratio("lr", [2.0, 2.01, 1.99])])  # 3 < 5 pairs: no verdict, however clear
+    assert v.outcome == gate.INCONCLUSIVE and v.exit_status == 5 and v.reasons == {gate.TOO_FEW: 1}
+    assert v.m == 0 and "too few pairs: 1 (lr fit time 2x" in gate.line(v)
+
+
+def test_inconclusive_interval_across_the_threshold():
+    v = gate.decide([_ratio("lr", [1.05, 1.15, 1.08, 1.14, 1.12, 1.06])])
+    assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.ACROSS: 1}
+    assert gate.line(v).startswith("INCONCLUSIVE (exit 5): interval across the threshold: 1 (lr fit time 1.1x [90%:")
+
+
+def test_inconclusive_nothing_matched():
+    v = gate.decide([], [])
+    assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.NOTHING: 1}
+    v = gate.decide([_ratio("lr", [1.0] * 6)], [gate.Problem(gate.NOTHING, "iris/mlp/cpu: not in B")])
+    assert v.outcome == gate.INCONCLUSIVE and "nothing matched: 1 (iris/mlp/cpu: not in B)" in gate.line(v)
+
+
+def test_inconclusive_when_b_errored_where_a_was_ok_or_a_metric_is_missing():
+    fine = [_ratio("lr", [1.0, 1.01, 0.99, 1.0, 1.0, 1.01])]
+    v = gate.decide(fine, [gate.Problem(gate.ERRORED, "iris/mlp/cpu: 6 split(s)")])
+    assert (
+        v.outcome == gate.INCONCLUSIVE
+        and "B's trials errored where A's were ok: 1 (iris/mlp/cpu: 6 split(s))" in gate.line(v)
+    )
+    v = gate.decide(fine, [gate.Problem(gate.MISSING, "iris/lr/cpu predict p50: in A, not in B")])
+    assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.MISSING: 1}
+
+
+def test_inconclusive_when_separate_runs_have_no_run_to_run_variance():
+    v = gate.decide([_ratio("lr", [1.5] * 6, blocked=gate.RUN_VARIANCE)])
+    assert v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.RUN_VARIANCE: 1} and v.m == 0
+
+
+def test_a_confident_failure_wins_over_other_problems_and_holm_controls_the_family():
+    slow = _ratio("torch", [1.30, 1.32, 1.28, 1.31, 1.29, 1.30])
+    v = gate.decide([slow, _ratio("lr", [1.0, 1.2, 1.05])], [gate.Problem(gate.ERRORED, "x")])
+    assert v.outcome == gate.FAIL
+    # Holm: the adjusted p of each FAIL test is what decides, over every tested metric
+    tests = [_ratio("a", [1.12, 1.16, 1.14, 1.17, 1.13, 1.15]), _ratio("b", [1.12, 1.15, 1.14, 1.18, 1.13, 1.16])]
+    raw = [gate.one_sided(m).p_fail for m in tests]
+    v = gate.decide(tests)
+    assert [j.p_holm for j in v.judged] == pytest.approx(stats.holm(raw)) and v.m == 2
+    assert all(p < 0.05 for p in raw) and v.outcome == gate.FAIL
+    alone = gate.decide(tests[:1])
+    assert alone.judged[0].p_holm == pytest.approx(raw[0])
+
+
+def test_throughput_worsens_downwards_and_reads_as_b_over_a():
+    m = gate.Measured("lr", "throughput batch 32", tuple(-math.log(r) for r in [0.7] * 3 + [0.71] * 3), LOG110,
+                      lower_is_better=False)  # fmt: skip
+    v = gate.decide([m])
+    assert v.outcome == gate.FAIL and "B/A < 0.909x" in gate.line(v) and "0.705x" in gate.line(v)
+
+
+def test_detectable_range_and_line_limits():
+    v = gate.decide([_ratio(f"g{i}", [1.0, 1.02, 0.98, 1.01, 0.99, 1.0 + i / 100]) for i in range(5)])
+    low, high = gate.detectable_range(v)["fit time"]
+    assert LOG110 < low <= high
+    tests = [_ratio(f"g{i}", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5]) for i in range(5)]
+    assert "; and 2 more" in gate.line(gate.decide(tests))
+
+
+def test_edge_cases_keep_every_field():
+    empty = gate.one_sided(_ratio("g", []))
+    assert (empty.n, empty.method, empty.reason) == (0, "none", gate.NOTHING) and math.isnan(empty.mean)
+    assert all(math.isnan(x) for x in (empty.se, empty.df, empty.p_fail, empty.p_pass, empty.low, empty.high))
+    one = gate.one_sided(_ratio("g", [1.2]))
+    assert (one.n, one.method, one.reason) == (1, "none", gate.TOO_FEW) and one.mean == pytest.approx(math.log(1.2))
+    assert all(math.isnan(x) for x in (one.se, one.df, one.p_fail, one.p_pass, one.low, one.high))
+    blocked = gate.one_sided(_ratio("g", [1.2], blocked=gate.RUN_VARIANCE))
+    assert blocked.reason == gate.RUN_VARIANCE
+    sign = gate.one_sided(_accuracy("g", [0.9] * 7, [0.9] * 7))
+    assert (sign.n, sign.mean, sign.se, sign.df, sign.low, sign.high, sign.method) == (7, 0.0, 0.0, 6, 0.0, 0.0, "sign")
+    assert sign.p_pass == pytest.approx(2**-7) and sign.reason is None
+    few = gate.one_sided(_ratio("g", [1.1, 1.2, 1.3]))
+    assert few.reason == gate.TOO_FEW and few.method == "t" and few.df == 2
+
+
+def test_texts_in_the_metrics_own_terms():
+    thr = gate.one_sided(gate.Measured("lr", "throughput", tuple(-math.log(r) for r in [0.70, 0.71, 0.69, 0.70, 0.70]),
+                                       LOG110, lower_is_better=False))  # fmt: skip
+    text = gate.estimate_text(thr)
+    low, high = (float(x.rstrip("x")) for x in text.split("[90%: ")[1].rstrip("]").split(", "))
+    assert text.startswith("0.7x [90%: ") and low < 0.7 < high  # ascending as B/A, though worsening runs the other way
+    assert gate.estimate_text(gate.one_sided(_ratio("g", [1.2]))) == "1.2x"
+    assert gate.estimate_text(gate.one_sided(_accuracy("g", [0.9] * 5, [0.88] * 5))) == "-2 points on every split"
+    acc = gate.one_sided(_accuracy("g", [0.9] * 5, [0.85, 0.86, 0.84, 0.85, 0.85]))
+    assert gate.estimate_text(acc).startswith("-5 points [90%: -") and gate.shown(acc, math.nan) == "-"
+    assert gate.in_terms(acc, 0.05) == pytest.approx(-5.0) and gate.in_terms(thr, math.log(1.25)) == pytest.approx(0.8)
+    assert gate.threshold_text(_accuracy("g", [0.9], [0.9], points=2.5)) == "a drop > 2.5 points"
+    assert gate.threshold_text(_ratio("g", [1.0], pct=25)) == "B/A > 1.25x"
+    assert gate.detectable_text(thr, math.log(1.2)) == "20%" and gate.detectable_text(acc, 0.05) == "5 points"
+    assert gate.detectable_text(acc, math.nan) == "-"
+    assert gate.holm_level(4) == 0.0125 and gate.holm_level(0) == 0.05 and gate.holm_level(3, 0.3) == pytest.approx(0.1)
+
+
+def test_lines_list_at_most_three_and_say_how_many_more():
+    three = [_ratio(f"g{i}", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5]) for i in range(3)]
+    line = gate.line(gate.decide(three))
+    assert line.count("; ") == 2 and "more" not in line and "Holm over 3" in line
+    four = gate.line(gate.decide([*three, _ratio("g3", [1.5, 1.52, 1.48, 1.51, 1.49, 1.5])]))
+    assert four.endswith("; and 1 more")
+    assert gate.line(gate.decide([])) == "INCONCLUSIVE (exit 5): nothing matched: 1"
+    many = [gate.Problem(gate.ERRORED, f"p{i}") for i in range(4)]
+    assert gate.line(gate.decide([], many)) == (
+        "INCONCLUSIVE (exit 5): B's trials errored where A's were ok: 4 (p0; p1; p2; and 1 more)"
+    )
+    mixed = gate.decide([_ratio("lr", [1.0, 1.2, 1.05])], [gate.Problem(gate.MISSING, "m")])
+    assert gate.line(mixed).startswith("INCONCLUSIVE (exit 5): a metric missing: 1 (m); too few pairs: 1 (lr fit time ")
+
+
+def test_decide_states_alpha_and_the_smallest_detectable_ranges():
+    tests = [_ratio("a", [1.0, 1.02, 0.98, 1.01, 0.99, 1.0]), _ratio("b", [1.0, 1.04, 0.96, 1.02, 0.98, 1.0])]
+    v = gate.decide(tests)
+    assert (
+        [j.state for j in v.judged] == ["pass", "pass"]
+        and v.alpha == 0.05
+        and [j.reason for j in v.judged] == [None, None]
+    )
+    lo, hi = gate.detectable_range(v)["fit time"]
+    assert lo == pytest.approx(v.judged[0].detectable) and hi == pytest.approx(v.judged[1].detectable) and lo < hi
+    nc = gate.one_sided_noncentrality(5, 0.025)  # Holm's first level over two tests
+    assert v.judged[0].detectable == pytest.approx(LOG110 + nc * v.judged[0].tested.se)
+    across = _ratio("c", [1.0, 1.2, 1.05, 1.15, 0.98, 1.1])
+    assert gate.decide([across]).judged[0].state == "undecided"
+    # a looser alpha decides what 0.05 cannot
+    loose = gate.decide([across], alpha=0.3)
+    assert loose.alpha == 0.3 and loose.judged[0].state in ("pass", "fail")
+    assert gate.decide([across]).undecided and not gate.decide([across]).passed
+
+
+def test_one_sided_power_for_one_degree_of_freedom_at_a_tiny_level():
+    nc = gate.one_sided_noncentrality(1, 0.0005)  # far in the tail: the search must widen its bracket
+    assert sps.nct.sf(sps.t.ppf(1 - 0.0005, 1), 1, nc) == pytest.approx(0.80, abs=1e-9)

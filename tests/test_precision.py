@@ -1,0 +1,106 @@
+"""`bench run --until-precise`: interval widths, the splits a width needs, and the loop that adds them."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from bench.analysis.precision import mean_width, ratio_width, splits_needed
+from bench.run.config import AdapterSpec, Config
+from bench.run.precision import check_target, run_until_precise, widest
+from bench.store.writer import RunStore
+from tests.test_report import record
+
+
+def test_ratio_width_hand_computed():
+    # log ratios log 1.1, log 1.2, 0: mean 0.092544, sd 0.091192; half = t(0.975, 2) * sd / sqrt(3) = 0.226538
+    half = 4.302653 * 0.0911923 / math.sqrt(3)
+    assert ratio_width([1.0, 1.0, 1.0], [1.1, 1.2, 1.0]) == pytest.approx(math.exp(2 * half) - 1, rel=1e-5)
+    assert ratio_width([1.0], [1.1]) == math.inf
+    assert mean_width([1.0, 1.1, 1.2]) == pytest.approx(
+        math.exp(2 * sps.t.ppf(0.975, 2) * np.log([1.0, 1.1, 1.2]).std(ddof=1) / math.sqrt(3)) - 1
+    )
+    assert mean_width([2.0]) == math.inf
+
+
+def test_splits_needed_hand_computed():
+    # width 20% from 5 splits, target 10%: t(0.975,4)/sqrt(5) = 1.2416 must shrink by log 1.1 / log 1.2 = 0.52276
+    # to 0.64906; t(0.975,10)/sqrt(11) = 0.67181 > 0.64906 >= t(0.975,11)/sqrt(12) = 0.63536: 12 splits
+    assert splits_needed(5, 0.20, 0.10, cap=3) == 12
+    assert splits_needed(5, 0.20, 0.10) == 10  # capped at twice the splits so far
+    assert splits_needed(5, 0.05, 0.10) == 5  # already precise
+    assert splits_needed(2, 0.50, 0.10) == 4  # too few splits to extrapolate: double
+    assert splits_needed(5, math.inf, 0.10) == 10
+
+
+def test_until_precise_adds_splits_until_the_widest_interval_is_narrow_enough(tmp_path):
+    rng = np.random.default_rng(4)
+    ratios = 1.0 + 0.05 * rng.standard_normal(200)
+    config = Config(adapters=(AdapterSpec("sklearn-lr"), AdapterSpec("torch-mlp")), splits=3)
+    calls = []
+    with RunStore.open(tmp_path, "p", config.to_dict(), {"machine_id": "m"}) as store:
+
+        def run_once(cfg):
+            done = {r["split_seed"] for r in store.folder.records()}
+            calls.append(cfg.splits)
+            for s in range(cfg.splits):
+                if s not in done:
+                    store.append(record("sklearn-lr", s, 0.95, fit=1.0))
+                    store.append(record("torch-mlp", s, 0.95, fit=float(ratios[s])))
+
+        said = []
+        run_until_precise(config, store, 10, 600, run_once, say=said.append)
+        final = widest(store.folder.records(), config)
+    assert calls[0] == 3 and calls == sorted(calls) and len(calls) > 1
+    assert final.width <= 0.10 and final.splits == calls[-1]
+    info = json.loads((tmp_path / "runs" / "p" / "run.json").read_text())["until_precise"]
+    assert info["stopped"] == "precise" and info["splits"] == calls[-1] and info["widest_pct"] <= 10
+    assert said[0].startswith("Until precise: the widest timing interval is ") and "adding" in said[0]
+    assert said[-1].startswith("Until precise: reached")
+
+
+def test_until_precise_stops_at_its_time_budget(tmp_path, monkeypatch):
+    import bench.run.precision as precision
+
+    clock = iter(range(0, 10_000, 100))  # every reading 100 s later: the first batch uses the whole budget
+    monkeypatch.setattr(precision.time, "monotonic", lambda: next(clock))
+    config = Config(adapters=(AdapterSpec("sklearn-lr"), AdapterSpec("torch-mlp")), splits=3)
+    with RunStore.open(tmp_path, "t", config.to_dict(), {"machine_id": "m"}) as store:
+
+        def run_once(cfg):
+            for s in range(cfg.splits):
+                store.append(record("sklearn-lr", s, 0.95, fit=1.0))
+                store.append(record("torch-mlp", s, 0.95, fit=[1.0, 1.5, 0.7][s]))
+
+        run_until_precise(config, store, 1, 100, run_once, say=lambda _: None)
+    info = json.loads((tmp_path / "runs" / "t" / "run.json").read_text())["until_precise"]
+    assert info["stopped"] == "time budget" and info["splits"] == 3 and info["widest_pct"] > 1
+
+
+@pytest.mark.parametrize("pct,limit,message", [(0, None, "--until-precise must be a percentage"),
+                                               (10, -1, "--max-time must be"), (None, 60, "--max-time needs")])  # fmt: skip
+def test_bad_precision_flags_are_one_line_and_nothing_is_written(tmp_path, capsys, pct, limit, message):
+    from bench.cli import main
+    from bench.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        check_target(pct, limit)
+    args = ["run", "--adapters", "sklearn-lr", "--results-dir", str(tmp_path), "--run-id", "x"]
+    args += ["--until-precise", str(pct)] if pct is not None else []
+    args += ["--max-time", str(limit)] if limit is not None else []
+    assert main(args) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "runs" / "x").exists()
+
+
+def test_precision_edges():
+    assert splits_needed(5, 0.10, 0.10) == 5  # exactly at the target: precise
+    assert splits_needed(3, 0.30, 0.20, cap=3) == 4  # from three splits: t(2)/sqrt 3 = 2.484 -> 4 splits, 1.591
+    assert splits_needed(4, 0.2001, 0.20, cap=1) == 5  # one more split, at most: the cap
+    assert splits_needed(4, 0.2001, 0.20) == 5  # the first split count that gets there
+    assert splits_needed(1, 0.5, 0.1) == 2
+    assert mean_width([1.0, 2.0, 0.0]) == mean_width([1.0, 2.0]) < math.inf  # a zero is no time: left out
+    assert ratio_width([1.0, 1.0], [1.1, 1.2]) < math.inf and ratio_width([], []) == math.inf
