@@ -439,7 +439,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = folder.info().get("calibration")
         if not isinstance(summary, dict):
             raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
-        return _calibration_out(args, summary, folder.run_id, lines, write)
+        return _calibration_out(args, summary, folder.run_id, lines, write, _out_dir(args, folder.run_id))
     plan = cal.THOROUGH if args.thorough else cal.QUICK
     if args.adapters is not None:
         plan = replace(plan, adapters=tuple(AdapterSpec.parse(a) for a in _csv(args.adapters, "adapters") or ()))
@@ -470,8 +470,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
          f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job.")  # fmt: skip
     from bench.run.executors.local import LocalExecutor
 
+    out = _out_dir(args, run_id)  # checked before the calibration runs, written after
     done = cal.calibrate(plan, args.results_dir, run_id, LocalExecutor(), _say, command)
-    code = _calibration_out(args, done.summary, run_id, lines, write)
+    code = _calibration_out(args, done.summary, run_id, lines, write, out)
     return EXIT["trials failed"] if done.failed else code
 
 
@@ -495,8 +496,7 @@ def _percent(text: str, what: str) -> float:
     return value
 
 
-def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines: Any, write: Any) -> int:
-    out = _out_dir(args, run_id)
+def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines: Any, write: Any, out: Any) -> int:
     path = write(summary, run_id, out)
     if args.json:
         _json({"run_id": run_id, "calibration": summary, "markdown": str(path)})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.analysis.calibration import DETECTION
 from bench.report.document import Doc
+from bench.store.safefs import OutputDir
 
 
 def _rate(r: dict) -> str:
@@ -137,9 +138,9 @@ def document(summary: dict, run_id: str) -> Doc:
     return doc
 
 
-def write(summary: dict, run_id: str, out: Path) -> Path:
+def write(summary: dict, run_id: str, out: OutputDir) -> Path:
+    """CALIBRATION.md through the one safe writer."""
     doc = document(summary, run_id)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "CALIBRATION.md"
-    path.write_text(doc.markdown(out))
+    path = out.stage("CALIBRATION.md", doc.markdown(out.path))
+    out.commit()
     return path

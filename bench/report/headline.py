@@ -338,14 +338,65 @@ def _calibration(loaded: Loaded) -> str:
     return readme_block(loaded)
 
 
+#: Real upgrades measured as duets (``examples/versions/*.toml``): README block -> run id.
+VERSION_RUNS = {"versions-sklearn": "reference-versions-sklearn-cpu-2core",
+                "versions-keras": "reference-versions-keras-cpu-2core"}  # fmt: skip
+#: The rows of a version comparison the README shows (the report has every metric).
+VERSION_METRICS = ("accuracy", "fit time", "predict p50", "predict p99", "first predict")
+
+
+def versions(run: str, results_dir: str | Path) -> str:
+    """``bench compare RUN%before RUN%after --fail-above 10`` of a duet, as the README shows it: the
+    exact versions, the main metrics' ratios with intervals and verdicts, and the gate's line."""
+    import tempfile
+
+    from bench.report.compare import compare_runs
+    from bench.store.reader import RunFolder
+
+    envs = RunFolder(Path(results_dir) / "runs" / run).info().get("environments") or {}
+    with tempfile.TemporaryDirectory() as tmp:
+        result = compare_runs([f"{run}%before", f"{run}%after"], results_dir, tmp, fail_above=10.0)
+    ratios = next(b[1] for b in result.doc.blocks if b[0] == "table" and b[1].name == "ratios")
+    rows = [[str(c) for c in r] for r in ratios.rows if any(str(r[1]).startswith(m) for m in VERSION_METRICS)]
+    changed = {n: _changed_packages(e) for n, e in envs.items() if isinstance(e, dict)}
+    lines = [
+        f"Run `{run}` (`{_config_name(run)}`): " + "; ".join(f"**{n}**: {v}" for n, v in changed.items()) + ".",
+        "",
+        table(rows, [str(h) for h in ratios.headers]),
+        "",
+        f"`bench compare {run}%before {run}%after --fail-above 10`: **{' '.join(result.lines())}**",
+    ]
+    return "\n".join(lines)
+
+
+def _versions_of(run: str) -> Callable[[str | Path], str]:
+    return lambda results_dir: versions(run, results_dir)
+
+
+def _changed_packages(env: dict) -> str:
+    """The environment's requirements with the exact versions installed for them."""
+    packages = env.get("packages") or {}
+    out = []
+    for req in env.get("requirements") or []:
+        name = re.split(r"[=<>!~\[ ;@]", str(req), maxsplit=1)[0].strip().lower()
+        version = packages.get(name) or packages.get(name.replace("-", "_"))
+        out.append(f"{name} {version}" if version else str(req))
+    return ", ".join(out)
+
+
+def _config_name(run: str) -> str:
+    return {"reference-versions-sklearn-cpu-2core": "examples/versions/sklearn.toml",
+            "reference-versions-keras-cpu-2core": "examples/versions/keras.toml"}.get(run, run)  # fmt: skip
+
+
 RUNS.update({
     "calibration-quick": ("reference-calibration-quick-cpu-2core", _calibration),
-    "calibration-thorough": ("reference-calibration-thorough-cpu-2core", _calibration),
 })  # fmt: skip
 #: README block -> what writes it, from the results folder.
 BLOCKS: dict[str, Callable[[str | Path], str]] = {
     **{name: _from_run(run, make) for name, (run, make) in RUNS.items()},
     "benchmarks": lambda results_dir: benchmarks(_saved_benchmarks(results_dir)),
+    **{name: _versions_of(run) for name, run in VERSION_RUNS.items()},
 }
 MARK = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
 
