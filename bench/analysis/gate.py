@@ -69,12 +69,14 @@ EXIT_STATUS = {PASS: 0, FAIL: 4, INCONCLUSIVE: 5}
 
 NOTHING = "nothing matched"
 ERRORED = "B's trials errored where A's were ok"
+#: The baseline could not be measured: nothing to gate against (not "nothing matched": the trials match).
+A_ERRORED = "A's trials errored where B's were ok"
 MISSING = "a metric missing"
 RUN_VARIANCE = "run-to-run variance unknown"
 TOO_FEW = "too few pairs"
 ACROSS = "interval across the threshold"
 #: The order reasons are listed in: what stops any test first, then what a test could not decide.
-REASONS = (NOTHING, ERRORED, MISSING, RUN_VARIANCE, TOO_FEW, ACROSS)
+REASONS = (NOTHING, ERRORED, A_ERRORED, MISSING, RUN_VARIANCE, TOO_FEW, ACROSS)
 
 RATIO, DIFFERENCE = "ratio", "difference"
 

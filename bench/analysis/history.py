@@ -22,6 +22,7 @@ from bench.analysis.pairing import per_split
 from bench.analysis.steps import detect_steps
 from bench.errors import UserError
 from bench.record import metric_for
+from bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
 DEFAULT_METRICS = ("fit_wall_s", "latency_p50_us", "accuracy")
@@ -71,7 +72,15 @@ def points(loaded: Loaded, by: str) -> dict[tuple[str, str | None], Point]:
                 version = packages.get(by) or packages.get(by.lower())
                 order, shown = (_version(version), *when), f"{label} ({by} {version or '?'})"
             out[(folder.run_id, env_name)] = Point(folder.run_id, shown, order, env_name)
+    if by not in ("time", "commit") and not any(_has_package(folder, by) for folder in loaded.folders):
+        raise UserError(f"--by {by!r}: no run here records a package of that name (as pip names it, e.g. "
+                        "scikit-learn); or use --by time or --by commit.")  # fmt: skip
     return out
+
+
+def _has_package(folder: RunFolder, name: str) -> bool:
+    envs = [e.get("packages") or {} for e in (folder.info().get("environments") or {}).values() if isinstance(e, dict)]
+    return any((p.get(name) or p.get(name.lower())) for p in [*envs, folder.environment().get("packages") or {}])
 
 
 def _estimate(values: np.ndarray) -> tuple[float, float, int]:

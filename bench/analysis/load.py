@@ -242,10 +242,23 @@ class Loaded:
     folders: list[RunFolder]
     duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    #: The environment each run was restricted to (``RUN%NAME``), by run id; absent: the whole run.
+    selected: dict[str, str] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[Path]:
         return [f.path for f in self.folders]
+
+    @property
+    def names(self) -> list[str]:
+        """The runs as they were named: ``RUN``, or ``RUN%NAME`` for one environment of it."""
+        return [
+            f"{f.run_id}%{self.selected[f.run_id]}" if f.run_id in self.selected else f.run_id for f in self.folders
+        ]
+
+    def file_stem(self) -> str:
+        """A file or folder name for these runs (``d1=a`` for ``d1%a``: never the same as the whole run's)."""
+        return "+".join(n.replace("%", "=") for n in self.names)
 
     @cached_property
     def records(self) -> list[dict]:
@@ -368,6 +381,16 @@ def resolve_folders(runs: list[str], results_dir: str | Path, kind: str | None =
     return folders
 
 
+def by_environment(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run read whole that holds several environments (a duet): each adapter's rows labelled by their
+    environment (``sklearn-lr%a``), so no table, interval or pairing ever mixes two versions."""
+    if "environment" not in frame.columns or frame["environment"].dropna().nunique() < 2:
+        return frame
+    env = frame["environment"]
+    labelled = frame["adapter"].astype(str) + "%" + env.astype(str)
+    return frame.assign(adapter=labelled.where(env.notna(), frame["adapter"]))
+
+
 def _environments_wanted(runs: list[str], folders: list[RunFolder]) -> dict[str, str | None]:
     """The environment each named run is restricted to (a run named with two environments keeps both)."""
     wanted: dict[str, set[str | None]] = {}
@@ -378,16 +401,21 @@ def _environments_wanted(runs: list[str], folders: list[RunFolder]) -> dict[str,
 
 
 def load_runs(
-    runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True
-) -> Loaded:
+    runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True,
+    split_environments: bool = True,
+) -> Loaded:  # fmt: skip
     """Records of the named runs (default: the latest of ``kind``) as one tidy frame.
 
     ``dedupe_splits`` (the statistics' view): each split once, with a note of
     how many duplicates were dropped. Without it every run's rows are kept.
+    ``split_environments``: a run read whole that holds several environments has
+    its adapters labelled by environment (:func:`by_environment`).
     """
     folders = resolve_folders(runs, results_dir, kind)
     wanted = _environments_wanted(runs, folders)
     frames = [select_environment(run_frame(f).assign(run_id=f.run_id), f, wanted.get(f.run_id)) for f in folders]
+    if split_environments:  # history keeps the adapters' labels: its points are the environments
+        frames = [by_environment(f) for f in frames]
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise UserError(f"No records in {', '.join(str(f.path) for f in folders)}.")
@@ -402,7 +430,8 @@ def load_runs(
                 + (f"; {repeated} run(s) named twice" if repeated else "")
                 + ") were counted once."
             )
-    return Loaded(frame, folders, dropped, notes)
+    selected = {run: env for run, env in wanted.items() if env is not None}
+    return Loaded(frame, folders, dropped, notes, selected)
 
 
 def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> pd.DataFrame:

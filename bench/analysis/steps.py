@@ -93,12 +93,16 @@ def _weighted(y: np.ndarray, var: np.ndarray) -> tuple[float, float]:
     return float(np.sum(w * y) / np.sum(w)), float(math.sqrt(1 / np.sum(w)))
 
 
+#: Fewest points in which a step can be told from the between-run spread (which the history estimates).
+MIN_POINTS = 3
+
+
 def detect_steps(log_values: Sequence[float], std_errors: Sequence[float], alpha: float = ALPHA) -> list[Step]:
     """Steps in a history of log-scale estimates with their standard errors (oldest first)."""
     y = np.asarray(log_values, dtype=float)
     se = np.asarray(std_errors, dtype=float)
     n = len(y)
-    if n < 3:
+    if n < MIN_POINTS:
         return []
     floor = max(float(np.nanmedian(se[se > 0])) if np.any(se > 0) else 1e-3, 1e-6) * 1e-3
     own = np.maximum(np.nan_to_num(se, nan=floor), floor) ** 2

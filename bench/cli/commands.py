@@ -120,6 +120,9 @@ def datasets_from_flags(args: argparse.Namespace) -> Any:
         if spec.kind == "file":
             spec = parse_dataset(text, target=args.target, categorical=args.categorical, missing=args.missing)
         specs.append(spec)
+    if (args.target or args.categorical or args.missing) and not any(s.kind == "file" for s in specs):
+        raise UserError("--target, --categorical and --missing apply to data files; none of --datasets is a file "
+                        "(bundled and synthetic datasets bring their own labels and columns).")  # fmt: skip
     return tuple(specs)
 
 
@@ -549,7 +552,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     for step in result.steps:
         print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
               f"from {step['before']} to {step['run']}")  # fmt: skip
-    print(f"{len(result.steps)} step(s). History written to {result.markdown}")
+    undecided = "" if result.decidable else f" (cannot decide: a series has only {result.fewest} point(s))"
+    print(f"{len(result.steps)} step(s){undecided}. History written to {result.markdown}")
     return EXIT["ok"]
 
 

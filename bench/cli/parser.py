@@ -481,6 +481,28 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _one_line_warnings() -> list[str]:
+    """Collect warnings (a torn last line set aside, ...) as one line each, once: printed as ``warning: ...``
+    when the command ends (not Python's file:line form with a source line, not twice when two readers meet
+    the same thing), and not at all when it ends in an error, which stays the one line on stderr."""
+    import warnings
+
+    seen: list[str] = []
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        text = one_line(str(message))
+        if text not in seen:
+            seen.append(text)
+
+    warnings.showwarning = show  # type: ignore[assignment]
+    return seen
+
+
+def _print_warnings(seen: list[str]) -> None:
+    for text in seen:
+        print(f"warning: {text}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; every failure is one line and an exit status."""
     args = build_parser().parse_args(argv)
@@ -491,8 +513,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT["bad input"]
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+    seen = _one_line_warnings()
     try:
-        return args.func(args)
+        code = args.func(args)
+        _print_warnings(seen)
+        return code
     except UserError as err:
         print("error: " + one_line(str(err)), file=sys.stderr)  # always one line
         return EXIT["bad input"]
@@ -500,5 +525,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT["ok"]
     except KeyboardInterrupt:
+        _print_warnings(seen)
         print("interrupted: records written so far are kept; rerun the same command to resume", file=sys.stderr)
         return EXIT["interrupted"]

@@ -87,11 +87,11 @@ def build(
     doc = Doc("Benchmark report")
     doc.para(
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench report` from {len(df)} stored records "
-        f"({', '.join(f'`{p.name}`' for p in loaded.paths)}). Nothing here was re-run; every number is computed from the records."
+        f"({', '.join(f'`{n}`' for n in loaded.names)}). Nothing here was re-run; every number is computed from the records."
         + (" " + " ".join(loaded.notes) if loaded.notes else "")
     )
     context.quick_banner(doc, context.run_configs(loaded.paths))
-    context.environment(doc, loaded.paths)
+    context.environment(doc, loaded.paths, loaded.selected)
     context.status(doc, df)
     if ok.empty:
         doc.para("No trial finished ok: nothing to measure.")
@@ -142,9 +142,10 @@ def check_margin(margin: float | None) -> None:
         raise UserError(f"--equivalence-margin must be an accuracy difference in (0, 1), e.g. 0.01. Got {margin}.")
 
 
-def default_out(results_dir: str | Path, paths: list[Path]) -> Path:
-    """User reports go under ``results/reports/<run ids>/`` (ignored by git), never over the reference."""
-    return Path(results_dir) / REPORTS / file_name("+".join(p.name for p in paths))
+def default_out(results_dir: str | Path, loaded: Loaded) -> Path:
+    """User reports go under ``results/reports/<run ids>/`` (ignored by git), never over the reference;
+    one environment of a run gets its own folder (``d1=a``), never the whole run's."""
+    return Path(results_dir) / REPORTS / file_name(loaded.file_stem())
 
 
 def write_report(
@@ -161,7 +162,7 @@ def write_report(
     check_margin(equivalence_margin)
     loaded = load_runs(runs, results_dir)
     # Everything is rendered in memory first; the folder's commit checks every target, then writes.
-    out = OutputDir.choose(out_dir, default_out(results_dir, loaded.paths), results_dir).check_writable()
+    out = OutputDir.choose(out_dir, default_out(results_dir, loaded), results_dir).check_writable()
     doc = build(loaded, baseline, out / "figures", target_accuracy, equivalence_margin)
     out.stage("summary.csv", summary_csv(loaded.frame).to_csv(index=False, float_format="%.6g"))
     flat = loaded.frame.drop(columns=[c for c in NESTED_FIELDS if c in loaded.frame.columns])

@@ -85,6 +85,10 @@ def load_side(run: str, results_dir: str | Path) -> Side:
     folder = RunFolder(path)
     env = folder.environment()
     environment = split_ref(run_id)[1]
+    held = sorted(map(str, df["environment"].dropna().unique())) if "environment" in df.columns else []
+    if environment is None and len(held) > 1:
+        raise UserError(f"Run {path.name!r} holds {len(held)} environments ({', '.join(held)}): compare one of them, "
+                        f"e.g. {path.name}%{held[0]} {path.name}%{held[-1]}.")  # fmt: skip
     if environment:
         built = folder.info().get("environments", {}).get(environment, {})
         env = {**env, "packages": built.get("packages", env.get("packages", {})), "environment": environment}
@@ -102,6 +106,20 @@ def load_side(run: str, results_dir: str | Path) -> Side:
         if fingerprints:
             env = fingerprints[0]
     return Side(run, path, df, env, loaded.notes)
+
+
+def _same_records(a: Side, b: Side) -> bool:
+    """Two sides naming the same records (``RUN`` twice, ``RUN%a`` twice, ``./results/runs/RUN`` and ``RUN``)."""
+    keys = ["run_id", "trial_id", "device"]
+    return (
+        a.path.resolve() == b.path.resolve()
+        and len(a.frame) == len(b.frame)
+        and a.frame[keys]
+        .astype(str)
+        .sort_values(keys)
+        .reset_index(drop=True)
+        .equals(b.frame[keys].astype(str).sort_values(keys).reset_index(drop=True))
+    )
 
 
 def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[list]:
@@ -298,6 +316,9 @@ def compare_runs(
 
     base = load_side(runs[0], results_dir)
     others = [load_side(r, results_dir) for r in runs[1:]]
+    for other in others:
+        if _same_records(base, other):
+            raise UserError(f"{other.name!r} is the same records as the baseline {base.name!r}: nothing to compare.")
     # Two runs' "data.csv" with different contents are two datasets: never paired.
     for side, frame in zip([base, *others], by_content([base.frame, *(o.frame for o in others)])):
         side.frame = frame

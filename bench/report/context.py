@@ -44,12 +44,14 @@ def _word(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def environment(doc: Doc, paths: list[Path]) -> None:
-    """Where each run ran and with which settings, as two readable tables (a column per run)."""
+def environment(doc: Doc, paths: list[Path], selected: dict[str, str] | None = None) -> None:
+    """Where each run ran and with which settings, as two readable tables (a column per run). A run
+    restricted to one environment (``RUN%NAME``) shows that environment's packages, not the parent's."""
     doc.heading("Environment and settings")
-    envs = [RunFolder(p).environment() for p in paths]
+    selected = selected or {}
+    envs = [_environment_of(RunFolder(p), selected.get(p.name)) for p in paths]
     configs = [RunFolder(p).config() for p in paths]
-    names = [f"`{p.name}`" for p in paths]
+    names = [f"`{p.name}%{selected[p.name]}`" if p.name in selected else f"`{p.name}`" for p in paths]
     doc.table(["machine", *names], _machine_rows(envs), "environment")
     rows = [[label, *(_word(c.get(key)) for c in configs)] for key, label in SETTINGS if any(key in c for c in configs)]
     grown = [_splits(RunFolder(p), c) for p, c in zip(paths, configs)]
@@ -60,6 +62,14 @@ def environment(doc: Doc, paths: list[Path]) -> None:
     doc.table(["setting", *names], rows, "settings")
     for path, env in zip(paths, envs):
         controls(doc, path, env)
+
+
+def _environment_of(folder: RunFolder, name: str | None) -> dict:
+    env = folder.environment()
+    if name is None:
+        return env
+    built = (folder.info().get("environments") or {}).get(name) or {}
+    return {**env, "packages": built.get("packages") or {}}
 
 
 def _machine_rows(envs: list[dict]) -> list[list]:

@@ -65,7 +65,7 @@ MLFLOW_DIR = "mlflow"
 def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> dict:
     """Every record of every named run, with its ``run_id`` (no deduplication: that is the statistics' business)."""
     loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
-    name = file_name("+".join(p.name for p in loaded.paths), limit=190) + ".parquet"
+    name = file_name(loaded.file_stem(), limit=190) + ".parquet"
     # A user's --out is one named file; the default goes to bench's own reports folder. Never through a link.
     target = Path(out) if out else Path(results_dir) / "reports" / name
     if target.exists() and target.is_dir():
@@ -77,7 +77,7 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     except ImportError as err:
         raise UserError(f"Writing Parquet needs pyarrow ({err}): pip install pyarrow") from None
     path = folder.write(target.name, buffer.getvalue())
-    return {"path": str(path), "rows": len(loaded.frame), "run_ids": [p.name for p in loaded.paths]}
+    return {"path": str(path), "rows": len(loaded.frame), "run_ids": loaded.names}
 
 
 # -- MLflow -----------------------------------------------------------------------------------

@@ -89,6 +89,13 @@ def _problems(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> list[gate.Pr
             problems.append(gate.Problem(gate.ERRORED, f"{_label(key)}: {errored} split(s)"))
         elif key_t not in ok_groups:
             problems.append(gate.Problem(gate.NOTHING, f"{_label(key)}: not in B"))
+    # The other way round: groups B measured whose baseline never did (every A trial errored or timed out).
+    a_groups = set(map(tuple, a_ok[keys].astype(str).to_numpy().tolist()))
+    a_failed = a[a["status"].isin(FAILED)]
+    for key, g in a_failed.groupby(keys, sort=True):
+        key_t = tuple(map(str, key if isinstance(key, tuple) else (key,)))
+        if key_t in ok_groups and key_t not in a_groups:
+            problems.append(gate.Problem(gate.A_ERRORED, f"{_label(key)}: {len(g)} split(s)"))
     return problems
 
 
@@ -167,13 +174,20 @@ def read_calibration(folder: RunFolder) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+#: Fewest degrees of freedom (repeats - 1) of a run-to-run variance that may gate separate runs: from two or
+#: three repeats the estimate is often near 0, and a variance of 0 would make separate runs look paired.
+MIN_VARIANCE_DF = 4
+
+
 def run_variance_from(data: dict, source: str) -> RunVariance:
+    """The variances of a calibration with at least :data:`MIN_VARIANCE_DF` degrees of freedom."""
     found = {}
     for column, entry in (data.get("run_variance") or {}).items():
         if (
             isinstance(entry, dict)
             and isinstance(entry.get("var"), (int, float))
             and isinstance(entry.get("df"), (int, float))
+            and entry["df"] >= MIN_VARIANCE_DF
         ):
             found[column] = (float(entry["var"]), float(entry["df"]))
     return RunVariance(source, found)
@@ -189,12 +203,20 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
             from bench.errors import UserError
 
             raise UserError(f"Run {folder.run_id!r} holds no calibration results; run `bench calibrate`.")
-        return run_variance_from(data, folder.run_id)
+        variance = run_variance_from(data, folder.run_id)
+        if not variance.by_column:
+            from bench.errors import UserError
+
+            raise UserError(f"Calibration {folder.run_id!r} has too few repeats to estimate the run-to-run variance "
+                            f"(needs {MIN_VARIANCE_DF + 1} or more): run `bench calibrate` (5 repeats).")  # fmt: skip
+        return variance
     if _machine(env_a) != _machine(env_b):
         return None
     for path in reversed(run_dirs(results_dir, kind="calibration")):
         folder = RunFolder(path)
         data = read_calibration(folder)
-        if data is not None and _machine(folder.environment()) == _machine(env_a) and data.get("run_variance"):
-            return run_variance_from(data, folder.run_id)
+        if data is not None and _machine(folder.environment()) == _machine(env_a):
+            variance = run_variance_from(data, folder.run_id)
+            if variance.by_column:  # a calibration of too few repeats is passed over, not used
+                return variance
     return None

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis import history
+from bench.analysis import steps as steps_mod
 from bench.analysis.load import load_runs
 from bench.errors import UserError
 from bench.record import label_of
@@ -33,6 +34,12 @@ class History:
     steps: list[dict]
     points: pd.DataFrame
     markdown: Path
+    #: Fewest points of any series: under steps.MIN_POINTS no step can be decided.
+    fewest: int = 0
+
+    @property
+    def decidable(self) -> bool:
+        return self.fewest >= steps_mod.MIN_POINTS
 
 
 def _interval(row: pd.Series) -> str:
@@ -71,12 +78,14 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
     names = runs or [p.name for p in run_dirs(results_dir, kind="matrix")]
     if len(names) < 2 and not any("%" in n for n in names):
         raise UserError(f"bench history needs at least two runs (or a run with environments); found {len(names)}.")
-    loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False)
+    loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False, split_environments=False)
     frame = history.series(loaded, by, metrics)
+    fewest = int(frame.groupby(["metric", "dataset", "adapter", "device"]).size().min()) if not frame.empty else 0
     plots.register_colours(loaded.frame)
     steps = history.steps(frame) if not frame.empty else []
     doc = Doc("History")
-    doc.para(f"{len(loaded.folders)} run(s), ordered by {'when they ran' if by in ('time', 'commit') else by + ' version'}. "
+    n_points = frame["point"].nunique() if not frame.empty else 0
+    doc.para(f"{n_points} point(s) from {len(loaded.folders)} run(s), ordered by {'when they ran' if by in ('time', 'commit') else by + ' version'}. "
              "Each point: the geometric mean over the run's splits with its 95% interval. Steps: a piecewise-constant fit "
              "weighted by each point's uncertainty plus the spread between runs, every step kept only when its "
              "after/before interval (Bonferroni over the candidate steps) excludes 1.")  # fmt: skip
@@ -84,7 +93,11 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
     doc.table(["metric", "dataset", "adapter", "device", "before", "after", "after/before [interval]"],
               [[label_of(s["metric"], unit=False), s["dataset"], s["adapter"], s["device"], s["before"], s["run"],
                 f"{fmt(s['value'])} [{fmt(s['low'])}, {fmt(s['high'])}]"] for s in steps], "steps")  # fmt: skip
-    if not steps:
+    if fewest < steps_mod.MIN_POINTS:
+        doc.para(f"Cannot decide: a series has {fewest} point(s), and telling a step from the spread between runs "
+                 f"takes at least {steps_mod.MIN_POINTS}. For two versions in one run, `bench compare RUN%a RUN%b` "
+                 "pairs their splits and decides.")  # fmt: skip
+    elif not steps:
         doc.para("No step: no change stands out from the noise between these runs.")
     for metric, g in frame.groupby("metric", sort=False) if not frame.empty else []:
         doc.heading(label_of(metric))
@@ -96,7 +109,7 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
         )
     markdown = out.write("HISTORY.md", doc.markdown(out.path))
     out.write("history.html", doc.html())
-    return History(doc, steps, frame, markdown)
+    return History(doc, steps, frame, markdown, fewest)
 
 
 def json_data(result: History) -> dict:
@@ -106,4 +119,4 @@ def json_data(result: History) -> dict:
          "high": math.exp(r["log_mean"] + Z95 * r["se"]) if math.isfinite(r["se"]) else None, "n": int(r["n"])}
         for _, r in result.points.iterrows()
     ]  # fmt: skip
-    return {"steps": result.steps, "points": points, "markdown": str(result.markdown)}
+    return {"steps": result.steps, "points": points, "decidable": result.decidable, "markdown": str(result.markdown)}

@@ -262,13 +262,15 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
     with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'
         for builder in builders():
             site.pages += builder(site)
+    # Every page rendered first, then written together: a run that cannot be read leaves no half site.
     js = plotly_js()
     if js is not None:
-        target.write(ASSET, js)
+        target.stage(ASSET, js)
     for page in site.pages:
         depth = page.path.count("/")
         script = "../" * depth + ASSET if js is not None else None
-        target.write(page.path, _back(page.doc, depth).html(script=script))
-    target.write("index.html", index(site).html(script=None))
+        target.stage(page.path, _back(page.doc, depth).html(script=script))
+    target.stage("index.html", index(site).html(script=None))
+    target.commit()
     return {"out": str(target.path), "index": str(target.path / "index.html"), "runs": len(folders),
             "pages": [{"kind": p.kind, "title": p.title, "path": p.path, "run_id": p.run_id} for p in site.pages]}  # fmt: skip

@@ -113,9 +113,12 @@ def check_plan(plan: Plan) -> Plan:
             f"--splits must be at least {gate.MIN_PAIRS} (the gate decides nothing from fewer pairs). Got {plan.splits}."
         )
     if not plan.slowdowns or any(not (math.isfinite(s) and 0 < s <= 10) for s in plan.slowdowns):
-        raise UserError(f"--slowdowns must be fractions in (0, 10], e.g. 0.15,0.25. Got {list(plan.slowdowns)}.")
+        shown = ",".join(f"{100 * x:g}" for x in plan.slowdowns)
+        raise UserError(f"--slowdowns must be percentages in (0, 1000], e.g. 15,25. Got {shown}.")
     if len({side_name(s) for s in plan.slowdowns}) != len(plan.slowdowns):
-        raise UserError(f"--slowdowns must differ by at least 1%. Got {list(plan.slowdowns)}.")
+        raise UserError(
+            f"--slowdowns must differ by at least 1%. Got {','.join(f'{100 * x:g}' for x in plan.slowdowns)}."
+        )
     if not (math.isfinite(plan.fail_above) and plan.fail_above >= 0):
         raise UserError(f"--fail-above must be a percentage >= 0. Got {plan.fail_above}.")
     if any(not 0 <= r < plan.repeats for r in plan.disturbed):

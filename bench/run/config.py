@@ -264,8 +264,12 @@ def read_toml(path: str | Path) -> dict:
     from bench.store.safefs import read_bytes
 
     path = Path(path)
+    bare = "/" not in str(path) and not str(path).endswith(".toml")
+    if bare and os.path.lexists(path) and str(path) in builtin_names():
+        raise UserError(f"--config {path}: both a built-in config and a file in this folder; say which: "
+                        f"--config ./{path} for the file, or rename it to use the built-in.")  # fmt: skip
     if not os.path.lexists(path):
-        builtin = builtin_config_path(str(path)) if "/" not in str(path) and not str(path).endswith(".toml") else None
+        builtin = builtin_config_path(str(path)) if bare else None
         if builtin is None or not builtin.is_file():
             raise UserError(f"Config file {path} does not exist (built-in configs: {', '.join(builtin_names())}).")
         path = builtin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,10 +143,14 @@ def synthetic_params(source: str) -> dict:
     params: dict = dict(SYNTHETIC_KEYS)
     body = source.partition(":")[2]
     bad = f"Bad synthetic dataset {source!r}"
+    given: set[str] = set()
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, eq, value = part.partition("=")
         if not eq or key not in SYNTHETIC_KEYS:
             raise UserError(f"{bad}: expected key=value pairs among {', '.join(SYNTHETIC_KEYS)}; got {part!r}.")
+        if key in given:
+            raise UserError(f"{bad}: {key} is given twice.")
+        given.add(key)
         try:
             number = float(value)
             if not number.is_integer():
@@ -207,6 +212,7 @@ def _read_table(source: str) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt", ".tsv"):
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            _unique_header(path, sep="\t" if suffix == ".tsv" else ",")
         else:
             raise UserError(f"Dataset file {path}: unsupported format {suffix!r}; use .csv, .tsv or .parquet.")
     except UserError:
@@ -218,6 +224,19 @@ def _read_table(source: str) -> pd.DataFrame:
     if frame.empty:
         raise UserError(f"Dataset file {path} has no data rows.")
     return frame
+
+
+def _unique_header(path: str | os.PathLike[str], sep: str) -> None:
+    """pandas renames a repeated column (``x``, ``x.1``): refuse instead, the file's columns are ambiguous."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle, delimiter=sep), [])
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise UserError(
+            f"Dataset file {path}: column name(s) repeated in the header: {', '.join(map(repr, repeated))}."
+        )
 
 
 def _from_file(spec: DatasetSpec) -> Dataset:

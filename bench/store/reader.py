@@ -292,6 +292,11 @@ def resolve_run(run: str, results_dir: str | Path) -> Path:
     return RunFolder.resolve(run, results_dir).path
 
 
+#: Settings a resume may change: limits, not what is measured (every record keeps the limits it ran
+#: under), so a run whose trials timed out can be retried with a longer timeout.
+LIMITS = ("trial_timeout_s", "startup_timeout_s")
+
+
 def check_reusable(path: Path, run_id: str, config: dict, kind: str, results_dir: Path | None = None) -> bool:
     """Whether ``path`` is an existing run to resume; UserError if it cannot be used at all. Reads only."""
     safefs.check_results_dir(results_dir or path.parent.parent)
@@ -310,14 +315,17 @@ def check_reusable(path: Path, run_id: str, config: dict, kind: str, results_dir
             "Use another --run-id to run the same configuration again."
         )
     if not (path / "config.json").exists():
+        if folder.records_path.exists() and folder.records_path.stat().st_size > 0:
+            raise UserError(f"Run {run_id!r} holds records but no config.json (damaged): its settings are unknown, "
+                            "so it cannot be resumed. Use another --run-id.")  # fmt: skip
         return False
     if folder.kind() != kind:
         raise UserError(f"Run {run_id!r} is a {folder.kind()} run, not a {kind} run; use another --run-id.")
     stored = folder.config()
     folder.environment()
     folder.records()  # a damaged record is reported now, before anything is written
-    if stored != config:
-        changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+    changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k) and k not in LIMITS)
+    if changed:
         raise UserError(
             f"Run {run_id!r} exists with a different config (differs in: {', '.join(changed)}). "
             "Use another --run-id, or the same settings to resume it."

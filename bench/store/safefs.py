@@ -61,6 +61,10 @@ def disk_error(err: OSError, path: Path | str) -> UserError:
     if err.errno == errno.ELOOP:
         return UserError(f"Refusing to write {path}: it is (or passes through) a symbolic link.")
     if err.errno == errno.ENOTDIR:
+        # A folder opened without following links answers ENOTDIR when it is a link: say so.
+        parts = Path(path).parts
+        if any(os.path.islink(Path(*parts[: i + 1])) for i in range(len(parts))):
+            return UserError(f"Refusing to write {path}: it is (or passes through) a symbolic link.")
         return UserError(f"Cannot write {path}: a part of its path is a file, not a folder.")
     return UserError(f"Cannot write {path}: {err.strerror or err}.")
 

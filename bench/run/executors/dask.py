@@ -42,6 +42,8 @@ PRELOAD = "bench.run.executors._dask_preload"
 
 #: How long a given scheduler has to answer before the run gives up (one line, nothing written).
 CONNECT_S = 10.0
+#: How long a host's control may take (a fresh process, imports, the timed spans) before it is left out.
+CONTROL_TIMEOUT_S = 120.0
 
 
 def _import_distributed() -> Any:
@@ -231,12 +233,15 @@ class DaskExecutor(Executor):
         """The control measured on each host of the cluster (one worker each, one at a time), by hostname."""
         assert self.client is not None
         out = {}
-        for host, workers in sorted(self._hosts.items()):
+        # The workers as they are now: one that died during the run (and its nanny's replacement, under a
+        # new address) must not be asked, or the task waits forever for a worker that is gone.
+        for host, workers in sorted(workers_by_host(self.client).items()):
             future = self.client.submit(control_task, threads, span_s, workers=[sorted(workers)[0]], allow_other_workers=False,
                                         pure=False, key=f"control-{host}-{time.time_ns()}")  # fmt: skip
             try:
-                measured = future.result()
-            except Exception:  # a host that cannot measure has no control; its trials still run
+                measured = future.result(timeout=CONTROL_TIMEOUT_S + 20 * span_s)
+            except Exception:  # a host that cannot measure (or not in time) has no control; its trials still run
+                future.cancel()
                 continue
             if measured:
                 out[host] = measured
