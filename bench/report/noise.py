@@ -175,6 +175,10 @@ def order_section(doc: Doc, ok: pd.DataFrame) -> Orders:
         if "order_seed" in ok.columns
         else []
     )
+    if not seeds:  # records from before the seeded order: every round ran in the same order
+        doc.para("These records predate the seeded random order: the adapters ran in the same order in every round, "
+                 "so an order effect cannot be told apart from the adapter's own. Not tested.")  # fmt: skip
+        return Orders()
     doc.para(
         "The adapters of each round ran in a seeded random order (`order_seed`"
         + (f" {', '.join(map(str, seeds))}" if seeds else "")
@@ -259,7 +263,7 @@ def cautions(ok: pd.DataFrame, noisy: list[tuple[str, str, float]], floors: dict
 def read_with_care(doc: Doc, items: list[Caution]) -> None:
     if not items:
         return
-    doc.heading("Measurements to read with care", 3)
+    doc.heading("Measurements to read with care")
     doc.para("Grouped by kind and ranked by how many they concern. Advice: close other programs, keep `threads` at or "
              "below the physical cores, raise the timing budgets, or run more splits (`bench run --until-precise`).")  # fmt: skip
     doc.bullets([c.line() for c in items])
