@@ -166,8 +166,9 @@ def test_bad_calibrate_flags_are_one_line_and_nothing_is_written(tmp_path, capsy
 
 @pytest.mark.slow
 def test_bench_calibrate_end_to_end_and_compare_finds_its_run_variance(tmp_path):
-    """Two repeats of a fake adapter (A, A, +50%): the stored summary, CALIBRATION.md, --report, and bench
-    compare of two separate runs on this machine using the calibration's run-to-run variance."""
+    """Five repeats of a fake adapter (A, A, +50%; the fewest whose run-to-run variance may gate separate
+    runs): the stored summary, CALIBRATION.md, --report, and bench compare of two separate runs on this
+    machine using the calibration's run-to-run variance."""
     import json
     import os
     import subprocess
@@ -182,16 +183,16 @@ def test_bench_calibrate_end_to_end_and_compare_finds_its_run_variance(tmp_path)
         return subprocess.run([sys.executable, "-m", "bench", *args, "--results-dir", results], cwd=root, env=env,
                               capture_output=True, text=True, timeout=600)  # fmt: skip
 
-    done = bench("calibrate", "--adapters", "fake-ok", "--repeats", "2", "--splits", "5", "--slowdowns", "50",
+    done = bench("calibrate", "--adapters", "fake-ok", "--repeats", "5", "--splits", "5", "--slowdowns", "50",
                  "--disturbed", "2", "--run-id", "cal")  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "False alarms, A/A inside one run" in done.stdout and "50% slower: " in done.stdout
     info = json.loads((tmp_path / "results/runs/cal/run.json").read_text())
-    assert info["kind"] == "calibration" and info["calibration"]["aa"]["n"] == 2
+    assert info["kind"] == "calibration" and info["calibration"]["aa"]["n"] == 5
     assert info["calibration"]["plan"]["disturbed"] == [1] and "fit_wall_s" in info["calibration"]["run_variance"]
     assert (tmp_path / "results/reports/cal/CALIBRATION.md").exists()
     again = bench("calibrate", "--report", "cal", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["calibration"]["aa"]["n"] == 2
+    assert again.returncode == 0 and json.loads(again.stdout)["calibration"]["aa"]["n"] == 5
     for run_id in ("one", "two"):
         ran = bench("run", "--adapters", "fake-ok", "--splits", "5", "--devices", "cpu", "--run-id", run_id)
         assert ran.returncode == 0, ran.stderr[-1000:]

@@ -97,8 +97,9 @@ curves = false
 """
 
 
-def _ratio(cell: str) -> float:
-    return float(cell.split(" ")[0])
+def _ratio(cell: str | dict) -> float:
+    """A ratio cell: an interval as data (``{"value", "low", "high"}``) or its text (``1.9 [1.7, 2.1]``)."""
+    return float(cell["value"]) if isinstance(cell, dict) else float(str(cell).split(" ")[0])
 
 
 def _run_in(group: Path, args: list[str], env: dict) -> subprocess.CompletedProcess:
@@ -130,7 +131,7 @@ def test_a_machine_slowed_by_a_cpu_quota_raw_ratios_follow_it_normalised_stay_ne
     out = subprocess.run([sys.executable, "-m", "bench", "compare", "fast", "slow", "--results-dir", results, "--json",
                           "--out", str(tmp_path / "cmp")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    tables = {t["name"]: t["rows"] for t in json.loads(out.stdout)["tables"]}
+    tables = {t["name"]: by_label(t) for t in json.loads(out.stdout)["tables"]}
     fits = [r for r in tables["ratios"] if r["metric"] == "fit time (B/A)"]
     assert len(fits) == 2
     for row in fits:
@@ -166,3 +167,9 @@ def test_rank_agreement_bootstrap_is_the_percentiles_of_resampled_taus():
     assert math.isnan(ties.tau)  # every adapter equally fast on A: no ranking to agree with
     with pytest.raises(ValueError, match="need at least two adapters and one split, the same shape on both sides"):
         rank_agreement(["a", "b"], [[1.0], [2.0]], [[1.0, 2.0], [1.0, 2.0]])
+
+
+def by_label(table: dict) -> list[dict]:
+    """A ``--json`` table's rows keyed by the column labels the report shows (the JSON keys are snake_case)."""
+    labels = {c["key"]: c["label"] for c in table["columns"]}
+    return [{labels.get(k, k): v for k, v in row.items()} for row in table["rows"]]

@@ -46,7 +46,8 @@ def test_readme_main_commands_run_and_leave_git_status_clean(tmp_path):
     # `bench run`'s default matrix takes minutes; two splits of the LR take the same paths through the store.
     _bench(clone, "run", "--adapters", "sklearn-lr", "--splits", "2", "--run-id", "mine")
     _bench(clone, "report")
-    _bench(clone, "compare", "mine", "mine")
+    _bench(clone, "run", "--adapters", "sklearn-lr", "--splits", "2", "--run-id", "mine-again")
+    _bench(clone, "compare", "mine", "mine-again")  # a run against itself is refused: nothing to compare
     _bench(clone, "export", "mine", "--to", "parquet")
     _bench(clone, "scale", "--sizes", "100,200", "--adapters", "sklearn-lr", "--run-id", "mine-scale")
     assert (clone / "results" / "reports" / "mine" / "REPORT.md").exists()

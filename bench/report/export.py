@@ -128,9 +128,10 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
             pass
     except OSError as err:
         raise UserError(f"MLflow tracking server {uri} is not reachable: {err.strerror or err}.") from None
-    # Later failures: a few quick retries, not MLflow's default minutes of backoff.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    # A server that accepts and never answers: one bounded request, not MLflow's default minutes of backoff
+    # (only where the user has not chosen otherwise).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 
 def _ms(value: Any) -> int | None:

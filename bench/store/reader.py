@@ -67,12 +67,16 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A folder bench made (it has its config or kind file, and only bench's files), or an empty one."""
+    """A folder bench made (only bench's files: with its config or kind file, or, killed while being set up,
+    without records yet), or an empty one."""
     names = {child.name for child in path.iterdir()}
     if not names:
         return True
     ours = {n for n in names if n in RUN_FILES or (n.startswith(".") and n.endswith(".tmp"))}
-    return names == ours and bool(names & {"config.json", "run.json"})
+    if names != ours:
+        return False
+    # A run killed while its folder was being set up holds only some of bench's files and no records yet.
+    return bool(names & {"config.json", "run.json"}) or RECORDS not in names
 
 
 def _complete(line: bytes) -> bool:
