@@ -10,25 +10,33 @@ from the noise. Choices here, and why:
   standard error (from its splits). Runs also differ from each other by more
   than their own splits say (machine state, the day's speed), so each point's
   variance is its own plus a between-run variance ``tau^2`` estimated from the
-  history itself (method of moments, as in a random-effects meta-analysis).
-  Without it, every small day-to-day shift would look like a step.
+  history itself. Without it, every small day-to-day shift would look like a
+  step. The first estimate comes from the squared successive differences
+  without the largest one (a step moves one difference; the spread of the
+  whole series would count the step as noise and hide it), corrected for
+  dropping it; once the steps are
+  placed, ``tau^2`` is estimated again within the segments (method of moments,
+  as in a random-effects meta-analysis) and the steps placed again.
 - **Optimal partitioning** (exact dynamic programming) of the weighted sum of
   squares with a penalty of ``2 log n + 2`` per step, about what the best of
   ``n - 1`` candidate positions gains by chance.
 - **Every step is then tested**: the ratio of the weighted means after and
   before, with a normal interval from their standard errors at the
-  Bonferroni level over the candidate steps (``alpha / m``); a step is kept
+  Bonferroni level over the ``n - 1`` candidate positions (``alpha / m``,
+  since the steps shown were selected among them); a step is kept
   only when that interval excludes 1, so the interval shown is the one the
   decision used.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import integrate
 from scipy import stats as sps
 
 ALPHA = 0.05
@@ -57,6 +65,31 @@ def between_variance(y: np.ndarray, var: np.ndarray, segments: list[tuple[int, i
         df += end - start - 1
         c += float(np.sum(w) - np.sum(w**2) / np.sum(w))
     return max(0.0, (q - df) / c) if c > 0 else 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def trimmed_chi2_mean(m: int) -> float:
+    """E[mean of the m - 1 smallest of m chi-squared(1) draws]: the bias of dropping the largest difference."""
+    if m < 2:
+        return 1.0
+    def order_mean(i: int) -> float:  # the i-th smallest of m: density m!/((i-1)!(m-i)!) F^(i-1) (1-F)^(m-i) f
+        coef = math.exp(math.lgamma(m + 1) - math.lgamma(i) - math.lgamma(m - i + 1))
+        return integrate.quad(lambda x: x * coef * sps.chi2.cdf(x, 1) ** (i - 1) * sps.chi2.sf(x, 1) ** (m - i)
+                              * sps.chi2.pdf(x, 1), 0, math.inf)[0]  # fmt: skip
+
+    return sum(order_mean(i) for i in range(1, m)) / (m - 1)
+
+
+def successive_variance(y: np.ndarray, own: np.ndarray) -> float:
+    """tau^2 from the squared successive differences without the largest one (where a step would be), corrected
+    for dropping it, less the points' own variance, floored at 0. For d ~ N(0, 2 sigma^2), d^2 / (2 sigma^2) is
+    chi-squared(1)."""
+    d2 = np.sort(np.diff(y) ** 2)
+    if len(d2) == 0:
+        return 0.0
+    kept = d2[:-1] if len(d2) > 1 else d2
+    sigma2 = float(np.mean(kept)) / (2 * (trimmed_chi2_mean(len(d2)) if len(d2) > 1 else 1.0))
+    return max(0.0, sigma2 - float(np.median(own)))
 
 
 def _segment_cost(y: np.ndarray, w: np.ndarray, start: int, end: int) -> float:
@@ -106,13 +139,15 @@ def detect_steps(log_values: Sequence[float], std_errors: Sequence[float], alpha
         return []
     floor = max(float(np.nanmedian(se[se > 0])) if np.any(se > 0) else 1e-3, 1e-6) * 1e-3
     own = np.maximum(np.nan_to_num(se, nan=floor), floor) ** 2
-    tau2 = between_variance(y, own, [(0, n)])
+    # First guess of tau^2 from successive differences: a step moves one difference only, which is dropped
+    # (the spread of the whole series would count the step itself as noise and hide it).
+    tau2 = successive_variance(y, own)
     starts = partition(y, own + tau2, 2 * math.log(n) + 2)
     tau2 = between_variance(y, own, _segments(starts, n))  # the noise once the steps are taken out
     var = own + tau2
     starts = partition(y, var, 2 * math.log(n) + 2)
     segments = _segments(starts, n)
-    m = max(1, len(segments) - 1)
+    m = n - 1  # every position between two points was a candidate: the steps shown were selected among them
     z = float(sps.norm.ppf(1 - alpha / (2 * m)))
     steps = []
     for (a0, a1), (b0, b1) in zip(segments[:-1], segments[1:]):
