@@ -82,6 +82,9 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
 
 # -- MLflow -----------------------------------------------------------------------------------
 def _mlflow() -> Any:
+    # A plain folder as --tracking-uri is MLflow's file store, which MLflow 3 refuses unless allowed:
+    # the user named it, so allow it (the default store is SQLite).
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
