@@ -89,3 +89,17 @@ def tiny_figures(monkeypatch) -> None:
         "draw",
         lambda ok, acc, extras, fig_dir: {"Accuracy per adapter": (fig_dir / "accuracy.png").stage(b"\x89PNG")},
     )
+
+
+#: Timing settings of the slow end-to-end tests that compare runs: a few calls each, no curves, no serving.
+TINY_TIMING = """[timing]
+warmup = 1
+latency_min_calls = 20
+latency_budget_s = 0.01
+stock_min_calls = 2
+stock_budget_s = 0.01
+batch_sizes = [1]
+throughput_budget_s = 0.01
+serving = false
+curves = false
+"""

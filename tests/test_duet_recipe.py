@@ -16,27 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.invariants import TINY_TIMING
 from tests.test_sources import make_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = """
+CONFIG = (
+    """
 adapters = ["fake-project"]
 devices = ["cpu"]
 splits = 5
 trial_timeout_s = 120
-[timing]
-warmup = 1
-latency_min_calls = 20
-latency_budget_s = 0.01
-stock_min_calls = 2
-stock_budget_s = 0.01
-batch_sizes = [1]
-throughput_budget_s = 0.01
-serving = false
-curves = false
-control_span_s = 0.05
 """
+    + TINY_TIMING
+    + """control_span_s = 0.05
+"""
+)
 
 
 def test_the_ci_recipe_a_duet_of_a_git_ref_and_the_working_tree_fails_a_slower_candidate(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from bench.analysis import noise
 from bench.analysis.ranks import rank_agreement
 from bench.report.machines import normalised_text
+from tests.invariants import TINY_TIMING
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
@@ -79,22 +80,15 @@ def _remove(path: Path) -> None:
         time.sleep(0.1)  # waiting for the kernel to reap the run's processes, not synchronising with them
 
 
-CONFIG = """
+CONFIG = (
+    """
 adapters = ["fake-busy", "fake-busier"]
 devices = ["cpu"]
 splits = 4
 trial_timeout_s = 120
-[timing]
-warmup = 1
-latency_min_calls = 20
-latency_budget_s = 0.01
-stock_min_calls = 2
-stock_budget_s = 0.01
-batch_sizes = [1]
-throughput_budget_s = 0.01
-serving = false
-curves = false
 """
+    + TINY_TIMING
+)
 
 
 def _ratio(cell: str | dict) -> float:

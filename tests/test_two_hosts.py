@@ -22,26 +22,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.invariants import TINY_TIMING
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = """
+CONFIG = (
+    """
 adapters = ["fake-busy", "fake-ok"]
 devices = ["cpu"]
 splits = 3
 trial_timeout_s = 120
-[timing]
-warmup = 1
-latency_min_calls = 20
-latency_budget_s = 0.01
-stock_min_calls = 2
-stock_budget_s = 0.01
-batch_sizes = [1]
-throughput_budget_s = 0.01
-serving = false
-curves = false
-control_span_s = 0.05
 """
+    + TINY_TIMING
+    + """control_span_s = 0.05
+"""
+)
 
 
 def _ip(*args: str) -> subprocess.CompletedProcess:
