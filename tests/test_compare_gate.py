@@ -104,7 +104,7 @@ def test_inconclusive_when_b_errored_where_a_was_ok(tmp_path, capsys):
 def test_inconclusive_when_a_metric_is_missing(tmp_path, capsys):
     _duet(tmp_path, {}, drop={"torch-mlp": ("latency",)})
     code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
-    assert code == 5 and "a metric missing: " in line and "iris/torch-mlp/cpu predict p50: in A, not in B" in line
+    assert code == 5 and "a gated metric missing: " in line and "iris/torch-mlp/cpu predict p50: in A, not in B" in line
 
 
 def test_separate_runs_need_the_machines_run_to_run_variance(tmp_path, capsys):
@@ -145,15 +145,25 @@ def test_bad_accuracy_drop_is_one_line(tmp_path, capsys, flag):
     assert err.count("\n") == 1 and "--fail-accuracy-drop must be accuracy points" in err
 
 
-def test_a_duet_says_which_ratios_are_within_its_noise_floor(tmp_path, capsys):
+def test_a_duet_shows_no_noise_floor_and_no_normalisation_separate_runs_do(tmp_path, capsys):
+    """The between-round noise floor and the control ratio say nothing about a ratio paired inside one run."""
     _duet(tmp_path, {"torch-mlp": (1.3, 0.0)})
     rounds = [{"python_loop_ms": 2.0 * f, "numpy_matmul_1t_ms": 0.5 * f} for f in (1.0, 1.05, 0.95, 1.1, 0.9, 1.0)]
     (tmp_path / "runs" / "duet" / "control.json").write_text(json.dumps({"rounds": rounds}))
-    assert (
-        main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
-    )
+    args = ["--results-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--json"]
+    assert main(["compare", "duet%base", "duet%head", *args]) == 0
+    data = json.loads(capsys.readouterr().out)
     text = next((tmp_path / "o").glob("COMPARE-*.md")).read_text()
-    assert "the run's own (both sides ran in it)" in text
-    lr = next(line for line in text.splitlines() if "iris/sklearn-lr/cpu" in line and "fit time (B/A)" in line)
-    torch = next(line for line in text.splitlines() if "iris/torch-mlp/cpu" in line and "fit time (B/A)" in line)
-    assert "within the noise floor" in lr and "within the noise floor" not in torch
+    assert "noise floor" not in text.replace("no noise floor", "") and "normalised by the control" not in text
+    [pair] = data["comparisons"]
+    assert pair["relation"] == "duet" and pair["noise_floor"] is None and pair["control_ratio"] is None
+    assert all(r["normalised"] is None for r in pair["rows"])
+    # two separate runs: the same ratios are normalised and the floor applies
+    for run, fit in (("main", 1.0), ("branch", 1.02)):
+        path = write_run(tmp_path, run, [record("torch-mlp", s, 0.95, fit=fit + 0.01 * s) for s in range(6)])
+        (path / "control.json").write_text(json.dumps({"rounds": rounds}))
+    assert main(["compare", "main", "branch", *args]) == 0
+    [pair] = json.loads(capsys.readouterr().out)["comparisons"]
+    fit = next(r for r in pair["rows"] if r["column"] == "fit_wall_s")
+    assert pair["relation"] == "separate" and pair["noise_floor"] > 0 and fit["normalised"]["interval"]
+    assert "within the noise floor" in fit["verdict"]

@@ -212,7 +212,7 @@ def test_lines_list_at_most_three_and_say_how_many_more():
         "INCONCLUSIVE (exit 5): B's trials errored where A's were ok: 4 (p0; p1; p2; and 1 more)"
     )
     mixed = gate.decide([_ratio("lr", [1.0, 1.2, 1.05])], [gate.Problem(gate.MISSING, "m")])
-    assert gate.line(mixed).startswith("INCONCLUSIVE (exit 5): a metric missing: 1 (m); too few pairs: 1 (lr fit time ")
+    assert gate.line(mixed).startswith("INCONCLUSIVE (exit 5): a gated metric missing: 1 (m); too few pairs: 1 (lr fit time ")
 
 
 def test_decide_states_alpha_and_the_smallest_detectable_ranges():
@@ -238,3 +238,54 @@ def test_decide_states_alpha_and_the_smallest_detectable_ranges():
 def test_one_sided_power_for_one_degree_of_freedom_at_a_tiny_level():
     nc = gate.one_sided_noncentrality(1, 0.0005)  # far in the tail: the search must widen its bracket
     assert sps.nct.sf(sps.t.ppf(1 - 0.0005, 1), 1, nc) == pytest.approx(0.80, abs=1e-9)
+
+
+# -- the cases the gate's reasons name, exact counts, the sequential levels ------------------------------------
+
+
+def test_beyond_the_threshold_but_not_after_holm_is_named_as_such():
+    """1.14x [1.11, 1.16] against 1.1x lies beyond the threshold: undecided only because of Holm, and says so."""
+    beyond = _ratio("a", [1.10, 1.19, 1.12, 1.18, 1.12, 1.16])  # 1.14x [90%: 1.11x, 1.18x], raw p 0.015
+    others = [_ratio(f"b{i}", [1.0, 1.2, 1.05, 1.15, 0.98, 1.1]) for i in range(40)]
+    v = gate.decide([beyond, *others])
+    j = v.judged[0]
+    assert j.tested.p_fail < 0.05 <= j.p_holm and j.state == "undecided" and j.reason == gate.BEYOND
+    assert v.outcome == gate.INCONCLUSIVE and "beyond the threshold, not shown after Holm: 1 (a fit time 1.14x" in gate.line(v)
+    assert gate.decide([beyond]).outcome == gate.FAIL  # alone, its raw p is its Holm p
+
+
+def test_the_fail_decision_uses_holms_p_never_the_raw_p():
+    tests = [_ratio(f"g{i}", [1.10, 1.19, 1.12, 1.18, 1.12, 1.16]) for i in range(30)]  # raw p 0.015 each
+    v = gate.decide(tests)
+    assert all(j.tested.p_fail < 0.05 for j in v.judged) and all(j.p_holm >= 0.05 for j in v.judged)
+    assert v.outcome == gate.INCONCLUSIVE and not v.failures
+
+
+def test_four_pairs_decide_nothing():
+    v = gate.decide([_ratio("lr", [2.0, 2.01, 1.99, 2.0])])
+    assert gate.MIN_PAIRS == 5 and v.outcome == gate.INCONCLUSIVE and v.reasons == {gate.TOO_FEW: 1}
+    assert gate.decide([_ratio("lr", [2.0, 2.01, 1.99, 2.0, 2.02])]).outcome == gate.FAIL
+
+
+def _count(worse: list[float], threshold: float = 0.0) -> gate.Measured:
+    return gate.Measured("g", "parameters", tuple(worse), threshold, gate.EXACT, scale=1.0, unit="")
+
+
+def test_a_count_is_gated_by_an_exact_rule():
+    same = gate.one_sided(_count([0.0] * 3))  # a deterministic count, identical: no statistics needed
+    assert same.method == "exact" and same.reason is None and (same.low, same.high) == (0.0, 0.0)
+    assert gate.decide([_count([0.0] * 3)]).outcome == gate.PASS  # three splits are enough for an exact rule
+    grown = gate.decide([_count([12.0] * 5)])
+    assert grown.outcome == gate.FAIL and "g parameters +12 on every split, a rise > 0" in gate.line(grown)
+    assert grown.m == 0  # no p-value: not a member of Holm's family
+    assert gate.decide([_count([12.0, 0.0, 3.0], threshold=12)]).outcome == gate.PASS  # within 12, on every split
+    assert gate.decide([_count([13.0, 0.0], threshold=12)]).outcome == gate.FAIL
+
+
+def test_sequential_levels_sum_to_alpha_and_shrink_with_each_look():
+    from bench.analysis.policy import spent
+
+    levels = [spent(k) for k in range(1, 10_000)]
+    assert levels[0] == pytest.approx(0.025) and levels[1] == pytest.approx(0.05 / 6)
+    assert sum(levels) < 0.05 and sum(levels) == pytest.approx(0.05, rel=1e-3)
+    assert all(a > b for a, b in zip(levels, levels[1:]))

@@ -74,9 +74,10 @@ def test_every_schema_is_published_and_valid(capsys):
 def test_report_and_compare_json_are_typed(results, capsys, tmp_path):
     report = run_json(capsys, "report", "a", "--results-dir", str(results), "--out", str(tmp_path / "r"), "--json")
     validate("report", report)
-    acc = next(t for t in report["tables"] if t["name"] == "accuracy")
+    acc = next(t for t in report["tables"] if t["name"] == "quality")
     cell = acc["rows"][0]["accuracy_mean"]
-    assert set(cell) == {"value", "low", "high"} and all(isinstance(cell[k], float) for k in cell)
+    assert set(cell) == {"value", "interval", "level"} and isinstance(cell["value"], float) and cell["level"] == 0.95
+    assert len(cell["interval"]) == 2 and all(isinstance(x, float) for x in cell["interval"])
     assert isinstance(acc["rows"][0]["splits"], int) and not keys_are_snake(report)
     assert report["findings"] and report["sections"][0]["anchor"]
     compared = run_json(
@@ -84,6 +85,14 @@ def test_report_and_compare_json_are_typed(results, capsys, tmp_path):
     )
     validate("compare", compared)
     assert not keys_are_snake(compared)
+    gated = run_json(capsys, "compare", "a", "b", "--results-dir", str(results), "--out", str(tmp_path / "c"), "--json",
+                     "--fail-above", "10", code=5)  # fmt: skip
+    validate("compare", gated)
+    rows = gated["comparisons"][0]["rows"]
+    fit = next(r for r in rows if r["metric"] == "fit")
+    assert isinstance(fit["estimate"]["value"], float) and fit["gate"]["threshold"] == 10.0
+    assert fit["gate"]["decision"] == "undecided" and "run-to-run variance" in fit["gate"]["reason"]
+    assert all(isinstance(r["pairs"], int) for r in rows)
 
 
 def test_scale_export_and_publish_json(results, capsys, tmp_path):

@@ -71,3 +71,44 @@ def test_the_read_side_names_no_built_in_adapter():
                     if any(name in node.value for name in BUILTIN) or node.value == "numpy-reference":
                         found.append((rel, node.lineno, node.value[:60]))
     assert found == []
+
+
+# -- the metric registry is the only place a metric is named ----------------------------------------------------
+#: Where a metric's record field or column may be spelled: the registry (and its record migration), the worker
+#: that measures them, and the vocabulary of meanings.
+SPELLS_METRICS = ("bench/record.py", "bench/metrics.py", "bench/measure/")
+#: Strings that equal a metric's name but are not ours: scikit-learn's own scoring name.
+NOT_OURS = {("adapters/sklearn_lr.py", "accuracy")}
+
+
+def _metric_names() -> tuple[set[str], list[str]]:
+    from bench.record import METRICS
+
+    names = {m.column for m in METRICS if not m.keyed} | {m.path[0] for m in METRICS if m.path[0] != "metrics"}
+    return names, [m.prefix for m in METRICS if m.keyed]
+
+
+def _registry_lookups(tree: ast.AST) -> set[int]:
+    """Constants passed to the registry's lookup by short name (``role("fit")``): a name, not a field."""
+    return {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "role" for a in n.args}
+
+
+def test_no_module_spells_a_metric_field_name():
+    """Tables, comparisons, the gate and exports iterate the registry or ask it by role (``role("fit")``); a field
+    renamed in bench/record.py then needs no other change in bench/ or adapters/."""
+    names, prefixes = _metric_names()
+    found = []
+    for folder in ("bench", "adapters"):
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = str(path.relative_to(ROOT))
+            if rel.startswith(SPELLS_METRICS):
+                continue
+            tree = ast.parse(path.read_text())
+            skip = _docstrings(tree) | _registry_lookups(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                    v = node.value
+                    keyed = any(v.startswith(p) and (v == p or v[len(p) :].isdigit()) for p in prefixes)
+                    if (v in names or keyed) and (rel, v) not in NOT_OURS:
+                        found.append((rel, node.lineno, v))
+    assert found == []

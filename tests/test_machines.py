@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from bench.analysis import noise
+from bench.analysis.comparison import normalised_ratio
 from bench.analysis.ranks import rank_agreement
-from bench.report.machines import normalised_text
+from bench.record import metric_for
 from tests.invariants import TINY_TIMING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +48,12 @@ def test_normalised_ratio_divides_times_and_multiplies_throughputs():
     control = noise.control_ratio([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])  # B's machine twice as slow, exactly
     assert control.ratio == pytest.approx(2.0) and control.var_log == 0
     logs = np.log(np.array([2.0, 2.2, 1.8182, 2.0]))  # every time twice as long (geometric mean 2.000)
-    assert normalised_text(logs, True, control) == "1 [0.884, 1.13]"
-    assert normalised_text(-logs, False, control) == "1 [0.884, 1.13]"  # throughput halved: normalised 1
-    assert normalised_text(logs, True, None) == "-"
+    fit, tput = metric_for("fit_wall_s"), metric_for("tput_1")
+    for metric, sign in ((fit, 1), (tput, -1)):  # a throughput halved: normalised 1 as well
+        e = normalised_ratio(sign * logs, metric, control)
+        assert (round(e.value, 3), round(e.low, 3), round(e.high, 3)) == (1.0, 0.884, 1.132)
+    no_control = noise.control_ratio([], [])
+    assert normalised_ratio(logs, fit, no_control) is None
 
 
 def _cgroup(quota_us: int) -> Path:

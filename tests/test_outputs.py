@@ -49,8 +49,8 @@ def test_version_and_json_everywhere(results, capsys):
     assert main(["report", "r1", "--results-dir", str(results), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     names = {t["name"] for t in report["tables"]}
-    assert {"accuracy", "significance", "time", "trials"} <= names
-    acc = next(t for t in report["tables"] if t["name"] == "accuracy")["rows"]
+    assert {"quality", "significance", "time", "trials"} <= names
+    acc = next(t for t in report["tables"] if t["name"] == "quality")["rows"]
     assert {r["adapter"] for r in acc} == {"sklearn-lr", "torch-mlp:seed"}
 
 

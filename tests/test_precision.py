@@ -104,3 +104,77 @@ def test_precision_edges():
     assert splits_needed(1, 0.5, 0.1) == 2
     assert mean_width([1.0, 2.0, 0.0]) == mean_width([1.0, 2.0]) < math.inf  # a zero is no time: left out
     assert ratio_width([1.0, 1.0], [1.1, 1.2]) < math.inf and ratio_width([], []) == math.inf
+
+
+# -- a duet: the sequential gate ------------------------------------------------------------------------------------
+def _duet_config(splits: int = 5) -> Config:
+    from bench.run.config import EnvironmentSpec
+
+    return Config(adapters=(AdapterSpec("sklearn-lr"),), splits=splits,
+                  environments=(EnvironmentSpec("base", ("x==1",)), EnvironmentSpec("head", ("x==2",))))  # fmt: skip
+
+
+def _duet_run(store, factor: float, noise: float, seed: int = 0):
+    """A run_once that writes both environments' records split by split (head's fit time ``factor`` x base's)."""
+    rng = np.random.default_rng(seed)
+    draws = [(1 + noise * rng.standard_normal(), 1 + noise * rng.standard_normal()) for _ in range(500)]
+    calls = []
+
+    def run_once(cfg):
+        done = {(r["split_seed"], r.get("environment")) for r in store.folder.records()}
+        calls.append(cfg.splits)
+        for s in range(cfg.splits):
+            for env, f in (("base", 1.0), ("head", factor)):
+                if (s, env) not in done:
+                    rec = record("sklearn-lr", s, 0.95, fit=f * draws[s][env == "head"], environment=env)
+                    rec["trial_id"] += f"%{env}"
+                    rec["latency"] = {**rec["latency"], "p50_us": 100.0 * f * draws[s][env == "head"]}
+                    rec["throughput_sps"] = {"1": 1e4 / (f * draws[s][env == "head"])}
+                    store.append(rec)
+
+    return run_once, calls
+
+
+def test_a_duet_with_nothing_changed_passes_at_its_first_look(tmp_path):
+    from bench.analysis.policy import GatePolicy
+    from bench.run.precision import run_until_decided
+
+    config = _duet_config()
+    with RunStore.open(tmp_path, "d", config.to_dict(), {"machine_id": "m"}) as store:
+        run_once, calls = _duet_run(store, 1.0, 0.01)
+        said: list[str] = []
+        _, info = run_until_decided(config, store, GatePolicy.from_options(fail_above=10), 300, run_once, said.append)
+    assert info["outcome"] == "PASS" and info["looks"] == 1 and calls == [6] and info["level"] == pytest.approx(0.025)
+    assert said[-1].startswith("Until decided: PASS at look 1 (alpha 0.025)")
+    stored = json.loads((tmp_path / "runs" / "d" / "run.json").read_text())["until_precise"]
+    assert stored["outcome"] == "PASS" and stored["looks"] == 1
+
+
+def test_a_noisy_duet_adds_splits_look_by_look_at_shrinking_levels_until_it_decides(tmp_path):
+    from bench.analysis.policy import GatePolicy
+    from bench.run.precision import run_until_decided
+
+    config = _duet_config()
+    with RunStore.open(tmp_path, "n", config.to_dict(), {"machine_id": "m"}) as store:
+        run_once, calls = _duet_run(store, 1.3, 0.12, seed=3)
+        said: list[str] = []
+        _, info = run_until_decided(config, store, GatePolicy.from_options(fail_above=10), 3600, run_once, said.append)
+    assert info["outcome"] == "FAIL" and info["looks"] >= 2 and calls == sorted(calls) and calls[0] == 6
+    assert info["level"] == pytest.approx(0.05 / (info["looks"] * (info["looks"] + 1)))
+    assert any("look 1 at alpha 0.025" in s and "adding" in s for s in said)
+
+
+def test_a_duet_stopped_by_its_budget_says_what_more_would_decide(tmp_path, monkeypatch):
+    import bench.run.precision as precision
+    from bench.analysis.policy import GatePolicy
+
+    clock = iter(range(0, 10_000, 100))  # every reading 100 s later: the first look uses the whole budget
+    monkeypatch.setattr(precision.time, "monotonic", lambda: next(clock))
+    config = _duet_config()
+    with RunStore.open(tmp_path, "b", config.to_dict(), {"machine_id": "m"}) as store:
+        run_once, _ = _duet_run(store, 1.08, 0.06, seed=1)
+        _, info = precision.run_until_decided(config, store, GatePolicy.from_options(fail_above=10), 100, run_once,
+                                              lambda _: None)  # fmt: skip
+    assert info["outcome"] == "INCONCLUSIVE" and info["stopped"] == "time budget"
+    assert info["more_splits"] is None or info["more_splits"] > 0
+    assert "raise --max-time" in precision.decision_text(info) or "would not decide" in precision.decision_text(info)

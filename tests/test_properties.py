@@ -356,12 +356,14 @@ NUMBER = st.none() | st.floats(allow_nan=False, allow_infinity=False)
 JSON = st.recursive(NUMBER | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
                     max_leaves=8)  # fmt: skip
+FRACTION = st.none() | st.floats(0.0, 1.0)
+POSITIVE = st.none() | st.floats(0.0, 1e300)
 RECORD_FIELDS = {
     "status": st.sampled_from(rec.STATUSES), "reason": st.text(max_size=20), "dataset": st.text(max_size=8),
-    "split_seed": st.integers(0, 2**31), "accuracy": NUMBER, "fit_wall_s": NUMBER, "warnings": st.lists(st.text(max_size=5), max_size=3),
-    "latency": st.dictionaries(st.sampled_from(["p50_us", "p90_us", "n"]), NUMBER, max_size=3),
+    "split_seed": st.integers(0, 2**31), "accuracy": FRACTION, "fit_wall_s": POSITIVE, "warnings": st.lists(st.text(max_size=5), max_size=3),
+    "latency": st.dictionaries(st.sampled_from(["p50_us", "p90_us", "n"]), POSITIVE, max_size=3),
     "params": st.dictionaries(st.text(max_size=5), JSON, max_size=3),
-    "throughput_sps": st.dictionaries(st.sampled_from(["1", "32"]), NUMBER, max_size=2), "stratify": st.booleans(),
+    "throughput_sps": st.dictionaries(st.sampled_from(["1", "32"]), POSITIVE, max_size=2), "stratify": st.booleans(),
 }  # fmt: skip
 
 
@@ -381,3 +383,42 @@ def test_records_read_back_equal_the_records_written(tmp_path_factory, many):
             store.append(record)
             written.append(rec.as_dict(record))
     assert read_records(store.records_path) == written
+
+
+#: Every built-in metric with a bounded valid range, and where in a record it lives.
+BOUNDED = [m for m in rec.METRICS if m.valid is not None and (m.valid[0] > float("-inf") or m.valid[1] < float("inf"))]
+
+
+@st.composite
+def impossible(draw: st.DrawFn) -> tuple[rec.Metric, dict]:
+    """A record field holding a value outside its metric's valid range (an accuracy of 1.7, a negative time)."""
+    metric = draw(st.sampled_from(BOUNDED))
+    low, high = metric.valid
+    if metric.kind == "count":  # whole numbers (some count fields are typed int)
+        value = draw(st.integers(max_value=int(low) - 1))
+        head, *rest = metric.path
+        return metric, {head: {rest[0]: value} if rest else value}
+    sides = [st.floats(max_value=low, exclude_max=True, allow_nan=False, allow_infinity=False)] if low > float("-inf") else []
+    sides += [st.floats(min_value=high, exclude_min=True, allow_nan=False, allow_infinity=False)] if high < float("inf") else []
+    value = draw(st.one_of(sides))
+    head, *rest = metric.path
+    key = "32" if rest == ["*"] else (rest[0] if rest else None)
+    return metric, {head: {key: value} if key else value}
+
+
+@settings(max_examples=EXAMPLES)
+@given(impossible())
+def test_an_impossible_metric_value_is_refused_on_read_in_one_line(tmp_path_factory, case):
+    """Each metric's valid range (in the registry) is checked on every read: the line, the field and the value."""
+    from bench.errors import UserError
+    from bench.store.reader import read_records
+
+    metric, fields = case
+    path = tmp_path_factory.mktemp("range") / "records.jsonl"
+    good = {"schema_version": rec.SCHEMA_VERSION, "trial_id": "t0", "status": "ok"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "trial_id": "t1", **fields}) + "\n")
+    with pytest.raises(UserError) as err:
+        read_records(path)
+    text = str(err.value)
+    assert "\n" not in text and f"{path}:2:" in text and f"field {metric.path[0]!r}" in text
+    assert "outside its valid range" in text

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.record import RAW_FIELDS, SCHEMA_VERSION
 from bench.report.build import write_report
 from bench.report.compare import compare_runs
 
@@ -18,12 +19,12 @@ ENV = {"machine_id": "m1", "hostname": "a", "cpu": {"model": "CPU A", "logical_c
 
 def record(adapter, split, acc, fit=1.0, status="ok", device="cpu", **extra):
     rec = {
-        "schema_version": 1, "trial_id": f"iris/{adapter}/{device}/split-{split:02d}", "dataset": "iris",
+        "schema_version": SCHEMA_VERSION, "trial_id": f"iris/{adapter}/{device}/split-{split:02d}", "dataset": "iris",
         "adapter": adapter, "device": device, "split_seed": split, "init_seed": split, "status": status,
     }  # fmt: skip
     if status == "ok":
         rec.update(
-            accuracy=acc, f1_macro=acc, log_loss=0.1, fit_wall_s=fit, cold_predict_s=0.01, n_train=75, n_test=75,
+            accuracy=min(max(acc, 0.0), 1.0), f1_macro=min(max(acc, 0.0), 1.0), log_loss=0.1, fit_wall_s=fit, cold_predict_s=0.01, n_train=75, n_test=75,
             latency={"p50_us": 100.0 * fit, "p90_us": 120.0, "p99_us": 150.0, "n": 300},
             stock_latency={"p50_us": 200.0, "p90_us": 220.0, "p99_us": 250.0, "n": 20},
             throughput_sps={"1": 1e4, "32": 1e5}, latency_raw_ns=[100_000] * 5, stock_latency_raw_ns=[200_000] * 5,
@@ -40,7 +41,12 @@ def write_run(root, run_id, records, env=ENV):
         json.dumps({"splits": 8, "test_size": 0.5, "adapters": [{"name": a} for a in adapters]})
     )
     (path / "environment.json").write_text(json.dumps(env))
-    (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    # As a run of today's schema stores them: per-call durations in raw.jsonl, apart from the records.
+    raw = [{"trial_id": r["trial_id"], **{k: r[k] for k in RAW_FIELDS if k in r}} for r in records]
+    kept = [{k: v for k, v in r.items() if k not in RAW_FIELDS} for r in records]
+    (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    if any(len(r) > 1 for r in raw):
+        (path / "raw.jsonl").write_text("".join(json.dumps(r) + "\n" for r in raw if len(r) > 1))
     return path
 
 
@@ -82,7 +88,7 @@ def test_report_sections_and_verdicts(run_dir):
     assert "Nadeau-Bengio" in text
     out = path.parent
     assert out == run_dir / "reports" / "r1"  # a user's report never overwrites the committed reference
-    for name in ("accuracy.png", "fit-time.png", "latency.png", "throughput.png", "accuracy-vs-fit-time.png"):
+    for name in ("accuracy-per-split.png", "fit-time.png", "latency-distribution.png", "throughput.png", "accuracy-vs-fit-time.png"):
         assert (out / "figures" / name).stat().st_size > 1000
     assert (out / "summary.csv").exists() and (out / "trials.csv").exists()
 
@@ -106,7 +112,7 @@ def test_report_bad_inputs_are_one_line_errors(run_dir, tmp_path, capsys):
     assert "records.jsonl:2: not a valid record" in capsys.readouterr().err
     future = write_run(tmp_path / "future", "r3", [{**record("a", 0, 0.9), "schema_version": 7}])
     assert main(["report", "--results-dir", str(future.parent.parent)]) == 1
-    assert "schema_version 7" in capsys.readouterr().err
+    assert "record schema 7" in capsys.readouterr().err
     assert main(["report", "--results-dir", str(tmp_path / "empty")]) == 1
     assert "No runs under" in capsys.readouterr().err
 
@@ -148,7 +154,8 @@ def test_one_run_two_machines_split_and_compared(tmp_path):
                 0.95,
                 fit=fit + 0.01 * s,
                 hostname=host,
-                pinned_host=host,
+                pinned_host=host,  # the version-1 spelling of host, read as host
+                schema_version=1,
                 workers_on_host=2,
                 machine_id=host,
             )

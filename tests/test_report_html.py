@@ -15,7 +15,7 @@ import pytest
 
 import bench
 from bench.report.document import Doc, cell_value, column_keys
-from bench.report.tables import fmt, fmt_ci
+from bench.report.tables import fmt, fmt_ci, fmt_range
 from tests.test_report import record, write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -86,7 +86,7 @@ def test_figures_sit_beside_their_tables_and_findings_come_from_the_tables(repor
             assert before[1].name == block[1].beside
     markdown = report.markdown.read_text()
     assert markdown.index("## Findings") < markdown.index("**Contents**") < markdown.index("## Accuracy")
-    assert markdown.index("| iris ") < markdown.index("figures/accuracy.png")  # the PNG right after its table
+    assert markdown.index("| iris ") < markdown.index("figures/accuracy-per-split.png")  # the PNG right after its table
     assert "none of the 1 differences is significant" in markdown
     assert "measurements-to-read-with-care" in markdown
 
@@ -101,9 +101,10 @@ def test_read_with_care_is_grouped_and_short(report):
 
 
 def test_cells_keep_their_numbers_and_keys_are_stable():
-    assert cell_value(fmt_ci(0.96812, 0.93, 0.99)) == {"value": 0.96812, "low": 0.93, "high": 0.99}
+    assert cell_value(fmt_ci(0.96812, 0.93, 0.99)) == {"value": 0.96812, "interval": [0.93, 0.99], "level": 0.95}
     assert cell_value(fmt(1234.5)) == 1234.5 and cell_value("1,137") == 1137 and cell_value("-") is None
-    assert cell_value("4.49 [4.1, 4.91]") == {"value": 4.49, "low": 4.1, "high": 4.91}
+    assert cell_value("4.49 [4.1, 4.91]") == {"value": 4.49, "interval": [4.1, 4.91], "level": 0.95}
+    assert cell_value(fmt_range(2.0, 1.5, 2.5)) == {"value": 2.0, "interval": [1.5, 2.5], "level": "IQR"}
     assert cell_value("not significant; detectable: 0.075") == "not significant; detectable: 0.075"
     keys = column_keys(
         ["accuracy - sklearn-lr [95% CI]", "p", "p (Holm)", "batch 32 (samples/s)", "ratio to x [95% CI]"]
@@ -111,7 +112,9 @@ def test_cells_keep_their_numbers_and_keys_are_stable():
     assert keys == ["accuracy_difference", "p", "p_holm", "batch_32", "ratio_to_baseline"]
     doc = Doc("t").table(["adapter", "accuracy [95% CI]"], [["a", fmt_ci(0.9, 0.8, 1.0)], ["b", fmt(0.5)]], "x")
     rows = doc.data()["tables"][0]["rows"]
-    assert rows[1]["accuracy"] == {"value": 0.5, "low": None, "high": None}  # one shape per column
+    assert rows[1]["accuracy"] == {"value": 0.5, "interval": None, "level": None}  # one shape per column
+    gate = Doc("g").table(["metric", "B vs A [90%]"], [["fit", "1.14x [1.11x, 1.16x]"]], "g").data()["tables"][0]
+    assert gate["rows"][0]["b_vs_a"] == {"value": 1.14, "interval": [1.11, 1.16], "level": 0.9}
 
 
 def _browser(*args: str, profile: Path) -> subprocess.CompletedProcess:

@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analysis import gate
+from bench.analysis import comparison, gate, runvariance
 from bench.analysis.load import load_runs
 from bench.errors import UserError
-from bench.report import gating
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 
@@ -99,8 +98,8 @@ def test_history_of_two_points_cannot_decide_and_unknown_packages_are_refused(du
 def test_a_calibration_of_too_few_repeats_never_gates_separate_runs():
     few = {"run_variance": {"fit_wall_s": {"var": 0.0, "df": 1.0}}}
     enough = {"run_variance": {"fit_wall_s": {"var": 0.01, "df": 4.0}}}
-    assert gating.run_variance_from(few, "cal1").by_column == {}
-    assert gating.run_variance_from(enough, "cal2").by_column == {"fit_wall_s": (0.01, 4.0)}
+    assert runvariance.run_variance_from(few, "cal1").by_column == {}
+    assert runvariance.run_variance_from(enough, "cal2").by_column == {"fit_wall_s": (0.01, 4.0)}
 
 
 def test_a_baseline_that_never_ran_is_named_as_such(tmp_path):
@@ -111,9 +110,9 @@ def test_a_baseline_that_never_ran_is_named_as_such(tmp_path):
         [dict(dataset="iris", adapter="lr", device="cpu", split_seed=s, status="timeout") for s in range(5)]
     )
     b = pd.DataFrame([dict(dataset="iris", adapter="lr", device="cpu", split_seed=s, status="ok") for s in range(5)])
-    problems = gating._problems(a, b, keys)
+    problems = comparison.status_problems(a, b, keys)
     assert [p.reason for p in problems] == [gate.A_ERRORED]
-    assert gating._problems(b, a, keys)[0].reason == gate.ERRORED
+    assert comparison.status_problems(b, a, keys)[0].reason == gate.ERRORED
 
 
 def test_a_run_without_its_config_is_not_resumed_and_limits_may_change(tmp_path):

@@ -21,11 +21,18 @@ worsening against the threshold (not against 0) decide:
   one-sided p below :data:`ALPHA` (its one-sided 95% upper bound below the
   threshold). All of them must pass, which is an intersection-union test:
   its error rate is at most ALPHA without a multiplicity correction.
-- **INCONCLUSIVE** otherwise, with the reasons: an interval across the
-  threshold, too few pairs (fewer than :data:`MIN_PAIRS`), and the problems
-  the caller found before testing (nothing matched, B's trials errored
-  where A's were ok, a metric missing, run-to-run variance unknown for two
-  separate runs). Inconclusive never passes.
+- **INCONCLUSIVE** otherwise, with the reasons, each naming its case: an
+  interval across the threshold; an interval beyond the threshold that Holm's
+  adjustment did not let through (the raw one-sided p is below alpha, the
+  adjusted one is not); too few pairs (fewer than :data:`MIN_PAIRS`); and the
+  problems the caller found before testing (nothing matched, B's trials errored
+  where A's were ok, a gated metric missing on one side, run-to-run variance
+  unknown for two separate runs). Inconclusive never passes.
+
+A **count** (a model's parameters, epochs: deterministic, no noise) is gated
+by an exact rule instead: its per-split worsening is B - A in units (A - B when
+higher is better); it FAILs when any split is worse by more than the threshold
+and PASSes when none is. It takes no part in Holm's family (it has no p-value).
 
 The standard error of the mean worsening is ``sqrt(var * (1/J + correction)
 + extra_var)``: ``correction`` is Nadeau and Bengio's ``n_test/n_train`` for
@@ -71,14 +78,18 @@ NOTHING = "nothing matched"
 ERRORED = "B's trials errored where A's were ok"
 #: The baseline could not be measured: nothing to gate against (not "nothing matched": the trials match).
 A_ERRORED = "A's trials errored where B's were ok"
-MISSING = "a metric missing"
+MISSING = "a gated metric missing"
+#: The two sides were not made on the same splits (another test size, an adapter name backed by another class).
+SPLITS_DIFFER = "the sides differ"
 RUN_VARIANCE = "run-to-run variance unknown"
 TOO_FEW = "too few pairs"
 ACROSS = "interval across the threshold"
+#: Beyond the threshold by its own one-sided test, but not after Holm's adjustment over the family.
+BEYOND = "beyond the threshold, not shown after Holm"
 #: The order reasons are listed in: what stops any test first, then what a test could not decide.
-REASONS = (NOTHING, ERRORED, A_ERRORED, MISSING, RUN_VARIANCE, TOO_FEW, ACROSS)
+REASONS = (SPLITS_DIFFER, NOTHING, ERRORED, A_ERRORED, MISSING, RUN_VARIANCE, TOO_FEW, BEYOND, ACROSS)
 
-RATIO, DIFFERENCE = "ratio", "difference"
+RATIO, DIFFERENCE, EXACT = "ratio", "difference", "exact"
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class Measured:
     worse: tuple[float, ...]
     #: The worsening beyond which B fails, in the same units.
     threshold: float
-    #: ``ratio`` (worsening is a log ratio) or ``difference`` (accuracy, as a fraction).
+    #: ``ratio`` (worsening is a log ratio), ``difference`` (accuracy, as a fraction) or ``exact`` (a count, in units).
     kind: str = RATIO
     #: Whether a larger raw value is worse (times) or better (throughput, accuracy); for display.
     lower_is_better: bool = True
@@ -102,6 +113,9 @@ class Measured:
     extra_df: float = math.inf
     #: Why no test should be made (e.g. run-to-run variance unknown); None: test it.
     blocked: str | None = None
+    #: How a difference or count is shown: worsening x ``scale`` in ``unit`` (accuracy: x100, points).
+    scale: float = 100.0
+    unit: str = "points"
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,9 @@ def one_sided(m: Measured, alpha: float = ALPHA) -> Tested:
     if not w:
         return Tested(m, 0, math.nan, reason=NOTHING)
     mean = statistics.fmean(w)
+    if m.kind == EXACT:  # deterministic: every split either is worse by more than the threshold or is not
+        worst = max(w)
+        return Tested(m, n, mean, 0.0, math.nan, math.nan, math.nan, min(w), worst, "exact", m.blocked)
     reason = m.blocked or (TOO_FEW if n < MIN_PAIRS else None)
     if n == 1:
         return Tested(m, 1, mean, reason=reason)
@@ -195,19 +212,23 @@ def as_ratio(worse: float, lower_is_better: bool) -> float:
 
 
 def in_terms(t: Tested, value: float) -> float:
-    """A worsening as the metric reads: B/A for a ratio, B - A in points for accuracy."""
-    if t.measured.kind == RATIO:
-        return as_ratio(value, t.measured.lower_is_better)
-    return 0.0 - value * 100  # 0.0 - 0.0 is +0.0: no '-0 points'
+    """A worsening as the metric reads: B/A for a ratio; B - A for a difference (points for accuracy) or a count."""
+    m = t.measured
+    if m.kind == RATIO:
+        return as_ratio(value, m.lower_is_better)
+    signed = value if m.lower_is_better else 0.0 - value  # 0.0 - 0.0 is +0.0: no '-0 points'
+    return signed * m.scale
 
 
 def shown(t: Tested, value: float) -> str:
-    """A worsening as text: a B/A ratio (``1.31x``) or an accuracy difference in points (``-2.5 points``)."""
+    """A worsening as text: a B/A ratio (``1.31x``), a difference (``-2.5 points``) or a count change (``+12``)."""
     if math.isnan(value):
         return "-"
     if t.measured.kind == RATIO:
         return f"{in_terms(t, value):.3g}x"
-    return f"{in_terms(t, value):+.2g} points"
+    unit = f" {t.measured.unit}" if t.measured.unit else ""
+    number = f"{in_terms(t, value):+,.0f}" if t.measured.kind == EXACT else f"{in_terms(t, value):+.2g}"
+    return number + unit
 
 
 def estimate_text(t: Tested) -> str:
@@ -216,24 +237,29 @@ def estimate_text(t: Tested) -> str:
         return shown(t, t.mean)
     if t.method == "sign":
         return f"{shown(t, t.mean)} on every split"
+    if t.method == "exact":
+        return f"{shown(t, t.high)} at worst" if t.low != t.high else f"{shown(t, t.high)} on every split"
     low, high = sorted((t.low, t.high), key=lambda w: in_terms(t, w))
     return f"{shown(t, t.mean)} [90%: {shown(t, low)}, {shown(t, high)}]"
 
 
 def threshold_text(m: Measured) -> str:
-    """The gated limit in the metric's terms: ``B/A > 1.1x`` or ``a drop > 2 points``."""
+    """The gated limit in the metric's terms: ``B/A > 1.1x``, ``a drop > 2 points`` or ``a rise > 0``."""
     if m.kind == RATIO:
         return f"{'B/A >' if m.lower_is_better else 'B/A <'} {as_ratio(m.threshold, m.lower_is_better):.3g}x"
-    return f"a drop > {m.threshold * 100:g} points"
+    change = "a rise" if m.lower_is_better else "a drop"
+    unit = f" {m.unit}" if m.unit else ""
+    return f"{change} > {m.threshold * m.scale:g}{unit}"
 
 
 def detectable_text(t: Tested, value: float) -> str:
-    """The detectable worsening as a percentage (ratios) or points (accuracy)."""
+    """The detectable worsening as a percentage (ratios) or in the difference's unit (points for accuracy)."""
     if math.isnan(value):
         return "-"
     if t.measured.kind == RATIO:
         return f"{math.exp(value) - 1:.0%}"
-    return f"{value * 100:.2g} points"
+    unit = f" {t.measured.unit}" if t.measured.unit else ""
+    return f"{value * t.measured.scale:.2g}{unit}"
 
 
 # -- the verdict -------------------------------------------------------------------------------
@@ -293,10 +319,23 @@ def holm_level(m: int, alpha: float = ALPHA) -> float:
     return alpha / max(m, 1)
 
 
+def _state(t: Tested, p_holm: float, alpha: float) -> tuple[str, str | None]:
+    """One metric's decision and, when undecided, which case it is."""
+    if t.reason is not None:
+        return "undecided", t.reason
+    if t.method == "exact":
+        return ("fail", None) if t.high > t.measured.threshold else ("pass", None)
+    if p_holm < alpha:
+        return "fail", None
+    if t.p_pass < alpha:
+        return "pass", None
+    return "undecided", BEYOND if t.p_fail < alpha else ACROSS
+
+
 def decide(measured: Sequence[Measured], problems: Sequence[Problem] = (), alpha: float = ALPHA) -> Verdict:
     """PASS, FAIL or INCONCLUSIVE over every gated metric of a comparison (see the module docstring)."""
     tested = [one_sided(m, alpha) for m in measured]
-    members = [i for i, t in enumerate(tested) if t.reason is None and not math.isnan(t.p_fail)]
+    members = [i for i, t in enumerate(tested) if t.reason is None and t.method != "exact" and not math.isnan(t.p_fail)]
     adjusted = stats.holm([tested[i].p_fail for i in members])
     p_holm = [math.nan] * len(tested)
     for i, p in zip(members, adjusted):
@@ -304,14 +343,7 @@ def decide(measured: Sequence[Measured], problems: Sequence[Problem] = (), alpha
     level = holm_level(len(members), alpha)
     judged = []
     for t, p in zip(tested, p_holm):
-        if t.reason is not None:
-            state, reason = "undecided", t.reason
-        elif p < alpha:
-            state, reason = "fail", None
-        elif t.p_pass < alpha:
-            state, reason = "pass", None
-        else:
-            state, reason = "undecided", ACROSS
+        state, reason = _state(t, p, alpha)
         judged.append(Judged(t, p, state, reason, detectable(t, level)))
     reasons: Counter = Counter(p.reason for p in problems)
     reasons.update(j.reason for j in judged if j.reason is not None)

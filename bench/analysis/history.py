@@ -21,11 +21,16 @@ from bench.analysis.load import Loaded
 from bench.analysis.pairing import per_split
 from bench.analysis.steps import detect_steps
 from bench.errors import UserError
-from bench.record import metric_for
+from bench.record import find_metric, metric_for
+from bench.record import metrics as all_metrics
 from bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
-DEFAULT_METRICS = ("fit_wall_s", "latency_p50_us", "accuracy")
+
+
+def default_metrics() -> tuple[str, ...]:
+    """What history follows by default: the registry's gated-by-default metrics that are one column each."""
+    return tuple(m.short for m in all_metrics() if m.gated and not m.keyed)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,20 @@ def _estimate(values: np.ndarray) -> tuple[float, float, int]:
     return float(logs.mean()), float(logs.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan, n
 
 
-def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = DEFAULT_METRICS) -> pd.DataFrame:
+def columns_of(names: tuple[str, ...], ok: pd.DataFrame) -> list[str]:
+    """The frame columns the named metrics (short names, labels or columns) hold; UserError naming an unknown one."""
+    out = []
+    for name in names:
+        found = find_metric(name)
+        columns = ([found[1]] if found[1] else found[0].expand(ok.columns)) if found else []
+        if not found or not any(c in ok.columns for c in columns):
+            known = ", ".join(m.short for m in all_metrics() for c in m.expand(ok.columns) if ok[c].notna().any())
+            raise UserError(f"No metric {name!r} in these runs. Metrics: {known or 'none'}.")
+        out += [c for c in columns if c in ok.columns and c not in out]
+    return out
+
+
+def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per (metric, dataset, adapter, device, point): log mean, its standard error, the point's order."""
     pts = points(loaded, by)
     ok = loaded.frame[loaded.frame["status"] == "ok"].copy()
@@ -101,9 +119,7 @@ def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = DEFAULT_METRICS) 
     ok["point"] = [pts[(r, e if isinstance(e, str) else None)].label for r, e in zip(ok["run_id"], ok["environment"])]
     rank = {p.label: i for i, p in enumerate(sorted(pts.values(), key=lambda p: p.order))}
     rows = []
-    for metric in metrics:
-        if metric not in ok.columns:
-            raise UserError(f"No metric {metric!r} in these runs. Metrics: fit_wall_s, latency_p50_us, accuracy, ...")
+    for metric in columns_of(metrics or default_metrics(), ok):
         splits = per_split(ok.dropna(subset=[metric]), [*KEYS, "point"], metric)
         for key, g in splits.groupby([*KEYS, "point"], sort=False):
             mean, se, n = _estimate(g[metric].to_numpy(float))

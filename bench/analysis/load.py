@@ -47,6 +47,7 @@ from bench.record import (
     SCALAR_FIELDS,
     SCHEMA_VERSION,
     as_dict,
+    carrying_fields,
     metric_values,
     metrics,
 )
@@ -61,14 +62,12 @@ ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed"
 SPLIT_KEY = ["trial_id", "device", "dataset"]
 TIMESTAMPS = ("started_at", "finished_at")
 #: The flat frame's layout version: change it when flat_row changes, so cached frames are rebuilt.
-FRAME_VERSION = 2
+FRAME_VERSION = 3
 #: Nested fields the flat frame keeps as JSON text (the metrics inside the others are flattened).
 #: Nested fields that are large (per-epoch curves, serving paths): kept out of the frame, read by
 #: :meth:`Loaded.fields` for the sections that need them (and added back by the Parquet export).
 LARGE_FIELDS = ("curve", "serving")
-_JSON_FIELDS = tuple(
-    n for n in NESTED_FIELDS if n not in ("latency", "stock_latency", "throughput_sps", "metrics", *LARGE_FIELDS)
-)
+_JSON_FIELDS = tuple(n for n in NESTED_FIELDS if n not in (*carrying_fields(), "metrics", *LARGE_FIELDS))
 #: Rows decoded before they are turned into a frame chunk (bounds the memory of a first read).
 CHUNK = 5000
 
@@ -86,8 +85,6 @@ def flat_row(record: dict) -> dict:
         if name in record and name not in RAW_FIELDS:
             row[name] = json.dumps(record[name], sort_keys=True)
     row["n_warnings"] = len(record.get("warnings") or [])
-    if "pinned_host" in record and not record.get("host"):
-        row["host"] = record["pinned_host"]  # version-1 spelling
     return row
 
 
@@ -101,7 +98,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host", *metric_columns]:
         if col not in df.columns:
             df[col] = math.nan
-    for col in metric_columns + [c for c in df.columns if c.startswith("tput_")]:
+    for col in metric_columns + keyed_columns(df):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
 
@@ -181,8 +178,9 @@ def finish(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def throughput_columns(df: pd.DataFrame) -> list[str]:
-    return sorted((c for c in df.columns if c.startswith("tput_")), key=lambda c: int(c.split("_")[1]))
+def keyed_columns(df: pd.DataFrame) -> list[str]:
+    """Every column of a keyed metric (throughput per batch size), per metric in key order."""
+    return [c for m in metrics() if m.keyed for c in m.expand(df.columns)]
 
 
 # -- the per-run cache ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from scipy import stats as sps
 
@@ -54,3 +55,24 @@ def splits_needed(n: int, width: float, target: float, cap: float = 2.0) -> int:
         return limit
     goal = math.log1p(target) / math.log1p(width) * _scale(n)
     return next((m for m in range(n + 1, limit) if _scale(m) <= goal), limit)
+
+
+def splits_for_decision(t: Any, level: float, limit: int = 10_000) -> int | None:
+    """Splits at which a gated metric's one-sided test at ``level`` would decide (PASS or FAIL side), if its mean
+    and spread held (a plug-in, as :func:`splits_needed`); None when no number of splits can (its mean sits on
+    the threshold, or the variance that does not shrink with splits is already too large).
+
+    ``t`` is a :class:`bench.analysis.gate.Tested`.
+    """
+    m = t.measured
+    gap = abs(t.mean - m.threshold)
+    if t.method == "sign":  # every split on one side: the exact sign test needs 2^-n < level
+        return max(t.n, math.ceil(math.log2(1 / level)))
+    if t.method != "t" or not gap > 0 or not math.isfinite(t.se):
+        return None
+    within = max(t.se**2 - m.extra_var, 0.0) / (1.0 / t.n + m.correction)  # the per-split variance
+    for n in range(max(t.n, stats.MIN_RATIO_PAIRS), limit + 1):
+        se = math.sqrt(within * (1.0 / n + m.correction) + m.extra_var)
+        if float(sps.t.ppf(1 - level, max(n - 1, 1))) * se <= gap:
+            return n
+    return None

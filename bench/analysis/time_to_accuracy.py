@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.analysis import stats
+from bench.record import role
 
 #: Default target: error at most this share of the error of a uniform guess among the classes.
 TARGET_ERROR_SHARE = 0.10
@@ -59,7 +60,7 @@ def curve_of(record: dict) -> tuple[list[float], list[float]]:
     accuracies = curve.get("test_accuracy")
     if accuracies is not None and len(accuracies):
         return [float(t) for t in curve["train_time_s"]], [float(a) for a in accuracies]
-    return [float(record["fit_wall_s"])], [float(record["accuracy"])]
+    return [float(record[role("fit").column])], [float(record[role("accuracy").column])]
 
 
 def time_held(times: Sequence[float], accuracies: Sequence[float], target: float) -> float:

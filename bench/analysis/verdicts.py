@@ -38,7 +38,10 @@ def _g(x: float) -> str:
 # -- accuracy -----------------------------------------------------------------------------------
 
 
-def accuracy_verdict(test: stats.PairedTest | None, p_holm: float, detectable: float, name: str = "B") -> str:
+def accuracy_verdict(
+    test: stats.PairedTest | None, p_holm: float, detectable: float, name: str = "B", higher: str = "more accurate",
+    lower: str = "less accurate",
+) -> str:  # fmt: skip
     """B against A in words: from the Holm-adjusted p only; "not significant" with what was detectable."""
     if test is None:
         return "too few splits for a test"
@@ -47,7 +50,7 @@ def accuracy_verdict(test: stats.PairedTest | None, p_holm: float, detectable: f
             return "identical on every split"
         return f"constant difference {test.mean_diff:+.3g} on every split (no test possible)"
     if p_holm < stats.ALPHA:
-        return f"{name} {'more' if test.mean_diff > 0 else 'less'} accurate (p < {stats.ALPHA:g} after Holm)"
+        return f"{name} {higher if test.mean_diff > 0 else lower} (p < {stats.ALPHA:g} after Holm)"
     if math.isfinite(detectable):
         return f"not significant after Holm; detectable: {detectable:.2g}"
     return "not significant after Holm"

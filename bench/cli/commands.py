@@ -401,21 +401,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _compare(args)
 
 
+def gate_options(args: argparse.Namespace) -> dict:
+    """The gate options a command was given, by :data:`bench.analysis.policy.OPTIONS` name."""
+    from bench.analysis.policy import OPTIONS
+
+    return {o.name: getattr(args, f"gate_{o.name}", None) for o in OPTIONS}
+
+
 def _compare(args: argparse.Namespace) -> int:
     from bench.report.compare import compare_runs
 
-    result = compare_runs(
-        args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device, fail_above=args.fail_above,
-        equivalence_margin=args.equivalence_margin, fail_accuracy_drop=args.fail_accuracy_drop,
-        calibration=args.calibration,
-    )  # fmt: skip
+    result = compare_runs(args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device,
+                          **gate_options(args))  # fmt: skip
     outcome = result.outcome
     code = {None: EXIT["ok"], "PASS": EXIT["ok"], "FAIL": EXIT["regression"], "INCONCLUSIVE": EXIT["inconclusive"]}[
         outcome
     ]
     if args.json:
-        _json({"command": "compare", **result.doc.data(), "markdown": str(result.path),
-               "regressions": result.regressions,
+        _json({"command": "compare", **result.doc.data(), **result.to_json(), "markdown": str(result.path),
+               "html": str(result.html), "regressions": result.regressions,
                "gate": None if outcome is None else {"outcome": outcome, "lines": result.lines()},
                "exit_status": code})  # fmt: skip
         return code
@@ -502,7 +506,8 @@ def _percent(text: str, what: str) -> float:
 def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines: Any, write: Any, out: Any) -> int:
     path = write(summary, run_id, out)
     if args.json:
-        _json({"run_id": run_id, "calibration": summary, "markdown": str(path)})
+        _json({"command": "calibrate", "run_id": run_id, "calibration": summary, "markdown": str(path),
+               "exit_status": EXIT["ok"]})  # fmt: skip
         return EXIT["ok"]
     for line in lines(summary):
         print("- " + line.replace("**", ""))

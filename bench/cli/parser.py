@@ -266,6 +266,16 @@ def _report_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def gate_arguments(p: Any) -> None:
+    """The gate's options, from their one declaration (:data:`bench.analysis.policy.OPTIONS`)."""
+    from bench.analysis.policy import OPTIONS
+
+    group = p.add_argument_group("the gate (bench.analysis.policy)")
+    for option in OPTIONS:
+        repeat = {"action": "append"} if option.name == "thresholds" else {}
+        group.add_argument(option.flag, dest=f"gate_{option.name}", metavar=option.metavar, help=option.help, **repeat)
+
+
 def _compare_parser(sub: Any) -> None:
     p = _sub(sub, "compare", "compare runs (two machines, versions, CPU vs GPU): B/A ratios with CIs and verdicts; a CI gate", [
         "bench compare laptop server",
@@ -278,27 +288,7 @@ def _compare_parser(sub: Any) -> None:
         help="baseline run, then one or more runs to compare with it (RUN@host: one machine of a run)",
     )
     p.add_argument("--ignore-device", action="store_true", help="match trials across devices (a CPU run vs a GPU run)")
-    p.add_argument(
-        "--fail-above",
-        type=_number,
-        metavar="PCT",
-        help="gate: FAIL (exit 4) when a time, latency or throughput is worse by more than PCT percent with "
-        "confidence (one-sided, Holm), PASS (exit 0) when every one is shown within it, else INCONCLUSIVE (exit 5)",
-    )
-    p.add_argument(
-        "--fail-accuracy-drop",
-        type=_number,
-        metavar="POINTS",
-        help="gate accuracy: FAIL when it drops by more than POINTS percentage points with confidence "
-        "(default with --fail-above: 2)",
-    )
-    p.add_argument(
-        "--calibration",
-        metavar="RUN",
-        help="the bench calibrate run whose run-to-run variance two separate runs need (default: the newest "
-        "calibration of the machine both ran on)",
-    )
-    _margin_argument(p)
+    gate_arguments(p)
     p.add_argument("--results-dir", default="results", help="where runs are stored (default: results)")
     p.add_argument("--out", help="where to write the comparison (default: results/reports)")
     p.add_argument("--json", action="store_true", help="print ratios and verdicts as JSON")

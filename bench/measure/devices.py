@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import platform
 import shutil
 import subprocess
+from pathlib import Path
 
 
 def nvidia_gpus() -> list[dict]:
@@ -51,8 +53,6 @@ def resolve_devices(devices: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def describe_devices() -> list[list]:
     """Rows for ``bench list``: device, present, detail."""
-    from bench.measure.machine import cpu_model
-
     gpus = nvidia_gpus()
     rows = [["cpu", "yes", cpu_model()]]
     if gpus:
@@ -66,3 +66,22 @@ def describe_devices() -> list[list]:
             ]
         )
     return rows
+
+
+def cpu_model() -> str:
+    """The CPU's brand name (py-cpuinfo), the same wherever it is shown."""
+    try:
+        import cpuinfo
+
+        brand = cpuinfo.get_cpu_info().get("brand_raw")
+        if brand:
+            return str(brand)
+    except Exception:  # py-cpuinfo can fail on exotic platforms: fall back to the OS
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -18,7 +18,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.measure.devices import nvidia_gpus
+from bench.measure.devices import cpu_model, nvidia_gpus
 
 #: The harness's own packages; the adapters add theirs (``BenchClassifier.packages``).
 CORE_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "threadpoolctl", "onnxruntime", "dask", "distributed")
@@ -38,25 +38,6 @@ def package_versions() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """The CPU's brand name (py-cpuinfo), the same wherever it is shown."""
-    try:
-        import cpuinfo
-
-        brand = cpuinfo.get_cpu_info().get("brand_raw")
-        if brand:
-            return str(brand)
-    except Exception:  # py-cpuinfo can fail on exotic platforms: fall back to the OS
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def git_commit() -> str | None:
     """The project's git commit, with ``-dirty`` when the tree has changes."""
     root = Path(__file__).resolve().parents[2]

@@ -198,7 +198,7 @@ class Worker:
         self.send({"type": "record", "fields": fields, "raw": raw})
 
     def run_trial(self, trial: Any, serve: bool, raw: dict, rows: dict | None = None) -> dict:
-        from bench.measure.machine import cpu_model
+        from bench.measure.devices import cpu_model
         from bench.measure.trial import measure_trial
         from bench.run.settings import TimingSettings
 

@@ -20,6 +20,7 @@ from bench.analysis import stats, verdicts
 from bench.analysis.family import Assessed, assess
 from bench.analysis.family import comparison_key as family_key
 from bench.analysis.pairing import Unpaired, pair, per_split, split_conflicts
+from bench.record import metrics, role
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_ci, fmt_p
 
@@ -71,12 +72,15 @@ def _n(g: pd.DataFrame, column: str) -> int:
 
 
 def accuracy_table(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
-    """Mean accuracy per dataset x adapter x device with its corrected interval; returns those numbers."""
+    """Mean accuracy per dataset x adapter x device with its corrected interval, then every other quality metric of the
+    registry (macro-F1, log loss, plugins'); returns the accuracy numbers."""
     doc.para(CI_DEFINITION)
+    quality = role("accuracy")
+    others = [(m, c) for m in metrics() if m.table == "quality" and m is not quality for c in m.expand(ok.columns)]
     rows, out = [], []
-    splits = per_split(ok, KEYS, "accuracy")
+    splits = per_split(ok, KEYS, quality.column)
     for key, g in splits.groupby(KEYS, sort=True):
-        ci = stats.corrected_mean_ci(g["accuracy"], _n(g, "n_train"), _n(g, "n_test"), bounds=(0.0, 1.0))
+        ci = stats.corrected_mean_ci(g[quality.column], _n(g, "n_train"), _n(g, "n_test"), bounds=quality.valid)
         raw = ok[(ok["dataset"] == key[0]) & (ok["adapter"] == key[1]) & (ok["device"] == key[2])]
         inits = int(g["n_inits"].max())
         interval = (
@@ -84,34 +88,24 @@ def accuracy_table(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
             if ci.n < 2 or math.isfinite(ci.low)
             else f"{ci.mean:.3g} (the same on every split: no interval)"
         )
-        rows.append([*key, ci.n, inits, interval, fmt(raw["f1_macro"].mean()), fmt(raw["log_loss"].mean())])
+        rows.append([*key, ci.n, inits, interval, *(fmt(raw[c].mean()) for _, c in others)])
         out.append(
             {"dataset": key[0], "adapter": key[1], "device": key[2], "mean": ci.mean, "low": ci.low, "high": ci.high}
         )
-    doc.table(
-        [
-            "dataset",
-            "adapter",
-            "device",
-            "splits",
-            "init seeds per split",
-            "accuracy mean [corrected 95% CI]",
-            "macro-F1",
-            "log loss",
-        ],
-        rows,
-        "accuracy",
-    )
+    headers = ["dataset", "adapter", "device", "splits", "init seeds per split",
+               f"{quality.label} mean [corrected 95% CI]", *(m.name(c) for m, c in others)]  # fmt: skip
+    doc.table(headers, rows, "quality")
     return pd.DataFrame(out)
 
 
 def variance_components(doc: Doc, ok: pd.DataFrame) -> None:
     """Split vs init-seed variation (Bouthillier et al. 2021), where several init seeds ran per split."""
     rows = []
-    inits = ok.dropna(subset=["accuracy"]).groupby([*KEYS, "split_seed"]).size()
+    column = role("accuracy").column
+    inits = ok.dropna(subset=[column]).groupby([*KEYS, "split_seed"]).size()
     several = inits[inits >= 2].reset_index()[KEYS].drop_duplicates()  # only where a split has several init seeds
     for key, g in ok.merge(several, on=KEYS).groupby(KEYS, sort=True):
-        by_split = {s: h["accuracy"].dropna().tolist() for s, h in g.groupby("split_seed")}
+        by_split = {s: h[column].dropna().tolist() for s, h in g.groupby("split_seed")}
         vc = stats.variance_components(by_split)
         rows.append(
             [
@@ -145,13 +139,13 @@ def variance_components(doc: Doc, ok: pd.DataFrame) -> None:
 
 
 def _compare(family: str, key: tuple, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: str, b: str) -> Comparison | None:
-    joined = pair(a_rows, b_rows, [], "accuracy")
+    joined = pair(a_rows, b_rows, [], role("accuracy").column)
     if joined.empty:
         return None
     diffs = (joined["b"] - joined["a"]).to_numpy()
     n_train, n_test = int(joined["n_train"].iloc[0]), int(joined["n_test"].iloc[0])
     test = stats.corrected_resampled_ttest(diffs, n_train, n_test) if len(diffs) >= 2 else None
-    fit = pair(a_rows, b_rows, [], "fit_wall_s")
+    fit = pair(a_rows, b_rows, [], role("fit").column)
     ratio = stats.ratio_ci(fit["a"].to_numpy(), fit["b"].to_numpy()) if len(fit) else None
     splits = list(zip(joined["split_seed"], joined["test_rows_sha"].astype(str)))
     ident = (key[0], key[1], *family_key(splits, diffs, n_train, n_test))

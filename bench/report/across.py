@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.analysis import stats
+from bench.record import role
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_p
 
@@ -16,7 +17,7 @@ def section(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, stats.FriedmanResult]
     doc.heading("Across datasets")
     significant = []
     for device, g in ok.groupby("device", sort=True):
-        means = g.groupby(["adapter", "dataset"])["accuracy"].mean().unstack().dropna(axis=1)
+        means = g.groupby(["adapter", "dataset"])[role("accuracy").column].mean().unstack().dropna(axis=1)
         if means.shape[1] < 2:
             continue
         res = stats.friedman({a: means.loc[a].tolist() for a in means.index})

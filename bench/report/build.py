@@ -21,6 +21,7 @@ from bench.report import (
     accuracy,
     across,
     context,
+    figdata,
     figures,
     findings,
     interactive,
@@ -31,6 +32,7 @@ from bench.report import (
     timing,
 )
 from bench.report.document import Doc
+from bench.report.html import render
 from bench.store.safefs import OutputDir, OutputPath, file_name
 
 REPORTS = "reports"
@@ -106,7 +108,7 @@ def build(
     accuracy.effects(doc, tested)
     accuracy.tuned(doc, tested)
     pairs = [(a, b) for _, a, b in accuracy.comparison_pairs(ok, baseline)]
-    curved = list(loaded.views(learning.FIELDS, ok))  # per-epoch curves as arrays: only what the section reads
+    curved = list(loaded.views(learning.fields(), ok))  # per-epoch curves as arrays: only what the section reads
     goals = learning.section(doc, ok, curved, target_accuracy, pairs)
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
@@ -118,12 +120,12 @@ def build(
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
-    summ = serving.section(doc, loaded.views(serving.FIELDS, ok))
+    summ = serving.section(doc, loaded.views(serving.fields(), ok))
     significant = across.section(doc, ok)
     timing.trust(doc, ok, noisy, floors, orders)
-    sampled = figures.sample_trials(ok)
+    sampled = figdata.sample_trials(ok)
     extras = {"targets": goals, "serving": summ, "friedman": significant,
-              "latency": figures.latency_long(sampled, loaded.raw(sampled)),
+              "latency-calls": figdata.latency_long(sampled, loaded.raw(sampled)),
               "curves": learning.curve_summary(learning.curve_frame(curved))}  # fmt: skip
     del curved
     figs = figures.draw(ok, acc, extras, fig_dir)
@@ -168,6 +170,6 @@ def write_report(
     flat = loaded.frame.drop(columns=[c for c in NESTED_FIELDS if c in loaded.frame.columns])
     out.stage("trials.csv", flat.sort_values("trial_id").to_csv(index=False, float_format="%.6g"))
     markdown = out.stage("REPORT.md", doc.markdown(out.path))
-    html = out.stage("report.html", doc.html())
+    html = out.stage("report.html", render(doc))
     out.commit()
     return Written(markdown, html, doc)

@@ -6,7 +6,7 @@ renderer writes the same content:
 
 - **Markdown**: findings first, a table of contents, each figure (PNG) right
   after the table it illustrates.
-- **HTML** (:mod:`bench.report.html`): findings first, a table of contents
+- **HTML** (:func:`bench.report.html.render`, which imports this module, never the other way): findings first, a table of contents
   with anchors, sortable tables with right-aligned numbers, figures beside
   their tables, interactive where a figure carries a chart spec; nothing is
   loaded from the network.
@@ -151,12 +151,6 @@ class Doc:
             out += _markdown_block(block, base)
         return "\n".join(out).rstrip() + "\n"
 
-    def html(self, script: str | None = None) -> str:
-        """One self-contained HTML page (see :mod:`bench.report.html`); ``script``: a plotly.js URL to link instead."""
-        from bench.report.html import render
-
-        return render(self, script)
-
     def data(self) -> dict:
         """The document as data (``--json``): findings, sections, and every table with typed cells."""
         out: dict = {"title": self.title, **self.meta, "findings": list(self.lead), "tables": [], "figures": []}
@@ -258,11 +252,25 @@ def _parse_number(text: str) -> int | float:
     return int(value) if value.is_integer() and re.fullmatch(r"[-+]?[\d,]+", text) else value
 
 
-def cell_value(cell: Any) -> Any:
-    """A cell as JSON: a number, ``{"value", "low", "high"}``, null for '-', else its text."""
+def interval(value: Any, low: Any, high: Any, level: float | str | None) -> dict:
+    """An interval as JSON: ``{"value", "interval": [low, high], "level"}`` (interval and level null when absent)."""
+    both = low is not None and high is not None
+    return {"value": value, "interval": [low, high] if both else None, "level": level if both else None}
+
+
+def level_of(header: str) -> float | str:
+    """The level a column's intervals are at, from its header: ``[90%]`` 0.9, ``IQR``, else 0.95 (the default)."""
+    found = re.search(r"(\d+)%\s*(?:CI|\]|:)", header)
+    if "IQR" in header:
+        return "IQR"
+    return int(found.group(1)) / 100 if found else 0.95
+
+
+def cell_value(cell: Any, level: float | str = 0.95) -> Any:
+    """A cell as JSON: a number, an :func:`interval`, null for '-', else its text."""
     if isinstance(cell, Cell):
         if cell.interval:
-            return {"value": cell.value, "low": cell.low, "high": cell.high}
+            return interval(cell.value, cell.low, cell.high, cell.level if cell.level is not None else level)
         if cell.value is not None:
             return cell.value
     text = str(cell).strip()
@@ -273,7 +281,7 @@ def cell_value(cell: Any) -> Any:
     match = _INTERVAL_RE.match(text)
     if match and all(any(ch.isdigit() for ch in g) for g in match.groups()):
         value, low, high = (_parse_number(g) for g in match.groups())
-        return {"value": value, "low": low, "high": high}
+        return interval(value, low, high, level)
     return text
 
 
@@ -287,12 +295,13 @@ def sort_key(cell: Any) -> float | None:
 
 def table_data(t: Table, heading: str = "") -> dict:
     """One table as data; a column holding any interval holds only intervals (or nulls, or text)."""
-    values = [[cell_value(c) for c in row] for row in t.rows]
+    levels = [level_of(h) for h in t.headers]
+    values = [[cell_value(c, levels[j] if j < len(levels) else 0.95) for j, c in enumerate(row)] for row in t.rows]
     for j in range(len(t.keys)):
         if any(isinstance(row[j], dict) for row in values if j < len(row)):
             for row in values:
                 if j < len(row) and isinstance(row[j], (int, float)):
-                    row[j] = {"value": row[j], "low": None, "high": None}
+                    row[j] = interval(row[j], None, None, None)
     return {
         "name": t.name or _snake(heading),
         "heading": heading,

@@ -19,6 +19,7 @@ from bench.analysis import stats, verdicts
 from bench.analysis import time_to_accuracy as tta
 from bench.analysis.load import Loaded, load_runs
 from bench.analysis.pairing import pair, per_split
+from bench.record import role
 from bench.report import accuracy, learning, serving
 from bench.report.tables import fmt, fmt_ci, fmt_p, table
 
@@ -62,20 +63,21 @@ def headline(loaded: Loaded) -> str:
     goal = learning.targets(ok, None)["iris"]
     frame = serving.serving_frame(loaded.records)
     best = serving.fastest_valid(frame, serving.summary(frame)).set_index("adapter") if len(frame) else pd.DataFrame()
-    splits = per_split(ok, ["adapter"], "accuracy")
+    quality, fit = role("accuracy"), role("fit")
+    splits = per_split(ok, ["adapter"], quality.column)
     times = {a: list(t.values()) for a, t in _split_times(loaded, ok, goal).items()}
     rows = []
     for adapter, g in splits.groupby("adapter", sort=True):
         ci = stats.corrected_mean_ci(
-            g["accuracy"], int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]), bounds=(0.0, 1.0)
+            g[quality.column], int(g["n_train"].iloc[0]), int(g["n_test"].iloc[0]), bounds=quality.valid
         )
         versus = "baseline" if adapter == baseline else _versus(comps.get(adapter))
-        fits = ok[ok["adapter"] == adapter]["fit_wall_s"]
+        fits = ok[ok["adapter"] == adapter][fit.column]
         reached = sum(map(math.isfinite, times[adapter]))
         lat = ok[ok["adapter"] == adapter]
         rows.append([f"`{adapter}`", fmt_ci(ci.mean, ci.low, ci.high), versus, fmt(float(fits.median())),
                      f"{learning.median_cell(times[adapter])} ({reached}/{len(times[adapter])})",
-                     f"{fmt(float(lat['latency_p50_us'].median()))} / {fmt(float(lat['stock_latency_p50_us'].median()))} / {_fastest_cell(best, adapter)}"])  # fmt: skip
+                     f"{fmt(float(lat[role('p50').column].median()))} / {fmt(float(lat[role('stock-p50').column].median()))} / {_fastest_cell(best, adapter)}"])  # fmt: skip
     headers = ["adapter (iris, CPU)", "accuracy [corrected 95% CI]", f"vs {baseline} (corrected t-test, Holm over {tested.m})",
                "fit s (median)", f"s to {goal:.3f} accuracy, reached and held: median [95% CI] (splits)",
                "predict p50 us: adapter / stock API / fastest valid path"]  # fmt: skip
@@ -182,7 +184,7 @@ def _setting_ratios(ok: pd.DataFrame) -> dict[str, stats.RatioCI | None]:
         if stock is None:
             out[adapter] = None
             continue
-        joined = pair(ok[ok["adapter"] == stock], ok[ok["adapter"] == adapter], [], "fit_wall_s")
+        joined = pair(ok[ok["adapter"] == stock], ok[ok["adapter"] == adapter], [], role("fit").column)
         out[adapter] = stats.ratio_ci(joined["a"].to_numpy(), joined["b"].to_numpy())
     return out
 
@@ -196,7 +198,8 @@ def tuning(loaded: Loaded) -> str:
         ratio = "-" if r is None else f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]"
         verdict = "-" if r is None else verdicts.ratio_verdict(r)
         rows.append(
-            [f"`{adapter}`", fmt(float(g["fit_wall_s"].median())), ratio, verdict, fmt(float(g["accuracy"].mean()))]
+            [f"`{adapter}`", fmt(float(g[role("fit").column].median())), ratio, verdict,
+             fmt(float(g[role("accuracy").column].mean()))]
         )
     headers = ["setting", "fit s (median)", "fit time / the seed setting [95% CI]", "verdict", "accuracy (mean)"]
     return table(rows, headers) + (
@@ -341,8 +344,11 @@ def _calibration(loaded: Loaded) -> str:
 #: Real upgrades measured as duets (``examples/versions/*.toml``): README block -> run id.
 VERSION_RUNS = {"versions-sklearn": "reference-versions-sklearn-cpu-2core",
                 "versions-keras": "reference-versions-keras-cpu-2core"}  # fmt: skip
-#: The rows of a version comparison the README shows (the report has every metric).
-VERSION_METRICS = ("accuracy", "fit time", "predict p50", "predict p99", "first predict")
+
+
+def version_metrics() -> set[str]:
+    """The rows of a version comparison the README shows (the report has every metric), by their labels."""
+    return {role("accuracy").label, role("fit").label, role("p50").label, role("p99").label, role("cold").label}
 
 
 def versions(run: str, results_dir: str | Path) -> str:
@@ -357,7 +363,7 @@ def versions(run: str, results_dir: str | Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         result = compare_runs([f"{run}%before", f"{run}%after"], results_dir, tmp, fail_above=10.0)
     ratios = next(b[1] for b in result.doc.blocks if b[0] == "table" and b[1].name == "ratios")
-    rows = [[str(c) for c in r] for r in ratios.rows if any(str(r[1]).startswith(m) for m in VERSION_METRICS)]
+    rows = [[str(c) for c in r] for r in ratios.rows if str(r[1]).split(" (")[0] in version_metrics()]
     changed = {n: _changed_packages(e) for n, e in envs.items() if isinstance(e, dict)}
     lines = [
         f"Run `{run}` (`{_config_name(run)}`): " + "; ".join(f"**{n}**: {v}" for n, v in changed.items()) + ".",

@@ -21,6 +21,7 @@ from bench.errors import UserError
 from bench.record import label_of
 from bench.report import plots
 from bench.report.document import Doc
+from bench.report.html import render
 from bench.report.tables import fmt
 from bench.store.reader import run_dirs
 from bench.store.safefs import OutputDir
@@ -108,7 +109,7 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
             out.write(f"figures/history-{metric}.png", _figure(g, metric, steps)),
         )
     markdown = out.write("HISTORY.md", doc.markdown(out.path))
-    out.write("history.html", doc.html())
+    out.write("history.html", render(doc))
     return History(doc, steps, frame, markdown, fewest)
 
 

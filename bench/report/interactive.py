@@ -15,15 +15,16 @@ from typing import Any
 
 import pandas as pd
 
+from bench.record import role
 from bench.report.plots import colour, path_colour
 
 #: PNG stem -> the table the figure illustrates (bench/report sections name their tables).
 BESIDE = {
-    "accuracy": "accuracy",
+    "accuracy-per-split": "quality",
     "accuracy-vs-fit-time": "significance",
     "learning-curves": "time-to-accuracy",
     "fit-time": "time",
-    "latency": "time",
+    "latency-distribution": "time",
     "throughput": "throughput",
     "serving": "serving",
     "cpu-vs-gpu": "gpu-vs-cpu",
@@ -141,7 +142,7 @@ def learning_curves(curves: pd.DataFrame) -> dict:
             "hovertemplate": "epoch %{customdata}: %{x:.3g} s, accuracy %{y:.3f}<extra>%{fullData.name}</extra>",
         })  # fmt: skip
     title = "Held-out accuracy vs training time (median over splits)"
-    return {"data": data, "layout": _layout(title, "training time, s", "accuracy", log_x=True)}
+    return {"data": data, "layout": _layout(title, "training time, s", role("accuracy").label, log_x=True)}
 
 
 def serving(rows: pd.DataFrame) -> dict:
@@ -162,17 +163,19 @@ def serving(rows: pd.DataFrame) -> dict:
 
 def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
     """Every interactive figure the data allows, keyed by the PNG stem it stands for."""
-    from bench.report.figures import fit_agg, relabel, short_labels, throughput_long
+    from bench.report.figdata import fit_agg, relabel, short_labels, throughput_long
 
+    quality, fit = role("accuracy"), role("fit")
     labels = short_labels(ok)  # the figures' labels: no parameter overrides, no device when there is one
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {
-        "accuracy": boxes(ok, "accuracy", "Test accuracy over seeded splits (each point: one split)", "accuracy"),
-        "fit-time": boxes(ok, "fit_wall_s", "Fit time per split", "seconds (log)", log=True),
+        "accuracy-per-split": boxes(ok, quality.column, "Test accuracy over seeded splits (each point: one split)",
+                                    quality.label),
+        "fit-time": boxes(ok, fit.column, "Fit time per split", f"{fit.unit} (log)", log=True),
     }
-    lat = relabel(extras.get("latency", pd.DataFrame()), labels)
+    lat = relabel(extras.get("latency-calls", pd.DataFrame()), labels)
     if not lat.empty:
-        out["latency"] = latency(lat)
+        out["latency-distribution"] = latency(lat)
     long = throughput_long(ok)
     if not long.empty:
         out["throughput"] = throughput(long)

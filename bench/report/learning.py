@@ -15,11 +15,15 @@ import pandas as pd
 from bench.analysis import stats, verdicts
 from bench.analysis import time_to_accuracy as tta
 from bench.analysis.pairing import IDENTITY
+from bench.record import role
 from bench.report.document import Doc
 from bench.report.tables import fmt
 
-#: What the section reads of each record (besides the frame): identity, final accuracy and fit time, the curve.
-FIELDS = ("dataset", "adapter", "split_seed", "init_seed", "accuracy", "fit_wall_s", "curve", *IDENTITY)
+
+def fields() -> tuple[str, ...]:
+    """What the section reads of each record (besides the frame): identity, final accuracy and fit time, the curve."""
+    return ("dataset", "adapter", "split_seed", "init_seed", role("accuracy").column, role("fit").column, "curve",
+            *IDENTITY)  # fmt: skip
 
 
 def _values(curve: dict, key: str) -> np.ndarray:
@@ -181,7 +185,7 @@ def section(
         accs = [_values(r["curve"], "test_accuracy") for r in curved]
         epochs = [int(np.argmax(a)) + 1 for a in accs if len(a)]
         rows.append([dataset, adapter, device, fmt(goals[dataset]), f"{sum(map(math.isfinite, times))}/{len(times)}", median_cell(times),
-                     fmt(float(np.median([r["accuracy"] for r in rs]))), fmt(float(np.median(epochs))) if epochs else "-",
+                     fmt(float(np.median([r[role("accuracy").column] for r in rs]))), fmt(float(np.median(epochs))) if epochs else "-",
                      f"{loss_falling}/{len(curved)}" if curved else "-", f"{acc_rising}/{len(curved)}" if curved else "-"])  # fmt: skip
         if curved and acc_rising > len(curved) / 2:
             flags.append(

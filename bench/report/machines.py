@@ -11,7 +11,6 @@ when a workload suffers more or less than the control does (memory bandwidth, a 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,86 +18,39 @@ import pandas as pd
 
 from bench.analysis import noise
 from bench.analysis.ranks import rank_agreement
+from bench.analysis.sides import Side
 from bench.measure.noise import CONTROL_KEYS
+from bench.record import headline_durations
 from bench.report.document import Doc
 from bench.report.tables import fmt
-from bench.store.reader import RunFolder
-
-RANKED = (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50"))
 
 
-def side_host(name: str) -> str | None:
-    """The host a side names (``RUN@host``), or None."""
-    return name.partition("@")[2] or None
-
-
-def side_controls(path: Path, name: str) -> list[dict]:
-    """Every control of a side: its host's rounds, else the run's rounds, else before/after, else the fingerprint's."""
-    folder = RunFolder(path)
-    stored = folder.control()
-    host = side_host(name)
-    rounds = [r for r in stored.get("rounds", []) if isinstance(r, dict) and r.get("host") == host]
-    if rounds or host is not None:
-        return rounds
-    entries = [stored[w] for w in ("before", "after") if isinstance(stored.get(w), dict)]
-    if not entries and isinstance(folder.environment().get("control"), dict):
-        entries = [folder.environment()["control"]]
-    return entries
-
-
-def _threads(path: Path) -> int:
-    threads = RunFolder(path).config().get("threads", 1)
-    return threads if isinstance(threads, int) and not isinstance(threads, bool) else 1
-
-
-def control_ratio(a_path: Path, a_name: str, b_path: Path, b_name: str) -> noise.ControlRatio:
-    a = [noise.speed_index(e, _threads(a_path)) for e in side_controls(a_path, a_name)]
-    b = [noise.speed_index(e, _threads(b_path)) for e in side_controls(b_path, b_name)]
-    return noise.control_ratio(a, b)
-
-
-def control_section(doc: Doc, a_path: Path, a_name: str, b_path: Path, b_name: str) -> noise.ControlRatio:
-    """The raw-speed table (each control, medians over the side's controls) and the control ratio used to normalise."""
-    a, b = side_controls(a_path, a_name), side_controls(b_path, b_name)
+def control_section(doc: Doc, a: Side, b: Side, ratio: noise.ControlRatio | None) -> None:
+    """The raw-speed table (each control, medians over the side's controls) and the control ratio that normalises."""
+    ca, cb = a.controls(), b.controls()
     rows = []
     for key, label in CONTROL_KEYS.items():
-        va = [e[key] for e in a if isinstance(e.get(key), (int, float))]
-        vb = [e[key] for e in b if isinstance(e.get(key), (int, float))]
+        va = [e[key] for e in ca if isinstance(e.get(key), (int, float))]
+        vb = [e[key] for e in cb if isinstance(e.get(key), (int, float))]
         if va or vb:
             ma = float(np.median(va)) if va else math.nan
             mb = float(np.median(vb)) if vb else math.nan
             rows.append([label, fmt(ma), len(va), fmt(mb), len(vb), fmt(mb / ma) if va and vb else "-"])
-    for key in ("numpy_matmul_256_ms", "python_loop_200k_ms"):  # the short control of older runs
-        va = [e[key] for e in a if isinstance(e.get(key), (int, float))]
-        vb = [e[key] for e in b if isinstance(e.get(key), (int, float))]
+    for key in noise.LEGACY:  # the short control of older runs
+        va = [e[key] for e in ca if isinstance(e.get(key), (int, float))]
+        vb = [e[key] for e in cb if isinstance(e.get(key), (int, float))]
         if va and vb:
             rows.append([f"{key} (older, short)", fmt(float(np.median(va))), len(va), fmt(float(np.median(vb))), len(vb),
                          fmt(float(np.median(vb)) / float(np.median(va)))])  # fmt: skip
-    ratio = control_ratio(a_path, a_name, b_path, b_name)
-    if not rows:
+    if not rows or ratio is None:
         doc.para("Not recorded.")
-        return ratio
+        return
     doc.para("Medians over each side's controls (ms per unit; a side named `RUN@host` uses the controls measured on "
              "that host). The speed index (single-threaded trials: geometric mean of the Python loop and the one-thread "
-             "matmul) gives the control ratio B/A that normalises the ratios below (> 1: B's machine is slower).")  # fmt: skip
+             "matmul) gives the control ratio B/A that normalises the ratios above (> 1: B's machine is slower).")  # fmt: skip
     doc.table(["control (ms per unit)", "A", "A controls", "B", "B controls", "B/A"], rows, "control")
     doc.para(f"**Control ratio (speed index) B/A: {_ratio_text(ratio.ratio, ratio.low, ratio.high)}** "
              f"from {ratio.n_a} and {ratio.n_b} controls (Welch t-interval on the logs).")  # fmt: skip
-    return ratio
-
-
-def noise_floor(doc: Doc, a_path: Path, a_name: str, b_path: Path, b_name: str) -> float:
-    """The comparison's noise floor: one run's (both sides in it), else the two runs' combined; said in a sentence."""
-    from bench.report.noise import run_floor
-
-    fa, fb = run_floor(a_path, side_host(a_name)), run_floor(b_path, side_host(b_name))
-    same = a_path.resolve() == b_path.resolve() and side_host(a_name) == side_host(b_name)
-    floor = fa.floor if same else noise.combined(fa, fb)
-    if math.isfinite(floor):
-        where = "the run's own (both sides ran in it)" if same else "both runs' floors combined"
-        doc.para(f"Noise floor: {floor:.1%}, {where}, from the spread of the per-round controls: a ratio closer to 1 "
-                 "than that is marked as within it.")  # fmt: skip
-    return floor
 
 
 def _ratio_text(r: float, low: float, high: float) -> str:
@@ -107,25 +59,16 @@ def _ratio_text(r: float, low: float, high: float) -> str:
     return f"{fmt(r)} [{fmt(low)}, {fmt(high)}]" if math.isfinite(low) else fmt(r)
 
 
-def normalised_text(logs: np.ndarray, lower_is_better: bool, control: noise.ControlRatio | None) -> str:
-    """A ratio's per-split logs normalised by the control ratio, as ``r [low, high]`` (``-`` without a control)."""
-    if control is None or not math.isfinite(control.ratio) or logs.size == 0:
-        return "-"
-    worse = logs if lower_is_better else -logs  # a throughput is a time per sample turned over
-    n = worse.size
-    var = float(worse.var(ddof=1)) / n if n > 1 else math.nan
-    result = noise.normalise(float(worse.mean()), var, n - 1, control)
-    if lower_is_better:
-        return _ratio_text(result.ratio, result.low, result.high)
-    flip = lambda x: 1 / x if math.isfinite(x) and x > 0 else math.nan  # noqa: E731
-    return _ratio_text(flip(result.ratio), flip(result.high), flip(result.low))
+def ranked() -> list[tuple[str, str]]:
+    """(column, label) of the metrics adapters are ranked by: the registry's headline durations."""
+    return [(m.column, m.label) for m in headline_durations()]
 
 
 def ranking_section(doc: Doc, a: pd.DataFrame, b: pd.DataFrame, by: list[str]) -> list[Any]:
     """Per dataset and device: the adapters ordered by fit time and by predict p50 on A and on B, with Kendall's tau."""
     a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
     rows, found = [], []
-    for column, label in RANKED:
+    for column, label in ranked():
         if column not in a_ok.columns or column not in b_ok.columns:
             continue
         for key, ga in a_ok.groupby(by, sort=True):

@@ -18,11 +18,10 @@ from bench.analysis import noise, stats
 from bench.analysis.order_effects import OrderEffect, order_effect
 from bench.measure.noise import CONTROL_KEYS
 from bench.measure.timing import DRIFT_LIMIT
+from bench.record import headline_durations, role
 from bench.report.document import Doc
 from bench.report.tables import fmt, fmt_p
 from bench.store.reader import RunFolder
-
-ORDER_METRICS = (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50"))
 
 
 def _threads(folder: RunFolder) -> int:
@@ -106,7 +105,7 @@ def _legacy_controls(doc: Doc, stored: dict, legacy: list[str]) -> None:
              "before and after means the machine's speed drifted during the run; this older run measured a short "
              "control, too short to see a CPU quota, and no per-round controls: no noise floor):")  # fmt: skip
     rows = [[w, stored[w].get("threads", "?"), fmt(stored[w].get("numpy_matmul_256_ms")),
-             fmt(stored[w].get("python_loop_200k_ms")), fmt(stored[w].get("load_avg_1m"))] for w in legacy]  # fmt: skip
+             fmt(stored[w].get("python_loop_200k_ms")), fmt(stored[w].get(role("load").column))] for w in legacy]  # fmt: skip
     doc.table(
         ["when", "threads", "numpy 256x256 matmul ms", "Python 200k-add loop ms", "load average"], rows, "control"
     )
@@ -153,7 +152,8 @@ def order_effects(ok: pd.DataFrame) -> Orders:
     out = Orders()
     if df.empty or df["in_round"].max() < 1:
         return out
-    for column, label in ORDER_METRICS:
+    for metric in headline_durations():
+        column, label = metric.column, metric.label
         if column in df.columns:
             values = pd.to_numeric(df[column], errors="coerce").tolist()
             out.effects[label] = order_effect(
@@ -229,9 +229,8 @@ def cautions(ok: pd.DataFrame, noisy: list[tuple[str, str, float]], floors: dict
              orders: Orders) -> list[Caution]:  # fmt: skip
     """Everything that says a timing may be off, one line per kind, counted and ranked (most trials first)."""
     out: list[Caution] = []
-    drift = (
-        pd.to_numeric(ok["latency_drift"], errors="coerce") if "latency_drift" in ok.columns else pd.Series(dtype=float)
-    )
+    column = role("drift").column
+    drift = pd.to_numeric(ok[column], errors="coerce") if column in ok.columns else pd.Series(dtype=float)
     drifting = ok[(drift - 1).abs() > DRIFT_LIMIT] if len(drift) else ok.iloc[:0]
     attempts = _attempts(ok)
     if len(drifting):
@@ -246,8 +245,9 @@ def cautions(ok: pd.DataFrame, noisy: list[tuple[str, str, float]], floors: dict
         out.append(
             Caution("groups whose time varies by more than 10% across trials (pyperf's threshold)", len(cases), cases)
         )
-    if "gc_latency" in ok.columns and (ok["gc_latency"].fillna(0) > 0).any():
-        gc = ok[ok["gc_latency"].fillna(0) > 0]
+    gc_column = role("gc-latency").column
+    if gc_column in ok.columns and (ok[gc_column].fillna(0) > 0).any():
+        gc = ok[ok[gc_column].fillna(0) > 0]
         out.append(Caution("trials with garbage collections inside the latency loop", len(gc), _by_adapter(gc)))
     moved = {run: f for run, f in floors.items() if f.drifted}
     if moved:

@@ -29,6 +29,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from bench.metrics import DURATION, Metric  # noqa: E402
 from bench.store.safefs import OutputPath  # noqa: E402
 
 #: tab20: ten hues, each as a (dark, light) pair.
@@ -170,41 +171,20 @@ def _rotate(ax: Any) -> None:
     plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
 
 
-def accuracy_boxes(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
-    """Accuracy over splits per adapter (box + one point per split), one panel per dataset."""
+def metric_boxes(ok: pd.DataFrame, metric: Metric, path: OutputPath, title: str) -> OutputPath:
+    """One metric per split, a box per model and a panel per dataset; a duration on a log axis, a fraction with its points."""
     order = sorted(ok["model"].unique())
-    fig, panels = _panels(
-        sorted(ok["dataset"].unique()), "Test accuracy over seeded splits (each point: one split)", _width(order)
-    )
+    log = metric.kind == DURATION
+    fig, panels = _panels(sorted(ok["dataset"].unique()), title + (" (log scale)" if log else ""), _width(order))
     for dataset, ax in panels:
         d = ok[ok["dataset"] == dataset]
-        sns.boxplot(
-            data=d,
-            x="model",
-            y="accuracy",
-            order=order,
-            hue="model",
-            palette=palette(order),
-            ax=ax,
-            fliersize=0,
-            legend=False,
-        )
-        sns.stripplot(data=d, x="model", y="accuracy", order=order, color="black", size=3.5, jitter=0.15, ax=ax)
-        ax.set(title=dataset, xlabel="", ylabel="accuracy (fraction correct)")
-        _rotate(ax)
-    return save_figure(fig, path)
-
-
-def fit_time_boxes(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
-    order = sorted(ok["model"].unique())
-    fig, panels = _panels(sorted(ok["dataset"].unique()), "Fit time per split (log scale)", _width(order))
-    for dataset, ax in panels:
-        d = ok[ok["dataset"] == dataset]
-        sns.boxplot(
-            data=d, x="model", y="fit_wall_s", order=order, hue="model", palette=palette(order), ax=ax, legend=False
-        )
-        ax.set(title=dataset, xlabel="", ylabel="fit wall time (s)", yscale="log")
-        plain_log_axis(ax.yaxis)
+        sns.boxplot(data=d, x="model", y=metric.column, order=order, hue="model", palette=palette(order), ax=ax,
+                    fliersize=0 if not log else 5, legend=False)  # fmt: skip
+        if not log:
+            sns.stripplot(data=d, x="model", y=metric.column, order=order, color="black", size=3.5, jitter=0.15, ax=ax)
+        ax.set(title=dataset, xlabel="", ylabel=metric.name(metric.column, unit=True), yscale="log" if log else "linear")
+        if log:
+            plain_log_axis(ax.yaxis)
         _rotate(ax)
     return save_figure(fig, path)
 
@@ -292,10 +272,10 @@ def accuracy_vs_cost(agg: pd.DataFrame, path: OutputPath) -> OutputPath:
     return save_figure(fig, path)
 
 
-def cpu_vs_gpu(ok: pd.DataFrame, path: OutputPath) -> OutputPath:
+def cpu_vs_gpu(ok: pd.DataFrame, metric: Metric, path: OutputPath) -> OutputPath:
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    sns.barplot(data=ok, x="adapter", y="fit_wall_s", hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
-    ax.set(yscale="log", ylabel="fit wall time, median and IQR (s)", xlabel="", title="CPU vs GPU fit time")
+    sns.barplot(data=ok, x="adapter", y=metric.column, hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
+    ax.set(yscale="log", ylabel=f"{metric.label}, median and IQR ({metric.unit})", xlabel="", title=f"CPU vs GPU {metric.label}")
     plain_log_axis(ax.yaxis)
     legend_outside(ax, title="device")
     _rotate(ax)

@@ -29,6 +29,7 @@ import pandas as pd
 from bench.analysis.load import load_runs
 from bench.errors import UserError
 from bench.report.document import Doc
+from bench.report.html import render
 from bench.store.reader import RunFolder, run_dirs
 from bench.store.safefs import OutputDir
 
@@ -166,7 +167,7 @@ def history_pages(site: Site) -> list[Page]:
         return []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         try:
-            found = history.build(names, site.results_dir, "time", HISTORY_METRICS, OutputDir.user(Path(tmp)))
+            found = history.build(names, site.results_dir, "time", (), OutputDir.user(Path(tmp)))
         except UserError:  # nothing to line up (no metric in common): no page
             return []
         return [
@@ -174,7 +175,7 @@ def history_pages(site: Site) -> list[Page]:
         ]
 
 
-HISTORY_METRICS = ("fit_wall_s", "latency_p50_us", "accuracy")
+
 
 
 # -- the index ------------------------------------------------------------------------------
@@ -269,8 +270,8 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
     for page in site.pages:
         depth = page.path.count("/")
         script = "../" * depth + ASSET if js is not None else None
-        target.stage(page.path, _back(page.doc, depth).html(script=script))
-    target.stage("index.html", index(site).html(script=None))
+        target.stage(page.path, render(_back(page.doc, depth), script))
+    target.stage("index.html", render(index(site), None))
     target.commit()
     return {"out": str(target.path), "index": str(target.path / "index.html"), "runs": len(folders),
             "pages": [{"kind": p.kind, "title": p.title, "path": p.path, "run_id": p.run_id} for p in site.pages]}  # fmt: skip

@@ -20,6 +20,8 @@ import pandas as pd
 
 from adapters import adapter_class
 from bench.errors import UserError
+from bench.metrics import RATE
+from bench.record import metrics, role
 from bench.report.document import Doc
 from bench.report.tables import fmt
 from bench.run.config import AdapterSpec, Config, validate
@@ -140,37 +142,24 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
     rows, summary = [], []
     df = df.copy()
     df["n_samples"] = df["n_train"] + df["n_test"]
+    fit, epochs_m, epoch_m, memory = role("fit").column, role("epochs").column, role("epoch").column, role("rss").column
+    rate = next(m for m in metrics() if m.keyed and m.kind == RATE)
     for adapter, g in df.groupby("adapter", sort=True):
         ok = g[g["status"] == "ok"].sort_values("n_train")
         for _, r in g.sort_values("dataset_n").iterrows():
             if r["status"] == "ok":
-                epochs = r.get("n_epochs")
-                per_epoch = r.get("epoch_median_s")
-                train_tput = (
-                    r["n_train"]
-                    * (epochs if isinstance(epochs, (int, float)) and epochs == epochs else 1)
-                    / r["fit_wall_s"]
-                )
-                big = [c for c in r.index if c.startswith("tput_") and r[c] == r[c]]
+                epochs = r.get(epochs_m)
+                train_tput = r["n_train"] * (epochs if isinstance(epochs, (int, float)) and epochs == epochs else 1) / r[fit]
+                big = [c for c in rate.expand(r.index) if r[c] == r[c]]
                 pred = r[big[-1]] if big else math.nan
-                rows.append(
-                    [
-                        adapter,
-                        f"{int(r['dataset_n']):,}",
-                        fmt(r["fit_wall_s"]),
-                        fmt(per_epoch),
-                        fmt(train_tput),
-                        fmt(pred),
-                        fmt(r["rss_peak_mb"]),
-                        "ok",
-                    ]
-                )
+                rows.append([adapter, f"{int(r['dataset_n']):,}", fmt(r[fit]), fmt(r.get(epoch_m)), fmt(train_tput),
+                             fmt(pred), fmt(r.get(memory)), "ok"])  # fmt: skip
             else:
                 rows.append(
                     [adapter, f"{int(r['dataset_n']):,}", "-", "-", "-", "-", "-", f"{r['status']}: {r['reason']}"]
                 )
-        slope = loglog_slope(ok["n_train"], ok["fit_wall_s"])
-        overhead, per_sample, cross = overhead_crossover(ok["n_train"], ok["fit_wall_s"])
+        slope = loglog_slope(ok["n_train"], ok[fit])
+        overhead, per_sample, cross = overhead_crossover(ok["n_train"], ok[fit])
         summary.append(
             [
                 adapter,
@@ -194,9 +183,10 @@ def scale_figure(df: pd.DataFrame, path: OutputPath) -> OutputPath:
         for adapter, g in ok.groupby("adapter", sort=True):
             color = plots.colour(adapter)
             g = g.sort_values("n_train")
-            slope = loglog_slope(g["n_train"], g["fit_wall_s"])
-            _, _, cross = overhead_crossover(g["n_train"], g["fit_wall_s"])
-            ax.plot(g["n_train"], g["fit_wall_s"], "o-", color=color, label=f"{adapter} (slope {slope:.2f})")
+            fit = role("fit").column
+            slope = loglog_slope(g["n_train"], g[fit])
+            _, _, cross = overhead_crossover(g["n_train"], g[fit])
+            ax.plot(g["n_train"], g[fit], "o-", color=color, label=f"{adapter} (slope {slope:.2f})")
             if math.isfinite(cross) and g["n_train"].min() <= cross <= g["n_train"].max():
                 ax.axvline(cross, color=color, ls=":", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="training rows (n)", ylabel="fit wall time (s)",

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import stats, verdicts
+from bench.metrics import RATE, Metric
+from bench.record import metrics, role, value_of
 from bench.report.document import Doc
 from bench.report.tables import fmt
 
@@ -17,32 +19,48 @@ from bench.report.tables import fmt
 OWN_PATHS = ("adapter", "stock")
 
 
-#: What the section reads of each record (besides the frame).
-FIELDS = ("trial_id", "dataset", "adapter", "framework", "backend", "split_seed", "latency", "throughput_sps",
-          "stock_latency", "stock_agreement", "serving")  # fmt: skip
+def fields() -> tuple[str, ...]:
+    """What the section reads of each record (besides the frame): the latency metrics' fields, serving paths."""
+    own = {m.path[0] for m in (role("p50"), role("p99"), role("stock-p50"), _rate())}
+    return ("trial_id", "dataset", "adapter", "framework", "backend", "split_seed", *sorted(own), "stock_agreement",
+            "serving")  # fmt: skip
 
 
 COLUMNS = ("trial_id", "dataset", "adapter", "device", "framework", "backend", "split_seed", "machine", "path", "status",
-           "reason", "install", "p50_us", "p99_us", "tput_1", "tput_max", "max_abs_diff", "label_agreement",
+           "reason", "install", "p50_us", "p99_us", "rate_1", "rate_max", "max_abs_diff", "label_agreement",
            "artifact_bytes", "export_s", "load_s", "first_call_s", "reference")  # fmt: skip
+
+
+def _rate() -> Metric:
+    return next(m for m in metrics() if m.keyed and m.kind == RATE)
+
+
+_at = value_of
+
+
+def _rates(data: dict) -> tuple[Any, Any]:
+    """Throughput at batch 1 and at the largest batch measured."""
+    rate = _rate()
+    by_key = data.get(rate.path[0]) or {}
+    return _at(data, rate, "1"), (by_key[max(by_key, key=int)] if by_key else None)
 
 
 def _path_rows(r: dict) -> Iterator[dict]:
     """The serving rows of one ok record: the adapter's own path, the stock API, then every serving path."""
-    lat, tput = r.get("latency") or {}, r.get("throughput_sps") or {}
-    yield {"path": "adapter", "status": "valid", "p50_us": lat.get("p50_us"), "p99_us": lat.get("p99_us"),
-           "tput_1": tput.get("1"), "max_abs_diff": 0.0, "label_agreement": 1.0, "reference": False}  # fmt: skip
-    stock, agree = r.get("stock_latency") or {}, r.get("stock_agreement") or {}
-    if stock:
+    p50, p99, stock_p50, stock_p99 = role("p50"), role("p99"), role("stock-p50"), role("stock-p99")
+    yield {"path": "adapter", "status": "valid", "p50_us": _at(r, p50), "p99_us": _at(r, p99), "rate_1": _rates(r)[0],
+           "max_abs_diff": 0.0, "label_agreement": 1.0, "reference": False}  # fmt: skip
+    agree = r.get("stock_agreement") or {}
+    if r.get(stock_p50.path[0]):
         valid = (agree.get("max_abs_diff") or 0.0) <= 1e-5 and agree.get("label_agreement", 1.0) == 1.0
-        yield {"path": "stock", "status": "valid" if valid else "invalid", "p50_us": stock.get("p50_us"),
-               "p99_us": stock.get("p99_us"), "max_abs_diff": agree.get("max_abs_diff"),
+        yield {"path": "stock", "status": "valid" if valid else "invalid", "p50_us": _at(r, stock_p50),
+               "p99_us": _at(r, stock_p99), "max_abs_diff": agree.get("max_abs_diff"),
                "label_agreement": agree.get("label_agreement"), "reference": False}  # fmt: skip
     for name, p in (r.get("serving") or {}).items():
-        plat, ptput = p.get("latency") or {}, p.get("throughput_sps") or {}
+        one, most = _rates(p)
         yield {"path": name, "status": p.get("status"), "reason": p.get("reason"), "install": p.get("install"),
-               "p50_us": plat.get("p50_us"), "p99_us": plat.get("p99_us"), "tput_1": ptput.get("1"),
-               "tput_max": ptput[max(ptput, key=int)] if ptput else None, "max_abs_diff": p.get("max_abs_diff"),
+               "p50_us": _at(p, p50), "p99_us": _at(p, p99), "rate_1": one,
+               "rate_max": most, "max_abs_diff": p.get("max_abs_diff"),
                "label_agreement": p.get("label_agreement"), "artifact_bytes": p.get("artifact_bytes"),
                "export_s": p.get("export_s"), "load_s": p.get("load_s"), "first_call_s": p.get("first_call_s"),
                "reference": bool(p.get("reference"))}  # fmt: skip
@@ -98,7 +116,7 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "trials": len(h), "valid": valid, "status": ", ".join(f"{n} {s}" for s, n in statuses.items()),
                 "reason": "; ".join(sorted({str(x) for x in h.get("reason", pd.Series(dtype=object)).dropna() if x})),
                 "install": "; ".join(sorted({str(x) for x in h.get("install", pd.Series(dtype=object)).dropna() if x})),
-                "p50_us": num("p50_us").median(), "p99_us": num("p99_us").median(), "tput_1": num("tput_1").median(),
+                "p50_us": num("p50_us").median(), "p99_us": num("p99_us").median(), "rate_1": num("rate_1").median(),
                 "ratio_ref": (r := _ratio_to_reference(h, ref)).ratio, "ref_ratio": r, "max_abs_diff": num("max_abs_diff").max(),
                 "label_agreement": num("label_agreement").min(), "artifact_bytes": num("artifact_bytes").median(),
                 "export_s": num("export_s").median(), "load_s": num("load_s").median(),
@@ -175,7 +193,7 @@ def section(doc: Doc, records: Iterable[dict]) -> pd.DataFrame:
         status = r["status"] + (f" ({r['reason'][:120]})" if r["reason"] and r["valid"] < r["trials"] else "")
         if r["install"]:
             status += f" [{r['install']}]"
-        rows.append([r["dataset"], r["adapter"], r["device"], r["path"], status, fmt(r["p50_us"]), fmt(r["p99_us"]), fmt(r["tput_1"]),
+        rows.append([r["dataset"], r["adapter"], r["device"], r["path"], status, fmt(r["p50_us"]), fmt(r["p99_us"]), fmt(r["rate_1"]),
                      ratio_cell(r["ref_ratio"]), fmt(r["max_abs_diff"]), _pct(r["label_agreement"]), _kib(r["artifact_bytes"]),
                      fmt(r["export_s"]), fmt(r["load_s"])])  # fmt: skip
     doc.table(["dataset", "adapter", "device", "path", "status", "p50 us", "p99 us", "batch-1 samples/s", "x numpy ref",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.load import throughput_columns
+from bench.analysis.load import keyed_columns
 from bench.record import label_of, metrics
 from bench.report.document import Doc
 from bench.report.tables import fmt
@@ -21,7 +21,7 @@ def summary_columns(ok: pd.DataFrame, keyed: bool = False) -> list[str]:
     """Columns of every summary metric present in ``ok`` (keyed ones, e.g. throughput per batch, if asked)."""
     cols = [m.column for m in metrics() if m.summary and not m.keyed and m.column in ok.columns]
     cols = [c for c in cols if ok[c].notna().any()]
-    return cols + (throughput_columns(ok) if keyed else [])
+    return cols + (keyed_columns(ok) if keyed else [])
 
 
 def summary_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,16 +16,23 @@ from tabulate import tabulate
 
 
 class Cell(str):
-    """Display text that remembers its numbers: ``value`` and, for an interval, ``low`` and ``high``."""
+    """Display text that remembers its numbers: ``value`` and, for an interval, ``low``, ``high`` and its ``level``
+    (a confidence level such as 0.95, or ``"IQR"`` for an interquartile range; None: the column's)."""
 
     value: float | None
     low: float | None
     high: float | None
+    level: float | str | None
 
-    def __new__(cls, text: str, value: Any = None, low: Any = None, high: Any = None) -> Cell:
+    def __new__(cls, text: str, value: Any = None, low: Any = None, high: Any = None, level: float | str | None = None) -> Cell:
         cell = super().__new__(cls, text)
         cell.value, cell.low, cell.high = _number(value), _number(low), _number(high)
+        cell.level = level
         return cell
+
+    def note(self, text: str) -> Cell:
+        """The same numbers with a note after the text (``9,999 (n<100)``): the JSON keeps the number."""
+        return Cell(f"{self}{text}", self.value, self.low, self.high, self.level)
 
     @property
     def interval(self) -> bool:
@@ -61,18 +68,18 @@ def fmt_p(p: float) -> Cell:
     return Cell("< 0.001" if p < 0.001 else f"{p:.3f}", p)
 
 
-def fmt_ci(mean: float, low: float, high: float, signed: bool = False) -> Cell:
+def fmt_ci(mean: float, low: float, high: float, signed: bool = False, level: float = 0.95) -> Cell:
     spec = "+.3f" if signed else ".3g"
     if any(v is None or math.isnan(v) for v in (low, high)):
         return Cell(f"{mean:{spec}}", mean) if mean == mean else Cell("-")
-    return Cell(f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]", mean, low, high)
+    return Cell(f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]", mean, low, high, level)
 
 
-def fmt_range(middle: float, low: float, high: float) -> Cell:
-    """A median with its spread, ``fmt`` style: '1.2 [0.9, 1.5]' (an interquartile range, a ratio's interval)."""
+def fmt_range(middle: float, low: float, high: float, level: float | str = "IQR") -> Cell:
+    """A median with its spread, ``fmt`` style: '1.2 [0.9, 1.5]' (an interquartile range by default)."""
     if middle is None or (isinstance(middle, float) and math.isnan(middle)):
         return Cell("-")
-    return Cell(f"{fmt(middle)} [{fmt(low)}, {fmt(high)}]", middle, low, high)
+    return Cell(f"{fmt(middle)} [{fmt(low)}, {fmt(high)}]", middle, low, high, level)
 
 
 def table(rows: list[list], headers: list[str]) -> str:

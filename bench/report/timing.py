@@ -9,19 +9,21 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import stats, verdicts
-from bench.analysis.load import throughput_columns
 from bench.analysis.pairing import against, pair
+from bench.metrics import TAIL_CALLS, Metric
+from bench.record import calls_of, headline_durations, metrics
 from bench.report.document import Doc
-from bench.report.tables import fmt, fmt_range
+from bench.report.tables import Cell, fmt, fmt_range
 
 KEYS = ["dataset", "adapter", "device"]
 
 TIME_NOTE = (
-    "Fit: wall time of `fit` (median and interquartile range over splits), learning-curve evaluation excluded. "
-    "First predict: the first call on one sample after fit (includes tracing/compilation). Predict p50/p99: one "
-    "sample per call, after warm-up, garbage collector paused (as `timeit`), through the adapter's path; stock: the "
-    "framework's plain API (Keras `model.predict`, a torch module call with autograd on). p99 over fewer than 100 "
-    "calls is marked (n<100): too few calls for a tail estimate."
+    "One column per time metric of the registry (medians over splits; the headline fit time with its interquartile "
+    "range), learning-curve evaluation excluded from fit. First predict: the first call on one sample after fit "
+    "(includes tracing/compilation). Predict p50/p99: one sample per call, after warm-up, garbage collector paused (as "
+    "`timeit`), through the adapter's path; stock: the framework's plain API (Keras `model.predict`, a torch module "
+    f"call with autograd on). A tail percentile over fewer than {TAIL_CALLS} calls is marked (n<{TAIL_CALLS}): too "
+    "few calls for a tail estimate."
 )
 
 
@@ -29,25 +31,37 @@ def _median(g: pd.DataFrame, col: str) -> float:
     return float(g[col].median()) if col in g.columns else math.nan
 
 
+def table_metrics(ok: pd.DataFrame, table: str) -> list[tuple[Metric, str]]:
+    """(metric, column) of every registry metric of ``table`` present in ``ok``, in registry order."""
+    return [(m, c) for m in metrics() if m.table == table for c in m.expand(ok.columns) if ok[c].notna().any()]
+
+
+def _time_cell(g: pd.DataFrame, metric: Metric, column: str, spread: bool) -> Cell:
+    if spread:
+        values = g[column].dropna()
+        med, q1, q3 = stats.median_iqr(values) if len(values) else (math.nan,) * 3
+        return fmt_range(metric.shown(med), metric.shown(q1), metric.shown(q3))
+    cell = fmt(metric.shown(_median(g, column)))
+    calls = calls_of(metric) if metric.tail else None
+    if calls is not None and _median(g, calls.column_for("")) < TAIL_CALLS:
+        return cell.note(f" (n<{TAIL_CALLS})")
+    return cell
+
+
 def time_table(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, str, float]]:
     """The timing table; returns the noisy-measurement flags: (what varies, dataset/adapter/device, dispersion)."""
     doc.para(TIME_NOTE)
+    shown = table_metrics(ok, "time")
+    headline = headline_durations()
+    spread = headline[0] if headline else None
     rows, noisy = [], []
     for key, g in ok.groupby(KEYS, sort=True):
-        fit = g["fit_wall_s"].dropna()
-        med, q1, q3 = stats.median_iqr(fit) if len(fit) else (math.nan,) * 3
-        for col, what in (("fit_wall_s", "fit time varies"), ("latency_p50_us", "predict p50 varies")):
-            if col in g.columns and stats.is_noisy(g[col].dropna()):
-                noisy.append((what, "/".join(key), stats.coefficient_of_variation(g[col].dropna())))
-        stock_n = _median(g, "stock_latency_n")
-        rows.append([
-            *key, fmt_range(med, q1, q3), fmt(_median(g, "first_epoch_s")), fmt(_median(g, "cold_predict_s") * 1e3),
-            fmt(_median(g, "latency_p50_us")), fmt(_median(g, "latency_p99_us")), fmt(_median(g, "latency_n")),
-            fmt(_median(g, "stock_latency_p50_us")), fmt(_median(g, "stock_latency_p99_us")) + (" (n<100)" if stock_n < 100 else ""),
-            fmt(_median(g, "import_s")),
-        ])  # fmt: skip
-    doc.table(["dataset", "adapter", "device", "fit s median [IQR]", "first epoch s", "first predict ms", "predict p50 us",
-               "predict p99 us", "calls", "stock p50 us", "stock p99 us", "import s"], rows, "time")  # fmt: skip
+        for m in headline:
+            if m.column in g.columns and stats.is_noisy(g[m.column].dropna()):
+                noisy.append((f"{m.label} varies", "/".join(key), stats.coefficient_of_variation(g[m.column].dropna())))
+        rows.append([*key, *(_time_cell(g, m, c, m is spread) for m, c in shown)])
+    headers = [f"{m.name(c)} {m.shown_unit}".strip() + (" median [IQR]" if m is spread else "") for m, c in shown]
+    doc.table(["dataset", "adapter", "device", *headers], rows, "time")
     return noisy
 
 
@@ -60,28 +74,20 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str, floor: float = math.nan) -
              + (f" A ratio closer to 1 than the run's noise floor ({floor:.1%}) is marked: the machine itself moved "
                 "that much between rounds." if math.isfinite(floor) else ""))  # fmt: skip
     rows = []
-    for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
-        for (dataset, device), adapter, g in against(ok, baseline, metric):
+    for metric in headline_durations():
+        for (dataset, device), adapter, g in against(ok, baseline, metric.column):
             g = g[(g["a"] > 0) & (g["b"] > 0)]
             r = stats.ratio_ci(g["a"].to_numpy(), g["b"].to_numpy())
-            rows.append(
-                [
-                    dataset,
-                    device,
-                    adapter,
-                    label,
-                    f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
-                    r.n,
-                    verdicts.ratio_verdict(r) + ("; within the noise floor" if within_floor(r.ratio, floor) else ""),
-                ]
-            )
+            verdict = verdicts.ratio_verdict(r) + ("; within the noise floor" if within_floor(r.ratio, floor) else "")
+            rows.append([dataset, device, adapter, metric.label, f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n,
+                         verdict])  # fmt: skip
     doc.table(
         ["dataset", "device", "adapter", "metric", f"ratio to {baseline} [95% CI]", "splits", "verdict"], rows, "ratios"
     )
 
 
 def throughput(doc: Doc, ok: pd.DataFrame) -> None:
-    cols = throughput_columns(ok)
+    shown = table_metrics(ok, "throughput")
     doc.heading("Throughput (median over trials)", 3)
     whole = whole_test_sizes(ok)
     if whole:
@@ -89,11 +95,9 @@ def throughput(doc: Doc, ok: pd.DataFrame) -> None:
             "Samples per second at each batch size; the whole test set is measured too, and a batch size larger than "
             "the test set is measured at the whole test set."
         )
-    rows = [[*key, *(fmt(g[c].median()) for c in cols)] for key, g in ok.groupby(KEYS, sort=True)]
-    headers = [
-        f"batch {n}{' (whole test set)' if int(n) in whole else ''} (samples/s)"
-        for n in (c.split("_")[1] for c in cols)
-    ]
+    rows = [[*key, *(fmt(g[c].median()) for _, c in shown)] for key, g in ok.groupby(KEYS, sort=True)]
+    headers = [f"{m.name(c)}{' (whole test set)' if (m.key_of(c) or '0').isdigit() and int(m.key_of(c) or 0) in whole else ''}"
+               f" ({m.shown_unit})" for m, c in shown]  # fmt: skip
     doc.table(["dataset", "adapter", "device", *headers], rows, "throughput")
 
 
@@ -105,33 +109,28 @@ def whole_test_sizes(ok: pd.DataFrame) -> set[int]:
 
 def memory(doc: Doc, ok: pd.DataFrame) -> None:
     doc.heading("Memory", 3)
-    rows = [[*key, fmt(g["rss_peak_mb"].max()), fmt(g["rss_fit_delta_mb"].median()), fmt(g["gpu_peak_mb"].max() if "gpu_peak_mb" in g else math.nan)]
+    shown = table_metrics(ok, "memory")
+    if not shown:
+        doc.para("Not recorded.")
+        return
+    # A peak is read at its largest over the trials, a growth at its median.
+    peak = [m.short for m, _ in shown if m.valid and m.valid[0] >= 0]
+    rows = [[*key, *(fmt(g[c].max() if m.short in peak else g[c].median()) for m, c in shown)]
             for key, g in ok.groupby(KEYS, sort=True)]  # fmt: skip
-    doc.table(
-        ["dataset", "adapter", "device", "peak RSS MiB (trial, max)", "RSS growth in fit MiB", "peak GPU MiB"],
-        rows,
-        "memory",
-    )
+    headers = [f"{m.name(c)} {m.shown_unit}" + (" (trial, max)" if m.short in peak else " (median)") for m, c in shown]
+    doc.table(["dataset", "adapter", "device", *headers], rows, "memory")
 
 
 def devices(doc: Doc, ok: pd.DataFrame) -> None:
     if not {"cpu", "gpu"} <= set(ok["device"]):
         return
     rows = []
-    for metric, label in (("fit_wall_s", "fit time"), ("latency_p50_us", "predict p50")):
-        joined = pair(ok[ok["device"] == "cpu"], ok[ok["device"] == "gpu"], ["dataset", "adapter"], metric)
+    for metric in headline_durations():
+        joined = pair(ok[ok["device"] == "cpu"], ok[ok["device"] == "gpu"], ["dataset", "adapter"], metric.column)
         for (dataset, adapter), g in joined.groupby(["dataset", "adapter"], sort=True):
             r = stats.ratio_ci(g["a"].to_numpy(float), g["b"].to_numpy(float))
-            rows.append(
-                [
-                    dataset,
-                    adapter,
-                    label,
-                    f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]",
-                    r.n,
-                    verdicts.ratio_verdict(r, "GPU faster", "GPU slower"),
-                ]
-            )
+            rows.append([dataset, adapter, metric.label, f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n,
+                         verdicts.ratio_verdict(r, "GPU faster", "GPU slower")])  # fmt: skip
     doc.heading("GPU vs CPU", 3)
     doc.table(["dataset", "adapter", "metric", "GPU / CPU [95% CI]", "splits", "verdict"], rows, "gpu-vs-cpu")
 

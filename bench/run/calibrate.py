@@ -8,8 +8,9 @@ calibration wrapper of the adapter (:mod:`adapters.calibration`), which adds an 
 own measured cost to every timed call. Some repeats are **disturbed**: a second job (a busy loop per
 core the trials do not use) shares the machine for the middle third of their rounds.
 
-Then every comparison is gated exactly as ``bench compare --fail-above PCT`` would gate it
-(:func:`bench.analysis.gate.decide` on :func:`bench.report.gating.gate_inputs`):
+Then every comparison is gated exactly as ``bench compare --fail-above PCT`` would gate it (one
+:class:`~bench.analysis.comparison.Comparison` from :func:`bench.analysis.comparison.build`, under the
+plan's :class:`~bench.analysis.policy.GatePolicy`):
 
 - **A/A inside a repeat** (``a`` against ``a2`` and ``a2`` against ``a``: both directions): a FAIL in
   either is a false alarm. One comparison per repeat.
@@ -63,6 +64,12 @@ class Plan:
     mode: str = "custom"
     accuracy_drop: float = gate.DEFAULT_ACCURACY_DROP
     timing: TimingSettings = TIMING
+
+    def policy(self) -> Any:
+        """The gate as ``bench compare --fail-above PCT --fail-accuracy-drop POINTS`` applies it."""
+        from bench.analysis.policy import GatePolicy
+
+        return GatePolicy.from_options(fail_above=self.fail_above, accuracy_drop=self.accuracy_drop)
 
     def sides(self) -> list[tuple[str, float]]:
         return [("a", 0.0), ("a2", 0.0)] + [(side_name(s), s) for s in self.slowdowns]
@@ -196,14 +203,21 @@ KEYS = ["dataset", "adapter", "device"]
 
 
 def gated(a: pd.DataFrame, b: pd.DataFrame, plan: Plan, separate: bool = False, variance: Any = None) -> gate.Verdict:
-    from bench.report.gating import gate_inputs
+    """B against A gated by the plan's policy, as ``bench compare`` would gate it (one run, or two separate runs)."""
+    from bench.analysis.comparison import DUET, SEPARATE, Context, build
 
-    measured, problems = gate_inputs(a, b, KEYS, plan.fail_above, plan.accuracy_drop, separate, variance)
-    return gate.decide(measured, problems)
+    context = Context(SEPARATE if separate else DUET, variance=variance)
+    verdict = build(a, b, KEYS, plan.policy(), context).verdict
+    assert verdict is not None
+    return verdict
 
 
 def _fit_fails(v: gate.Verdict) -> bool:
-    return any(j.tested.measured.metric == "fit time" for j in v.failures)
+    """Fit time alone failed (the registry's headline duration: the first gated-by-default duration)."""
+    from bench.record import metrics
+
+    fit = next(m for m in metrics() if m.gated and m.kind == "duration")
+    return any(j.tested.measured.metric == fit.label for j in v.failures)
 
 
 @dataclass
@@ -226,11 +240,11 @@ class Comparison:
 
 
 def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int]) -> dict[str, tuple[float, float]]:
-    """Run-to-run variance per gated column (log scale), pooled over the groups, from side ``a`` of ``repeats``.
-
-    Throughputs also get one pooled entry, ``tput``, for batch sizes the calibration did not run.
+    """Run-to-run variance per machine-dependent column (log scale), pooled over the groups, from side ``a`` of
+    ``repeats``. A keyed metric (throughput per batch size) also gets one pooled entry under its prefix
+    (``tput``), for keys the calibration did not run.
     """
-    from bench.report.gating import gated_columns
+    from bench.record import metrics
 
     sides = [frames[(r, "a")].assign(repeat=r) for r in repeats if (r, "a") in frames]
     if len(sides) < 2:
@@ -238,8 +252,9 @@ def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int
     ok = pd.concat(sides, ignore_index=True)
     ok = ok[ok["status"] == "ok"]
     out: dict[str, tuple[float, float]] = {}
-    throughput: list[tuple[float, float]] = []
-    for column, _ in gated_columns(ok, ok):
+    pooled: dict[str, list[tuple[float, float]]] = {}
+    columns = [(m, c) for m in metrics() if m.machine and m.compared_as == "ratio" for c in m.expand(ok.columns)]
+    for metric, column in columns:
         estimates = []
         for _, g in ok.groupby(KEYS):
             table = g.pivot_table(index="repeat", columns="split_seed", values=column, aggfunc="mean").dropna(axis=1)
@@ -248,16 +263,16 @@ def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int
         var, df = calib.pooled(estimates)
         if math.isfinite(var):
             out[column] = (var, df)
-            if column.startswith("tput_"):
-                throughput.append((var, df))
-    if throughput:
-        out["tput"] = calib.pooled(throughput)
+            if metric.keyed:
+                pooled.setdefault(metric.prefix.rstrip("_"), []).append((var, df))
+    for prefix, found in pooled.items():
+        out[prefix] = calib.pooled(found)
     return out
 
 
 def comparisons(records: list[dict], plan: Plan) -> list[Comparison]:
     """Every A/A and A/B comparison of a calibration run, gated (see the module docstring)."""
-    from bench.report.gating import RunVariance
+    from bench.analysis.runvariance import RunVariance
 
     frames = side_frames(records)
     done = sorted({r for r, _ in frames})

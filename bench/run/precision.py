@@ -1,14 +1,19 @@
-"""``bench run --until-precise PCT``: keep adding interleaved splits until the timing ratios are precise enough.
+"""``bench run --until-precise PCT``: add interleaved splits until the gate decides (a duet), or until the
+gated timing ratios are narrow (a run of one environment).
 
-After the configured splits, the run's records are read back and every timing ratio's 95% interval is
-measured (:mod:`bench.analysis.precision`): with environments (a duet), each environment against the
-first, cell by cell; otherwise every adapter against the baseline adapter (``sklearn-lr`` where it
-runs, else the first); a single adapter, its own geometric means. The metrics are those the gate
-tests (every compared metric with a direction: fit time, first predict, latencies, throughputs), so
-that ``bench compare --fail-above`` can decide on each of them. While the widest interval is wider than
-PCT percent and the time budget allows, more splits run, interleaved like the first ones (new split
-seeds after the last; the same rounds, order and controls). What happened is kept in ``run.json``
-(``until_precise``: the target, the splits run, the widest interval, why it stopped).
+**A duet** (``--env``, two or more environments): a sequential gate. After each round of splits the run's
+records are read back and every environment is compared with the first exactly as ``bench compare
+RUN%first RUN%other --fail-above PCT`` would compare them (:func:`bench.analysis.comparison.build`), at
+look ``k``'s level ``alpha / (k (k + 1))`` (:func:`bench.analysis.policy.spent`): the levels of all looks
+sum to alpha, so stopping at the first decision keeps the false-alarm and false-pass rates at most alpha
+however many looks are taken. It stops at PASS or FAIL; at the time budget (``--max-time``, 300 s by
+default) it stops INCONCLUSIVE and says how many more splits would decide if the spread holds. What
+happened is kept in ``run.json`` (``until_precise``: looks, outcome, the line, why it stopped), where
+``bench compare`` finds the look it must test at.
+
+**One environment**: the widest 95% interval among the timing ratios the gate would test (the gated-by-
+default durations and rates of each adapter against the run's baseline adapter, or its own geometric
+means for a single adapter) is narrowed to PCT percent, as before.
 """
 
 from __future__ import annotations
@@ -18,15 +23,17 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bench.analysis.precision import mean_width, ratio_width, splits_needed
+from bench.analysis import gate
+from bench.analysis.precision import mean_width, ratio_width, splits_for_decision, splits_needed
 from bench.run.config import MAX_SPLITS, Config
 
 if TYPE_CHECKING:
     from bench.run.runner import RunResult
     from bench.store.writer import RunStore
 
-#: The default time budget of --until-precise (seconds).
-DEFAULT_MAX_TIME_S = 900.0
+#: The default time budget of --until-precise (seconds): five CI minutes.
+DEFAULT_MAX_TIME_S = 300.0
+KEYS = ["dataset", "adapter", "device"]
 
 
 @dataclass
@@ -38,8 +45,15 @@ class Precision:
     splits: int
 
 
+def _timing_columns(frame: Any) -> list[str]:
+    """The columns the gate tests by default among the machine-dependent ratios (times, rates)."""
+    from bench.record import metrics
+
+    return [c for m in metrics() if m.gated and m.normalisable for c in m.expand(frame.columns)]
+
+
 def widest(records: list[dict], config: Config) -> Precision:
-    """The widest 95% interval among the run's timing ratios (see the module docstring)."""
+    """The widest 95% interval among the run's gated timing ratios (see the module docstring)."""
     from bench.analysis.load import tidy
     from bench.analysis.pairing import pair
 
@@ -47,23 +61,14 @@ def widest(records: list[dict], config: Config) -> Precision:
     ok = df[df["status"] == "ok"]
     splits = int(ok["split_seed"].nunique()) if len(ok) else 0
     worst = Precision(math.inf if ok.empty else 0.0, "no ok trial yet", splits)
-    keys = ["dataset", "adapter", "device"]
     comparisons: list[tuple[str, Any, Any]] = []
-    if config.environments:
-        first = config.environments[0].name
-        base = ok[ok["environment"] == first]
-        for spec in config.environments[1:]:
-            comparisons.append((f"%{spec.name}/%{first}", base, ok[ok["environment"] == spec.name]))
-    elif ok["adapter"].nunique() > 1:
-        from bench.report.build import pick_baseline
-
-        baseline = pick_baseline(ok, None)
+    keys = KEYS
+    if ok["adapter"].nunique() > 1:
+        baseline = _baseline(ok, config)
         keys = ["dataset", "device"]
         for adapter in sorted(set(ok["adapter"]) - {baseline}):
             comparisons.append((f"{adapter}/{baseline}", ok[ok["adapter"] == baseline], ok[ok["adapter"] == adapter]))
-    from bench.report.gating import gated_columns
-
-    for metric, _ in gated_columns(ok, ok):
+    for metric in _timing_columns(ok):
         if comparisons:
             for label, a, b in comparisons:
                 for key, g in pair(a, b, keys, metric).groupby(keys, sort=True):
@@ -80,13 +85,133 @@ def widest(records: list[dict], config: Config) -> Precision:
     return worst
 
 
+def _baseline(ok: Any, config: Config) -> str:
+    """The run's baseline adapter: the first its config lists that has records (the report's default)."""
+    present = set(ok["adapter"])
+    listed = [a.label for a in config.adapters if a.label in present]
+    return listed[0] if listed else sorted(present)[0]
+
+
+# -- a duet: the sequential gate ------------------------------------------------------------------------------
+@dataclass
+class Look:
+    """One look of the sequential gate: its number, each environment's verdict against the first, and the splits."""
+
+    number: int
+    verdicts: list[tuple[str, gate.Verdict]]
+    splits: int
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {v.outcome for _, v in self.verdicts}
+        return next((o for o in (gate.FAIL, gate.INCONCLUSIVE, gate.PASS) if o in outcomes), gate.INCONCLUSIVE)
+
+    def line(self) -> str:
+        if len(self.verdicts) == 1:
+            return gate.line(self.verdicts[0][1])
+        return " | ".join(f"{name}: {gate.line(v)}" for name, v in self.verdicts)
+
+    def can_improve(self) -> bool:
+        """Whether more splits could decide: only when every reason is statistical (too few pairs, an interval)."""
+        statistical = {gate.TOO_FEW, gate.ACROSS, gate.BEYOND}
+        return all(set(v.reasons) <= statistical for _, v in self.verdicts if v.outcome == gate.INCONCLUSIVE)
+
+
+def look(records: list[dict], config: Config, policy: Any, number: int) -> Look:
+    """Every environment against the first, as ``bench compare RUN%first RUN%other`` compares them, at look ``number``."""
+    from bench.analysis.comparison import DUET, Context, build
+    from bench.analysis.load import tidy
+
+    df = tidy(records)
+    first = config.environments[0].name
+    base = df[df["environment"] == first]
+    found = []
+    for spec in config.environments[1:]:
+        c = build(base, df[df["environment"] == spec.name], KEYS, policy.at_look(number), Context(DUET))
+        assert c.verdict is not None
+        found.append((f"%{first} vs %{spec.name}", c.verdict))
+    splits = int(df[df["status"] == "ok"]["split_seed"].nunique()) if len(df) else 0
+    return Look(number, found, splits)
+
+
+def more_splits(found: Look, policy: Any) -> int:
+    """Splits that would let the next look decide every undecided metric, if the spread holds (plug-in); 0: unknown."""
+    level = policy.at_look(found.number + 1).level
+    needed = 0
+    for _, v in found.verdicts:
+        for j in v.undecided:
+            n = splits_for_decision(j.tested, level)
+            if n is None:
+                return 0
+            needed = max(needed, n)
+    return max(needed - found.splits, 0)
+
+
+def run_until_decided(
+    config: Config, store: RunStore, policy: Any, max_time_s: float, run_once: Any, say: Any
+) -> tuple[RunResult, dict]:
+    """The sequential gate of a duet (see the module docstring); returns the last run's result and what happened."""
+    start = time.monotonic()
+    # An unchanged, deterministic metric (accuracy) is decided by an exact sign test: n splits all below the
+    # threshold give p = 2^-n, which must beat the first look's level. Fewer splits would waste the first look.
+    splits, number = max(config.splits, math.ceil(math.log2(1 / policy.at_look(1).level))), 0
+    while True:
+        result = run_once(replace(config, splits=splits))
+        number += 1
+        found = look(store.folder.records(), config, policy, number)
+        elapsed = time.monotonic() - start
+        if found.outcome != gate.INCONCLUSIVE or not found.can_improve():
+            stopped = "decided" if found.outcome != gate.INCONCLUSIVE else "cannot decide"
+            break
+        want = more_splits(found, policy)
+        per_split = elapsed / max(splits, 1)
+        affordable = int((max_time_s - elapsed) / per_split) if per_split > 0 else 0
+        more = min(max(want, config.splits), affordable, MAX_SPLITS - splits)
+        if more < 1:
+            stopped = "time budget" if affordable < 1 else "split limit"
+            break
+        say(f"Until decided: look {number} at alpha {policy.at_look(number).level:.3g} over {found.splits} splits is "
+            f"INCONCLUSIVE ({_reasons(found)}): adding {more} split(s).")  # fmt: skip
+        splits += more
+    want = more_splits(found, policy) if found.outcome == gate.INCONCLUSIVE and found.can_improve() else 0
+    per_split = (time.monotonic() - start) / max(splits, 1)
+    info = {"target_pct": policy.fail_above, "max_time_s": max_time_s, "splits": splits, "looks": number,
+            "level": policy.at_look(number).level, "outcome": found.outcome, "line": found.line(), "stopped": stopped,
+            "more_splits": want or None, "more_seconds": round(want * per_split, 1) if want else None,
+            "seconds": round(time.monotonic() - start, 1)}  # fmt: skip
+    store.write_json("run.json", {**store.folder.info(), "until_precise": info})
+    say(decision_text(info))
+    return result, info
+
+
+def _reasons(found: Look) -> str:
+    reasons = sorted({r for _, v in found.verdicts for r in v.reasons})
+    return ", ".join(reasons) or "undecided"
+
+
+def decision_text(info: dict) -> str:
+    """What the sequential gate concluded, in one line."""
+    head = (f"Until decided: {info['outcome']} at look {info['looks']} (alpha {info['level']:.3g}) after "
+            f"{info['splits']} splits, {info['seconds']:g} s: {info['line']}")  # fmt: skip
+    if info["outcome"] != gate.INCONCLUSIVE:
+        return head
+    if info["more_splits"]:
+        return head + (f". Stopped by the {info['stopped']}; about {info['more_splits']} more split(s) "
+                       f"(~{info['more_seconds']:g} s) would decide if the spread holds: raise --max-time.")  # fmt: skip
+    return head + f". Stopped: {info['stopped']} (more splits would not decide: see the reasons)."
+
+
+# -- one environment: until narrow ---------------------------------------------------------------------------
 def run_until_precise(
     config: Config, store: RunStore, target_pct: float, max_time_s: float, run_once: Any, say: Any = print
 ) -> RunResult:
-    """Run ``config``, then more splits until the widest timing interval is under ``target_pct`` or time is up.
+    """Run ``config``, then more splits until decided (a duet) or the widest gated timing interval is under
+    ``target_pct`` (one environment), or time is up. ``run_once(config)`` runs a config into the store."""
+    if len(config.environments) >= 2:
+        from bench.analysis.policy import GatePolicy
 
-    ``run_once(config)`` runs a config into the store (the runner, with its executor and progress).
-    """
+        policy = GatePolicy.from_options(fail_above=target_pct)
+        return run_until_decided(config, store, policy, max_time_s, run_once, say)[0]
     target = target_pct / 100
     start = time.monotonic()
     splits = config.splits

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bench.isolation import isolated_command, safe_environ
+from bench.record import role
 
 if TYPE_CHECKING:
     from bench.run.config import Config
@@ -323,4 +324,4 @@ def control_in_worker(threads: int, python: str | None = None, span_s: float = 0
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return {}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {**data, "threads": threads, "load_avg_1m": load, "at": time.time()}
+    return {**data, "threads": threads, role("load").column: load, "at": time.time()}

@@ -256,15 +256,11 @@ def group_summary(group: str, records: list[dict]) -> str:
     text = f"{group}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     ok = [r for r in records if r["status"] == "ok"]
     parts = []
-    for label, values, spec in (
-        ("accuracy", [r.get("accuracy") for r in ok], "{:.3f}"),
-        ("fit", [r.get("fit_wall_s") for r in ok], "{:.2f} s"),
-        ("predict p50", [(r.get("latency") or {}).get("p50_us") for r in ok], "{:.0f} us"),
-    ):
-        numbers = [v for v in values if isinstance(v, (int, float))]
-        if numbers:
-            middle = statistics.mean(numbers) if label == "accuracy" else statistics.median(numbers)
-            parts.append(f"{label} {spec.format(middle)}")
+    for metric, spec in ((rec.role("accuracy"), "{:.3f}"), (rec.role("fit"), "{:.2f} s"), (rec.role("p50"), "{:.0f} us")):
+        numbers = [v for v in (rec.value_of(r, metric) for r in ok) if isinstance(v, (int, float))]
+        if numbers:  # a fraction's mean, a time's median
+            middle = statistics.mean(numbers) if metric.kind == "fraction" else statistics.median(numbers)
+            parts.append(f"{metric.short} {spec.format(middle)}")
     if parts:
         text += "; " + ", ".join(parts)
     reasons = sorted({r.get("reason", "") for r in records if r["status"] != "ok"})

@@ -1,8 +1,9 @@
 """JSON Schemas of every command's ``--json`` output, shipped with the package (``bench schema NAME``).
 
 Conventions every output follows: keys are stable snake_case; numbers are
-JSON numbers; an interval is ``{"value", "low", "high"}`` (the same three
-names in every command; ``low``/``high`` null where there is none); a
+JSON numbers; a number with an interval is ``{"value", "interval": [low, high],
+"level"}`` (the same shape in every command; ``level`` a confidence level such as
+0.95, or ``"IQR"``; ``interval`` and ``level`` null where there is none); a
 missing number is null; each output says which ``command`` wrote it.
 """
 
@@ -13,6 +14,7 @@ from importlib import resources
 
 #: One schema per output: ``run-dry-run`` is ``bench run --dry-run --json``.
 NAMES = (
+    "calibrate",
     "check",
     "compare",
     "env",

@@ -113,6 +113,8 @@ def iter_records(path: Path) -> Iterator[tuple[int, Any]]:
             if last and not _complete(raw):
                 warnings.warn(f"{path}:{number}: ignoring a partial last line (a run killed mid-write)", stacklevel=2)
                 continue
+            if err.newer:  # not damage: upgrading bench reads it
+                raise UserError(f"{path}:{number}: {err}.") from None
             raise UserError(f"{path}:{number}: not a valid record: {err}. {FIX}") from None
         yield number, record
 

@@ -220,6 +220,10 @@ class RunStore:
         (``schema_version`` and ``run_id`` filled in), validated here either way.
         """
         if isinstance(record, dict):
+            inline = {k: record[k] for k in rec.RAW_FIELDS if k in record}  # kept apart, as schema 3 stores them
+            if inline:
+                record = {k: v for k, v in record.items() if k not in inline}
+                raw = {**inline, **(raw or {})}
             try:
                 record = rec.build({"schema_version": rec.SCHEMA_VERSION, "run_id": self.run_id, **record})
             except rec.RecordError as err:

@@ -1,0 +1,167 @@
+"""One typed comparison (bench.analysis.comparison): each contradiction the pages once held, built and refused.
+
+Hand-made frames, one per case: a duet whose throughput fell, a heatmap that may colour only what a verdict
+claims, a per-trial count, a metric missing on one side, separate runs with and without a calibration.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.analysis import gate, noise
+from bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Context, build
+from bench.analysis.policy import GatePolicy
+from bench.analysis.runvariance import RunVariance, run_variance_from, within_span
+from bench.errors import UserError
+from bench.metrics import Metric
+from bench.record import metric_for
+from bench.report.compare import heat_frame
+
+KEYS = ["dataset", "adapter", "device"]
+
+
+def frame(fit: list[float], acc: list[float] | None = None, tput: list[float] | None = None, **extra: list) -> pd.DataFrame:
+    n = len(fit)
+    rows = {"dataset": ["iris"] * n, "adapter": ["lr"] * n, "device": ["cpu"] * n, "split_seed": list(range(n)),
+            "init_seed": list(range(n)), "status": ["ok"] * n, "run_id": ["r"] * n, "fit_wall_s": fit,
+            "accuracy": acc if acc is not None else [0.9] * n, "n_train": [75] * n, "n_test": [75] * n,
+            "test_rows_sha": [f"s{i}" for i in range(n)]}  # fmt: skip
+    if tput is not None:
+        rows["tput_32"] = tput
+    rows.update(extra)
+    return pd.DataFrame(rows)
+
+
+def on(**options: object) -> GatePolicy:
+    return GatePolicy.from_options(**options)
+
+
+def row(c, column: str):
+    return next(r for r in c.rows if r.column == column)
+
+
+def test_a_duet_whose_throughput_fell_says_lower_and_fails_with_no_noise_floor_and_no_normalisation():
+    rng = np.random.default_rng(0)
+    a = frame([1.0] * 8, tput=list(1000 * (1 + 0.01 * rng.standard_normal(8))))
+    b = frame([1.0] * 8, tput=list(563 * (1 + 0.01 * rng.standard_normal(8))))
+    context = Context(DUET, control=noise.control_ratio([1.0, 1.1], [1.0, 1.1]), floor=1.19)
+    c = build(a, b, KEYS, on(fail_above=10), context)
+    tput = row(c, "tput_32")
+    assert tput.verdict == "lower" and tput.claims == WORSE and tput.normalised is None
+    assert "noise floor" not in tput.verdict and tput.gated is not None and tput.gated.state == "fail"
+    assert c.outcome == gate.FAIL and c.to_json()["noise_floor"] is not None  # the field, never applied in a duet
+
+
+def test_a_heatmap_colours_only_what_a_verdict_claims():
+    a = frame([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    b = frame([2.89, 0.4, 5.0, 1.2, 0.9, 9.0])  # a geometric mean of 1.7x, wildly spread: no difference shown
+    c = build(a, b, KEYS, GatePolicy())
+    fit = row(c, "fit_wall_s")
+    assert fit.verdict == "no difference" and fit.claims == NONE
+    heat = heat_frame(c)
+    assert math.isnan(heat.loc[heat["metric"] == "fit time", "goodness"].iloc[0])
+    slow = build(a, frame([1.5, 1.52, 1.49, 1.51, 1.5, 1.5]), KEYS, GatePolicy())
+    assert row(slow, "fit_wall_s").claims == WORSE
+    assert heat_frame(slow).loc[0, "goodness"] < 0  # painted: B worse
+    fast = build(a, frame([0.5, 0.51, 0.49, 0.5, 0.5, 0.5]), KEYS, GatePolicy())
+    assert row(fast, "fit_wall_s").claims == BETTER and heat_frame(fast).loc[0, "goodness"] > 0
+
+
+COUNT = Metric.measured("n_params", lambda clf, split: 1.0, label="parameters", kind="count", compare=True)
+
+
+def test_a_count_compares_exactly_is_never_normalised_and_passes_between_separate_runs(monkeypatch):
+    import bench.record as rec
+
+    monkeypatch.setattr(rec, "_REGISTERED", [COUNT])
+    a, b = frame([1.0] * 5, n_params=[131.0] * 5), frame([1.3] * 5, n_params=[131.0] * 5)
+    control = noise.control_ratio([1.0, 1.02, 0.98], [1.3, 1.32, 1.28])
+    c = build(a, b, KEYS, on(fail_above=10, metrics=("n_params", "accuracy")), Context(SEPARATE, control=control))
+    params = row(c, "n_params")
+    assert params.verdict == "identical on every split" and params.normalised is None and params.compared_as == "exact"
+    assert params.gated is not None and params.gated.state == "pass"  # no run-to-run variance needed: not a timing
+    assert c.outcome == gate.PASS
+    grown = build(a, frame([1.0] * 5, n_params=[140.0] * 5), KEYS, on(metrics=("n_params",)), Context(SEPARATE))
+    assert row(grown, "n_params").verdict.startswith("changed by +9") and grown.outcome == gate.FAIL
+    assert row(grown, "n_params").claims == WORSE
+
+
+def test_a_gated_metric_missing_on_either_side_is_never_a_pass():
+    a, b = frame([1.0] * 6), frame([1.0] * 6)
+    assert build(a, b, KEYS, on(fail_above=10)).outcome == gate.PASS
+    for left, right in ((a, b.drop(columns="accuracy")), (a.drop(columns="accuracy"), b)):
+        c = build(left, right, KEYS, on(fail_above=10))
+        assert c.outcome == gate.INCONCLUSIVE and c.verdict is not None and gate.MISSING in c.verdict.reasons
+        assert any("accuracy" in p.detail for p in c.problems)
+
+
+def test_a_gated_metric_that_reaches_no_test_is_named_not_dropped():
+    """If a gated metric's pairs never reach a test (here: every value non-positive), the gate cannot pass."""
+    a = frame([1.0] * 6, tput=[1000.0] * 6)
+    b = frame([1.0] * 6, tput=[0.0] * 6)
+    c = build(a, b, KEYS, on(fail_above=10))
+    assert c.outcome == gate.INCONCLUSIVE and any("no usable pairs" in p.detail or "throughput" in p.detail for p in c.problems)
+
+
+def test_separate_runs_add_two_run_offsets_and_are_blocked_without_a_variance():
+    a, b = frame([1.0 + 0.01 * i for i in range(6)]), frame([1.3 + 0.013 * i for i in range(6)])
+    blocked = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE))
+    assert blocked.outcome == gate.INCONCLUSIVE and gate.RUN_VARIANCE in blocked.verdict.reasons
+    variance = RunVariance("cal", {"fit_wall_s": (0.0004, 10.0)})
+    assert variance.extra("fit_wall_s") == (0.0008, 10.0)  # two run offsets, one per run
+    c = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE, variance=variance))
+    fit = row(c, "fit_wall_s").gated.judged.tested
+    assert fit.measured.extra_var == pytest.approx(0.0008) and c.outcome == gate.FAIL
+
+
+def test_separate_runs_gate_the_ratio_normalised_by_the_control():
+    """A machine made 2x slower between two runs of the same code: raw 2x, normalised 1x; never a FAIL."""
+    a, b = frame([1.0 + 0.01 * i for i in range(8)]), frame([2.0 + 0.02 * i for i in range(8)])
+    control = noise.control_ratio([1.0, 1.01, 0.99, 1.0], [2.0, 2.02, 1.98, 2.0])
+    variance = RunVariance("cal", {"fit_wall_s": (0.0004, 20.0)})
+    c = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE, control=control, variance=variance))
+    fit = row(c, "fit_wall_s")
+    assert fit.estimate.value == pytest.approx(2.0, rel=0.01) and fit.normalised.value == pytest.approx(1.0, rel=0.02)
+    assert fit.gated.state != "fail" and c.outcome != gate.FAIL
+
+
+def test_a_calibration_of_too_few_repeats_or_a_truncated_zero_is_unknown_and_a_span_bounds_it():
+    assert run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 1}}}, "c").by_column == {}
+    assert run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.0, "df": 9}}}, "c").by_column == {}
+    ok = run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}, "span_s": 360}, "c")
+    assert ok.by_column and ok.why is None
+    assert within_span(ok, 300).why is None
+    far = within_span(run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}, "span_s": 360}, "c"),
+                      2 * 86400)  # fmt: skip
+    assert far.why is not None and "2.0 days apart" in far.why and far.extra("fit_wall_s") is None
+
+
+def test_policy_options_are_checked_before_anything_is_read():
+    with pytest.raises(UserError, match="No metric named 'nope'"):
+        on(metrics=("nope",))
+    with pytest.raises(UserError, match="not better either way"):
+        on(metrics=("epochs",))
+    with pytest.raises(UserError, match="--threshold cold=-1"):
+        on(thresholds="cold=-1")
+    policy = on(fail_above=10, thresholds=["cold=40", "p99=20"], metrics=("fit", "cold", "p99", "tput:32"))
+    assert policy.threshold(metric_for("cold_predict_s"), "cold_predict_s") == 40.0
+    assert policy.threshold(metric_for("fit_wall_s"), "fit_wall_s") == 10.0
+    assert policy.threshold(metric_for("tput_32"), "tput_32") == 10.0
+    assert policy.threshold(metric_for("tput_1"), "tput_1") is None  # one key named: the others are not gated
+    assert policy.threshold(metric_for("accuracy"), "accuracy") is None  # not named
+    default = on(fail_above=10)
+    gated = {m.short for m in (metric_for(c) for c in ("fit_wall_s", "latency_p50_us", "tput_1", "accuracy",
+                                                       "cold_predict_s", "latency_p99_us"))
+             if default.threshold(m, m.column_for("1")) is not None}  # fmt: skip
+    assert gated == {"fit", "p50", "tput", "accuracy"}  # the cold first predict and p99 only when named
+    assert on(accuracy_drop=2).threshold(metric_for("fit_wall_s"), "fit_wall_s") is None  # accuracy alone
+
+
+def test_a_metric_named_for_the_gate_that_neither_side_measured_is_never_a_pass():
+    c = build(frame([1.0] * 6), frame([1.0] * 6), KEYS, on(fail_above=10, metrics=("fit", "gpu-mem")))
+    assert c.outcome == gate.INCONCLUSIVE and any("gpu-mem (peak GPU memory): measured on neither side" in p.detail
+                                                   for p in c.problems)  # fmt: skip
