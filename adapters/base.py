@@ -151,6 +151,11 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         A hue for figures (blue, orange, green, red, purple, brown, pink,
         grey, olive, cyan), or one per backend (``{"jax": "purple"}``); None:
         one is derived from the adapter's name, the same in every run.
+    reference_floor : bool
+        The adapter is a reference, not a framework: the model's arithmetic
+        as plain compiled code, whose times are the floor the other adapters
+        of its ``model`` family are shown against (records carry it; reports
+        find the floor by it, never by name).
     """
 
     framework = "unknown"
@@ -164,6 +169,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     model = ""
     stock_profile: str | None = None
     colour: str | dict[str, str] | None = None
+    reference_floor = False
 
     @classmethod
     def model_family(cls) -> str:

@@ -168,6 +168,7 @@ FIELDS: list[Field] = [
     F("profile", str, IDENTITY, "", "named parameter set"),
     F("stock_profile", str, IDENTITY, "", "the adapter's stock profile (its tuned profiles are compared with it)"),
     F("colour", str, PROV, "", "the figure hue the adapter declares (absent: derived from its name)"),
+    F("reference_floor", bool, IDENTITY, "", "the adapter declares itself its model's compiled reference floor (absent: not)"),
     F("params", dict[str, Json], IDENTITY, "", "resolved parameters (profile overridden by explicit ones)"),
     F("backend", str, IDENTITY, "", "Keras backend, or 'default'"),
     F("device", str, IDENTITY, "", "cpu | gpu"),
