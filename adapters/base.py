@@ -255,6 +255,19 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """Extra ways to serve this fitted model (``adapters.serving.ServingPath``)."""
         return []
 
+    def empty_call_costs(self) -> dict[str, float] | None:
+        """This framework's cost per call, with these parameters, when there is (almost) nothing to compute.
+
+        ``{"step_overhead_s": ..., "predict_overhead_s": ...}``: seconds per
+        optimiser step in ``fit`` and per single-row ``predict_proba`` call.
+        The worker measures it once, after its warm-up, and reports explain
+        fit and predict times with it (optimiser steps x the step's cost: the
+        framework's dispatch). Called on an unfitted adapter with the trial's
+        parameters; it must not change ``self``. None (the default): unknown.
+        Iterative models implement it with :func:`adapters.dispatch.empty_call_costs`.
+        """
+        return None
+
     # -- learning curves ---------------------------------------------------
     def set_epoch_callback(self, callback: Callable[[BenchClassifier, float], None] | None) -> BenchClassifier:
         """Have ``callback(self, mean_epoch_loss)`` called after every training epoch.

@@ -119,6 +119,8 @@ class KerasMLPClassifier(MLPClassifierBase):
         Mean training loss of each epoch.
     epoch_times_ns_ : list of int
         Wall time of each epoch, nanoseconds.
+    n_steps_ : int
+        Optimiser steps taken since the model was built.
     """
 
     framework = "keras"
@@ -286,6 +288,7 @@ class KerasMLPClassifier(MLPClassifierBase):
             )
         self.loss_curve_ = [float(v) for v in history.history["loss"]]
         self.epoch_times_ns_ = times
+        self.n_steps_ = int(keras.ops.convert_to_numpy(self.model_.optimizer.iterations))
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         # predict_on_batch reuses one compiled predict function for in-memory

@@ -108,6 +108,12 @@ class MLPClassifierBase(BenchClassifier):
         """Replace the model's weights (Keras layout, see :meth:`get_weights`)."""
         raise NotImplementedError
 
+    def empty_call_costs(self) -> dict[str, float] | None:
+        """The training step's and predict call's cost on a 1-input, 1-hidden-unit MLP with these settings."""
+        from .dispatch import empty_call_costs
+
+        return empty_call_costs(self, hidden_units=1)
+
     def serving_paths(self) -> list:
         from .serving import numpy_reference_path
 

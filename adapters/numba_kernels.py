@@ -109,20 +109,21 @@ def forward(x: np.ndarray, theta: np.ndarray, n_hidden: int, n_classes: int) -> 
 
 @njit(cache=CACHE, nogil=True)
 def adam_step(x: np.ndarray, y: np.ndarray, rows: np.ndarray, theta: np.ndarray, m: np.ndarray, v: np.ndarray,
-              grad: np.ndarray, n_hidden: int, n_classes: int, t: int, lr: np.float32, beta_1: np.float32,
-              beta_2: np.float32, eps: np.float32) -> np.float32:  # fmt: skip
+              grad: np.ndarray, scratch: np.ndarray, n_hidden: int, n_classes: int, t: int, lr: np.float32,
+              beta_1: np.float32, beta_2: np.float32, eps: np.float32) -> np.float32:  # fmt: skip
     """One Adam step on the batch ``x[rows]``; returns the batch's summed cross-entropy (mean * batch size).
 
     ``theta`` (the flat weights), ``m`` and ``v`` (Adam's moments) are updated
-    in place; ``grad`` is scratch space of the same size; ``t`` is the step's
-    number (1 for the first).
+    in place; ``grad`` (as large as ``theta``) and ``scratch`` (``n_hidden +
+    2 * n_classes``) are work space, allocated once per fit, not per step;
+    ``t`` is the step's number (1 for the first).
     """
     w1, b1, w2, b2 = views(theta, x.shape[1], n_hidden, n_classes)
     g1, gb1, g2, gb2 = views(grad, x.shape[1], n_hidden, n_classes)
     grad[:] = ZERO
-    hidden = np.empty(n_hidden, dtype=np.float32)
-    proba = np.empty(n_classes, dtype=np.float32)
-    delta = np.empty(n_classes, dtype=np.float32)
+    hidden = scratch[:n_hidden]
+    proba = scratch[n_hidden : n_hidden + n_classes]
+    delta = scratch[n_hidden + n_classes : n_hidden + 2 * n_classes]
     scale = ONE / np.float32(rows.size)
     loss = ZERO
     for r in range(rows.size):
@@ -156,12 +157,12 @@ def adam_step(x: np.ndarray, y: np.ndarray, rows: np.ndarray, theta: np.ndarray,
 
 @njit(cache=CACHE, nogil=True)
 def train_epoch(x: np.ndarray, y: np.ndarray, order: np.ndarray, batch_size: int, theta: np.ndarray, m: np.ndarray,
-                v: np.ndarray, grad: np.ndarray, n_hidden: int, n_classes: int, t: int, lr: np.float32,
-                beta_1: np.float32, beta_2: np.float32, eps: np.float32) -> tuple:  # fmt: skip
+                v: np.ndarray, grad: np.ndarray, scratch: np.ndarray, n_hidden: int, n_classes: int, t: int,
+                lr: np.float32, beta_1: np.float32, beta_2: np.float32, eps: np.float32) -> tuple:  # fmt: skip
     """One epoch: every batch of ``order`` once, one Adam step each; returns (summed loss, last step number)."""
     total = ZERO
     for start in range(0, order.size, batch_size):
         t += 1
-        total += adam_step(x, y, order[start : start + batch_size], theta, m, v, grad, n_hidden, n_classes, t, lr,
-                           beta_1, beta_2, eps)  # fmt: skip
+        total += adam_step(x, y, order[start : start + batch_size], theta, m, v, grad, scratch, n_hidden, n_classes,
+                           t, lr, beta_1, beta_2, eps)  # fmt: skip
     return total, t

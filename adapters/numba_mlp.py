@@ -105,11 +105,16 @@ class NumbaMLPClassifier(MLPClassifierBase):
         return (np.float32(self.learning_rate), np.float32(ADAM_BETA_1), np.float32(ADAM_BETA_2),
                 np.float32(ADAM_EPSILON))  # fmt: skip
 
+    def _work_space(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and activation buffers for the kernels: allocated per fit, not per step."""
+        _, hidden, n_classes = self.shape_
+        return np.empty_like(self.theta_), np.empty(hidden + 2 * n_classes, dtype=np.float32)
+
     def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         kernels = _kernels()
         _, hidden, n_classes = self.shape_
         rng = shuffle_generator(seed)
-        grad = np.empty_like(self.theta_)
+        work = self._work_space()
         adam = self._adam()
         order = np.arange(len(X), dtype=np.int64)
         self.loss_curve_, self.epoch_times_ns_ = [], []
@@ -118,7 +123,7 @@ class NumbaMLPClassifier(MLPClassifierBase):
             if self.shuffle:
                 order = rng.permutation(len(X))
             total, self.n_steps_ = kernels.train_epoch(X, y_index, order, self.batch_size, self.theta_, self.m_,
-                                                       self.v_, grad, hidden, n_classes, self.n_steps_, *adam)  # fmt: skip
+                                                       self.v_, *work, hidden, n_classes, self.n_steps_, *adam)  # fmt: skip
             self.loss_curve_.append(float(total) / len(X))
             self.epoch_times_ns_.append(time.perf_counter_ns() - start)
             self._epoch_end(self.loss_curve_[-1])
@@ -130,7 +135,7 @@ class NumbaMLPClassifier(MLPClassifierBase):
         rows = np.arange(len(x), dtype=np.int64)
         self.n_steps_ += 1
         loss = _kernels().adam_step(x, np.asarray(y_index, dtype=np.int64), rows, self.theta_, self.m_, self.v_,
-                                    np.empty_like(self.theta_), hidden, n_classes, self.n_steps_, *self._adam())  # fmt: skip
+                                    *self._work_space(), hidden, n_classes, self.n_steps_, *self._adam())  # fmt: skip
         return float(loss) / len(x)
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -161,7 +166,7 @@ def warm_up_kernels() -> None:
     y = np.array([0, 1], dtype=np.int64)
     theta = np.zeros(1 + 1 + 2 + 2, dtype=np.float32)
     adam = (np.float32(0.001), np.float32(ADAM_BETA_1), np.float32(ADAM_BETA_2), np.float32(ADAM_EPSILON))
-    state = (np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta))
+    state = (np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta), np.zeros(1 + 2 * 2, np.float32))
     kernels.train_epoch(x, y, np.arange(2, dtype=np.int64), 1, theta, *state, 1, 2, 0, *adam)
     kernels.adam_step(x, y, np.arange(2, dtype=np.int64), theta, *state, 1, 2, 1, *adam)
     kernels.forward(x, theta, 1, 2)

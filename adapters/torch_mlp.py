@@ -64,6 +64,8 @@ class TorchMLPClassifier(MLPClassifierBase):
         Mean training loss of each epoch.
     epoch_times_ns_ : list of int
         Wall time of each epoch (GPU synchronised), nanoseconds.
+    n_steps_ : int
+        Optimiser steps taken since the model was built.
     """
 
     framework = "torch"
@@ -183,6 +185,7 @@ class TorchMLPClassifier(MLPClassifierBase):
             self.loss_curve_.append(float(total) / n)
             self.epoch_times_ns_.append(time.perf_counter_ns() - start)
             self._epoch_end(self.loss_curve_[-1])
+        self.n_steps_ = self.optimizer_._keras_step
         self.module_.eval()
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -187,6 +187,17 @@ FIELDS: list[Field] = [
       metric("fit time", summary=True, compare=True)),
     F("fit_cpu_s", Number, MEASURE, "s", "CPU time of fit (all threads), curve evaluation excluded", metric("fit CPU time")),
     F("n_epochs", int | None, MEASURE, "", "epochs trained", metric("epochs", better=None)),
+    F("n_steps", int | None, MEASURE, "steps", "optimiser steps taken in fit (the adapter's n_steps_)",
+      metric("optimiser steps", better=None)),
+    F("step_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one optimiser step with these parameters and nothing to compute (a 1-input, 1-unit "
+      "model; measured once per worker after its warm-up: adapters' empty_call_costs)", metric("empty step")),
+    F("epoch_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one epoch besides its steps (data pipeline, callbacks, shuffle), measured as "
+      "step_overhead_s", metric("empty epoch")),
+    F("predict_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one single-row predict_proba call with nothing to compute, measured as "
+      "step_overhead_s", metric("empty predict call")),
     F("first_epoch_s", Number, MEASURE, "s", "wall time of the first epoch", metric("first epoch")),
     F("epoch_median_s", Number, MEASURE, "s", "median wall time of the other epochs", metric("epoch (median)")),
     F("cold_predict_s", Number, MEASURE, "s", "first single-sample predict after fit (tracing, compilation)",
@@ -253,6 +264,7 @@ FIELDS: list[Field] = [
     F("import_s", Number, PROV, "s", "the framework's import in a fresh worker (cold start)", metric("import")),
     F("worker_warmup_s", Number, PROV, "s", "untimed warm-up fit before the worker's first trial",
       metric("worker warm-up")),
+    F("overhead_probe_s", Number, PROV, "s", "time the worker spent measuring the empty-call costs (before any trial)"),
     F("load_avg_1m", Number, PROV, "", "1-minute load average at the trial's start", metric("load average", better=None)),
     F("started_at", Number, PROV, "unix s", ""),
     F("finished_at", Number, PROV, "unix s", ""),

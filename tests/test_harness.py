@@ -248,6 +248,7 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
     ):
         assert key in record, key
     assert "gpu_peak_mb" not in record  # null (no GPU) is stored as absent
+    assert "reference_floor" not in record  # only a declared floor says it is one
     for key in ("dataset_sha", "test_rows_sha", "trial_timeout_s", "startup_timeout_s", "adapter_class", "python"):
         assert record[key], key
     assert (first.path / "raw.jsonl").exists() and "latency_raw_ns" not in record  # raw durations kept apart

@@ -88,6 +88,7 @@ class Worker:
         import_s = time.perf_counter() - begin
         threads = self.cls.limit_threads(job.threads, job.backend)
         warmup_s = self.warm_up()
+        costs = self.empty_call_costs() if warmup_s is not None else {}
         self.common = {
             "framework": self.cls.framework,
             "model": self.cls.model_family(),
@@ -100,6 +101,7 @@ class Worker:
             "python": sys.executable,
             "import_s": import_s,
             "worker_warmup_s": warmup_s,
+            **costs,
         }
         self.send({"type": "hello", **self.common})
 
@@ -127,6 +129,19 @@ class Worker:
         except Exception:
             return None
         return time.perf_counter() - begin
+
+    def empty_call_costs(self) -> dict:
+        """The framework's cost per optimiser step, per epoch and per predict call with the group's parameters and
+        nothing to compute (the adapter's ``empty_call_costs`` hook), measured once, after the warm-up; {} if unknown."""
+        keys = ("step_overhead_s", "epoch_overhead_s", "predict_overhead_s")
+        begin = time.perf_counter()
+        try:
+            clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
+            costs = clf.empty_call_costs() or {}
+            found = {k: float(costs[k]) for k in keys if k in costs and math.isfinite(float(costs[k]))}
+        except Exception:  # a hook that fails costs its numbers, not the trials
+            return {}
+        return {**found, "overhead_probe_s": time.perf_counter() - begin} if found else {}
 
     # -- trials ---------------------------------------------------------------
     def dataset(self, trial: Any) -> Any:

@@ -1,0 +1,102 @@
+"""The empty-call costs: recovered exactly from a known clock, measured by the worker, carried by every record."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters import dispatch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+class Clocked:
+    """A 'model' whose training advances a clock by a fixed, per-epoch and per-step cost (ns)."""
+
+    def __init__(self, clock: Clock, fixed: int, per_epoch: int, per_step: int, batch_size: int) -> None:
+        self.clock, self.fixed, self.per_epoch, self.per_step = clock, fixed, per_epoch, per_step
+        self.batch_size, self.epochs, self.calls = batch_size, 1, 0
+
+    def _train(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+        self.calls += 1
+        steps = -(-len(X) // self.batch_size)
+        first = 10**9 if self.calls == 1 else 0  # a first call that compiles must not count
+        self.clock.now += first + self.fixed + self.epochs * (self.per_epoch + steps * self.per_step)
+
+    def sync(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fixed, per_epoch, per_step, batch_size", [
+    (5_000_000, 80_000_000, 350_000, 1),  # Keras-like: a costly epoch
+    (1_000, 300, 40, 32),  # a compiled loop: epochs are doubled until the run is long enough to resolve
+    (0, 0, 0, 1),  # nothing at all costs nothing, never a negative cost
+])  # fmt: skip
+def test_costs_are_recovered_from_the_differences(fixed, per_epoch, per_step, batch_size):
+    clock = Clock()
+    model = Clocked(clock, fixed, per_epoch, per_step, batch_size)
+    step, epoch = dispatch.step_and_epoch_costs(model, batch_size, timer=clock)
+    assert step == pytest.approx(per_step / 1e9, rel=1e-9, abs=1e-15)
+    assert epoch == pytest.approx(per_epoch / 1e9, rel=1e-9, abs=1e-15)
+
+
+def test_a_negative_difference_is_zero_not_a_negative_cost():
+    """Noise can make the larger run faster; a cost per call is then below resolution, recorded as 0."""
+    clock = Clock()
+
+    class Noisy(Clocked):
+        def _train(self, X, y, seed):
+            self.clock.now += 1_000_000 - len(X)  # more rows, less time: only noise does this
+
+    step, epoch = dispatch.step_and_epoch_costs(Noisy(clock, 0, 0, 0, 1), 1, timer=clock)
+    assert step == 0.0 and epoch >= 0.0
+
+
+def test_the_hook_does_not_touch_the_adapter_and_caps_the_batch():
+    from adapters.sklearn_mlp import SklearnMLPClassifier
+
+    clf = SklearnMLPClassifier(epochs=3, batch_size=10**6, random_state=1)
+    before = clf.get_params()
+    costs = clf.empty_call_costs()
+    assert clf.get_params() == before and not hasattr(clf, "classes_")
+    assert set(costs) == {"step_overhead_s", "epoch_overhead_s", "predict_overhead_s"}
+    assert all(v >= 0 for v in costs.values()) and costs["predict_overhead_s"] > 0
+
+
+def test_adapters_without_the_hook_have_no_costs():
+    from adapters.sklearn_lr import SklearnLRClassifier
+
+    assert SklearnLRClassifier().empty_call_costs() is None
+
+
+def test_every_trial_records_its_steps_and_its_workers_costs(tmp_path, monkeypatch):
+    """Through the worker: optimiser steps per fit, the group's empty-call costs, the floor flag (records of
+    adapters that are no floor leave it out: tests/test_harness.py's record has none)."""
+    pytest.importorskip("numba")
+    from bench.run.config import AdapterSpec, Config, validate
+    from bench.store.reader import read_records
+    from bench.store.writer import RunStore
+    from tests.conftest import run_local
+    from tests.test_harness import TINY_TIMING
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    adapters = (AdapterSpec("numba-mlp", "seed", (("epochs", 2),)),)
+    timing = dataclasses.replace(TINY_TIMING, serving=False, curves=False)
+    config = validate(Config(adapters=adapters, splits=1, timing=timing, trial_timeout_s=60.0), "test")
+    store = RunStore.open(tmp_path, "r", config.to_dict(), {"machine_id": "test"})
+    run_local(config, store)
+    (record,) = read_records(store.path / "records.jsonl")
+    assert record["status"] == "ok"
+    assert record["n_steps"] == 2 * record["n_train"]  # batch size 1: one step per row and epoch
+    assert record["step_overhead_s"] >= 0 and record["epoch_overhead_s"] >= 0
+    assert record["predict_overhead_s"] > 0 and record["overhead_probe_s"] > 0
+    assert record["reference_floor"] is True
