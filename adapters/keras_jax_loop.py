@@ -70,12 +70,7 @@ def train(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int
     The last batch of an epoch is short when the rows do not divide by the
     batch size, as in ``Model.fit``; it is one more compiled step.
     """
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    epoch, step = _programs(model, batch_size)
-    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-             [v.value for v in optimizer.variables])  # fmt: skip
+    (epoch, step), state = _programs(model, batch_size), _state(model)
     key = jax.random.PRNGKey(np.random.SeedSequence(seed).generate_state(1)[0])
     xs, ys = jax.numpy.asarray(x), jax.numpy.asarray(y)
     for _ in range(epochs):
@@ -86,6 +81,14 @@ def train(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int
             total += float(loss) * rest.shape[0]
         _assign(model, state)
         on_epoch(total / xs.shape[0])
+
+
+def _state(model: Any) -> tuple[list, list, list]:
+    """The model's and its optimizer's variables as arrays: what the compiled programs take and return."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables])  # fmt: skip
 
 
 def _assign(model: Any, state: tuple) -> None:
@@ -99,11 +102,6 @@ def _assign(model: Any, state: tuple) -> None:
 
 def train_ordered(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
     """One epoch of the scan route over ``x`` in the order given, no shuffle (the equivalence tests' batches)."""
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    epoch, _ = _programs(model, batch_size)
-    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-             [v.value for v in optimizer.variables])  # fmt: skip
+    (epoch, _), state = _programs(model, batch_size), _state(model)
     state, _, _ = epoch(state, jax.random.PRNGKey(0), jax.numpy.asarray(x), jax.numpy.asarray(y), False)
     _assign(model, state)
