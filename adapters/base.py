@@ -240,6 +240,19 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """
         return None
 
+    @classmethod
+    def shape_warmup_params(cls, params: dict) -> dict | None:
+        """Parameters of one untimed fit on a trial's own data, before the worker's first timed fit on data of
+        that shape; None (the default): no such fit.
+
+        Caches a framework keeps per process and shape (a ``jax.jit``
+        program, a ``torch.compile`` graph) are then built untimed, as the
+        worker's warm-up builds the rest: the first trial of a worker is
+        timed as every later one. Keep it short (one epoch of the trial's
+        own settings, say).
+        """
+        return None
+
     def device_name(self, device: str) -> str | None:
         """Name of the device (``"cpu"`` or ``"gpu"``) this adapter runs on, or None to let
         the harness name it (the CPU's model; the GPU that nvidia-smi lists first)."""

@@ -265,6 +265,9 @@ FIELDS: list[Field] = [
     F("worker_warmup_s", Number, PROV, "s", "untimed warm-up fit before the worker's first trial",
       metric("worker warm-up")),
     F("overhead_probe_s", Number, PROV, "s", "time the worker spent measuring the empty-call costs (before any trial)"),
+    F("shape_warmup_s", Number, PROV, "s",
+      "untimed fit on this trial's own data before its timed one (the worker's first trial of a data shape: "
+      "per-shape compiled programs built outside the clock; adapters' shape_warmup_params)"),
     F("load_avg_1m", Number, PROV, "", "1-minute load average at the trial's start", metric("load average", better=None)),
     F("started_at", Number, PROV, "unix s", ""),
     F("finished_at", Number, PROV, "unix s", ""),

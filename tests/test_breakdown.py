@@ -144,3 +144,13 @@ def test_the_exports_carry_the_parts(floor_run):
         assert set(breakdown.COLUMNS[q].values()) <= set(frame.columns)
     metrics = _metrics(frame.iloc[1])
     assert {"floor_fit_s", "dispatch_fit_s", "rest_fit_s", "step_overhead_s", "n_steps"} <= set(metrics)
+
+
+def test_the_seed_table_shows_the_floor_only_where_the_run_has_it():
+    """`bench seed` gains the compiled floor's row; seed runs made before it existed render as they did."""
+    from bench.report.seed import ROWS, seed_rows
+
+    post = [record(label, 0, 0.9, warnings=[]) for label, _ in ROWS if not label.startswith("numba-mlp")]
+    assert [r["model"] for r in seed_rows(post)] == [text for label, text in ROWS if label != "numba-mlp:seed"]
+    rows = seed_rows([*post, record("numba-mlp:seed", 0, 0.97, fit=0.011, warnings=[])])
+    assert rows[-1]["model"].startswith("Compiled floor") and rows[-1]["fit s"] == 0.011

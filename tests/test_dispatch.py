@@ -80,7 +80,7 @@ def test_adapters_without_the_hook_have_no_costs():
 
 def test_every_trial_records_its_steps_and_its_workers_costs(tmp_path, monkeypatch):
     """Through the worker: optimiser steps per fit, the group's empty-call costs, the floor flag (records of
-    adapters that are no floor leave it out: tests/test_harness.py's record has none)."""
+    adapters that are no floor leave it out: tests/test_harness.py's record has none), the shape warm-up."""
     pytest.importorskip("numba")
     from bench.run.config import AdapterSpec, Config, validate
     from bench.store.reader import read_records
@@ -91,11 +91,13 @@ def test_every_trial_records_its_steps_and_its_workers_costs(tmp_path, monkeypat
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     adapters = (AdapterSpec("numba-mlp", "seed", (("epochs", 2),)),)
     timing = dataclasses.replace(TINY_TIMING, serving=False, curves=False)
-    config = validate(Config(adapters=adapters, splits=1, timing=timing, trial_timeout_s=60.0), "test")
+    config = validate(Config(adapters=adapters, splits=2, timing=timing, trial_timeout_s=60.0), "test")
     store = RunStore.open(tmp_path, "r", config.to_dict(), {"machine_id": "test"})
     run_local(config, store)
-    (record,) = read_records(store.path / "records.jsonl")
-    assert record["status"] == "ok"
+    first, record = sorted(read_records(store.path / "records.jsonl"), key=lambda r: r["split_seed"])
+    assert first["status"] == record["status"] == "ok"
+    # the worker's first trial of a data shape had an untimed fit on its own data before its timed one
+    assert first["shape_warmup_s"] > 0 and "shape_warmup_s" not in record
     assert record["n_steps"] == 2 * record["n_train"]  # batch size 1: one step per row and epoch
     assert record["step_overhead_s"] >= 0 and record["epoch_overhead_s"] >= 0
     assert record["predict_overhead_s"] > 0 and record["overhead_probe_s"] > 0

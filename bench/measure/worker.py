@@ -69,6 +69,7 @@ class Worker:
         self.out = out
         self.datasets: dict = {}
         self.common: dict = {}
+        self.warmed: set = set()
 
     def send(self, message: dict) -> None:
         self.out.write(json.dumps(json_safe(message), allow_nan=False) + "\n")
@@ -224,6 +225,7 @@ class Worker:
         split = self.split(trial, rows)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         settings = TimingSettings.from_dict(self.job.timing)
+        shape_warmup_s = self.warm_up_shape(trial, split)
         metrics = measure_trial(clf, split, settings, threads=self.job.threads, serve=serve)
         for name in ("latency_raw_ns", "stock_latency_raw_ns"):
             if name in metrics:
@@ -233,8 +235,26 @@ class Worker:
             **split.meta,
             "device_name": clf.device_name(device) or (gpu_name() if device == "gpu" else cpu_model()),
             "load_avg_1m": load,
+            **({"shape_warmup_s": shape_warmup_s} if shape_warmup_s is not None else {}),
             **metrics,
         }
+
+    def warm_up_shape(self, trial: Any, split: Any) -> float | None:
+        """The adapter's untimed fit on the trial's own data (``shape_warmup_params``), once per worker and data
+        shape, before the first timed fit on it; its duration, or None where there was none."""
+        params = self.cls.shape_warmup_params(trial.adapter.resolved_params())
+        key = (split.X_train.shape, len(set(split.y_train.tolist())))
+        if params is None or key in self.warmed:
+            return None
+        self.warmed.add(key)
+        begin = time.perf_counter()
+        try:
+            clf = self.cls(**params, device=trial.device, random_state=trial.init_seed)
+            clf.fit(split.X_train, split.y_train)
+            clf.sync()
+        except Exception:  # the timed fit will meet the same problem and record it
+            return None
+        return time.perf_counter() - begin
 
 
 def gpu_name() -> str:
