@@ -12,9 +12,11 @@ the trial's own settings (batch size, ``steps_per_execution``, ``compile``,
   difference in steps. Everything paid once per fit or once per epoch is in
   both times and cancels. Epochs are doubled until the larger run takes
   ``TARGET_S``, so a fast framework is not measured below the timer's
-  resolution.
-- **per epoch** (the data pipeline, callbacks, the shuffle): twice the
-  epochs on ``SMALL`` batches, less the steps' share.
+  resolution; the larger run grows until the difference stands out of the
+  runs' spread, so a framework whose fit costs hundreds of milliseconds
+  before its first step is not credited with noise.
+- **per epoch** (the data pipeline, callbacks, the shuffle): more epochs on
+  ``SMALL`` batches, less the steps' share.
 - **per predict call**: the median of single-row ``predict_proba`` calls.
 
 The model is built and traced once, and warmed on both shapes before
@@ -23,6 +25,7 @@ anything is timed: compilation is not a per-call cost.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -30,13 +33,19 @@ from typing import Any
 
 import numpy as np
 
-#: Batches per epoch of the timed runs.
+#: Batches per epoch of the shorter and (to begin with) the longer timed run.
 SMALL, LARGE = 4, 68
-#: The larger run's duration to reach by doubling epochs (and the most epochs tried).
+#: The longer run's duration to reach by doubling epochs (and the most epochs tried).
 TARGET_S, MAX_EPOCHS = 0.1, 1024
 #: Timed rounds (the fastest of each run is used, as timeit does: the cost without a neighbour's noise), and
 #: predict calls.
 REPEATS, PREDICT_CALLS, PREDICT_BUDGET_S = 5, 200, 0.1
+#: A difference counts once it is this many times the wider of the two runs' spreads (max - min); until then
+#: the longer run grows (8x, up to ``MAX_ROWS`` rows per epoch and 64x the epochs) while the probe is within
+#: ``BUDGET_S``.
+RESOLVE, GROW, MAX_ROWS, BUDGET_S = 2.0, 8, 2**18, 30.0
+#: Runs longer than this are timed ``SLOW_REPEATS`` times, not ``REPEATS``.
+SLOW_RUN_S, SLOW_REPEATS = 0.1, 3
 #: The largest batch the empty model is trained on (a larger batch size is measured at this one: the cost per
 #: call, not the arithmetic of a million rows).
 MAX_BATCH = 1024
@@ -59,29 +68,58 @@ def _timed_train(tiny: Any, X: np.ndarray, y: np.ndarray, epochs: int, timer: Ti
     return timer() - start
 
 
+def _slope(run: Callable[[int], int], low: int, high: int, cap: int, deadline: int, timer: Timer) -> float:
+    """(T(high) - T(low)) / (high - low) in ns per unit, from the fastest of ``REPEATS`` interleaved runs each.
+
+    ``high`` grows while the difference does not stand out of the runs' spread (a fixed cost per fit of
+    hundreds of ms hides a few us per step). At ``cap`` a difference still inside the spread is a cost below
+    what can be resolved: 0. At the deadline it is not known: NaN, never a guess from noise.
+    """
+    while True:
+        begin, lows, highs = timer(), [run(low)], [run(high)]
+        repeats = SLOW_REPEATS if highs[0] > SLOW_RUN_S * 1e9 else REPEATS
+        for _ in range(repeats - 1):  # interleaved, so a change of machine speed reaches both
+            lows.append(run(low))
+            highs.append(run(high))
+        difference = min(highs) - min(lows)
+        spread = max(max(lows) - min(lows), max(highs) - min(highs))
+        # The next round's longer runs take about GROW times these: start it only if it fits the budget.
+        next_round = (timer() - begin) * (1 + GROW) / 2
+        if difference > RESOLVE * spread:
+            return difference / (high - low)
+        if GROW * high > cap:
+            return 0.0
+        if timer() + next_round > deadline:
+            return math.nan
+        high *= GROW
+
+
 def step_and_epoch_costs(tiny: Any, batch_size: int, timer: Timer = time.perf_counter_ns) -> tuple[float, float]:
-    """Seconds per optimiser step and per epoch of ``tiny`` (built), from three runs' differences.
+    """Seconds per optimiser step and per epoch of ``tiny`` (built), from differences of runs; NaN for a cost
+    the probe could not resolve within ``BUDGET_S``.
 
     ``T(b, e)`` (``e`` epochs of ``b`` batches) is a fixed cost plus ``e``
-    epochs' cost plus ``e * b`` steps' cost: ``T(LARGE, e) - T(SMALL, e)``
-    gives the step, ``T(SMALL, 2e) - T(SMALL, e)`` the epoch (its steps taken out).
+    epochs' cost plus ``e * b`` steps' cost: ``T(b, e) - T(SMALL, e)`` gives
+    the step, ``T(SMALL, k * e) - T(SMALL, e)`` the epoch (its steps taken out).
     """
-    small, large = _data(SMALL, batch_size), _data(LARGE, batch_size)
-    _timed_train(tiny, *large, 1, timer)  # traces, compiles, allocates: not a per-call cost
-    _timed_train(tiny, *small, 1, timer)
+    deadline = timer() + int(BUDGET_S * 1e9)
+    data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def batches(b: int, epochs: int) -> int:
+        if b not in data:
+            data[b] = _data(b, batch_size)
+            _timed_train(tiny, *data[b], 1, timer)  # traces, compiles, allocates: not a per-call cost
+        return _timed_train(tiny, *data[b], epochs, timer)
+
     epochs = 1
-    while _timed_train(tiny, *large, epochs, timer) < TARGET_S * 1e9 and epochs < MAX_EPOCHS:
+    while batches(LARGE, epochs) < TARGET_S * 1e9 and epochs < MAX_EPOCHS:
         epochs *= 2
-    runs: dict[str, list[int]] = {"short": [], "long": [], "twice": []}
-    for _ in range(REPEATS):  # interleaved, so a change of machine speed reaches every run
-        runs["short"].append(_timed_train(tiny, *small, epochs, timer))
-        runs["long"].append(_timed_train(tiny, *large, epochs, timer))
-        runs["twice"].append(_timed_train(tiny, *small, 2 * epochs, timer))
-    short, long, twice = (min(v) / 1e9 for v in runs.values())
-    step = (long - short) / (epochs * (LARGE - SMALL))
-    epoch = (twice - short) / epochs - SMALL * step
-    # A cost below what the differences resolve (a compiled loop's few ns) is noise around 0: it is 0.
-    return max(0.0, step), max(0.0, epoch)
+    cap = max(LARGE, MAX_ROWS // batch_size)
+    step = _slope(lambda b: batches(b, epochs), SMALL, LARGE, cap, deadline, timer) / epochs
+    if math.isnan(step):
+        return math.nan, math.nan
+    epoch = _slope(lambda k: batches(SMALL, k * epochs), 1, 2, 64, deadline, timer) / epochs - SMALL * step
+    return step / 1e9, (epoch if math.isnan(epoch) else max(0.0, epoch)) / 1e9
 
 
 def predict_cost(tiny: Any, x: np.ndarray, timer: Timer = time.perf_counter_ns) -> float:

@@ -109,6 +109,9 @@ def floor_run(tmp_path):
         records.append(trial("torch-mlp", s, 4.0 + 0.1 * rng.random(), TORCH_COSTS, p50=20.0, tput=75 / 30e-6))
         records.append(trial("sklearn-mlp", s, 1.5 + 0.1 * rng.random(), (110e-6, 1e-3, 60e-6), p50=1.0,
                              tput=75 / 70e-6))  # fmt: skip
+        records.append(trial("keras-mlp", s, 0.05 + 0.001 * rng.random(), (3e-6, 200e-6, 40e-6), profile="fused",
+                             params={**SEED, "train_loop": "jax-scan"}))  # a compiled loop: a few us per step
+        records.append(trial("torch-mlp", s, 3.0, (None, None, None), profile="tuned"))  # its probe resolved nothing
     write_run(tmp_path, "floor", records)
     return tmp_path
 
@@ -127,8 +130,11 @@ def test_the_report_explains_each_framework_against_the_floor(floor_run, capsys)
     sk = next(r for r in calls if r["adapter"] == "sklearn-mlp:seed" and r["call"] == "one row")
     assert sk["rest_us"] < 0 and sk["negative_rest_trials"] == 6  # over-explained: shown and counted
     text = (out / "REPORT.md").read_text()
-    assert "Why `torch-mlp:seed` takes" in text and "x `sklearn-mlp:seed`'s fit time" in text
+    assert "Why `torch-mlp:seed` takes" in text and "x `keras-mlp:fused`'s fit time" in text
     assert "Rest below 0" in text and "single-row predict on 6 of 6 trials" in text
+    assert "`keras-mlp:fused` 4.33x" in text and "inside its compiled loop, not a call per step" in text
+    assert "only a route that runs many steps per call can come near" in text
+    assert "Fit not split for `torch-mlp:tuned`" in text
     assert (out / "figures" / "time-breakdown.png").is_file()
     assert '"barmode":"relative"' in (out / "report.html").read_text().replace(" ", "")
 

@@ -21,6 +21,9 @@ from bench.report.tables import Cell, fmt, fmt_range
 
 #: Within this many times the floor counts as "near the floor" (issue 32's target for a tuned route).
 NEAR = 3.0
+#: A step whose dispatch costs more than this is one call from Python per step (a compiled loop's step costs
+#: a few microseconds at most; a Python call into a framework tens).
+CALL_S = 10e-6
 WHAT = {"fit": "fit", "predict": "single-row predict", "batch": "whole-test-set predict"}
 UNIT = {"fit": "s", "predict": "us", "batch": "us"}
 PART_LABELS = {"floor": "compiled floor", "dispatch": "dispatch (per-call overhead)", "rest": "rest"}
@@ -63,8 +66,25 @@ def section(doc: Doc, ok: pd.DataFrame) -> pd.DataFrame:
               [_call_row(r) for _, r in calls.iterrows()], "predict-breakdown",
               ["dataset", "adapter", "device", "call", "total_us", "floor_us", "dispatch_us", "rest_us", "x_floor",
                "negative_rest_trials"])  # fmt: skip
-    doc.bullets(sentences(parts))
+    doc.bullets(sentences(parts) + _unsplit(ok))
     return parts
+
+
+def _unsplit(ok: pd.DataFrame) -> list[str]:
+    """Adapters shown against a floor whose fit could not be split (their worker measured no per-step cost)."""
+    cols = breakdown.COLUMNS["fit"]
+    if cols["floor"] not in ok.columns:
+        return []
+    rows = ok[ok[cols["floor"]].notna() & ok[cols["rest"]].isna()]
+    names = sorted({f"`{a}`" for a in rows["adapter"].astype(str)})
+    return (
+        [
+            f"Fit not split for {', '.join(names)}: its worker's probe did not resolve a cost per step (the "
+            "adapter reports none, or the machine's noise hid it within the probe's budget)."
+        ]
+        if names
+        else []
+    )
 
 
 def _ratio(r: pd.Series) -> Any:
@@ -123,19 +143,29 @@ def _near(fit: pd.DataFrame) -> list[str]:
         near = [f"`{r['adapter']}` ({fmt(r['ratio'].ratio)}x)" for _, r in g.iterrows() if r["ratio"].ratio <= NEAR]
         far = []
         for _, r in g[[r.ratio > NEAR for r in g["ratio"]]].iterrows():
-            alone = r["dispatch"] / r["floor"] if r["floor"] > 0 else math.nan
-            why = (f"its dispatch alone is {fmt(alone)}x the floor's whole fit ({fmt(r['steps'])} steps x "
-                   f"{fmt(r['step_cost'] * 1e6)} us): per-call overhead, not arithmetic, sets its time, and only a "
-                   "route that runs many steps per call can come near") if alone > NEAR else (
-                   f"dispatch explains {_share(r['dispatch'], r['total'])} of it; the rest ({fmt(r['rest'])} s) is "
-                   "what keeps it there")  # fmt: skip
-            far.append(f"`{r['adapter']}` {fmt(r['ratio'].ratio)}x: {why}")
+            far.append(f"`{r['adapter']}` {fmt(r['ratio'].ratio)}x: {_why_far(r)}")
         out.append(
             f"Near the floor ({dataset}, {device}; within {NEAR:g}x its fit time): "
             + (", ".join(near) if near else "none")
             + (". Further: " + "; ".join(far) + "." if far else ".")
         )
     return out
+
+
+def _why_far(r: pd.Series) -> str:
+    """Why an adapter stays above NEAR x the floor, from its parts."""
+    alone = r["dispatch"] / r["floor"] if r["floor"] > 0 else math.nan
+    if not alone > NEAR:
+        return (
+            f"dispatch explains {_share(r['dispatch'], r['total'])} of it; the rest ({fmt(r['rest'])} s) keeps it there"
+        )
+    cost = f"{fmt(r['steps'])} steps x {fmt(r['step_cost'] * 1e6)} us"
+    if r["step_cost"] > CALL_S:
+        how = ("a call per step, each costing more than the whole step costs the floor: only a route that runs many "
+               "steps per call can come near")  # fmt: skip
+    else:
+        how = "the cost of each step inside its compiled loop, not a call per step, keeps it there"
+    return f"its dispatch alone is {fmt(alone)}x the floor's whole fit ({cost}): {how}"
 
 
 def _negative(parts: pd.DataFrame) -> list[str]:
