@@ -268,7 +268,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """Extra ways to serve this fitted model (``adapters.serving.ServingPath``)."""
         return []
 
-    def empty_call_costs(self) -> dict[str, float] | None:
+    def empty_call_costs(self, budget_s: float = 30.0) -> dict[str, float] | None:
         """This framework's cost per call, with these parameters, when there is (almost) nothing to compute.
 
         ``{"step_overhead_s": ..., "predict_overhead_s": ...}``: seconds per

@@ -42,7 +42,7 @@ TARGET_S, MAX_EPOCHS = 0.1, 1024
 REPEATS, PREDICT_CALLS, PREDICT_BUDGET_S = 5, 200, 0.1
 #: A difference counts once it is this many times the wider of the two runs' spreads (max - min); until then
 #: the longer run grows (8x, up to ``MAX_ROWS`` rows per epoch and 64x the epochs) while the probe is within
-#: ``BUDGET_S``.
+#: ``BUDGET_S`` (the default budget; the run's ``call_cost_budget_s`` timing setting).
 RESOLVE, GROW, MAX_ROWS, BUDGET_S = 2.0, 8, 2**18, 30.0
 #: Runs longer than this are timed ``SLOW_REPEATS`` times, not ``REPEATS``.
 SLOW_RUN_S, SLOW_REPEATS = 0.1, 3
@@ -94,15 +94,17 @@ def _slope(run: Callable[[int], int], low: int, high: int, cap: int, deadline: i
         high *= GROW
 
 
-def step_and_epoch_costs(tiny: Any, batch_size: int, timer: Timer = time.perf_counter_ns) -> tuple[float, float]:
+def step_and_epoch_costs(
+    tiny: Any, batch_size: int, timer: Timer = time.perf_counter_ns, budget_s: float = BUDGET_S
+) -> tuple[float, float]:
     """Seconds per optimiser step and per epoch of ``tiny`` (built), from differences of runs; NaN for a cost
-    the probe could not resolve within ``BUDGET_S``.
+    the probe could not resolve within ``budget_s``.
 
     ``T(b, e)`` (``e`` epochs of ``b`` batches) is a fixed cost plus ``e``
     epochs' cost plus ``e * b`` steps' cost: ``T(b, e) - T(SMALL, e)`` gives
     the step, ``T(SMALL, k * e) - T(SMALL, e)`` the epoch (its steps taken out).
     """
-    deadline = timer() + int(BUDGET_S * 1e9)
+    deadline = timer() + int(budget_s * 1e9)
     data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def batches(b: int, epochs: int) -> int:
@@ -135,7 +137,7 @@ def predict_cost(tiny: Any, x: np.ndarray, timer: Timer = time.perf_counter_ns) 
     return statistics.median(times) / 1e9
 
 
-def empty_call_costs(clf: Any, **tiny_params: Any) -> dict[str, float]:
+def empty_call_costs(clf: Any, budget_s: float = BUDGET_S, **tiny_params: Any) -> dict[str, float]:
     """``step_overhead_s``, ``epoch_overhead_s`` and ``predict_overhead_s`` of ``clf``'s settings on a model with
     nothing to compute.
 
@@ -148,5 +150,5 @@ def empty_call_costs(clf: Any, **tiny_params: Any) -> dict[str, float]:
     tiny = clone(clf).set_params(**tiny_params, batch_size=batch_size, random_state=0)
     X, y = _data(LARGE, batch_size)
     tiny.initialize(X, y)
-    step, epoch = step_and_epoch_costs(tiny, batch_size)
+    step, epoch = step_and_epoch_costs(tiny, batch_size, budget_s=budget_s)
     return {"step_overhead_s": step, "epoch_overhead_s": epoch, "predict_overhead_s": predict_cost(tiny, X[:1])}

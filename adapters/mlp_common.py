@@ -113,11 +113,11 @@ class MLPClassifierBase(BenchClassifier):
         """One epoch of the trial's own settings: the batch shapes its compiled routes are built for."""
         return {**params, "epochs": 1}
 
-    def empty_call_costs(self) -> dict[str, float] | None:
+    def empty_call_costs(self, budget_s: float = 30.0) -> dict[str, float] | None:
         """The training step's and predict call's cost on a 1-input, 1-hidden-unit MLP with these settings."""
         from .dispatch import empty_call_costs
 
-        return empty_call_costs(self, hidden_units=1)
+        return empty_call_costs(self, budget_s, hidden_units=1)
 
     def serving_paths(self) -> list:
         from .serving import numpy_reference_path

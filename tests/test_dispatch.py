@@ -99,6 +99,15 @@ def test_the_hook_does_not_touch_the_adapter_and_caps_the_batch():
     assert all(v >= 0 for v in costs.values()) and costs["predict_overhead_s"] > 0
 
 
+def test_the_budget_is_the_runs_setting_and_stays_out_of_stored_configs_by_default():
+    from bench.run.settings import TimingSettings
+
+    assert "call_cost_budget_s" not in TimingSettings().to_dict()
+    assert TimingSettings.from_dict({"call_cost_budget_s": 5}).to_dict()["call_cost_budget_s"] == 5
+    with pytest.raises(ValueError, match="call_cost_budget_s must be a number of seconds"):
+        TimingSettings(call_cost_budget_s=0)
+
+
 def test_adapters_without_the_hook_have_no_costs():
     from adapters.sklearn_lr import SklearnLRClassifier
 

@@ -137,8 +137,11 @@ class Worker:
         keys = ("step_overhead_s", "epoch_overhead_s", "predict_overhead_s")
         begin = time.perf_counter()
         try:
+            from bench.run.settings import TimingSettings
+
+            budget = TimingSettings.from_dict(self.job.timing).call_cost_budget_s
             clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
-            costs = clf.empty_call_costs() or {}
+            costs = clf.empty_call_costs(budget) or {}
             found = {k: float(costs[k]) for k in keys if k in costs and math.isfinite(float(costs[k]))}
         except Exception:  # a hook that fails costs its numbers, not the trials
             return {}
