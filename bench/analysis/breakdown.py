@@ -165,6 +165,7 @@ def with_parts(frame: pd.DataFrame) -> pd.DataFrame:
         out[cols["dispatch"]] = dispatch[q]
         out[cols["rest"]] = total - out[cols["floor"]] - out[cols["dispatch"]]
     out["floor_ratio_fit"] = _numeric(out, "fit_wall_s") / out[COLUMNS["fit"]["floor"]]
+    check_parts(out)
     return out
 
 
