@@ -7,16 +7,17 @@ iterative adapter, through the adapter's own training and predict code with
 the trial's own settings (batch size, ``steps_per_execution``, ``compile``,
 ``fused``...), on a model with one input and one hidden unit:
 
-- **per step**: the same number of epochs is run on ``SMALL`` and on
-  ``LARGE`` batches per epoch; the difference of the two times over the
-  difference in steps. Everything paid once per fit or once per epoch is in
-  both times and cancels. Epochs are doubled until the larger run takes
-  ``TARGET_S``, so a fast framework is not measured below the timer's
-  resolution; the larger run grows until the difference stands out of the
-  runs' spread, so a framework whose fit costs hundreds of milliseconds
-  before its first step is not credited with noise.
-- **per epoch** (the data pipeline, callbacks, the shuffle): more epochs on
-  ``SMALL`` batches, less the steps' share.
+- **per step**: fits with epochs of ``SMALL`` and of ``LARGE`` batches;
+  the difference of their median epoch (each adapter times its epochs,
+  ``epoch_times_ns_``) over the difference in steps. What a fit pays before
+  its first epoch (hundreds of noisy milliseconds for Keras on TensorFlow)
+  is outside every epoch; what an epoch pays besides its steps is in both
+  and cancels. Epochs are doubled until the larger fit takes ``TARGET_S``,
+  so a fast framework is not measured below the timer's resolution; the
+  larger epochs grow until the difference stands out of the epochs'
+  spread, so noise is never credited as a cost.
+- **per epoch** (the data pipeline, callbacks, the shuffle): the median
+  epoch of ``SMALL`` batches less its steps.
 - **per predict call**: the median of single-row ``predict_proba`` calls.
 
 The model is built and traced once, and warmed on both shapes before
@@ -35,8 +36,9 @@ import numpy as np
 
 #: Batches per epoch of the shorter and (to begin with) the longer timed run.
 SMALL, LARGE = 4, 68
-#: The longer run's duration to reach by doubling epochs (and the most epochs tried).
-TARGET_S, MAX_EPOCHS = 0.1, 1024
+#: The longer run's duration to reach by doubling epochs (from the fewest that leave two epochs after the first,
+#: to the most tried).
+TARGET_S, MIN_EPOCHS, MAX_EPOCHS = 0.1, 3, 1536
 #: Timed rounds (the fastest of each run is used, as timeit does: the cost without a neighbour's noise), and
 #: predict calls.
 REPEATS, PREDICT_CALLS, PREDICT_BUDGET_S = 5, 200, 0.1
@@ -60,68 +62,77 @@ def _data(batches: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
 Timer = Callable[[], int]
 
 
-def _timed_train(tiny: Any, X: np.ndarray, y: np.ndarray, epochs: int, timer: Timer) -> int:
+def _epoch_times(tiny: Any, X: np.ndarray, y: np.ndarray, epochs: int, timer: Timer) -> list[int]:
+    """One fit of ``epochs`` epochs; the duration of each but the first (the adapter's ``epoch_times_ns_``: what
+    a fit pays before its first epoch and in it once per fit, a new iterator, a retrace, is left out), or the
+    run's mean where it records none."""
     tiny.epochs = epochs
     start = timer()
     tiny._train(X, y, 0)
     tiny.sync()
-    return timer() - start
+    total = timer() - start
+    times = list(getattr(tiny, "epoch_times_ns_", None) or [])
+    return [int(t) for t in times[1:]] if len(times) == epochs > 1 else [total // epochs] * epochs
 
 
-def _slope(run: Callable[[int], int], low: int, high: int, cap: int, deadline: int, timer: Timer) -> float:
-    """(T(high) - T(low)) / (high - low) in ns per unit, from the fastest of ``REPEATS`` interleaved runs each.
+def _spread(values: list[int]) -> float:
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(q3 - q1)
 
-    ``high`` grows while the difference does not stand out of the runs' spread (a fixed cost per fit of
-    hundreds of ms hides a few us per step). At ``cap`` a difference still inside the spread is a cost below
-    what can be resolved: 0. At the deadline it is not known: NaN, never a guess from noise.
+
+def _per_batch(run: Callable[[int], list[int]], low: int, high: int, cap: int, deadline: int,
+               timer: Timer) -> tuple[float, float]:  # fmt: skip
+    """(median epoch at ``low`` batches, ns per batch more) from interleaved runs at ``low`` and ``high``.
+
+    ``high`` grows while the difference of the median epochs does not stand out of their spread (a noisy
+    machine hides a few us per step in an epoch of tens of ms). At ``cap`` a difference still inside the
+    spread is a cost below what can be resolved: 0. At the deadline it is not known: NaN, never a guess.
     """
     while True:
-        begin, lows, highs = timer(), [run(low)], [run(high)]
-        repeats = SLOW_REPEATS if highs[0] > SLOW_RUN_S * 1e9 else REPEATS
+        begin, lows, highs = timer(), run(low), run(high)
+        repeats = SLOW_REPEATS if sum(highs) > SLOW_RUN_S * 1e9 else REPEATS
         for _ in range(repeats - 1):  # interleaved, so a change of machine speed reaches both
-            lows.append(run(low))
-            highs.append(run(high))
-        difference = min(highs) - min(lows)
-        spread = max(max(lows) - min(lows), max(highs) - min(highs))
+            lows += run(low)
+            highs += run(high)
+        difference = statistics.median(highs) - statistics.median(lows)
         # The next round's longer runs take about GROW times these: start it only if it fits the budget.
         next_round = (timer() - begin) * (1 + GROW) / 2
-        if difference > RESOLVE * spread:
-            return difference / (high - low)
+        if difference > RESOLVE * max(_spread(lows), _spread(highs)):
+            return statistics.median(lows), difference / (high - low)
         if GROW * high > cap:
-            return 0.0
+            return statistics.median(lows), 0.0
         if timer() + next_round > deadline:
-            return math.nan
+            return statistics.median(lows), math.nan
         high *= GROW
 
 
 def step_and_epoch_costs(
     tiny: Any, batch_size: int, timer: Timer = time.perf_counter_ns, budget_s: float = BUDGET_S
 ) -> tuple[float, float]:
-    """Seconds per optimiser step and per epoch of ``tiny`` (built), from differences of runs; NaN for a cost
+    """Seconds per optimiser step and per epoch of ``tiny`` (built), from its epochs' durations; NaN for a cost
     the probe could not resolve within ``budget_s``.
 
-    ``T(b, e)`` (``e`` epochs of ``b`` batches) is a fixed cost plus ``e``
-    epochs' cost plus ``e * b`` steps' cost: ``T(b, e) - T(SMALL, e)`` gives
-    the step, ``T(SMALL, k * e) - T(SMALL, e)`` the epoch (its steps taken out).
+    An epoch of ``b`` batches costs the epoch's own work plus ``b`` steps:
+    the difference between epochs of ``SMALL`` and of more batches gives the
+    step, an epoch of ``SMALL`` batches less its steps the epoch's own work.
     """
     deadline = timer() + int(budget_s * 1e9)
     data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def batches(b: int, epochs: int) -> int:
+    def batches(b: int, epochs: int) -> list[int]:
         if b not in data:
             data[b] = _data(b, batch_size)
-            _timed_train(tiny, *data[b], 1, timer)  # traces, compiles, allocates: not a per-call cost
-        return _timed_train(tiny, *data[b], epochs, timer)
+            _epoch_times(tiny, *data[b], 1, timer)  # traces, compiles, allocates: not a per-call cost
+        return _epoch_times(tiny, *data[b], epochs, timer)
 
-    epochs = 1
-    while batches(LARGE, epochs) < TARGET_S * 1e9 and epochs < MAX_EPOCHS:
+    epochs = MIN_EPOCHS
+    while sum(batches(LARGE, epochs)) < TARGET_S * 1e9 and epochs < MAX_EPOCHS:
         epochs *= 2
     cap = max(LARGE, MAX_ROWS // batch_size)
-    step = _slope(lambda b: batches(b, epochs), SMALL, LARGE, cap, deadline, timer) / epochs
+    epoch, step = _per_batch(lambda b: batches(b, epochs), SMALL, LARGE, cap, deadline, timer)
     if math.isnan(step):
         return math.nan, math.nan
-    epoch = _slope(lambda k: batches(SMALL, k * epochs), 1, 2, 64, deadline, timer) / epochs - SMALL * step
-    return step / 1e9, (epoch if math.isnan(epoch) else max(0.0, epoch)) / 1e9
+    return step / 1e9, max(0.0, epoch - SMALL * step) / 1e9
 
 
 def predict_cost(tiny: Any, x: np.ndarray, timer: Timer = time.perf_counter_ns) -> float:
