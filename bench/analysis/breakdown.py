@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,12 +53,8 @@ NOT_WORK = ("device", "random_state", "backend")
 SUM_TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True)
 class PartsError(AssertionError):
     """Parts that do not add up to their total (a bug, never a measurement)."""
-
-    column: str
-    worst: float
 
 
 def _params(value: object) -> dict:
@@ -197,7 +192,7 @@ def check_parts(frame: pd.DataFrame) -> None:
         known = total.notna() & parts.notna()
         error = ((parts - total).abs() / total.abs().clip(lower=1e-300))[known]
         if len(error) and float(error.max()) > SUM_TOLERANCE:
-            raise PartsError(TOTALS[q], float(error.max()))
+            raise PartsError(f"the parts of {TOTALS[q]} miss its total by up to {float(error.max()):.3g} of it")
 
 
 KEYS = ["dataset", "adapter", "device"]
