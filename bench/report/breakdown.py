@@ -21,9 +21,6 @@ from bench.report.tables import Cell, fmt, fmt_range
 
 #: Within this many times the floor counts as "near the floor" (issue 32's target for a tuned route).
 NEAR = 3.0
-#: A step whose dispatch costs more than this is one call from Python per step (a compiled loop's step costs
-#: a few microseconds at most; a Python call into a framework tens).
-CALL_S = 10e-6
 WHAT = {"fit": "fit", "predict": "single-row predict", "batch": "whole-test-set predict"}
 UNIT = {"fit": "s", "predict": "us", "batch": "us"}
 PART_LABELS = {"floor": "compiled floor", "dispatch": "dispatch (per-call overhead)", "rest": "rest"}
@@ -159,13 +156,12 @@ def _why_far(r: pd.Series) -> str:
         return (
             f"dispatch explains {_share(r['dispatch'], r['total'])} of it; the rest ({fmt(r['rest'])} s) keeps it there"
         )
-    cost = f"{fmt(r['steps'])} steps x {fmt(r['step_cost'] * 1e6)} us"
-    if r["step_cost"] > CALL_S:
-        how = ("a call per step, each costing more than the whole step costs the floor: only a route that runs many "
-               "steps per call can come near")  # fmt: skip
-    else:
-        how = "the cost of each step inside its compiled loop, not a call per step, keeps it there"
-    return f"its dispatch alone is {fmt(alone)}x the floor's whole fit ({cost}): {how}"
+    per_step = r["floor"] / r["steps"] if r["steps"] > 0 else math.nan
+    return (
+        f"its dispatch alone, {fmt(r['steps'])} steps x {fmt(r['step_cost'] * 1e6)} us above the floor's cost per "
+        f"step (the floor's whole step takes {fmt(per_step * 1e6)} us), is {fmt(alone)}x the floor's whole fit: "
+        f"while it pays that per step it cannot come within {NEAR:g}x"
+    )
 
 
 def _negative(parts: pd.DataFrame) -> list[str]:
