@@ -109,8 +109,16 @@ def floor_run(tmp_path):
         records.append(trial("torch-mlp", s, 4.0 + 0.1 * rng.random(), TORCH_COSTS, p50=20.0, tput=75 / 30e-6))
         records.append(trial("sklearn-mlp", s, 1.5 + 0.1 * rng.random(), (110e-6, 1e-3, 60e-6), p50=1.0,
                              tput=75 / 70e-6))  # fmt: skip
-        records.append(trial("keras-mlp", s, 0.05 + 0.001 * rng.random(), (3e-6, 200e-6, 40e-6), profile="fused",
-                             params={**SEED, "train_loop": "jax-scan"}))  # a compiled loop: a few us per step
+        records.append(
+            trial(
+                "keras-mlp",
+                s,
+                0.05 + 0.001 * rng.random(),
+                (3e-6, 200e-6, 40e-6),
+                profile="fused",
+                params={**SEED, "train_loop": "jax-scan"},
+            )
+        )  # a compiled loop: a few us per step
         records.append(trial("torch-mlp", s, 3.0, (None, None, None), profile="tuned"))  # its probe resolved nothing
     write_run(tmp_path, "floor", records)
     return tmp_path
