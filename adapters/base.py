@@ -151,6 +151,11 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         A hue for figures (blue, orange, green, red, purple, brown, pink,
         grey, olive, cyan), or one per backend (``{"jax": "purple"}``); None:
         one is derived from the adapter's name, the same in every run.
+    reference_floor : bool
+        The adapter is a reference, not a framework: the model's arithmetic
+        as plain compiled code, whose times are the floor the other adapters
+        of its ``model`` family are shown against (records carry it; reports
+        find the floor by it, never by name).
     """
 
     framework = "unknown"
@@ -164,6 +169,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     model = ""
     stock_profile: str | None = None
     colour: str | dict[str, str] | None = None
+    reference_floor = False
 
     @classmethod
     def model_family(cls) -> str:
@@ -234,6 +240,19 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         """
         return None
 
+    @classmethod
+    def shape_warmup_params(cls, params: dict) -> dict | None:
+        """Parameters of one untimed fit on a trial's own data, before the worker's first timed fit on data of
+        that shape; None (the default): no such fit.
+
+        Caches a framework keeps per process and shape (a ``jax.jit``
+        program, a ``torch.compile`` graph) are then built untimed, as the
+        worker's warm-up builds the rest: the first trial of a worker is
+        timed as every later one. Keep it short (one epoch of the trial's
+        own settings, say).
+        """
+        return None
+
     def device_name(self, device: str) -> str | None:
         """Name of the device (``"cpu"`` or ``"gpu"``) this adapter runs on, or None to let
         the harness name it (the CPU's model; the GPU that nvidia-smi lists first)."""
@@ -248,6 +267,20 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
     def serving_paths(self) -> list:
         """Extra ways to serve this fitted model (``adapters.serving.ServingPath``)."""
         return []
+
+    def empty_call_costs(self, budget_s: float = 30.0) -> dict[str, float] | None:
+        """This framework's cost per call, with these parameters, when there is (almost) nothing to compute.
+
+        ``{"step": ..., "epoch": ..., "predict": ...}``: seconds per optimiser
+        step in ``fit``, per epoch besides its steps, and per single-row
+        ``predict_proba`` call (any may be left out).
+        The worker measures it once, after its warm-up, and reports explain
+        fit and predict times with it (optimiser steps x the step's cost: the
+        framework's dispatch). Called on an unfitted adapter with the trial's
+        parameters; it must not change ``self``. None (the default): unknown.
+        Iterative models implement it with :func:`adapters.dispatch.empty_call_costs`.
+        """
+        return None
 
     # -- learning curves ---------------------------------------------------
     def set_epoch_callback(self, callback: Callable[[BenchClassifier, float], None] | None) -> BenchClassifier:

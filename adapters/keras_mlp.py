@@ -35,6 +35,9 @@ BACKEND_EXTRA = {"tensorflow": "tensorflow-cpu", "torch": "keras,torch", "jax": 
 #: its best"): one compiled execution runs up to 1000 training steps (a whole
 #: epoch on iris) instead of one. Same batches, same updates, same results.
 TUNED_PROFILE = {**SEED_PROFILE, "steps_per_execution": 1000}
+#: Keras 3's documented JAX training loop, an epoch per compiled call (JAX backend only; elsewhere a recorded
+#: skip). Same batches, same updates (tests/test_tuned_routes.py).
+FUSED_PROFILE = {**SEED_PROFILE, "train_loop": "jax-scan"}
 
 
 class BackendMismatchError(RuntimeError):
@@ -103,6 +106,12 @@ class KerasMLPClassifier(MLPClassifierBase):
     jit_compile : {"auto", True, False}, default="auto"
         XLA compilation (``Model.compile``): "auto" uses it where Keras does
         by default (JAX), True forces it (TensorFlow XLA, torch.compile).
+    train_loop : {"fit", "jax-scan"}, default="fit"
+        "fit": ``Model.fit``. "jax-scan" (JAX backend only): Keras 3's
+        documented JAX training loop, ``stateless_call`` and the optimizer's
+        ``stateless_apply`` in a ``jax.lax.scan`` over each epoch's batches,
+        one ``jax.jit``-compiled call per epoch (``adapters/keras_jax_loop.py``):
+        the same batches and updates, without a dispatch per step.
     device : {"cpu", "gpu", "auto"}, default="cpu"
     random_state : int, RandomState or None, default=None
         Seeds the initial weights and Keras' shuffling (through
@@ -119,6 +128,8 @@ class KerasMLPClassifier(MLPClassifierBase):
         Mean training loss of each epoch.
     epoch_times_ns_ : list of int
         Wall time of each epoch, nanoseconds.
+    n_steps_ : int
+        Optimiser steps taken since the model was built.
     """
 
     framework = "keras"
@@ -127,17 +138,24 @@ class KerasMLPClassifier(MLPClassifierBase):
     colour = {"tensorflow": "orange", "jax": "purple", "torch": "brown"}
     supported_devices = ("cpu", "gpu")
     supported_backends = BACKENDS
-    profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE)}
+    profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE), "fused": dict(FUSED_PROFILE)}
 
     _parameter_constraints: dict = {
         **MLPClassifierBase._parameter_constraints,
         "backend": [StrOptions(set(BACKENDS))],
         "steps_per_execution": [Interval(Integral, 1, None, closed="left")],
         "jit_compile": [StrOptions({"auto"}), "boolean"],
+        "train_loop": [StrOptions({"fit", "jax-scan"})],
     }
 
     __init__ = keyword_init(
-        **MLP_PARAMS, backend="tensorflow", steps_per_execution=1, jit_compile="auto", device="cpu", random_state=None
+        **MLP_PARAMS,
+        backend="tensorflow",
+        steps_per_execution=1,
+        jit_compile="auto",
+        train_loop="fit",
+        device="cpu",
+        random_state=None,
     )
 
     # -- class hooks -------------------------------------------------------
@@ -178,6 +196,8 @@ class KerasMLPClassifier(MLPClassifierBase):
     def unsupported_reason(cls, params: dict, backend: str, device: str) -> str | None:
         if cls._backend(backend) == "torch" and params.get("steps_per_execution", 1) != 1:
             return "Keras allows steps_per_execution=1 only on the torch backend (its best is the stock setting)"
+        if params.get("train_loop", "fit") == "jax-scan" and cls._backend(backend) != "jax":
+            return "the jax-scan training loop is Keras' JAX route (stateless_call in jax.lax.scan): JAX backend only"
         return None
 
     @staticmethod
@@ -261,6 +281,8 @@ class KerasMLPClassifier(MLPClassifierBase):
 
     def _train(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
         keras = self._keras()
+        if self.train_loop == "jax-scan":
+            return self._train_scan(X, y_index, seed)
         if seed is not None:
             keras.utils.set_random_seed(seed)
         times: list[int] = []
@@ -286,6 +308,26 @@ class KerasMLPClassifier(MLPClassifierBase):
             )
         self.loss_curve_ = [float(v) for v in history.history["loss"]]
         self.epoch_times_ns_ = times
+        self.n_steps_ = int(keras.ops.convert_to_numpy(self.model_.optimizer.iterations))
+
+    def _train_scan(self, X: np.ndarray, y_index: np.ndarray, seed: int | None) -> None:
+        """Keras' JAX training loop, an epoch per compiled call (``train_loop="jax-scan"``)."""
+        if self.backend != "jax":
+            raise ValueError(self.unsupported_reason({"train_loop": self.train_loop}, self.backend, self.device))
+        from .keras_jax_loop import train
+
+        self.loss_curve_, self.epoch_times_ns_ = [], []
+        start = [time.perf_counter_ns()]
+
+        def on_epoch(loss: float) -> None:
+            self.epoch_times_ns_.append(time.perf_counter_ns() - start[0])
+            self.loss_curve_.append(loss)
+            self._epoch_end(loss)
+            start[0] = time.perf_counter_ns()
+
+        with self._device_scope():
+            train(self.model_, X, self._one_hot(y_index), self.epochs, self.batch_size, self.shuffle, seed, on_epoch)
+        self.n_steps_ = int(self._keras().ops.convert_to_numpy(self.model_.optimizer.iterations))
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         # predict_on_batch reuses one compiled predict function for in-memory

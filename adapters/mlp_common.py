@@ -108,6 +108,17 @@ class MLPClassifierBase(BenchClassifier):
         """Replace the model's weights (Keras layout, see :meth:`get_weights`)."""
         raise NotImplementedError
 
+    @classmethod
+    def shape_warmup_params(cls, params: dict) -> dict | None:
+        """One epoch of the trial's own settings: the batch shapes its compiled routes are built for."""
+        return {**params, "epochs": 1}
+
+    def empty_call_costs(self, budget_s: float = 30.0) -> dict[str, float] | None:
+        """The training step's and predict call's cost on a 1-input, 1-hidden-unit MLP with these settings."""
+        from .dispatch import empty_call_costs
+
+        return empty_call_costs(self, budget_s, hidden_units=1)
+
     def serving_paths(self) -> list:
         from .serving import numpy_reference_path
 

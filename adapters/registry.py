@@ -32,6 +32,7 @@ BUILTIN = {
     "sklearn-mlp": "adapters.sklearn_mlp:SklearnMLPClassifier",
     "keras-mlp": "adapters.keras_mlp:KerasMLPClassifier",
     "torch-mlp": "adapters.torch_mlp:TorchMLPClassifier",
+    "numba-mlp": "adapters.numba_mlp:NumbaMLPClassifier",
 }
 
 ENTRY_POINT_GROUP = "bench.adapters"

@@ -73,6 +73,8 @@ class SklearnMLPClassifier(MLPClassifierBase):
         Mean training loss of each epoch.
     epoch_times_ns_ : list of int
         Wall time of each epoch, nanoseconds.
+    n_steps_ : int
+        Adam steps taken since the model was built.
     """
 
     framework = "sklearn"
@@ -134,6 +136,7 @@ class SklearnMLPClassifier(MLPClassifierBase):
             self.epoch_times_ns_.append(time.perf_counter_ns() - start)
             self.loss_curve_.append(float(self.estimator_.loss_))
             self._epoch_end(self.loss_curve_[-1])
+        self.n_steps_ = int(self.estimator_._optimizer.t)
 
     def _train_batch(self, X: np.ndarray, y_index: np.ndarray) -> None:
         """One Adam step on one batch (the equivalence tests drive this)."""

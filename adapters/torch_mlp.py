@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,9 @@ from .mlp_common import (
 #: The fastest settings measured on the seed model (README, "Each framework at
 #: its best"): torch's fused Adam kernel, the same update in one call per step.
 TUNED_PROFILE = {**SEED_PROFILE, "fused": True}
+#: The step as one compiled graph: a pure function of parameters, moments and batch (torch.func gradients,
+#: Keras' Adam as tensor operations) under torch.compile(fullgraph=True). Same batches, same updates.
+FUSED_PROFILE = {**SEED_PROFILE, "functional": True, "compile": True}
 
 
 class TorchMLPClassifier(MLPClassifierBase):
@@ -48,7 +52,12 @@ class TorchMLPClassifier(MLPClassifierBase):
         update, computed in one kernel for all parameters.
     compile : bool, default=False
         Compile the training step with ``torch.compile`` (the first epoch then
-        includes compilation).
+        includes compilation; with ``functional``, once per process and shape).
+    functional : bool, default=False
+        Train with a pure step (``torch.func`` gradients of the module's
+        function, Keras' Adam as tensor operations: ``adapters/torch_functional.py``)
+        instead of the module's autograd and ``torch.optim``; with ``compile``
+        the whole step is one compiled graph.
     device : {"cpu", "gpu", "auto"}, default="cpu"
     random_state : int, RandomState or None, default=None
         Seeds the initial weights and the shuffling.
@@ -64,6 +73,8 @@ class TorchMLPClassifier(MLPClassifierBase):
         Mean training loss of each epoch.
     epoch_times_ns_ : list of int
         Wall time of each epoch (GPU synchronised), nanoseconds.
+    n_steps_ : int
+        Optimiser steps taken since the model was built.
     """
 
     framework = "torch"
@@ -71,15 +82,16 @@ class TorchMLPClassifier(MLPClassifierBase):
     install_extra = "torch"
     colour = "red"
     supported_devices = ("cpu", "gpu")
-    profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE)}
+    profiles = {"seed": dict(SEED_PROFILE), "tuned": dict(TUNED_PROFILE), "fused": dict(FUSED_PROFILE)}
 
     _parameter_constraints: dict = {
         **MLPClassifierBase._parameter_constraints,
         "fused": ["boolean"],
         "compile": ["boolean"],
+        "functional": ["boolean"],
     }
 
-    __init__ = keyword_init(**MLP_PARAMS, fused=False, compile=False, device="cpu", random_state=None)
+    __init__ = keyword_init(**MLP_PARAMS, fused=False, compile=False, functional=False, device="cpu", random_state=None)
 
     @classmethod
     def limit_threads(cls, threads: int, backend: str = "default") -> dict:
@@ -164,10 +176,24 @@ class TorchMLPClassifier(MLPClassifierBase):
             generator.seed()
         Xt = torch.from_numpy(X).to(dev)
         yt = torch.from_numpy(y_index).to(dev)
-        n, bs = len(X), self.batch_size
-        step = torch.compile(self._train_batch) if self.compile else self._train_batch
+        trainer = self._functional_trainer() if self.functional else None
+        if trainer is not None:
+            step = trainer.train_step
+        else:
+            step = torch.compile(self._train_batch) if self.compile else self._train_batch
         self.module_.train()
-        self.loss_curve_, self.epoch_times_ns_ = [], []
+        self.loss_curve_: list[float] = []
+        self.epoch_times_ns_: list[int] = []
+        # The pure step takes no gradient of its own inputs: no tape (torch.func.grad makes its own).
+        with torch.no_grad() if trainer is not None else contextlib.nullcontext():
+            self._epochs(Xt, yt, step, generator, trainer)
+        self.n_steps_ = trainer.n_steps if trainer is not None else self.optimizer_._keras_step
+        self.module_.eval()
+
+    def _epochs(self, Xt: Any, yt: Any, step: Callable, generator: Any, trainer: Any) -> None:
+        import torch
+
+        dev, n, bs = self.torch_device_, len(Xt), self.batch_size
         for _ in range(self.epochs):
             start = time.perf_counter_ns()
             if self.shuffle:
@@ -179,11 +205,22 @@ class TorchMLPClassifier(MLPClassifierBase):
             for i in range(0, n, bs):
                 xb, yb = Xs[i : i + bs], ys[i : i + bs]
                 total += step(xb, yb) * len(xb)
+            if trainer is not None:
+                trainer.write_back()
             # float() waits for the device: the epoch time includes all its work.
             self.loss_curve_.append(float(total) / n)
             self.epoch_times_ns_.append(time.perf_counter_ns() - start)
             self._epoch_end(self.loss_curve_[-1])
-        self.module_.eval()
+
+    def _functional_trainer(self) -> Any:
+        """The pure-step trainer (``functional=True``); its step compiled once per process and shape with ``compile``."""
+        from .torch_functional import FunctionalTrainer, compiled, make_step
+
+        settings = (self.learning_rate, ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON)
+        build = lambda: make_step(self.module_, *settings)  # noqa: E731
+        shape = tuple(tuple(p.shape) for p in self.module_.parameters())
+        step = compiled(f"{shape}{settings}{self.torch_device_}", build) if self.compile else build()
+        return FunctionalTrainer(self.module_, step)
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         import torch

@@ -40,6 +40,10 @@ newer bench"). History:
    metrics), ``dataset_sha``, ``adapter_class``, ``stock_profile``,
    ``colour``, ``trial_timeout_s``, ``startup_timeout_s``, ``environment``,
    ``order_seed``, ``python`` and ``latency_attempts``.
+4. Adds where the time goes: ``n_steps`` (optimiser steps), the framework's measured cost of an empty
+   step, epoch and predict call (``step_overhead_s``, ``epoch_overhead_s``, ``predict_overhead_s``, with
+   ``overhead_probe_s``), ``shape_warmup_s`` and ``reference_floor`` (the adapter is its model's compiled
+   floor).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from typing import Any, Literal
 
 from bench.metrics import COUNT, DURATION, FRACTION, INDEX, MEMORY, RATE, SCORE, Metric, declare
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FIRST_VERSION = 1
 READABLE_VERSIONS = tuple(range(FIRST_VERSION, SCHEMA_VERSION + 1))
 
@@ -104,8 +108,8 @@ def F(name: str, type_: Any, kind: str, unit: str = "", doc: str = "", *metrics:
 m = declare
 _LAT = "single-sample latency: p50/p90/p99/mean in us, n calls"
 IDENTITY, MEASURE, PROV, RAW = "identity", "measurement", "provenance", "raw"
-#: Versions 2 and 3, where fields arrived.
-V2, V3 = 2, 3
+#: The versions where fields arrived.
+V2, V3, V4 = 2, 3, 4
 
 FIELDS: list[Field] = [
     # -- identity: what ran ---------------------------------------------------------------
@@ -125,6 +129,7 @@ FIELDS: list[Field] = [
     F("profile", str, IDENTITY, "", "named parameter set"),
     F("stock_profile", str, IDENTITY, "", "the adapter's stock profile (its tuned profiles are compared with it)", since=V3),
     F("colour", str, PROV, "", "the figure hue the adapter declares (absent: derived from its name)", since=V3),
+    F("reference_floor", bool, IDENTITY, "", "the adapter declares itself its model's compiled reference floor (absent: not)", since=V4),
     F("params", dict[str, Json], IDENTITY, "", "resolved parameters (profile overridden by explicit ones)"),
     F("backend", str, IDENTITY, "", "Keras backend, or 'default'"),
     F("device", str, IDENTITY, "", "cpu | gpu"),
@@ -153,6 +158,18 @@ FIELDS: list[Field] = [
     F("n_epochs", int | None, MEASURE, "", "epochs trained", m("epochs", COUNT, better=None, short="epochs", table="training")),
     F("first_epoch_s", Number, MEASURE, "s", "wall time of the first epoch", m("first epoch", DURATION, short="first-epoch")),
     F("epoch_median_s", Number, MEASURE, "s", "median wall time of the other epochs", m("epoch (median)", DURATION, short="epoch")),
+    F("n_steps", int | None, MEASURE, "steps", "optimiser steps taken in fit (the adapter's n_steps_)",
+      m("optimiser steps", COUNT, better=None, short="steps", table="training"), since=V4),
+    F("step_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one optimiser step with these parameters and nothing to compute (a 1-input, 1-unit "
+      "model; measured once per worker after its warm-up: adapters' empty_call_costs)",
+      m("empty step", DURATION, short="empty-step", table="overhead"), since=V4),
+    F("epoch_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one epoch besides its steps (data pipeline, callbacks, shuffle), measured as "
+      "step_overhead_s", m("empty epoch", DURATION, short="empty-epoch", table="overhead"), since=V4),
+    F("predict_overhead_s", Number, MEASURE, "s",
+      "the framework's cost of one single-row predict_proba call with nothing to compute, measured as "
+      "step_overhead_s", m("empty predict call", DURATION, short="empty-predict", table="overhead"), since=V4),
     F("cold_predict_s", Number, MEASURE, "s", "first single-sample predict after fit (tracing, compilation)",
       m("first predict", DURATION, short="cold", threshold=50.0, summary=True, compare=True, scale=1e3, shown_unit="ms")),
     F("stock_cold_predict_s", Number, MEASURE, "s", "first single-sample call of the stock API",
@@ -222,6 +239,11 @@ FIELDS: list[Field] = [
       m("import", DURATION, short="import", table="time", threshold=25.0)),
     F("worker_warmup_s", Number, PROV, "s", "untimed warm-up fit before the worker's first trial",
       m("worker warm-up", DURATION, short="warmup", table="diagnostics")),
+    F("overhead_probe_s", Number, PROV, "s", "time the worker spent measuring the empty-call costs (before any trial)",
+      since=V4),
+    F("shape_warmup_s", Number, PROV, "s",
+      "untimed fit on this trial's own data before its timed one (the worker's first trial of a data shape: "
+      "per-shape compiled programs built outside the clock; adapters' shape_warmup_params)", since=V4),
     F("load_avg_1m", Number, PROV, "", "1-minute load average at the trial's start",
       m("load average", INDEX, better=None, short="load", valid=(0.0, float("inf")))),
     F("started_at", Number, PROV, "unix s", ""),

@@ -121,7 +121,7 @@ def test_unknown_adapter_lists_valid_names():
     with pytest.raises(UnknownAdapterError) as err:
         make_adapter("torh-mlp")
     assert str(err.value) == (
-        "Unknown adapter 'torh-mlp'. Available: keras-mlp, sklearn-lr, sklearn-mlp, torch-mlp, or a scikit-learn "
+        "Unknown adapter 'torh-mlp'. Available: keras-mlp, numba-mlp, sklearn-lr, sklearn-mlp, torch-mlp, or a scikit-learn "
         "classifier's dotted path (e.g. sklearn.ensemble.HistGradientBoostingClassifier). Did you mean 'torch-mlp'?"
     )
 
@@ -137,10 +137,10 @@ def test_profiles():
 def test_listing_imports_no_framework():
     code = (
         "import sys; from adapters import list_adapters; infos = list_adapters();"
-        "print(len(infos), any(m in sys.modules for m in ('torch', 'tensorflow', 'keras', 'jax')))"
+        "print(len(infos), any(m in sys.modules for m in ('torch', 'tensorflow', 'keras', 'jax', 'numba')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["4", "False"]
+    assert out.stdout.split() == ["5", "False"]
 
 
 def test_missing_framework_is_reported_with_install_command(monkeypatch):
@@ -151,7 +151,7 @@ def test_missing_framework_is_reported_with_install_command(monkeypatch):
     info = describe("torch-mlp")
     assert not info.available and 'pip install ".[torch]"' in info.reason
     assert describe("sklearn-lr").available
-    assert {i.name for i in list_adapters()} == {"keras-mlp", "sklearn-lr", "sklearn-mlp", "torch-mlp"}
+    assert {i.name for i in list_adapters()} == {"keras-mlp", "numba-mlp", "sklearn-lr", "sklearn-mlp", "torch-mlp"}
 
 
 @pytest.mark.skipif(not has_module("tensorflow"), reason="needs the TensorFlow backend in-process")

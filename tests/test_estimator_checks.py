@@ -34,6 +34,11 @@ if has_module("keras") and has_module("tensorflow"):
     # Whole epochs per compiled call: the same training, twice as fast (README, "tuned").
     estimators.append(KerasMLPClassifier(**FAST_MLP, steps_per_execution=1000))
 
+if has_module("numba"):
+    from adapters.numba_mlp import NumbaMLPClassifier
+
+    estimators.append(NumbaMLPClassifier(**FAST_MLP))
+
 FLOAT32_ROW_ORDER = "float32 kernels may round a row differently by its position in the batch (~1e-8 > atol 1e-9)"
 
 

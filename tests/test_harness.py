@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import record as rec
 from bench.cli import main
 from bench.errors import UserError
 from bench.run.config import AdapterSpec, Config, config_from_dict, validate
@@ -142,7 +143,7 @@ def test_store_appends_and_reads_latest(tmp_path):
     store.append({"trial_id": "b", "status": "ok"})
     records = read_records(store.records_path)
     assert [(r["trial_id"], r["status"]) for r in records] == [("a", "ok"), ("b", "ok")]
-    assert records[0].get("accuracy") is None and records[0]["schema_version"] == 3
+    assert records[0].get("accuracy") is None and records[0]["schema_version"] == rec.SCHEMA_VERSION
     assert store.finished_ids() == {"a", "b"}
 
 
@@ -248,6 +249,7 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
     ):
         assert key in record, key
     assert "gpu_peak_mb" not in record  # null (no GPU) is stored as absent
+    assert "reference_floor" not in record  # only a declared floor says it is one
     for key in ("dataset_sha", "test_rows_sha", "trial_timeout_s", "startup_timeout_s", "adapter_class", "python"):
         assert record[key], key
     assert (first.path / "raw.jsonl").exists() and "latency_raw_ns" not in record  # raw durations kept apart

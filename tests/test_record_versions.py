@@ -57,6 +57,20 @@ PINNED = {
         "threads_requested", "throughput_sps", "timer_overhead_ns", "traceback", "trial_id", "trial_timeout_s", "warnings", "worker_pid",
         "worker_warmup_s", "workers_on_host",
     }),
+    4: frozenset({
+        "accuracy", "adapter", "adapter_class", "adapter_name", "backend", "backend_version", "cold_predict_s", "colour",
+        "curve", "curve_eval_s", "dask_worker", "dataset", "dataset_sha", "dataset_source", "device", "device_name",
+        "environment", "epoch_median_s", "epoch_overhead_s", "executor", "f1_macro", "finished_at", "first_epoch_s", "fit_cpu_s",
+        "fit_wall_s", "framework", "framework_version", "gc", "gc_disabled_in_latency", "gpu_peak_mb", "group", "host",
+        "hostname", "import_s", "init_seed", "latency", "latency_attempts", "latency_drift", "load_avg_1m", "log_loss",
+        "machine_id", "metrics", "model", "n_classes", "n_epochs", "n_features", "n_steps", "n_test",
+        "n_train", "order_seed", "overhead_probe_s", "params", "position", "predict_overhead_s", "preprocess_s", "preprocessing",
+        "profile", "python", "reason", "reference_floor", "rss_fit_delta_mb", "rss_peak_mb", "run_id", "schema_version",
+        "serving", "shape_warmup_s", "split_seed", "started_at", "startup_timeout_s", "status", "step_overhead_s", "stock_agreement",
+        "stock_cold_predict_s", "stock_latency", "stock_profile", "stratify", "test_rows_sha", "test_size", "threads", "threads_requested",
+        "throughput_sps", "timer_overhead_ns", "traceback", "trial_id", "trial_timeout_s", "warnings", "worker_pid", "worker_warmup_s",
+        "workers_on_host",
+    }),
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis import breakdown
 from bench.analysis.pairing import IDENTITY, identity_conflict
 from bench.errors import UserError
 from bench.record import (
@@ -429,6 +430,8 @@ def load_runs(
                 + ") were counted once."
             )
     selected = {run: env for run, env in wanted.items() if env is not None}
+    # Where the time goes (floor, dispatch, rest): derived columns every reader and export sees.
+    frame = breakdown.with_parts(frame)
     return Loaded(frame, folders, dropped, notes, selected)
 
 

@@ -150,6 +150,9 @@ def _fit(clf: Any, split: Split, settings: TimingSettings) -> dict:
     if recorder:
         out["curve"] = recorder.as_record()
         out["curve_eval_s"] = paused / 1e9
+    steps = getattr(clf, "n_steps_", None)
+    if steps is not None:
+        out["n_steps"] = int(steps)
     epochs = getattr(clf, "epoch_times_ns_", None)
     if epochs:
         out["n_epochs"] = len(epochs)

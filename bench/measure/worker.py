@@ -69,6 +69,7 @@ class Worker:
         self.out = out
         self.datasets: dict = {}
         self.common: dict = {}
+        self.warmed: set = set()
 
     def send(self, message: dict) -> None:
         self.out.write(json.dumps(json_safe(message), allow_nan=False) + "\n")
@@ -88,6 +89,7 @@ class Worker:
         import_s = time.perf_counter() - begin
         threads = self.cls.limit_threads(job.threads, job.backend)
         warmup_s = self.warm_up()
+        costs = self.empty_call_costs() if warmup_s is not None else {}
         self.common = {
             "framework": self.cls.framework,
             "model": self.cls.model_family(),
@@ -100,6 +102,7 @@ class Worker:
             "python": sys.executable,
             "import_s": import_s,
             "worker_warmup_s": warmup_s,
+            **costs,
         }
         self.send({"type": "hello", **self.common})
 
@@ -127,6 +130,23 @@ class Worker:
         except Exception:
             return None
         return time.perf_counter() - begin
+
+    def empty_call_costs(self) -> dict:
+        """The framework's cost per optimiser step, per epoch and per predict call with the group's parameters and
+        nothing to compute (the adapter's ``empty_call_costs`` hook), measured once, after the warm-up; {} if unknown."""
+        # The hook's per-call costs, by the record field each is stored in.
+        keys = {"step": "step_overhead_s", "epoch": "epoch_overhead_s", "predict": "predict_overhead_s"}
+        begin = time.perf_counter()
+        try:
+            from bench.run.settings import TimingSettings
+
+            budget = TimingSettings.from_dict(self.job.timing).call_cost_budget_s
+            clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
+            costs = clf.empty_call_costs(budget) or {}
+            found = {field: float(costs[k]) for k, field in keys.items() if k in costs and math.isfinite(float(costs[k]))}
+        except Exception:  # a hook that fails costs its numbers, not the trials
+            return {}
+        return {**found, "overhead_probe_s": time.perf_counter() - begin} if found else {}
 
     # -- trials ---------------------------------------------------------------
     def dataset(self, trial: Any) -> Any:
@@ -209,6 +229,7 @@ class Worker:
         split = self.split(trial, rows)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         settings = TimingSettings.from_dict(self.job.timing)
+        shape_warmup_s = self.warm_up_shape(trial, split)
         metrics = measure_trial(clf, split, settings, threads=self.job.threads, serve=serve)
         for name in ("latency_raw_ns", "stock_latency_raw_ns"):
             if name in metrics:
@@ -218,8 +239,26 @@ class Worker:
             **split.meta,
             "device_name": clf.device_name(device) or (gpu_name() if device == "gpu" else cpu_model()),
             "load_avg_1m": load,
+            **({"shape_warmup_s": shape_warmup_s} if shape_warmup_s is not None else {}),
             **metrics,
         }
+
+    def warm_up_shape(self, trial: Any, split: Any) -> float | None:
+        """The adapter's untimed fit on the trial's own data (``shape_warmup_params``), once per worker and data
+        shape, before the first timed fit on it; its duration, or None where there was none."""
+        params = self.cls.shape_warmup_params(trial.adapter.resolved_params())
+        key = (split.X_train.shape, len(set(split.y_train.tolist())))
+        if params is None or key in self.warmed:
+            return None
+        self.warmed.add(key)
+        begin = time.perf_counter()
+        try:
+            clf = self.cls(**params, device=trial.device, random_state=trial.init_seed)
+            clf.fit(split.X_train, split.y_train)
+            clf.sync()
+        except Exception:  # the timed fit will meet the same problem and record it
+            return None
+        return time.perf_counter() - begin
 
 
 def gpu_name() -> str:

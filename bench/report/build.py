@@ -20,6 +20,7 @@ from bench.record import NESTED_FIELDS
 from bench.report import (
     accuracy,
     across,
+    breakdown,
     context,
     figdata,
     figures,
@@ -116,6 +117,7 @@ def build(
     floors = {p.name: noise.run_floor(p) for p in loaded.paths}
     known = [f.floor for f in floors.values() if f.floor == f.floor]  # NaN: no floor
     timing.ratios(doc, ok, baseline, max(known) if known else float("nan"))
+    parts = breakdown.section(doc, ok)
     orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)
     timing.memory(doc, ok)
@@ -126,7 +128,7 @@ def build(
     sampled = figdata.sample_trials(ok)
     extras = {"targets": goals, "serving": summ, "friedman": significant,
               "latency-calls": figdata.latency_long(sampled, loaded.raw(sampled)),
-              "curves": learning.curve_summary(learning.curve_frame(curved))}  # fmt: skip
+              "curves": learning.curve_summary(learning.curve_frame(curved)), "breakdown": parts}  # fmt: skip
     del curved
     figs = figures.draw(ok, acc, extras, fig_dir)
     figures.attach(doc, figs, interactive.specs(ok, acc, extras))

@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import math
+import numbers
 import os
 import socket
 import tempfile
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 from bench.analysis.load import Loaded, load_runs
@@ -162,7 +164,8 @@ def _metrics(row: pd.Series) -> dict[str, float]:
     for column, value in row.items():
         if column in PARAM_COLUMNS or isinstance(value, (bool, str)) or _missing(value):
             continue
-        if isinstance(value, (int, float)) and math.isfinite(float(value)):
+        # numpy integers too (a column without gaps stays int64: n_train, n_steps), never numpy booleans
+        if isinstance(value, numbers.Real) and not isinstance(value, np.bool_) and math.isfinite(float(value)):
             out[column] = float(value)
     return out
 

@@ -72,6 +72,11 @@ def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Outpu
         if rows["dataset"].nunique() > 1:  # one bar per model and dataset (serving runs on several datasets)
             rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["Serving paths"] = plots.serving_latency(rows, fig_dir / "serving.png")
+    parts = extras.get("breakdown")
+    if parts is not None and not parts.empty:
+        from bench.report import breakdown
+
+        out["Where the time goes"] = breakdown.figure(parts, labels, fig_dir / "time-breakdown.png")
     if {"cpu", "gpu"} <= set(ok["device"]):
         out["CPU vs GPU"] = plots.cpu_vs_gpu(ok, fit, fig_dir / "cpu-vs-gpu.png")
     for device, res in extras.get("friedman", []):

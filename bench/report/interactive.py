@@ -28,6 +28,7 @@ BESIDE = {
     "throughput": "throughput",
     "serving": "serving",
     "cpu-vs-gpu": "gpu-vs-cpu",
+    "time-breakdown": "time-breakdown",
 }
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 
@@ -191,6 +192,11 @@ def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, d
         if summ["dataset"].nunique() > 1:
             rows = rows.assign(model=rows["model"] + " (" + rows["dataset"] + ")")
         out["serving"] = serving(rows[rows["p50_us"].notna()])
+    parts = extras.get("breakdown")
+    if parts is not None and not parts.empty:
+        from bench.report import breakdown
+
+        out["time-breakdown"] = breakdown.spec(parts, labels)
     return out
 
 

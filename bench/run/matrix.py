@@ -100,6 +100,7 @@ class Trial:
             "profile": self.adapter.profile,
             "stock_profile": adapter_class(self.adapter.name).stock_profile,
             "colour": adapter_class(self.adapter.name).colour_for(self.backend),
+            "reference_floor": bool(adapter_class(self.adapter.name).reference_floor) or None,
             "params": self.adapter.resolved_params(),
             "backend": self.backend,
             "device": self.device,

@@ -40,6 +40,10 @@ class TimingSettings:
     control_span_s : float
         Seconds each workload of the raw-speed control runs (before every round): long enough to span
         several CPU scheduling periods (100 ms), or a CPU quota goes unseen.
+    call_cost_budget_s : float
+        Seconds a worker may spend, once at start-up, measuring its framework's cost per optimiser step,
+        epoch and predict call (adapters' ``empty_call_costs``; the report's dispatch). A cost the budget
+        cannot resolve on a noisy machine is recorded as unknown.
     """
 
     warmup: int = 20
@@ -56,6 +60,7 @@ class TimingSettings:
     serving_splits: int | None = None
     curves: bool = True
     control_span_s: float = 0.25
+    call_cost_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
@@ -116,4 +121,6 @@ class TimingSettings:
         data["batch_sizes"] = list(self.batch_sizes)
         if self.control_span_s == 0.25:
             del data["control_span_s"]  # the default: configs stored before it existed stay equal
+        if self.call_cost_budget_s == 30.0:
+            del data["call_cost_budget_s"]  # likewise
         return data
