@@ -44,6 +44,8 @@ COMPARED_AS = {DURATION: RATIO, RATE: RATIO, MEMORY: RATIO, COUNT: EXACT, FRACTI
 #: The valid range of a kind's values, unless a metric says otherwise.
 VALID = {DURATION: (0.0, math.inf), RATE: (0.0, math.inf), MEMORY: (0.0, math.inf), COUNT: (0.0, math.inf),
          FRACTION: (0.0, 1.0), SCORE: (-math.inf, math.inf), INDEX: (-math.inf, math.inf)}  # fmt: skip
+#: A metric's gate threshold when it declares none: percent for ratios, points for fractions, units otherwise.
+THRESHOLD = {DURATION: 10.0, RATE: 10.0, MEMORY: 10.0, COUNT: 0.0, FRACTION: 2.0, SCORE: 0.0, INDEX: 10.0}
 #: Fewer calls than this give a tail percentile (p99) that is not an estimate of the tail.
 TAIL_CALLS = 100
 #: The report table a kind's metrics join unless a metric names one.
@@ -128,6 +130,7 @@ class Metric:
         if self.better not in ("lower", "higher", None):
             raise ValueError(f"metric {self.column!r}: better must be 'lower', 'higher' or None; got {self.better!r}")
         defaults = {"short": self.short or self.column.replace("_{key}", ""),
+                    "threshold": THRESHOLD[self.kind] if self.threshold is None else self.threshold,
                     "machine": self.kind in (DURATION, RATE) if self.machine is None else self.machine,
                     "valid": self.valid or VALID[self.kind], "table": self.table or TABLE[self.kind],
                     "shown_unit": self.shown_unit or self.unit}  # fmt: skip

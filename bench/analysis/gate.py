@@ -373,7 +373,7 @@ def line(v: Verdict, limit: int = 3) -> str:
                 f"(one-sided tests, Holm over {v.m}): " + "; ".join(items[:limit]) + more)  # fmt: skip
     if v.outcome == PASS:
         return (f"PASS (exit {EXIT_STATUS[PASS]}): all {len(v.judged)} gated metric(s) in {groups} group(s) exclude a "
-                f"regression beyond the threshold (each one-sided 95% bound; no FAIL test after Holm over {v.m})")  # fmt: skip
+                f"regression beyond the threshold (each one-sided {(1 - v.alpha) * 100:.4g}% bound; no FAIL test after Holm over {v.m})")  # fmt: skip
     parts = []
     for reason in REASONS:
         if not v.reasons.get(reason):

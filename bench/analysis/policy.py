@@ -134,7 +134,7 @@ class GatePolicy:
             return self.fail_above
         if metric.compared_as == DIFFERENCE and metric.kind == "fraction" and self.accuracy_drop is not None:
             return self.accuracy_drop
-        return metric.threshold if metric.threshold is not None else 0.0
+        return metric.threshold if metric.threshold is not None else 0.0  # every kind has a default: never None
 
     def describe(self) -> str:
         """The policy in words, for the comparison's settings line."""
