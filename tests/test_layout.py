@@ -36,6 +36,7 @@ def imports_of(folder: str) -> dict[str, set[str]]:
         ("measure", ("bench.store", "bench.report", "bench.analysis")),  # the worker side writes no file
         ("store", ("bench.report", "bench.analysis", "bench.run", "bench.measure")),  # the store knows records only
         ("analysis", ("bench.report", "bench.run.executors", "bench.measure")),  # analysis is pure of documents
+        ("run", ("bench.report",)),  # the way in asks the analysis for a comparison, never a document for one
     ],
 )
 def test_who_imports_whom(folder, forbidden):

@@ -115,8 +115,7 @@ def build(
     noisy = timing.time_table(doc, ok)
     summary.section(doc, ok)
     floors = {p.name: noise.run_floor(p) for p in loaded.paths}
-    known = [f.floor for f in floors.values() if f.floor == f.floor]  # NaN: no floor
-    timing.ratios(doc, ok, baseline, max(known) if known else float("nan"))
+    timing.ratios(doc, ok, baseline)
     parts = breakdown.section(doc, ok)
     orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)

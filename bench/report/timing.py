@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import stats, verdicts
-from bench.analysis.pairing import against, pair
+from bench.analysis.pairing import pair
 from bench.metrics import TAIL_CALLS, Metric
 from bench.record import calls_of, headline_durations, metrics
 from bench.report.document import Doc
@@ -65,22 +65,31 @@ def time_table(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, str, float]]:
     return noisy
 
 
-def ratios(doc: Doc, ok: pd.DataFrame, baseline: str, floor: float = math.nan) -> None:
-    from bench.analysis.noise import within_floor
+def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
+    """Each adapter's headline times against the baseline adapter's, from one comparison per adapter.
+
+    The adapters of a run take turns split by split on one machine, as a duet's environments do: a ratio between
+    them is paired on the split, so neither the run's noise floor nor a normalisation applies to it.
+    """
+    from bench.analysis.comparison import DUET, Context, build
+    from bench.analysis.policy import GatePolicy
 
     doc.heading(f"Ratios to `{baseline}`", 3)
     doc.para(f"Geometric mean of per-split ratios with a Student-t 95% interval on the log ratios; fewer than "
-             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict."
-             + (f" A ratio closer to 1 than the run's noise floor ({floor:.1%}) is marked: the machine itself moved "
-                "that much between rounds." if math.isfinite(floor) else ""))  # fmt: skip
+             f"{stats.MIN_RATIO_PAIRS} pairs give no verdict. The adapters took turns split by split, so each ratio is "
+             "paired on its split: the run's noise floor (between rounds) says nothing about it.")  # fmt: skip
+    order = [m.column for m in headline_durations()]
+    base = ok[ok["adapter"] == baseline]
+    found = []
+    for adapter in sorted(set(ok["adapter"]) - {baseline}):
+        c = build(base, ok[ok["adapter"] == adapter], ["dataset", "device"], GatePolicy(), Context(DUET))
+        found += [(order.index(r.column), r.group, adapter, r) for r in c.rows if r.column in order]
     rows = []
-    for metric in headline_durations():
-        for (dataset, device), adapter, g in against(ok, baseline, metric.column):
-            g = g[(g["a"] > 0) & (g["b"] > 0)]
-            r = stats.ratio_ci(g["a"].to_numpy(), g["b"].to_numpy())
-            verdict = verdicts.ratio_verdict(r) + ("; within the noise floor" if within_floor(r.ratio, floor) else "")
-            rows.append([dataset, device, adapter, metric.label, f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]", r.n,
-                         verdict])  # fmt: skip
+    for _, group, adapter, r in sorted(found, key=lambda f: f[:3]):
+        dataset, _, device = group.partition("/")
+        e = r.estimate
+        rows.append([dataset, device, adapter, r.metric.label, f"{fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]",
+                     r.pairs, r.verdict])  # fmt: skip
     doc.table(
         ["dataset", "device", "adapter", "metric", f"ratio to {baseline} [95% CI]", "splits", "verdict"], rows, "ratios"
     )
