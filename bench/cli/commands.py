@@ -67,7 +67,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
-    config = load_config(args.config or builtin_config_path("quick" if args.quick else "default"))
+    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
+    config = load_config(args.config or builtin_config_path("quick" if args.quick else "default"), environments)
     adapters = _csv(args.adapters, "adapters")
     if adapters and config.quick:
         # --quick's adapters carry quick settings (batch 16, few epochs): keep them for named adapters too.
@@ -75,7 +76,6 @@ def resolve_config(args: argparse.Namespace) -> Any:
         specs: tuple | None = tuple(_with_quick(AdapterSpec.parse(a), quick) for a in adapters)
     else:
         specs = tuple(AdapterSpec.parse(a) for a in adapters) if adapters else None
-    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
     return with_overrides(
         config,
         environments=environments,
@@ -145,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.run.environments import ensure_all
     from bench.run.precision import check_target
     from bench.run.progress import Progress
+    from bench.run.resolve import resolve
     from bench.run.runner import run
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
@@ -163,6 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(config, args)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
+    pythons = {name: b.python for name, b in built.items()}
+    facts = resolve(config, pythons, say=_say)  # adapters only the environments load, asked about there
     info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
     with executor:
         store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
@@ -172,11 +175,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
-            pythons = {name: b.python for name, b in built.items()}
 
             def run_once(cfg: Any) -> Any:
                 return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
-                           pythons)  # fmt: skip
+                           pythons, facts)  # fmt: skip
 
             if args.until_precise is None:
                 result = run_once(config)
@@ -558,32 +560,56 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run bench.checks on each adapter; exit 1 when any check fails (each failure one line)."""
+    """Run bench.checks on each adapter (here, or in each environment); exit 1 when any check fails."""
     from adapters import AdapterLoadError, UnknownAdapterError
-    from bench.checks import adapter_checks
+    from bench.checks import run_checks
 
-    results = []
-    for name in args.adapters:
+    if args.env or args.python:
+        results = [row for where, python in _check_pythons(args) for row in _checks_in(where, python, args.adapters)]
+    else:
         try:
-            checks = list(adapter_checks(name))
+            results = run_checks(args.adapters)
         except (UnknownAdapterError, AdapterLoadError) as err:
             raise UserError(str(err)) from None
-        for check in checks:
-            try:
-                check()
-                results.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
-            except Exception as err:  # a failing check is a result, reported with its reason
-                results.append(
-                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
-                )
     failed = [r for r in results if not r["ok"]]
     if args.json:
         _json({"command": "check", "checks": results, "failed": len(failed)})
     else:
         for r in results:
-            print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}{'' if r['ok'] else ': ' + r['reason']}")
+            where = f"[{r['environment']}] " if "environment" in r else ""
+            print(f"{'ok  ' if r['ok'] else 'FAIL'} {where}{r['check']}{'' if r['ok'] else ': ' + r['reason']}")
         print(f"{len(results) - len(failed)} of {len(results)} checks passed.")
     return EXIT["bad input"] if failed else EXIT["ok"]
+
+
+def _check_pythons(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(name, interpreter) of every ``--python`` and ``--env`` of ``bench check`` (environments built or reused)."""
+    import os
+
+    from bench.run.config import AdapterSpec, Config, env_flags, parse_environments, validate
+    from bench.run.environments import ensure
+
+    out = []
+    for path in args.python or []:
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise UserError(f"--python {path}: not an executable file.")
+        out.append((path, path))
+    if args.env:
+        environments = parse_environments(env_flags(args.env), "--env")
+        config = validate(Config(adapters=tuple(AdapterSpec.parse(a) for a in args.adapters), devices=("cpu",),
+                                 environments=environments), "bench check")  # fmt: skip
+        out += [(spec.name, ensure(spec, config, say=_say).python) for spec in environments]
+    return out
+
+
+def _checks_in(where: str, python: str, names: list[str]) -> list[dict]:
+    """The checks' rows as that interpreter runs them, each marked with where it ran."""
+    from bench.run.resolve import ask
+
+    answer = ask(python, where, "from bench.checks import main; raise SystemExit(main())", names, "running the checks")
+    if "error" in answer:
+        raise UserError(f"Environment {where!r}: {answer['error']}")
+    return [{**row, "environment": where} for row in answer.get("checks", [])]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

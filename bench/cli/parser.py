@@ -418,8 +418,15 @@ def _history_parser(sub: Any) -> None:
 def _check_parser(sub: Any) -> None:
     p = _sub(sub, "check", "check that adapters give the harness what it measures (for plugin authors)", [
         "bench check my-adapter", "bench check sklearn-lr torch-mlp --json",
+        "bench check mypkg.model.MyClassifier --env head=\"mypkg @ file://$PWD\"   # in an environment's Python",
     ])  # fmt: skip
     p.add_argument("adapters", nargs="+", help="registered names or dotted classifier paths")
+    p.add_argument("--env", action="append", metavar="NAME=REQ",
+                   help="check in this environment's Python (built or reused as bench run --env builds it), where a "
+                        "package installed only there is found; repeatable")  # fmt: skip
+    p.add_argument("--python", action="append", metavar="PATH",
+                   help="check in this interpreter (a virtual environment of yours holding the package and bench's "
+                        "dependencies); repeatable")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the checks and their results as JSON")
     p.set_defaults(func=cmd_check)
 

@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params
+from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
+from adapters.registry import is_dotted_path
 from bench.errors import UserError
 from bench.run.datasets import (
     BUNDLED,
@@ -87,6 +88,9 @@ class AdapterSpec:
         if "@" in text:
             text, backend = text.split("@", 1)
         name, _, profile = text.partition(":")
+        if "." in name and profile and not is_dotted_path(name) and name not in registered():  # module:Class[:profile]
+            attr, _, profile = profile.partition(":")
+            name = f"{name}:{attr}"
         if not name:
             raise UserError(f"Adapter {text!r} has no name (expected name[:profile][@backend]).")
         return cls(name=name, profile=profile or None, backend=backend or None)
@@ -227,6 +231,13 @@ class Config:
 
     def n_seeds(self) -> int:
         return self.splits * max(1, self.init_seeds)
+
+    def in_environments(self, spec: AdapterSpec) -> bool:
+        """Whether ``spec``'s class is resolved by each environment's Python, never imported in this process
+        (:func:`adapters.registry.resolved_where_it_runs`; :mod:`bench.run.resolve` asks the environments)."""
+        from adapters.registry import resolved_where_it_runs
+
+        return bool(self.environments) and resolved_where_it_runs(spec.name)
 
     def resolved_devices(self) -> tuple[str, ...]:
         """The devices trials run on: ``auto`` becomes cpu, plus gpu where a GPU is present."""
@@ -372,8 +383,13 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
     raise UserError(f"{source}: datasets[{index}] must be a string or a table.")
 
 
-def load_config(path: str | Path) -> Config:
-    return config_from_dict(read_toml(path), source=str(path))
+def load_config(path: str | Path, environments: tuple[EnvironmentSpec, ...] | None = None) -> Config:
+    """The config in ``path``; ``environments`` (``--env`` flags) replace the file's before it is validated,
+    so that an adapter installed only in them is validated as theirs."""
+    data = read_toml(path)
+    if environments is not None:
+        data = {**data, "environments": [e.to_dict() for e in environments]}
+    return config_from_dict(data, source=str(path))
 
 
 def with_overrides(config: Config, **overrides: Any) -> Config:
@@ -465,7 +481,7 @@ def validate(config: Config, source: str) -> Config:
     for spec in config.datasets:
         _validate_dataset(spec, config.test_size)
     for adapter in config.adapters:
-        _validate_adapter(adapter)
+        _validate_adapter(adapter, deferred=config.in_environments(adapter))
     return config
 
 
@@ -491,21 +507,55 @@ def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
     check_splittable(load_spec(spec), test_size, spec.source)
 
 
-def _validate_adapter(spec: AdapterSpec) -> None:
-    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard."""
+def check_adapter(spec: AdapterSpec) -> None:
+    """The adapter loads in this Python and takes these parameters; a UserError (one line) when not."""
+    _validate_adapter(spec)
+
+
+def _validate_adapter(spec: AdapterSpec, deferred: bool = False) -> None:
+    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard.
+
+    ``deferred``: the class is the environments' to load (:meth:`Config.in_environments`); here only the
+    name's form is checked (parameters' types were checked as they were read), and the environments' Pythons
+    check the rest before anything runs (:func:`bench.run.resolve.resolve`).
+    """
+    from adapters.registry import dotted_path_problem
     from bench.plugins import PluginError, guarded
 
+    if deferred:
+        problem = dotted_path_problem(spec.name) if is_dotted_path(spec.name) else None
+        if problem:
+            raise UserError(f"Adapter {problem}.")
+        return
     try:
         cls = adapter_class(spec.name)
         values = spec.resolved_params()
     except (UnknownAdapterError, AdapterLoadError, ValueError) as err:
-        raise UserError(str(err)) from None
+        raise UserError(str(err) + _not_here_hint(spec.name, err)) from None
     try:
         problem = guarded(lambda: _adapter_problem(spec, cls, values))
     except PluginError as err:  # its hooks or constructor raise (SystemExit, KeyboardInterrupt, ...): one line
         raise UserError(f"Adapter {spec.label!r} cannot be used: {err}") from None
     if problem:
         raise UserError(problem)
+
+
+def _not_here_hint(name: str, err: Exception) -> str:
+    """What to do when a class path's package is not installed in bench's own Python."""
+    import importlib.util
+
+    if not isinstance(err, AdapterLoadError) or not is_dotted_path(name):
+        return ""
+    top = name.replace(":", ".").split(".")[0]
+    try:
+        if importlib.util.find_spec(top) is not None:
+            return ""
+    except (ImportError, ValueError):
+        pass
+    return (
+        f". Package {top!r} is not installed in bench's Python ({sys.executable}): install it there, or run it "
+        f"in environments that have it (--env NAME='{top} @ file:///path/to/your/project'), which load it there only."
+    )
 
 
 def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:

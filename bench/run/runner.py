@@ -24,6 +24,7 @@ from bench.run.matrix import Trial, expand, groups
 from bench.run.order import order_seed
 from bench.run.process import Outcome
 from bench.run.progress import Progress
+from bench.run.resolve import Facts
 from bench.store.writer import RunStore
 
 #: Exit status of ``bench run`` when some trial ended in error or timeout.
@@ -134,7 +135,10 @@ def check_resumable(config: Config, records: list[dict], run_id: str) -> None:
     from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
     from adapters.registry import identity
 
+    resolved_there = {spec.name for spec in config.adapters if config.in_environments(spec)}
     for name, stored in sorted(_stored_values(records, "adapter_name", "adapter_class").items()):
+        if name in resolved_there:  # never imported here; each worker records what it loaded
+            continue
         try:
             now = identity(adapter_class(name))
         except (UnknownAdapterError, AdapterLoadError) as err:
@@ -181,9 +185,12 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
 
 def run(
     config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False,
-    pythons: dict[str, str] | None = None,
+    pythons: dict[str, str] | None = None, facts: Facts | None = None,
 ) -> RunResult:  # fmt: skip
-    """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one)."""
+    """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one).
+
+    ``pythons``: each environment's interpreter; ``facts``: what they said about the adapters they resolve.
+    """
     from bench.measure.machine import machine_id
     from bench.run.process import control_in_worker
 
@@ -191,7 +198,7 @@ def run(
     done = store.finished_ids(("ok", "skipped") if retry_errors else rec.STATUSES)
     result = RunResult(store.run_id, store.path)
     todo = []
-    for trial in expand(config, hosts):
+    for trial in expand(config, hosts, facts):
         result.total += 1
         if trial.trial_id in done:
             result.resumed += 1
