@@ -670,10 +670,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bench.schemas import NAMES, schema
+    from bench.schemas import INPUTS, NAMES, schema
 
     if args.name is None:
-        print("\n".join(NAMES))
+        print("\n".join(NAMES + INPUTS))
         return EXIT["ok"]
     print(json.dumps(schema(args.name), indent=2))
     return EXIT["ok"]

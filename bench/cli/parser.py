@@ -452,11 +452,13 @@ def _publish_parser(sub: Any) -> None:
 
 
 def _schema_parser(sub: Any) -> None:
-    from bench.schemas import NAMES
+    from bench.schemas import INPUTS, NAMES
 
-    p = _sub(sub, "schema", "print the JSON Schema of a command's --json output (no name: list them)",
-             ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -"])  # fmt: skip
-    p.add_argument("name", nargs="?", choices=NAMES, help="the output: " + ", ".join(NAMES))
+    p = _sub(sub, "schema", "print the JSON Schema of a command's --json output, or of bench.toml (no name: list them)",
+             ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -",
+              "bench schema bench-toml > bench-toml.schema.json   # then '#:schema ./bench-toml.schema.json' atop bench.toml"])  # fmt: skip
+    p.add_argument("name", nargs="?", choices=NAMES + INPUTS,
+                   help="the output: " + ", ".join(NAMES) + "; or bench-toml, a run configuration")  # fmt: skip
     p.set_defaults(func=cmd_schema)
 
 

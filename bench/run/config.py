@@ -47,6 +47,30 @@ MAX_TRIALS = 100_000
 MAX_THREADS = 1024
 
 
+#: The keys of an ``[[adapters]]`` table and what each means (checked when read; the JSON Schema's too).
+ADAPTER_KEYS = {
+    "name": "a registered adapter (bench list) or a classifier's class path (package.module.Class)",
+    "profile": "a named parameter set the adapter declares (seed: the blog post's settings; tuned)",
+    "params": "parameters by the framework's own names, overriding the profile's (e.g. { epochs = 30 })",
+    "backends": "Keras backends to run it on (tensorflow, jax, torch): one column of the matrix each",
+}
+#: The keys of a ``[[datasets]]`` table.
+DATASET_KEYS = {
+    "path": "a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file, relative to the folder bench runs in",
+    "name": "a bundled dataset (iris, wine, breast_cancer, digits) or synthetic:n_samples=...,n_features=...",
+    "target": "the label column of a file",
+    "categorical": "text feature columns: error (refuse), onehot (one 0/1 column per value), drop",
+    "missing": "missing cells: error (refuse), drop (drop their rows), impute (numbers: the column's median on "
+    "the whole file; a missing category: a row of zeros in its one-hot columns)",
+}
+#: The keys of an ``[[environments]]`` table.
+ENVIRONMENT_KEYS = {
+    "name": "the environment's name in trial ids and on the command line (RUN%NAME)",
+    "requirements": "PEP 508 requirements installed in it: package==version, or pkg @ git+file://..., file://..., "
+    "https://...",
+}
+
+
 @dataclass(frozen=True)
 class AdapterSpec:
     """One adapter column of the matrix: name, profile, parameters, backend."""
@@ -139,11 +163,7 @@ def parse_environments(entries: Any, source: str) -> tuple[EnvironmentSpec, ...]
     for index, entry in enumerate(entries):
         if isinstance(entry, EnvironmentSpec):
             entry = entry.to_dict()
-        if (
-            not isinstance(entry, dict)
-            or set(entry) - {"name", "requirements"}
-            or not isinstance(entry.get("name"), str)
-        ):
+        if not isinstance(entry, dict) or set(entry) - set(ENVIRONMENT_KEYS) or not isinstance(entry.get("name"), str):
             raise UserError(f"{source}: environments[{index}] must be a table with 'name' and 'requirements'.")
         name, reqs = entry["name"], entry.get("requirements", [])
         if not ENV_NAME.fullmatch(name):
@@ -169,7 +189,60 @@ def env_flags(pairs: list[str]) -> list[dict]:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated run configuration."""
+    """A validated run configuration: the keys of a ``bench.toml`` (``bench schema bench-toml`` is its JSON Schema,
+    generated from this class, its ``Attributes`` below and :data:`BOUNDS`).
+
+    Attributes
+    ----------
+    extends : str
+        A built-in config (default, quick, full, tuning) or another TOML file (relative to this one) that this
+        one starts from: its keys replace the base's, [timing] key by key. A config without adapters extends
+        default.
+    description : str
+        One line saying what the run is for; reports show it.
+    datasets : list
+        Bundled names (iris, wine, breast_cancer, digits), synthetic:n_samples=...,n_features=...,n_classes=...,
+        or tables for CSV/Parquet files: { path, target, categorical, missing }.
+    adapters : list
+        Registered names (name[:profile][@backend]), a classifier's class path (package.module.Class), or
+        tables { name, profile, params, backends }.
+    devices : list
+        cpu, gpu, or auto (cpu, plus gpu where this machine has one); "auto" alone may be a string.
+    splits : int
+        Seeded train/test splits (split seeds first_seed, first_seed + 1, ...), the same for every adapter.
+    first_seed : int
+        The first split seed.
+    init_seeds : int
+        0: each split seed also seeds the model; N: every split is trained with the same N init seeds.
+    init_seed : int
+        One init seed for every split (default: each split's own seed). ``bench seed`` uses it.
+    test_size : float
+        Share of rows in each split's test side.
+    stratify : bool
+        Stratified splits (the default); the blog post's split was not.
+    preprocessing : list
+        none, standard (a StandardScaler fitted on each training split, timed apart from fit).
+    threads : int
+        Threads per framework, the same for every adapter.
+    trial_timeout_s : float
+        Seconds a trial may run before its worker is killed and the trial recorded as a timeout.
+    startup_timeout_s : float
+        Seconds a fresh worker gets to import its framework and warm up, apart from its trials' limit.
+    stop_after_fit_s : float
+        Stop a group's remaining trials once one fit takes longer than this (``bench scale``); unset: never.
+    interleave : bool
+        Workers of different groups take turns, split by split, so that drifting machine load spreads over
+        every adapter instead of landing on the last.
+    quick : bool
+        A smoke run: its reports say at the top that its numbers are not comparable.
+    timing : table
+        How much to measure after each fit (latency calls, budgets, batch sizes, serving paths, curves).
+    environments : list
+        An environment matrix: tables { name, requirements }; every trial runs once per environment,
+        interleaved split by split.
+    order_seed : int
+        Seed of the randomised adapter order within each round (unset: derived from the run id).
+    """
 
     datasets: tuple[DatasetSpec, ...] = (DatasetSpec("iris"),)
     adapters: tuple[AdapterSpec, ...] = ()
@@ -177,29 +250,19 @@ class Config:
     splits: int = 10
     first_seed: int = 0
     init_seeds: int = 0
-    #: One init seed for every split (default: each split's own seed). ``bench seed`` uses it.
     init_seed: int | None = None
     test_size: float = 0.5
-    #: Stratified splits (the default); the blog post's split was not.
     stratify: bool = True
     preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
-    #: Time a fresh worker gets to import its framework and warm up, apart from its trials' limit.
     startup_timeout_s: float = 120.0
-    #: Stop a group's remaining trials once one fit takes longer than this
-    #: (``bench scale`` sweeps sizes in increasing order). None: never.
     stop_after_fit_s: float | None = None
-    #: Workers of different groups take turns, split by split, so that drifting
-    #: machine load spreads over every adapter instead of landing on the last.
     interleave: bool = True
     description: str = ""
-    #: A smoke run (``--quick``): its reports say at the top that its numbers are not comparable.
     quick: bool = False
     timing: TimingSettings = field(default_factory=TimingSettings)
-    #: An environment matrix: every trial runs once per environment, interleaved split by split.
     environments: tuple[EnvironmentSpec, ...] = ()
-    #: Seed of the randomised adapter order within each round (None: derived from the run id).
     order_seed: int | None = None
 
     def to_dict(self) -> dict:
@@ -296,7 +359,7 @@ def read_toml(path: str | Path) -> dict:
         raise UserError(f"Config file {path} is nested too deeply to be a config.") from None
 
 
-_TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description"}
+_TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description", "extends"}
 _LIST_KEYS = ("datasets", "adapters", "devices", "preprocessing")
 
 
@@ -307,6 +370,8 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
+    if "extends" in data:
+        data = extended(data, source)
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
     for key in _LIST_KEYS:
@@ -341,7 +406,7 @@ def _adapter_entry(entry: Any, index: int, source: str) -> list[AdapterSpec]:
         return [AdapterSpec.parse(entry)]
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise UserError(f"{source}: adapters[{index}] must be a string or a table with a 'name'.")
-    extra = set(entry) - {"name", "profile", "params", "backends"}
+    extra = set(entry) - set(ADAPTER_KEYS)
     if extra:
         raise UserError(f"{source}: adapters[{index}] has unknown key(s) {', '.join(sorted(extra))}.")
     values = entry.get("params", {})
@@ -369,7 +434,7 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
             raise UserError(f"{source}: datasets[{index}] is empty.")
         return DatasetSpec(entry, **{k: v for k, v in options.items() if v is not None})
     if isinstance(entry, dict):
-        extra = set(entry) - {"path", "name", "target", "categorical", "missing"}
+        extra = set(entry) - set(DATASET_KEYS)
         if extra or not ({"path", "name"} & set(entry)) or not all(isinstance(v, str) for v in entry.values()):
             raise UserError(
                 f"{source}: datasets[{index}] must be a name or a table with 'path' (or 'name'), 'target', 'categorical', 'missing'."
@@ -383,10 +448,41 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
     raise UserError(f"{source}: datasets[{index}] must be a string or a table.")
 
 
+#: How many configs one may stack with ``extends`` (a longer chain is a cycle or a mistake).
+MAX_EXTENDS = 8
+
+
+def extended(data: dict, source: str | Path, depth: int = 0) -> dict:
+    """``data`` on top of the config it ``extends`` (a built-in name, or a file relative to ``source``'s folder).
+
+    A config that names no adapters and extends nothing extends ``default``: a file holding only
+    ``[[datasets]]`` runs the default matrix on them. Keys replace the base's; ``[timing]`` replaces it key by
+    key; ``description`` is never inherited (it says what its own file is for).
+    """
+    name = data.get("extends")
+    if name is None and "adapters" not in data:
+        name = "default"
+    if name is None:
+        return data
+    if not isinstance(name, str) or not name:
+        raise UserError(f"{source}: extends must name a config (a built-in: {', '.join(builtin_names())}, or a file).")
+    if depth >= MAX_EXTENDS:
+        raise UserError(f"{source}: extends {name!r}: more than {MAX_EXTENDS} configs deep (a cycle?).")
+    folder = Path(source).parent if "/" in str(source) or str(source).endswith(".toml") else Path(".")
+    target: str | Path = name if name in builtin_names() and not name.endswith(".toml") else folder / name
+    base = extended(read_toml(target), target, depth + 1)
+    merged = {**{k: v for k, v in base.items() if k != "description"}, **data}
+    if isinstance(base.get("timing"), dict) and isinstance(data.get("timing"), dict):
+        merged["timing"] = {**base["timing"], **data["timing"]}
+    merged.pop("extends", None)
+    merged.setdefault("description", f"{Path(source).name}, extending {name}")
+    return merged
+
+
 def load_config(path: str | Path, environments: tuple[EnvironmentSpec, ...] | None = None) -> Config:
-    """The config in ``path``; ``environments`` (``--env`` flags) replace the file's before it is validated,
-    so that an adapter installed only in them is validated as theirs."""
-    data = read_toml(path)
+    """The config in ``path`` (with the one it extends); ``environments`` (``--env`` flags) replace the file's
+    before it is validated, so that an adapter installed only in them is validated as theirs."""
+    data = extended(read_toml(path), path)
     if environments is not None:
         data = {**data, "environments": [e.to_dict() for e in environments]}
     return config_from_dict(data, source=str(path))
@@ -410,28 +506,27 @@ def _bounded(key: str, value: Any, kind: type | tuple[type, ...], low: float, hi
     return None
 
 
+#: Every number of a config: its type, its range and how a refusal says it (the JSON Schema's bounds too).
+BOUNDS: dict[str, tuple[type | tuple[type, ...], float, float, str]] = {
+    "splits": (int, 1, MAX_SPLITS, "an int >= 1"),
+    "first_seed": (int, 0, 2**31 - 1 - MAX_SPLITS, "an int >= 0"),
+    "init_seeds": (int, 0, MAX_INIT_SEEDS, "an int >= 0"),
+    "init_seed": (int, 0, 2**31 - 1, "an int >= 0"),
+    "order_seed": (int, 0, 2**31 - 1, "an int >= 0"),
+    "threads": (int, 1, MAX_THREADS, "an int >= 1"),
+    "test_size": (float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
+    "trial_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+    "startup_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+    "stop_after_fit_s": ((int, float), 1e-9, 7 * 86400, "a number of seconds > 0"),
+}
+
+
 def _check_numbers(config: Config, source: str) -> None:
     problems = [
-        _bounded("splits", config.splits, int, 1, MAX_SPLITS, "an int >= 1"),
-        _bounded("first_seed", config.first_seed, int, 0, 2**31 - 1 - MAX_SPLITS, "an int >= 0"),
-        _bounded("init_seeds", config.init_seeds, int, 0, MAX_INIT_SEEDS, "an int >= 0"),
-        _bounded("threads", config.threads, int, 1, MAX_THREADS, "an int >= 1"),
-        _bounded("test_size", config.test_size, float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
-        _bounded("trial_timeout_s", config.trial_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
-        _bounded(
-            "startup_timeout_s", config.startup_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"
-        ),
+        _bounded(key, getattr(config, key), kind, low, high, what)
+        for key, (kind, low, high, what) in BOUNDS.items()
+        if not (getattr(config, key) is None and Config.__dataclass_fields__[key].default is None)  # unset optional
     ]
-    if config.stop_after_fit_s is not None:
-        problems.append(
-            _bounded(
-                "stop_after_fit_s", config.stop_after_fit_s, (int, float), 1e-9, 7 * 86400, "a number of seconds > 0"
-            )
-        )
-    if config.init_seed is not None:
-        problems.append(_bounded("init_seed", config.init_seed, int, 0, 2**31 - 1, "an int >= 0"))
-    if config.order_seed is not None:
-        problems.append(_bounded("order_seed", config.order_seed, int, 0, 2**31 - 1, "an int >= 0"))
     for key in ("stratify", "interleave", "quick"):
         if not isinstance(getattr(config, key), bool):
             problems.append(f"{key} must be true or false")
