@@ -234,7 +234,9 @@ def run_checks(names: list[str]) -> list[dict]:
                 check()
                 rows.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
             except Exception as err:  # a failing check is a result, reported with its reason
-                rows.append({"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"})
+                rows.append(
+                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
+                )
     return rows
 
 

@@ -114,8 +114,8 @@ def test_check_json(capsys):
 
 def test_run_dry_run_env_list_and_seed_json(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
-    dry = run_json(capsys, "run", "--quick", "--dry-run", "--json", "--results-dir", str(tmp_path))
-    validate("run-dry-run", dry)
+    dry = run_json(capsys, "run", "--quick", "--dry-run", "--no-pilot", "--json", "--results-dir", str(tmp_path))
+    validate("run-dry-run", dry)  # estimates with pilots: tests/test_estimate.py
     assert dry["n_trials"] == len(dry["trials"]) > 0 and isinstance(dry["trials"][0]["split_seed"], int)
     validate("env", run_json(capsys, "env", "--no-control", "--json"))
     listed = run_json(capsys, "list", "--json")

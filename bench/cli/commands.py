@@ -56,14 +56,8 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 # -- run ---------------------------------------------------------------------------
 def resolve_config(args: argparse.Namespace) -> Any:
     """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
-    from bench.run.config import (
-        AdapterSpec,
-        builtin_config_path,
-        env_flags,
-        load_config,
-        parse_environments,
-        with_overrides,
-    )
+    from bench.run.config import AdapterSpec, env_flags, parse_environments, validate, with_overrides
+    from bench.run.config_files import builtin_config_path, load_config
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
@@ -76,7 +70,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
         specs: tuple | None = tuple(_with_quick(AdapterSpec.parse(a), quick) for a in adapters)
     else:
         specs = tuple(AdapterSpec.parse(a) for a in adapters) if adapters else None
-    return with_overrides(
+    config = with_overrides(
         config,
         environments=environments,
         datasets=datasets_from_flags(args),
@@ -87,6 +81,14 @@ def resolve_config(args: argparse.Namespace) -> Any:
         threads=args.threads,
         trial_timeout_s=args.trial_timeout,
     )
+    if adapters:  # adapters named on the command line run as named
+        return config
+    from bench.run.sizing import fit_to_data
+
+    config, notes = fit_to_data(config)
+    for note in notes:
+        _say(note)
+    return validate(config, "command line")
 
 
 def _with_quick(spec: Any, quick: dict) -> Any:
@@ -143,6 +145,8 @@ def make_executor(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint, project_commit
     from bench.run.environments import ensure_all
+    from bench.run.estimate import estimate, summary
+    from bench.run.matrix import expand
     from bench.run.precision import check_target
     from bench.run.progress import Progress
     from bench.run.resolve import resolve
@@ -166,6 +170,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
     pythons = {name: b.python for name, b in built.items()}
     facts = resolve(config, pythons, say=_say)  # adapters only the environments load, asked about there
+    matrix = list(expand(config, None, facts))
+    expected = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "long",
+                        pythons=pythons, say=_say)  # fmt: skip
+    for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before anything is written
+        _say(line)
     info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
     with executor:
         store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
@@ -178,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             def run_once(cfg: Any) -> Any:
                 return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
-                           pythons, facts)  # fmt: skip
+                           pythons, facts, expected)  # fmt: skip
 
             if args.until_precise is None:
                 result = run_once(config)
@@ -207,24 +216,42 @@ def _stored(config: dict) -> dict:
 
 
 def _dry_run(config: Any, args: argparse.Namespace) -> int:
+    from bench.run.estimate import estimate, summary
     from bench.run.matrix import expand
 
-    count, groups, trials = 0, set(), []
-    for trial in expand(config):
-        if args.json:
-            trials.append({"trial_id": trial.trial_id, "dataset": trial.data_label, "adapter": trial.adapter.label,
-                           "device": trial.device, "split_seed": trial.split_seed, "init_seed": trial.init_seed,
-                           "group": trial.group, "environment": trial.environment, "skipped": trial.skip_reason is not None,
-                           "skip_reason": trial.skip_reason})  # fmt: skip
-        else:
-            print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
-        count += 1
-        groups.add(trial.group)
+    matrix = list(expand(config))
+    found = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "all",
+                     say=None if args.json else _say)  # fmt: skip
+    groups = {trial.group for trial in matrix}
     if args.json:
-        _json({"command": "run", "dry_run": True, "n_trials": count, "n_groups": len(groups), "trials": trials})
-    else:
-        print(f"{count} trials in {len(groups)} worker groups.", file=sys.stderr)
+        trials = [{"trial_id": t.trial_id, "dataset": t.data_label, "adapter": t.adapter.label, "device": t.device,
+                   "split_seed": t.split_seed, "init_seed": t.init_seed, "group": t.group, "environment": t.environment,
+                   "skipped": t.skip_reason is not None, "skip_reason": t.skip_reason,
+                   "estimated_s": _finite(found.trial_s(t))} for t in matrix]  # fmt: skip
+        _json({"command": "run", "dry_run": True, "n_trials": len(matrix), "n_groups": len(groups), "trials": trials,
+               "estimate": _estimate_json(found, matrix, config)})  # fmt: skip
+        return 0
+    for trial in matrix:  # stdout: the trials; stderr: what they will take, by worker group
+        print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
+    print(f"{len(matrix)} trials in {len(groups)} worker groups.", file=sys.stderr)
+    for line in summary(found, matrix, config) + found.warnings(config):
+        _say(line)
     return 0
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _estimate_json(found: Any, matrix: list, config: Any) -> dict:
+    total, unknown = found.total(matrix)
+    groups = [{"group": g.group, "trial_s": _finite(g.trial_s), "startup_s": g.startup_s, "source": g.source,
+               "over_timeout": g.trial_s is not None and g.trial_s > config.trial_timeout_s}
+              for g in found.groups.values()]  # fmt: skip
+    return {"total_s": _finite(total) or 0.0, "unknown_trials": unknown, "groups": groups,
+            "warnings": found.warnings(config)}  # fmt: skip
 
 
 def _say(text: str) -> None:

@@ -208,7 +208,14 @@ def _run_parser(sub: Any) -> None:
         "--run-id", help="name of the run (letters, digits, . _ -); an existing one is resumed (default: a timestamp)"
     )
     out.add_argument("--results-dir", default="results", help="default: results")
-    out.add_argument("--dry-run", action="store_true", help="list the trials and exit (with --json: as JSON)")
+    out.add_argument("--dry-run", action="store_true",
+                     help="list the trials with their estimated time and exit (with --json: as JSON); groups without "
+                          "history on this machine are timed by a pilot epoch in a worker")  # fmt: skip
+    out.add_argument(
+        "--no-pilot",
+        action="store_true",
+        help="estimate the run's time from this machine's stored runs only, never by a pilot epoch",
+    )
     out.add_argument("--json", action="store_true", help="print the run's summary (or the dry run's trials) as JSON")
     holder: dict = {}
     _executor_options(p, holder)

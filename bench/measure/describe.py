@@ -51,6 +51,7 @@ def _facts(cls: Any, spec: Any, devices: list[str], threads: int) -> dict:
         "stock_profile": cls.stock_profile,
         "colour": cls.colour_for(backend),
         "params": spec.resolved_params(),
+        "defaults": {k: v for k, v in cls().get_params().items() if k not in ("device", "random_state")},
         "skip": {device: skip_reason(spec, device) for device in devices},
         "worker_env": {str(k): str(v) for k, v in cls.worker_env(backend, threads).items()},
     }

@@ -7,12 +7,9 @@ and reported as a :class:`~bench.errors.UserError` naming the problem.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any, cast
 
 from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
@@ -31,9 +28,9 @@ from bench.run.params import check_param, freeze_all, params_label, thaw_all
 from bench.run.settings import TimingSettings
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 #: "auto": the CPU, and the GPU where this machine has one (:func:`bench.measure.devices.resolve_devices`).
 DEVICES = ("cpu", "gpu", "auto")
@@ -95,6 +92,11 @@ class AdapterSpec:
         if self.backend:
             merged["backend"] = self.backend
         return merged
+
+    def effective_params(self) -> dict:
+        """Every parameter the adapter will be built with: its class defaults, then :meth:`resolved_params`."""
+        defaults = adapter_class(self.name)().get_params()
+        return {**{k: v for k, v in defaults.items() if k not in ("device", "random_state")}, **self.resolved_params()}
 
     def to_dict(self) -> dict:
         return {"name": self.name, "profile": self.profile, "params": thaw_all(self.params),
@@ -242,6 +244,11 @@ class Config:
         interleaved split by split.
     order_seed : int
         Seed of the randomised adapter order within each round (unset: derived from the run id).
+    max_fit_steps : int
+        Size the config's MLPs to the data: an adapter trained in batches (epochs and batch_size) whose batch
+        size the config does not set trains with the smallest batch size that keeps a fit within this many
+        optimiser steps on the largest training set (epochs unchanged). The default config sets 7500, the seed
+        profile's steps on iris, where nothing changes. Unset: never.
     """
 
     datasets: tuple[DatasetSpec, ...] = (DatasetSpec("iris"),)
@@ -264,6 +271,7 @@ class Config:
     timing: TimingSettings = field(default_factory=TimingSettings)
     environments: tuple[EnvironmentSpec, ...] = ()
     order_seed: int | None = None
+    max_fit_steps: int | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -275,8 +283,9 @@ class Config:
         data["environments"] = [e.to_dict() for e in self.environments]
         if not self.environments:
             del data["environments"]  # configs stored before environments existed stay equal
-        if self.order_seed is None:
-            del data["order_seed"]
+        for key in ("order_seed", "max_fit_steps"):
+            if data[key] is None:
+                del data[key]  # unset: configs stored before the key existed stay equal
         return data
 
     @classmethod
@@ -316,49 +325,6 @@ class Config:
         return cells * self.n_seeds() * max(1, len(self.environments))
 
 
-def builtin_config_path(name: str) -> Path:
-    """Path of a config shipped in ``bench/configs`` (``default``, ``quick``, ``full``)."""
-    return Path(str(resources.files("bench") / "configs" / f"{name}.toml"))
-
-
-def builtin_names() -> list[str]:
-    return sorted(
-        p.name[: -len(".toml")]
-        for p in resources.files("bench").joinpath("configs").iterdir()
-        if p.name.endswith(".toml")
-    )
-
-
-#: A config is a page of settings: anything bigger is refused before it is read.
-MAX_CONFIG_BYTES = 1 << 20
-
-
-def read_toml(path: str | Path) -> dict:
-    """A config file (or a built-in name) as a dict; every problem with the file is one line."""
-    from bench.store.safefs import read_bytes
-
-    path = Path(path)
-    bare = "/" not in str(path) and not str(path).endswith(".toml")
-    if bare and os.path.lexists(path) and str(path) in builtin_names():
-        raise UserError(f"--config {path}: both a built-in config and a file in this folder; say which: "
-                        f"--config ./{path} for the file, or rename it to use the built-in.")  # fmt: skip
-    if not os.path.lexists(path):
-        builtin = builtin_config_path(str(path)) if bare else None
-        if builtin is None or not builtin.is_file():
-            raise UserError(f"Config file {path} does not exist (built-in configs: {', '.join(builtin_names())}).")
-        path = builtin
-    # Never blocks (a FIFO or device is refused at once) and never reads more than a config can be.
-    data = read_bytes(path, "config file", follow_links=True, limit=MAX_CONFIG_BYTES)
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"Config file {path} is not valid TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"Config file {path} is not a text file (not valid UTF-8 TOML).") from None
-    except RecursionError:
-        raise UserError(f"Config file {path} is nested too deeply to be a config.") from None
-
-
 _TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description", "extends"}
 _LIST_KEYS = ("datasets", "adapters", "devices", "preprocessing")
 
@@ -371,6 +337,8 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
     if "extends" in data:
+        from bench.run.config_files import extended
+
         data = extended(data, source)
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
@@ -386,7 +354,7 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         if key in data:
             kwargs[key] = tuple(data[key])
     for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "startup_timeout_s", "stop_after_fit_s",
-                "stratify", "interleave", "description", "quick", "init_seed"):  # fmt: skip
+                "stratify", "interleave", "description", "quick", "init_seed", "max_fit_steps"):  # fmt: skip
         if key in data:
             kwargs[key] = data[key]
     if "environments" in data:
@@ -448,46 +416,6 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
     raise UserError(f"{source}: datasets[{index}] must be a string or a table.")
 
 
-#: How many configs one may stack with ``extends`` (a longer chain is a cycle or a mistake).
-MAX_EXTENDS = 8
-
-
-def extended(data: dict, source: str | Path, depth: int = 0) -> dict:
-    """``data`` on top of the config it ``extends`` (a built-in name, or a file relative to ``source``'s folder).
-
-    A config that names no adapters and extends nothing extends ``default``: a file holding only
-    ``[[datasets]]`` runs the default matrix on them. Keys replace the base's; ``[timing]`` replaces it key by
-    key; ``description`` is never inherited (it says what its own file is for).
-    """
-    name = data.get("extends")
-    if name is None and "adapters" not in data:
-        name = "default"
-    if name is None:
-        return data
-    if not isinstance(name, str) or not name:
-        raise UserError(f"{source}: extends must name a config (a built-in: {', '.join(builtin_names())}, or a file).")
-    if depth >= MAX_EXTENDS:
-        raise UserError(f"{source}: extends {name!r}: more than {MAX_EXTENDS} configs deep (a cycle?).")
-    folder = Path(source).parent if "/" in str(source) or str(source).endswith(".toml") else Path(".")
-    target: str | Path = name if name in builtin_names() and not name.endswith(".toml") else folder / name
-    base = extended(read_toml(target), target, depth + 1)
-    merged = {**{k: v for k, v in base.items() if k != "description"}, **data}
-    if isinstance(base.get("timing"), dict) and isinstance(data.get("timing"), dict):
-        merged["timing"] = {**base["timing"], **data["timing"]}
-    merged.pop("extends", None)
-    merged.setdefault("description", f"{Path(source).name}, extending {name}")
-    return merged
-
-
-def load_config(path: str | Path, environments: tuple[EnvironmentSpec, ...] | None = None) -> Config:
-    """The config in ``path`` (with the one it extends); ``environments`` (``--env`` flags) replace the file's
-    before it is validated, so that an adapter installed only in them is validated as theirs."""
-    data = extended(read_toml(path), path)
-    if environments is not None:
-        data = {**data, "environments": [e.to_dict() for e in environments]}
-    return config_from_dict(data, source=str(path))
-
-
 def with_overrides(config: Config, **overrides: Any) -> Config:
     """Apply CLI flags (None means: not given) and validate again."""
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -518,6 +446,7 @@ BOUNDS: dict[str, tuple[type | tuple[type, ...], float, float, str]] = {
     "trial_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
     "startup_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
     "stop_after_fit_s": ((int, float), 1e-9, 7 * 86400, "a number of seconds > 0"),
+    "max_fit_steps": (int, 1, 10**12, "an int >= 1"),
 }
 
 
@@ -672,3 +601,15 @@ def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
     except (ValueError, TypeError) as err:
         return f"Adapter {spec.label!r}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
     return None
+
+
+#: Reading config files moved to :mod:`bench.run.config_files`; these names still import from here.
+_MOVED = ("builtin_config_path", "builtin_names", "read_toml", "load_config", "extended", "MAX_CONFIG_BYTES")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from bench.run import config_files
+
+        return getattr(config_files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -360,7 +361,23 @@ def _without_missing(features: pd.DataFrame, y: pd.Series, spec: DatasetSpec, wh
 
 
 def load_spec(spec: DatasetSpec) -> Dataset:
-    """Load any dataset spec; every problem with the data is a UserError naming it."""
+    """Load any dataset spec; every problem with the data is a UserError naming it.
+
+    The last few loads are kept (a run's validation, its sizing and its estimate read the same data); a file is
+    read again once its size or modification time changes.
+    """
+    stamp = None
+    if spec.kind == "file":
+        try:
+            info = os.stat(spec.source)
+            stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except OSError:
+            stamp = None  # _from_file says what is wrong with it
+    return _load_spec(spec, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_spec(spec: DatasetSpec, stamp: tuple | None) -> Dataset:
     if spec.kind == "bundled":
         return BUNDLED[spec.source]()
     if spec.kind == "synthetic":

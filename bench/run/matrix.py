@@ -64,6 +64,12 @@ class Trial:
             return self.facts.backend
         return self.adapter.backend or adapter_class(self.adapter.name).supported_backends[0]
 
+    def effective_params(self) -> dict:
+        """Every parameter the adapter is built with (class defaults included), as far as this process knows."""
+        if self.facts is not None:
+            return {**self.facts.defaults, **self.facts.params}
+        return self.adapter.effective_params()
+
     def declared(self) -> dict:
         """What the adapter class declares for this trial: its stock profile, colour and resolved parameters."""
         if self.facts is not None:

@@ -50,6 +50,8 @@ class AdapterFacts:
     colour: str | None = None
     #: Resolved parameters: its profile's, overridden by the config's.
     params: dict = field(default_factory=dict)
+    #: The class's own defaults (what the parameters not given are).
+    defaults: dict = field(default_factory=dict)
     #: Device -> why its trials cannot run there (None: they can).
     skip: dict = field(default_factory=dict)
     #: The adapter's ``worker_env`` hook, at the run's thread count.

@@ -19,6 +19,7 @@ from bench.errors import UserError
 from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
 from bench.run.datasets import load_spec
+from bench.run.estimate import Estimate
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups
 from bench.run.order import order_seed
@@ -185,11 +186,12 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
 
 def run(
     config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False,
-    pythons: dict[str, str] | None = None, facts: Facts | None = None,
+    pythons: dict[str, str] | None = None, facts: Facts | None = None, expected: Estimate | None = None,
 ) -> RunResult:  # fmt: skip
     """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one).
 
-    ``pythons``: each environment's interpreter; ``facts``: what they said about the adapters they resolve.
+    ``pythons``: each environment's interpreter; ``facts``: what they said about the adapters they resolve;
+    ``expected``: each group's estimated time (:mod:`bench.run.estimate`), which the progress line's ETA uses.
     """
     from bench.measure.machine import machine_id
     from bench.run.process import control_in_worker
@@ -217,6 +219,9 @@ def run(
             runner.finished(trial, Outcome({"status": "skipped", "reason": reason}))
         else:
             runnable.append(trial)
+    if expected is not None:
+        progress.expect({t.trial_id: (t.group, expected.trial_s(t)) for t in runnable},
+                        {g: e.startup_s for g, e in expected.groups.items()})  # fmt: skip
     seed = order_seed(config.order_seed, store.run_id)
     job = Job(config, store, machine_id() if executor.local_devices else None, seed, pythons or {})
     runner.order_seed = seed
