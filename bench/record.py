@@ -182,6 +182,8 @@ FIELDS: list[Field] = [
     F("accuracy", Number, MEASURE, "fraction", "test accuracy", metric("accuracy", better="higher", summary=True)),
     F("f1_macro", Number, MEASURE, "fraction", "test macro-F1", metric("macro-F1", better="higher", summary=True)),
     F("log_loss", Number, MEASURE, "nats", "test log loss (float64, normalised probabilities)", metric("log loss", summary=True)),
+    F("train_accuracy", Number, MEASURE, "fraction",
+      "accuracy of the final model on its own training rows (sets the report's time-to-accuracy target; never compared)"),
     F("fit_wall_s", Number, MEASURE, "s", "wall time of fit, learning-curve evaluation excluded",
       metric("fit time", summary=True, compare=True)),
     F("fit_cpu_s", Number, MEASURE, "s", "CPU time of fit (all threads), curve evaluation excluded", metric("fit CPU time")),

@@ -144,6 +144,7 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint, project_commit
+    from bench.run.data_info import describe_all
     from bench.run.environments import ensure_all
     from bench.run.estimate import estimate, summary
     from bench.run.matrix import expand
@@ -175,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         pythons=pythons, say=_say)  # fmt: skip
     for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before anything is written
         _say(line)
-    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
+    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()},
+            "datasets": describe_all(config.datasets)}  # fmt: skip
     with executor:
         store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
         with store:
