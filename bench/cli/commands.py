@@ -54,8 +54,9 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 
 
 # -- run ---------------------------------------------------------------------------
-def resolve_config(args: argparse.Namespace) -> Any:
-    """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
+def resolve_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The config a ``run`` command asks for (file or built-in, then flags; validated), and what was chosen for it
+    (``max_fit_steps``), said once nothing can be refused any more."""
     from bench.run.config import AdapterSpec, env_flags, parse_environments, validate, with_overrides
     from bench.run.config_files import builtin_config_path, load_config
 
@@ -82,13 +83,11 @@ def resolve_config(args: argparse.Namespace) -> Any:
         trial_timeout_s=args.trial_timeout,
     )
     if adapters:  # adapters named on the command line run as named
-        return config
+        return config, []
     from bench.run.sizing import fit_to_data
 
     config, notes = fit_to_data(config)
-    for note in notes:
-        _say(note)
-    return validate(config, "command line")
+    return validate(config, "command line"), notes
 
 
 def _with_quick(spec: Any, quick: dict) -> Any:
@@ -155,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
-    config = resolve_config(args)
+    config, notes = resolve_config(args)
     if args.retry_errors and args.run_id is None:
         raise UserError("--retry-errors reruns the failed trials of a run: name it with --run-id.")
     check_target(args.until_precise, args.max_time)
@@ -167,15 +166,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_store(args.results_dir, run_id, config, "matrix")
     if args.dry_run:
-        return _dry_run(config, args)
+        return _dry_run(config, args, notes)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
     pythons = {name: b.python for name, b in built.items()}
-    facts = resolve(config, pythons, say=_say)  # adapters only the environments load, asked about there
-    matrix = list(expand(config, None, facts))
-    expected = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "long",
-                        pythons=pythons, say=_say)  # fmt: skip
-    for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before anything is written
-        _say(line)
+    facts = resolve(config, pythons, say=notes.append)  # adapters only the environments load, asked about there
     info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()},
             "datasets": describe_all(config.datasets)}  # fmt: skip
     with executor:
@@ -183,6 +177,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with store:
             if config.quick:
                 _say(QUICK_NOTE)
+            for note in notes:  # the folder is ours now: nothing can be refused any more
+                _say(note)
+            matrix = list(expand(config, None, facts))
+            expected = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "long",
+                                pythons=pythons, say=_say)  # fmt: skip
+            for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before any trial
+                _say(line)
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
@@ -217,9 +218,12 @@ def _stored(config: dict) -> dict:
     return json.loads(dumps(config))
 
 
-def _dry_run(config: Any, args: argparse.Namespace) -> int:
+def _dry_run(config: Any, args: argparse.Namespace, notes: list[str]) -> int:
     from bench.run.estimate import estimate, summary
     from bench.run.matrix import expand
+
+    for note in [] if args.json else notes:
+        _say(note)
 
     matrix = list(expand(config))
     found = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "all",
