@@ -119,4 +119,3 @@ def committed_runs(root: Path) -> list[str] | None:
         return None
     paths = [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
     return sorted({p.split("/")[2] for p in paths if p.count("/") >= 3})
-
