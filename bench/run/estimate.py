@@ -94,7 +94,7 @@ def _duration(seconds: float) -> str:
     if math.isinf(seconds):
         return "longer than its limit"
     if seconds < 1:
-        return f"{seconds * 1e3:.2g} ms"
+        return f"{seconds * 1e3:.2g} ms" if seconds < 0.01 else f"{seconds * 1e3:.0f} ms"
     if seconds < 100:
         return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
@@ -261,8 +261,8 @@ def summary(estimate: Estimate, trials: list[Trial], config: Config) -> list[str
     lines = [estimate.groups[g].line(n, config.trial_timeout_s) for g, n in counts.items() if g in estimate.groups]
     total, unknown = estimate.total(trials)
     if unknown and not total:
-        lines.append("Estimated run time: unknown (no history of these trials on this machine; bench run --dry-run "
-                     "times them with a pilot)")  # fmt: skip
+        lines.append("Estimated run time: unknown (no history of these trials on this machine, and no pilot timed "
+                     "them: bench run --dry-run pilots what bench's own Python can load)")  # fmt: skip
     else:
         lines.append(f"Estimated run time: ~{_duration(total)}" + (f" (+ {unknown} trial(s) of unknown time)"
                                                                    if unknown else ""))  # fmt: skip

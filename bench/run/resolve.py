@@ -135,9 +135,11 @@ def _check(spec: AdapterSpec, by_env: dict[str, AdapterFacts], say: Callable[[st
             raise UserError(f"Environment {env!r}: {found.problem}")
     failed = {env: found.error for env, found in by_env.items() if found.error}
     if len(failed) == len(by_env):
-        env, error = next(iter(failed.items()))
-        more = f" (and in {', '.join(repr(e) for e in list(failed)[1:])})" if len(failed) > 1 else ""
-        raise UserError(f"Adapter {spec.label!r} cannot be loaded in environment {env!r}{more}: {error}")
+        names = [repr(e) for e in failed]
+        where = (
+            f"environment {names[0]}" if len(names) == 1 else f"environments {', '.join(names[:-1])} and {names[-1]}"
+        )
+        raise UserError(f"Adapter {spec.label!r} cannot be loaded in {where}: {next(iter(failed.values()))}")
     for env, error in failed.items():
         if say is not None:
             say(f"Adapter {spec.label!r} cannot be loaded in environment {env!r}: its trials there are recorded "
