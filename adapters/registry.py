@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -78,6 +79,34 @@ def refresh() -> None:
 def is_dotted_path(name: str) -> bool:
     """``package.module.Class`` or ``package.module:Class``: a class to wrap, not a registered name."""
     return ":" in name or ("." in name and not name.startswith(".") and name.split(".")[-1][:1].isupper())
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def dotted_path_problem(name: str) -> str | None:
+    """Why ``name`` is not a well-formed class path (``package.module.Class`` or ``package.module:Class``), or None.
+
+    Checked without importing anything: the parent of a run whose adapter lives only in its environments
+    validates the name's form, and the environment's Python resolves it.
+    """
+    module, sep, attr = name.partition(":")
+    if not sep:
+        module, _, attr = name.rpartition(".")
+    if module and attr and all(_IDENTIFIER.fullmatch(part) for part in [*module.split("."), attr]):
+        return None
+    return f"{name!r} is not a class path: expected package.module.Class or package.module:Class"
+
+
+def resolved_where_it_runs(name: str) -> bool:
+    """Whether a run with environments leaves ``name`` to each environment's Python rather than this one.
+
+    A class path (or a name this process has not registered: an entry point of a package installed only in
+    the environments) is the user's code, whose version is the environment's: importing it here would load
+    another copy, or fail where the package is (rightly) not installed. Registered names stay here: they are
+    bench's own adapters (the workers import the same files) or plugins installed beside bench.
+    """
+    return is_dotted_path(name) or name not in registered()
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,7 +12,8 @@ failure, and :func:`parametrize_with_checks` makes them pytest cases::
     def test_my_adapter(check):
         check()
 
-``bench check NAME`` runs the same checks from the command line.
+``bench check NAME`` runs the same checks from the command line; ``bench check NAME --env
+base=REQ`` runs them in an environment's Python, where a package installed only there is checked.
 
 What the harness reads from an adapter, and so what is checked here:
 
@@ -219,6 +220,43 @@ def check_adapter(adapter: Any) -> list[str]:
             f"{len(failures)} of {len(failures) + len(passed)} checks failed: " + "; ".join(failures)
         )
     return passed
+
+
+def run_checks(names: list[str]) -> list[dict]:
+    """Every check of every named adapter, as ``{"adapter", "check", "ok", "reason"}`` rows (``bench check``).
+
+    Raises what :func:`adapters.adapter_class` raises when a name does not load.
+    """
+    rows = []
+    for name in names:
+        for check in list(adapter_checks(name)):
+            try:
+                check()
+                rows.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
+            except Exception as err:  # a failing check is a result, reported with its reason
+                rows.append(
+                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
+                )
+    return rows
+
+
+def main() -> int:
+    """In an environment's Python (``bench check --env``): ``argv[1]`` a JSON list of names; one JSON line out,
+    ``{"checks": [...]}`` or ``{"error": why a name does not load}``."""
+    import json
+    import sys
+
+    from adapters import AdapterLoadError, UnknownAdapterError
+    from bench.measure.describe import protocol_stdout
+
+    out = protocol_stdout()
+    try:
+        answer: dict = {"checks": run_checks(json.loads(sys.argv[1]))}
+    except (UnknownAdapterError, AdapterLoadError) as err:
+        answer = {"error": str(err)}
+    out.write(json.dumps(answer, default=str) + "\n")
+    out.close()
+    return 0
 
 
 def parametrize_with_checks(adapters: list[Any]) -> Any:

@@ -43,12 +43,51 @@ def gpu_present() -> bool:
     return False
 
 
+def pytest_addoption(parser):
+    """The pytest-benchmark suite's data: iris (the blog post's split) unless a file is named."""
+    group = parser.getgroup("hello-bench data", "the dataset tests/benchmarks measure on")
+    group.addoption("--bench-data", metavar="PATH", help="a CSV or Parquet file to benchmark on (default: iris, the "
+                    "blog post's split); split 50/50, stratified, seed 0")  # fmt: skip
+    group.addoption("--bench-target", metavar="COLUMN", help="its label column (needed with --bench-data)")
+    group.addoption("--bench-categorical", choices=("error", "onehot", "drop"), default="error",
+                    help="its text feature columns, as bench run --categorical (default: error)")  # fmt: skip
+    group.addoption("--bench-missing", choices=("error", "drop", "impute"), default="error",
+                    help="its missing cells, as bench run --missing (default: error)")  # fmt: skip
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py)."""
+    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py).
+    A ``--bench-data`` file is read here, once: a problem with it is one usage error before anything runs."""
     from tests.benchmarks.storage import use_machine_folder
 
     use_machine_folder(config)
+    path, target = config.getoption("bench_data", None), config.getoption("bench_target", None)
+    if path is None and target is None:
+        return
+    if path is None or target is None:
+        _refuse("--bench-data PATH and --bench-target COLUMN go together.")
+    from bench.errors import UserError
+    from bench.run.datasets import DatasetSpec, check_splittable, load_spec
+
+    spec = DatasetSpec(path, target, config.getoption("bench_categorical"), config.getoption("bench_missing"))
+    if spec.kind != "file":
+        _refuse(f"--bench-data {path}: expected a .csv or .parquet file.")
+    try:
+        data = load_spec(spec)
+        check_splittable(data, 0.5, path)
+    except UserError as err:
+        _refuse(f"--bench-data: {err}")
+    config.stash[BENCH_DATA] = (spec, data)
+
+
+def _refuse(message: str) -> None:
+    """Bad data for the benchmarks: one line and exit 1, as bench's bad input (4 is a benchmark regression)."""
+    pytest.exit(f"error: {message}", returncode=1)
+
+
+#: The ``--bench-data`` file, once read: (its spec, the dataset).
+BENCH_DATA = pytest.StashKey[tuple]()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -103,3 +103,19 @@ throughput_budget_s = 0.01
 serving = false
 curves = false
 """
+
+
+def committed_runs(root: Path) -> list[str] | None:
+    """The run folders under ``root/results/runs`` that git tracks (a user's own runs there are not committed);
+    None outside a git checkout (an unpacked sdist), where nothing says which runs were committed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        return None
+    out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", "results/runs"], capture_output=True,
+                         timeout=60)  # fmt: skip
+    if out.returncode != 0:
+        return None
+    paths = [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+    return sorted({p.split("/")[2] for p in paths if p.count("/") >= 3})

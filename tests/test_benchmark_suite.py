@@ -47,3 +47,23 @@ def test_benchmarks_save_fingerprint_extra_info_and_percentiles(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert compare.returncode == 0 and "test_predict[one-torch-mlp-cpu]" in compare.stdout + compare.stderr
+
+
+def test_the_suite_takes_a_dataset_by_option(tmp_path):
+    """``--bench-data PATH --bench-target COL``: the user's CSV (text columns one-hot encoded), split 50/50."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,y"] + [f"{rng.normal():.4f},{rng.normal():.4f},{'pq'[i % 2]},{'uvw'[i % 3]}" for i in range(300)]
+    (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
+    common = [sys.executable, "-m", "pytest", "tests/benchmarks", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+              "-k", "test_predict and one and not stock and lr and cpu", "--bench-target", "y"]  # fmt: skip
+    out = subprocess.run([*common, "--bench-data", str(tmp_path / "mine.csv"), "--bench-categorical", "onehot",
+                          "--benchmark-save=mine", f"--benchmark-storage=file://{tmp_path / 'store'}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    saved = json.loads(next((tmp_path / "store").glob("*/*_mine.json")).read_text())
+    assert saved["bench_dataset"]["source"] == str(tmp_path / "mine.csv") and saved["bench_dataset"]["rows"] == 300
+    assert [b["extra_info"]["n_train"] for b in saved["benchmarks"]] == [150]
+    bad = subprocess.run([*common, "--bench-data", str(tmp_path / "mine.csv")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    said = (bad.stdout + bad.stderr).strip().splitlines()
+    assert bad.returncode == 1 and len(said) == 1 and "non-numeric feature column(s) c" in said[0], said

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.errors import UserError
@@ -125,3 +127,38 @@ def test_parse_dataset_tables():
     assert spec == DatasetSpec("x.csv", "y", "error", "drop")
     with pytest.raises(UserError, match="must be a name or a table"):
         parse_dataset({"file": "x.csv"})
+
+
+@st.composite
+def frames_with_gaps(draw):
+    """A small frame: numeric and text feature columns with missing cells anywhere, labels complete."""
+    n = draw(st.integers(6, 30))
+    cells = st.one_of(st.none(), st.floats(-5, 5, allow_nan=False))
+    words = st.one_of(st.none(), st.sampled_from(["p", "q", "r"]))
+    data = {f"n{i}": draw(st.lists(cells, min_size=n, max_size=n)) for i in range(draw(st.integers(1, 3)))}
+    data.update({f"t{i}": draw(st.lists(words, min_size=n, max_size=n)) for i in range(draw(st.integers(1, 2)))})
+    frame = pd.DataFrame(data)
+    for column in frame:  # at least one value per column, so a column is never all-missing by chance only
+        frame.loc[0, column] = 1.0 if column.startswith("n") else "p"
+    frame["y"] = ["a", "b"] * (n // 2) + ["a"] * (n % 2)
+    return frame
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=frames_with_gaps())
+def test_every_missing_cell_is_counted_and_handled_wherever_it_is(tmp_path, frame):
+    """A missing category counts as much as a missing number: one-hot encoding never absorbs it unseen."""
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    gaps = frame.drop(columns="y").isna()
+    n_missing, complete = int(gaps.to_numpy().sum()), int((~gaps.any(axis=1)).sum())
+    if n_missing:
+        with pytest.raises(UserError, match=rf": {n_missing} missing value\(s\) in {len(frame) - complete} row\(s\)"):
+            load_spec(DatasetSpec(str(path), "y", "onehot", "error"))
+    if complete:
+        dropped = load_spec(DatasetSpec(str(path), "y", "onehot", "drop"))
+        assert dropped.n_samples == complete and dropped.preparation["missing_cells"] == n_missing
+    imputed = load_spec(DatasetSpec(str(path), "y", "onehot", "impute"))
+    assert imputed.n_samples == len(frame) and np.isfinite(imputed.X).all()
+    numeric_gaps = int(gaps[[c for c in gaps if c.startswith("n")]].to_numpy().sum())
+    assert imputed.preparation["imputed_cells"] == numeric_gaps

@@ -26,7 +26,7 @@ from adapters.registry import refresh
 from bench.errors import UserError
 from bench.store.reader import lock_holder, read_records
 from bench.store.writer import RunStore
-from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config
+from tests.invariants import assert_clean_failure, committed_runs, fast_runs, run_cli, snapshot, tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = ("fake-ok=tests.fake_adapters:_Fake,hang=tests.fake_adapters:HangAlwaysClassifier,"
@@ -259,12 +259,28 @@ def test_a_record_with_wrong_types_names_its_file_line_and_field(tmp_path, capsy
 
 
 # -- item 10: committed reference runs are never written ---------------------------------------------
-COMMITTED = sorted(p.name for p in (ROOT / "results" / "runs").iterdir() if p.is_dir())
+#: What git tracks, never what is in the folder: a user's own runs live beside the committed ones, unsealed.
+COMMITTED = committed_runs(ROOT)
 
 
+@pytest.mark.skipif(COMMITTED is None, reason="not a git checkout: nothing says which runs are committed")
 def test_every_committed_run_is_sealed():
-    for name in COMMITTED:
+    assert COMMITTED
+    for name in COMMITTED or []:
         assert json.loads((ROOT / "results" / "runs" / name / "run.json").read_text()).get("sealed") is True, name
+
+
+def test_a_users_run_beside_the_committed_ones_is_not_taken_for_one(tmp_path):
+    """A fresh clone where the user ran ``bench run``: only the committed run counts as committed."""
+    runs = tmp_path / "results" / "runs"
+    for name in ("reference-x", "20260101-120000"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "run.json").write_text("{}")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "add", "results/runs/reference-x"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "reference"], check=True)
+    assert committed_runs(tmp_path) == ["reference-x"]
 
 
 @pytest.mark.parametrize(
@@ -283,7 +299,8 @@ def test_every_committed_run_is_sealed():
 )
 def test_no_command_resumes_or_rewrites_a_sealed_run(tmp_path, capsys, argv):
     results = tmp_path / "results"
-    shutil.copytree(ROOT / "results" / "runs", results / "runs")  # copies: sealed as committed
+    for name in COMMITTED or sorted(p.name for p in (ROOT / "results" / "runs").glob("reference-*")):
+        shutil.copytree(ROOT / "results" / "runs" / name, results / "runs" / name)  # copies: sealed as committed
     before = snapshot(tmp_path)
     code, out, err = run_cli([*argv, "--results-dir", str(results)], capsys)
     assert_clean_failure(code, err, {1})

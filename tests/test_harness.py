@@ -125,11 +125,9 @@ def test_run_id_with_different_config(tmp_path):
         open_store(tmp_path, tiny(["sklearn-lr"], splits=4))
 
 
-def test_dry_run_lists_trials(capsys):
-    assert (
-        main(["run", "--dry-run", "--adapters", "sklearn-lr,torch-mlp:seed", "--splits", "2", "--devices", "cpu,gpu"])
-        == 0
-    )
+def test_dry_run_lists_trials(capsys, tmp_path):
+    argv = ["run", "--dry-run", "--adapters", "sklearn-lr,torch-mlp:seed", "--splits", "2", "--devices", "cpu,gpu"]
+    assert main([*argv, "--no-pilot", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 8 and out[0] == "iris/sklearn-lr/cpu/split-00"
     assert "skipped: sklearn-lr does not run on gpu" in out[2]
@@ -290,8 +288,9 @@ def test_keras_on_another_backend_runs_in_its_own_worker(tmp_path):
     assert record["backend"] == "torch" and record["backend_version"] and record["accuracy"] > 0.5
 
 
-def test_quick_keeps_its_settings_for_named_adapters(capsys):
-    assert main(["run", "--quick", "--adapters", "torch-mlp:seed,sklearn-lr", "--devices", "cpu", "--dry-run"]) == 0
+def test_quick_keeps_its_settings_for_named_adapters(capsys, tmp_path):
+    argv = ["run", "--quick", "--adapters", "torch-mlp:seed,sklearn-lr", "--devices", "cpu", "--dry-run", "--no-pilot"]
+    assert main([*argv, "--results-dir", str(tmp_path)]) == 0
     ids = capsys.readouterr().out.splitlines()
     assert ids[0] == "iris/torch-mlp:seed(batch_size=16,epochs=30,learning_rate=0.01)/cpu/split-00"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.schemas import NAMES, schema
+from bench.schemas import INPUTS, NAMES, schema
 from tests.test_report import record, write_run
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -64,8 +64,8 @@ def keys_are_snake(data: object, where: str = "") -> list[str]:
 
 
 def test_every_schema_is_published_and_valid(capsys):
-    assert main(["schema"]) == 0 and capsys.readouterr().out.split() == list(NAMES)
-    for name in NAMES:
+    assert main(["schema"]) == 0 and capsys.readouterr().out.split() == list(NAMES + INPUTS)
+    for name in NAMES + INPUTS:
         jsonschema.Draft202012Validator.check_schema(schema(name))
         assert (ROOT / "bench" / "schemas" / f"{name}.json").is_file()
     assert run_json(capsys, "schema", "report") == schema("report")
@@ -123,8 +123,8 @@ def test_check_json(capsys):
 
 def test_run_dry_run_env_list_and_seed_json(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
-    dry = run_json(capsys, "run", "--quick", "--dry-run", "--json", "--results-dir", str(tmp_path))
-    validate("run-dry-run", dry)
+    dry = run_json(capsys, "run", "--quick", "--dry-run", "--no-pilot", "--json", "--results-dir", str(tmp_path))
+    validate("run-dry-run", dry)  # estimates with pilots: tests/test_estimate.py
     assert dry["n_trials"] == len(dry["trials"]) > 0 and isinstance(dry["trials"][0]["split_seed"], int)
     validate("env", run_json(capsys, "env", "--no-control", "--json"))
     listed = run_json(capsys, "list", "--json")

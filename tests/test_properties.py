@@ -97,6 +97,7 @@ def stubs() -> Iterator[None]:
 
     from bench.measure import machine
     from bench.report import figures, plots
+    from bench.run import estimate
     from bench.run.executors import local
 
     patch = MonkeyPatch()
@@ -104,6 +105,7 @@ def stubs() -> Iterator[None]:
     patch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
     patch.setenv("MLFLOW_TRACKING_URI", "")
     patch.setattr(local.LocalExecutor, "run", skip_all)
+    patch.setattr(estimate, "pilot", lambda *args, **kwargs: None)  # no worker starts to time a trial
     patch.setattr(local.LocalExecutor, "local_devices", False)
     patch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "prop", "hostname": "prop"})
     patch.setattr(figures, "draw", lambda *args, **kwargs: {})

@@ -68,8 +68,8 @@ PINNED = {
         "profile", "python", "reason", "reference_floor", "rss_fit_delta_mb", "rss_peak_mb", "run_id", "schema_version",
         "serving", "shape_warmup_s", "split_seed", "started_at", "startup_timeout_s", "status", "step_overhead_s", "stock_agreement",
         "stock_cold_predict_s", "stock_latency", "stock_profile", "stratify", "test_rows_sha", "test_size", "threads", "threads_requested",
-        "throughput_sps", "timer_overhead_ns", "traceback", "trial_id", "trial_timeout_s", "warnings", "worker_pid", "worker_warmup_s",
-        "workers_on_host",
+        "throughput_sps", "timer_overhead_ns", "traceback", "train_accuracy", "trial_id", "trial_timeout_s", "warnings", "worker_pid",
+        "worker_warmup_s", "workers_on_host",
     }),
 }  # fmt: skip
 

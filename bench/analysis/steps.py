@@ -72,6 +72,7 @@ def trimmed_chi2_mean(m: int) -> float:
     """E[mean of the m - 1 smallest of m chi-squared(1) draws]: the bias of dropping the largest difference."""
     if m < 2:
         return 1.0
+
     def order_mean(i: int) -> float:  # the i-th smallest of m: density m!/((i-1)!(m-i)!) F^(i-1) (1-F)^(m-i) f
         coef = math.exp(math.lgamma(m + 1) - math.lgamma(i) - math.lgamma(m - i + 1))
         return integrate.quad(lambda x: x * coef * sps.chi2.cdf(x, 1) ** (i - 1) * sps.chi2.sf(x, 1) ** (m - i)

@@ -54,20 +54,16 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 
 
 # -- run ---------------------------------------------------------------------------
-def resolve_config(args: argparse.Namespace) -> Any:
-    """The config a ``run`` command asks for: file (or built-in), then flags; validated."""
-    from bench.run.config import (
-        AdapterSpec,
-        builtin_config_path,
-        env_flags,
-        load_config,
-        parse_environments,
-        with_overrides,
-    )
+def resolve_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The config a ``run`` command asks for (file or built-in, then flags; validated), and what was chosen for it
+    (``max_fit_steps``), said once nothing can be refused any more."""
+    from bench.run.config import AdapterSpec, env_flags, parse_environments, validate, with_overrides
+    from bench.run.config_files import builtin_config_path, load_config
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
-    config = load_config(args.config or builtin_config_path("quick" if args.quick else "default"))
+    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
+    config = load_config(args.config or builtin_config_path("quick" if args.quick else "default"), environments)
     adapters = _csv(args.adapters, "adapters")
     if adapters and config.quick:
         # --quick's adapters carry quick settings (batch 16, few epochs): keep them for named adapters too.
@@ -75,8 +71,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
         specs: tuple | None = tuple(_with_quick(AdapterSpec.parse(a), quick) for a in adapters)
     else:
         specs = tuple(AdapterSpec.parse(a) for a in adapters) if adapters else None
-    environments = parse_environments(env_flags(args.env), "--env") if args.env else None
-    return with_overrides(
+    config = with_overrides(
         config,
         environments=environments,
         datasets=datasets_from_flags(args),
@@ -87,6 +82,12 @@ def resolve_config(args: argparse.Namespace) -> Any:
         threads=args.threads,
         trial_timeout_s=args.trial_timeout,
     )
+    if adapters:  # adapters named on the command line run as named
+        return config, []
+    from bench.run.sizing import fit_to_data
+
+    config, notes = fit_to_data(config)
+    return validate(config, "command line"), notes
 
 
 def _with_quick(spec: Any, quick: dict) -> Any:
@@ -142,14 +143,18 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure.machine import fingerprint, project_commit
+    from bench.run.data_info import describe_all
     from bench.run.environments import ensure_all
+    from bench.run.estimate import estimate, summary
+    from bench.run.matrix import expand
     from bench.run.precision import check_target
     from bench.run.progress import Progress
+    from bench.run.resolve import resolve
     from bench.run.runner import run
     from bench.store.safefs import check_run_id
     from bench.store.writer import RunStore
 
-    config = resolve_config(args)
+    config, notes = resolve_config(args)
     if args.retry_errors and args.run_id is None:
         raise UserError("--retry-errors reruns the failed trials of a run: name it with --run-id.")
     check_target(args.until_precise, args.max_time)
@@ -161,22 +166,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_store(args.results_dir, run_id, config, "matrix")
     if args.dry_run:
-        return _dry_run(config, args)
+        return _dry_run(config, args, notes)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
-    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()}}
+    pythons = {name: b.python for name, b in built.items()}
+    facts = resolve(config, pythons, say=notes.append)  # adapters only the environments load, asked about there
+    info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()},
+            "datasets": describe_all(config.datasets)}  # fmt: skip
     with executor:
         store = RunStore.open(args.results_dir, run_id, config.to_dict(), fingerprint(), info=info)
         with store:
             if config.quick:
                 _say(QUICK_NOTE)
+            for note in notes:  # the folder is ours now: nothing can be refused any more
+                _say(note)
+            matrix = list(expand(config, None, facts))
+            expected = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "long",
+                                pythons=pythons, say=_say)  # fmt: skip
+            for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before any trial
+                _say(line)
             _say(
                 f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
             )
-            pythons = {name: b.python for name, b in built.items()}
 
             def run_once(cfg: Any) -> Any:
                 return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,
-                           pythons)  # fmt: skip
+                           pythons, facts, expected)  # fmt: skip
 
             if args.until_precise is None:
                 result = run_once(config)
@@ -204,25 +218,46 @@ def _stored(config: dict) -> dict:
     return json.loads(dumps(config))
 
 
-def _dry_run(config: Any, args: argparse.Namespace) -> int:
+def _dry_run(config: Any, args: argparse.Namespace, notes: list[str]) -> int:
+    from bench.run.estimate import estimate, summary
     from bench.run.matrix import expand
 
-    count, groups, trials = 0, set(), []
-    for trial in expand(config):
-        if args.json:
-            trials.append({"trial_id": trial.trial_id, "dataset": trial.data_label, "adapter": trial.adapter.label,
-                           "device": trial.device, "split_seed": trial.split_seed, "init_seed": trial.init_seed,
-                           "group": trial.group, "environment": trial.environment, "skipped": trial.skip_reason is not None,
-                           "skip_reason": trial.skip_reason})  # fmt: skip
-        else:
-            print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
-        count += 1
-        groups.add(trial.group)
+    for note in [] if args.json else notes:
+        _say(note)
+
+    matrix = list(expand(config))
+    found = estimate(config, matrix, args.results_dir, pilots="none" if args.no_pilot else "all",
+                     say=None if args.json else _say)  # fmt: skip
+    groups = {trial.group for trial in matrix}
     if args.json:
-        _json({"command": "run", "dry_run": True, "n_trials": count, "n_groups": len(groups), "trials": trials})
-    else:
-        print(f"{count} trials in {len(groups)} worker groups.", file=sys.stderr)
+        trials = [{"trial_id": t.trial_id, "dataset": t.data_label, "adapter": t.adapter.label, "device": t.device,
+                   "split_seed": t.split_seed, "init_seed": t.init_seed, "group": t.group, "environment": t.environment,
+                   "skipped": t.skip_reason is not None, "skip_reason": t.skip_reason,
+                   "estimated_s": _finite(found.trial_s(t))} for t in matrix]  # fmt: skip
+        _json({"command": "run", "dry_run": True, "n_trials": len(matrix), "n_groups": len(groups), "trials": trials,
+               "estimate": _estimate_json(found, matrix, config)})  # fmt: skip
+        return 0
+    for trial in matrix:  # stdout: the trials; stderr: what they will take, by worker group
+        print(trial.trial_id + (f"  (skipped: {trial.skip_reason})" if trial.skip_reason else ""))
+    print(f"{len(matrix)} trials in {len(groups)} worker groups.", file=sys.stderr)
+    for line in summary(found, matrix, config) + found.warnings(config):
+        _say(line)
     return 0
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _estimate_json(found: Any, matrix: list, config: Any) -> dict:
+    total, unknown = found.total(matrix)
+    groups = [{"group": g.group, "trial_s": _finite(g.trial_s), "startup_s": g.startup_s, "source": g.source,
+               "over_timeout": g.trial_s is not None and g.trial_s > config.trial_timeout_s}
+              for g in found.groups.values()]  # fmt: skip
+    return {"total_s": _finite(total) or 0.0, "unknown_trials": unknown, "groups": groups,
+            "warnings": found.warnings(config)}  # fmt: skip
 
 
 def _say(text: str) -> None:
@@ -563,32 +598,56 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run bench.checks on each adapter; exit 1 when any check fails (each failure one line)."""
+    """Run bench.checks on each adapter (here, or in each environment); exit 1 when any check fails."""
     from adapters import AdapterLoadError, UnknownAdapterError
-    from bench.checks import adapter_checks
+    from bench.checks import run_checks
 
-    results = []
-    for name in args.adapters:
+    if args.env or args.python:
+        results = [row for where, python in _check_pythons(args) for row in _checks_in(where, python, args.adapters)]
+    else:
         try:
-            checks = list(adapter_checks(name))
+            results = run_checks(args.adapters)
         except (UnknownAdapterError, AdapterLoadError) as err:
             raise UserError(str(err)) from None
-        for check in checks:
-            try:
-                check()
-                results.append({"adapter": name, "check": check.name, "ok": True, "reason": ""})
-            except Exception as err:  # a failing check is a result, reported with its reason
-                results.append(
-                    {"adapter": name, "check": check.name, "ok": False, "reason": f"{type(err).__name__}: {err}"}
-                )
     failed = [r for r in results if not r["ok"]]
     if args.json:
         _json({"command": "check", "checks": results, "failed": len(failed)})
     else:
         for r in results:
-            print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}{'' if r['ok'] else ': ' + r['reason']}")
+            where = f"[{r['environment']}] " if "environment" in r else ""
+            print(f"{'ok  ' if r['ok'] else 'FAIL'} {where}{r['check']}{'' if r['ok'] else ': ' + r['reason']}")
         print(f"{len(results) - len(failed)} of {len(results)} checks passed.")
     return EXIT["bad input"] if failed else EXIT["ok"]
+
+
+def _check_pythons(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(name, interpreter) of every ``--python`` and ``--env`` of ``bench check`` (environments built or reused)."""
+    import os
+
+    from bench.run.config import AdapterSpec, Config, env_flags, parse_environments, validate
+    from bench.run.environments import ensure
+
+    out = []
+    for path in args.python or []:
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise UserError(f"--python {path}: not an executable file.")
+        out.append((path, path))
+    if args.env:
+        environments = parse_environments(env_flags(args.env), "--env")
+        config = validate(Config(adapters=tuple(AdapterSpec.parse(a) for a in args.adapters), devices=("cpu",),
+                                 environments=environments), "bench check")  # fmt: skip
+        out += [(spec.name, ensure(spec, config, say=_say).python) for spec in environments]
+    return out
+
+
+def _checks_in(where: str, python: str, names: list[str]) -> list[dict]:
+    """The checks' rows as that interpreter runs them, each marked with where it ran."""
+    from bench.run.resolve import ask
+
+    answer = ask(python, where, "from bench.checks import main; raise SystemExit(main())", names, "running the checks")
+    if "error" in answer:
+        raise UserError(f"Environment {where!r}: {answer['error']}")
+    return [{**row, "environment": where} for row in answer.get("checks", [])]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -649,10 +708,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bench.schemas import NAMES, schema
+    from bench.schemas import INPUTS, NAMES, schema
 
     if args.name is None:
-        print("\n".join(NAMES))
+        print("\n".join(NAMES + INPUTS))
         return EXIT["ok"]
     print(json.dumps(schema(args.name), indent=2))
     return EXIT["ok"]

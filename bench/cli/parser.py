@@ -208,7 +208,14 @@ def _run_parser(sub: Any) -> None:
         "--run-id", help="name of the run (letters, digits, . _ -); an existing one is resumed (default: a timestamp)"
     )
     out.add_argument("--results-dir", default="results", help="default: results")
-    out.add_argument("--dry-run", action="store_true", help="list the trials and exit (with --json: as JSON)")
+    out.add_argument("--dry-run", action="store_true",
+                     help="list the trials with their estimated time and exit (with --json: as JSON); groups without "
+                          "history on this machine are timed by a pilot epoch in a worker")  # fmt: skip
+    out.add_argument(
+        "--no-pilot",
+        action="store_true",
+        help="estimate the run's time from this machine's stored runs only, never by a pilot epoch",
+    )
     out.add_argument("--json", action="store_true", help="print the run's summary (or the dry run's trials) as JSON")
     holder: dict = {}
     _executor_options(p, holder)
@@ -408,8 +415,15 @@ def _history_parser(sub: Any) -> None:
 def _check_parser(sub: Any) -> None:
     p = _sub(sub, "check", "check that adapters give the harness what it measures (for plugin authors)", [
         "bench check my-adapter", "bench check sklearn-lr torch-mlp --json",
+        "bench check mypkg.model.MyClassifier --env head=\"mypkg @ file://$PWD\"   # in an environment's Python",
     ])  # fmt: skip
     p.add_argument("adapters", nargs="+", help="registered names or dotted classifier paths")
+    p.add_argument("--env", action="append", metavar="NAME=REQ",
+                   help="check in this environment's Python (built or reused as bench run --env builds it), where a "
+                        "package installed only there is found; repeatable")  # fmt: skip
+    p.add_argument("--python", action="append", metavar="PATH",
+                   help="check in this interpreter (a virtual environment of yours holding the package and bench's "
+                        "dependencies); repeatable")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the checks and their results as JSON")
     p.set_defaults(func=cmd_check)
 
@@ -435,11 +449,13 @@ def _publish_parser(sub: Any) -> None:
 
 
 def _schema_parser(sub: Any) -> None:
-    from bench.schemas import NAMES
+    from bench.schemas import INPUTS, NAMES
 
-    p = _sub(sub, "schema", "print the JSON Schema of a command's --json output (no name: list them)",
-             ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -"])  # fmt: skip
-    p.add_argument("name", nargs="?", choices=NAMES, help="the output: " + ", ".join(NAMES))
+    p = _sub(sub, "schema", "print the JSON Schema of a command's --json output, or of bench.toml (no name: list them)",
+             ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -",
+              "bench schema bench-toml > bench-toml.schema.json   # then '#:schema ./bench-toml.schema.json' atop bench.toml"])  # fmt: skip
+    p.add_argument("name", nargs="?", choices=NAMES + INPUTS,
+                   help="the output: " + ", ".join(NAMES) + "; or bench-toml, a run configuration")  # fmt: skip
     p.set_defaults(func=cmd_schema)
 
 

@@ -239,6 +239,8 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     out["gc"]["latency"] = gc_latency
     proba = clf.predict_proba(split.X_test)
     out.update(scores(clf.classes_, split.y_test, proba))
+    fitted = clf.classes_[np.argmax(probabilities(clf.predict_proba(split.X_train)), axis=1)]
+    out["train_accuracy"] = float(np.mean(fitted == split.y_train))  # the report's target comes from it, not test rows
     out["stock_agreement"] = agreement(clf.predict_proba_stock(split.X_test), proba)
     out["rss_peak_mb"] = memory.rss_peak_mb()
     registered = registered_metrics(clf, split)

@@ -70,6 +70,8 @@ class Worker:
         self.datasets: dict = {}
         self.common: dict = {}
         self.warmed: set = set()
+        #: Why the adapter did not load in this Python: every trial is then an error saying so.
+        self.load_error: str | None = None
 
     def send(self, message: dict) -> None:
         self.out.write(json.dumps(json_safe(message), allow_nan=False) + "\n")
@@ -78,13 +80,18 @@ class Worker:
     # -- start-up ---------------------------------------------------------------
     def start(self) -> None:
         """Import the framework (timed), limit threads, warm up, say hello."""
-        from adapters import adapter_class
+        from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
         from adapters.registry import identity
         from bench.measure.machine import machine_id
 
         job = self.job
         begin = time.perf_counter()
-        self.cls = adapter_class(job.adapter)  # the adapter's module imports its estimators
+        try:
+            self.cls = adapter_class(job.adapter)  # the adapter's module imports its estimators
+        except (UnknownAdapterError, AdapterLoadError) as err:  # resolved here, in this environment's Python
+            self.load_error = str(err)
+            self.send({"type": "hello", "load_error": self.load_error, "python": sys.executable})
+            return
         self.cls.import_framework(job.backend)
         import_s = time.perf_counter() - begin
         threads = self.cls.limit_threads(job.threads, job.backend)
@@ -206,6 +213,11 @@ class Worker:
         self.send({"type": "start", "trial_id": trial.trial_id})
         fields = {**self.common, "started_at": time.time()}
         raw: dict = {}
+        if self.load_error is not None:
+            where = f"environment {trial.environment!r}" if trial.environment else "bench's Python"
+            fields.update(status="error", reason=f"{where} ({sys.executable}): {self.load_error}")
+            self.send({"type": "record", "fields": {**fields, "finished_at": time.time()}, "raw": raw})
+            return
         try:
             fields.update(self.run_trial(trial, message.get("serve", True), raw, message.get("rows")))
         except Exception as err:  # recorded, and the group goes on
@@ -271,10 +283,10 @@ def gpu_name() -> str:
 def main() -> int:
     # Keep the protocol channel for ourselves; whatever else writes to stdout
     # (framework banners, progress bars) goes to stderr instead.
+    from bench.measure.describe import protocol_stdout
+
     watch_parent()
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    out = protocol_stdout()
     worker = Worker(WorkerJob.from_dict(json.loads(sys.stdin.readline())), out)
     worker.start()
     for line in sys.stdin:

@@ -22,6 +22,7 @@ from bench.report import (
     across,
     breakdown,
     context,
+    data,
     figdata,
     figures,
     findings,
@@ -96,6 +97,7 @@ def build(
     context.quick_banner(doc, context.run_configs(loaded.paths))
     context.environment(doc, loaded.paths, loaded.selected)
     context.status(doc, df)
+    unscaled = data.section(doc, loaded.paths, df)
     if ok.empty:
         doc.para("No trial finished ok: nothing to measure.")
         return doc
@@ -110,7 +112,7 @@ def build(
     accuracy.tuned(doc, tested)
     pairs = [(a, b) for _, a, b in accuracy.comparison_pairs(ok, baseline)]
     curved = list(loaded.views(learning.fields(), ok))  # per-epoch curves as arrays: only what the section reads
-    goals = learning.section(doc, ok, curved, target_accuracy, pairs)
+    goals = learning.section(doc, ok, curved, target_accuracy, pairs, unscaled)
     doc.heading("Time")
     noisy = timing.time_table(doc, ok)
     summary.section(doc, ok)

@@ -7,15 +7,13 @@ and reported as a :class:`~bench.errors.UserError` naming the problem.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any, cast
 
-from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params
+from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
+from adapters.registry import is_dotted_path
 from bench.errors import UserError
 from bench.run.datasets import (
     BUNDLED,
@@ -30,9 +28,9 @@ from bench.run.params import check_param, freeze_all, params_label, thaw_all
 from bench.run.settings import TimingSettings
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 #: "auto": the CPU, and the GPU where this machine has one (:func:`bench.measure.devices.resolve_devices`).
 DEVICES = ("cpu", "gpu", "auto")
@@ -44,6 +42,30 @@ MAX_SPLITS = 10_000
 MAX_INIT_SEEDS = 100
 MAX_TRIALS = 100_000
 MAX_THREADS = 1024
+
+
+#: The keys of an ``[[adapters]]`` table and what each means (checked when read; the JSON Schema's too).
+ADAPTER_KEYS = {
+    "name": "a registered adapter (bench list) or a classifier's class path (package.module.Class)",
+    "profile": "a named parameter set the adapter declares (seed: the blog post's settings; tuned)",
+    "params": "parameters by the framework's own names, overriding the profile's (e.g. { epochs = 30 })",
+    "backends": "Keras backends to run it on (tensorflow, jax, torch): one column of the matrix each",
+}
+#: The keys of a ``[[datasets]]`` table.
+DATASET_KEYS = {
+    "path": "a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file, relative to the folder bench runs in",
+    "name": "a bundled dataset (iris, wine, breast_cancer, digits) or synthetic:n_samples=...,n_features=...",
+    "target": "the label column of a file",
+    "categorical": "text feature columns: error (refuse), onehot (one 0/1 column per value), drop",
+    "missing": "missing cells: error (refuse), drop (drop their rows), impute (numbers: the column's median on "
+    "the whole file; a missing category: a row of zeros in its one-hot columns)",
+}
+#: The keys of an ``[[environments]]`` table.
+ENVIRONMENT_KEYS = {
+    "name": "the environment's name in trial ids and on the command line (RUN%NAME)",
+    "requirements": "PEP 508 requirements installed in it: package==version, or pkg @ git+file://..., file://..., "
+    "https://...",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,11 @@ class AdapterSpec:
             merged["backend"] = self.backend
         return merged
 
+    def effective_params(self) -> dict:
+        """Every parameter the adapter will be built with: its class defaults, then :meth:`resolved_params`."""
+        defaults = adapter_class(self.name)().get_params()
+        return {**{k: v for k, v in defaults.items() if k not in ("device", "random_state")}, **self.resolved_params()}
+
     def to_dict(self) -> dict:
         return {"name": self.name, "profile": self.profile, "params": thaw_all(self.params),
                 "backend": self.backend}  # fmt: skip
@@ -87,6 +114,9 @@ class AdapterSpec:
         if "@" in text:
             text, backend = text.split("@", 1)
         name, _, profile = text.partition(":")
+        if "." in name and profile and not is_dotted_path(name) and name not in registered():  # module:Class[:profile]
+            attr, _, profile = profile.partition(":")
+            name = f"{name}:{attr}"
         if not name:
             raise UserError(f"Adapter {text!r} has no name (expected name[:profile][@backend]).")
         return cls(name=name, profile=profile or None, backend=backend or None)
@@ -135,11 +165,7 @@ def parse_environments(entries: Any, source: str) -> tuple[EnvironmentSpec, ...]
     for index, entry in enumerate(entries):
         if isinstance(entry, EnvironmentSpec):
             entry = entry.to_dict()
-        if (
-            not isinstance(entry, dict)
-            or set(entry) - {"name", "requirements"}
-            or not isinstance(entry.get("name"), str)
-        ):
+        if not isinstance(entry, dict) or set(entry) - set(ENVIRONMENT_KEYS) or not isinstance(entry.get("name"), str):
             raise UserError(f"{source}: environments[{index}] must be a table with 'name' and 'requirements'.")
         name, reqs = entry["name"], entry.get("requirements", [])
         if not ENV_NAME.fullmatch(name):
@@ -165,7 +191,65 @@ def env_flags(pairs: list[str]) -> list[dict]:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated run configuration."""
+    """A validated run configuration: the keys of a ``bench.toml`` (``bench schema bench-toml`` is its JSON Schema,
+    generated from this class, its ``Attributes`` below and :data:`BOUNDS`).
+
+    Attributes
+    ----------
+    extends : str
+        A built-in config (default, quick, full, tuning) or another TOML file (relative to this one) that this
+        one starts from: its keys replace the base's, [timing] key by key. A config without adapters extends
+        default.
+    description : str
+        One line saying what the run is for; reports show it.
+    datasets : list
+        Bundled names (iris, wine, breast_cancer, digits), synthetic:n_samples=...,n_features=...,n_classes=...,
+        or tables for CSV/Parquet files: { path, target, categorical, missing }.
+    adapters : list
+        Registered names (name[:profile][@backend]), a classifier's class path (package.module.Class), or
+        tables { name, profile, params, backends }.
+    devices : list
+        cpu, gpu, or auto (cpu, plus gpu where this machine has one); "auto" alone may be a string.
+    splits : int
+        Seeded train/test splits (split seeds first_seed, first_seed + 1, ...), the same for every adapter.
+    first_seed : int
+        The first split seed.
+    init_seeds : int
+        0: each split seed also seeds the model; N: every split is trained with the same N init seeds.
+    init_seed : int
+        One init seed for every split (default: each split's own seed). ``bench seed`` uses it.
+    test_size : float
+        Share of rows in each split's test side.
+    stratify : bool
+        Stratified splits (the default); the blog post's split was not.
+    preprocessing : list
+        none, standard (a StandardScaler fitted on each training split, timed apart from fit).
+    threads : int
+        Threads per framework, the same for every adapter.
+    trial_timeout_s : float
+        Seconds a trial may run before its worker is killed and the trial recorded as a timeout.
+    startup_timeout_s : float
+        Seconds a fresh worker gets to import its framework and warm up, apart from its trials' limit.
+    stop_after_fit_s : float
+        Stop a group's remaining trials once one fit takes longer than this (``bench scale``); unset: never.
+    interleave : bool
+        Workers of different groups take turns, split by split, so that drifting machine load spreads over
+        every adapter instead of landing on the last.
+    quick : bool
+        A smoke run: its reports say at the top that its numbers are not comparable.
+    timing : table
+        How much to measure after each fit (latency calls, budgets, batch sizes, serving paths, curves).
+    environments : list
+        An environment matrix: tables { name, requirements }; every trial runs once per environment,
+        interleaved split by split.
+    order_seed : int
+        Seed of the randomised adapter order within each round (unset: derived from the run id).
+    max_fit_steps : int
+        Size the config's MLPs to the data: an adapter trained in batches (epochs and batch_size) whose batch
+        size the config does not set trains with the smallest batch size that keeps a fit within this many
+        optimiser steps on the largest training set (epochs unchanged). The default config sets 7500, the seed
+        profile's steps on iris, where nothing changes. Unset: never.
+    """
 
     datasets: tuple[DatasetSpec, ...] = (DatasetSpec("iris"),)
     adapters: tuple[AdapterSpec, ...] = ()
@@ -173,30 +257,21 @@ class Config:
     splits: int = 10
     first_seed: int = 0
     init_seeds: int = 0
-    #: One init seed for every split (default: each split's own seed). ``bench seed`` uses it.
     init_seed: int | None = None
     test_size: float = 0.5
-    #: Stratified splits (the default); the blog post's split was not.
     stratify: bool = True
     preprocessing: tuple[str, ...] = ("none",)
     threads: int = 1
     trial_timeout_s: float = 600.0
-    #: Time a fresh worker gets to import its framework and warm up, apart from its trials' limit.
     startup_timeout_s: float = 120.0
-    #: Stop a group's remaining trials once one fit takes longer than this
-    #: (``bench scale`` sweeps sizes in increasing order). None: never.
     stop_after_fit_s: float | None = None
-    #: Workers of different groups take turns, split by split, so that drifting
-    #: machine load spreads over every adapter instead of landing on the last.
     interleave: bool = True
     description: str = ""
-    #: A smoke run (``--quick``): its reports say at the top that its numbers are not comparable.
     quick: bool = False
     timing: TimingSettings = field(default_factory=TimingSettings)
-    #: An environment matrix: every trial runs once per environment, interleaved split by split.
     environments: tuple[EnvironmentSpec, ...] = ()
-    #: Seed of the randomised adapter order within each round (None: derived from the run id).
     order_seed: int | None = None
+    max_fit_steps: int | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -208,8 +283,9 @@ class Config:
         data["environments"] = [e.to_dict() for e in self.environments]
         if not self.environments:
             del data["environments"]  # configs stored before environments existed stay equal
-        if self.order_seed is None:
-            del data["order_seed"]
+        for key in ("order_seed", "max_fit_steps"):
+            if data[key] is None:
+                del data[key]  # unset: configs stored before the key existed stay equal
         return data
 
     @classmethod
@@ -228,6 +304,13 @@ class Config:
     def n_seeds(self) -> int:
         return self.splits * max(1, self.init_seeds)
 
+    def in_environments(self, spec: AdapterSpec) -> bool:
+        """Whether ``spec``'s class is resolved by each environment's Python, never imported in this process
+        (:func:`adapters.registry.resolved_where_it_runs`; :mod:`bench.run.resolve` asks the environments)."""
+        from adapters.registry import resolved_where_it_runs
+
+        return bool(self.environments) and resolved_where_it_runs(spec.name)
+
     def resolved_devices(self) -> tuple[str, ...]:
         """The devices trials run on: ``auto`` becomes cpu, plus gpu where a GPU is present."""
         from bench.measure.devices import resolve_devices
@@ -242,50 +325,7 @@ class Config:
         return cells * self.n_seeds() * max(1, len(self.environments))
 
 
-def builtin_config_path(name: str) -> Path:
-    """Path of a config shipped in ``bench/configs`` (``default``, ``quick``, ``full``)."""
-    return Path(str(resources.files("bench") / "configs" / f"{name}.toml"))
-
-
-def builtin_names() -> list[str]:
-    return sorted(
-        p.name[: -len(".toml")]
-        for p in resources.files("bench").joinpath("configs").iterdir()
-        if p.name.endswith(".toml")
-    )
-
-
-#: A config is a page of settings: anything bigger is refused before it is read.
-MAX_CONFIG_BYTES = 1 << 20
-
-
-def read_toml(path: str | Path) -> dict:
-    """A config file (or a built-in name) as a dict; every problem with the file is one line."""
-    from bench.store.safefs import read_bytes
-
-    path = Path(path)
-    bare = "/" not in str(path) and not str(path).endswith(".toml")
-    if bare and os.path.lexists(path) and str(path) in builtin_names():
-        raise UserError(f"--config {path}: both a built-in config and a file in this folder; say which: "
-                        f"--config ./{path} for the file, or rename it to use the built-in.")  # fmt: skip
-    if not os.path.lexists(path):
-        builtin = builtin_config_path(str(path)) if bare else None
-        if builtin is None or not builtin.is_file():
-            raise UserError(f"Config file {path} does not exist (built-in configs: {', '.join(builtin_names())}).")
-        path = builtin
-    # Never blocks (a FIFO or device is refused at once) and never reads more than a config can be.
-    data = read_bytes(path, "config file", follow_links=True, limit=MAX_CONFIG_BYTES)
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"Config file {path} is not valid TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"Config file {path} is not a text file (not valid UTF-8 TOML).") from None
-    except RecursionError:
-        raise UserError(f"Config file {path} is nested too deeply to be a config.") from None
-
-
-_TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description"}
+_TOP_KEYS = {f for f in Config.__dataclass_fields__} | {"description", "extends"}
 _LIST_KEYS = ("datasets", "adapters", "devices", "preprocessing")
 
 
@@ -296,6 +336,10 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
+    if "extends" in data:
+        from bench.run.config_files import extended
+
+        data = extended(data, source)
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
     for key in _LIST_KEYS:
@@ -310,7 +354,7 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         if key in data:
             kwargs[key] = tuple(data[key])
     for key in ("splits", "first_seed", "init_seeds", "threads", "test_size", "trial_timeout_s", "startup_timeout_s", "stop_after_fit_s",
-                "stratify", "interleave", "description", "quick", "init_seed"):  # fmt: skip
+                "stratify", "interleave", "description", "quick", "init_seed", "max_fit_steps"):  # fmt: skip
         if key in data:
             kwargs[key] = data[key]
     if "environments" in data:
@@ -330,7 +374,7 @@ def _adapter_entry(entry: Any, index: int, source: str) -> list[AdapterSpec]:
         return [AdapterSpec.parse(entry)]
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise UserError(f"{source}: adapters[{index}] must be a string or a table with a 'name'.")
-    extra = set(entry) - {"name", "profile", "params", "backends"}
+    extra = set(entry) - set(ADAPTER_KEYS)
     if extra:
         raise UserError(f"{source}: adapters[{index}] has unknown key(s) {', '.join(sorted(extra))}.")
     values = entry.get("params", {})
@@ -358,7 +402,7 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
             raise UserError(f"{source}: datasets[{index}] is empty.")
         return DatasetSpec(entry, **{k: v for k, v in options.items() if v is not None})
     if isinstance(entry, dict):
-        extra = set(entry) - {"path", "name", "target", "categorical", "missing"}
+        extra = set(entry) - set(DATASET_KEYS)
         if extra or not ({"path", "name"} & set(entry)) or not all(isinstance(v, str) for v in entry.values()):
             raise UserError(
                 f"{source}: datasets[{index}] must be a name or a table with 'path' (or 'name'), 'target', 'categorical', 'missing'."
@@ -370,10 +414,6 @@ def parse_dataset(entry: Any, source: str = "config", index: int = 0, **options:
             entry.get("missing", "error"),
         )
     raise UserError(f"{source}: datasets[{index}] must be a string or a table.")
-
-
-def load_config(path: str | Path) -> Config:
-    return config_from_dict(read_toml(path), source=str(path))
 
 
 def with_overrides(config: Config, **overrides: Any) -> Config:
@@ -394,28 +434,28 @@ def _bounded(key: str, value: Any, kind: type | tuple[type, ...], low: float, hi
     return None
 
 
+#: Every number of a config: its type, its range and how a refusal says it (the JSON Schema's bounds too).
+BOUNDS: dict[str, tuple[type | tuple[type, ...], float, float, str]] = {
+    "splits": (int, 1, MAX_SPLITS, "an int >= 1"),
+    "first_seed": (int, 0, 2**31 - 1 - MAX_SPLITS, "an int >= 0"),
+    "init_seeds": (int, 0, MAX_INIT_SEEDS, "an int >= 0"),
+    "init_seed": (int, 0, 2**31 - 1, "an int >= 0"),
+    "order_seed": (int, 0, 2**31 - 1, "an int >= 0"),
+    "threads": (int, 1, MAX_THREADS, "an int >= 1"),
+    "test_size": (float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
+    "trial_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+    "startup_timeout_s": ((int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
+    "stop_after_fit_s": ((int, float), 1e-9, 7 * 86400, "a number of seconds > 0"),
+    "max_fit_steps": (int, 1, 10**12, "an int >= 1"),
+}
+
+
 def _check_numbers(config: Config, source: str) -> None:
     problems = [
-        _bounded("splits", config.splits, int, 1, MAX_SPLITS, "an int >= 1"),
-        _bounded("first_seed", config.first_seed, int, 0, 2**31 - 1 - MAX_SPLITS, "an int >= 0"),
-        _bounded("init_seeds", config.init_seeds, int, 0, MAX_INIT_SEEDS, "an int >= 0"),
-        _bounded("threads", config.threads, int, 1, MAX_THREADS, "an int >= 1"),
-        _bounded("test_size", config.test_size, float, 1e-9, 1 - 1e-9, "a float in (0, 1)"),
-        _bounded("trial_timeout_s", config.trial_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"),
-        _bounded(
-            "startup_timeout_s", config.startup_timeout_s, (int, float), 1e-3, 7 * 86400, "a number of seconds > 0"
-        ),
+        _bounded(key, getattr(config, key), kind, low, high, what)
+        for key, (kind, low, high, what) in BOUNDS.items()
+        if not (getattr(config, key) is None and Config.__dataclass_fields__[key].default is None)  # unset optional
     ]
-    if config.stop_after_fit_s is not None:
-        problems.append(
-            _bounded(
-                "stop_after_fit_s", config.stop_after_fit_s, (int, float), 1e-9, 7 * 86400, "a number of seconds > 0"
-            )
-        )
-    if config.init_seed is not None:
-        problems.append(_bounded("init_seed", config.init_seed, int, 0, 2**31 - 1, "an int >= 0"))
-    if config.order_seed is not None:
-        problems.append(_bounded("order_seed", config.order_seed, int, 0, 2**31 - 1, "an int >= 0"))
     for key in ("stratify", "interleave", "quick"):
         if not isinstance(getattr(config, key), bool):
             problems.append(f"{key} must be true or false")
@@ -465,7 +505,7 @@ def validate(config: Config, source: str) -> Config:
     for spec in config.datasets:
         _validate_dataset(spec, config.test_size)
     for adapter in config.adapters:
-        _validate_adapter(adapter)
+        _validate_adapter(adapter, deferred=config.in_environments(adapter))
     return config
 
 
@@ -491,21 +531,55 @@ def _validate_dataset(spec: DatasetSpec, test_size: float) -> None:
     check_splittable(load_spec(spec), test_size, spec.source)
 
 
-def _validate_adapter(spec: AdapterSpec) -> None:
-    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard."""
+def check_adapter(spec: AdapterSpec) -> None:
+    """The adapter loads in this Python and takes these parameters; a UserError (one line) when not."""
+    _validate_adapter(spec)
+
+
+def _validate_adapter(spec: AdapterSpec, deferred: bool = False) -> None:
+    """The adapter loads, and takes these parameters; its code (a plugin's, maybe) runs under the plugin guard.
+
+    ``deferred``: the class is the environments' to load (:meth:`Config.in_environments`); here only the
+    name's form is checked (parameters' types were checked as they were read), and the environments' Pythons
+    check the rest before anything runs (:func:`bench.run.resolve.resolve`).
+    """
+    from adapters.registry import dotted_path_problem
     from bench.plugins import PluginError, guarded
 
+    if deferred:
+        problem = dotted_path_problem(spec.name) if is_dotted_path(spec.name) else None
+        if problem:
+            raise UserError(f"Adapter {problem}.")
+        return
     try:
         cls = adapter_class(spec.name)
         values = spec.resolved_params()
     except (UnknownAdapterError, AdapterLoadError, ValueError) as err:
-        raise UserError(str(err)) from None
+        raise UserError(str(err) + _not_here_hint(spec.name, err)) from None
     try:
         problem = guarded(lambda: _adapter_problem(spec, cls, values))
     except PluginError as err:  # its hooks or constructor raise (SystemExit, KeyboardInterrupt, ...): one line
         raise UserError(f"Adapter {spec.label!r} cannot be used: {err}") from None
     if problem:
         raise UserError(problem)
+
+
+def _not_here_hint(name: str, err: Exception) -> str:
+    """What to do when a class path's package is not installed in bench's own Python."""
+    import importlib.util
+
+    if not isinstance(err, AdapterLoadError) or not is_dotted_path(name):
+        return ""
+    top = name.replace(":", ".").split(".")[0]
+    try:
+        if importlib.util.find_spec(top) is not None:
+            return ""
+    except (ImportError, ValueError):
+        pass
+    return (
+        f". Package {top!r} is not installed in bench's Python ({sys.executable}): install it there, or run it "
+        f"in environments that have it (--env NAME='{top} @ file:///path/to/your/project'), which load it there only."
+    )
 
 
 def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
@@ -527,3 +601,15 @@ def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
     except (ValueError, TypeError) as err:
         return f"Adapter {spec.label!r}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
     return None
+
+
+#: Reading config files moved to :mod:`bench.run.config_files`; these names still import from here.
+_MOVED = ("builtin_config_path", "builtin_names", "read_toml", "load_config", "extended", "MAX_CONFIG_BYTES")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from bench.run import config_files
+
+        return getattr(config_files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

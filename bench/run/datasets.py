@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...]
+    #: What loading did to a file's data: rows and columns read, missing cells, categorical columns and their
+    #: levels, rows dropped, cells imputed, one-hot columns made (:func:`_from_file`); empty for built-in data.
+    preparation: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_samples(self) -> int:
@@ -249,18 +253,27 @@ def _from_file(spec: DatasetSpec) -> Dataset:
     if spec.target not in frame.columns:
         raise UserError(f"{where}: no target column {spec.target!r}. Columns: {', '.join(map(str, frame.columns))}.")
     y = columns.labels(frame[spec.target], where)
-    features = _features(frame.drop(columns=[spec.target]), spec, where)
+    read = frame.drop(columns=[spec.target])
+    features, text = _usable(read, spec, where)
+    prep: dict = {"rows_read": len(frame), "feature_columns_read": read.shape[1],
+                  "dropped_columns": [str(c) for c in read.columns if c not in features.columns],
+                  "categorical": {str(c): int(features[c].nunique(dropna=True)) for c in text},
+                  "missing_cells": int(features.isna().to_numpy().sum()), "missing_labels": int(y.isna().sum())}  # fmt: skip
     features, y = _without_missing(features, y, spec, where)
+    prep["rows_dropped"] = len(frame) - len(features)
+    n_numeric = features.shape[1] - len(text)
+    features, prep["imputed_cells"] = _encoded(features, text, spec, where)
+    prep["onehot_columns"] = int(features.shape[1] - n_numeric)
     X = features.to_numpy(np.float64)
     infinite = ~np.isfinite(X)
     if infinite.any():
         names = ", ".join(str(c) for c in features.columns[infinite.any(axis=0)])
         raise UserError(f"{where}: {int(infinite.sum())} infinite value(s) in column(s) {names}; fix or drop them.")
-    return Dataset(spec.name, X, columns.label_array(y), tuple(map(str, features.columns)))
+    return Dataset(spec.name, X, columns.label_array(y), tuple(map(str, features.columns)), prep)
 
 
-def _features(features: pd.DataFrame, spec: DatasetSpec, where: str) -> pd.DataFrame:
-    """The feature columns as float64: numeric ones converted, text one-hot encoded or dropped, the rest refused.
+def _usable(features: pd.DataFrame, spec: DatasetSpec, where: str) -> tuple[pd.DataFrame, list]:
+    """The feature columns as read that can be used (``--categorical drop`` drops text ones), and which are text.
 
     Bounds come first: a one-hot encoding that would make too many columns, or a
     matrix bigger than :data:`MAX_CELLS`, is refused before anything is built.
@@ -282,16 +295,26 @@ def _features(features: pd.DataFrame, spec: DatasetSpec, where: str) -> pd.DataF
             f"{where}: non-numeric feature column(s) {', '.join(map(str, text))}. "
             "Use --categorical onehot to one-hot encode them or --categorical drop to drop them."
         )
-    numeric = pd.DataFrame({c: columns.as_float(features[c]) for c in features.columns if c not in text})
-    _check_size(features, text, len(numeric.columns), where)
-    if not text:
-        out = numeric
-    else:
-        dummies = pd.get_dummies(pd.DataFrame({c: columns.as_text(features[c]) for c in text}), dtype=float)
-        out = pd.concat([numeric, dummies], axis=1)
-    if out.shape[1] == 0:
+    _check_size(features, text, features.shape[1] - len(text), where)
+    if features.shape[1] == 0:
         raise UserError(f"{where}: no feature columns left besides the target {spec.target!r}.")
-    return out
+    return features, text
+
+
+def _encoded(features: pd.DataFrame, text: list, spec: DatasetSpec, where: str) -> tuple[pd.DataFrame, int]:
+    """The features as float64 (numeric ones converted, text one-hot encoded: a missing category is a row of
+    zeros) and, with ``--missing impute``, numeric gaps filled with the column's median; and how many were."""
+    numeric = pd.DataFrame({c: columns.as_float(features[c]) for c in features.columns if c not in text})
+    imputed = int(numeric.isna().to_numpy().sum())
+    if imputed:  # only --missing impute gets here with gaps left (error refused them, drop dropped their rows)
+        empty = [str(c) for c in numeric.columns if numeric[c].isna().all()]
+        if empty:
+            raise UserError(f"{where}: column(s) {', '.join(empty)} have no values to impute from; drop them.")
+        numeric = numeric.fillna(numeric.median())
+    if not text:
+        return numeric, imputed
+    dummies = pd.get_dummies(pd.DataFrame({c: columns.as_text(features[c]) for c in text}), dtype=float)
+    return pd.concat([numeric, dummies], axis=1), imputed
 
 
 def _check_size(features: pd.DataFrame, text: list, n_numeric: int, where: str) -> None:
@@ -313,14 +336,16 @@ def _check_size(features: pd.DataFrame, text: list, n_numeric: int, where: str) 
 
 
 def _without_missing(features: pd.DataFrame, y: pd.Series, spec: DatasetSpec, where: str) -> tuple:
-    """Features and labels after ``--missing``: refused (error), rows dropped (drop) or medians filled in (impute)."""
+    """Features (as read: a missing category counts) and labels after ``--missing``: refused (error), rows
+    dropped (drop), or kept for :func:`_encoded` to impute (medians; a missing category is a row of zeros)."""
+    missing = features.isna()
     n_missing_y = int(y.isna().sum())
-    n_missing_x = int(features.isna().to_numpy().sum())
+    n_missing_x = int(missing.to_numpy().sum())
     if n_missing_x or n_missing_y:
-        rows = int((features.isna().any(axis=1) | y.isna()).sum())
+        rows = int((missing.any(axis=1) | y.isna()).sum())
         if spec.missing == "error" or (n_missing_y and spec.missing == "impute"):
             hint = "Use --missing drop to drop those rows" + (
-                " or --missing impute to fill features with column medians."
+                " or --missing impute to fill numbers with column medians (a missing category: no level)."
                 if not n_missing_y
                 else " (labels cannot be imputed)."
             )
@@ -328,20 +353,31 @@ def _without_missing(features: pd.DataFrame, y: pd.Series, spec: DatasetSpec, wh
                 f"{where}: {n_missing_x + n_missing_y} missing value(s) in {rows} row(s) ({n_missing_y} in the target). {hint}"
             )
         if spec.missing == "drop":
-            keep = ~(features.isna().any(axis=1) | y.isna())
+            keep = ~(missing.any(axis=1) | y.isna())
             features, y = features[keep], y[keep]
-        else:
-            empty = [str(c) for c in features.columns if features[c].isna().all()]
-            if empty:
-                raise UserError(f"{where}: column(s) {', '.join(empty)} have no values to impute from; drop them.")
-            features = features.fillna(features.median())
     if len(features) == 0:
         raise UserError(f"{where}: no rows left after dropping missing values.")
     return features, y
 
 
 def load_spec(spec: DatasetSpec) -> Dataset:
-    """Load any dataset spec; every problem with the data is a UserError naming it."""
+    """Load any dataset spec; every problem with the data is a UserError naming it.
+
+    The last few loads are kept (a run's validation, its sizing and its estimate read the same data); a file is
+    read again once its size or modification time changes.
+    """
+    stamp = None
+    if spec.kind == "file":
+        try:
+            info = os.stat(spec.source)
+            stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except OSError:
+            stamp = None  # _from_file says what is wrong with it
+    return _load_spec(spec, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_spec(spec: DatasetSpec, stamp: tuple | None) -> Dataset:
     if spec.kind == "bundled":
         return BUNDLED[spec.source]()
     if spec.kind == "synthetic":

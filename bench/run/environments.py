@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from bench.run.config import Config, EnvironmentSpec
 
 COMPLETE = "bench-environment.json"
-#: The project's core dependencies a worker imports (the rest serve reports and the CLI, never a worker).
-WORKER_PACKAGES = {"numpy", "pandas", "scikit-learn", "scipy", "threadpoolctl", "psutil", "py-cpuinfo", "tomli"}
+#: The project's core dependencies a worker imports (the rest serve reports and the CLI, never a worker);
+#: msgspec for ``bench check --env``, whose record check builds a record in the environment.
+WORKER_PACKAGES = {"numpy", "pandas", "scikit-learn", "scipy", "threadpoolctl", "psutil", "py-cpuinfo", "tomli",
+                   "msgspec"}  # fmt: skip
 BUILD_TIMEOUT_S = 1800
 #: Printed by a fresh interpreter: the exact version of every distribution it sees.
 VERSIONS = "import json, importlib.metadata as m; print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
@@ -109,6 +111,8 @@ def worker_requirements(config: Config) -> list[str]:
     core = [r for r in core if Requirement(r).name in WORKER_PACKAGES]
     needed: list[str] = _expand_extra("serving", extras, set()) if config.timing.serving else []
     for spec in config.adapters:
+        if config.in_environments(spec):  # the user's own class: its package brings what it needs
+            continue
         cls = adapter_class(spec.name)
         backend = spec.backend or cls.supported_backends[0]
         for extra in (cls.install_extra, "" if backend == "default" else backend):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from adapters import adapter_class
 from bench.run.config import AdapterSpec, Config
 from bench.run.datasets import DatasetSpec
+from bench.run.resolve import AdapterFacts, Facts
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Trial:
     host: str | None = None
     #: The environment (``[[environments]]``, ``--env NAME=REQ``) whose Python runs it; part of its id.
     environment: str | None = None
+    #: For an adapter that only the environment's Python loads: what it said about it (never sent to workers).
+    facts: AdapterFacts | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def data_label(self) -> str:
@@ -57,7 +60,24 @@ class Trial:
 
     @property
     def backend(self) -> str:
+        if self.facts is not None:
+            return self.facts.backend
         return self.adapter.backend or adapter_class(self.adapter.name).supported_backends[0]
+
+    def effective_params(self) -> dict:
+        """Every parameter the adapter is built with (class defaults included), as far as this process knows."""
+        if self.facts is not None:
+            return {**self.facts.defaults, **self.facts.params}
+        return self.adapter.effective_params()
+
+    def declared(self) -> dict:
+        """What the adapter class declares for this trial: its stock profile, colour, floor flag and resolved parameters."""
+        if self.facts is not None:
+            return {"stock_profile": self.facts.stock_profile, "colour": self.facts.colour,
+                    "reference_floor": self.facts.reference_floor or None, "params": self.facts.params}  # fmt: skip
+        cls = adapter_class(self.adapter.name)
+        return {"stock_profile": cls.stock_profile, "colour": cls.colour_for(self.backend),
+                "reference_floor": bool(cls.reference_floor) or None, "params": self.adapter.resolved_params()}  # fmt: skip
 
     def to_dict(self) -> dict:
         """The trial as JSON-ready data (the one serialised form: worker jobs, Dask tasks)."""
@@ -98,10 +118,7 @@ class Trial:
             "adapter": self.adapter.label,
             "adapter_name": self.adapter.name,
             "profile": self.adapter.profile,
-            "stock_profile": adapter_class(self.adapter.name).stock_profile,
-            "colour": adapter_class(self.adapter.name).colour_for(self.backend),
-            "reference_floor": bool(adapter_class(self.adapter.name).reference_floor) or None,
-            "params": self.adapter.resolved_params(),
+            **self.declared(),
             "backend": self.backend,
             "device": self.device,
             "host": self.host,
@@ -141,21 +158,26 @@ def skip_reason(spec: AdapterSpec, device: str) -> str | None:
     return cls.unsupported_reason(spec.resolved_params(), backend, device)
 
 
-def expand(config: Config, hosts: list[str] | None = None) -> Iterator[Trial]:
+def expand(config: Config, hosts: list[str] | None = None, facts: Facts | None = None) -> Iterator[Trial]:
     """Every trial, lazily, each group's trials contiguous and in seed order.
 
-    ``hosts``: run the whole matrix once per host (trials pinned to each).
+    ``hosts``: run the whole matrix once per host (trials pinned to each). ``facts``: what the environments
+    said about the adapters they resolve (:func:`bench.run.resolve.resolve`; without them, as ``--dry-run``
+    lists the matrix, such an adapter's skips are left to the environments).
     """
     devices = config.resolved_devices()
-    reasons = {(spec, device): skip_reason(spec, device) for spec in config.adapters for device in devices}
+    here = [spec for spec in config.adapters if not config.in_environments(spec)]
+    reasons = {(spec, device): skip_reason(spec, device) for spec in here for device in devices}
     environments: list[str | None] = [e.name for e in config.environments] or [None]
     for spec, device, environment in itertools.product(config.adapters, devices, environments):
+        found = None
+        if spec not in here:
+            found = (facts or {}).get((spec.label, str(environment))) or AdapterFacts.unknown(spec)
+        reason = found.skip.get(device) if found is not None else reasons[(spec, device)]
         for dataset, prep, (split_seed, init_seed) in itertools.product(
             config.datasets, config.preprocessing, seeds(config)
         ):
-            trial = Trial(
-                dataset, spec, device, split_seed, init_seed, reasons[(spec, device)], prep, None, environment
-            )
+            trial = Trial(dataset, spec, device, split_seed, init_seed, reason, prep, None, environment, found)
             if not hosts:
                 yield trial
             for host in hosts or []:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bench.isolation import isolated_command, safe_environ
 from bench.record import role
@@ -67,7 +67,7 @@ class WorkerJob:
     def for_trial(cls, config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
         return cls(
             adapter=trial.adapter.name, backend=trial.backend, threads=config.threads, test_size=config.test_size,
-            stratify=config.stratify, timing=config.timing.to_dict(), warmup_params=trial.adapter.resolved_params(),
+            stratify=config.stratify, timing=config.timing.to_dict(), warmup_params=trial.declared()["params"],
             device=trial.device, machine_id=machine_id,
         )  # fmt: skip
 
@@ -84,12 +84,25 @@ class Outcome:
     environment: dict | None = None
 
 
-def worker_env(adapter_cls: Any, backend: str, threads: int, parent_fd: int) -> dict:
-    """The worker's environment: this one plus the adapter's (threads, backend) and the parent pipe."""
+def worker_env(adapter_env: dict[str, str], parent_fd: int) -> dict:
+    """The worker's environment: this one plus the adapter's (its ``worker_env`` hook) and the parent pipe."""
     env = safe_environ()
-    env.update(adapter_cls.worker_env(backend, threads))
+    env.update(adapter_env)
     env[PARENT_FD_VAR] = str(parent_fd)
     return env
+
+
+def adapter_env(trial: Trial, threads: int) -> dict[str, str]:
+    """The adapter's ``worker_env`` hook for ``trial`` (for a class only its environment loads, as it said)."""
+    if trial.facts is not None:
+        if trial.facts.error is None:
+            return dict(trial.facts.worker_env)
+        from adapters.base import BenchClassifier  # it will not load there: the harmless default
+
+        return BenchClassifier.worker_env(trial.backend, threads)
+    from adapters import adapter_class
+
+    return adapter_class(trial.adapter.name).worker_env(trial.backend, threads)
 
 
 def signal_name(code: int) -> str:
@@ -114,8 +127,8 @@ class WorkerProcess:
     Parameters
     ----------
     job : WorkerJob
-    adapter_cls : type
-        The adapter class (its ``worker_env`` hook gives the environment).
+    adapter_env : dict
+        The adapter's environment variables (its ``worker_env`` hook: threads, backend).
     log : callable
         Opens the file that receives the worker's stderr (append, binary).
     log_path : Path
@@ -127,11 +140,11 @@ class WorkerProcess:
     """
 
     def __init__(
-        self, job: WorkerJob, adapter_cls: Any, log: Callable[[], BinaryIO], log_path: Path, timeout_s: float,
+        self, job: WorkerJob, adapter_env: dict[str, str], log: Callable[[], BinaryIO], log_path: Path, timeout_s: float,
         startup_timeout_s: float = STARTUP_TIMEOUT_S, python: str | None = None,
     ) -> None:  # fmt: skip
         self.job = job
-        self.adapter_cls = adapter_cls
+        self.adapter_env = adapter_env
         self.log = log
         self.log_path = log_path
         self.timeout_s = timeout_s
@@ -149,10 +162,8 @@ class WorkerProcess:
         cls, config: Config, trial: Trial, machine_id: str | None, log: Callable[[], BinaryIO], log_path: Path,
         python: str | None = None,
     ) -> WorkerProcess:  # fmt: skip
-        from adapters import adapter_class
-
         job = WorkerJob.for_trial(config, trial, machine_id)
-        return cls(job, adapter_class(trial.adapter.name), log, log_path, config.trial_timeout_s,
+        return cls(job, adapter_env(trial, config.threads), log, log_path, config.trial_timeout_s,
                    config.startup_timeout_s, python)  # fmt: skip
 
     @property
@@ -161,7 +172,7 @@ class WorkerProcess:
 
     def _start(self) -> None:
         read_end, self._parent_w = os.pipe()  # both non-inheritable; only read_end is passed on
-        env = worker_env(self.adapter_cls, self.job.backend, self.job.threads, read_end)
+        env = worker_env(self.adapter_env, read_end)
         try:
             with self.log() as log:
                 self.proc = subprocess.Popen(

@@ -8,6 +8,7 @@ pipes) each finished trial prints one line.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, TextIO
@@ -23,7 +24,8 @@ def clock(seconds: float) -> str:
 
 
 class Progress:
-    """Counts finished trials; estimates the rest from the trials that ran (skips are instant)."""
+    """Counts finished trials; estimates the rest from the run's estimate (:mod:`bench.run.estimate`) where it
+    has one, corrected by how the trials that ran compared with it, else from the trials that ran."""
 
     def __init__(self, total: int = 0, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.total = total
@@ -35,12 +37,37 @@ class Progress:
         tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.live = tty if live is None else live
         self._live: Any = None
+        #: trial id -> (its group, its expected seconds or None); each group's expected start-up seconds.
+        self.expected: dict[str, tuple[str, float | None]] = {}
+        self.startups: dict[str, float] = {}
+        self.finished_ids: set[str] = set()
+
+    def expect(self, trials: dict[str, tuple[str, float | None]], startups: dict[str, float]) -> None:
+        """The estimate of each trial to run (and of each group's worker start-up), for the ETA."""
+        self.expected = {k: (g, v if v is not None and math.isfinite(v) else None) for k, (g, v) in trials.items()}
+        self.startups = dict(startups)
 
     def eta(self) -> float | None:
-        if self.ran == 0:
-            return None
         elapsed = time.monotonic() - self.start
+        planned = self._planned_eta(elapsed)
+        if planned is not None or self.ran == 0:
+            return planned
         return elapsed / self.ran * (self.total - self.done)
+
+    def _planned_eta(self, elapsed: float) -> float | None:
+        """Expected seconds of what is left, scaled by how long what ran took against its own estimate."""
+        known = [s for _, s in self.expected.values() if s is not None]
+        if not known:
+            return None
+        fill = sum(known) / len(known)  # a trial without an estimate: the typical one
+        left = [(g, fill if s is None else s) for k, (g, s) in self.expected.items() if k not in self.finished_ids]
+        done = [(g, fill if s is None else s) for k, (g, s) in self.expected.items() if k in self.finished_ids]
+        started = {g for g, _ in done}
+        rest = sum(s for _, s in left) + sum(v for g, v in self.startups.items() if g not in started and
+                                             any(g == h for h, _ in left))  # fmt: skip
+        so_far = sum(s for _, s in done) + sum(v for g, v in self.startups.items() if g in started)
+        factor = min(max(elapsed / so_far, 0.25), 4.0) if done and so_far > 0 else 1.0
+        return rest * factor
 
     def line(self, current: str = "") -> str:
         eta = self.eta()
@@ -89,6 +116,7 @@ class Progress:
     def finished(self, trial_id: str, status: str, ran: bool = True) -> None:
         self.done += 1
         self.ran += int(ran)
+        self.finished_ids.add(trial_id)
         if self._live is None:
             self.stream.write(self.line(f"{trial_id}: {status}") + "\n")
             self.stream.flush()

@@ -19,11 +19,13 @@ from bench.errors import UserError
 from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
 from bench.run.datasets import load_spec
+from bench.run.estimate import Estimate
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups
 from bench.run.order import order_seed
 from bench.run.process import Outcome
 from bench.run.progress import Progress
+from bench.run.resolve import Facts
 from bench.store.writer import RunStore
 
 #: Exit status of ``bench run`` when some trial ended in error or timeout.
@@ -134,7 +136,10 @@ def check_resumable(config: Config, records: list[dict], run_id: str) -> None:
     from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
     from adapters.registry import identity
 
+    resolved_there = {spec.name for spec in config.adapters if config.in_environments(spec)}
     for name, stored in sorted(_stored_values(records, "adapter_name", "adapter_class").items()):
+        if name in resolved_there:  # never imported here; each worker records what it loaded
+            continue
         try:
             now = identity(adapter_class(name))
         except (UnknownAdapterError, AdapterLoadError) as err:
@@ -181,9 +186,13 @@ def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
 
 def run(
     config: Config, store: RunStore, executor: Executor, progress: Progress | None = None, retry_errors: bool = False,
-    pythons: dict[str, str] | None = None,
+    pythons: dict[str, str] | None = None, facts: Facts | None = None, expected: Estimate | None = None,
 ) -> RunResult:  # fmt: skip
-    """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one)."""
+    """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one).
+
+    ``pythons``: each environment's interpreter; ``facts``: what they said about the adapters they resolve;
+    ``expected``: each group's estimated time (:mod:`bench.run.estimate`), which the progress line's ETA uses.
+    """
     from bench.measure.machine import machine_id
     from bench.run.process import control_in_worker
 
@@ -191,7 +200,7 @@ def run(
     done = store.finished_ids(("ok", "skipped") if retry_errors else rec.STATUSES)
     result = RunResult(store.run_id, store.path)
     todo = []
-    for trial in expand(config, hosts):
+    for trial in expand(config, hosts, facts):
         result.total += 1
         if trial.trial_id in done:
             result.resumed += 1
@@ -210,6 +219,9 @@ def run(
             runner.finished(trial, Outcome({"status": "skipped", "reason": reason}))
         else:
             runnable.append(trial)
+    if expected is not None:
+        progress.expect({t.trial_id: (t.group, expected.trial_s(t)) for t in runnable},
+                        {g: e.startup_s for g, e in expected.groups.items()})  # fmt: skip
     seed = order_seed(config.order_seed, store.run_id)
     job = Job(config, store, machine_id() if executor.local_devices else None, seed, pythons or {})
     runner.order_seed = seed

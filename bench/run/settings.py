@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from numbers import Integral, Real
 
+#: Every duration setting is seconds in (0, MAX_SECONDS); batch sizes in [1, MAX_BATCH]; these call counts >= 1.
+MAX_SECONDS = 3600
+MAX_BATCH = 10**7
+AT_LEAST_ONE = ("latency_min_calls", "stock_min_calls", "serving_min_calls", "latency_max_calls")
+
 
 @dataclass(frozen=True)
 class TimingSettings:
@@ -77,9 +82,9 @@ class TimingSettings:
             elif f.type == "int" and (isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 0):
                 out.append(f"{f.name} must be a whole number >= 0. Got {value!r}.")
             elif f.type == "float" and (
-                isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 3600
+                isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < MAX_SECONDS
             ):
-                out.append(f"{f.name} must be a number of seconds in (0, 3600). Got {value!r}.")
+                out.append(f"{f.name} must be a number of seconds in (0, {MAX_SECONDS}). Got {value!r}.")
         if self.serving_splits is not None and (
             isinstance(self.serving_splits, bool)
             or not isinstance(self.serving_splits, Integral)
@@ -87,7 +92,7 @@ class TimingSettings:
         ):
             out.append(f"serving_splits must be a whole number >= 0. Got {self.serving_splits!r}.")
         if not self.batch_sizes or any(
-            isinstance(b, bool) or not isinstance(b, Integral) or not 1 <= b <= 10**7 for b in self.batch_sizes
+            isinstance(b, bool) or not isinstance(b, Integral) or not 1 <= b <= MAX_BATCH for b in self.batch_sizes
         ):
             out.append(
                 f"batch_sizes must be a non-empty list of whole numbers in [1, 10^7]. Got {list(self.batch_sizes)!r}."
@@ -95,7 +100,7 @@ class TimingSettings:
         for low, high in (("latency_min_calls", "latency_max_calls"),):
             if not out and getattr(self, low) > getattr(self, high):
                 out.append(f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)}).")
-        for name in ("latency_min_calls", "stock_min_calls", "serving_min_calls", "latency_max_calls"):
+        for name in AT_LEAST_ONE:
             if not out and getattr(self, name) < 1:
                 out.append(f"{name} must be >= 1. Got {getattr(self, name)}.")
         return out

@@ -30,9 +30,13 @@ NAMES = (
 )
 
 
+#: Schemas of what bench reads: ``bench-toml`` is a run configuration's (generated: bench/run/toml_schema.py).
+INPUTS = ("bench-toml",)
+
+
 def schema(name: str) -> dict:
-    """The JSON Schema (draft 2020-12) of one output."""
-    if name not in NAMES:
+    """The JSON Schema (draft 2020-12) of one output (or one input, :data:`INPUTS`)."""
+    if name not in NAMES + INPUTS:
         raise KeyError(name)
     return json.loads((resources.files("bench") / "schemas" / f"{name}.json").read_text())
 

@@ -38,11 +38,21 @@ def threads():
 
 
 @pytest.fixture(scope="session")
-def split():
-    """The blog post's split (iris, 50/50, seed 0), float32 features."""
-    from bench.report.seed import seed_split
+def split(pytestconfig):
+    """The blog post's split (iris, 50/50, seed 0), or ``--bench-data``'s (50/50, stratified, seed 0); float32."""
+    from tests.conftest import BENCH_DATA
 
-    X_train, X_test, y_train, y_test = seed_split()
+    found = pytestconfig.stash.get(BENCH_DATA, None)
+    if found is None:
+        from bench.report.seed import seed_split
+
+        X_train, X_test, y_train, y_test = seed_split()
+    else:
+        from sklearn.model_selection import train_test_split
+
+        data = found[1]
+        X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.5, random_state=0,
+                                                            stratify=data.y)  # fmt: skip
     return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
 
 
@@ -85,7 +95,16 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
+    from tests.conftest import BENCH_DATA
+
     output_json["bench_fingerprint"] = machine_fingerprint()  # the same fingerprint `bench run` records
+    found = config.stash.get(BENCH_DATA, None)
+    spec, data = found if found is not None else (None, None)
+    output_json["bench_dataset"] = (
+        {"source": "iris", "split": "the blog post's: 50/50, unstratified, seed 0"} if data is None else
+        {"source": spec.source, "target": spec.target, "rows": data.n_samples, "features": data.n_features,
+         "classes": len(data.classes), "sha": data.content_sha, "split": "50/50, stratified, seed 0"}
+    )  # fmt: skip
     by_name = {b.fullname: b for b in benchmarks}
     for entry in output_json["benchmarks"]:
         bench = by_name.get(entry["fullname"])
