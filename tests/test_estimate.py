@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.run import estimate as est
-from bench.run.config import AdapterSpec, Config, load_config, validate
+from bench.run.config import AdapterSpec, Config, validate
+from bench.run.config_files import load_config
 from bench.run.matrix import expand
 from bench.run.progress import Progress
 from bench.run.settings import TimingSettings
@@ -62,7 +63,7 @@ def test_the_chosen_batch_is_the_smallest_that_keeps_a_fit_within_the_limit(rows
 
 
 def test_the_default_matrix_is_unchanged_on_iris_and_sized_on_bigger_data(tmp_path):
-    from bench.run.config import builtin_config_path
+    from bench.run.config_files import builtin_config_path
 
     default = load_config(builtin_config_path("default"))
     assert fit_to_data(default) == (default, [])  # the blog post's experiment: batch 1, 100 epochs, 7,500 steps
@@ -73,7 +74,7 @@ def test_the_default_matrix_is_unchanged_on_iris_and_sized_on_bigger_data(tmp_pa
     mine = replace(default, datasets=(DatasetSpec(str(big_csv(tmp_path / "d.csv")), "y"),))
     sized, notes = fit_to_data(mine)
     changed = [s for s in sized.adapters if "batch_size" in dict(s.params)]
-    assert len(changed) == len(notes) == 4 and all(dict(s.params)["batch_size"] == 14 for s in changed)
+    assert len(changed) == len(notes) == 5 and all(dict(s.params)["batch_size"] == 14 for s in changed)  # the floor too
     assert all(s.profile == "seed" for s in changed) and "7,200 steps per fit, not 100,000" in notes[0]
     assert all(est.steps_per_fit(s.resolved_params(), 1000) <= 7500 for s in changed)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.cli.parser import build_parser
-from bench.run.config import builtin_config_path, load_config, read_toml
+from bench.run.config_files import builtin_config_path, load_config, read_toml
 from tests.test_report import record, write_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from bench.errors import UserError
-from bench.run.config import builtin_config_path, builtin_names, config_from_dict, read_toml
+from bench.run.config import config_from_dict
+from bench.run.config_files import builtin_config_path, builtin_names, read_toml
 from bench.run.toml_schema import attribute_docs, toml_schema
 from bench.schemas import schema
 
@@ -88,7 +89,7 @@ def test_attribute_docs_read_grouped_names_and_continuation_lines():
 
 # -- extends -------------------------------------------------------------------------------------------
 def test_a_config_holding_only_datasets_runs_the_default_matrix_on_them(tmp_path):
-    from bench.run.config import load_config
+    from bench.run.config_files import load_config
 
     (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{'xz'[i % 2]}\n" for i in range(20)))
     path = tmp_path / "mine.toml"
@@ -99,7 +100,7 @@ def test_a_config_holding_only_datasets_runs_the_default_matrix_on_them(tmp_path
 
 
 def test_extends_a_file_beside_it_and_merges_timing_key_by_key(tmp_path):
-    from bench.run.config import load_config
+    from bench.run.config_files import load_config
 
     (tmp_path / "base.toml").write_text('adapters = ["sklearn-lr"]\nsplits = 7\n[timing]\nwarmup = 3\ncurves = false\n')
     (tmp_path / "ci.toml").write_text('extends = "base.toml"\nsplits = 2\n[timing]\nwarmup = 4\n')
@@ -114,7 +115,7 @@ def test_extends_a_file_beside_it_and_merges_timing_key_by_key(tmp_path):
     ("extends = 3\n", "extends must name a config"),
 ])  # fmt: skip
 def test_a_bad_extends_is_one_line(tmp_path, text, message):
-    from bench.run.config import load_config
+    from bench.run.config_files import load_config
 
     (tmp_path / "loop.toml").write_text(text)
     with pytest.raises(UserError, match=message) as err:

@@ -238,7 +238,8 @@ def figure(parts: pd.DataFrame, labels: dict[str, str], path: Any) -> Any:
 
 def spec(parts: pd.DataFrame, labels: dict[str, str]) -> dict:
     """The same figure as a plotly spec: stacked (negative parts below 0), hover gives every part."""
-    from bench.report.interactive import FONT, _num
+    from bench.report.chart import FONT
+    from bench.report.chart import numbers as _num
 
     rows = _bars(parts, labels)
     data = []

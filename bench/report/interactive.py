@@ -10,12 +10,12 @@ or shows that series. Nothing here computes a statistic.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import pandas as pd
 
 from bench.record import role
+from bench.report.chart import layout as _layout
+from bench.report.chart import numbers as _num
+from bench.report.chart import rgb as _rgb
 from bench.report.plots import colour, path_colour
 
 #: PNG stem -> the table the figure illustrates (bench/report sections name their tables).
@@ -30,48 +30,10 @@ BESIDE = {
     "cpu-vs-gpu": "gpu-vs-cpu",
     "time-breakdown": "time-breakdown",
 }
-FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
-
-
 def beside(stem: str) -> str:
     if stem.startswith("critical-difference-"):
         return "ranks-" + stem.removeprefix("critical-difference-")
     return BESIDE.get(stem, "")
-
-
-def _rgb(rgb: tuple[float, float, float]) -> str:
-    return "rgb({},{},{})".format(*(round(255 * c) for c in rgb))
-
-
-def _num(values: Any) -> list:
-    """Floats for JSON: NaN and infinities become null (plotly leaves a gap)."""
-    out = []
-    for v in values:
-        f = float(v) if v is not None else math.nan
-        out.append(f if math.isfinite(f) else None)
-    return out
-
-
-def _axis(title: str, log: bool) -> dict:
-    axis: dict = {"title": {"text": title}, "automargin": True}
-    if log:  # plain 1-2-5 ticks, never a row of minor digits
-        ticks = [m * 10.0**e for e in range(-7, 9) for m in (1, 2, 5)]
-        axis.update(type="log", tickvals=ticks, ticktext=[f"{t:,.7g}" for t in ticks], minor={"showgrid": False})
-    return axis
-
-
-def _layout(title: str, x: str, y: str, log_x: bool = False, log_y: bool = False, **extra: Any) -> dict:
-    return {
-        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        "font": FONT,
-        "height": 420,
-        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
-        "hovermode": "closest",
-        "xaxis": _axis(x, log_x),
-        "yaxis": _axis(y, log_y),
-        "plot_bgcolor": "#fbfbfd",
-        **extra,
-    }
 
 
 def boxes(ok: pd.DataFrame, column: str, title: str, y: str, log: bool = False) -> dict:

@@ -336,10 +336,8 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
-    if "extends" in data:
-        from bench.run.config_files import extended
-
-        data = extended(data, source)
+    if "extends" in data:  # files are read, and what they extend laid under them, by bench.run.config_files
+        raise UserError(f"{source}: extends names a config file to read; load it with bench.run.config_files.load_config.")
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
     for key in _LIST_KEYS:
@@ -601,15 +599,3 @@ def _adapter_problem(spec: AdapterSpec, cls: Any, values: dict) -> str | None:
     except (ValueError, TypeError) as err:
         return f"Adapter {spec.label!r}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
     return None
-
-
-#: Reading config files moved to :mod:`bench.run.config_files`; these names still import from here.
-_MOVED = ("builtin_config_path", "builtin_names", "read_toml", "load_config", "extended", "MAX_CONFIG_BYTES")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from bench.run import config_files
-
-        return getattr(config_files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

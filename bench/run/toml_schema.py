@@ -25,6 +25,7 @@ from typing import Any
 
 from adapters.registry import BUILTIN
 from bench.run import config as cfg
+from bench.run.config_files import builtin_names
 from bench.run.datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES
 from bench.run.settings import AT_LEAST_ONE, MAX_BATCH, MAX_SECONDS, TimingSettings
 
@@ -143,7 +144,7 @@ def toml_schema() -> dict:
             "items": {"enum": list(cfg.PREPROCESSING)},
         },  # fmt: skip
     }
-    props: dict[str, dict] = {"extends": {"type": "string", "minLength": 1, "examples": cfg.builtin_names()}}
+    props: dict[str, dict] = {"extends": {"type": "string", "minLength": 1, "examples": builtin_names()}}
     for f in fields(cfg.Config):
         prop = dict(special.get(f.name) or _bounded(f.name, hints[f.name]))
         if f.name not in special and f.default is not MISSING and f.default is not None:
