@@ -541,10 +541,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     metrics = tuple(_csv(args.metrics, "metrics") or ())
     out = (
-        OutputDir.user(Path(args.out))
+        OutputDir.user(Path(args.out), args.results_dir)
         if args.out
         else OutputDir.owned(Path(args.results_dir) / "reports" / "history", Path(args.results_dir))
-    )
+    ).check_writable()
     result = build(args.runs, args.results_dir, args.by, metrics, out)
     if args.json:
         _json({"command": "history", **json_data(result)})

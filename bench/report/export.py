@@ -70,7 +70,7 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     target = Path(out) if out else Path(results_dir) / "reports" / name
     if target.exists() and target.is_dir():
         raise UserError(f"--out {target} is a folder; give a .parquet file name.")
-    folder = OutputDir.user(target.parent) if out else OutputDir.owned(target.parent, Path(results_dir))
+    folder = OutputDir.user(target.parent, results_dir) if out else OutputDir.owned(target.parent, Path(results_dir))
     buffer = io.BytesIO()
     try:
         loaded.frame.to_parquet(buffer, index=False)

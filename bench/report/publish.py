@@ -257,7 +257,7 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
         raise UserError(f"No runs under {results / 'runs'}: nothing to publish.")
     import numpy as np
 
-    target = OutputDir.user(Path(out)).check_writable()
+    target = OutputDir.user(Path(out), results).check_writable()
     site = Site(results, folders)
     with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'
         for builder in builders():
