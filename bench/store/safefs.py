@@ -128,6 +128,41 @@ def refuse_store(path: Path | str, results_dir: Path | str | None = None, what: 
         )
 
 
+def check_library_target(path: Path | str, kind: str, results_dir: Path | str | None = None, what: str = "it") -> Path:
+    """What :class:`OutputDir` refuses, for a path a *library* will write itself (MLflow's database file, the folder
+    tree of its file store or artifacts), checked before the library is called: inside a run folder; a symbolic
+    link at it, beside it (a database's journal) or anywhere in the tree it fills; a non-file where a file goes.
+    ``kind``: ``file`` or ``folder``."""
+    path = Path(path)
+    refuse_store(path, results_dir, what)
+    if kind == "file":
+        entries = [path, *(path.with_name(path.name + side) for side in ("-journal", "-wal", "-shm"))]
+    else:
+        entries = [path, *_tree(path)]
+    for entry in entries:
+        try:
+            mode = os.lstat(entry).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise UserError(f"Cannot use {entry}: {err.strerror or err}.") from None
+        if stat.S_ISLNK(mode):
+            raise UserError(f"Refusing to let {what} write {entry}: it is a symbolic link, which it would follow.")
+        if entry == path and not (stat.S_ISDIR(mode) if kind == "folder" else stat.S_ISREG(mode)):
+            raise UserError(f"Refusing to let {what} write {entry}: it is not a {'folder' if kind == 'folder' else 'file'}.")
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang it, a device would take its bytes
+            raise UserError(f"Refusing to let {what} write {entry}: it is a FIFO, socket or device.")
+    return path
+
+
+def _tree(root: Path) -> list[Path]:
+    """Every entry under folder ``root``, links listed but never followed (empty when it is absent)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        out += [Path(dirpath, name) for name in dirnames + filenames]
+    return out
+
+
 def check_results_dir(root: Path) -> Path:
     """The results folder must be a writable folder (or not exist yet), and not inside a run folder;
     checked before anything is written."""
