@@ -160,6 +160,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.environments and executor.name != "local":
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_store(args.results_dir, run_id, config, "matrix")
+    if config.environments:
+        from bench.run.environments import cache_root
+
+        cache_root()  # where they will be built: a bad place is one line, --dry-run included
     if args.dry_run:
         return _dry_run(config, args)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
