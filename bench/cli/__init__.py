@@ -7,6 +7,10 @@ nannies and workers, which inherit the flag) imports code from the current
 folder. Until then it imports nothing but ``os``, ``sys`` (loaded before any
 user code) and :mod:`bench.isolation`, so not even the first process runs a
 ``json.py`` or ``typing.py`` it finds in the current folder.
+
+Whether it is isolated is read from the interpreter itself (``sys.flags.isolated``),
+which nothing in the user's environment can set: no variable (a leaked
+``BENCH_ISOLATED=1``, once the marker) switches the re-execution off.
 """
 
 import os
@@ -14,8 +18,6 @@ import sys
 
 __all__ = ["entry", "main"]
 
-#: Set in the re-executed process, so it never re-executes again.
-ISOLATED_VAR = "BENCH_ISOLATED"
 LAUNCH = "from bench.cli import main; raise SystemExit(main(sys.argv[1:]))"
 
 
@@ -28,13 +30,15 @@ def main(argv: "list[str] | None" = None) -> int:
 
 def entry() -> None:
     """The ``bench`` console script (and ``python -m bench``): isolated from the current folder, then :func:`main`."""
-    if sys.flags.isolated or os.environ.get(ISOLATED_VAR):
+    if sys.flags.isolated:  # the interpreter's own flag: -I, never an environment variable
         raise SystemExit(main())
     from bench.isolation import SAFE_ENV, isolated_command
 
-    os.environ.update({ISOLATED_VAR: "1", **SAFE_ENV})
+    os.environ.update(SAFE_ENV)
     command = isolated_command(LAUNCH, *sys.argv[1:])
     try:
         os.execv(command[0], command)
-    except OSError:  # cannot re-execute (an unusual platform): run here, still without the cwd on sys.path
+    except OSError:  # cannot re-execute (an unusual platform): run here, without the cwd on sys.path
+        here = os.path.realpath(os.getcwd())
+        sys.path[:] = [p for p in sys.path if p and os.path.isabs(p) and os.path.realpath(p) != here]
         raise SystemExit(main()) from None
