@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.registry import refresh
 from bench.plugins import PluginError, guarded
@@ -82,7 +84,10 @@ def as_from_a_terminal() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_real_ctrl_c_or_sigterm_during_a_slow_plugin_import_still_interrupts(tmp_path, signum):
+    """Issue 29, item 4: SIGTERM (which the CLI turns into an interrupt) is a real interrupt too, exit 130, never
+    "the plugin raised KeyboardInterrupt"."""
     ready = tmp_path / "importing"
     (tmp_path / "cwd").mkdir()  # not the plugin's folder: bench never imports from the current folder
     (tmp_path / "slow_plugin.py").write_text(
@@ -97,7 +102,7 @@ def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
     while not ready.exists():  # poll with a deadline: the import has started
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     try:
         _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -105,7 +110,7 @@ def test_a_real_ctrl_c_during_a_slow_plugin_import_still_interrupts(tmp_path):
         proc.kill()
         proc.communicate()
         raise AssertionError(
-            f"no exit after SIGINT: {[line for line in state.splitlines() if line.startswith('Sig')]}"
+            f"no exit after {signum!r}: {[line for line in state.splitlines() if line.startswith('Sig')]}"
         ) from None
     assert proc.returncode == 130, err
     assert err.startswith("interrupted") and "Traceback" not in err
@@ -130,3 +135,62 @@ def test_resume_refuses_an_adapter_name_that_now_maps_to_another_class(tmp_path,
             assert snapshot(tmp_path) == before
     finally:
         refresh()
+
+
+# -- issue 29, item 9: a plugin's code cannot move what bench does around it --------------------------------
+PRINTS = {
+    "print": "print({text!r})",
+    "sys.stdout": "import sys; sys.stdout.write({text!r}); sys.stdout.flush()",
+    "fd 1": "import os; os.write(1, {text!r}.encode())",
+    "at inspection": "import sys\nclass _P:\n    def __get__(self, obj, owner):\n        print({text!r}); return ('default',)",
+}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=st.sampled_from(sorted(PRINTS)), text=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]),
+                                                       min_size=1, max_size=40))  # fmt: skip
+def test_a_plugin_that_prints_never_breaks_json(tmp_path, monkeypatch, capfd, how, text):
+    name = f"printer_{abs(hash((how, text)))}"
+    body = PRINTS[how].format(text=text)
+    model = (
+        "class Model(_Fake):\n    supported_backends = _P()\n"
+        if how == "at inspection"
+        else "class Model(_Fake): pass\n"
+    )
+    (tmp_path / f"{name}.py").write_text(f"{body}\nfrom tests.fake_adapters import _Fake\n{model}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("BENCH_ADAPTERS", f"printer={name}:Model")
+    refresh()
+    try:
+        from bench.cli import main
+
+        capfd.readouterr()
+        code = main(["list", "--json"])
+        out, err = capfd.readouterr()
+    finally:
+        refresh()
+    assert code == 0, err
+    listed = {a["name"] for a in json.loads(out)["adapters"]}  # stdout is the JSON, and only the JSON
+    assert "printer" in listed
+
+
+def test_a_plugin_that_changes_folder_never_moves_where_bench_writes(tmp_path, monkeypatch, capsys):
+    fast_runs(monkeypatch)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "mover.py").write_text(
+        f"import os\nos.chdir({str(tmp_path / 'elsewhere')!r})\nfrom tests.fake_adapters import _Fake as Model\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{ROOT}")  # the workers import it too
+    monkeypatch.setenv("BENCH_ADAPTERS", "mover=mover:Model")
+    monkeypatch.chdir(tmp_path / "work")
+    refresh()
+    try:
+        tiny_config(tmp_path / "work" / "c.toml", ["mover"])
+        code, _, err = run_cli(["run", "--config", "c.toml", "--run-id", "m", "--results-dir", "results"], capsys)
+    finally:
+        refresh()
+    assert code == 0, err
+    assert (tmp_path / "work" / "results" / "runs" / "m" / "records.jsonl").is_file()
+    assert list((tmp_path / "elsewhere").iterdir()) == [] and Path.cwd() == tmp_path / "work"
