@@ -194,3 +194,35 @@ def test_a_plugin_that_changes_folder_never_moves_where_bench_writes(tmp_path, m
     assert code == 0, err
     assert (tmp_path / "work" / "results" / "runs" / "m" / "records.jsonl").is_file()
     assert list((tmp_path / "elsewhere").iterdir()) == [] and Path.cwd() == tmp_path / "work"
+
+
+def _isolated(pid: int) -> bool:
+    """Whether process ``pid`` is the re-executed, isolated bench (from the console script's exec on, signals are
+    held until its handlers are in place)."""
+    try:
+        return b"-I" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@settings(max_examples=6, deadline=None)
+@given(delay=st.floats(0, 1.5), signum=st.sampled_from([signal.SIGINT, signal.SIGTERM]))
+def test_a_signal_at_any_point_of_start_up_is_an_interrupt(delay, signum):
+    """Issue 29, item 4, the class: SIGINT or SIGTERM anywhere in start-up (the re-execution, the imports, a
+    command's first steps) ends with exit 130 and the one line, or the command finishes; never a traceback, never
+    a death by signal."""
+    script = Path(sys.executable).with_name("bench")
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "bench"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([*argv, "list", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=as_from_a_terminal)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _isolated(proc.pid) and proc.poll() is None:  # poll with a deadline: it has re-executed
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(delay)  # the drawn moment of start-up the signal lands in (not a synchronisation)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), (proc.returncode, err[-1000:])
+    assert "Traceback" not in err and (proc.returncode == 0 or err.strip().splitlines()[-1].startswith("interrupted"))

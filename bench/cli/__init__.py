@@ -11,6 +11,12 @@ user code) and :mod:`bench.isolation`, so not even the first process runs a
 Whether it is isolated is read from the interpreter itself (``sys.flags.isolated``),
 which nothing in the user's environment can set: no variable (a leaked
 ``BENCH_ISOLATED=1``, once the marker) switches the re-execution off.
+
+Signals during start-up: SIGINT and SIGTERM are *held* (blocked, which ``exec``
+keeps) from the console script's first line until the re-executed process has
+its handlers, then released; SIGTERM behaves as Ctrl-C from then on. A signal
+at any point of start-up (the re-execution, the imports, a plugin's import)
+ends the command with the one "interrupted" line and exit 130.
 """
 
 import os
@@ -19,12 +25,27 @@ import sys
 __all__ = ["entry", "main"]
 
 LAUNCH = "from bench.cli import main; raise SystemExit(main(sys.argv[1:]))"
+INTERRUPTED = "interrupted: records written so far are kept; rerun the same command to resume"
+
+
+def terminate(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: records written so far are kept, workers are stopped, exit 130."""
+    raise KeyboardInterrupt
 
 
 def main(argv: "list[str] | None" = None) -> int:
     """Parse ``argv`` and run the command (in this process, as it is); returns the exit status."""
-    from bench.cli.parser import main as run
+    import signal
+    import threading
 
+    try:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, terminate)  # first: from here on SIGTERM is an interrupt
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held by entry()
+        from bench.cli.parser import main as run
+    except KeyboardInterrupt:  # held since start-up, or while the CLI itself was being imported
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     return run(argv)
 
 
@@ -32,6 +53,10 @@ def entry() -> None:
     """The ``bench`` console script (and ``python -m bench``): isolated from the current folder, then :func:`main`."""
     if sys.flags.isolated:  # the interpreter's own flag: -I, never an environment variable
         raise SystemExit(main())
+    import _signal  # built in: no file in the current folder can stand in for it
+
+    # Held across the re-execution until main() can answer them, not left to kill a half-started process.
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
     from bench.isolation import SAFE_ENV, isolated_command
 
     os.environ.update(SAFE_ENV)
