@@ -446,6 +446,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = folder.info().get("calibration")
         if not isinstance(summary, dict):
             raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
+        from bench.store.runfiles import REPORTED
+
+        missing = [part for part in REPORTED if summary.get(part) is None]
+        if missing:
+            raise UserError(f"Run {folder.run_id!r}: its calibration results lack {', '.join(missing)} (damaged); "
+                            "rerun the calibration under a new --run-id.")  # fmt: skip
         return _calibration_out(args, summary, folder.run_id, lines, write, _out_dir(args, folder.run_id))
     plan = cal.THOROUGH if args.thorough else cal.QUICK
     if args.adapters is not None:

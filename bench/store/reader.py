@@ -66,6 +66,18 @@ def read_json(path: Path, what: str) -> dict:
     return data
 
 
+def checked_json(path: Path, what: str, name: str) -> dict:
+    """A run file (``name``: run.json, config.json, environment.json, control.json) read and validated by
+    :mod:`bench.store.runfiles`: a wrong type or an impossible value is one line naming the file and the field."""
+    from bench.store.runfiles import problem
+
+    data = read_json(path, what)
+    found = problem(name, data)
+    if found is not None:
+        raise UserError(f"{path}: {found}; the {what} is damaged.")
+    return data
+
+
 def is_run_folder(path: Path) -> bool:
     """A folder bench made (only bench's files: with its config or kind file, or, killed while being set up,
     without records yet), or an empty one."""
@@ -192,7 +204,7 @@ class RunFolder:
 
     def _json(self, name: str, what: str) -> dict:
         path = self.path / name
-        return read_json(path, what) if os.path.lexists(path) else {}
+        return checked_json(path, what, name) if os.path.lexists(path) else {}
 
     def kind(self) -> str:
         """``matrix`` (bench run), ``seed`` (bench seed) or ``scale`` (bench scale)."""
@@ -218,7 +230,7 @@ class RunFolder:
         folder = self.path / "environments"
         if folder.is_dir() and not folder.is_symlink():
             for path in sorted(folder.glob("*.json")):
-                out.setdefault(path.stem, read_json(path, "machine's environment"))
+                out.setdefault(path.stem, checked_json(path, "machine's environment", "environment.json"))
         return out
 
     def control(self) -> dict:
@@ -252,13 +264,16 @@ class RunFolder:
         """The pid of the process writing this run (it holds a lock on the folder), if any."""
         return lock_holder(self.path)
 
-    def stamp(self) -> tuple[int, int, int]:
-        """(inode, size, mtime) of the records file: changes whenever a record is added."""
-        try:
-            st = os.stat(self.records_path)
-        except OSError:
-            return (0, 0, 0)
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    def content_hash(self) -> str:
+        """A hash of the records file's bytes (empty when there is none): what the records say, not when."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        if os.path.lexists(self.records_path):
+            with safefs.open_regular(self.records_path, "run's records") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
 
 def lock_holder(path: Path) -> int | None:
