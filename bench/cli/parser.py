@@ -248,7 +248,7 @@ def _report_parser(sub: Any) -> None:
         "bench report RUN1 RUN2 --out my-report",
         "bench report --target-accuracy 0.95 --json",
     ])  # fmt: skip
-    p.add_argument("runs", nargs="*", help="run ids or folders (default: the latest run)")
+    p.add_argument("runs", nargs="*", help="run ids or folders (default: the run that last wrote a record)")
     p.add_argument(
         "--baseline",
         default=None,

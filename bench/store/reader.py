@@ -295,7 +295,8 @@ def lock_holder(path: Path) -> int | None:
 
 
 def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
-    """Run folders (of one kind, if given), oldest first (by creation of their config)."""
+    """Run folders (of one kind, if given), oldest first by when each last wrote a record (:func:`last_written`):
+    the last is the run that last wrote records, whatever the dates of its files (a checkout, a copy)."""
     root = Path(results_dir) / "runs"
     if not root.is_dir():
         return []
@@ -304,7 +305,37 @@ def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
         for p in root.iterdir()
         if not p.is_symlink() and (p / "config.json").is_file() and (kind is None or RunFolder(p).kind() == kind)
     ]
-    return sorted(runs, key=lambda p: ((p / "config.json").stat().st_mtime, p.name))
+    return sorted(runs, key=lambda p: (last_written(p), p.name))
+
+
+#: How much of a records file's end is read to find its last record (a record line is a few KB).
+TAIL = 1 << 20
+
+
+def last_written(path: Path) -> float:
+    """When run folder ``path`` last wrote a record: the last complete record's ``finished_at`` (what the records
+    say, not a file's date, which a checkout or a copy resets); else the records file's time; else the config's."""
+    records = path / RECORDS
+    try:
+        with safefs.open_regular(records, "run's records") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, size - TAIL))
+            tail = fh.read()
+    except (UserError, OSError):
+        tail = b""
+    for line in reversed(tail.split(b"\n")):
+        if not _complete(line):
+            continue
+        finished = json.loads(line).get("finished_at")
+        if isinstance(finished, (int, float)) and not isinstance(finished, bool) and finished == finished:
+            return float(finished)
+        break
+    for name in (RECORDS, "config.json"):
+        try:
+            return os.stat(path / name, follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+    return 0.0
 
 
 def resolve_run(run: str, results_dir: str | Path) -> Path:
