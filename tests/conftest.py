@@ -45,10 +45,21 @@ def gpu_present() -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py)."""
+    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py),
+    and ``--benchmark-disable`` runs every benchmark once, unmeasured (CI's proof that none is broken), instead of
+    the default ``--benchmark-skip`` (addopts) skipping them."""
     from tests.benchmarks.storage import use_machine_folder
 
     use_machine_folder(config)
+    if config.getoption("benchmark_disable", False):
+        config.option.benchmark_skip = False
+
+
+@pytest.fixture(scope="session")
+def smoke(request) -> bool:
+    """Benchmarks run once to show they work (``--benchmark-disable``): their untimed set-up shrinks too (one
+    epoch, a few rounds, a small synthetic run), so the whole suite runs in CI's budget."""
+    return bool(request.config.getoption("benchmark_disable", False))
 
 
 def pytest_collection_modifyitems(config, items):
