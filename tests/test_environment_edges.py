@@ -89,3 +89,16 @@ def test_uv_rebuilds_every_local_package_of_a_local_project(tmp_path):
             "pip": {}, "sources": {"p @ file:///x": "tree 1"}}  # fmt: skip
     assert "--refresh" in envs._install_commands(tmp_path / "env", spec)[-1]
     assert "--refresh" not in envs._install_commands(tmp_path / "env", {**spec, "sources": {}})[-1]
+
+
+@pytest.mark.slow
+def test_a_requirement_that_does_not_exist_is_the_one_line(tmp_path, capsys, monkeypatch):
+    """Resolved before the build is announced: the refusal is the only line, and it names the requirement."""
+    monkeypatch.setenv("BENCH_ENV_CACHE", str(tmp_path / "envs"))
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--adapters", "sklearn-lr", "--devices", "cpu", "--splits", "1", "--env", "x=nonexistent-pkg-zz-29"]
+    code, _, err = run_cli(argv, capsys)
+    if any(w in err.lower() for w in ("network", "dns", "timed out")):
+        pytest.skip(f"no package index here: {err.strip()[:200]}")
+    assert_clean_failure(code, err, {1})
+    assert "cannot install nonexistent-pkg-zz-29" in err and not (tmp_path / "results").exists()

@@ -293,13 +293,16 @@ def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltE
         if not marker.is_file():
             if path.exists():
                 shutil.rmtree(path)  # a build that was interrupted: never used half-built
-            if callable(say):
-                say(
-                    f"{what}: building ({specs['installer']}; {', '.join(spec.requirements) or 'no extra requirements'}) in {path}"
-                )
             try:
-                for command in _install_commands(path, specs):
-                    _run(command, what, spec.requirements)
+                make, install = _install_commands(path, specs)
+                _run(make, what)
+                # Resolved first, quietly: a requirement that cannot be had is the one line, before any news
+                # of a build (a resolution is seconds; the build it announces can be minutes).
+                _run([*install, "--dry-run"], what, spec.requirements)
+                if callable(say):
+                    say(f"{what}: building ({specs['installer']}; "
+                        f"{', '.join(spec.requirements) or 'no extra requirements'}) in {path}")  # fmt: skip
+                _run(install, what, spec.requirements)
                 packages = _versions(path / "bin" / "python", what)
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
