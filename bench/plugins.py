@@ -94,6 +94,22 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 @contextmanager
+def _no_process_exit() -> Iterator[None]:
+    """``os._exit`` in a plugin's code ends its load (as ``SystemExit``), not bench: the plugin is "cannot load".
+    (A C extension's ``exit()`` cannot be stopped from Python.)"""
+    real = os._exit
+
+    def refused(code: int) -> None:
+        raise SystemExit(f"os._exit({code}) at import")
+
+    os._exit = refused  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+@contextmanager
 def _cwd_kept() -> Iterator[None]:
     """The working folder after the block is the one before it (a plugin may ``chdir``)."""
     try:
@@ -122,7 +138,7 @@ def describe(err: BaseException) -> str:
 def guarded(call: Callable[[], T]) -> T:
     """``call()``, with anything it raises (but a real Ctrl-C or SIGTERM) turned into :class:`PluginError`; what it
     prints goes to stderr, and the working folder is put back."""
-    with _signals_noted() as interrupted, _cwd_kept(), _stdout_to_stderr():
+    with _signals_noted() as interrupted, _cwd_kept(), _stdout_to_stderr(), _no_process_exit():
         try:
             return call()
         except BaseException as err:

@@ -33,6 +33,7 @@ RAISES = {
     "interrupts": "raise KeyboardInterrupt",
     "generator_exit": "raise GeneratorExit",
     "bad_str": "class E(Exception):\n    def __str__(self): raise SystemExit\nraise E()",
+    "os_exit": "import os; os._exit(3)",
 }
 
 
