@@ -149,7 +149,9 @@ def check_library_target(path: Path | str, kind: str, results_dir: Path | str | 
         if stat.S_ISLNK(mode):
             raise UserError(f"Refusing to let {what} write {entry}: it is a symbolic link, which it would follow.")
         if entry == path and not (stat.S_ISDIR(mode) if kind == "folder" else stat.S_ISREG(mode)):
-            raise UserError(f"Refusing to let {what} write {entry}: it is not a {'folder' if kind == 'folder' else 'file'}.")
+            raise UserError(
+                f"Refusing to let {what} write {entry}: it is not a {'folder' if kind == 'folder' else 'file'}."
+            )
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang it, a device would take its bytes
             raise UserError(f"Refusing to let {what} write {entry}: it is a FIFO, socket or device.")
     return path
