@@ -57,11 +57,15 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py).
-    A ``--bench-data`` file is read here, once: a problem with it is one usage error before anything runs."""
+    """Before pytest-benchmark starts its session: its storage folder is this machine's (tests/benchmarks/storage.py);
+    ``--benchmark-disable`` runs every benchmark once, unmeasured (CI's proof that none is broken), instead of the
+    default ``--benchmark-skip`` (addopts) skipping them. A ``--bench-data`` file is read here, once: a problem with it
+    is one usage error before anything runs."""
     from tests.benchmarks.storage import use_machine_folder
 
     use_machine_folder(config)
+    if config.getoption("benchmark_disable", False):
+        config.option.benchmark_skip = False
     path, target = config.getoption("bench_data", None), config.getoption("bench_target", None)
     if path is None and target is None:
         return
@@ -88,6 +92,13 @@ def _refuse(message: str) -> None:
 
 #: The ``--bench-data`` file, once read: (its spec, the dataset).
 BENCH_DATA = pytest.StashKey[tuple]()
+
+
+@pytest.fixture(scope="session")
+def smoke(request) -> bool:
+    """Benchmarks run once to show they work (``--benchmark-disable``): their untimed set-up shrinks too (one
+    epoch, a few rounds, a small synthetic run), so the whole suite runs in CI's budget."""
+    return bool(request.config.getoption("benchmark_disable", False))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -161,3 +161,33 @@ class ProjectClassifier(_Fake):
         for i in range(benchdemo.WORK):
             total += i
         super()._train(X, y_index, seed)
+
+
+#: A process two levels deep: it starts one more and both wait (a model's process pool, say).
+_GRANDCHILDREN = (
+    "import subprocess, sys, time\n"
+    "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)'])\n"
+    "print(p.pid, flush=True)\n"
+    "time.sleep(3600)\n"
+)
+
+
+class ForkingClassifier(_Fake):
+    """Every trial (not the warm-up on 32 rows) starts a child that starts a grandchild, writes all their pids
+    (``tree-<seed>``: worker, child, grandchild) into BENCH_SIGNAL_DIR, then hangs: what a timeout, an
+    interrupt or bench's death must end, every level of it."""
+
+    def _train(self, X, y_index, seed):
+        import subprocess
+        import sys
+
+        folder = os.environ.get("BENCH_SIGNAL_DIR")
+        if folder and len(X) > 32:
+            child = subprocess.Popen([sys.executable, "-c", _GRANDCHILDREN], stdout=subprocess.PIPE, text=True)
+            grandchild = child.stdout.readline().strip()
+            path = os.path.join(folder, f"tree-{seed}")
+            with open(path + ".tmp", "w") as out:
+                out.write(f"{os.getpid()} {child.pid} {grandchild}")
+            os.replace(path + ".tmp", path)
+            time.sleep(3600)
+        super()._train(X, y_index, seed)

@@ -67,3 +67,12 @@ def test_the_suite_takes_a_dataset_by_option(tmp_path):
                          text=True, timeout=120)  # fmt: skip
     said = (bad.stdout + bad.stderr).strip().splitlines()
     assert bad.returncode == 1 and len(said) == 1 and "non-numeric feature column(s) c" in said[0], said
+
+
+def test_benchmark_disable_runs_each_benchmark_once_instead_of_skipping_it():
+    """Issue 29, item 14: CI runs ``pytest tests/benchmarks --benchmark-disable`` (README), which must run the
+    benchmarks (once each, untimed), not skip them as the default suite does; a broken one fails it."""
+    cmd = [sys.executable, "-m", "pytest", "tests/benchmarks/test_bench_cli.py", "--benchmark-disable", "-q",
+           "-p", "no:cacheprovider", "-k", "version"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "1 passed" in out.stdout and "skipped" not in out.stdout, out.stdout[-2000:]

@@ -214,3 +214,37 @@ def test_rows_and_labels_survive_loading(tmp_path_factory, frame, fmt):
     assert ds.X.shape == expected.shape and np.array_equal(ds.X, expected)
     assert ds.y.tolist() == frame["label"].tolist()
     assert ds.content_sha == load(str(path)).content_sha
+
+
+#: Ways a CSV may write a number (or a boolean) that pandas reads as the same value.
+SPELLINGS = {
+    "one": ["1", "01", "001", "+1", "1.0", "1e0", " 1"],
+    "two": ["2", "02", "2.0", "+2"],
+    "true": ["True", "true", "TRUE"],
+    "false": ["False", "false", "FALSE"],
+}
+
+
+@given(
+    kind=st.sampled_from(["numbers", "booleans"]),
+    chosen=st.data(),
+    suffix=st.sampled_from([".csv", ".tsv"]),
+)
+def test_two_spellings_of_a_label_never_silently_become_one_class(tmp_path_factory, kind, chosen, suffix):
+    """Issue 29, item 8: a CSV label column whose parsing would merge distinct spellings (``01`` and ``1``,
+    ``True`` and ``true``) is one line naming them; one spelling per class loads with one class per spelling."""
+    values = ["one", "two"] if kind == "numbers" else ["true", "false"]
+    written = {
+        v: chosen.draw(st.lists(st.sampled_from(SPELLINGS[v]), min_size=1, max_size=3, unique=True)) for v in values
+    }
+    rows = [spelling for v in values for spelling in written[v] for _ in range(6)]
+    sep = "\t" if suffix == ".tsv" else ","
+    path = tmp_path_factory.mktemp("labels") / f"data{suffix}"
+    path.write_text(f"x{sep}label\n" + "".join(f"{i}{sep}{label}\n" for i, label in enumerate(rows)))
+    spec = DatasetSpec(str(path), target="label")
+    distinct = {v: {s.strip() for s in written[v]} for v in values}
+    if any(len(s) > 1 for s in distinct.values()):
+        with pytest.raises(UserError, match="writes one class several ways"):
+            load_spec(spec)
+    else:
+        assert len(load_spec(spec).classes) == len(values)

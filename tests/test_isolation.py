@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.isolation import import_path, isolated_command
 
@@ -110,3 +112,33 @@ def test_a_dask_run_imports_nothing_from_the_current_folder(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert not log.exists(), log.read_text()
     assert json.loads((tmp_path / "r" / "runs" / "t" / "records.jsonl").read_text())["executor"] == "dask"
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    leaked=st.dictionaries(
+        st.sampled_from(["BENCH_ISOLATED", "BENCH_ISOLATE", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "BENCH_PARENT_FD"]),
+        st.sampled_from(["1", "0", "yes", "true", ""]),
+        min_size=1,
+    ),
+    pythonpath=st.sampled_from([".", "", "./sub", "{cwd}"]),
+    how=st.sampled_from(["console script", "python -m bench"]),
+)
+def test_nothing_in_the_environment_switches_isolation_off(tmp_path_factory, leaked, pythonpath, how):
+    """Issue 29, item 6: a leaked internal marker (BENCH_ISOLATED=1 once skipped the re-execution) with the
+    current folder on PYTHONPATH never runs a ``json.py`` from there."""
+    tmp = tmp_path_factory.mktemp("leak")
+    log = tmp / "log"
+    folder = trap_folder(tmp / "cwd", log, packages=("multiprocessing", "concurrent"))
+    (folder / "sub").mkdir()
+    argv = (
+        [str(console_script()), "--version"]
+        if how == "console script"
+        else [sys.executable, "-m", "bench", "--version"]
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_ISOLATED", "PYTHONSAFEPATH")}
+    env.update(leaked)
+    env["PYTHONPATH"] = os.pathsep.join([pythonpath.format(cwd=folder), str(ROOT)])
+    out = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert not log.exists() or not log.read_text(), log.read_text()

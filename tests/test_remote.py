@@ -124,3 +124,34 @@ def test_real_deadlines_answer_within_30_s(black_hole, results):
         )
         assert time.monotonic() - start < 30, argv
         assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("hangs", ["client", "workers"])
+def test_a_dask_scheduler_that_answers_who_it_is_then_stalls_is_one_line(hangs, tmp_path, capsys, monkeypatch):
+    """Issue 29, item 5: after the first round trip, every call to a given scheduler has a total deadline too."""
+    distributed = pytest.importorskip("distributed")
+    from bench.run.executors import dask
+
+    stall = threading.Event()
+    monkeypatch.setattr(dask, "CONNECT_S", 0.5)
+    monkeypatch.setattr(dask, "reach", lambda address, security=None: None)  # it answered who it is
+    monkeypatch.setattr(dask, "workers_by_host", lambda client: stall.wait() or {})
+
+    class Stalled:
+        def __init__(self, *args, **kwargs) -> None:
+            if hangs == "client":
+                stall.wait()
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(distributed, "Client", Stalled)
+    before = snapshot(tmp_path)
+    start = time.monotonic()
+    argv = ["run", "--adapters", "sklearn-lr", "--splits", "1", "--executor", "dask", "--scheduler",
+            "tcp://127.0.0.1:8786", "--results-dir", str(tmp_path / "results"), "--run-id", "x"]  # fmt: skip
+    code, _, err = run_cli(argv, capsys)
+    stall.set()
+    assert time.monotonic() - start < 30
+    assert_clean_failure(code, err, {1})
+    assert "Dask scheduler" in err and "total deadline" in err and snapshot(tmp_path) == before

@@ -14,8 +14,8 @@ one record per split and says how many it dropped; two records that claim
 the same split on different test rows are an error naming both runs.
 
 The read side scales: each run's flat frame is cached as Parquet outside the
-repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by the records
-file's identity and the registry), built once and reused; nested records
+repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by a hash of the
+records file's content and the registry), built once and reused; nested records
 (curves, serving paths) are decoded only when a section asks for them, and
 raw per-call durations only through :meth:`Loaded.raw`.
 Two records of one trial that disagree on the split's identity (test rows,
@@ -191,8 +191,10 @@ def cache_dir() -> Path:
 
 
 def _cache_key(folder: RunFolder) -> str:
+    """The cache's name for the run's frame: a hash of the records' *content* (an edit that keeps the file's size
+    and time is still a new frame), the schema, the frame's layout and the registry."""
     registry = ",".join(m.column for m in metrics())
-    ident = f"{os.path.realpath(folder.path)}|{folder.stamp()}|{SCHEMA_VERSION}|{FRAME_VERSION}|{registry}"
+    ident = f"{folder.content_hash()}|{SCHEMA_VERSION}|{FRAME_VERSION}|{registry}"
     return hashlib.sha1(ident.encode()).hexdigest()[:24]
 
 

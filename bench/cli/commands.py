@@ -165,6 +165,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.environments and executor.name != "local":
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_store(args.results_dir, run_id, config, "matrix")
+    if config.environments:
+        from bench.run.environments import cache_root
+
+        cache_root()  # where they will be built: a bad place is one line, --dry-run included
     if args.dry_run:
         return _dry_run(config, args, notes)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
@@ -481,6 +485,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = folder.info().get("calibration")
         if not isinstance(summary, dict):
             raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
+        from bench.store.runfiles import REPORTED
+
+        missing = [part for part in REPORTED if summary.get(part) is None]
+        if missing:
+            raise UserError(f"Run {folder.run_id!r}: its calibration results lack {', '.join(missing)} (damaged); "
+                            "rerun the calibration under a new --run-id.")  # fmt: skip
         return _calibration_out(args, summary, folder.run_id, lines, write, _out_dir(args, folder.run_id))
     plan = cal.THOROUGH if args.thorough else cal.QUICK
     if args.adapters is not None:
@@ -581,10 +591,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     metrics = tuple(_csv(args.metrics, "metrics") or ())
     out = (
-        OutputDir.user(Path(args.out))
+        OutputDir.user(Path(args.out), args.results_dir)
         if args.out
         else OutputDir.owned(Path(args.results_dir) / "reports" / "history", Path(args.results_dir))
-    )
+    ).check_writable()
     result = build(args.runs, args.results_dir, args.by, metrics, out)
     if args.json:
         _json({"command": "history", **json_data(result)})

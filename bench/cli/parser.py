@@ -15,6 +15,7 @@ import sys
 import threading
 from typing import Any, NoReturn
 
+from bench.cli.interrupts import INTERRUPTED, terminate
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
@@ -254,7 +255,7 @@ def _report_parser(sub: Any) -> None:
         "bench report RUN1 RUN2 --out my-report",
         "bench report --target-accuracy 0.95 --json",
     ])  # fmt: skip
-    p.add_argument("runs", nargs="*", help="run ids or folders (default: the latest run)")
+    p.add_argument("runs", nargs="*", help="run ids or folders (default: the run that last wrote a record)")
     p.add_argument(
         "--baseline",
         default=None,
@@ -482,11 +483,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM behaves like Ctrl-C: records written so far are kept, workers are stopped, exit 130."""
-    raise KeyboardInterrupt
-
-
 def _one_line_warnings() -> list[str]:
     """Collect warnings (a torn last line set aside, ...) as one line each, once: printed as ``warning: ...``
     when the command ends (not Python's file:line form with a source line, not twice when two readers meet
@@ -511,14 +507,18 @@ def _print_warnings(seen: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; every failure is one line and an exit status."""
-    args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # a signal while the parser's modules load
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT["interrupted"]
     try:
         os.getcwd()
     except OSError:  # every relative path (results, data, configs) would be meaningless
         print("error: the current folder no longer exists; change to an existing folder and retry", file=sys.stderr)
         return EXIT["bad input"]
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
     seen = _one_line_warnings()
     try:
         code = args.func(args)
@@ -532,5 +532,5 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT["ok"]
     except KeyboardInterrupt:
         _print_warnings(seen)
-        print("interrupted: records written so far are kept; rerun the same command to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return EXIT["interrupted"]

@@ -30,6 +30,7 @@ import time
 import traceback
 from typing import Any, TextIO
 
+from bench.lifeline import end_own_group
 from bench.run.process import PARENT_FD_VAR, WorkerJob
 
 
@@ -47,7 +48,8 @@ def json_safe(value: Any) -> Any:
 
 
 def watch_parent() -> None:
-    """Exit as soon as the parent is gone: its end of the pipe closes and the read returns b''."""
+    """End as soon as the parent is gone (its end of the pipe closes and the read returns b''), and with this
+    worker everything it started: it leads its own process group, and the whole group is killed."""
     fd = os.environ.get(PARENT_FD_VAR)
     if not fd:
         return
@@ -58,7 +60,7 @@ def watch_parent() -> None:
                 pass
         except OSError:
             pass
-        os._exit(70)  # the parent died: nobody will read this worker's results
+        end_own_group(70)  # the parent died: nobody will read this worker's results
 
     threading.Thread(target=wait, name="bench-parent-watch", daemon=True).start()
 

@@ -9,14 +9,18 @@ figures as artifacts) and a **nested MLflow run per trial** (params: the
 trial's identity; metrics: every numeric column of the tidy frame; the
 learning curve as step metrics ``curve_loss``, ``curve_test_accuracy``,
 ``curve_train_time_s``, one step per epoch; start and end: the trial's own).
-Re-exporting skips what is already there (same run id, trial id).
+Re-exporting skips what is already there (same run id, trial id, status and
+end), and replaces a trial's older export that a later record superseded (a
+``--retry-errors`` that fixed it): the old nested run is deleted, not left
+beside the new one.
 
 Without ``--tracking-uri`` the store is ``sqlite:///<results>/mlflow/mlflow.db``
 with artifacts beside it (never the working folder): MLflow's own client reads
 it with default settings (MLflow 3 keeps the file store in maintenance). The
 SQL store needs SQLAlchemy and Alembic, which ``pip install ".[mlflow]"``
-brings with ``mlflow-skinny``. An unreachable tracking server is one line
-within seconds, not minutes of retries.
+brings with ``mlflow-skinny``. Where MLflow writes is checked before it is
+called, and a remote store's every call has a total deadline
+(:mod:`bench.report.mlflow_store`).
 """
 
 from __future__ import annotations
@@ -28,18 +32,17 @@ import logging
 import math
 import numbers
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 
 from bench.analysis.load import Loaded, load_runs
 from bench.errors import UserError
+from bench.report import mlflow_store
 from bench.store.reader import RunFolder
 from bench.store.safefs import OutputDir, file_name
 
@@ -61,7 +64,8 @@ RUN_SETTINGS = (
 )
 #: Curve series logged as step metrics (one step per epoch).
 CURVE_SERIES = ("loss", "test_accuracy", "train_time_s")
-MLFLOW_DIR = "mlflow"
+#: Runs asked of the store per call (a page: each call stays small enough for its deadline).
+PAGE = 1000
 
 
 def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) -> dict:
@@ -72,7 +76,7 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     target = Path(out) if out else Path(results_dir) / "reports" / name
     if target.exists() and target.is_dir():
         raise UserError(f"--out {target} is a folder; give a .parquet file name.")
-    folder = OutputDir.user(target.parent) if out else OutputDir.owned(target.parent, Path(results_dir))
+    folder = OutputDir.user(target.parent, results_dir) if out else OutputDir.owned(target.parent, Path(results_dir))
     buffer = io.BytesIO()
     try:
         loaded.frame.to_parquet(buffer, index=False)
@@ -106,37 +110,6 @@ def _quiet() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-
-
-def default_store(results_dir: str | Path) -> tuple[str, str]:
-    """(tracking URI, artifact location) of the default store under the results folder."""
-    root = Path(results_dir).resolve() / MLFLOW_DIR
-    OutputDir.owned(root, Path(results_dir).resolve()).write("README.txt", STORE_README)
-    return f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
-
-
-STORE_README = (
-    "MLflow tracking store written by `bench export --to mlflow`.\n"
-    "Read it with: mlflow ui --backend-store-uri sqlite:///<this folder>/mlflow.db, or\n"
-    "MlflowClient(tracking_uri='sqlite:///<this folder>/mlflow.db').\n"
-)
-
-
-def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """An http(s) tracking server that does not answer is one line now, not minutes of retries."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("http", "https"):
-        return
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout_s):
-            pass
-    except OSError as err:
-        raise UserError(f"MLflow tracking server {uri} is not reachable: {err.strerror or err}.") from None
-    # A server that accepts and never answers: one bounded request, not MLflow's default minutes of backoff
-    # (only where the user has not chosen otherwise).
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 
 def _ms(value: Any) -> int | None:
@@ -189,12 +162,29 @@ class Exporter:
     def __init__(self, client: Any, experiment_id: str, loaded: Loaded, staging: Path, results_dir: Path) -> None:
         self.client, self.experiment_id, self.loaded = client, experiment_id, loaded
         self.staging, self.results_dir = staging, results_dir
-        found = client.search_runs([experiment_id], max_results=50000)
-        self.done = {(r.data.tags.get("run_id"), r.data.tags.get("trial_id")) for r in found}
+        found = all_runs(client, experiment_id)
+        #: The nested run of each exported trial, by (bench run id, trial id).
+        self.done = {
+            (r.data.tags.get("run_id"), r.data.tags.get("trial_id")): r
+            for r in found
+            if r.data.tags.get("bench.level") == "trial"
+        }
         self.parents = {
             r.data.tags.get("run_id"): r.info.run_id for r in found if r.data.tags.get("bench.level") == "run"
         }
         self.created = 0
+
+    def current(self, row: pd.Series) -> bool:
+        """Whether the trial's export is already there and is of its latest record; an export of an older
+        record (a trial that failed, then was retried) is deleted, so that the new one replaces it."""
+        old = self.done.get((row["run_id"], row["trial_id"]))
+        if old is None:
+            return False
+        tags = old.data.tags
+        if tags.get("status") == str(row["status"]) and tags.get("bench.finished_at", _stamp(row)) == _stamp(row):
+            return True
+        self.client.delete_run(old.info.run_id)
+        return False
 
     def parent(self, folder: RunFolder, rows: pd.DataFrame) -> str:
         """The MLflow run of a bench run: its settings, span, environment, config and report."""
@@ -249,7 +239,10 @@ class Exporter:
         self.client.log_batch(
             run.info.run_id,
             params=[Param(k, v) for k, v in _params(row, record).items()],
-            tags=[RunTag("bench.schema_version", str(record.get("schema_version", "")))],
+            tags=[
+                RunTag("bench.schema_version", str(record.get("schema_version", ""))),
+                RunTag("bench.finished_at", _stamp(row)),
+            ],
         )
         status = "FINISHED" if row["status"] in ("ok", "skipped") else "FAILED"
         self.client.set_terminated(run.info.run_id, status, end_time=_ms(row.get("finished_at")))
@@ -272,29 +265,47 @@ def stage_report(folder: RunFolder, results_dir: Path, out: Path) -> Path | None
     return out
 
 
+def all_runs(client: Any, experiment_id: str) -> list[Any]:
+    """Every live run of the experiment, a page per call."""
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=PAGE, page_token=token)
+        runs += list(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return runs
+
+
+def _stamp(row: pd.Series) -> str:
+    """When the trial's record ended, as a tag (what tells a retried trial's record from the one it replaced)."""
+    value = row.get("finished_at")
+    return "" if _missing(value) else str(value)
+
+
 def export_mlflow(runs: list[str], results_dir: str | Path, tracking_uri: str | None, experiment: str) -> dict:
     """A parent MLflow run per bench run, a nested run per trial; returns what was written where."""
+    if not experiment.strip():
+        raise UserError("--experiment is empty: name the MLflow experiment (default: hello-bench).")
     client_class = _mlflow()
     loaded = load_runs(runs, results_dir, kind=None, dedupe_splits=False)
-    artifacts = None
-    if tracking_uri:
-        uri = tracking_uri
-        check_reachable(uri)
-    else:
-        uri, artifacts = default_store(results_dir)
+    store = mlflow_store.resolve(tracking_uri, results_dir)  # every path MLflow will write, checked; nothing written
+    uri = store.uri
     with _quiet(), tempfile.TemporaryDirectory(prefix="bench-mlflow-") as staging:
         try:
-            client = client_class(tracking_uri=uri)
+            client = mlflow_store.client(store, client_class)
             found = client.get_experiment_by_name(experiment)
-            experiment_id = (
-                found.experiment_id if found else client.create_experiment(experiment, artifact_location=artifacts)
-            )
+            if found is not None:
+                mlflow_store.check_artifacts(found.artifact_location, results_dir)
+                experiment_id = found.experiment_id
+            else:
+                experiment_id = client.create_experiment(experiment, artifact_location=store.artifacts)
+                mlflow_store.check_artifacts(client.get_experiment(experiment_id).artifact_location, results_dir)
             exporter = Exporter(client, experiment_id, loaded, Path(staging), Path(results_dir))
+            trials = _export_trials(exporter, loaded)
         except UserError:
             raise
         except Exception as err:  # a bad URI, a server error: one line
             raise UserError(f"MLflow at {uri}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
-        trials = _export_trials(exporter, loaded)
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id, "mlflow_runs": exporter.created,
             "trials": trials, "run_ids": [p.name for p in loaded.paths]}  # fmt: skip
 
@@ -304,7 +315,7 @@ def _export_trials(exporter: Exporter, loaded: Loaded) -> int:
     exported = 0
     for folder in loaded.folders:
         rows = loaded.frame[loaded.frame["run_id"] == folder.run_id]
-        todo = [row for _, row in rows.iterrows() if (row["run_id"], row["trial_id"]) not in exporter.done]
+        todo = [row for _, row in rows.iterrows() if not exporter.current(row)]
         if not todo:
             continue
         parent = exporter.parent(folder, rows)

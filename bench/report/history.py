@@ -104,12 +104,13 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
         doc.heading(label_of(metric))
         rows = [[r["dataset"], r["adapter"], r["device"], r["point"], _interval(r)] for _, r in g.iterrows()]
         doc.table(["dataset", "adapter", "device", "run", "value [95% CI]"], rows, f"history-{metric}")
-        doc.figure(
-            f"{label_of(metric, unit=False)} across runs",
-            out.write(f"figures/history-{metric}.png", _figure(g, metric, steps)),
-        )
-    markdown = out.write("HISTORY.md", doc.markdown(out.path))
-    out.write("history.html", render(doc))
+        png = _figure(g, metric, steps)
+        doc.figure(f"{label_of(metric, unit=False)} across runs", out.stage(f"figures/history-{metric}.png", png),
+                   data=png)  # fmt: skip
+    # Staged, then written together: a refused target (HISTORY.md a link, a folder inside a run) leaves no figure.
+    markdown = out.stage("HISTORY.md", doc.markdown(out.path))
+    out.stage("history.html", render(doc))
+    out.commit()
     return History(doc, steps, frame, markdown, fewest)
 
 

@@ -71,10 +71,12 @@ def register(builder: Builder) -> Builder:
 def builders() -> list[Builder]:
     """Built-in run and comparison pages, registered builders, then entry-point ones."""
     found: list[Builder] = [run_pages, comparison_pages, history_pages, *_BUILDERS]
+    from bench.plugins import PluginError, guarded
+
     for entry in metadata.entry_points(group=ENTRY_POINTS):
         try:
-            found.append(entry.load())
-        except Exception as err:  # a broken plugin names itself and is skipped
+            found.append(guarded(entry.load))
+        except PluginError as err:  # a broken plugin names itself
             raise UserError(f"Site page builder {entry.name!r} ({entry.value}) failed to load: {err}") from None
     return found
 
@@ -258,7 +260,7 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
         raise UserError(f"No runs under {results / 'runs'}: nothing to publish.")
     import numpy as np
 
-    target = OutputDir.user(Path(out)).check_writable()
+    target = OutputDir.user(Path(out), results).check_writable()
     site = Site(results, folders)
     with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'
         for builder in builders():

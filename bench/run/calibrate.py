@@ -39,6 +39,7 @@ import pandas as pd
 
 from bench.analysis import calibration as calib
 from bench.analysis import gate
+from bench.lifeline import end_group, owned
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.settings import TimingSettings
 
@@ -144,13 +145,14 @@ class SecondJob:
         self.running: list[subprocess.Popen] = []
 
     def start(self) -> None:
+        # Owned: they die with bench, even by kill -9 (bench.lifeline); each in a group of its own.
         if not self.running:
-            self.running = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.processes)]
+            command = owned([sys.executable, "-I", "-c", "while True: pass"])
+            self.running = [subprocess.Popen(command, start_new_session=True) for _ in range(self.processes)]
 
     def stop(self) -> None:
         for proc in self.running:
-            proc.kill()
-            proc.wait()
+            end_group(proc)
         self.running = []
 
 

@@ -12,7 +12,8 @@ values, and everything downstream follows from that one decision:
   times, complex numbers: one line naming the column and what it holds.
 
 Labels are one scalar per row: a label column of lists, structs or mixed
-text and numbers is refused the same way.
+text and numbers is refused the same way, and so is one whose parsing merged
+two spellings of a class (``01`` and ``1``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,26 @@ def labels(series: pd.Series, where: str) -> pd.Series:
     if pdt.is_bool_dtype(series.dtype):
         return series.astype(object).where(series.notna(), None)  # True/False (NA kept as missing)
     return series
+
+
+def one_spelling_per_label(parsed: pd.Series, written: pd.Series, where: str) -> None:
+    """Refuse a label column whose parsing merged two spellings into one class: a CSV's ``01`` and ``1`` (or
+    ``1.0``, ``+1``, ``1e0``) are one number to pandas, ``True`` and ``true`` one boolean. Silently one class
+    is wrong either way, so the file must say which it means. Surrounding spaces are not a spelling."""
+    both = pd.DataFrame({"value": parsed.astype(object), "text": written.astype(object)}).dropna()
+    both["text"] = both["text"].map(lambda t: str(t).strip())
+    counts = both.groupby("value", sort=True)["text"].nunique()
+    merged = counts[counts > 1]
+    if merged.empty:
+        return
+    value = merged.index[0]
+    shown_value = value.item() if isinstance(value, np.generic) else value
+    texts = sorted(both.loc[both["value"] == value, "text"].unique())
+    shown = " and ".join(repr(t) for t in texts[:4]) + (" ..." if len(texts) > 4 else "")
+    raise UserError(
+        f"{where}: the label column {parsed.name!r} writes one class several ways ({shown} all read as {shown_value!r}); "
+        f"{len(merged)} class(es) would merge silently. Write each class one way, or make them text (e.g. 'c01')."
+    )
 
 
 def onehot_width(features: pd.DataFrame, columns: list[str]) -> dict[str, int]:

@@ -230,6 +230,18 @@ def _read_table(source: str) -> pd.DataFrame:
     return frame
 
 
+def _written_labels(source: str, target: str) -> pd.Series | None:
+    """A text file's label column as written (text, missing values as pandas reads them), to see what its
+    parsing merged; None for a typed format (Parquet), where the values are what was stored."""
+    suffix = os.path.splitext(source)[1].lower()
+    if suffix not in (".csv", ".txt", ".tsv"):
+        return None
+    try:
+        return pd.read_csv(source, sep="\t" if suffix == ".tsv" else ",", usecols=[target], dtype=str)[target]
+    except Exception as err:  # it was read once already: this is the file changing under us
+        raise UserError(f"Dataset file {source} could not be read again: {str(err).splitlines()[0]}") from None
+
+
 def _unique_header(path: str | os.PathLike[str], sep: str) -> None:
     """pandas renames a repeated column (``x``, ``x.1``): refuse instead, the file's columns are ambiguous."""
     import csv
@@ -253,6 +265,9 @@ def _from_file(spec: DatasetSpec) -> Dataset:
     if spec.target not in frame.columns:
         raise UserError(f"{where}: no target column {spec.target!r}. Columns: {', '.join(map(str, frame.columns))}.")
     y = columns.labels(frame[spec.target], where)
+    written = _written_labels(spec.source, spec.target)
+    if written is not None:
+        columns.one_spelling_per_label(y, written, where)
     read = frame.drop(columns=[spec.target])
     features, text = _usable(read, spec, where)
     prep: dict = {"rows_read": len(frame), "feature_columns_read": read.shape[1],

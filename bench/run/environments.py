@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench import lifeline
 from bench.errors import UserError
 from bench.isolation import PACKAGE_ROOT
 
@@ -69,10 +70,18 @@ class BuiltEnvironment:
 
 
 def cache_root() -> Path:
+    """Where environments are kept (``BENCH_ENV_CACHE``, else the user's cache); a path that is no folder is one line."""
     base = os.environ.get("BENCH_ENV_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hello-bench", "envs"
     )
-    return Path(base)
+    root = Path(base)
+    for folder in [root, *root.parents]:
+        if os.path.lexists(folder):
+            if not folder.is_dir():
+                raise UserError(f"Cannot keep environments in {root} (BENCH_ENV_CACHE or the user's cache): "
+                                f"{folder} is not a folder.")  # fmt: skip
+            break
+    return root
 
 
 def _project_requirements() -> tuple[list[str], dict[str, list[str]]]:
@@ -125,9 +134,7 @@ def worker_requirements(config: Config) -> list[str]:
 def pip_settings() -> dict[str, list[str]]:
     """The machine's pip configuration that uv would not read: find-links, extra indexes, constraints."""
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30
-        )
+        out = lifeline.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return {}
     found: dict[str, list[str]] = {"find-links": [], "extra-index-url": [], "constraint": []}
@@ -195,8 +202,11 @@ def _base_python() -> str:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        raise UserError(f"Cannot keep environments in {path.parent}: {err.strerror or err} ({path.name}).") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another run building the same environment: wait for it
         yield
@@ -204,29 +214,48 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _run(command: list[str], what: str) -> None:
+def _run(command: list[str], what: str, requirements: tuple[str, ...] = ()) -> None:
     env = {
         **os.environ,
         "UV_HTTP_TIMEOUT": os.environ.get("UV_HTTP_TIMEOUT", "30"),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=env)
+    try:  # the build's process tree ends with bench, or at its timeout (bench.lifeline)
+        out = lifeline.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         raise UserError(f"{what}: the build ran past {BUILD_TIMEOUT_S} s.") from None
     except OSError as err:
         raise UserError(f"{what}: cannot run {command[0]}: {err.strerror or err}.") from None
     if out.returncode != 0:
-        raise UserError(f"{what}: {_cause(out.stderr or out.stdout)}")
+        raise UserError(f"{what}: {_cause(out.stderr or out.stdout, requirements)}")
 
 
-def _cause(text: str) -> str:
-    """The informative part of an installer's error, as one line."""
+#: Installer lines that never say what went wrong (pip lists every version it skipped, at length).
+NOISE = ("hint", "help", "using python", "warning", "error: ignored the following", "ignored the following",
+         "note:")  # fmt: skip
+
+
+def _cause(text: str, requirements: tuple[str, ...] = ()) -> str:
+    """The informative part of an installer's error, as one line that names the environment's own requirements
+    the installer blamed (whatever else it printed, and however long)."""
     lines = [re.sub(r"^[\s×╰─▶│|:]+", "", line).strip() for line in text.splitlines()]
-    lines = [
-        line for line in lines if line and not line.lower().startswith(("hint", "help", "using python", "warning"))
-    ]
-    return (" ".join(lines[-4:]) or "the installer failed without saying why")[:400]
+    lines = [line for line in lines if line and not line.lower().startswith(NOISE)]
+    cause = (" ".join(lines[-4:]) or "the installer failed without saying why")[:400]
+    blamed = [r for r in requirements if _mentioned(r, text)]
+    return f"cannot install {', '.join(blamed)}: {cause}" if blamed else cause
+
+
+def _mentioned(requirement: str, text: str) -> bool:
+    """Whether the installer's output names ``requirement``'s package (as written or normalised)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        name = Requirement(requirement).name
+    except InvalidRequirement:
+        return requirement in text
+    spellings = {name.lower(), canonicalize_name(name), canonicalize_name(name).replace("-", "_")}
+    return any(re.search(rf"(?<![\w.-]){re.escape(s)}(?![\w-])", text.lower()) for s in spellings)
 
 
 def _install_commands(path: Path, spec: dict) -> list[list[str]]:
@@ -241,18 +270,20 @@ def _install_commands(path: Path, spec: dict) -> list[list[str]]:
         options += [f"--constraint={c}" for c in [*pip.get("constraint", []), str(constraints)] if Path(c).is_file()]
         if pip.get("extra-index-url"):
             options.append("--index-strategy=unsafe-best-match")  # local mirrors hold only some versions
-        # A local folder or repository is built afresh: uv's build cache keys on pyproject.toml, not on the code.
-        options += [f"--refresh-package={_name(r)}" for r in spec.get("sources", {})]
+        # A local folder or repository is built afresh, and so is every local package it pulls in (a path
+        # dependency in a subfolder): uv's build cache keys on pyproject.toml, not on the code.
+        options += ["--refresh"] if spec.get("sources") else []
         return [["uv", "venv", "--quiet", "--python", spec["base_python"], str(path)],
                 ["uv", "pip", "install", "--quiet", "--python", python, *options, *spec["requirements"]]]  # fmt: skip
+    requirements = [pip_spelling(r) for r in spec["requirements"]]
     return [[spec["base_python"], "-m", "venv", str(path)],
-            [python, "-m", "pip", "install", "--quiet", "--constraint", str(constraints), *spec["requirements"]]]  # fmt: skip
+            [python, "-m", "pip", "install", "--quiet", "--constraint", str(constraints), *requirements]]  # fmt: skip
 
 
-def _name(requirement: str) -> str:
-    from packaging.requirements import Requirement
-
-    return Requirement(requirement).name
+def pip_spelling(requirement: str) -> str:
+    """``requirement`` as every pip reads it: pip before 24 (its packaging) refuses a ``git+file:///path`` URL
+    (no host), the README's recipe; ``git+file://localhost/path`` is the same repository to git and to pip."""
+    return requirement.replace("git+file:///", "git+file://localhost/")
 
 
 def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltEnvironment:
@@ -266,13 +297,16 @@ def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltE
         if not marker.is_file():
             if path.exists():
                 shutil.rmtree(path)  # a build that was interrupted: never used half-built
-            if callable(say):
-                say(
-                    f"{what}: building ({specs['installer']}; {', '.join(spec.requirements) or 'no extra requirements'}) in {path}"
-                )
             try:
-                for command in _install_commands(path, specs):
-                    _run(command, what)
+                make, install = _install_commands(path, specs)
+                _run(make, what)
+                # Resolved first, quietly: a requirement that cannot be had is the one line, before any news
+                # of a build (a resolution is seconds; the build it announces can be minutes).
+                _run([*install, "--dry-run"], what, spec.requirements)
+                if callable(say):
+                    say(f"{what}: building ({specs['installer']}; "
+                        f"{', '.join(spec.requirements) or 'no extra requirements'}) in {path}")  # fmt: skip
+                _run(install, what, spec.requirements)
                 packages = _versions(path / "bin" / "python", what)
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
@@ -285,9 +319,7 @@ def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltE
 
 def _versions(python: Path, what: str) -> dict:
     try:
-        out = subprocess.run(
-            [str(python), "-I", "-c", VERSIONS], capture_output=True, text=True, timeout=120, check=True
-        )
+        out = lifeline.run([str(python), "-I", "-c", VERSIONS], capture_output=True, text=True, timeout=120, check=True)
         return dict(sorted(json.loads(out.stdout).items()))
     except (OSError, subprocess.SubprocessError, ValueError) as err:
         raise UserError(f"{what}: the new environment's Python does not run ({err}).") from None

@@ -8,7 +8,10 @@ ones it sets), gives its start-up its own limit (``startup_timeout_s``) and
 every trial, the first included, the configured ``trial_timeout_s``, turns a
 crash or a hang into an :class:`Outcome`, and makes sure the worker dies with
 its parent (a pipe whose write end only the parent holds: when the parent
-dies, even by ``kill -9``, the worker reads end-of-file and exits). Executors
+dies, even by ``kill -9``, the worker reads end-of-file and ends its process
+group). A worker leads a process group of its own, so a timeout, an
+interrupt or its parent's death ends everything it started too
+(:mod:`bench.lifeline`). Executors
 only schedule: they create a :class:`WorkerProcess` per group and call
 :meth:`~WorkerProcess.run`; there is nothing to copy into a new executor.
 """
@@ -26,7 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from bench import lifeline
 from bench.isolation import isolated_command, safe_environ
+from bench.lifeline import end_group
 from bench.record import role
 
 if TYPE_CHECKING:
@@ -175,9 +180,10 @@ class WorkerProcess:
         env = worker_env(self.adapter_env, read_end)
         try:
             with self.log() as log:
+                # The leader of its own process group: what it starts is ended with it (bench.lifeline).
                 self.proc = subprocess.Popen(
                     isolated_command(BOOT, python=self.python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=log, env=env, pass_fds=(read_end,),
+                    stderr=log, env=env, pass_fds=(read_end,), start_new_session=True,
                 )  # fmt: skip
         finally:
             os.close(read_end)
@@ -273,10 +279,9 @@ class WorkerProcess:
         return Outcome({"status": "error", "reason": reason, **self.limits}, dead_on_start=self.hello is None)
 
     def kill(self) -> None:
+        """Kill the worker and everything it started (its process group), then reap it."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
+            end_group(self.proc)
             for stream in (self.proc.stdin, self.proc.stdout):
                 if stream is not None:
                     try:
@@ -298,7 +303,7 @@ class WorkerProcess:
             self.proc.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             pass
-        self.kill()
+        self.kill()  # and what it started and left behind (a process pool): its group
 
 
 _FINGERPRINTED: list[bool] = []
@@ -327,7 +332,7 @@ def control_in_worker(threads: int, python: str | None = None, span_s: float = 0
     env = safe_environ()
     env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     try:
-        out = subprocess.run(
+        out = lifeline.run(
             isolated_command(CONTROL_BOOT, str(threads), repr(span_s), python=python), capture_output=True, text=True, env=env,
             timeout=120,
         )  # fmt: skip

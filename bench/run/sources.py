@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from bench import lifeline
 from bench.errors import UserError
 
 SCHEMES = ("git+file", "file", "https", "git+https")
@@ -51,7 +52,7 @@ def _split_git(url: str) -> tuple[Path, str | None]:
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
+    return lifeline.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
 
 
 def check_url(url: str, where: str, text: str) -> None:
@@ -116,6 +117,8 @@ def fingerprint(url: str) -> str:
                 file = path / name
                 if file.is_file() and file.stat().st_size < 2**22:
                     digest.update(name.encode() + file.read_bytes())
+                elif file.is_dir():  # git lists a nested repository (a subpackage of its own) as one folder
+                    digest.update(name.encode() + _tree_hash(file).encode())
             return f"commit {head.stdout.strip()} + changes {digest.hexdigest()[:16]}"
         return "tree " + _tree_hash(path)
     return "url"

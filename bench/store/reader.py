@@ -66,6 +66,18 @@ def read_json(path: Path, what: str) -> dict:
     return data
 
 
+def checked_json(path: Path, what: str, name: str) -> dict:
+    """A run file (``name``: run.json, config.json, environment.json, control.json) read and validated by
+    :mod:`bench.store.runfiles`: a wrong type or an impossible value is one line naming the file and the field."""
+    from bench.store.runfiles import problem
+
+    data = read_json(path, what)
+    found = problem(name, data)
+    if found is not None:
+        raise UserError(f"{path}: {found}; the {what} is damaged.")
+    return data
+
+
 def is_run_folder(path: Path) -> bool:
     """A folder bench made (only bench's files: with its config or kind file, or, killed while being set up,
     without records yet), or an empty one."""
@@ -194,7 +206,7 @@ class RunFolder:
 
     def _json(self, name: str, what: str) -> dict:
         path = self.path / name
-        return read_json(path, what) if os.path.lexists(path) else {}
+        return checked_json(path, what, name) if os.path.lexists(path) else {}
 
     def kind(self) -> str:
         """``matrix`` (bench run), ``seed`` (bench seed) or ``scale`` (bench scale)."""
@@ -220,7 +232,7 @@ class RunFolder:
         folder = self.path / "environments"
         if folder.is_dir() and not folder.is_symlink():
             for path in sorted(folder.glob("*.json")):
-                out.setdefault(path.stem, read_json(path, "machine's environment"))
+                out.setdefault(path.stem, checked_json(path, "machine's environment", "environment.json"))
         return out
 
     def control(self) -> dict:
@@ -254,13 +266,16 @@ class RunFolder:
         """The pid of the process writing this run (it holds a lock on the folder), if any."""
         return lock_holder(self.path)
 
-    def stamp(self) -> tuple[int, int, int]:
-        """(inode, size, mtime) of the records file: changes whenever a record is added."""
-        try:
-            st = os.stat(self.records_path)
-        except OSError:
-            return (0, 0, 0)
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    def content_hash(self) -> str:
+        """A hash of the records file's bytes (empty when there is none): what the records say, not when."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        if os.path.lexists(self.records_path):
+            with safefs.open_regular(self.records_path, "run's records") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
 
 def lock_holder(path: Path) -> int | None:
@@ -282,7 +297,8 @@ def lock_holder(path: Path) -> int | None:
 
 
 def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
-    """Run folders (of one kind, if given), oldest first (by creation of their config)."""
+    """Run folders (of one kind, if given), oldest first by when each last wrote a record (:func:`last_written`):
+    the last is the run that last wrote records, whatever the dates of its files (a checkout, a copy)."""
     root = Path(results_dir) / "runs"
     if not root.is_dir():
         return []
@@ -291,7 +307,37 @@ def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
         for p in root.iterdir()
         if not p.is_symlink() and (p / "config.json").is_file() and (kind is None or RunFolder(p).kind() == kind)
     ]
-    return sorted(runs, key=lambda p: ((p / "config.json").stat().st_mtime, p.name))
+    return sorted(runs, key=lambda p: (last_written(p), p.name))
+
+
+#: How much of a records file's end is read to find its last record (a record line is a few KB).
+TAIL = 1 << 20
+
+
+def last_written(path: Path) -> float:
+    """When run folder ``path`` last wrote a record: the last complete record's ``finished_at`` (what the records
+    say, not a file's date, which a checkout or a copy resets); else the records file's time; else the config's."""
+    records = path / RECORDS
+    try:
+        with safefs.open_regular(records, "run's records") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, size - TAIL))
+            tail = fh.read()
+    except (UserError, OSError):
+        tail = b""
+    for line in reversed(tail.split(b"\n")):
+        if not _complete(line):
+            continue
+        finished = json.loads(line).get("finished_at")
+        if isinstance(finished, (int, float)) and not isinstance(finished, bool) and finished == finished:
+            return float(finished)
+        break
+    for name in (RECORDS, "config.json"):
+        try:
+            return os.stat(path / name, follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+    return 0.0
 
 
 def resolve_run(run: str, results_dir: str | Path) -> Path:

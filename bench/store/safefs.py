@@ -13,9 +13,12 @@ or :class:`RunDir`'s file descriptor, and every file it reads goes through
   fsynced, then renamed over the target; a reader sees the old file or the
   new one, never half of one.
 - **Only where it may**: under the results folder, bench writes only into
-  folders it made itself (they carry :data:`MARKER`, or are run folders) or
-  empty ones; a user-chosen ``--out`` folder may hold anything, and bench
-  writes only the files the command names.
+  folders it made itself (they carry :data:`MARKER`) or empty ones; a
+  user-chosen ``--out`` folder may hold anything, and bench writes only the
+  files the command names. **No output ever lands inside a run folder**
+  (:func:`refuse_store`): a folder holding a run's marker files is a run
+  folder wherever it is (any results folder, a copy, a sealed reference), and
+  only :mod:`bench.store.writer` writes there.
 - **Reads never block and never trust the file type**: FIFOs, sockets and
   devices where a regular file should be are refused at once.
 - A full disk is one :class:`~bench.errors.UserError` line.
@@ -82,8 +85,92 @@ def no_symlink(path: Path) -> Path:
     return path
 
 
+#: Files that make a folder a run folder wherever it is (``bench run`` writes run.json first; runs from
+#: before run.json existed hold records.jsonl).
+RUN_MARKERS = ("run.json", "records.jsonl")
+
+
+def _holds_run(folder: Path) -> bool:
+    return os.path.isdir(folder) and any(os.path.lexists(folder / name) for name in RUN_MARKERS)
+
+
+def _holds_runs(folder: Path) -> bool:
+    """A folder named ``runs`` holding a run folder: a results folder's runs (bench makes no other)."""
+    if folder.name != "runs" or not os.path.isdir(folder):
+        return False
+    try:
+        with os.scandir(folder) as children:
+            return any(c.is_dir(follow_symlinks=False) and _holds_run(Path(c.path)) for c in children)
+    except OSError:
+        return False
+
+
+def store_folder(path: Path | str, results_dir: Path | str | None = None) -> Path | None:
+    """The run folder, or a results folder's ``runs`` folder, that ``path`` is or lies inside (links and ``..``
+    resolved, so no spelling of the path hides it); None when it is inside neither."""
+    real = Path(os.path.realpath(path))
+    runs = Path(os.path.realpath(Path(results_dir) / "runs")) if results_dir is not None else None
+    for folder in [real, *real.parents]:
+        if folder == runs or _holds_run(folder) or _holds_runs(folder):
+            return folder
+    return None
+
+
+def refuse_store(path: Path | str, results_dir: Path | str | None = None, what: str = "output") -> None:
+    """UserError when ``path`` is, or is inside, a run folder (or a ``runs`` folder): only the run writer writes
+    there, so no report, export, site, figure or library store may land there, wherever ``--out`` points."""
+    found = store_folder(path, results_dir)
+    if found is not None:
+        place = "the runs folder" if found.name == "runs" and not _holds_run(found) else "run folder"
+        raise UserError(
+            f"Refusing to write {path}: it is inside {place} {found}, which only `bench run` writes "
+            f"(a run's records are never overwritten). Write the {what} somewhere else."
+        )
+
+
+def check_library_target(path: Path | str, kind: str, results_dir: Path | str | None = None, what: str = "it") -> Path:
+    """What :class:`OutputDir` refuses, for a path a *library* will write itself (MLflow's database file, the folder
+    tree of its file store or artifacts), checked before the library is called: inside a run folder; a symbolic
+    link at it, beside it (a database's journal) or anywhere in the tree it fills; a non-file where a file goes.
+    ``kind``: ``file`` or ``folder``."""
+    path = Path(path)
+    refuse_store(path, results_dir, what)
+    if kind == "file":
+        entries = [path, *(path.with_name(path.name + side) for side in ("-journal", "-wal", "-shm"))]
+    else:
+        entries = [path, *_tree(path)]
+    for entry in entries:
+        try:
+            mode = os.lstat(entry).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise UserError(f"Cannot use {entry}: {err.strerror or err}.") from None
+        if stat.S_ISLNK(mode):
+            raise UserError(f"Refusing to let {what} write {entry}: it is a symbolic link, which it would follow.")
+        if entry == path and not (stat.S_ISDIR(mode) if kind == "folder" else stat.S_ISREG(mode)):
+            raise UserError(
+                f"Refusing to let {what} write {entry}: it is not a {'folder' if kind == 'folder' else 'file'}."
+            )
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang it, a device would take its bytes
+            raise UserError(f"Refusing to let {what} write {entry}: it is a FIFO, socket or device.")
+    return path
+
+
+def _tree(root: Path) -> list[Path]:
+    """Every entry under folder ``root``, links listed but never followed (empty when it is absent)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        out += [Path(dirpath, name) for name in dirnames + filenames]
+    return out
+
+
 def check_results_dir(root: Path) -> Path:
-    """The results folder must be a writable folder (or not exist yet); checked before anything is written."""
+    """The results folder must be a writable folder (or not exist yet), and not inside a run folder;
+    checked before anything is written."""
+    found = store_folder(root)
+    if found is not None:
+        raise UserError(f"Cannot use {root} as the results folder: it is (inside) {found}, a run's or runs folder.")
     for parent in [root, *root.parents]:
         if parent.exists():
             if not parent.is_dir():
@@ -194,11 +281,14 @@ class OutputDir:
     Nothing is created until the first commit.
     """
 
-    def __init__(self, path: Path, marker: bool, results_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, marker: bool, results_dir: Path | None = None, store: Path | None = None) -> None:
         self.path = path
         self._marker = marker
         self._results_dir = results_dir
+        #: The command's results folder: its ``runs`` folder is refused even while it holds no run yet.
+        self._store = store if store is not None else results_dir
         self._staged: dict[tuple[str, ...], bytes] = {}
+        refuse_store(path, self._store)
 
     @classmethod
     def owned(cls, path: Path, results_dir: Path) -> OutputDir:
@@ -221,18 +311,19 @@ class OutputDir:
         return cls(path, marker=True, results_dir=results_dir)
 
     @classmethod
-    def user(cls, path: Path) -> OutputDir:
-        """A folder the user chose (``--out``): may hold anything; only the named files are written."""
+    def user(cls, path: Path, results_dir: str | Path | None = None) -> OutputDir:
+        """A folder the user chose (``--out``): may hold anything; only the named files are written (never
+        inside a run folder, nor in ``results_dir``'s runs folder)."""
         path = Path(path)
         no_symlink(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"--out {path} is a file, not a folder.")
-        return cls(path, marker=False)
+        return cls(path, marker=False, store=None if results_dir is None else Path(results_dir))
 
     @classmethod
     def choose(cls, out: str | Path | None, default: Path, results_dir: str | Path) -> OutputDir:
         """The user's ``--out`` folder when given, else bench's own ``default`` under the results folder."""
-        return cls.user(Path(out)) if out else cls.owned(default, Path(results_dir))
+        return cls.user(Path(out), results_dir) if out else cls.owned(default, Path(results_dir))
 
     def __truediv__(self, relative: str) -> OutputPath:
         return OutputPath(self, relative)
@@ -267,8 +358,10 @@ class OutputDir:
         return self.commit()[-1]
 
     def _preflight(self, parts: tuple[str, ...]) -> None:
-        """Read-only: refuse a target that is, or passes through, a link or a non-folder (nothing written yet)."""
+        """Read-only: refuse a target that is, or passes through, a link or a non-folder, or lies inside a run
+        folder (nothing written yet)."""
         no_symlink(self.path)
+        refuse_store(self.path.joinpath(*parts), self._store)
         current = self.path
         for index, part in enumerate(parts):
             current = current / part
@@ -326,6 +419,7 @@ class OutputDir:
 
     def check_writable(self) -> OutputDir:
         """Fail now (one line) if nothing could be written here, before any work is done (creates nothing)."""
+        refuse_store(self.path, self._store)
         existing = next((p for p in [self.path, *self.path.parents] if os.path.lexists(p)), None)
         if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
             raise UserError(f"Cannot write to {self.path}: permission denied on {existing}.")
@@ -366,12 +460,12 @@ class OutputPath:
         return self.root.staged(self.relative)
 
 
-def write_file(path: Path, data: bytes | str) -> Path:
-    """One file the user named (``--out report.parquet``): atomic, never through a symlink."""
+def write_file(path: Path, data: bytes | str, results_dir: str | Path | None = None) -> Path:
+    """One file the user named (``--out report.parquet``): atomic, never through a symlink, never in a run."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise UserError(f"{path} is a folder; give a file name.")
-    return OutputDir.user(path.parent if str(path.parent) else Path(".")).write(path.name, data)
+    return OutputDir.user(path.parent if str(path.parent) else Path("."), results_dir).write(path.name, data)
 
 
 def append_at(fd: int, name: str, line: bytes, shown: Path) -> None:

@@ -1,6 +1,7 @@
 """Micro-benchmarks of every adapter's fit and predict, per device.
 
-Run with ``pytest --benchmark-only`` (the default ``pytest`` skips them). Groups
+Run with ``pytest --benchmark-only`` (the default ``pytest`` skips them; ``--benchmark-disable`` runs each
+once, untimed and with one-epoch models: CI's check that every benchmark still works). Groups
 put frameworks side by side for one operation; ``direct-*`` entries time the
 framework's fastest direct call on the same model, the targets the adapters'
 paths are held to (README, "Performance targets").
@@ -40,12 +41,17 @@ def _make(name, device, **params):
 _FITTED: dict = {}
 
 
-def fitted(name, device, split):
+def short(name: str, smoke: bool) -> dict:
+    """One epoch instead of the seed's hundred where the benchmark only has to run (``--benchmark-disable``)."""
+    return {"epochs": 1} if smoke and iterative(name) else {}
+
+
+def fitted(name, device, split, smoke=False):
     """One fitted model per (adapter, device), with the seed settings."""
-    key = (name, device)
+    key = (name, device, smoke)
     if key not in _FITTED:
         X_train, _, y_train, _ = split
-        _FITTED[key] = _make(name, device).fit(X_train, y_train)
+        _FITTED[key] = _make(name, device, **short(name, smoke)).fit(X_train, y_train)
     return _FITTED[key]
 
 
@@ -94,13 +100,13 @@ def timed(fn, clf):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ADAPTERS)
 @pytest.mark.parametrize("batch_size", [1, 32], ids=["seed-batch1", "batch32"])
-def test_fit(benchmark, name, device, batch_size, split, threads):
+def test_fit(benchmark, name, device, batch_size, split, threads, smoke):
     if not runs_on(name, device):
         pytest.skip(f"{name} does not run on {device}")
     if not iterative(name) and batch_size == 32:
         pytest.skip("no batch size")
     X_train, _, y_train, _ = split
-    params = {"batch_size": batch_size} if iterative(name) else {}
+    params = {"batch_size": batch_size, **short(name, smoke)} if iterative(name) else {}
     proto = _make(name, device, **params)
     clone(proto).fit(X_train, y_train)  # warm the framework up, untimed
     benchmark.group = f"fit-{'seed' if batch_size == 1 else 'batch32'}"
@@ -116,10 +122,10 @@ def test_fit(benchmark, name, device, batch_size, split, threads):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ADAPTERS)
 @pytest.mark.parametrize("what", ["one", "batch", "stock-one"])
-def test_predict(benchmark, name, device, what, split, threads):
+def test_predict(benchmark, name, device, what, split, threads, smoke):
     if not runs_on(name, device):
         pytest.skip(f"{name} does not run on {device}")
-    clf = fitted(name, device, split)
+    clf = fitted(name, device, split, smoke)
     X_test = split[1]
     X = X_test[:1] if what != "batch" else X_test
     fn = clf.predict_proba_stock if what == "stock-one" else clf.predict_proba
@@ -133,9 +139,9 @@ def test_predict(benchmark, name, device, what, split, threads):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", DIRECT)
-def test_direct_predict_one(benchmark, name, device, split, threads):
+def test_direct_predict_one(benchmark, name, device, split, threads, smoke):
     """The framework's fastest direct call on the same fitted model (the target)."""
-    clf = fitted(name, device, split)
+    clf = fitted(name, device, split, smoke)
     one = split[1][:1]
     if name == "torch-mlp":
         import torch
@@ -154,13 +160,14 @@ def test_direct_predict_one(benchmark, name, device, split, threads):
 
     benchmark.group = "predict-one"
     benchmark.pedantic(timed(direct, clf), rounds=500, iterations=1, warmup_rounds=50)
-    adapter_us, direct_us = interleaved(timed(lambda: clf.predict_proba(one), clf), timed(direct, clf), rounds=2000)
+    adapter_us, direct_us = interleaved(timed(lambda: clf.predict_proba(one), clf), timed(direct, clf),
+                                        rounds=2 if smoke else 2000)  # fmt: skip
     info(benchmark, clf, split, threads, n_samples=1, path="direct", interleaved_adapter_us=adapter_us,
          interleaved_direct_us=direct_us, adapter_over_direct=adapter_us / direct_us)  # fmt: skip
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_direct_torch_fit_loop(benchmark, device, split, threads):
+def test_direct_torch_fit_loop(benchmark, device, split, threads, smoke):
     """A minimal hand-written torch loop with the seed settings: the fit target for torch-mlp."""
     torch = pytest.importorskip("torch")
     if device == "gpu" and not torch.cuda.is_available():
@@ -174,7 +181,7 @@ def test_direct_torch_fit_loop(benchmark, device, split, threads):
         gen = torch.Generator().manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 3)).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-        for _ in range(100):
+        for _ in range(1 if smoke else 100):
             perm = torch.randperm(len(X), generator=gen).to(dev)
             for i in range(len(X)):
                 idx = perm[i : i + 1]
@@ -187,8 +194,9 @@ def test_direct_torch_fit_loop(benchmark, device, split, threads):
     loop()
     benchmark.group = "fit-seed"
     benchmark.pedantic(loop, rounds=3, iterations=1)
-    adapter_fit = timed(lambda: _make("torch-mlp", device).fit(X_train, y_train), _make("torch-mlp", device))
-    adapter_s, loop_s = interleaved(adapter_fit, loop, rounds=3, scale=1e9)
+    epochs = short("torch-mlp", smoke)
+    adapter_fit = timed(lambda: _make("torch-mlp", device, **epochs).fit(X_train, y_train), _make("torch-mlp", device))
+    adapter_s, loop_s = interleaved(adapter_fit, loop, rounds=1 if smoke else 3, scale=1e9)
     benchmark.extra_info.update(
         adapter="hand-written torch loop", device=device, threads=threads, batch_size=1, epochs=100,
         interleaved_adapter_s=adapter_s, interleaved_direct_s=loop_s, adapter_over_direct=adapter_s / loop_s,
@@ -207,7 +215,7 @@ COLD = {
 def test_cold_start(benchmark, name, split, threads):
     """A fresh process: import the framework, fit one epoch, first predict."""
     code = (
-        "import numpy as np; from bench.seed import seed_split; from adapters import make_adapter;"
+        "import numpy as np; from bench.report.seed import seed_split; from adapters import make_adapter;"
         f"{COLD[name]};"
         "Xtr, Xte, ytr, yte = seed_split();"
         f"clf = make_adapter({name!r}, random_state=0{', epochs=1' if iterative(name) else ''}).fit(Xtr, ytr);"

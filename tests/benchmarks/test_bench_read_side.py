@@ -17,9 +17,9 @@ N = 10_000
 
 
 @pytest.fixture(scope="module")
-def big_run(tmp_path_factory):
+def big_run(tmp_path_factory, smoke):
     results = tmp_path_factory.mktemp("scale")
-    make_run(N, results, "synthetic")
+    make_run(200 if smoke else N, results, "synthetic")  # run once to show it works: a small run
     assert (
         main(["report", "synthetic", "--results-dir", str(results), "--out", str(results / "warm")]) == 0
     )  # the cache

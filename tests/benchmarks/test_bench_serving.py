@@ -37,11 +37,11 @@ PATHS = [
 _BUILT: dict = {}
 
 
-def built_path(name: str, path: str, split):
+def built_path(name: str, path: str, split, smoke: bool = False):
     """The fitted adapter's serving path ``path``, built and loaded once per session (or a skip)."""
-    key = (name, path)
+    key = (name, path, smoke)
     if key not in _BUILT:
-        clf = fitted(name, "cpu", split)
+        clf = fitted(name, "cpu", split, smoke)
         if path == "adapter":
             _BUILT[key] = (clf.predict_proba, clf.sync)
         elif path == "stock":
@@ -62,12 +62,12 @@ def built_path(name: str, path: str, split):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", ADAPTERS)
-def test_serve_one(benchmark, name, path, split, threads):
-    built = built_path(name, path, split)
+def test_serve_one(benchmark, name, path, split, threads, smoke):
+    built = built_path(name, path, split, smoke)
     if isinstance(built, str):
         pytest.skip(built)
     predict, sync = built
-    clf = fitted(name, "cpu", split)
+    clf = fitted(name, "cpu", split, smoke)
     X_test = split[1]
     reference = clf.predict_proba(X_test)
     got = np.asarray(predict(X_test), dtype=np.float64)
@@ -88,14 +88,14 @@ def test_serve_one(benchmark, name, path, split, threads):
 
 
 @pytest.mark.parametrize("name", [a for a in ADAPTERS if iterative(a)])
-def test_fit_curve_bookkeeping(benchmark, name, split, threads):
+def test_fit_curve_bookkeeping(benchmark, name, split, threads, smoke):
     """Fit with and without learning curves, interleaved; the ratio (evaluation excluded) goes in extra_info."""
     from bench.measure.trial import Split, _fit
     from bench.run.settings import TimingSettings
 
     X_train, X_test, y_train, y_test = split
     data = Split(X_train, X_test, y_train, y_test)
-    params = {"epochs": 20} if name == "keras-mlp" else {}
+    params = {"epochs": 1} if smoke else {"epochs": 20} if name == "keras-mlp" else {}
     rounds = {True: [], False: []}
 
     def fit(curves: bool) -> dict:
@@ -105,7 +105,7 @@ def test_fit_curve_bookkeeping(benchmark, name, split, threads):
 
     fit(False)  # warm-up
     rounds[False].clear()
-    for _ in range(4):
+    for _ in range(1 if smoke else 4):
         fit(False)
         fit(True)
     benchmark.group = "fit-curves"

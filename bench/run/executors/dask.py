@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.deadline import within
 from bench.errors import UserError
 from bench.run.executors import Executor, Hooks, Job
 from bench.run.process import Outcome
@@ -201,13 +202,18 @@ class DaskExecutor(Executor):
         distributed = _import_distributed()
         if self.scheduler:
             reach(self.scheduler, self.security)
+            # Each call to a given scheduler under a total deadline: one that answered who it is may still
+            # send the rest a byte at a time.
+            what = f"The Dask scheduler at {self.scheduler}"
             try:
-                self.client = distributed.Client(self.scheduler, security=self.security, timeout=f"{CONNECT_S:g}s")
+                self.client = within(CONNECT_S * 2, what, lambda: distributed.Client(
+                    self.scheduler, security=self.security, timeout=f"{CONNECT_S:g}s"))  # fmt: skip
             except (OSError, TimeoutError) as err:
                 raise UserError(f"Cannot reach the Dask scheduler at {self.scheduler}: {err}") from None
+            self._hosts = within(CONNECT_S * 2, what, lambda: workers_by_host(self.client))
         else:
             self.client, self.cluster = local_cluster(self.n_workers)
-        self._hosts = workers_by_host(self.client)
+            self._hosts = workers_by_host(self.client)
         if not self._hosts:
             raise UserError("The Dask cluster has no workers.")
         return self

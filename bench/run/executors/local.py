@@ -43,6 +43,10 @@ class LocalExecutor(Executor):
                     dead[index] = outcome.fields["reason"]
                     workers.pop(index).kill()
                 hooks.finished(trial, outcome)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: every worker's tree ends now, unasked
+            for worker in workers.values():
+                worker.kill()
+            raise
         finally:
             for worker in workers.values():
                 worker.close()
