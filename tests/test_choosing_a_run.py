@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bench.store.reader import run_dirs
 from tests.invariants import run_cli, tiny_figures
-from tests.test_report import record, write_run
+from tests.test_report import record, stored, write_run
 
 T0 = 1_700_000_000.0
 
@@ -42,7 +42,7 @@ def test_report_without_a_run_reports_the_one_resumed_last(tmp_path, monkeypatch
     code, out, _ = run_cli(["report", "--results-dir", str(results), "--json"], capsys)
     assert code == 0 and json.loads(out)["markdown"].endswith("reports/new/REPORT.md")
     with (old / "records.jsonl").open("a") as fh:  # the old run resumed: it wrote the last record
-        fh.write(json.dumps(record("sklearn-lr", 3, 0.9, finished_at=T0 + 200)) + "\n")
+        fh.write(stored(record("sklearn-lr", 3, 0.9, finished_at=T0 + 200)) + "\n")
     os.utime(new / "records.jsonl", (T0 + 900, T0 + 900))
     code, out, _ = run_cli(["report", "--results-dir", str(results), "--json"], capsys)
     assert code == 0 and json.loads(out)["markdown"].endswith("reports/old/REPORT.md")

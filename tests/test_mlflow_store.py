@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
 from bench.deadline import Deadlined, within
 from bench.errors import UserError
 from tests.invariants import assert_clean_failure, run_cli, snapshot
-from tests.test_report import record, write_run
+from tests.test_report import record, stored, write_run
 
 pytest.importorskip("mlflow")
 
@@ -129,10 +128,10 @@ def test_a_re_export_replaces_the_failed_trials_a_retry_fixed(results, capsys):
 
     path = results / "runs" / "r" / "records.jsonl"
     with path.open("a") as fh:
-        fh.write(json.dumps(record("sklearn-lr", 2, None, status="error", reason="boom", finished_at=1002.0)) + "\n")
+        fh.write(stored(record("sklearn-lr", 2, None, status="error", reason="boom", finished_at=1002.0)) + "\n")
     assert run_cli(["export", "r", "--to", "mlflow"], capsys)[0] == 0
     with path.open("a") as fh:  # what --retry-errors appends: the same trial, ok now
-        fh.write(json.dumps(record("sklearn-lr", 2, 0.8, finished_at=2000.0)) + "\n")
+        fh.write(stored(record("sklearn-lr", 2, 0.8, finished_at=2000.0)) + "\n")
     assert run_cli(["export", "r", "--to", "mlflow"], capsys)[0] == 0
     assert run_cli(["export", "r", "--to", "mlflow"], capsys)[0] == 0  # nothing new: nothing replaced
     client = MlflowClient(tracking_uri=f"sqlite:///{(results / 'mlflow' / 'mlflow.db').resolve()}")

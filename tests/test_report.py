@@ -33,6 +33,11 @@ def record(adapter, split, acc, fit=1.0, status="ok", device="cpu", **extra):
     return rec
 
 
+def stored(rec: dict) -> str:
+    """One record as a line of records.jsonl (today's schema keeps per-call durations in raw.jsonl)."""
+    return json.dumps({k: v for k, v in rec.items() if k not in RAW_FIELDS})
+
+
 def write_run(root, run_id, records, env=ENV):
     path = root / "runs" / run_id
     path.mkdir(parents=True)

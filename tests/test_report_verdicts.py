@@ -235,7 +235,7 @@ def test_default_target_comes_from_the_classes_not_the_accuracies(tmp_path):
         line for line in text.splitlines() if line.startswith("| iris") and "| mlp " in line and "| 0.933 " in line
     )
     assert "| 6/6 " in mlp_row and "| 0.2 (too few" not in mlp_row  # held from epoch 2 (0.94) on
-    assert "1 - 0.1 x (1 - 1/classes)" in text and "paired sign test" in text
+    assert "an error at most 10% of a uniform guess's among 3 classes" in text and "paired sign test" in text
 
 
 def test_serving_ratio_to_reference_is_a_geometric_mean_with_an_interval():

@@ -55,6 +55,8 @@ from bench.record import (
 from bench.store.reader import RunFolder, iter_records, read_fields, run_dirs
 from bench.store.safefs import write_file
 
+#: The split's and the data's shape: numbers every reader may ask for, present even when no record holds them.
+SHAPE = ("n_train", "n_test", "n_features", "n_classes")
 ID_COLUMNS = ["run_id", "trial_id", "dataset", "adapter", "device", "split_seed", "init_seed", "status"]
 #: What makes two records the same trial: its id (dataset, adapter with parameters, device,
 #: split and init seed, environment, pinned host), the device column, which names the
@@ -96,10 +98,10 @@ def flat_frame(records: list[dict]) -> pd.DataFrame:
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     metric_columns = [m.column for m in metrics() if not m.keyed]
-    for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host", *metric_columns]:
+    for col in ID_COLUMNS + ["reason", "hostname", "framework", "backend", "host", *SHAPE, *metric_columns]:
         if col not in df.columns:
             df[col] = math.nan
-    for col in metric_columns + keyed_columns(df):
+    for col in [*SHAPE, *metric_columns, *keyed_columns(df)]:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
 

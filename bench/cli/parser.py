@@ -15,7 +15,6 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-from bench.cli.interrupts import INTERRUPTED, terminate
 from bench.cli.commands import (
     EXIT,
     EXIT_HELP,
@@ -33,6 +32,7 @@ from bench.cli.commands import (
     cmd_schema,
     cmd_seed,
 )
+from bench.cli.interrupts import INTERRUPTED, terminate
 from bench.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
