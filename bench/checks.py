@@ -154,7 +154,7 @@ def check_predictions(cls: Any) -> None:
 def check_serving_paths(cls: Any) -> None:
     """Every serving path builds and agrees with predict_proba (or says why it cannot be built here)."""
     from bench.measure.serving import measure_serving
-    from bench.run.settings import TimingSettings
+    from bench.measure.settings import TimingSettings
 
     X, _ = _data()
     clf = _fitted(cls)
@@ -167,9 +167,9 @@ def check_serving_paths(cls: Any) -> None:
 def check_record(cls: Any) -> None:
     """One trial's measurements make a record that matches the record schema."""
     from bench import record as rec
+    from bench.measure.settings import TimingSettings
     from bench.measure.trial import Split, measure_trial
     from bench.measure.worker import json_safe
-    from bench.run.settings import TimingSettings
 
     X, y = _data()
     split = Split(X[:40], X[40:], y[:40], y[40:], {"n_train": 40, "n_test": 20})
@@ -247,7 +247,7 @@ def main() -> int:
     import sys
 
     from adapters import AdapterLoadError, UnknownAdapterError
-    from bench.measure.describe import protocol_stdout
+    from bench.run.describe import protocol_stdout
 
     out = protocol_stdout()
     try:

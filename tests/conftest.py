@@ -71,8 +71,8 @@ def pytest_configure(config):
         return
     if path is None or target is None:
         _refuse("--bench-data PATH and --bench-target COLUMN go together.")
+    from bench.data.datasets import DatasetSpec, check_splittable, load_spec
     from bench.errors import UserError
-    from bench.run.datasets import DatasetSpec, check_splittable, load_spec
 
     spec = DatasetSpec(path, target, config.getoption("bench_categorical"), config.getoption("bench_missing"))
     if spec.kind != "file":

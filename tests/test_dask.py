@@ -15,11 +15,11 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("distributed")
 
+from bench.measure.settings import TimingSettings  # noqa: E402
 from bench.run.config import AdapterSpec, Config, validate  # noqa: E402
 from bench.run.executors.dask import DaskExecutor  # noqa: E402
 from bench.run.progress import Quiet  # noqa: E402
 from bench.run.runner import run  # noqa: E402
-from bench.run.settings import TimingSettings  # noqa: E402
 from bench.store.reader import read_records  # noqa: E402
 from bench.store.writer import RunStore  # noqa: E402
 from tests.conftest import run_local  # noqa: E402

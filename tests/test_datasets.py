@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.cli import main
+from bench.data.datasets import BUNDLED, DatasetSpec, load_spec
 from bench.errors import UserError
 from bench.run.config import AdapterSpec, Config, parse_dataset, validate
-from bench.run.datasets import BUNDLED, DatasetSpec, load_spec
 
 
 def test_bundled_shapes():

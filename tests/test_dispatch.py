@@ -114,7 +114,7 @@ def test_the_hook_does_not_touch_the_adapter_and_caps_the_batch():
 
 
 def test_the_budget_is_the_runs_setting_and_stays_out_of_stored_configs_by_default():
-    from bench.run.settings import TimingSettings
+    from bench.measure.settings import TimingSettings
 
     assert "call_cost_budget_s" not in TimingSettings().to_dict()
     assert TimingSettings.from_dict({"call_cost_budget_s": 5}).to_dict()["call_cost_budget_s"] == 5

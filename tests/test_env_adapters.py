@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from bench.errors import UserError
+from bench.measure.settings import TimingSettings
 from bench.run.config import AdapterSpec, Config, EnvironmentSpec, config_from_dict
 from bench.run.matrix import expand
 from bench.run.resolve import resolve
-from bench.run.settings import TimingSettings
 from bench.store.writer import RunStore
 from tests.conftest import run_local
 from tests.invariants import fast_runs

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.cli import main
+from bench.measure.settings import TimingSettings
 from bench.run import estimate as est
 from bench.run.config import AdapterSpec, Config, validate
 from bench.run.config_files import load_config
 from bench.run.matrix import expand
 from bench.run.progress import Progress
-from bench.run.settings import TimingSettings
 from bench.run.sizing import batch_within, fit_to_data
 from bench.store.writer import RunStore
 from tests.conftest import run_local
@@ -69,7 +69,7 @@ def test_the_default_matrix_is_unchanged_on_iris_and_sized_on_bigger_data(tmp_pa
     assert fit_to_data(default) == (default, [])  # the blog post's experiment: batch 1, 100 epochs, 7,500 steps
     from dataclasses import replace
 
-    from bench.run.datasets import DatasetSpec
+    from bench.data.datasets import DatasetSpec
 
     mine = replace(default, datasets=(DatasetSpec(str(big_csv(tmp_path / "d.csv")), "y"),))
     sized, notes = fit_to_data(mine)

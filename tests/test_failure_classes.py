@@ -125,11 +125,11 @@ def test_sigterm_is_ctrl_c_and_keeps_the_records(tmp_path):
 @pytest.mark.slow
 def test_dask_trials_obey_the_same_limits(tmp_path):
     pytest.importorskip("distributed")
+    from bench.measure.settings import TimingSettings
     from bench.run.config import AdapterSpec, Config, validate
     from bench.run.executors.dask import DaskExecutor
     from bench.run.progress import Quiet
     from bench.run.runner import run
-    from bench.run.settings import TimingSettings
 
     timing = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, batch_sizes=(1,), serving=False)
     config = validate(Config(adapters=(AdapterSpec.parse("hang"),), splits=1, trial_timeout_s=1.5, timing=timing,

@@ -43,8 +43,8 @@ def test_keras_mlp_on_gpu(iris_xy):
 
 
 def test_harness_gpu_trials_record_device_and_memory(tmp_path, monkeypatch):
+    from bench.measure.settings import TimingSettings
     from bench.run.config import AdapterSpec, Config, validate
-    from bench.run.settings import TimingSettings
     from bench.store.reader import read_records
     from bench.store.writer import RunStore
     from tests.conftest import run_local

@@ -9,9 +9,9 @@ import pytest
 from bench import record as rec
 from bench.cli import main
 from bench.errors import UserError
+from bench.measure.settings import TimingSettings
 from bench.run.config import AdapterSpec, Config, config_from_dict, validate
 from bench.run.matrix import expand, groups
-from bench.run.settings import TimingSettings
 from bench.store.reader import read_records
 from bench.store.writer import RunStore
 from tests.conftest import run_local

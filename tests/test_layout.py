@@ -33,7 +33,8 @@ def imports_of(folder: str) -> dict[str, set[str]]:
     "folder, forbidden",
     [
         ("run/executors", ("adapters", "bench.measure", "bench.store")),  # executors only schedule
-        ("measure", ("bench.store", "bench.report", "bench.analysis")),  # the worker side writes no file
+        ("measure", ("bench.store", "bench.report", "bench.analysis", "bench.run")),  # the worker side: no parent code
+        ("data", ("bench.store", "bench.report", "bench.analysis", "bench.run", "bench.measure")),  # both sides read it
         ("store", ("bench.report", "bench.analysis", "bench.run", "bench.measure")),  # the store knows records only
         ("analysis", ("bench.report", "bench.run.executors", "bench.measure")),  # analysis is pure of documents
         ("run", ("bench.report",)),  # the way in asks the analysis for a comparison, never a document for one

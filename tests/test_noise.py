@@ -190,7 +190,7 @@ def test_order_effect_residuals_by_position_hand_computed_and_the_cases_without_
 
 def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kept(monkeypatch):
     from bench.measure import trial
-    from bench.run.settings import TimingSettings
+    from bench.measure.settings import TimingSettings
 
     runs = iter([[100] * 10 + [200] * 10 + [300] * 10, [100] * 30, [50] * 10])  # the first drifts; the last: stock
     monkeypatch.setattr(trial, "latency", lambda *a, **k: list(next(runs)))

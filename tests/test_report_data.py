@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from bench.analysis import time_to_accuracy as tta
+from bench.data.datasets import DatasetSpec
 from bench.report.build import write_report
 from bench.run.data_info import describe, feature_scale
-from bench.run.datasets import DatasetSpec
 from tests.test_report import record, write_run
 
 

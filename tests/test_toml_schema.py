@@ -32,8 +32,8 @@ def test_the_shipped_schema_is_the_generated_one():
 
 
 def test_every_key_validation_knows_is_in_the_schema_with_a_description():
+    from bench.measure.settings import TimingSettings
     from bench.run.config import _TOP_KEYS
-    from bench.run.settings import TimingSettings
 
     props = toml_schema()["properties"]
     assert set(props) == _TOP_KEYS and all(p["description"] for p in props.values())
@@ -124,8 +124,8 @@ def test_a_bad_extends_is_one_line(tmp_path, text, message):
 
 
 def test_the_readme_says_every_dataset_key_and_choice():
+    from bench.data.datasets import CATEGORICAL_CHOICES, MISSING_CHOICES
     from bench.run.config import DATASET_KEYS
-    from bench.run.datasets import CATEGORICAL_CHOICES, MISSING_CHOICES
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Your data", 1)[1].split("\n## ", 1)[0]

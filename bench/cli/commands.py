@@ -664,8 +664,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from adapters import list_adapters
+    from bench.data.datasets import BUNDLED, load_dataset
     from bench.measure.devices import describe_devices
-    from bench.run.datasets import BUNDLED, load_dataset
 
     adapters = list_adapters()
     datasets: list[dict] = []

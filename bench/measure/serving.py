@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from bench.measure import memory
+from bench.measure.settings import TimingSettings
 from bench.measure.timing import drift_ratio, time_call
 from bench.measure.trial import agreement, latency, percentiles_us, throughput
-from bench.run.settings import TimingSettings
 
 VALID, INVALID, SKIPPED, ERROR = "valid", "invalid", "skipped", "error"
 

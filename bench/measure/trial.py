@@ -19,6 +19,7 @@ import numpy as np
 
 from bench.measure import memory
 from bench.measure.curves import CurveRecorder
+from bench.measure.settings import TimingSettings
 from bench.measure.timing import (
     DRIFT_LIMIT,
     GCCounter,
@@ -30,7 +31,6 @@ from bench.measure.timing import (
     time_call,
     timer_overhead_ns,
 )
-from bench.run.settings import TimingSettings
 
 #: Waits for queued device work before a timer stops.
 Sync = Callable[[], None] | None

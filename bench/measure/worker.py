@@ -4,7 +4,7 @@ Started fresh and isolated by :class:`bench.run.process.WorkerProcess`, so
 that frameworks' global state, Keras' per-process backend and a crash stay
 inside one group. The protocol is JSON lines:
 
-- stdin: a job header (:class:`~bench.run.process.WorkerJob`), then one
+- stdin: a job header (:class:`~bench.measure.protocol.WorkerJob`), then one
   ``trial`` message per trial, sent when the executor wants it run; end of
   input ends the worker.
 - the original stdout: ``hello`` once (versions, threads, the framework's
@@ -31,7 +31,7 @@ import traceback
 from typing import Any, TextIO
 
 from bench.lifeline import end_own_group
-from bench.run.process import PARENT_FD_VAR, WorkerJob
+from bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
 
 
 def json_safe(value: Any) -> Any:
@@ -147,7 +147,7 @@ class Worker:
         keys = {"step": "step_overhead_s", "epoch": "epoch_overhead_s", "predict": "predict_overhead_s"}
         begin = time.perf_counter()
         try:
-            from bench.run.settings import TimingSettings
+            from bench.measure.settings import TimingSettings
 
             budget = TimingSettings.from_dict(self.job.timing).call_cost_budget_s
             clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
@@ -159,11 +159,11 @@ class Worker:
 
     # -- trials ---------------------------------------------------------------
     def dataset(self, trial: Any) -> Any:
-        from bench.run.datasets import load_spec
+        from bench.data.datasets import DatasetSpec, load_spec
 
-        key = json.dumps(trial.dataset.to_dict(), sort_keys=True)
+        key = json.dumps(trial.dataset, sort_keys=True)
         if key not in self.datasets:
-            self.datasets[key] = load_spec(trial.dataset)
+            self.datasets[key] = load_spec(DatasetSpec.from_dict(trial.dataset))
         return self.datasets[key]
 
     def split(self, trial: Any, rows: dict | None = None) -> Any:
@@ -209,9 +209,7 @@ class Worker:
 
     def handle(self, message: dict) -> None:
         """Run one trial message and send its record (an error is a record, not a crash)."""
-        from bench.run.matrix import Trial
-
-        trial = Trial.from_dict(message["trial"])
+        trial = TrialJob.from_dict(message["trial"])
         self.send({"type": "start", "trial_id": trial.trial_id})
         fields = {**self.common, "started_at": time.time()}
         raw: dict = {}
@@ -233,11 +231,11 @@ class Worker:
 
     def run_trial(self, trial: Any, serve: bool, raw: dict, rows: dict | None = None) -> dict:
         from bench.measure.devices import cpu_model
+        from bench.measure.settings import TimingSettings
         from bench.measure.trial import measure_trial
-        from bench.run.settings import TimingSettings
 
         device = trial.device
-        clf = self.cls(**trial.adapter.resolved_params(), device=device, random_state=trial.init_seed)
+        clf = self.cls(**(trial.params or {}), device=device, random_state=trial.init_seed)
         if device == "gpu" and not clf.gpu_available():
             return {"status": "skipped", "reason": f"no GPU visible to {self.cls.framework} in this process"}
         split = self.split(trial, rows)
@@ -260,7 +258,7 @@ class Worker:
     def warm_up_shape(self, trial: Any, split: Any) -> float | None:
         """The adapter's untimed fit on the trial's own data (``shape_warmup_params``), once per worker and data
         shape, before the first timed fit on it; its duration, or None where there was none."""
-        params = self.cls.shape_warmup_params(trial.adapter.resolved_params())
+        params = self.cls.shape_warmup_params(trial.params or {})
         key = (split.X_train.shape, len(set(split.y_train.tolist())))
         if params is None or key in self.warmed:
             return None
@@ -285,7 +283,7 @@ def gpu_name() -> str:
 def main() -> int:
     # Keep the protocol channel for ourselves; whatever else writes to stdout
     # (framework banners, progress bars) goes to stderr instead.
-    from bench.measure.describe import protocol_stdout
+    from bench.measure.protocol import protocol_stdout
 
     watch_parent()
     out = protocol_stdout()

@@ -148,7 +148,7 @@ def style() -> tuple[Any, Any]:
 
 def iris_pairplot(target: OutputPath) -> OutputPath:
     """The blog post's ``sns.pairplot(iris, hue='species')``, staged as PNG."""
-    from bench.run.datasets import iris_frame
+    from bench.data.datasets import iris_frame
 
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         grid = sns.pairplot(iris_frame(), hue="species", height=1.8)

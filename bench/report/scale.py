@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 
 from adapters import adapter_class
+from bench.data.datasets import DatasetSpec
 from bench.errors import UserError
+from bench.measure.settings import TimingSettings
 from bench.metrics import RATE
 from bench.record import metrics, role
 from bench.report.document import Doc
 from bench.report.tables import fmt
 from bench.run.config import AdapterSpec, Config, validate
-from bench.run.datasets import DatasetSpec
 from bench.run.params import freeze_all
-from bench.run.settings import TimingSettings
 from bench.store.safefs import OutputDir, OutputPath
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)

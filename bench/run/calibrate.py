@@ -40,8 +40,8 @@ import pandas as pd
 from bench.analysis import calibration as calib
 from bench.analysis import gate
 from bench.lifeline import end_group, owned
+from bench.measure.settings import TimingSettings
 from bench.run.config import AdapterSpec, Config, validate
-from bench.run.settings import TimingSettings
 
 #: Timing settings of a calibration: the quick config's budgets; no learning curves (the wrapper's slowdown
 #: would cover their evaluation), no serving paths (the wrapper covers the adapter's own predict paths only).

@@ -14,8 +14,7 @@ from typing import Any, cast
 
 from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
 from adapters.registry import is_dotted_path
-from bench.errors import UserError
-from bench.run.datasets import (
+from bench.data.datasets import (
     BUNDLED,
     CATEGORICAL_CHOICES,
     MISSING_CHOICES,
@@ -24,8 +23,9 @@ from bench.run.datasets import (
     load_spec,
     synthetic_params,
 )
+from bench.errors import UserError
+from bench.measure.settings import TimingSettings
 from bench.run.params import check_param, freeze_all, params_label, thaw_all
-from bench.run.settings import TimingSettings
 
 if sys.version_info >= (3, 11):
     pass

@@ -236,8 +236,8 @@ def estimate(config: Config, trials: list[Trial], results_dir: str | Path, *, pi
     does not cover get a pilot: ``all``, ``long`` (fits of more than :data:`PILOT_ABOVE_STEPS` steps), ``none``."""
     import socket
 
+    from bench.data.datasets import load_spec
     from bench.measure.machine import machine_id
-    from bench.run.datasets import load_spec
 
     machine, host = machine_id(), socket.gethostname()
     df = history(results_dir, machine, host)

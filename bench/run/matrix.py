@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from adapters import adapter_class
+from bench.data.datasets import DatasetSpec
 from bench.run.config import AdapterSpec, Config
-from bench.run.datasets import DatasetSpec
 from bench.run.resolve import AdapterFacts, Facts
 
 

@@ -25,13 +25,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bench import lifeline
 from bench.isolation import isolated_command, safe_environ
 from bench.lifeline import end_group
+from bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
 from bench.record import role
 
 if TYPE_CHECKING:
@@ -43,38 +44,20 @@ if TYPE_CHECKING:
 BOOT = "from bench.measure.worker import main; raise SystemExit(main())"
 #: The default time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
-#: Variables the worker keeps from the parent's environment despite ``-I`` (which ignores PYTHON*).
-PARENT_FD_VAR = "BENCH_PARENT_FD"
+def job_for(config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
+    """The header a worker of ``trial``'s group starts with."""
+    return WorkerJob(
+        adapter=trial.adapter.name, backend=trial.backend, threads=config.threads, test_size=config.test_size,
+        stratify=config.stratify, timing=config.timing.to_dict(), warmup_params=trial.declared()["params"],
+        device=trial.device, machine_id=machine_id,
+    )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class WorkerJob:
-    """What a worker needs besides its trials: the typed header of the protocol."""
-
-    adapter: str
-    backend: str
-    threads: int
-    test_size: float
-    stratify: bool
-    timing: dict
-    warmup_params: dict
-    device: str
-    machine_id: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> WorkerJob:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
-    @classmethod
-    def for_trial(cls, config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
-        return cls(
-            adapter=trial.adapter.name, backend=trial.backend, threads=config.threads, test_size=config.test_size,
-            stratify=config.stratify, timing=config.timing.to_dict(), warmup_params=trial.declared()["params"],
-            device=trial.device, machine_id=machine_id,
-        )  # fmt: skip
+def trial_message(trial: Trial) -> dict:
+    """What a worker needs of a trial (:class:`bench.measure.protocol.TrialJob`): its parameters resolved here, or
+    by its environment's Python for a class only that environment loads."""
+    return TrialJob(trial.trial_id, trial.dataset.to_dict(), trial.split_seed, trial.init_seed, trial.device,
+                    trial.preprocessing, trial.environment, trial.declared()["params"]).to_dict()  # fmt: skip
 
 
 @dataclass
@@ -167,7 +150,7 @@ class WorkerProcess:
         cls, config: Config, trial: Trial, machine_id: str | None, log: Callable[[], BinaryIO], log_path: Path,
         python: str | None = None,
     ) -> WorkerProcess:  # fmt: skip
-        job = WorkerJob.for_trial(config, trial, machine_id)
+        job = job_for(config, trial, machine_id)
         return cls(job, adapter_env(trial, config.threads), log, log_path, config.trial_timeout_s,
                    config.startup_timeout_s, python)  # fmt: skip
 
@@ -227,7 +210,7 @@ class WorkerProcess:
             self._start()
         rows = self.rows(trial) if self.rows is not None else None
         try:
-            self._send({"type": "trial", "trial": trial.to_dict(), "serve": serve, "rows": rows})
+            self._send({"type": "trial", "trial": trial_message(trial), "serve": serve, "rows": rows})
         except (BrokenPipeError, OSError):
             pass  # the worker died: its exit is read below
         # A fresh worker first imports its framework and warms up, under its own limit; the

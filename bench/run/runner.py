@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import record as rec
+from bench.data.datasets import load_spec
 from bench.errors import UserError
 from bench.measure.devices import nvidia_gpus
 from bench.run.config import Config
-from bench.run.datasets import load_spec
 from bench.run.estimate import Estimate
 from bench.run.executors import Executor, Job
 from bench.run.matrix import Trial, expand, groups

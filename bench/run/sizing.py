@@ -22,7 +22,7 @@ def fit_to_data(config: Config) -> tuple[Config, list[str]]:
     """``config`` with its batch-trained adapters sized to its data (:attr:`Config.max_fit_steps`), and what was
     chosen, one line per adapter that changed. The profiles themselves never change: the chosen batch size is
     an explicit parameter, in the adapter's label."""
-    from bench.run.datasets import load_spec
+    from bench.data.datasets import load_spec
 
     limit = config.max_fit_steps
     if limit is None:

@@ -1,7 +1,7 @@
 """The JSON Schema of ``bench.toml``, generated from the config's own definition (never written by hand).
 
 Everything comes from what validation itself reads: the fields of
-:class:`~bench.run.config.Config` and :class:`~bench.run.settings.TimingSettings`
+:class:`~bench.run.config.Config` and :class:`~bench.measure.settings.TimingSettings`
 (names, types, defaults), their docstrings' ``Attributes`` (descriptions),
 :data:`~bench.run.config.BOUNDS` and the timing limits (ranges), the choices
 (devices, preprocessing, categorical, missing), and the keys of the
@@ -24,10 +24,10 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from adapters.registry import BUILTIN
+from bench.data.datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES
+from bench.measure.settings import AT_LEAST_ONE, MAX_BATCH, MAX_SECONDS, TimingSettings
 from bench.run import config as cfg
 from bench.run.config_files import builtin_names
-from bench.run.datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES
-from bench.run.settings import AT_LEAST_ONE, MAX_BATCH, MAX_SECONDS, TimingSettings
 
 SCHEMA_ID = "https://hello-bench.invalid/schemas/bench-toml.json"
 

@@ -27,8 +27,8 @@ from bench.names import file_name
 from bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
+    from bench.data.datasets import DatasetSpec
     from bench.run.config import Config
-    from bench.run.datasets import DatasetSpec
     from bench.run.matrix import Trial
 
 
@@ -115,7 +115,7 @@ def _split(dataset: DatasetSpec, test_size: float, stratify: bool, split_seed: i
 
 @functools.lru_cache(maxsize=4)
 def _dataset(dataset: DatasetSpec) -> Any:
-    from bench.run.datasets import load_spec
+    from bench.data.datasets import load_spec
 
     return load_spec(dataset)
 

@@ -13,9 +13,10 @@ that does not load is not a crash: its entry says why (``error``).
 from __future__ import annotations
 
 import json
-import os
 import sys
-from typing import Any, TextIO
+from typing import Any
+
+from bench.measure.protocol import protocol_stdout
 
 
 def describe(spec_data: dict, devices: list[str], threads: int) -> dict:
@@ -56,15 +57,6 @@ def _facts(cls: Any, spec: Any, devices: list[str], threads: int) -> dict:
         "skip": {device: skip_reason(spec, device) for device in devices},
         "worker_env": {str(k): str(v) for k, v in cls.worker_env(backend, threads).items()},
     }
-
-
-def protocol_stdout() -> TextIO:
-    """The process's stdout kept for the answer; anything else printed (a plugin at import, a framework's
-    banner) goes to stderr, so it cannot garble the answer."""
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return out
 
 
 def main() -> int:

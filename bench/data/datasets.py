@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.data import columns
 from bench.errors import UserError
-from bench.run import columns
 
 #: Column names of the iris DataFrame in the blog post (seaborn's copy).
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -131,6 +131,10 @@ class DatasetSpec:
 
     def to_dict(self) -> dict:
         return {"source": self.source, "target": self.target, "categorical": self.categorical, "missing": self.missing}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetSpec:
+        return cls(**{k: data[k] for k in ("source", "target", "categorical", "missing") if k in data})
 
 
 #: Largest matrix one dataset may become (cells), synthetic or from a file: 4 GB of float64.
