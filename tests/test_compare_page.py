@@ -24,20 +24,27 @@ LONG = "torch-mlp:seed(batch_size=16,epochs=30,learning_rate=0.01)"
 OTHER = "torch-mlp:seed(batch_size=32,epochs=30,learning_rate=0.01)"  # the same name without its overrides
 
 
+def duet_records(factors: dict[str, float], splits: int, seed: int, spread: float = 0.01) -> tuple[list, list]:
+    """A duet's records (environments ``base`` and ``head``: head's fit time ``factors[adapter]`` times base's) and
+    the same trials run once, without environments."""
+    rng = np.random.default_rng(seed)
+    duet, plain = [], []
+    for s in range(splits):
+        for adapter, factor in factors.items():
+            acc, fit = 0.95 + spread * rng.standard_normal(), 1.0 + 0.01 * rng.standard_normal()
+            plain.append(record(adapter, s, acc, fit=fit))
+            for env, f in (("base", 1.0), ("head", factor)):
+                rec = record(adapter, s, acc, fit=fit * f * (1 + 0.005 * rng.standard_normal()), environment=env)
+                rec["trial_id"] += f"%{env}"
+                duet.append(rec)
+    return duet, plain
+
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     """A duet: B's fit time 1.3x A's for LONG (a gate failure), 1.1x for OTHER, the same for sklearn-lr."""
     root = tmp_path_factory.mktemp("page")
-    rng = np.random.default_rng(5)
-    recs = []
-    for s in range(8):
-        for adapter, factor in (("sklearn-lr", 1.0), (LONG, 1.3), (OTHER, 1.1)):
-            acc, fit = 0.95 + 0.01 * rng.standard_normal(), 1.0 + 0.01 * rng.standard_normal()
-            for env, f in (("base", 1.0), ("head", factor)):
-                rec = record(adapter, s, acc, fit=fit * f * (1 + 0.005 * rng.standard_normal()), environment=env)
-                rec["trial_id"] += f"%{env}"
-                recs.append(rec)
-    write_run(root, "duet", recs)
+    write_run(root, "duet", duet_records({"sklearn-lr": 1.0, LONG: 1.3, OTHER: 1.1}, 8, 5)[0])
     return compare_runs(["duet%base", "duet%head"], root, out_dir=root / "out", fail_above=10)
 
 

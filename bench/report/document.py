@@ -127,6 +127,16 @@ class Doc:
         self.labels = Labels(shorten(labels))
         return self
 
+    def legend(self) -> Doc:
+        """The legend of the shortened labels here (by default it follows the findings)."""
+        self.blocks.append(("legend",))
+        return self
+
+    @property
+    def legend_placed(self) -> bool:
+        """Whether :meth:`legend` placed the legend of the short labels in the body."""
+        return any(b[0] == "legend" for b in self.blocks)
+
     def shown(self) -> Doc:
         """The document as a page shows it: a copy with every long label in every block shortened."""
         if not self.labels:
@@ -175,8 +185,8 @@ class Doc:
             out += ["## Findings", "", *(f"- {item}" for item in self.lead), ""]
             for t in self.lead_tables:
                 out += _markdown_block(("table", t), base)
-        if self.labels:
-            out += [f"**{LEGEND}** ({LEGEND_NOTE})", "", table(self.labels.legend(), ["short", "full"]), ""]
+        if self.labels and not self.legend_placed:
+            out += self._legend_markdown()
         toc = [
             f"{'  ' * (level - 2)}- [{_plain(text)}](#{anchor})"
             for level, text, anchor in self.sections()
@@ -185,8 +195,13 @@ class Doc:
         if toc:
             out += ["**Contents**", "", *toc, ""]
         for block in rest:
-            out += _markdown_block(block, base)
+            out += self._legend_markdown() if block[0] == "legend" else _markdown_block(block, base)
         return "\n".join(out).rstrip() + "\n"
+
+    def _legend_markdown(self) -> list[str]:
+        if not self.labels:
+            return []
+        return [f"**{LEGEND}** ({LEGEND_NOTE})", "", table(self.labels.legend(), ["short", "full"]), ""]
 
     def data(self) -> dict:
         """The document as data (``--json``): findings, sections, and every table with typed cells."""

@@ -67,11 +67,17 @@ def _findings(doc: Doc) -> list[str]:
         items = f"<ul>{''.join(f'<li>{inline(i)}</li>' for i in doc.lead)}</ul>" if doc.lead else ""
         tables = "".join(_table(t) for t in doc.lead_tables)
         out.append(f'<section class="findings" id="findings"><h2>Findings</h2>{items}{tables}</section>')
-    if doc.labels:
-        legend = _table(Table(["short", "full"], doc.labels.legend(), "labels"))
-        out.append(f'<section class="legend" id="labels"><h2>{LEGEND}</h2><p>{LEGEND_NOTE[0].upper() + LEGEND_NOTE[1:]}.</p>'
-                   f"{legend}</section>")  # fmt: skip
+    if not doc.legend_placed:
+        out.append(_legend(doc))
     return out
+
+
+def _legend(doc: Doc) -> str:
+    if not doc.labels:
+        return ""
+    legend = _table(Table(["short", "full"], doc.labels.legend(), "labels"))
+    note = LEGEND_NOTE[0].upper() + LEGEND_NOTE[1:]
+    return f'<section class="legend" id="labels"><h2>{LEGEND}</h2><p>{note}.</p>{legend}</section>'
 
 
 def _toc(doc: Doc) -> str:
@@ -111,7 +117,7 @@ def _body(blocks: list[tuple], doc: Doc, interactive: bool) -> list[str]:
             level, text = blocks[i][1], blocks[i][2]
             out.append(f'<h{level} id="{next(anchors, slug(text))}">{inline(text)}</h{level}>')
         else:
-            out.append(_block(blocks[i], interactive))
+            out.append(_legend(doc) if kind == "legend" else _block(blocks[i], interactive))
         i += 1
     return out
 
