@@ -63,7 +63,7 @@ def _accuracy(a: pd.Series, splits: int) -> Cell:
     mean, low, high = (float(a[k]) for k in ("mean", "low", "high"))
     if math.isfinite(low):
         return fmt_ci(mean, low, high)
-    return fmt(mean).note(" (one split: no interval)" if splits < 2 else " (the same on every split: no interval)")
+    return fmt(mean).note(" (1 split: no interval)" if splits < 2 else " (same on every split)")
 
 
 def _median(trials: pd.DataFrame, metric: Metric) -> Cell:
