@@ -13,6 +13,7 @@ import pytest
 
 import bench
 from bench.analysis.policy import GatePolicy
+from bench.errors import UserError
 from bench.record import role
 from bench.report import publish
 from bench.report.build import write_report
@@ -92,3 +93,15 @@ def test_in_chromium_the_index_shows_the_gate_on_the_first_screen_and_clips_no_t
     dom = _browser("--window-size=1400,900", "--dump-dom", probe.as_uri(), profile=tmp_path / "profile").stdout
     found = json.loads(re.search(r'data-probe="([^"]*)"', dom).group(1).replace("&quot;", '"'))
     assert 0 < found["gate"] < 900 and found["clipped"] == 0
+
+
+def test_a_comparison_that_cannot_be_made_is_named_on_the_index_not_a_failed_site(site, tmp_path, monkeypatch):
+    import bench.report.compare as compare
+
+    def refuse(*args, **kwargs):
+        raise UserError("the two sides hold the same records")
+
+    monkeypatch.setattr(compare, "compare_runs", refuse)
+    publish.publish(tmp_path / "site", site[0])
+    comparisons = _table((tmp_path / "site" / "index.html").read_text(), "comparisons")
+    assert "not compared" in comparisons and "No comparison: the two sides hold the same records" in comparisons

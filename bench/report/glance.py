@@ -76,7 +76,10 @@ def _median(trials: pd.DataFrame, metric: Metric) -> Cell:
 COMPARISON_HEADERS = ["sides", "gate", "what differs", "the gate's line"]
 
 
-def comparison_cells(compared: Compared) -> list:
-    """A comparison page's verdict for the index: its gate outcome and line, and what its rows claim."""
+def comparison_cells(compared: Compared | None, why: str = "") -> list:
+    """A comparison page's verdict for the index: its gate outcome and line, and what its rows claim (or, where
+    there was nothing to compare, why)."""
+    if compared is None:
+        return ["-", "not compared", "-", why or "-"]
     c = compared.pairs[0][1]
     return [c.relation, f"**{c.outcome}**" if c.outcome else "not gated", claim_counts(c), c.line() or "-"]

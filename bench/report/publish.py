@@ -53,6 +53,8 @@ class Page:
     run_id: str | None = None
     #: What a comparison page compared (its gate and verdicts, for the index).
     compared: Any = None
+    #: Why a page has nothing to show (the index says it).
+    note: str = ""
 
 
 @dataclass
@@ -185,8 +187,14 @@ def comparison_pages(site: Site) -> list[Page]:
     pages = []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         for runs, title, folder in found:
-            result = compare_runs(runs, site.results_dir, out_dir=tmp, policy=GatePolicy(on=True))
-            pages.append(Page("comparison", title, f"{folder}/index.html", _inlined(result.doc), compared=result))
+            path = f"{folder}/index.html"
+            try:
+                result = compare_runs(runs, site.results_dir, out_dir=tmp, policy=GatePolicy(on=True))
+            except UserError as err:  # e.g. the two sides hold the same records: the index says why
+                why = f"No comparison: {err}"
+                pages.append(Page("comparison", title, path, Doc(title).para(why), note=why))
+                continue
+            pages.append(Page("comparison", title, path, _inlined(result.doc), compared=result))
     return pages
 
 
@@ -265,7 +273,7 @@ def index(site: Site) -> Doc:
         doc.para("Each comparison gated at the registry's default thresholds (its page lists them); `bench compare "
                  "--fail-above PCT` gates at others. Sides: a duet (one run, interleaved), hosts or separate runs.")  # fmt: skip
         doc.table(["comparison", *glance.COMPARISON_HEADERS],
-                  [[_link(p), *glance.comparison_cells(p.compared)] for p in compared if p.compared], "comparisons")  # fmt: skip
+                  [[_link(p), *glance.comparison_cells(p.compared, p.note)] for p in compared], "comparisons")  # fmt: skip
     else:
         doc.para("No matrix ran on two machines or in two environments yet.")
     numbers = [[_run_link(f, pages), *row] for f in site.folders if f.kind() in glance.MEASURED
