@@ -126,7 +126,7 @@ def _browser(*args: str, profile: Path) -> subprocess.CompletedProcess:
 PROBE = """<script>
 setTimeout(function () {
   var table = document.querySelector('table[data-name=time]');
-  var th = table.querySelector('th[data-key=fit_s_median] button');
+  var th = table.querySelector('th[data-key=fit_time_s_median] button');
   th.click(); th.click();  // descending
   var fits = Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[3].getAttribute('data-sort'); });
   var plot = document.querySelector('div.plot');

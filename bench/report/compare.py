@@ -2,17 +2,20 @@
 
 Typical uses: two machines, CPU vs GPU, two library versions, a CI gate. Everything said here comes
 from :func:`bench.analysis.comparison.build` (pairing, estimates, verdicts, the gate): this module only
-lays it out. The page leads with the gate's verdict and the headline numbers; then, per pair of runs,
+lays it out. The page leads with the gate's verdict and the headline numbers (the rows that claim a
+difference, worst first: what a team lead reads on the first screen); then, per pair of runs,
 what was gated at what threshold, what differs between the sides, the matched trials (one row per
 metric and group, its verdict worded once), the raw machine speed where the sides ran apart, whether
 the ranking of adapters holds, a heatmap that colours only what a verdict claims, and what could not
-be matched.
+be matched. Long trial labels are shortened the same way on the whole page, with a legend
+(:mod:`bench.report.labels`); the JSON keeps them whole.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,7 @@ def compare_runs(
         context = context_for(base, other, keys, policy.calibration, results_dir)
         looked = policy.at_look(looks) if (looks := sequential_looks(base, other)) else policy
         result.pairs.append((f"{base.name} vs {other.name}", build(base.frame, other.frame, keys, looked, context)))
+    result.doc.shorten(page_labels([base, *others]))
     _lead(result, base, others)
     for (_, comparison), other in zip(result.pairs, others):
         section(result.doc, base, other, comparison, out)
@@ -133,22 +137,58 @@ def sequential_looks(base: Side, other: Side) -> int | None:
 
 
 # -- the page ---------------------------------------------------------------------------------------------------
+#: The headline table's rows per pair of runs at most; every row is in "Matched trials" further down.
+HEADLINE_ROWS = 8
+_KIND_ORDER = {"difference": 0, "exact": 1, "ratio": 2}
+NORMALISED = "normalised by the control [95% CI]"
+
+
+def page_labels(sides: list[Side]) -> set[str]:
+    """The labels a comparison page shows (adapters with their parameters, datasets): the long ones get short forms."""
+    return {str(v) for s in sides for k in ("adapter", "dataset") if k in s.frame for v in s.frame[k].dropna().unique()}
+
+
+def worst_first(rows: list[Row]) -> list[Row]:
+    """The rows that claim a difference, worst first: B worse before B better, gate failures first, accuracy and
+    other differences before counts and ratios, then the biggest effect (|log ratio|, |difference|)."""
+    claimed = [r for r in rows if r.claims != NONE]
+
+    def size(r: Row) -> float:
+        v = r.estimate.value
+        return abs(math.log(v)) if r.compared_as == "ratio" and v > 0 else abs(v) if math.isfinite(v) else 0.0
+
+    return sorted(claimed, key=lambda r: (r.claims != WORSE, _gate_word(r) != "FAIL", _KIND_ORDER[r.compared_as],
+                                          -size(r), r.group, r.name))  # fmt: skip
+
+
+def claim_counts(c: Comparison) -> str:
+    """How many of the compared rows claim what: ``3 of 24 claim a difference (2 B worse, 1 B better)``."""
+    worse, better = (sum(r.claims == k for r in c.rows) for k in (WORSE, BETTER))
+    if not worse + better:
+        return f"no difference claimed in any of {len(c.rows)} compared metric(s) and group(s)"
+    return f"{worse + better} of {len(c.rows)} compared metric(s) and group(s) claim a difference ({worse} B worse, {better} B better)"
+
+
 def _lead(result: Compared, base: Side, others: list[Side]) -> None:
-    """The verdict first: the gate's line per pair, then the headline numbers a team lead reads."""
+    """The verdict first: the gate's line per pair, then the headline numbers a team lead reads, worst first."""
     doc = result.doc
     doc.para(f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `bench compare` from stored records. "
              + " ".join([*base.notes, *(n for o in others for n in o.notes)]))  # fmt: skip
     findings = [f"**{line}**" for line in result.lines()]
-    for name, c in result.pairs:
-        claimed = [r for r in c.rows if r.claims != NONE]
-        prefix = f"{name}: " if len(result.pairs) > 1 else ""
-        if claimed:
-            shown = sorted(claimed, key=lambda r: (r.claims != WORSE, r.group, r.name))[:6]
-            findings.append(prefix + "; ".join(f"{r.group} {r.name} {_estimate_text(r)}: {r.verdict}" for r in shown)
-                            + (f"; and {len(claimed) - len(shown)} more" if len(claimed) > len(shown) else ""))  # fmt: skip
-        else:
-            findings.append(prefix + f"no difference claimed in any of {len(c.rows)} compared metric(s) and group(s).")
+    several = len(result.pairs) > 1
+    apart = any(c.relation != DUET for _, c in result.pairs)  # the normalised ratio, as the matched trials show it
+    rows = []
+    for (name, c), other in zip(result.pairs, others):
+        claimed = worst_first(c.rows)
+        shown = claimed[:HEADLINE_ROWS]
+        more = f"; the {len(shown)} worst below, every one under Matched trials" if len(claimed) > len(shown) else ""
+        findings.append((f"{name}: " if several else "") + claim_counts(c) + more + ".")
+        rows += [[*([other.name] if several else []), r.group, r.what(), _value_cell(r),
+                  *([_cell(r.normalised)] if apart else []), r.pairs, r.verdict, _gate_word(r)] for r in shown]  # fmt: skip
     doc.findings(findings)
+    if rows:
+        doc.lead_table([*(["B"] if several else []), "trials", "metric", "value [95% CI]",
+                        *([NORMALISED] if apart else []), "pairs", "verdict", "gate"], rows, "headline")  # fmt: skip
 
 
 def section(doc: Doc, base: Side, other: Side, c: Comparison, out: OutputDir) -> None:
@@ -171,7 +211,7 @@ def section(doc: Doc, base: Side, other: Side, c: Comparison, out: OutputDir) ->
     from bench.report import machines
 
     machines.ranking_section(doc, base.frame, other.frame, [k for k in c.keys if k != "adapter"])
-    fig = plots.ratio_heatmap(heat_frame(c), out / "figures" / file_name(f"compare-{base.path.name}-vs-{other.path.name}.png"),
+    fig = plots.ratio_heatmap(heat_frame(c, doc.labels.short), out / "figures" / file_name(f"compare-{base.path.name}-vs-{other.path.name}.png"),
                               f"B/A: {other.name} vs {base.name}")  # fmt: skip
     if fig:
         doc.figure("ratios", fig.path, data=fig.data())
@@ -205,6 +245,13 @@ def _estimate_text(r: Row) -> str:
     return f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]" if math.isfinite(e.low) else f"{e.value:+.3f}"
 
 
+def _value_cell(r: Row) -> Cell:
+    """A row's estimate as its table cell: an interval, or an exact count's change."""
+    if r.compared_as == "exact":
+        return Cell(_estimate_text(r), r.estimate.value)
+    return _cell(r.estimate, signed=r.compared_as == "difference")
+
+
 def _cell(e: Estimate | None, signed: bool = False) -> Cell:
     if e is None:
         return Cell("-")
@@ -219,14 +266,12 @@ def rows_table(c: Comparison) -> tuple[list[str], list[list]]:
     headers = ["trials", "metric", "value [95% CI]"]
     normalised = c.relation != DUET
     if normalised:
-        headers.append("normalised by the control [95% CI]")
+        headers.append(NORMALISED)
     headers += ["pairs", "verdict", "gate"]
-    order = {"difference": 0, "exact": 1, "ratio": 2}
     out = []
-    for r in sorted(c.rows, key=lambda r: (order[r.compared_as], r.name, r.group)):
+    for r in sorted(c.rows, key=lambda r: (_KIND_ORDER[r.compared_as], r.name, r.group)):
         what = r.what() + (f", Holm over {c.families[r.column]}" if c.families.get(r.column) else "")
-        row: list = [r.group, what, _cell(r.estimate, signed=r.compared_as == "difference") if r.compared_as != "exact"
-                     else Cell(_estimate_text(r), r.estimate.value)]  # fmt: skip
+        row: list = [r.group, what, _value_cell(r)]
         if normalised:
             row.append(_cell(r.normalised))
         row += [r.pairs, r.verdict, _gate_word(r)]
@@ -240,15 +285,16 @@ def _gate_word(r: Row) -> str:
     return {"fail": "FAIL", "pass": "pass"}.get(r.gated.state, f"undecided: {r.gated.reason}")
 
 
-def heat_frame(c: Comparison) -> pd.DataFrame:
-    """The ratios a heatmap shows, coloured only where the row's verdict claims a difference (green: B better)."""
+def heat_frame(c: Comparison, short: Callable[[str], str] = str) -> pd.DataFrame:
+    """The ratios a heatmap shows, coloured only where the row's verdict claims a difference (green: B better);
+    ``short``: the page's short form of a trial's label (the figure names trials as the tables do)."""
     rows = []
     for r in c.rows:
         if r.compared_as != "ratio":
             continue
         goodness = -math.log2(r.estimate.value) if r.metric.lower_is_better else math.log2(r.estimate.value)
         claimed = r.claims in (BETTER, WORSE)
-        rows.append({"trials": r.group, "metric": r.name, "ratio": r.estimate.value, "pairs": r.pairs,
+        rows.append({"trials": short(r.group), "metric": r.name, "ratio": r.estimate.value, "pairs": r.pairs,
                      "goodness": goodness if claimed else math.nan, "verdict": r.verdict})  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -4,25 +4,30 @@ Reports and comparisons are built once as a list of blocks (headings,
 paragraphs, tables, bullet lists, collapsible lists, figures, findings); each
 renderer writes the same content:
 
-- **Markdown**: findings first, a table of contents, each figure (PNG) right
-  after the table it illustrates.
+- **Markdown**: findings first (with the headline tables a page leads with), a
+  table of contents, each figure (PNG) right after the table it illustrates.
 - **HTML** (:func:`bench.report.html.render`, which imports this module, never the other way): findings first, a table of contents
   with anchors, sortable tables with right-aligned numbers, figures beside
   their tables, interactive where a figure carries a chart spec; nothing is
   loaded from the network.
 - **JSON** (:meth:`Doc.data`): every table with stable snake_case keys and
   numbers as numbers (an interval is ``{"value", "low", "high"}``).
+
+Long labels (a trial's adapter with all its parameter overrides) are shortened
+by Markdown and HTML alike, with a legend (:mod:`bench.report.labels`); the
+JSON keeps them whole.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.report.labels import Labels, short_strings, shorten
 from bench.report.tables import Cell, table
 
 #: Headers whose text carries a run-dependent name: their JSON key is fixed here.
@@ -69,6 +74,10 @@ class Doc:
     #: The verdicts in a few lines, shown first (before the table of contents).
     lead: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    #: The headline numbers, shown with the findings (before the table of contents).
+    lead_tables: list[Table] = field(default_factory=list)
+    #: Long labels and their short forms on the page (Markdown, HTML); the JSON keeps the full labels.
+    labels: Labels = field(default_factory=Labels)
 
     def heading(self, text: str, level: int = 2) -> Doc:
         self.blocks.append(("h", level, text))
@@ -107,6 +116,35 @@ class Doc:
         self.lead = list(items)
         return self
 
+    def lead_table(self, headers: list[str], rows: list[list], name: str) -> Doc:
+        """A table of headline numbers shown with the findings, before the table of contents."""
+        cells = [[c if isinstance(c, Cell) else str(c) for c in r] for r in rows]
+        self.lead_tables.append(Table(list(headers), cells, name))
+        return self
+
+    def shorten(self, labels: Iterable[str]) -> Doc:
+        """Show every long label among ``labels`` short, with a legend (:mod:`bench.report.labels`)."""
+        self.labels = Labels(shorten(labels))
+        return self
+
+    def legend(self) -> Doc:
+        """The legend of the shortened labels here (by default it follows the findings)."""
+        self.blocks.append(("legend",))
+        return self
+
+    @property
+    def legend_placed(self) -> bool:
+        """Whether :meth:`legend` placed the legend of the short labels in the body."""
+        return any(b[0] == "legend" for b in self.blocks)
+
+    def shown(self) -> Doc:
+        """The document as a page shows it: a copy with every long label in every block shortened."""
+        if not self.labels:
+            return self
+        s = self.labels.short
+        return Doc(s(self.title), [_short_block(b, s) for b in self.blocks], [s(i) for i in self.lead], self.meta,
+                   [_short_table(t, s) for t in self.lead_tables], self.labels)  # fmt: skip
+
     # -- order ----------------------------------------------------------------------
     def ordered(self) -> list[tuple]:
         """Blocks in reading order: each figure that names a table right after that table."""
@@ -133,13 +171,22 @@ class Doc:
     # -- renderers ------------------------------------------------------------------
     def markdown(self, base: Path) -> str:
         """Markdown, with figures linked relative to ``base``."""
+        if self.labels:
+            return self.shown()._markdown(base)
+        return self._markdown(base)
+
+    def _markdown(self, base: Path) -> str:
         blocks = self.ordered()
         lead, rest = _split_lead(blocks)
         out = [f"# {self.title}", ""]
         for block in lead:
             out += _markdown_block(block, base)
-        if self.lead:
+        if self.lead or self.lead_tables:
             out += ["## Findings", "", *(f"- {item}" for item in self.lead), ""]
+            for t in self.lead_tables:
+                out += _markdown_block(("table", t), base)
+        if self.labels and not self.legend_placed:
+            out += self._legend_markdown()
         toc = [
             f"{'  ' * (level - 2)}- [{_plain(text)}](#{anchor})"
             for level, text, anchor in self.sections()
@@ -148,12 +195,18 @@ class Doc:
         if toc:
             out += ["**Contents**", "", *toc, ""]
         for block in rest:
-            out += _markdown_block(block, base)
+            out += self._legend_markdown() if block[0] == "legend" else _markdown_block(block, base)
         return "\n".join(out).rstrip() + "\n"
+
+    def _legend_markdown(self) -> list[str]:
+        if not self.labels:
+            return []
+        return [f"**{LEGEND}** ({LEGEND_NOTE})", "", table(self.labels.legend(), ["short", "full"]), ""]
 
     def data(self) -> dict:
         """The document as data (``--json``): findings, sections, and every table with typed cells."""
-        out: dict = {"title": self.title, **self.meta, "findings": list(self.lead), "tables": [], "figures": []}
+        out: dict = {"title": self.title, **self.meta, "findings": list(self.lead), "figures": [],
+                     "tables": [table_data(t, "Findings") for t in self.lead_tables]}  # fmt: skip
         heading = ""
         for block in self.ordered():
             if block[0] == "h":
@@ -165,6 +218,37 @@ class Doc:
                 out["figures"].append({"title": f.title, "file": f.path.name, "beside": f.beside or None})
         out["sections"] = [{"level": lv, "title": _plain(t), "anchor": a} for lv, t, a in self.sections()]
         return out
+
+
+#: The legend of the shortened labels, as every renderer titles it.
+LEGEND = "Labels shortened on this page"
+LEGEND_NOTE = "the JSON output keeps the full labels"
+
+
+def _short_table(t: Table, short: Callable[[str], str]) -> Table:
+    """The table with its labels shortened; the numbers its cells carry, and its keys, unchanged."""
+    rows = [[Cell(short(c), c.value, c.low, c.high, c.level) if isinstance(c, Cell) else short(c) for c in r]
+            for r in t.rows]  # fmt: skip
+    return Table([short(h) for h in t.headers], rows, t.name, list(t.keys))
+
+
+def _short_block(block: tuple, short: Callable[[str], str]) -> tuple:
+    kind = block[0]
+    if kind == "h":
+        return ("h", block[1], short(block[2]))
+    if kind == "p":
+        return ("p", short(block[1]))
+    if kind == "ul":
+        return ("ul", [short(i) for i in block[1]])
+    if kind == "details":
+        return ("details", short(block[1]), [short(i) for i in block[2]])
+    if kind == "table":
+        return ("table", _short_table(block[1], short))
+    if kind == "figure":
+        f = block[1]
+        spec = short_strings(f.spec, short) if f.spec else f.spec
+        return ("figure", Figure(short(f.title), f.path, f.beside, spec, f.data))
+    return block
 
 
 # -- Markdown -----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The HTML page of a :class:`~bench.report.document.Doc`: one file to read and explore, offline.
 
-- Findings first, then a table of contents linking every section (``id=``
-  anchors compatible with GitHub's Markdown anchors).
+- Findings first, with the headline tables a page leads with (a comparison's
+  "what differs", worst first) and the legend of its shortened labels, then a
+  table of contents linking every section (``id=`` anchors compatible with
+  GitHub's Markdown anchors).
 - Tables sort by any column (click its header); numbers are right-aligned and
   sort as numbers (an interval by its value); text cells wrap instead of being
   clipped.
@@ -24,7 +26,7 @@ import json
 import re
 from importlib import resources
 
-from bench.report.document import Doc, Figure, Table, _split_lead, inline, slug, sort_key
+from bench.report.document import LEGEND, LEGEND_NOTE, Doc, Figure, Table, _split_lead, inline, slug, sort_key
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,19 +46,38 @@ def _plotly_gzip_b64() -> str:
 
 def render(doc: Doc, script: str | None = None) -> str:
     """The page; ``script``: a relative URL of plotly.min.js to link (a site), else it is inlined."""
+    doc = doc.shown()
     blocks = doc.ordered()
     lead, rest = _split_lead(blocks)
     interactive = plotly_js() is not None or script is not None
     body = [f"<header><h1>{inline(doc.title)}</h1>", *(f"<p>{inline(b[1])}</p>" for b in lead), "</header>"]
-    if doc.lead:
-        items = "".join(f"<li>{inline(i)}</li>" for i in doc.lead)
-        body.append(f'<section class="findings" id="findings"><h2>Findings</h2><ul>{items}</ul></section>')
+    body += _findings(doc)
     body.append(_toc(doc))
     body += _body(rest, doc, interactive)
     has_plots = interactive and any(b[0] == "figure" and b[1].spec for b in rest)
     return PAGE.format(
         title=html.escape(doc.title), style=STYLE, body="\n".join(body), scripts=_scripts(has_plots, script)
     )
+
+
+def _findings(doc: Doc) -> list[str]:
+    """The verdicts, the headline tables and the legend of the page's short labels: the first screen."""
+    out = []
+    if doc.lead or doc.lead_tables:
+        items = f"<ul>{''.join(f'<li>{inline(i)}</li>' for i in doc.lead)}</ul>" if doc.lead else ""
+        tables = "".join(_table(t) for t in doc.lead_tables)
+        out.append(f'<section class="findings" id="findings"><h2>Findings</h2>{items}{tables}</section>')
+    if not doc.legend_placed:
+        out.append(_legend(doc))
+    return out
+
+
+def _legend(doc: Doc) -> str:
+    if not doc.labels:
+        return ""
+    legend = _table(Table(["short", "full"], doc.labels.legend(), "labels"))
+    note = LEGEND_NOTE[0].upper() + LEGEND_NOTE[1:]
+    return f'<section class="legend" id="labels"><h2>{LEGEND}</h2><p>{note}.</p>{legend}</section>'
 
 
 def _toc(doc: Doc) -> str:
@@ -96,7 +117,7 @@ def _body(blocks: list[tuple], doc: Doc, interactive: bool) -> list[str]:
             level, text = blocks[i][1], blocks[i][2]
             out.append(f'<h{level} id="{next(anchors, slug(text))}">{inline(text)}</h{level}>')
         else:
-            out.append(_block(blocks[i], interactive))
+            out.append(_legend(doc) if kind == "legend" else _block(blocks[i], interactive))
         i += 1
     return out
 
@@ -244,6 +265,10 @@ p, li { max-width: 75rem; }
 .findings { background: #f0f6ff; border-left: 4px solid var(--accent); padding: 0.2rem 1.2rem 0.6rem; margin: 1rem 0; }
 .findings h2 { border: none; margin-top: 0.6rem; }
 .findings li { margin: 0.35rem 0; }
+.findings .table-wrap { margin: 0.3rem 1rem 0.6rem 0; background: #fff; }
+.legend h2 { border: none; font-size: 1.1rem; margin: 0.5rem 0 0; }
+.legend p { color: var(--muted); margin: 0.1rem 0; font-size: 0.85rem; }
+.legend .table-wrap { margin-bottom: 0.5rem; }
 nav.toc { columns: 2 22rem; font-size: 0.92rem; margin: 0.5rem 0 1.5rem; }
 nav.toc h2 { column-span: all; border: none; font-size: 1.1rem; margin: 0.5rem 0; }
 nav.toc ul { margin: 0; padding-left: 1.1rem; }

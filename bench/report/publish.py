@@ -1,8 +1,12 @@
 """``bench publish --out DIR``: a static site of every stored run, readable from ``file://`` and any static host.
 
-The site: ``index.html`` (every run with its machine, environment and dates;
-the machines; links to everything), ``runs/<run-id>/index.html`` (each run's
-report), ``compare/<a>--<b>/index.html`` (the same matrix on two machines),
+The site: ``index.html`` (the numbers first: each comparison's gate and what
+differs, each run's accuracy with its interval and headline times per adapter;
+then every run with its machine, environment and dates; the machines; links to
+everything), ``runs/<run-id>/index.html`` (each run's report),
+``compare/<a>--<b>/index.html`` (the same matrix on two machines) and
+``compare/<run>/<a>--<b>/index.html`` (a duet: a run's first environment
+against each other one), each gated at the registry's default thresholds,
 ``history/index.html`` (``bench history``: each adapter's metrics across the
 matrix runs, with the steps in them, where there are two runs or more), and
 whatever pages registered builders add. Every link is relative; plotly.js is written once to
@@ -23,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,7 +36,7 @@ from bench.errors import UserError
 from bench.report.document import Doc
 from bench.report.html import render
 from bench.store.reader import RunFolder, run_dirs
-from bench.store.safefs import OutputDir
+from bench.store.safefs import OutputDir, file_name
 
 ASSET = "assets/plotly.min.js"
 ENTRY_POINTS = "bench.site"
@@ -46,6 +51,10 @@ class Page:
     path: str
     doc: Doc
     run_id: str | None = None
+    #: What a comparison page compared (its gate and verdicts, for the index).
+    compared: Any = None
+    #: Why a page has nothing to show (the index says it).
+    note: str = ""
 
 
 @dataclass
@@ -148,15 +157,44 @@ def comparison_pairs(folders: list[RunFolder]) -> list[tuple[RunFolder, RunFolde
     return pairs
 
 
+def duet_pairs(folders: list[RunFolder], results_dir: Path) -> list[tuple[str, str]]:
+    """A matrix run holding several environments (a duet): its first environment (as its config lists them)
+    against each other one, as ``bench compare RUN%a RUN%b`` names them (by path where it is not in the store)."""
+    pairs = []
+    for folder in folders:
+        stored = (results_dir / "runs" / folder.run_id).resolve() == folder.path.resolve()
+        ref = folder.run_id if stored else str(folder.path)
+        if folder.kind() != "matrix":
+            continue
+        held = {str(r["environment"]) for r in folder.records() if r.get("environment")}
+        listed = [e.get("name") for e in folder.config().get("environments") or [] if isinstance(e, dict)]
+        names = [n for n in listed if n in held] + sorted(held - set(listed))
+        pairs += [(f"{ref}%{names[0]}", f"{ref}%{other}") for other in names[1:]]
+    return pairs
+
+
 def comparison_pages(site: Site) -> list[Page]:
+    """Each pair of :func:`comparison_pairs` and :func:`duet_pairs`, gated at the registry's default thresholds."""
+    from bench.analysis.policy import GatePolicy
     from bench.report.compare import compare_runs
 
+    found = [([str(a.path), str(b.path)], f"{a.run_id} ({machine_of(a)}) vs {b.run_id} ({machine_of(b)})",
+              f"compare/{a.run_id}--{b.run_id}") for a, b in comparison_pairs(site.folders)]  # fmt: skip
+    for a, b in duet_pairs(site.folders, site.results_dir):
+        (run, _, first), second = a.partition("%"), b.partition("%")[2]
+        folder = f"compare/{file_name(Path(run).name)}/{file_name(first)}--{file_name(second)}"
+        found.append(([a, b], f"{run}: {first} vs {second}", folder))
     pages = []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
-        for a, b in comparison_pairs(site.folders):
-            result = compare_runs([str(a.path), str(b.path)], site.results_dir, out_dir=tmp)
-            title = f"{a.run_id} ({machine_of(a)}) vs {b.run_id} ({machine_of(b)})"
-            pages.append(Page("comparison", title, f"compare/{a.run_id}--{b.run_id}/index.html", _inlined(result.doc)))
+        for runs, title, folder in found:
+            path = f"{folder}/index.html"
+            try:
+                result = compare_runs(runs, site.results_dir, out_dir=tmp, policy=GatePolicy(on=True))
+            except UserError as err:  # e.g. the two sides hold the same records: the index says why
+                why = f"No comparison: {err}"
+                pages.append(Page("comparison", title, path, Doc(title).para(why), note=why))
+                continue
+            pages.append(Page("comparison", title, path, _inlined(result.doc), compared=result))
     return pages
 
 
@@ -177,12 +215,14 @@ def history_pages(site: Site) -> list[Page]:
         ]
 
 
-
-
-
 # -- the index ------------------------------------------------------------------------------
 def _link(page: Page) -> str:
     return f"[{page.title}]({page.path})"
+
+
+def _run_link(folder: RunFolder, pages: dict[str, Page]) -> str:
+    page = pages.get(folder.run_id)
+    return f"[{folder.run_id}]({page.path})" if page else folder.run_id
 
 
 def run_row(folder: RunFolder, pages: dict[str, Page]) -> list:
@@ -195,9 +235,8 @@ def run_row(folder: RunFolder, pages: dict[str, Page]) -> list:
     versions = ", ".join(
         f"{k} {packages[k]}" for k in ("scikit-learn", "keras", "torch", "tensorflow_cpu", "jax") if packages.get(k)
     )
-    page = pages.get(folder.run_id)
     return [
-        f"[{folder.run_id}]({page.path})" if page else folder.run_id,
+        _run_link(folder, pages),
         folder.kind(),
         f"{env.get('hostname', '?')} ({machine_of(folder)})",
         f"Python {env.get('python', {}).get('version', '?')}; {versions or '-'}",
@@ -222,10 +261,30 @@ def machine_rows(folders: list[RunFolder]) -> list[list]:
 
 
 def index(site: Site) -> Doc:
+    from bench.report import glance
+
     pages = {p.run_id: p for p in site.pages if p.kind == "run" and p.run_id}
     doc = Doc("hello-bench: every stored run")
     doc.para(f"{len(site.folders)} runs from `{site.results_dir}`, each with its report. Built by `bench publish`; every "
              "number on these pages is computed from the stored records.")  # fmt: skip
+    compared = [p for p in site.pages if p.kind == "comparison"]
+    doc.heading("Comparisons")
+    if compared:
+        doc.para("Each comparison gated at the registry's default thresholds (its page lists them); `bench compare "
+                 "--fail-above PCT` gates at others. Sides: a duet (one run, interleaved), hosts or separate runs.")  # fmt: skip
+        doc.table(["comparison", *glance.COMPARISON_HEADERS],
+                  [[_link(p), *glance.comparison_cells(p.compared, p.note)] for p in compared], "comparisons")  # fmt: skip
+    else:
+        doc.para("No matrix ran on two machines or in two environments yet.")
+    numbers = [[_run_link(f, pages), *row] for f in site.folders if f.kind() in glance.MEASURED
+               for row in glance.run_numbers(str(f.path), site.results_dir)]  # fmt: skip
+    if numbers:
+        doc.heading("Headline numbers")
+        doc.para("Per run, each adapter's mean accuracy over the splits with its corrected 95% interval (Nadeau and "
+                 "Bengio), and the median of its headline times, as the run's report gives them.")  # fmt: skip
+        doc.table(glance.number_headers(), numbers, "headline").legend()
+    doc.shorten({str(label) for row in numbers for label in row[1:3]}
+                | {label for p in compared if p.compared for label in p.compared.doc.labels.full_to_short})  # fmt: skip
     doc.heading("Runs")
     doc.table(["run", "kind", "machine", "environment", "started", "finished", "records", "statuses", "description"],
               [run_row(f, pages) for f in site.folders], "runs")  # fmt: skip
@@ -235,9 +294,6 @@ def index(site: Site) -> Doc:
         machine_rows(site.folders),
         "machines",
     )
-    doc.heading("Machine comparisons")
-    compared = [p for p in site.pages if p.kind == "comparison"]
-    doc.bullets([_link(p) for p in compared]) if compared else doc.para("No matrix ran on two machines yet.")
     others = [p for p in site.pages if p.kind not in ("run", "comparison")]
     if others:
         doc.heading("More")
