@@ -151,3 +151,21 @@ def test_an_edit_that_keeps_size_and_time_is_read_not_served_from_the_cache(tmp_
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same time
     assert os.stat(path).st_size == st.st_size and os.stat(path).st_mtime_ns == st.st_mtime_ns
     assert list(load_runs(["r"], tmp_path / "results").frame["accuracy"]) == [0.19] * 3
+
+
+def test_a_torn_last_line_is_said_on_every_read_the_cached_ones_too(tmp_path, monkeypatch):
+    """The frame cache is keyed by content, so a second read is served from it: it still says the line was set aside."""
+    import warnings
+
+    from bench.analysis.load import load_runs
+    from tests.test_report import record, write_run
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write_run(tmp_path, "t", [record("lr", s, 0.9) for s in range(3)])
+    (path / "records.jsonl").write_text((path / "records.jsonl").read_text() + '{"torn')
+    for _ in range(2):  # built, then cached
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert len(load_runs(["t"], tmp_path).frame) == 3
+        assert [str(w.message).split(": ", 1)[1] for w in seen] == ["ignoring a partial last line (a run killed mid-write)"]
+    assert any((tmp_path / "cache").rglob("*.parquet"))

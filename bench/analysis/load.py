@@ -205,9 +205,12 @@ def run_frame(folder: RunFolder) -> pd.DataFrame:
     path = cache_dir() / f"{_cache_key(folder)}.parquet"
     if path.is_file() and not path.is_symlink():
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception:  # a damaged cache is rebuilt, never trusted
             pass
+        else:
+            folder.torn_tail()  # what reading the lines would have said
+            return frame
     frame = _stream_frame(folder)
     try:
         buffer = io.BytesIO()

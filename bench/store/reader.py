@@ -266,6 +266,25 @@ class RunFolder:
         """The pid of the process writing this run (it holds a lock on the folder), if any."""
         return lock_holder(self.path)
 
+    def torn_tail(self) -> None:
+        """Warn, as reading the records does, when their last line is a partial record (a run killed mid-write):
+        for readers served from a cache, which do not read the lines again."""
+        try:
+            size = os.path.getsize(self.records_path)
+        except OSError:
+            return
+        if size == 0:
+            return
+        with safefs.open_regular(self.records_path, "run's records") as fh:
+            fh.seek(max(0, size - 1))
+            if fh.read(1) == b"\n":
+                return
+            fh.seek(0)
+            lines = fh.read().split(b"\n")
+        if not _complete(lines[-1]):
+            warnings.warn(f"{self.records_path}:{len(lines)}: ignoring a partial last line (a run killed mid-write)",
+                          stacklevel=2)  # fmt: skip
+
     def content_hash(self) -> str:
         """A hash of the records file's bytes (empty when there is none): what the records say, not when."""
         import hashlib
