@@ -165,3 +165,27 @@ def test_a_metric_named_for_the_gate_that_neither_side_measured_is_never_a_pass(
     c = build(frame([1.0] * 6), frame([1.0] * 6), KEYS, on(fail_above=10, metrics=("fit", "gpu-mem")))
     assert c.outcome == gate.INCONCLUSIVE and any("gpu-mem (peak GPU memory): measured on neither side" in p.detail
                                                    for p in c.problems)  # fmt: skip
+
+
+def test_two_test_sizes_are_called_different_splits_not_a_missing_metric():
+    """Runs made with another test size hold other splits: the comparison says so, and the gate names that case."""
+    from bench.analysis.sides import design_differences
+
+    a = frame([1.0] * 6, test_size=[0.5] * 6)
+    b = frame([1.0] * 6, test_size=[0.3] * 6, test_rows_sha=[f"other{i}" for i in range(6)])
+    found = design_differences(a, b, KEYS)
+    assert found == ["the splits differ: test size 0.5 in A, 0.3 in B (no split pairs)"]
+    c = build(a, b, KEYS, on(fail_above=10), Context(DUET, design=found))
+    assert c.outcome == gate.INCONCLUSIVE and gate.SPLITS_DIFFER in c.verdict.reasons
+    assert gate.line(c.verdict).startswith("INCONCLUSIVE (exit 5): the sides differ: 1 (the splits differ: test size")
+
+
+def test_one_adapter_name_backed_by_two_classes_is_called_out():
+    from bench.analysis.sides import design_differences
+
+    a = frame([1.0] * 5, adapter_class=["mypkg.model:Old"] * 5)
+    b = frame([1.0] * 5, adapter_class=["mypkg.model:New"] * 5)
+    assert design_differences(a, b, KEYS) == [
+        "adapter 'lr' is another class on each side: mypkg.model:Old in A, mypkg.model:New in B"
+    ]
+    assert design_differences(a, a, KEYS) == []

@@ -135,3 +135,12 @@ def test_run_dry_run_env_list_and_seed_json(capsys, monkeypatch, tmp_path):
 
     recs = [record(a, 0, 0.9, warnings=[]) for a in ("sklearn-lr", "keras-mlp:seed", "torch-mlp:seed")]
     validate("seed", seed_json("seed-x", seed_rows(recs), 0))
+
+
+def test_calibrate_report_json_matches_its_schema(capsys, tmp_path):
+    """``bench calibrate --report RUN --json`` of the committed quick calibration: typed, with its schema."""
+    data = run_json(capsys, "calibrate", "--report", "reference-calibration-quick-cpu-2core", "--results-dir",
+                    str(ROOT / "results"), "--out", str(tmp_path / "c"), "--json")  # fmt: skip
+    validate("calibrate", data)
+    assert data["command"] == "calibrate" and data["exit_status"] == 0
+    assert isinstance(data["calibration"]["aa"]["n"], int)
