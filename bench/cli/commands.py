@@ -551,9 +551,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT["ok"]
     for step in result.steps:
         print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
-              f"from {step['before']} to {step['run']}")  # fmt: skip
-    undecided = "" if result.decidable else f" (cannot decide: a series has only {result.fewest} point(s))"
-    print(f"{len(result.steps)} step(s){undecided}. History written to {result.markdown}")
+              f"from {step['before']} to {step['run']} (p = {step['p']:.2g})")  # fmt: skip
+    for sentence in result.summary():
+        print(sentence)
+    print(f"History written to {result.markdown}")
     return EXIT["ok"]
 
 
