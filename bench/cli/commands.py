@@ -429,7 +429,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """``bench calibrate``: false alarms and detection power of the gate on this machine (bench.run.calibrate)."""
     from dataclasses import replace
 
-    from bench.report.calibration import lines, write
+    from bench.analysis.run_variance import duration_text
+    from bench.report.calibration import lines, with_provenance, write
     from bench.run import calibrate as cal
     from bench.run.config import AdapterSpec
     from bench.store.reader import RunFolder
@@ -442,8 +443,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = folder.info().get("calibration")
         if not isinstance(summary, dict):
             raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
+        summary = with_provenance(summary, folder)
         return _calibration_out(args, summary, folder.run_id, lines, write, _out_dir(args, folder.run_id))
-    plan = cal.THOROUGH if args.thorough else cal.QUICK
+    plan = cal.THOROUGH if args.thorough else cal.THOROUGH_SEPARATE if args.thorough_separate else cal.QUICK
     if args.adapters is not None:
         plan = replace(plan, adapters=tuple(AdapterSpec.parse(a) for a in _csv(args.adapters, "adapters") or ()))
     if args.splits is not None:
@@ -460,6 +462,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         plan = replace(plan, fail_above=args.fail_above)
     if args.fail_accuracy_drop is not None:
         plan = replace(plan, accuracy_drop=args.fail_accuracy_drop)
+    if args.spread is not None:
+        plan = replace(plan, spread_s=cal.parse_spread(args.spread))
     if args.adapters is not None or args.splits is not None or args.repeats is not None or args.slowdowns is not None:
         plan = replace(plan, mode="custom")
     cal.check_plan(plan)
@@ -470,7 +474,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         else "bench calibrate"
     )
     _say(f"Calibration {run_id} ({plan.mode}): {plan.repeats} repeats x {plan.splits} splits x {len(plan.adapters)} adapter(s) "
-         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job.")  # fmt: skip
+         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job"
+         + (f"; starts spread over {duration_text(plan.spread_s)}." if plan.spread_s else "."))  # fmt: skip
     from bench.run.executors.local import LocalExecutor
 
     out = _out_dir(args, run_id)  # checked before the calibration runs, written after

@@ -174,22 +174,23 @@ def read_calibration(folder: RunFolder) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-#: Fewest degrees of freedom (repeats - 1) of a run-to-run variance that may gate separate runs: from two or
-#: three repeats the estimate is often near 0, and a variance of 0 would make separate runs look paired.
-MIN_VARIANCE_DF = 4
-
-
 def run_variance_from(data: dict, source: str) -> RunVariance:
-    """The variances of a calibration with at least :data:`MIN_VARIANCE_DF` degrees of freedom."""
+    """The variances of a calibration that may gate separate runs (:attr:`bench.analysis.run_variance.Estimate.known`):
+    Satterthwaite df, not truncated to 0, from at least MIN_RUNS repeats. Entries stored before the df were
+    Satterthwaite's (df = repeats - 1, no count of repeats) are not used."""
+    from bench.analysis import run_variance as rv
+
     found = {}
     for column, entry in (data.get("run_variance") or {}).items():
-        if (
-            isinstance(entry, dict)
-            and isinstance(entry.get("var"), (int, float))
-            and isinstance(entry.get("df"), (int, float))
-            and entry["df"] >= MIN_VARIANCE_DF
-        ):
-            found[column] = (float(entry["var"]), float(entry["df"]))
+        if not isinstance(entry, dict) or entry.get("df_method") != rv.DF_METHOD:
+            continue
+        try:
+            estimate = rv.Estimate(float(entry["var"]), float(entry["df"]), int(entry["runs"]), int(entry["splits"]),
+                                   bool(entry.get("truncated")))  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue
+        if estimate.known:
+            found[column] = (estimate.var, estimate.df)
     return RunVariance(source, found)
 
 
@@ -205,10 +206,11 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
             raise UserError(f"Run {folder.run_id!r} holds no calibration results; run `bench calibrate`.")
         variance = run_variance_from(data, folder.run_id)
         if not variance.by_column:
+            from bench.analysis.run_variance import MIN_RUNS
             from bench.errors import UserError
 
-            raise UserError(f"Calibration {folder.run_id!r} has too few repeats to estimate the run-to-run variance "
-                            f"(needs {MIN_VARIANCE_DF + 1} or more): run `bench calibrate` (5 repeats).")  # fmt: skip
+            raise UserError(f"Calibration {folder.run_id!r} holds no usable run-to-run variance (it needs {MIN_RUNS} or "
+                            "more repeats whose spread stands out from the splits'): run `bench calibrate`.")  # fmt: skip
         return variance
     if _machine(env_a) != _machine(env_b):
         return None
