@@ -319,3 +319,53 @@ def test_a_bad_spread_is_one_line_and_nothing_is_written(tmp_path, capsys):
     assert err.count("\n") == 1 and "--spread: 'soon' is not a duration" in err and not (tmp_path / "runs").exists()
     assert main(["calibrate", "--spread", "40d", "--results-dir", str(tmp_path), "--run-id", "c"]) == 1
     assert "--spread must be between 0 and 30 days" in capsys.readouterr().err
+
+
+def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_schedule(tmp_path, monkeypatch):
+    """The loop of bench calibrate with the runs faked: each repeat's records say when it started; a spread
+    calibration waits before every repeat that has not begun, on the schedule of its first repeat's start."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from bench import record as rec
+    from bench.measure import machine
+    from bench.run import runner
+    from tests.test_report import record
+
+    monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "m1", "hostname": "h1"})
+    clock = {"t": 5000.0}
+    monkeypatch.setattr(cal.time, "time", lambda: clock["t"])
+    waits: list[tuple[float, str]] = []
+    monkeypatch.setattr(cal, "wait_until", lambda when, label, say: waits.append((when, label)))
+    stop_after: dict = {"repeat": None}
+
+    def fake_run(config, store, executor, progress):
+        repeat = dict(config.adapters[0].params)["repeat"]
+        if repeat == stop_after["repeat"]:
+            raise KeyboardInterrupt  # the user stops it: the store keeps what was recorded
+        if repeat in cal.repeats_begun(store.folder.records()):
+            return SimpleNamespace(failed=0, new={})  # resumed: the runner skips what is recorded
+        for spec in config.adapters:
+            params = dict(spec.params)
+            fields = record(spec.label, 0, 0.9, params=params, adapter_name=spec.name, started_at=clock["t"],
+                            finished_at=clock["t"] + 1)  # fmt: skip
+            fields["schema_version"] = rec.SCHEMA_VERSION
+            store.append(rec.build(fields))
+        clock["t"] += 100.0
+        return SimpleNamespace(failed=0, new={"x": len(config.adapters)})
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    plan = cal.Plan(cal.QUICK.adapters[:1], splits=5, repeats=4, slowdowns=(0.5,), fail_above=10.0, disturbed=(),
+                    spread_s=3000.0)  # fmt: skip
+    results = str(tmp_path / "results")
+    stop_after["repeat"] = 2
+    with pytest.raises(KeyboardInterrupt):
+        cal.calibrate(plan, results, "spread", nullcontext(), lambda line: None, "bench calibrate --spread 3000")
+    assert waits == [(5000.0, "repeat 1/4"), (6000.0, "repeat 2/4"), (7000.0, "repeat 3/4")]
+    waits.clear()
+    stop_after["repeat"] = None
+    clock["t"] = 9000.0  # resumed later: repeats 1 and 2 are recorded, the schedule is the first one's
+    done = cal.calibrate(plan, results, "spread", nullcontext(), lambda line: None, "bench calibrate --spread 3000")
+    assert waits == [(7000.0, "repeat 3/4"), (8000.0, "repeat 4/4")]
+    assert done.summary["plan"]["spread_s"] == 3000.0 and done.summary["machine"]["hostname"] == "h1"
+    assert done.summary["span"]["repeat_starts"] == [5000.0, 5100.0, 9000.0, 9100.0]
