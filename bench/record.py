@@ -148,6 +148,7 @@ def F(name: str, type_: Any, kind: str, unit: str = "", doc: str = "", *metrics:
 
 
 _LAT = "single-sample latency: p50/p90/p99/mean in us, n calls"
+_CPU = "p50_us, mean_us per call, total_s over the loop, n calls"
 IDENTITY, MEASURE, PROV, RAW = "identity", "measurement", "provenance", "raw"
 
 FIELDS: list[Field] = [
@@ -190,7 +191,11 @@ FIELDS: list[Field] = [
     F("epoch_median_s", Number, MEASURE, "s", "median wall time of the other epochs", metric("epoch (median)")),
     F("cold_predict_s", Number, MEASURE, "s", "first single-sample predict after fit (tracing, compilation)",
       metric("first predict", summary=True, compare=True)),
+    F("cold_predict_cpu_s", Number, MEASURE, "s", "process CPU time of the first single-sample predict (all threads)",
+      metric("first predict CPU")),
     F("stock_cold_predict_s", Number, MEASURE, "s", "first single-sample call of the stock API", metric("stock first predict")),
+    F("stock_cold_predict_cpu_s", Number, MEASURE, "s", "process CPU time of the stock API's first single-sample call",
+      metric("stock first predict CPU")),
     F("latency", dict[str, Number], MEASURE, "us", f"through the adapter: {_LAT}",
       metric("predict p50", key="p50_us", summary=True, compare=True), metric("predict p90", key="p90_us"),
       metric("predict p99", key="p99_us", summary=True, compare=True), metric("predict mean", key="mean_us"),
@@ -199,8 +204,15 @@ FIELDS: list[Field] = [
       metric("stock predict p50", key="p50_us", summary=True, compare=True), metric("stock predict p90", key="p90_us"),
       metric("stock predict p99", key="p99_us"), metric("stock predict mean", key="mean_us"),
       metric("stock calls", unit="calls", better=None, key="n")),
+    F("latency_cpu", dict[str, Number], MEASURE, "us", f"process CPU time of each call of the adapter's latency loop: {_CPU}",
+      metric("predict CPU p50", key="p50_us"), metric("predict CPU total", unit="s", key="total_s")),
+    F("stock_latency_cpu", dict[str, Number], MEASURE, "us", f"the same for the stock API's latency loop: {_CPU}",
+      metric("stock predict CPU p50", key="p50_us"), metric("stock predict CPU total", unit="s", key="total_s")),
     F("throughput_sps", dict[str, Number], MEASURE, "samples/s", "predict throughput per batch size",
       metric("throughput batch {key}", better="higher", summary=True, compare=True, key="*", column="tput_{key}")),
+    F("throughput_cpu_sps", dict[str, Number], MEASURE, "samples/CPU s",
+      "predict throughput per batch size per second of process CPU time (median call; None below the clock's resolution)",
+      metric("CPU throughput batch {key}", better="higher", key="*", column="cpu_tput_{key}")),
     F("rss_peak_mb", Number, MEASURE, "MiB", "peak resident memory of the trial (VmHWM, reset per trial)",
       metric("peak RSS", summary=True)),
     F("rss_fit_delta_mb", Number, MEASURE, "MiB", "resident memory growth during fit", metric("RSS growth in fit")),

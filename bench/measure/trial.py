@@ -26,8 +26,9 @@ from bench.measure.timing import (
     drifted,
     gc_paused,
     measure,
-    measure_for,
+    measure_for_cpu,
     time_call,
+    time_call_cpu,
     timer_overhead_ns,
 )
 from bench.run.settings import TimingSettings
@@ -89,12 +90,19 @@ def agreement(proba: np.ndarray, reference: np.ndarray) -> dict:
     }
 
 
+def cpu_summary(cpu_ns: list[int]) -> dict:
+    """Per-call process CPU time of a latency loop: p50 and mean in microseconds, the loop's total in seconds."""
+    arr = np.asarray(cpu_ns, dtype=np.float64)
+    return {"p50_us": float(np.percentile(arr, 50)) / 1e3, "mean_us": float(arr.mean()) / 1e3,
+            "total_s": float(arr.sum()) / 1e9, "n": int(arr.size)}  # fmt: skip
+
+
 def latency(
     fn: Callable[[], object], min_calls: int, budget_s: float, settings: TimingSettings, sync: Sync
-) -> list[int]:
-    """Single-call durations with the garbage collector paused (as ``timeit``)."""
+) -> tuple[list[int], list[int]]:
+    """Single-call durations and their process CPU times, with the garbage collector paused (as ``timeit``)."""
     with gc_paused():
-        return measure_for(
+        return measure_for_cpu(
             fn,
             min_rounds=min_calls,
             max_rounds=max(min_calls, settings.latency_max_calls),
@@ -103,10 +111,13 @@ def latency(
         )
 
 
-def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync: Sync) -> dict:
-    """Samples per second at each batch size (and the whole test set), median over calls."""
+def throughput(
+    predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync: Sync
+) -> tuple[dict, dict]:
+    """Samples per second at each batch size (and the whole test set), median over calls: per wall second and
+    per second of process CPU time (None where a call's CPU time was below the clock's resolution)."""
     sizes = sorted({min(b, len(X)) for b in settings.batch_sizes} | {len(X)})
-    out = {}
+    out, per_cpu = {}, {}
     for b in sizes:
         batch = X[:b]
         predict(batch)  # the first call at a shape may compile
@@ -115,7 +126,7 @@ def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings:
             return predict(batch)
 
         with gc_paused():
-            durations = measure_for(
+            durations, cpu = measure_for_cpu(
                 call,
                 min_rounds=3,
                 max_rounds=10_000,
@@ -123,7 +134,9 @@ def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings:
                 sync=sync,
             )
         out[str(b)] = b / (statistics.median(durations) / 1e9)
-    return out
+        cpu_median = statistics.median(cpu)
+        per_cpu[str(b)] = b / (cpu_median / 1e9) if cpu_median > 0 else None
+    return out, per_cpu
 
 
 def _fit(clf: Any, split: Split, settings: TimingSettings) -> dict:
@@ -163,13 +176,13 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     sync = clf.sync
     one = np.ascontiguousarray(split.X_test[:1], dtype=np.float32)
     out: dict = {}
-    _, cold_ns = time_call(lambda: clf.predict_proba(one), sync=sync)
-    out["cold_predict_s"] = cold_ns / 1e9
+    _, cold_ns, cold_cpu_ns = time_call_cpu(lambda: clf.predict_proba(one), sync=sync)
+    out["cold_predict_s"], out["cold_predict_cpu_s"] = cold_ns / 1e9, cold_cpu_ns / 1e9
     measure(lambda: clf.predict_proba(one), warmup=settings.warmup, rounds=1, sync=sync)
     attempts: list[dict] = []
     with GCCounter() as gc_latency:
         while True:
-            lat = latency(
+            lat, lat_cpu = latency(
                 lambda: clf.predict_proba(one), settings.latency_min_calls, settings.latency_budget_s, settings, sync
             )
             drift = drift_ratio(lat)
@@ -177,21 +190,23 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
                 break
             # The machine's speed changed while this was measured: keep the attempt, measure again.
             attempts.append({"latency": percentiles_us(lat), "latency_drift": drift, "drift_limit": DRIFT_LIMIT})
-    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift)
+    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift, latency_cpu=cpu_summary(lat_cpu))
     if attempts:
         out["latency_attempts"] = attempts
     out["gc_latency"] = gc_latency.collections
     out["gc_disabled_in_latency"] = True
     # The stock API's first call is timed on its own: Keras builds its predict
     # function and input pipeline there.
-    _, stock_cold_ns = time_call(lambda: clf.predict_proba_stock(one), sync=sync)
-    out["stock_cold_predict_s"] = stock_cold_ns / 1e9
-    stock = latency(
+    _, stock_cold_ns, stock_cold_cpu_ns = time_call_cpu(lambda: clf.predict_proba_stock(one), sync=sync)
+    out["stock_cold_predict_s"], out["stock_cold_predict_cpu_s"] = stock_cold_ns / 1e9, stock_cold_cpu_ns / 1e9
+    stock, stock_cpu = latency(
         lambda: clf.predict_proba_stock(one), settings.stock_min_calls, settings.stock_budget_s, settings, sync
     )
-    out.update(stock_latency=percentiles_us(stock), stock_latency_raw_ns=stock)
+    out.update(
+        stock_latency=percentiles_us(stock), stock_latency_raw_ns=stock, stock_latency_cpu=cpu_summary(stock_cpu)
+    )
     X_test = np.ascontiguousarray(split.X_test, dtype=np.float32)
-    out["throughput_sps"] = throughput(clf.predict_proba, X_test, settings, sync)
+    out["throughput_sps"], out["throughput_cpu_sps"] = throughput(clf.predict_proba, X_test, settings, sync)
     return out
 
 

@@ -21,6 +21,7 @@ from bench.report import (
     accuracy,
     across,
     context,
+    cpu,
     figures,
     findings,
     interactive,
@@ -116,6 +117,7 @@ def build(
     timing.ratios(doc, ok, baseline, max(known) if known else float("nan"))
     orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)
+    cpu.section(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
     summ = serving.section(doc, loaded.views(serving.FIELDS, ok))

@@ -1,0 +1,97 @@
+"""Wall time beside CPU time, per timed call: which calls waited for the machine.
+
+Every timed call also records its process CPU time (all threads; :mod:`bench.measure.timing`). A
+single-threaded call that had a core to itself takes about as much wall time as CPU time; one that
+waited (another process had the core, or it waited for a device or for I/O) takes more wall time
+than CPU time. A multi-threaded call takes more CPU time than wall time. So the ratio wall/CPU says
+how far a timing was stretched by waiting, and a call whose wall time exceeds its CPU time by
+:data:`BUSY_RATIO` or more is flagged: on a CPU that usually means the machine was busy, and its wall
+time says more about the neighbours than about the code (its CPU time much less so).
+
+The table (``wall-cpu``; in ``bench report --json`` too) gives, per dataset x adapter x device and
+timed call, the median wall and CPU time over the trials, the median ratio with its range, and how
+many trials were flagged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report.document import Doc
+from bench.report.tables import fmt
+
+KEYS = ["dataset", "adapter", "device"]
+#: Wall time this many times the CPU time or more: the call waited (a busy machine, a device, I/O).
+BUSY_RATIO = 1.5
+#: (call, wall column, CPU column, unit): the wall time and CPU time of the same timed calls.
+CALLS = (
+    ("fit", "fit_wall_s", "fit_cpu_s", "s"),
+    ("first predict", "cold_predict_s", "cold_predict_cpu_s", "s"),
+    ("predict p50", "latency_p50_us", "latency_cpu_p50_us", "us"),
+    ("stock first predict", "stock_cold_predict_s", "stock_cold_predict_cpu_s", "s"),
+    ("stock predict p50", "stock_latency_p50_us", "stock_latency_cpu_p50_us", "us"),
+)
+
+
+def pairs(frame: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series, str]]:
+    """(call, wall, CPU, unit) for every timed call the frame has both times of; throughputs as time per batch
+    (the inverse of samples per second, so that a larger number is a longer call, as for the others)."""
+    out = []
+    for call, wall, cpu, unit in CALLS:
+        if wall in frame.columns and cpu in frame.columns:
+            out.append((call, frame[wall].astype(float), frame[cpu].astype(float), unit))
+    for column in sorted(
+        (c for c in frame.columns if c.startswith("tput_") and c[5:].isdigit()), key=lambda c: int(c[5:])
+    ):
+        cpu_column = "cpu_" + column
+        if cpu_column in frame.columns:
+            batch = int(column[5:])
+            per_call = batch / frame[column].astype(float) * 1e6, batch / frame[cpu_column].astype(float) * 1e6
+            out.append((f"batch {batch}", per_call[0], per_call[1], "us"))
+    return out
+
+
+def ratios(wall: pd.Series, cpu: pd.Series) -> np.ndarray:
+    """wall / CPU per trial, where both are positive and finite."""
+    w, c = wall.to_numpy(float), cpu.to_numpy(float)
+    keep = np.isfinite(w) & np.isfinite(c) & (w > 0) & (c > 0)
+    return w[keep] / c[keep]
+
+
+def rows(ok: pd.DataFrame) -> list[dict]:
+    """One row per group and timed call: medians, the ratio's median and range, trials flagged busy."""
+    out = []
+    for key, g in ok.groupby(KEYS, sort=True):
+        for call, wall, cpu, unit in pairs(g):
+            r = ratios(wall, cpu)
+            if not len(r):
+                continue
+            out.append({**dict(zip(KEYS, key)), "call": call, "unit": unit, "wall": float(np.nanmedian(wall)),
+                        "cpu": float(np.nanmedian(cpu)), "ratio": float(np.median(r)), "low": float(r.min()),
+                        "high": float(r.max()), "busy": int(np.sum(r >= BUSY_RATIO)), "trials": int(len(r))})  # fmt: skip
+    return out
+
+
+def section(doc: Doc, ok: pd.DataFrame) -> list[dict]:
+    """The wall/CPU table with its flags; returns the rows (nothing is added without CPU times)."""
+    found = rows(ok)
+    if not found:
+        return found
+    doc.heading("Wall time and CPU time", 3)
+    busy = [r for r in found if r["busy"]]
+    doc.para(f"Each timed call's wall time beside its process CPU time (all threads), median over the trials. Wall "
+             f"time {BUSY_RATIO:g}x the CPU time or more is flagged: the call waited (on a CPU, usually for a core "
+             "another process held: the machine was busy), so its wall time says more about the machine than about "
+             "the code; its CPU time is the steadier signal. A ratio under 1 is a call that used several threads.")  # fmt: skip
+    table = [[r["dataset"], r["adapter"], r["device"], r["call"], f"{fmt(r['wall'])} {r['unit']}",
+              f"{fmt(r['cpu'])} {r['unit']}", f"{fmt(r['ratio'])} [{fmt(r['low'])}, {fmt(r['high'])}]",
+              f"busy: {r['busy']}/{r['trials']}" if r["busy"] else ""] for r in found]  # fmt: skip
+    doc.table(["dataset", "adapter", "device", "call", "wall (median)", "CPU (median)", "wall/CPU [range]", "flag"],
+              table, "wall-cpu")  # fmt: skip
+    if busy:
+        worst = max(busy, key=lambda r: (r["busy"] / r["trials"], r["ratio"]))
+        doc.para(f"{len(busy)} of {len(found)} timed calls waited in some trials (wall time at least {BUSY_RATIO:g}x "
+                 f"the CPU time); the most: {worst['adapter']} {worst['call']}, {worst['busy']} of {worst['trials']} "
+                 f"trials, median ratio {fmt(worst['ratio'])}.")  # fmt: skip
+    return found

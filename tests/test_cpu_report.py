@@ -1,0 +1,92 @@
+"""Wall time beside CPU time (bench.report.cpu): the ratio per timed call, the busy flag, the report's table and
+its JSON, computed by hand from synthetic records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.report import cpu
+from bench.report.document import Doc
+from tests.test_report import record, write_run
+
+
+def _frame(walls: list[float], cpus: list[float], **columns: list[float]) -> pd.DataFrame:
+    n = len(walls)
+    return pd.DataFrame({"dataset": ["iris"] * n, "adapter": ["lr"] * n, "device": ["cpu"] * n, "fit_wall_s": walls,
+                         "fit_cpu_s": cpus, **columns})  # fmt: skip
+
+
+def test_the_ratio_is_wall_over_cpu_and_a_call_is_busy_from_1_5x():
+    rows = cpu.rows(_frame([1.0, 2.0, 1.5, 1.49], [1.0, 1.0, 1.0, 1.0]))
+    assert len(rows) == 1
+    (r,) = rows
+    assert (r["call"], r["unit"], r["trials"]) == ("fit", "s", 4)
+    assert r["ratio"] == pytest.approx(1.495) and (r["low"], r["high"]) == (1.0, 2.0)
+    assert r["busy"] == 2  # 2.0 and exactly 1.5; not 1.49
+    assert r["wall"] == pytest.approx(1.495) and r["cpu"] == 1.0
+    assert cpu.BUSY_RATIO == 1.5
+
+
+def test_missing_zero_or_non_finite_times_are_left_out_and_threads_give_ratios_under_1():
+    r = cpu.ratios(pd.Series([1.0, 0.0, np.nan, 2.0, 1.0]), pd.Series([4.0, 1.0, 1.0, np.inf, 0.0]))
+    assert r.tolist() == [0.25]  # four threads busy for the whole call
+    assert cpu.rows(_frame([np.nan], [1.0])) == []
+    assert (
+        cpu.rows(pd.DataFrame({"dataset": ["iris"], "adapter": ["lr"], "device": ["cpu"], "fit_wall_s": [1.0]})) == []
+    )
+
+
+def test_every_timed_call_pairs_its_wall_and_cpu_columns_and_throughput_becomes_time_per_batch():
+    frame = _frame([1.0], [1.0], cold_predict_s=[0.02], cold_predict_cpu_s=[0.01], latency_p50_us=[100.0],
+                   latency_cpu_p50_us=[50.0], stock_cold_predict_s=[0.3], stock_cold_predict_cpu_s=[0.3],
+                   stock_latency_p50_us=[200.0], stock_latency_cpu_p50_us=[100.0], tput_32=[32_000.0],
+                   cpu_tput_32=[16_000.0], tput_1=[1000.0], tput_bad=[1.0])  # fmt: skip
+    found = {c: (w.iloc[0], p.iloc[0], u) for c, w, p, u in cpu.pairs(frame)}
+    assert list(found) == [
+        "fit",
+        "first predict",
+        "predict p50",
+        "stock first predict",
+        "stock predict p50",
+        "batch 32",
+    ]
+    assert found["batch 32"] == (pytest.approx(1000.0), pytest.approx(2000.0), "us")  # 32 / 32,000 s = 1 ms
+    rows = {r["call"]: r for r in cpu.rows(frame)}
+    assert rows["first predict"]["ratio"] == 2.0 and rows["first predict"]["busy"] == 1
+    assert rows["batch 32"]["ratio"] == 0.5 and rows["batch 32"]["busy"] == 0
+    assert rows["stock first predict"]["ratio"] == 1.0
+
+
+def test_the_section_flags_busy_calls_and_says_which_waited_most():
+    doc = Doc("t")
+    frame = pd.concat([_frame([1.0, 3.0], [1.0, 1.0]), _frame([1.0, 1.0], [1.0, 1.0]).assign(adapter="mlp")])
+    found = cpu.section(doc, frame)
+    assert len(found) == 2
+    table = next(b[1] for b in doc.blocks if b[0] == "table")
+    assert table.name == "wall-cpu" and [r[-1] for r in table.rows] == ["busy: 1/2", ""]  # lr, then mlp
+    text = " ".join(b[1] for b in doc.blocks if b[0] == "p")
+    assert "1 of 2 timed calls waited in some trials" in text and "the most: lr fit, 1 of 2 trials" in text
+    assert cpu.section(Doc("none"), pd.DataFrame({"dataset": [], "adapter": [], "device": []})) == []
+
+
+def test_bench_report_shows_wall_beside_cpu_and_its_json_has_the_table(tmp_path, capsys, monkeypatch):
+    from bench.cli import main
+    from tests.invariants import tiny_figures
+
+    tiny_figures(monkeypatch)
+    recs = []
+    for s in range(4):
+        rec = record("sklearn-lr", s, 0.9, fit=0.2, fit_cpu_s=0.1 if s == 0 else 0.2, cold_predict_cpu_s=0.01,
+                     latency_cpu={"p50_us": 20.0, "mean_us": 21.0, "total_s": 0.01, "n": 300})  # fmt: skip
+        recs.append(rec)
+    write_run(tmp_path, "w", recs)
+    assert main(["report", "w", "--results-dir", str(tmp_path), "--out", str(tmp_path / "r"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    table = next(t for t in data["tables"] if t["name"] == "wall-cpu")
+    calls = [row["call"] for row in table["rows"]]
+    assert calls == ["fit", "first predict", "predict p50"]
+    assert (tmp_path / "r" / "REPORT.md").read_text().count("busy: 1/4") == 1  # split 0's fit waited 2x
