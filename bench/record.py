@@ -213,6 +213,10 @@ FIELDS: list[Field] = [
     F("throughput_cpu_sps", dict[str, Number], MEASURE, "samples/CPU s",
       "predict throughput per batch size per second of process CPU time (median call; None below the clock's resolution)",
       metric("CPU throughput batch {key}", better="higher", key="*", column="cpu_tput_{key}")),
+    F("instructions", dict[str, Json], MEASURE, "instructions",
+      "counted under valgrind (opt-in, first trial of each group): fit, predict (mean single-sample call), setup, "
+      "calls, tool; or error", metric("instructions in fit", key="fit"),
+      metric("instructions per predict", key="predict")),
     F("rss_peak_mb", Number, MEASURE, "MiB", "peak resident memory of the trial (VmHWM, reset per trial)",
       metric("peak RSS", summary=True)),
     F("rss_fit_delta_mb", Number, MEASURE, "MiB", "resident memory growth during fit", metric("RSS growth in fit")),

@@ -90,3 +90,14 @@ def test_bench_report_shows_wall_beside_cpu_and_its_json_has_the_table(tmp_path,
     calls = [row["call"] for row in table["rows"]]
     assert calls == ["fit", "first predict", "predict p50"]
     assert (tmp_path / "r" / "REPORT.md").read_text().count("busy: 1/4") == 1  # split 0's fit waited 2x
+
+
+def test_instruction_counts_get_their_own_table_where_they_were_counted():
+    doc = Doc("t")
+    frame = _frame([1.0, 1.0], [1.0, 1.0], instructions_fit=[4.4e8, np.nan], instructions_predict=[9.4e5, np.nan])
+    cpu.section(doc, frame)
+    table = next(b[1] for b in doc.blocks if b[0] == "table" and b[1].name == "instructions")
+    assert table.rows == [["iris", "lr", "cpu", "440,000,000", "940,000", "1"]]
+    plain = Doc("none")
+    cpu.section(plain, _frame([1.0], [1.0]))
+    assert not any(b[0] == "table" and b[1].name == "instructions" for b in plain.blocks)

@@ -257,6 +257,10 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     if registered:
         out["metrics"] = registered
     out["gpu_peak_mb"] = probe() if probe else None
+    if settings.instructions and threads == 1:  # after the timed work: the counted runs disturb nothing timed
+        from bench.measure.instructions import first_of_worker
+
+        out["instructions"] = first_of_worker(clf, split)
     if serve and settings.serving:
         from bench.measure.serving import measure_serving
 

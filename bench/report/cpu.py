@@ -10,7 +10,8 @@ time says more about the neighbours than about the code (its CPU time much less 
 
 The table (``wall-cpu``; in ``bench report --json`` too) gives, per dataset x adapter x device and
 timed call, the median wall and CPU time over the trials, the median ratio with its range, and how
-many trials were flagged.
+many trials were flagged. Where instructions were counted (``[timing] instructions = true``), a second
+table (``instructions``) gives them: a count that no neighbour moves.
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ def rows(ok: pd.DataFrame) -> list[dict]:
 
 
 def section(doc: Doc, ok: pd.DataFrame) -> list[dict]:
-    """The wall/CPU table with its flags; returns the rows (nothing is added without CPU times)."""
+    """The wall/CPU table with its flags, and the instruction counts; returns the wall/CPU rows (nothing is added
+    without CPU times)."""
     found = rows(ok)
     if not found:
+        instructions(doc, ok)
         return found
     doc.heading("Wall time and CPU time", 3)
     busy = [r for r in found if r["busy"]]
@@ -94,4 +97,21 @@ def section(doc: Doc, ok: pd.DataFrame) -> list[dict]:
         doc.para(f"{len(busy)} of {len(found)} timed calls waited in some trials (wall time at least {BUSY_RATIO:g}x "
                  f"the CPU time); the most: {worst['adapter']} {worst['call']}, {worst['busy']} of {worst['trials']} "
                  f"trials, median ratio {fmt(worst['ratio'])}.")  # fmt: skip
+    instructions(doc, ok)
     return found
+
+
+INSTRUCTIONS = (("fit", "instructions_fit"), ("predict (mean single-sample call)", "instructions_predict"))
+
+
+def instructions(doc: Doc, ok: pd.DataFrame) -> None:
+    """The instructions counted under valgrind, per group (nothing is added where none were counted)."""
+    columns = [(label, c) for label, c in INSTRUCTIONS if c in ok.columns and ok[c].notna().any()]
+    if not columns:
+        return
+    rows = [[*key, *(fmt(float(g[c].dropna().median())) if g[c].notna().any() else "-" for _, c in columns),
+             int(g[columns[0][1]].notna().sum())] for key, g in ok.groupby(KEYS, sort=True)]  # fmt: skip
+    doc.para("Instructions counted under valgrind (cachegrind) on the first trial of each group: every user-space "
+             "instruction of the operation, whatever else the machine was doing (`bench/measure/instructions.py` says "
+             "what a count includes and how precise it is).")  # fmt: skip
+    doc.table([*KEYS, *(f"{label} (instructions)" for label, _ in columns), "trials counted"], rows, "instructions")

@@ -40,6 +40,9 @@ class TimingSettings:
     control_span_s : float
         Seconds each workload of the raw-speed control runs (before every round): long enough to span
         several CPU scheduling periods (100 ms), or a CPU quota goes unseen.
+    instructions : bool
+        Also count the instructions of fit and predict under valgrind, on the first trial of each group
+        (:mod:`bench.measure.instructions`; single-threaded runs only, where valgrind is installed).
     """
 
     warmup: int = 20
@@ -56,6 +59,7 @@ class TimingSettings:
     serving_splits: int | None = None
     curves: bool = True
     control_span_s: float = 0.25
+    instructions: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
@@ -116,4 +120,6 @@ class TimingSettings:
         data["batch_sizes"] = list(self.batch_sizes)
         if self.control_span_s == 0.25:
             del data["control_span_s"]  # the default: configs stored before it existed stay equal
+        if self.instructions is False:
+            del data["instructions"]  # the same
         return data
