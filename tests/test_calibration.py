@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.analysis import calibration as calib
 from bench.run import calibrate as cal
@@ -369,3 +371,23 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
     assert waits == [(7000.0, "repeat 3/4"), (8000.0, "repeat 4/4")]
     assert done.summary["plan"]["spread_s"] == 3000.0 and done.summary["machine"]["hostname"] == "h1"
     assert done.summary["span"]["repeat_starts"] == [5000.0, 5100.0, 9000.0, 9100.0]
+
+
+@given(k=st.integers(0, 200), extra=st.integers(0, 200), below=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_a_target_is_shown_only_by_its_one_sided_bound_and_never_met_by_a_handful(k, extra, below):
+    """Any count: the sentence says "shown" exactly when the one-sided bound is on the right side of the target,
+    "missed" only when the other bound is on the wrong side, and never "met"."""
+    from bench.report.calibration import _target
+
+    n = k + extra
+    if n == 0:
+        return
+    limit = 0.05 if below else 0.95
+    text = _target({"k": k, "n": n}, limit, below)
+    assert " met" not in text and not text.startswith("met")
+    shown = calib.upper_bound(k, n) <= limit if below else calib.lower_bound(k, n) >= limit
+    assert text.startswith("shown") == shown
+    assert ("**missed**" in text) == (calib.lower_bound(k, n) > limit if below else calib.upper_bound(k, n) < limit)
+    if below and k == 0:
+        assert shown == (n >= calib.comparisons_to_bound(0.05))  # no false alarm at all: 59 show it

@@ -82,13 +82,13 @@ def test_step_detection_keeps_its_stated_level_when_runs_scatter_beyond_their_er
 
 @pytest.mark.slow
 def test_step_detection_keeps_its_stated_level_over_many_histories_and_scatters():
-    """The thorough version: 1500 histories of 3 to 30 runs for each scatter (none, below, at and far beyond
-    the runs' own errors)."""
+    """The thorough version: 1000 histories of 3 to 30 runs for each scatter (none, below, at and far beyond
+    the runs' own errors), about a minute and a half."""
     from bench.analysis.calibration import clopper_pearson
 
     for scatter in (0.0, 0.01, 0.05, 0.2):
-        k = _false_steps(1500, first_seed=5000, longest=30, scatter=scatter)
-        assert clopper_pearson(k, 1500).low <= 0.05, (scatter, k)
+        k = _false_steps(1000, first_seed=5000, longest=30, scatter=scatter)
+        assert clopper_pearson(k, 1000).low <= 0.05, (scatter, k)
 
 
 def test_a_real_step_is_found_where_it_is_with_an_interval_that_covers_it():
