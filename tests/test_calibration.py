@@ -57,6 +57,8 @@ def test_smallest_detected_observed_and_shown():
         calib.smallest_detected({0.1: calib.clopper_pearson(58, 58), 0.2: calib.clopper_pearson(59, 59)}).shown == 0.2
     )
     assert calib.smallest_detected({0.1: calib.clopper_pearson(1, 5)}) == calib.Smallest(None, None)
+    at = calib.lower_bound(59, 59)  # a bound exactly at the level shows it
+    assert calib.smallest_detected({0.2: calib.clopper_pearson(59, 59)}, level=at).shown == 0.2
 
 
 def test_the_wrapper_adds_exactly_its_fraction_of_the_measured_cost(monkeypatch):

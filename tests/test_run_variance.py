@@ -31,12 +31,20 @@ def test_two_way_has_satterthwaite_df_not_runs_minus_one():
 def test_a_variance_truncated_to_0_is_unknown_not_0():
     # all the difference is interaction: MS_run = MS_error = 0.01
     e = rv.two_way([[0.0, 0.1], [0.2, 0.1]])
-    assert e.truncated and e.var == 0.0 and not e.known
+    assert e == rv.Estimate(0.0, 0.0, 2, 2, truncated=True) and not e.known
+    assert rv.pooled([e]) == rv.Estimate(0.0, 0.0, 2, 2, truncated=True) and not rv.pooled([e]).known
     assert rv.two_way([[0.0, 0.5], [0.0, 0.5]]).truncated  # identical runs: nothing between them
     # constant values whose logs round differently: a variance of 1e-33 is rounding, not a known 0
     assert rv.two_way([[math.log(1e4)] * 3, [math.log(1e4) + 1e-15] * 3]).truncated
     assert not rv.two_way([[0.0] * 3, [2e-8] * 3]).truncated  # an sd of 1e-8 or more is a measurement
-    assert rv.pooled([e]) == rv.Estimate(0.0, 0.0, 2, 2, truncated=True) and not rv.pooled([e]).known
+
+
+def test_the_rounding_limit_is_exclusive(monkeypatch):
+    exact = rv.two_way(TABLE).var
+    monkeypatch.setattr(rv, "ROUNDING", exact)
+    assert not rv.two_way(TABLE).truncated  # a variance at the limit counts
+    monkeypatch.setattr(rv, "ROUNDING", exact * (1 + 1e-12))
+    assert rv.two_way(TABLE).truncated
 
 
 def test_too_few_runs_or_splits_are_unknown():
@@ -103,6 +111,10 @@ def test_from_frame_pools_the_groups_two_way_tables():
     broken = frame.copy()
     broken.loc[0, "status"] = "error"
     assert rv.from_frame(broken, "fit_wall_s", ["dataset", "adapter", "device"], "run_id").splits == 4
+    zero = frame.copy()
+    zero.loc[0, "fit_wall_s"] = 0.0  # log 0 would be -inf
+    got = rv.from_frame(zero, "fit_wall_s", ["dataset", "adapter", "device"], "run_id")
+    assert got.splits == 4 and math.isfinite(got.var)
     assert rv.from_frame(frame, "nope", ["dataset"], "run_id") == rv.UNKNOWN
 
 
@@ -122,7 +134,25 @@ def test_from_history_keeps_one_machine_cuts_at_the_steps_and_says_its_span():
     assert span.to_dict() == {"first": 1000.0, "last": 1650.0, "seconds": 650.0, "runs": 7}
     other, other_span = rv.from_history(frame, ["fit_wall_s"], keys, "m3", None)
     assert other["fit_wall_s"] == rv.UNKNOWN and other_span.runs == 0
+    assert math.isnan(other_span.first) and math.isnan(other_span.last)
+    # the hostname counts too: the same hardware id under another name is another machine
+    renamed, renamed_span = rv.from_history(frame, ["fit_wall_s"], keys, "m1", "h2")
+    assert renamed["fit_wall_s"] == rv.UNKNOWN and renamed_span.runs == 0
     assert rv.span_starts(mine, "run_id")["r2"] == 1200.0
+    # the runs in the order they ran, not by name: a break at r3 cuts there even when names sort otherwise
+    shuffled = mine.assign(run_id=mine["run_id"].map({f"r{i}": f"z{6 - i}" for i in range(7)}))
+    again, _ = rv.from_history(shuffled, ["fit_wall_s"], keys, "m1", "h1", breaks=["z3"])
+    assert again["fit_wall_s"] == cut
+
+
+def test_same_machine_keeps_the_rows_of_one_machine_by_what_the_frame_records():
+    frame = pd.DataFrame({"machine_id": ["a", "a", "b"], "hostname": ["x", "y", "x"], "v": [1, 2, 3]})
+    assert rv.same_machine(frame, "a", "x")["v"].tolist() == [1]
+    assert rv.same_machine(frame, "a", None)["v"].tolist() == [1, 2]
+    assert rv.same_machine(frame, None, "x")["v"].tolist() == [1, 3]
+    assert rv.same_machine(frame, None, None)["v"].tolist() == [1, 2, 3]
+    assert rv.same_machine(frame.drop(columns="hostname"), "b", "x")["v"].tolist() == [3]  # not recorded: not a filter
+    assert rv.same_machine(frame.drop(columns="machine_id"), "b", "y")["v"].tolist() == [2]
 
 
 def test_span_reads_datetimes_and_missing_columns():
@@ -130,5 +160,10 @@ def test_span_reads_datetimes_and_missing_columns():
                           "finished_at": pd.to_datetime([60, 7200], unit="s")})  # fmt: skip
     assert rv.span(frame, "run") == rv.Span(0.0, 7200.0, 2)
     assert rv.span(frame.drop(columns="finished_at"), "run") == rv.Span(0.0, 3600.0, 2)
-    assert rv.span(pd.DataFrame({"run": ["a"]}), "run").runs == 0
+    unfinished = pd.DataFrame({"run": ["a", "b"], "started_at": [0.0, 5000.0], "finished_at": [60.0, None]})
+    assert rv.span(unfinished, "run") == rv.Span(0.0, 5000.0, 2)  # a run that did not finish ends where it began
+    empty = rv.span(pd.DataFrame({"run": ["a"]}), "run")
+    assert empty.runs == 0 and math.isnan(empty.first) and math.isnan(empty.last)
+    assert rv.span_starts(pd.DataFrame({"run": ["a"]}), "run") == {} and rv.span_starts(pd.DataFrame(), "run") == {}
+    assert rv.span_starts(frame, "run") == {"a": 0.0, "b": 3600.0}
     assert [rv.duration_text(x) for x in (0, 12.4, 250, 7500, 90000)] == ["0s", "12s", "4m10s", "2h05m", "25h00m"]

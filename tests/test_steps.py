@@ -33,6 +33,12 @@ def test_successive_variance_drops_the_largest_difference_and_corrects_for_it():
     # two points: one difference, nothing to drop: d^2 / 2 - own
     assert st.successive_variance(np.array([0.0, 1.0]), np.full(2, 0.1)) == pytest.approx(0.5 - 0.1)
     assert st.successive_variance(np.array([0.0, 0.1]), np.full(2, 1.0)) == 0.0  # floored
+    # three points: two differences, the larger (0.81) dropped: 0.01 / (2 x c2)
+    got3 = st.successive_variance(np.array([0.0, 0.1, 1.0]), np.zeros(3))
+    assert got3 == pytest.approx(0.01 / (2 * (1 - 2 / math.pi)))
+    # each row on its own
+    rows = st.successive_many(np.array([[0.0, 0.1, 1.0], [0.0, 0.0, 0.0]]), np.zeros(3))
+    assert rows.tolist() == [pytest.approx(got3), 0.0]
     assert st.successive_variance(np.array([1.0]), np.ones(1)) == 0.0
 
 
@@ -51,13 +57,27 @@ def test_weighted_mean_and_its_standard_error():
     assert mean == pytest.approx(1.5) and se == pytest.approx(math.sqrt(0.75))
 
 
+def test_segment_costs_are_each_segment_s_weighted_squared_error():
+    costs = st.segment_costs(st.prefix_sums(np.array([[0.0, 0.0, 1.0]]), np.ones((1, 3))), 3)
+    assert costs[0].tolist() == [pytest.approx(2 / 3), pytest.approx(0.5), pytest.approx(0.0, abs=1e-12)]
+    # weights 1, 2, 4: [0, 1, 3] costs 10 (Q of the between-variance test); [1, 3] costs 2(4/3)^2 + 4(2/3)^2
+    weighted = st.segment_costs(st.prefix_sums(np.array([[0.0, 1.0, 3.0]]), np.array([[1.0, 0.5, 0.25]])), 3)
+    assert weighted[0].tolist() == [pytest.approx(10.0), pytest.approx(48 / 9), pytest.approx(0.0, abs=1e-12)]
+    assert st.segment_costs(st.prefix_sums(np.array([[0.0, 2.0]]), np.ones((1, 2))), 1)[0].tolist() == [0.0]
+    # two rows far apart (log microseconds are near 10, a raw count near 1e8): each centred on its own mean
+    far = st.segment_costs(st.prefix_sums(np.array([[1e8, 1e8, 1e8 + 1], [0.0, 0.0, 1.0]]), np.ones((2, 3))), 3)
+    assert far[0] == pytest.approx([2 / 3, 0.5, 0.0], abs=1e-6) and far[1] == pytest.approx([2 / 3, 0.5, 0.0])
+
+
 def test_partition_many_decides_each_row_on_its_own():
     y = np.array([[0, 0, 0, 1, 1, 1.0], [0, 0, 1, 1, 3, 3.0]])
     starts = st.partition_many(y, np.ones((2, 6)), 0.1)
     assert starts.tolist() == [[False, False, False, True, False, False], [False, False, True, False, True, False]]
     assert not st.partition_many(y, np.ones((2, 6)), 100.0).any()
-    # offsets far from 0 (log microseconds) give the same partition: the prefix sums are centred
-    assert st.partition(np.array([0, 0, 0, 1, 1, 1.0]) + 1e4, np.ones(6), 1.49) == [3]
+    # offsets far from 0 give the same partition: the prefix sums are centred
+    assert st.partition(np.array([0, 0, 0, 1, 1, 1.0]) + 1e8, np.ones(6), 1.49) == [3]
+    assert st.partition(np.array([0, 5, 5, 5.0]), np.ones(4), 1.0) == [1]  # a step right after the first point
+    assert st.partition(np.array([0, 0, 0, 5.0]), np.ones(4), 1.0) == [3]  # and right before the last
 
 
 def test_candidates_compare_the_weighted_means_of_adjacent_segments():
@@ -69,6 +89,7 @@ def test_candidates_compare_the_weighted_means_of_adjacent_segments():
     assert found.diff[0, 3] == pytest.approx(1.0) and found.se[0, 3] == pytest.approx(math.sqrt(2 * 0.01 / 3))
     assert found.largest[0] == pytest.approx(1 / math.sqrt(2 * 0.01 / 3))
     assert found.statistic[0, :3].tolist() == [0, 0, 0]
+    assert found.diff[0, [0, 1, 2, 4, 5]].tolist() == [0.0] * 5 and found.se[0, [0, 1, 2, 4, 5]].tolist() == [0.0] * 5
     flat = st.candidates(np.zeros((1, 6)), own)
     assert not flat.starts.any() and flat.largest.tolist() == [0.0]
     # three segments: each start compares its segment with the one just before it
@@ -78,6 +99,33 @@ def test_candidates_compare_the_weighted_means_of_adjacent_segments():
     # the weights: a point with 100x the variance barely moves its segment's mean
     uneven = st.candidates(np.array([[0, 0, 0, 1, 1, 1.5]]), np.array([0.01] * 5 + [1.0]))
     assert uneven.diff[0, 3] == pytest.approx((1 / 0.01 * 2 + 1.5 / 1.0) / (2 / 0.01 + 1) - 0, rel=1e-9)
+
+
+def test_the_candidates_penalty_is_2_log_n_plus_2_and_each_row_has_its_own():
+    # unit own variances and no scatter within the halves: a split gains 1.5 d^2 against 2 ln 6 + 2 = 5.58
+    ones = np.ones(6)
+    assert st.candidates(np.array([[0, 0, 0, 2, 2, 2.0]]), ones).starts[0].tolist() == [0, 0, 0, 1, 0, 0]  # gains 6
+    assert not st.candidates(np.array([[0, 0, 0, 1.9, 1.9, 1.9]]), ones).starts.any()  # gains 5.4
+    both = st.candidates(np.array([[0, 0, 0, 2, 2, 2.0], [0, 0, 0, 4, 4, 4.0]]), ones)
+    assert both.diff[:, 3].tolist() == [pytest.approx(2.0), pytest.approx(4.0)]
+    assert both.largest.tolist() == [pytest.approx(2 / math.sqrt(2 / 3)), pytest.approx(4 / math.sqrt(2 / 3))]
+
+
+def test_own_variances_floor_zero_and_fill_unknown_standard_errors():
+    got = st.own_variances([0.1, 0.0, math.nan, 0.2, -1.0])
+    typical = 0.15  # the median of the known positive ones
+    assert got.tolist() == pytest.approx([0.01, (1e-3 * typical) ** 2, typical**2, 0.04, (1e-3 * typical) ** 2])
+    assert st.own_variances([math.nan, 0.0]).tolist() == pytest.approx([1e-6, 1e-12])  # none known: 1e-3
+    assert st.FLOOR == 1e-3
+
+
+def test_the_seed_is_the_history_s_own_hash():
+    import hashlib
+
+    y, own = np.array([0.0, 1.0, 2.0]), np.full(3, 0.01)
+    digest = hashlib.sha256(np.ascontiguousarray([y, own]).tobytes()).digest()
+    assert st.history_seed(y, own) == int.from_bytes(digest[:8], "little")
+    assert st.history_seed(y + 1, own) != st.history_seed(y, own) != st.history_seed(y, own * 2)
 
 
 def test_tau2_upper_is_the_q_profile_bound_under_no_step():
@@ -90,6 +138,10 @@ def test_tau2_upper_is_the_q_profile_bound_under_no_step():
     assert st.tau2_upper(y, np.full(4, 0.01)) == pytest.approx(ss / target - 0.01, rel=1e-8)
     assert st.tau2_upper(y, np.full(4, 0.01), level=0.9) == pytest.approx(ss / sps.chi2.ppf(0.1, 3) - 0.01, rel=1e-8)
     assert st.tau2_upper(np.zeros(4), np.full(4, 0.01)) == 0.0  # no spread at all: no between-run variance
+    # Q(0) just above the quantile (by less than 1): the bound is small, not 0
+    small = np.array([0.0, 1.0, 0.0, 1.0]) * math.sqrt(0.03)  # SS = 0.03, own 1: Q(0) = 0.03 > 0.0243
+    assert st.tau2_upper(small, np.ones(4)) == pytest.approx(0.03 / target - 1.0, rel=1e-6)
+    assert st.tau2_upper(small + 7.0, np.ones(4)) == pytest.approx(st.tau2_upper(small, np.ones(4)))  # location-free
     # unequal own variances: Q at the bound is the quantile
     own = np.array([0.01, 0.02, 0.05, 0.01])
     bound = st.tau2_upper(y, own)
@@ -103,6 +155,8 @@ def test_threshold_and_p_value_are_the_monte_carlo_ones():
     assert st.threshold(null) == 96.0
     assert st.threshold(null, alpha=0.1, beta=0.0) == 90.0  # floor(0.1 x 100) = 10th largest
     assert st.threshold(np.array([3.0, 2.0])) == math.inf  # too few simulations to reach the level
+    assert st.threshold(np.arange(19, 0, -1.0), alpha=0.05, beta=0.0) == 19.0  # floor(0.05 x 20) = 1: the largest
+    assert st.threshold(np.array([3.0, 2.0]), alpha=0.3, beta=0.0) == math.inf  # floor(0.3 x 3) = 0: none
     assert st.p_value(null, 96.5) == pytest.approx(4 / 100)  # 96..99 above it: not 0 even when none is
     assert st.p_value(null, 100.0) == pytest.approx(1 / 100)
     assert st.p_value(null, 96.0) == pytest.approx(5 / 100)  # ties count against the step
@@ -117,6 +171,8 @@ def test_null_largest_simulates_flat_histories_at_the_given_variance():
     assert (low > 0).mean() < 0.2  # with the variance known, flat histories rarely offer a candidate
     assert st.threshold(high) > st.threshold(low)  # tau^2 estimated from the history: a wider null
     assert np.array_equal(st.null_largest(own, 0.5, 400, seed=1), high)  # reproducible from its seed
+    assert np.array_equal(st.null_largest(own, 0.5, 50), st.null_largest(own, 0.5, 50, seed=0))
+    assert len(st.null_largest(own, 0.0)) == st.SIMULATIONS == 999
 
 
 def test_a_clean_step_is_found_with_its_calibrated_interval_and_none_without_one():
@@ -139,6 +195,21 @@ def test_a_clean_step_is_found_with_its_calibrated_interval_and_none_without_one
     assert st.detect_steps(list(rng.normal(0, 0.05, 8)), [0.05] * 8) == []
     assert st.detect_steps([0.0, 1.0], [0.01, 0.01]) == []  # two points: nothing can be decided
     assert st.MIN_POINTS == 3
+    three = st.detect_steps([0.0, 0.01, math.log(10)], [0.02] * 3)  # three points: a 10x step stands out
+    assert [s.index for s in three] == [2] and three[0].low > 1
+
+
+def test_detect_steps_tests_at_the_level_it_is_given(monkeypatch):
+    asked = []
+    real = st.threshold
+
+    def spy(null: np.ndarray, alpha: float = st.ALPHA, beta: float = st.BETA) -> float:
+        asked.append(alpha)
+        return real(null, alpha, beta)
+
+    monkeypatch.setattr(st, "threshold", spy)
+    st.detect_steps([0, 0.01, -0.01, 0.5, 0.51, 0.49], [0.05] * 6, alpha=0.2)
+    assert asked and set(asked) == {0.2}
 
 
 def test_a_step_is_kept_exactly_when_its_statistic_exceeds_the_calibrated_threshold(monkeypatch):

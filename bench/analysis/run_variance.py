@@ -81,7 +81,7 @@ def _sums(table: np.ndarray) -> tuple[float, float, float, float]:
     """(SS_run, df_run, SS_error, df_error) of one R x S table."""
     r, s = table.shape
     row = table.mean(axis=1, keepdims=True)
-    col = table.mean(axis=0, keepdims=True)
+    col = table.mean(axis=0)
     grand = float(table.mean())
     ss_run = s * float(np.sum((row - grand) ** 2))
     ss_error = float(np.sum((table - row - col + grand) ** 2))
@@ -91,7 +91,7 @@ def _sums(table: np.ndarray) -> tuple[float, float, float, float]:
 def segmented(tables: Sequence[Sequence[Sequence[float]]]) -> Estimate:
     """The run variance of several R_k x S tables (segments of one history, the same S splits), their sums
     of squares pooled: each segment has its own level and split effects, all share the runs' variance."""
-    arrays = [np.asarray(t, dtype=float) for t in tables]
+    arrays = [np.asarray(t) for t in tables]
     arrays = [a for a in arrays if a.ndim == 2 and a.shape[0] >= 2 and a.shape[1] >= 2]
     if not arrays or len({a.shape[1] for a in arrays}) != 1:
         return UNKNOWN
@@ -103,7 +103,7 @@ def segmented(tables: Sequence[Sequence[Sequence[float]]]) -> Estimate:
     ms_run, ms_error = ss_run / df_run, ss_error / df_error
     runs = sum(a.shape[0] for a in arrays)
     var = (ms_run - ms_error) / s
-    if ms_run <= ms_error * (1 + 1e-9) or var < ROUNDING:  # not positive beyond rounding
+    if var < ROUNDING:  # not positive beyond rounding
         return Estimate(0.0, 0.0, runs, s, truncated=True)
     return Estimate(var, satterthwaite_df(ms_run, df_run, ms_error, df_error), runs, s)
 
@@ -138,7 +138,7 @@ def tables(
     only the splits every run measured; runs in the order they first appear)."""
     ok = frame[(frame["status"] == "ok") & (frame[column] > 0)] if column in frame.columns else frame.iloc[:0]
     out = []
-    for _, g in ok.groupby(keys, sort=True):
+    for _, g in ok.groupby(keys):
         table = g.pivot_table(index=run, columns=split, values=column, aggfunc="mean", sort=False).dropna(axis=1)
         if table.shape[0] >= 2 and table.shape[1] >= 2:
             out.append(np.log(table))
@@ -206,7 +206,7 @@ def span_starts(frame: pd.DataFrame, run: str) -> dict:
 def _seconds(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):  # the tidy frame's (UTC); whatever its resolution
         return (pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return pd.to_numeric(values, errors="coerce")
+    return pd.to_numeric(values)
 
 
 def same_machine(frame: pd.DataFrame, machine_id: str | None, hostname: str | None) -> pd.DataFrame:
@@ -230,19 +230,16 @@ def from_history(
     """Run-to-run variance per column from the stored history of one matrix on one machine.
 
     ``frame``: the tidy frame of the history's runs (``run_id``, ``split_seed``, ``started_at``, the
-    columns); only rows of the machine named are used. ``breaks``: run ids where the history steps (a
+    columns; a run without ``started_at`` is not used); only rows of the machine named are used. ``breaks``: run ids where the history steps (a
     code change; from :mod:`bench.analysis.steps`): each starts a new segment, whose level is its own.
     Returns the estimates and the span of the runs they came from.
     """
     mine = same_machine(frame, machine_id, hostname)
-    if mine.empty:
-        return {c: UNKNOWN for c in columns}, Span(math.nan, math.nan, 0)
-    starts = _seconds(mine["started_at"]) if "started_at" in mine.columns else pd.Series(0.0, index=mine.index)
-    order = list(starts.groupby(mine["run_id"]).min().sort_values(kind="stable").index)
+    starts = span_starts(mine, "run_id")
     segments: list[list[str]] = [[]]
-    for run_id in order:
+    for run_id in sorted(starts, key=lambda r: (starts[r], r)):  # in the order they ran
         if run_id in breaks and segments[-1]:
             segments.append([])
         segments[-1].append(run_id)
-    found = {c: from_frame(mine, c, keys, "run_id", segments if len(segments) > 1 else ()) for c in columns}
+    found = {c: from_frame(mine, c, keys, "run_id", segments) for c in columns}
     return found, span(mine, "run_id")

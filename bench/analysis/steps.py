@@ -91,7 +91,7 @@ def successive_many(y: np.ndarray, own: np.ndarray) -> np.ndarray:
     """tau^2 per row from the squared successive differences without the largest one (where a step would be),
     corrected for dropping it, less the points' own variance, floored at 0. For d ~ N(0, 2 sigma^2),
     d^2 / (2 sigma^2) is chi-squared(1)."""
-    d2 = np.sort(np.diff(y, axis=1) ** 2, axis=1)
+    d2 = np.sort(np.diff(y) ** 2)  # along each row (the last axis)
     m = d2.shape[1]
     if m == 0:
         return np.zeros(len(y))
@@ -102,49 +102,54 @@ def successive_many(y: np.ndarray, own: np.ndarray) -> np.ndarray:
 
 def successive_variance(y: np.ndarray, own: np.ndarray) -> float:
     """:func:`successive_many` of one history."""
-    return float(successive_many(np.asarray(y, float)[None, :], np.asarray(own, float))[0])
+    return float(successive_many(np.asarray(y)[None, :], np.asarray(own))[0])
+
+
+def prefix_sums(y: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, prefix sums (a 0 first) of ``w``, ``w c`` and ``w c^2``, ``w = 1/var``, ``c`` the values less their
+    row's mean (prefix sums of centred values lose less to cancellation: log microseconds are far from 0)."""
+    w = np.broadcast_to(1 / var, y.shape)
+    centred = y - y.mean(axis=1, keepdims=True)
+    zero = np.zeros((len(y), 1))
+    return tuple(np.hstack([zero, np.cumsum(v, axis=1)]) for v in (w, w * centred, w * centred**2))  # type: ignore[return-value]
+
+
+def segment_costs(sums: tuple[np.ndarray, np.ndarray, np.ndarray], end: int) -> np.ndarray:
+    """Weighted squared error about their weighted mean of the points ``start..end - 1``, for every start < end."""
+    W, S1, S2 = sums
+    return (S2[:, end : end + 1] - S2[:, :end]) - (S1[:, end : end + 1] - S1[:, :end]) ** 2 / (
+        W[:, end : end + 1] - W[:, :end]
+    )
 
 
 def partition_many(y: np.ndarray, var: np.ndarray, penalty: float) -> np.ndarray:
     """Per row, True where a new segment starts (optimal partitioning of the weighted squared error).
 
-    Segment costs from prefix sums (``sum w y^2 - (sum w y)^2 / sum w``); among equal costs the first
-    start wins, so a tie keeps the simpler fit.
+    Every segment pays the penalty (the first too: the same for every partition); among equal costs the
+    first start wins, so a tie keeps the simpler fit.
     """
     rows, n = y.shape
-    w = 1 / var
-    centred = y - y.mean(axis=1, keepdims=True)  # prefix sums of centred values lose less to cancellation
-    zero = np.zeros((rows, 1))
-    W = np.hstack([zero, np.cumsum(w, axis=1)])
-    S1 = np.hstack([zero, np.cumsum(w * centred, axis=1)])
-    S2 = np.hstack([zero, np.cumsum(w * centred**2, axis=1)])
-    pay = np.full(n, penalty)
-    pay[0] = 0.0
-    best = np.zeros((rows, n + 1))
-    last = np.zeros((rows, n + 1), dtype=int)
+    sums = prefix_sums(y, var)
     everyone = np.arange(rows)
+    best = [np.zeros(rows)]  # best[e]: the least cost of points 0..e-1
+    begins = []  # begins[e - 1]: where the last segment of that best partition begins
     for end in range(1, n + 1):
-        cost = best[:, :end] + pay[:end]
-        cost = (
-            cost
-            + (S2[:, end : end + 1] - S2[:, :end])
-            - (S1[:, end : end + 1] - S1[:, :end]) ** 2 / (W[:, end : end + 1] - W[:, :end])
-        )
+        cost = np.stack(best, axis=1) + penalty + segment_costs(sums, end)
         pick = np.argmin(cost, axis=1)
-        best[:, end], last[:, end] = cost[everyone, pick], pick
-    starts = np.zeros((rows, n), dtype=bool)
-    end_at = np.full(rows, n)
-    for _ in range(n):
-        begin = last[everyone, end_at]
-        starts[everyone, begin] |= end_at > 0
-        end_at = begin
-    starts[:, 0] = False
-    return starts
+        best.append(cost[everyone, pick])
+        begins.append(pick)
+    begun = np.stack(begins, axis=1)
+    marks = np.zeros((rows, n), dtype=bool)
+    at = np.full(rows, n)
+    for _ in range(n):  # walk back from the end, one segment at a time, until every row reaches 0
+        at = np.where(at > 0, begun[everyone, at - 1], 0)
+        marks[everyone, at] = True
+    return marks & (np.arange(n) > 0)
 
 
 def partition(y: np.ndarray, var: np.ndarray, penalty: float) -> list[int]:
     """Indices where a new segment starts, for one history."""
-    starts = partition_many(np.asarray(y, float)[None, :], np.asarray(var, float)[None, :], penalty)
+    starts = partition_many(np.asarray(y)[None, :], np.asarray(var)[None, :], penalty)
     return [int(i) for i in np.flatnonzero(starts[0])]
 
 
@@ -177,16 +182,16 @@ def between_many(y: np.ndarray, var: np.ndarray, starts: np.ndarray) -> np.ndarr
     Segments of one point add nothing."""
     s = _segment_sums(y, var, starts)
     two = s.size >= 2
-    safe = np.where(s.w > 0, s.w, 1.0)
-    q = np.where(two, s.wy2 - s.wy**2 / safe, 0.0).sum(axis=1)
-    df = np.where(two, s.size - 1, 0.0).sum(axis=1)
-    c = np.where(two, s.w - s.w2 / safe, 0.0).sum(axis=1)
-    return np.where(c > 0, np.maximum(0.0, (q - df) / np.where(c > 0, c, 1.0)), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty segments (0 / 0) are masked out
+        q = np.where(two, s.wy2 - s.wy**2 / s.w, 0.0).sum(axis=1)
+        c = np.where(two, s.w - s.w2 / s.w, 0.0).sum(axis=1)
+        df = np.where(two, s.size - 1, 0.0).sum(axis=1)
+        return np.where(c > 0, np.maximum(0.0, (q - df) / c), 0.0)
 
 
 def between_variance(y: np.ndarray, var: np.ndarray, segments: list[tuple[int, int]]) -> float:
     """:func:`between_many` of one history, its segments given as (start, end) pairs."""
-    y, var = np.asarray(y, float), np.asarray(var, float)
+    y, var = np.asarray(y), np.asarray(var)
     starts = np.zeros((1, len(y)), dtype=bool)
     for start, _ in segments[1:]:
         starts[0, start] = True
@@ -227,8 +232,8 @@ def candidates(y: np.ndarray, own: np.ndarray) -> Candidates:
     var = own + tau2[:, None]
     starts = partition_many(y, var, penalty)
     s = _segment_sums(y, var, starts)
-    mean = s.wy / np.where(s.w > 0, s.w, 1.0)
-    se2 = 1 / np.where(s.w > 0, s.w, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty segments: never compared
+        mean, se2 = s.wy / s.w, 1 / s.w
     # the segment starting at column j is segment k = (number of starts up to j); it is compared with k - 1
     k = np.cumsum(starts, axis=1)
     before = np.maximum(k - 1, 0)
@@ -250,10 +255,10 @@ def tau2_upper(y: np.ndarray, own: np.ndarray, level: float = 1 - BETA) -> float
 
     if q(0.0) <= 0:
         return 0.0
-    high = max(float(np.var(y)), float(np.max(own)), 1e-12)
-    while q(high) > 0:
-        high *= 4
-    return float(optimize.brentq(q, 0.0, high, xtol=1e-14, rtol=1e-10))
+    high = 1.0  # pragma: no mutate (any start works: it grows until the root is bracketed)
+    while q(high) > 0:  # pragma: no mutate (equality has probability 0; any growth factor > 1 works)
+        high *= 4  # pragma: no mutate
+    return float(optimize.brentq(q, 0.0, high))
 
 
 def null_largest(own: np.ndarray, tau2: float, simulations: int = SIMULATIONS, seed: int = 0) -> np.ndarray:
@@ -276,6 +281,20 @@ def p_value(null: np.ndarray, statistic: float) -> float:
     return (1 + exceed) / (len(null) + 1)
 
 
+#: A standard error this many times smaller than the history's typical one is floored there (0 would weigh a
+#: point infinitely: a run whose splits all gave the same value).
+FLOOR = 1e-3
+
+
+def own_variances(std_errors: Sequence[float]) -> np.ndarray:
+    """Each point's own variance: its squared standard error, floored at FLOOR x the typical (median positive)
+    one; an unknown (NaN) one is the typical one (1e-3 when none is known)."""
+    se = np.asarray(std_errors, dtype=float)  # pragma: no mutate (floats in, floats used)
+    known = se[np.isfinite(se) & (se > 0)]
+    typical = float(np.median(known)) if len(known) else 1e-3
+    return np.where(np.isfinite(se), np.maximum(se, FLOOR * typical), typical) ** 2
+
+
 def history_seed(y: np.ndarray, own: np.ndarray) -> int:
     """The simulations' seed, from the history itself: reproducible, and independent across histories, which is
     what makes a Monte Carlo test exact (one fixed seed would give every history the same, perhaps low, threshold)."""
@@ -284,26 +303,22 @@ def history_seed(y: np.ndarray, own: np.ndarray) -> int:
 
 def detect_steps(log_values: Sequence[float], std_errors: Sequence[float], alpha: float = ALPHA) -> list[Step]:
     """Steps in a history of log-scale estimates with their standard errors (oldest first)."""
-    y = np.asarray(log_values, dtype=float)
-    se = np.asarray(std_errors, dtype=float)
-    n = len(y)
-    if n < MIN_POINTS:
+    y = np.asarray(log_values, dtype=float)  # pragma: no mutate (floats in, floats used)
+    if len(y) < MIN_POINTS:
         return []
-    floor = max(float(np.nanmedian(se[se > 0])) if np.any(se > 0) else 1e-3, 1e-6) * 1e-3
-    own = np.maximum(np.nan_to_num(se, nan=floor), floor) ** 2
+    own = own_variances(std_errors)
     found = candidates(y[None, :], own)
     if not found.starts.any():
         return []
-    centred = y - y.mean()
     seed = history_seed(y, own)
-    nulls = [null_largest(own, t, seed=seed) for t in sorted({float(found.tau2[0]), tau2_upper(centred, own)})]
+    nulls = [null_largest(own, t, seed=seed) for t in sorted({float(found.tau2[0]), tau2_upper(y, own)})]
     limit = max(threshold(null, alpha) for null in nulls)
     steps = []
     for j in np.flatnonzero(found.starts[0]):
         diff, se_diff = float(found.diff[0, j]), float(found.se[0, j])
         statistic = abs(diff) / se_diff
         if statistic > limit:
-            p = min(1.0, max(p_value(null, statistic) for null in nulls) + BETA)
+            p = max(p_value(null, statistic) for null in nulls) + BETA  # a kept step's: at most alpha
             steps.append(
                 Step(int(j), math.exp(diff), math.exp(diff - limit * se_diff), math.exp(diff + limit * se_diff), p)
             )
