@@ -40,6 +40,7 @@ def test_one_sided_bounds_and_the_59_comparisons_they_take():
     assert calib.lower_bound(1, 10) == pytest.approx(1 - 0.95 ** (1 / 10), abs=1e-9)  # Beta(1, n) in closed form
     assert calib.upper_bound(9, 10) == pytest.approx(0.95 ** (1 / 10), abs=1e-9)  # Beta(n, 1) in closed form
     assert calib.upper_bound(10, 10) == 1.0 and calib.lower_bound(0, 10) == 0.0
+    assert calib.upper_bound(0, 1) == pytest.approx(0.95) and calib.lower_bound(1, 1) == pytest.approx(0.05)
     assert math.isnan(calib.upper_bound(0, 0)) and math.isnan(calib.lower_bound(0, 0))
     r = calib.clopper_pearson(0, 59)
     assert r.upper == calib.upper_bound(0, 59) and r.lower == 0.0

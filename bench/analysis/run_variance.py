@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import timezone
 
 import numpy as np
 import pandas as pd
@@ -135,14 +136,9 @@ def tables(
     frame: pd.DataFrame, column: str, keys: list[str], run: str, split: str = "split_seed"
 ) -> list[pd.DataFrame]:
     """Per group of ``keys``: the runs x splits table of log values of ``column`` (ok trials, positive values,
-    only the splits every run measured; runs in the order they first appear)."""
+    init seeds averaged, only the splits every run measured). Too small a table gives an unknown estimate."""
     ok = frame[(frame["status"] == "ok") & (frame[column] > 0)] if column in frame.columns else frame.iloc[:0]
-    out = []
-    for _, g in ok.groupby(keys):
-        table = g.pivot_table(index=run, columns=split, values=column, aggfunc="mean", sort=False).dropna(axis=1)
-        if table.shape[0] >= 2 and table.shape[1] >= 2:
-            out.append(np.log(table))
-    return out
+    return [np.log(g.pivot_table(index=run, columns=split, values=column).dropna(axis=1)) for _, g in ok.groupby(keys)]
 
 
 def from_frame(
@@ -205,17 +201,16 @@ def span_starts(frame: pd.DataFrame, run: str) -> dict:
 
 def _seconds(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):  # the tidy frame's (UTC); whatever its resolution
-        return (pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+        return (pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz=timezone.utc)).dt.total_seconds()
     return pd.to_numeric(values)
 
 
 def same_machine(frame: pd.DataFrame, machine_id: str | None, hostname: str | None) -> pd.DataFrame:
     """The rows of ``frame`` measured on one machine (hardware id and hostname, where the frame records them)."""
-    keep = pd.Series(True, index=frame.index)
-    if machine_id is not None and "machine_id" in frame.columns:
-        keep &= frame["machine_id"].astype(str) == str(machine_id)
-    if hostname is not None and "hostname" in frame.columns:
-        keep &= frame["hostname"].astype(str) == str(hostname)
+    keep = np.ones(len(frame), dtype=bool)
+    for column, value in (("machine_id", machine_id), ("hostname", hostname)):
+        if value is not None and column in frame.columns:
+            keep &= (frame[column].astype(str) == str(value)).to_numpy()
     return frame[keep]
 
 

@@ -141,8 +141,8 @@ def partition_many(y: np.ndarray, var: np.ndarray, penalty: float) -> np.ndarray
     begun = np.stack(begins, axis=1)
     marks = np.zeros((rows, n), dtype=bool)
     at = np.full(rows, n)
-    for _ in range(n):  # walk back from the end, one segment at a time, until every row reaches 0
-        at = np.where(at > 0, begun[everyone, at - 1], 0)
+    for _ in range(n):  # walk back from the end, one segment at a time (a row back at 0 walks its path again)
+        at = begun[everyone, at - 1]
         marks[everyone, at] = True
     return marks & (np.arange(n) > 0)
 
@@ -182,7 +182,7 @@ def between_many(y: np.ndarray, var: np.ndarray, starts: np.ndarray) -> np.ndarr
     Segments of one point add nothing."""
     s = _segment_sums(y, var, starts)
     two = s.size >= 2
-    with np.errstate(divide="ignore", invalid="ignore"):  # empty segments (0 / 0) are masked out
+    with np.errstate(invalid="ignore"):  # empty segments (0 / 0) are masked out
         q = np.where(two, s.wy2 - s.wy**2 / s.w, 0.0).sum(axis=1)
         c = np.where(two, s.w - s.w2 / s.w, 0.0).sum(axis=1)
         df = np.where(two, s.size - 1, 0.0).sum(axis=1)
@@ -237,8 +237,10 @@ def candidates(y: np.ndarray, own: np.ndarray) -> Candidates:
     # the segment starting at column j is segment k = (number of starts up to j); it is compared with k - 1
     k = np.cumsum(starts, axis=1)
     before = np.maximum(k - 1, 0)
-    diff = np.take_along_axis(mean, k, 1) - np.take_along_axis(mean, before, 1)
-    se = np.sqrt(np.take_along_axis(se2, k, 1) + np.take_along_axis(se2, before, 1))
+    diff = np.take_along_axis(mean, k, -1) - np.take_along_axis(
+        mean, before, -1
+    )  # pragma: no mutate (-1 is the default)
+    se = np.sqrt(np.take_along_axis(se2, k, -1) + np.take_along_axis(se2, before, -1))  # pragma: no mutate
     return Candidates(starts, np.where(starts, diff, 0.0), np.where(starts, se, 0.0), tau2)
 
 
@@ -253,7 +255,7 @@ def tau2_upper(y: np.ndarray, own: np.ndarray, level: float = 1 - BETA) -> float
         mean = float(np.sum(w * y) / np.sum(w))
         return float(np.sum(w * (y - mean) ** 2)) - target
 
-    if q(0.0) <= 0:
+    if q(0.0) <= 0:  # pragma: no mutate (at 0 exactly, the root below is 0 too)
         return 0.0
     high = 1.0  # pragma: no mutate (any start works: it grows until the root is bracketed)
     while q(high) > 0:  # pragma: no mutate (equality has probability 0; any growth factor > 1 works)
