@@ -237,10 +237,9 @@ def candidates(y: np.ndarray, own: np.ndarray) -> Candidates:
     # the segment starting at column j is segment k = (number of starts up to j); it is compared with k - 1
     k = np.cumsum(starts, axis=1)
     before = np.maximum(k - 1, 0)
-    diff = np.take_along_axis(mean, k, -1) - np.take_along_axis(
-        mean, before, -1
-    )  # pragma: no mutate (-1 is the default)
-    se = np.sqrt(np.take_along_axis(se2, k, -1) + np.take_along_axis(se2, before, -1))  # pragma: no mutate
+    pick = functools.partial(np.take_along_axis, axis=-1)  # pragma: no mutate (the last axis: the default)
+    diff = pick(mean, k) - pick(mean, before)
+    se = np.sqrt(pick(se2, k) + pick(se2, before))
     return Candidates(starts, np.where(starts, diff, 0.0), np.where(starts, se, 0.0), tau2)
 
 
