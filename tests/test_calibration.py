@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bench.analysis import calibration as calib
 from bench.run import calibrate as cal
+from bench.run import spread
 from tests.test_report import record
 
 
@@ -283,7 +284,7 @@ def test_calibration_edges():
 
 
 def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
-    assert [cal.parse_spread(t) for t in ("24h", "90m", "2d", "3600", "1.5h", " 10s ")] == [
+    assert [spread.parse_spread(t) for t in ("24h", "90m", "2d", "3600", "1.5h", " 10s ")] == [
         86400,
         5400,
         172800,
@@ -295,25 +296,25 @@ def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
 
     for bad in ("", "h", "-1h", "1w", "1h30m", "abc"):
         with pytest.raises(UserError, match="--spread: .* is not a duration"):
-            cal.parse_spread(bad)
-    assert cal.schedule(100.0, 5, 400.0) == [100.0, 200.0, 300.0, 400.0, 500.0]  # the last starts at the end
-    assert cal.schedule(100.0, 3, 0.0) == [100.0] * 3 and cal.schedule(100.0, 1, 50.0) == [100.0]
+            spread.parse_spread(bad)
+    assert spread.schedule(100.0, 5, 400.0) == [100.0, 200.0, 300.0, 400.0, 500.0]  # the last starts at the end
+    assert spread.schedule(100.0, 3, 0.0) == [100.0] * 3 and spread.schedule(100.0, 1, 50.0) == [100.0]
     clock, said, slept = [1000.0], [], []
 
     def sleep(s: float) -> None:
         slept.append(s)
         clock[0] += s
 
-    cal.wait_until(1000.0 + 1500.0, "repeat 2/5", said.append, now=lambda: clock[0], sleep=sleep)
-    assert slept == [cal.WAIT_REPORT_S, cal.WAIT_REPORT_S, 300.0] and clock[0] == 2500.0
+    spread.wait_until(1000.0 + 1500.0, "repeat 2/5", said.append, now=lambda: clock[0], sleep=sleep)
+    assert slept == [spread.WAIT_REPORT_S, spread.WAIT_REPORT_S, 300.0] and clock[0] == 2500.0
     assert len(said) == 3 and said[0].startswith("waiting 25m00s before repeat 2/5 (at ") and "resumes" in said[0]
     said.clear()
-    cal.wait_until(10.0, "repeat 3/5", said.append, now=lambda: clock[0], sleep=sleep)  # already due: no wait
+    spread.wait_until(10.0, "repeat 3/5", said.append, now=lambda: clock[0], sleep=sleep)  # already due: no wait
     assert said == []
     records = [{"params": {"repeat": 0}, "started_at": 50.0}, {"params": {"repeat": 0}, "started_at": 40.0},
                {"params": {"repeat": 2}, "started_at": 70.0}, {"params": {}, "started_at": 1.0},
                {"params": {"repeat": 1}}]  # fmt: skip
-    assert cal.repeats_begun(records) == {0: 40.0, 2: 70.0}
+    assert spread.repeats_begun(records) == {0: 40.0, 2: 70.0}
 
 
 def test_a_bad_spread_is_one_line_and_nothing_is_written(tmp_path, capsys):
@@ -348,7 +349,7 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
         repeat = dict(config.adapters[0].params)["repeat"]
         if repeat == stop_after["repeat"]:
             raise KeyboardInterrupt  # the user stops it: the store keeps what was recorded
-        if repeat in cal.repeats_begun(store.folder.records()):
+        if repeat in spread.repeats_begun(store.folder.records()):
             return SimpleNamespace(failed=0, new={})  # resumed: the runner skips what is recorded
         for spec in config.adapters:
             params = dict(spec.params)

@@ -433,6 +433,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bench.report.calibration import lines, with_provenance, write
     from bench.run import calibrate as cal
     from bench.run.config import AdapterSpec
+    from bench.run.spread import parse_spread
     from bench.store.reader import RunFolder
     from bench.store.safefs import check_run_id
 
@@ -463,7 +464,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.fail_accuracy_drop is not None:
         plan = replace(plan, accuracy_drop=args.fail_accuracy_drop)
     if args.spread is not None:
-        plan = replace(plan, spread_s=cal.parse_spread(args.spread))
+        plan = replace(plan, spread_s=parse_spread(args.spread))
     if args.adapters is not None or args.splits is not None or args.repeats is not None or args.slowdowns is not None:
         plan = replace(plan, mode="custom")
     cal.check_plan(plan)
