@@ -299,6 +299,7 @@ def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
             spread.parse_spread(bad)
     assert spread.schedule(100.0, 5, 400.0) == [100.0, 200.0, 300.0, 400.0, 500.0]  # the last starts at the end
     assert spread.schedule(100.0, 3, 0.0) == [100.0] * 3 and spread.schedule(100.0, 1, 50.0) == [100.0]
+    assert spread.schedule(100.0, 2, 50.0) == [100.0, 150.0] and spread.schedule(0.0, 3, 1.0) == [0.0, 0.5, 1.0]
     clock, said, slept = [1000.0], [], []
 
     def sleep(s: float) -> None:
@@ -308,10 +309,16 @@ def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
     spread.wait_until(1000.0 + 1500.0, "repeat 2/5", said.append, now=lambda: clock[0], sleep=sleep)
     assert slept == [spread.WAIT_REPORT_S, spread.WAIT_REPORT_S, 300.0] and clock[0] == 2500.0
     assert len(said) == 3 and said[0].startswith("waiting 25m00s before repeat 2/5 (at ") and "resumes" in said[0]
+    import time
+
+    assert f"(at {time.strftime('%Y-%m-%d %H:%M', time.localtime(2500.0))})" in said[0]
+    slept.clear()
+    spread.wait_until(clock[0] + 0.5, "repeat 3/5", said.append, now=lambda: clock[0], sleep=sleep)
+    assert slept == [0.5]  # half a second is waited too
     said.clear()
     spread.wait_until(10.0, "repeat 3/5", said.append, now=lambda: clock[0], sleep=sleep)  # already due: no wait
     assert said == []
-    records = [{"params": {"repeat": 0}, "started_at": 50.0}, {"params": {"repeat": 0}, "started_at": 40.0},
+    records = [{"params": {"repeat": 0}, "started_at": 40.0}, {"params": {"repeat": 0}, "started_at": 50.0},
                {"params": {"repeat": 2}, "started_at": 70.0}, {"params": {}, "started_at": 1.0},
                {"params": {"repeat": 1}}]  # fmt: skip
     assert spread.repeats_begun(records) == {0: 40.0, 2: 70.0}

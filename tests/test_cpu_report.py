@@ -101,3 +101,24 @@ def test_instruction_counts_get_their_own_table_where_they_were_counted():
     plain = Doc("none")
     cpu.section(plain, _frame([1.0], [1.0]))
     assert not any(b[0] == "table" and b[1].name == "instructions" for b in plain.blocks)
+
+
+def test_calls_without_a_ratio_are_skipped_not_the_rest_and_batches_go_in_size_order():
+    frame = _frame([1.0], [1.0], cold_predict_s=[np.nan], cold_predict_cpu_s=[0.01], tput_1=[1000.0],
+                   cpu_tput_1=[500.0], tput_1024=[1e5], cpu_tput_1024=[1e5], tput_32=[1e4], cpu_tput_32=[1e4])  # fmt: skip
+    calls = [r["call"] for r in cpu.rows(frame)]
+    assert calls == ["fit", "batch 1", "batch 32", "batch 1024"]  # first predict has no wall time: skipped alone
+    assert cpu.rows(frame)[1]["ratio"] == 0.5  # batch 1: 1 ms of wall per call, 2 ms of CPU (two threads)
+    assert cpu.rows(frame)[1]["wall"] == pytest.approx(1000.0) and cpu.rows(frame)[1]["cpu"] == pytest.approx(2000.0)
+
+
+def test_the_instruction_table_counts_trials_by_their_fit_and_shows_a_dash_where_none_were_counted():
+    doc = Doc("t")
+    frame = pd.concat([
+        _frame([1.0, 1.0], [1.0, 1.0], instructions_fit=[4.0e8, 5.0e8], instructions_predict=[9.0e5, np.nan]),
+        _frame([1.0], [1.0], instructions_fit=[np.nan], instructions_predict=[np.nan]).assign(adapter="mlp"),
+    ])  # fmt: skip
+    cpu.instructions(doc, frame)
+    table = next(b[1] for b in doc.blocks if b[0] == "table")
+    assert table.rows == [["iris", "lr", "cpu", "450,000,000", "900,000", "2"], ["iris", "mlp", "cpu", "-", "-", "0"]]
+    assert table.headers[-1] == "trials counted" and "valgrind" in next(b[1] for b in doc.blocks if b[0] == "p")

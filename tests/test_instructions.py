@@ -18,16 +18,18 @@ from bench.measure.trial import Split
 
 def _split() -> Split:
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((60, 4)).astype(np.float32)
+    X = rng.standard_normal((60, 4))
     y = np.arange(60) % 3
-    return Split(X[:30], X[30:], y[:30], y[30:])
+    return Split(X[:30].astype(np.float32), X[30:], y[:30], y[30:])
 
 
 def test_refs_reads_cachegrinds_total_and_refuses_output_without_one():
     assert ins.refs("==123== \n==123== I   refs:      5,775,103,595\n") == 5_775_103_595
     assert ins.refs("I refs: 42") == 42
-    with pytest.raises(ins.CountError, match="no instruction count"):
-        ins.refs("==1== error: something else")
+    with pytest.raises(ins.CountError) as raised:
+        ins.refs("==1== error: something else" + "x" * 400 + "the end\n")
+    message = str(raised.value)
+    assert message.startswith("no instruction count in valgrind's output: ") and message.endswith("x" * 293 + "the end")
 
 
 def test_counts_are_the_differences_of_the_three_runs():
@@ -37,9 +39,11 @@ def test_counts_are_the_differences_of_the_three_runs():
 
 
 def test_each_run_is_valgrind_around_an_isolated_python_given_the_job_on_stdin():
+    import json
+
     cmd = ins.command()
     assert cmd[: len(ins.TOOL)] == list(ins.TOOL) and "--cache-sim=no" in cmd
-    assert cmd[len(ins.TOOL) : len(ins.TOOL) + 2] == [sys.executable, "-I"]  # not the cwd's modules
+    assert cmd[len(ins.TOOL) :] == [sys.executable, "-I", "-c", ins._CHILD, json.dumps([p for p in sys.path if p])]
     env = ins.environment()
     assert env["PYTHONHASHSEED"] == "0" and env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
     job = pickle.loads(ins.payload("clf", _split(), "fit"))

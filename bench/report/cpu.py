@@ -41,21 +41,21 @@ def pairs(frame: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series, str]]:
     out = []
     for call, wall, cpu, unit in CALLS:
         if wall in frame.columns and cpu in frame.columns:
-            out.append((call, frame[wall].astype(float), frame[cpu].astype(float), unit))
+            out.append((call, frame[wall], frame[cpu], unit))
     for column in sorted(
         (c for c in frame.columns if c.startswith("tput_") and c[5:].isdigit()), key=lambda c: int(c[5:])
     ):
         cpu_column = "cpu_" + column
         if cpu_column in frame.columns:
             batch = int(column[5:])
-            per_call = batch / frame[column].astype(float) * 1e6, batch / frame[cpu_column].astype(float) * 1e6
+            per_call = batch / frame[column] * 1e6, batch / frame[cpu_column] * 1e6
             out.append((f"batch {batch}", per_call[0], per_call[1], "us"))
     return out
 
 
 def ratios(wall: pd.Series, cpu: pd.Series) -> np.ndarray:
     """wall / CPU per trial, where both are positive and finite."""
-    w, c = wall.to_numpy(float), cpu.to_numpy(float)
+    w, c = wall.to_numpy(dtype=float), cpu.to_numpy(dtype=float)  # pragma: no mutate (numbers: float either way)
     keep = np.isfinite(w) & np.isfinite(c) & (w > 0) & (c > 0)
     return w[keep] / c[keep]
 
@@ -63,7 +63,7 @@ def ratios(wall: pd.Series, cpu: pd.Series) -> np.ndarray:
 def rows(ok: pd.DataFrame) -> list[dict]:
     """One row per group and timed call: medians, the ratio's median and range, trials flagged busy."""
     out = []
-    for key, g in ok.groupby(KEYS, sort=True):
+    for key, g in ok.groupby(KEYS):
         for call, wall, cpu, unit in pairs(g):
             r = ratios(wall, cpu)
             if not len(r):
@@ -110,7 +110,7 @@ def instructions(doc: Doc, ok: pd.DataFrame) -> None:
     if not columns:
         return
     rows = [[*key, *(fmt(float(g[c].dropna().median())) if g[c].notna().any() else "-" for _, c in columns),
-             int(g[columns[0][1]].notna().sum())] for key, g in ok.groupby(KEYS, sort=True)]  # fmt: skip
+             int(g[columns[0][1]].notna().sum())] for key, g in ok.groupby(KEYS)]  # fmt: skip
     doc.para("Instructions counted under valgrind (cachegrind) on the first trial of each group: every user-space "
              "instruction of the operation, whatever else the machine was doing (`bench/measure/instructions.py` says "
              "what a count includes and how precise it is).")  # fmt: skip
