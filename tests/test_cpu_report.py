@@ -122,3 +122,31 @@ def test_the_instruction_table_counts_trials_by_their_fit_and_shows_a_dash_where
     table = next(b[1] for b in doc.blocks if b[0] == "table")
     assert table.rows == [["iris", "lr", "cpu", "450,000,000", "900,000", "2"], ["iris", "mlp", "cpu", "-", "-", "0"]]
     assert table.headers[-1] == "trials counted" and "valgrind" in next(b[1] for b in doc.blocks if b[0] == "p")
+
+
+def test_the_section_reads_as_written():
+    """The whole section for two groups (the worst busy call named by its share of busy trials, then its ratio)."""
+    doc = Doc("t")
+    frame = pd.concat([
+        _frame([1.0, 3.0, 1.0], [1.0, 1.0, 1.0]),  # 1 of 3 busy, ratio 1
+        _frame([2.0, 2.0, 1.0], [1.0, 1.0, 1.0]).assign(adapter="mlp"),  # 2 of 3 busy: the most
+    ])  # fmt: skip
+    cpu.section(doc, frame)
+    assert doc.blocks[0] == ("h", 3, "Wall time and CPU time")
+    paras = [b[1] for b in doc.blocks if b[0] == "p"]
+    assert paras[0] == (
+        "Each timed call's wall time beside its process CPU time (all threads), median over the trials. Wall time "
+        "1.5x the CPU time or more is flagged: the call waited (on a CPU, usually for a core another process held: the "
+        "machine was busy), so its wall time says more about the machine than about the code; its CPU time is the "
+        "steadier signal. A ratio under 1 is a call that used several threads."
+    )
+    assert paras[1] == ("2 of 2 timed calls waited in some trials (wall time at least 1.5x the CPU time); the most: mlp "
+                        "fit, 2 of 3 trials, median ratio 2.")  # fmt: skip
+    table = next(b[1] for b in doc.blocks if b[0] == "table")
+    assert table.headers == ["dataset", "adapter", "device", "call", "wall (median)", "CPU (median)",
+                             "wall/CPU [range]", "flag"]  # fmt: skip
+    assert table.rows == [["iris", "lr", "cpu", "fit", "1 s", "1 s", "1 [1, 3]", "busy: 1/3"],
+                          ["iris", "mlp", "cpu", "fit", "2 s", "1 s", "2 [1, 2]", "busy: 2/3"]]  # fmt: skip
+    with_counts = Doc("c")
+    cpu.section(with_counts, _frame([1.0], [1.0], instructions_fit=[1.0e6], instructions_predict=[1.0e3]))
+    assert [b[1].name for b in with_counts.blocks if b[0] == "table"] == ["wall-cpu", "instructions"]

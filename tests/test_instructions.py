@@ -26,10 +26,10 @@ def _split() -> Split:
 def test_refs_reads_cachegrinds_total_and_refuses_output_without_one():
     assert ins.refs("==123== \n==123== I   refs:      5,775,103,595\n") == 5_775_103_595
     assert ins.refs("I refs: 42") == 42
+    text = "==1== error: something else" + "x" * 400 + "the end\n"
     with pytest.raises(ins.CountError) as raised:
-        ins.refs("==1== error: something else" + "x" * 400 + "the end\n")
-    message = str(raised.value)
-    assert message.startswith("no instruction count in valgrind's output: ") and message.endswith("x" * 293 + "the end")
+        ins.refs(text)
+    assert str(raised.value) == "no instruction count in valgrind's output: " + text.strip()[-300:]
 
 
 def test_counts_are_the_differences_of_the_three_runs():
@@ -51,13 +51,28 @@ def test_each_run_is_valgrind_around_an_isolated_python_given_the_job_on_stdin()
     assert job["one"].dtype == np.float32 and len(job["X"]) == 30
 
 
-def test_a_run_that_fails_or_prints_no_count_is_a_count_error():
-    def runner(code: int, stderr: bytes):
-        return lambda *a, **k: SimpleNamespace(returncode=code, stderr=stderr)
+def test_a_run_is_given_its_command_job_environment_and_limit_and_its_failures_are_count_errors():
+    calls = []
+
+    def runner(code: int, stderr: object):
+        def run(cmd, **kwargs):
+            calls.append((cmd, kwargs))
+            return SimpleNamespace(returncode=code, stderr=stderr)
+
+        return run
 
     assert ins.run_phase("clf", _split(), "fit", runner(0, b"==1== I   refs:  1,000")) == 1000
-    with pytest.raises(ins.CountError, match="the fit run exited 3: boom"):
-        ins.run_phase("clf", _split(), "fit", runner(3, b"boom"))
+    cmd, kwargs = calls[0]
+    assert cmd == ins.command() and kwargs["capture_output"] is True and kwargs["timeout"] == ins.TIMEOUT_S
+    assert kwargs["env"] == ins.environment() and set(kwargs) == {"input", "capture_output", "env", "timeout"}
+    job = pickle.loads(kwargs["input"])
+    assert job["clf"] == "clf" and job["phase"] == "fit"
+    assert ins.run_phase("clf", _split(), "fit", runner(0, "I refs: 7")) == 7  # text output read as it is
+    with pytest.raises(ins.CountError) as raised:
+        ins.run_phase("clf", _split(), "fit", runner(3, ("y" * 400 + " boom\n").encode()))
+    assert str(raised.value) == "the fit run exited 3: " + ("y" * 400 + " boom")[-300:]
+    with pytest.raises(ins.CountError, match="exited 1: caf\ufffd"):  # undecodable bytes do not hide the error
+        ins.run_phase("clf", _split(), "fit", runner(1, b"caf\xff"))
     with pytest.raises(ins.CountError):
         ins.run_phase("clf", _split(), "fit", runner(0, b"nothing"))
 
@@ -73,8 +88,17 @@ def test_count_runs_each_phase_once_and_first_of_worker_counts_one_trial_per_ada
 
     assert ins.count("clf", _split(), runner=runner) == ins.counts(totals)
     assert sorted(seen) == sorted(ins.PHASES)
+    clfs = []
+
+    def spy(cmd, input, **kwargs):
+        clfs.append(pickle.loads(input)["clf"])
+        return runner(cmd, input)
+
+    ins.count("the adapter", _split(), runner=spy)
+    assert clfs == ["the adapter"] * 3
     monkeypatch.setattr(ins, "_counted", set())
-    monkeypatch.setattr(ins, "count", lambda clf, split: {"fit": 1.0})
+    given = []
+    monkeypatch.setattr(ins, "count", lambda clf, split: given.append((clf, split)) or {"fit": 1.0})
 
     class A:
         pass
@@ -82,15 +106,23 @@ def test_count_runs_each_phase_once_and_first_of_worker_counts_one_trial_per_ada
     class B:
         pass
 
-    assert ins.first_of_worker(A(), _split()) == {"fit": 1.0}
+    a, split = A(), _split()
+    assert ins.first_of_worker(a, split) == {"fit": 1.0} and given == [(a, split)]
     assert ins.first_of_worker(A(), _split()) is None  # the group's other trials: not counted again
     assert ins.first_of_worker(B(), _split()) == {"fit": 1.0}
+    assert f"{A.__module__}:{A.__qualname__}" in ins._counted
 
     def broken(clf, split):
         raise ins.CountError("valgrind said no")
 
     monkeypatch.setattr(ins, "count", broken)
     assert ins.first_of_worker(type("C", (), {})(), _split()) == {"error": "CountError: valgrind said no"}
+
+    def long(clf, split):
+        raise ins.CountError("z" * 1000)
+
+    monkeypatch.setattr(ins, "count", long)
+    assert ins.first_of_worker(type("D", (), {})(), _split()) == {"error": ("CountError: " + "z" * 1000)[:400]}
 
 
 class Counted:

@@ -29,7 +29,7 @@ def parse_spread(text: str) -> float:
 
 def schedule(first_start: float, repeats: int, spread_s: float) -> list[float]:
     """When each repeat starts: evenly over ``spread_s`` from the first repeat's start (all at once without one)."""
-    step = spread_s / (repeats - 1) if repeats > 1 and spread_s > 0 else 0.0
+    step = spread_s / (repeats - 1) if repeats > 1 else 0.0
     return [first_start + r * step for r in range(repeats)]
 
 
