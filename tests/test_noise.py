@@ -193,6 +193,7 @@ def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kep
     from bench.run.settings import TimingSettings
 
     runs = iter([[100] * 10 + [200] * 10 + [300] * 10, [100] * 30, [50] * 10])  # the first drifts; the last: stock
+
     def latency(*args: object, **kwargs: object) -> tuple[list[int], list[int]]:
         wall = list(next(runs))
         return wall, wall  # (wall, CPU) per call

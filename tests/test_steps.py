@@ -246,6 +246,8 @@ def test_two_steps_are_both_kept_and_tested_against_the_same_largest_statistic_t
 def test_between_variance_below_one_weight_and_no_floating_point_noise_from_empty_segments():
     # w = 0.1 each: Q = 0.1 x (25 + 25) = 5 on 1 df, C = 0.2 - 0.02 / 0.2 = 0.1: tau^2 = (5 - 1) / 0.1
     assert st.between_variance(np.array([0.0, 10.0]), np.array([10.0, 10.0]), [(0, 2)]) == pytest.approx(40.0)
-    with np.errstate(divide="raise", invalid="raise"):  # the segments a row does not use are 0 / 0 inside; never a warning outside
+    with np.errstate(
+        divide="raise", invalid="raise"
+    ):  # the segments a row does not use are 0 / 0 inside; never a warning outside
         assert st.between_many(np.array([[0.0, 1.0, 3.0]]), np.ones((1, 3)), np.array([[False, True, False]]))[0] >= 0
         assert st.candidates(np.array([[0, 0, 0, 2, 2, 2.0]]), np.ones(6)).starts.any()
