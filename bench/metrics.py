@@ -122,6 +122,8 @@ class Metric:
     compare: bool = False
     #: A tail percentile: an estimate needs enough calls (its field's count, :data:`TAIL_CALLS`).
     tail: bool = False
+    #: The short name of the wall-clock metric this one is the process CPU time of (the same calls): ``fit``.
+    cpu_of: str = ""
     measure: Callable[[Any, Any], float | None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

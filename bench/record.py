@@ -40,7 +40,9 @@ newer bench"). History:
    metrics), ``dataset_sha``, ``adapter_class``, ``stock_profile``,
    ``colour``, ``trial_timeout_s``, ``startup_timeout_s``, ``environment``,
    ``order_seed``, ``python`` and ``latency_attempts``.
-4. Adds where the time goes: ``n_steps`` (optimiser steps), the framework's measured cost of an empty
+4. Adds the second cost signal: the process CPU time of every timed call (``cold_predict_cpu_s``,
+   ``latency_cpu``, ``throughput_cpu_sps`` and their stock twins) and opt-in ``instructions`` counted under
+   valgrind; ``train_accuracy``; and where the time goes: ``n_steps`` (optimiser steps), the framework's measured cost of an empty
    step, epoch and predict call (``step_overhead_s``, ``epoch_overhead_s``, ``predict_overhead_s``, with
    ``overhead_probe_s``), ``shape_warmup_s`` and ``reference_floor`` (the adapter is its model's compiled
    floor).
@@ -107,6 +109,7 @@ def F(name: str, type_: Any, kind: str, unit: str = "", doc: str = "", *metrics:
 
 m = declare
 _LAT = "single-sample latency: p50/p90/p99/mean in us, n calls"
+_CPU = "p50_us, mean_us per call, total_s over the loop, n calls"
 IDENTITY, MEASURE, PROV, RAW = "identity", "measurement", "provenance", "raw"
 #: The versions where fields arrived.
 V2, V3, V4 = 2, 3, 4
@@ -157,7 +160,7 @@ FIELDS: list[Field] = [
     F("fit_wall_s", Number, MEASURE, "s", "wall time of fit, learning-curve evaluation excluded",
       m("fit time", DURATION, short="fit", gated=True, threshold=10.0, summary=True, compare=True)),
     F("fit_cpu_s", Number, MEASURE, "s", "CPU time of fit (all threads), curve evaluation excluded",
-      m("fit CPU time", DURATION, short="fit-cpu", threshold=10.0)),
+      m("fit CPU time", DURATION, short="fit-cpu", threshold=10.0, cpu_of="fit")),
     F("n_epochs", int | None, MEASURE, "", "epochs trained", m("epochs", COUNT, better=None, short="epochs", table="training")),
     F("first_epoch_s", Number, MEASURE, "s", "wall time of the first epoch", m("first epoch", DURATION, short="first-epoch")),
     F("epoch_median_s", Number, MEASURE, "s", "median wall time of the other epochs", m("epoch (median)", DURATION, short="epoch")),
@@ -175,8 +178,14 @@ FIELDS: list[Field] = [
       "step_overhead_s", m("empty predict call", DURATION, short="empty-predict", table="overhead"), since=V4),
     F("cold_predict_s", Number, MEASURE, "s", "first single-sample predict after fit (tracing, compilation)",
       m("first predict", DURATION, short="cold", threshold=50.0, summary=True, compare=True, scale=1e3, shown_unit="ms")),
+    F("cold_predict_cpu_s", Number, MEASURE, "s", "process CPU time of the first single-sample predict (all threads)",
+      m("first predict CPU", DURATION, short="cold-cpu", threshold=50.0, scale=1e3, shown_unit="ms", cpu_of="cold"), since=V4),
     F("stock_cold_predict_s", Number, MEASURE, "s", "first single-sample call of the stock API",
       m("stock first predict", DURATION, short="stock-cold", threshold=50.0, scale=1e3, shown_unit="ms")),
+    F("stock_cold_predict_cpu_s", Number, MEASURE, "s", "process CPU time of the stock API's first single-sample call",
+      m("stock first predict CPU", DURATION, short="stock-cold-cpu", threshold=50.0, scale=1e3, shown_unit="ms",
+        cpu_of="stock-cold"),
+      since=V4),
     F("latency", dict[str, Number], MEASURE, "us", f"through the adapter: {_LAT}",
       m("predict p50", DURATION, key="p50_us", short="p50", gated=True, threshold=10.0, summary=True, compare=True),
       m("predict p90", DURATION, key="p90_us", short="p90", threshold=25.0),
@@ -189,9 +198,28 @@ FIELDS: list[Field] = [
       m("stock predict p99", DURATION, key="p99_us", short="stock-p99", threshold=25.0, tail=True),
       m("stock predict mean", DURATION, key="mean_us", short="stock-mean", threshold=10.0),
       m("stock calls", COUNT, unit="calls", better=None, key="n", short="stock-calls", table="time")),
+    F("latency_cpu", dict[str, Number], MEASURE, "us", f"process CPU time of each call of the adapter's latency loop: {_CPU}",
+      m("predict CPU p50", DURATION, key="p50_us", short="p50-cpu", threshold=10.0, cpu_of="p50"),
+      m("predict CPU total", DURATION, unit="s", better=None, key="total_s", short="latency-cpu-total",
+        table="diagnostics"), since=V4),
+    F("stock_latency_cpu", dict[str, Number], MEASURE, "us", f"the same for the stock API's latency loop: {_CPU}",
+      m("stock predict CPU p50", DURATION, key="p50_us", short="stock-p50-cpu", threshold=10.0, cpu_of="stock-p50"),
+      m("stock predict CPU total", DURATION, unit="s", better=None, key="total_s", short="stock-latency-cpu-total",
+        table="diagnostics"), since=V4),
     F("throughput_sps", dict[str, Number], MEASURE, "samples/s", "predict throughput per batch size",
       m("throughput batch {key}", RATE, better="higher", short="tput", gated=True, threshold=10.0, summary=True,
         compare=True, key="*", column="tput_{key}")),
+    F("throughput_cpu_sps", dict[str, Number], MEASURE, "samples/CPU s",
+      "predict throughput per batch size per second of process CPU time (median call; None below the clock's resolution)",
+      m("CPU throughput batch {key}", RATE, better="higher", short="cpu-tput", threshold=10.0, key="*",
+        column="cpu_tput_{key}", cpu_of="tput"), since=V4),
+    F("instructions", dict[str, Json], MEASURE, "instructions",
+      "counted under valgrind (opt-in, first trial of each group): fit, predict (mean single-sample call), setup, "
+      "calls, tool; or error",
+      m("instructions in fit", INDEX, key="fit", short="instructions-fit", valid=(0.0, float("inf")), threshold=2.0,
+        table="instruction-counts"),
+      m("instructions per predict", INDEX, key="predict", short="instructions-predict", valid=(0.0, float("inf")),
+        threshold=2.0, table="instruction-counts"), since=V4),
     F("rss_peak_mb", Number, MEASURE, "MiB", "peak resident memory of the trial (VmHWM, reset per trial)",
       m("peak RSS", MEMORY, short="rss", threshold=10.0, summary=True, compare=True)),
     F("rss_fit_delta_mb", Number, MEASURE, "MiB", "resident memory growth during fit",
@@ -417,6 +445,12 @@ def value_of(data: dict, metric: Metric, key: str = "") -> Any:
     for part in rest:
         value = value.get(key if part == "*" else part) if isinstance(value, dict) else None
     return value
+
+
+def cpu_twins() -> list[tuple[Metric, Metric]]:
+    """(wall metric, its process CPU time twin) for every timed call both clocks measured."""
+    by_short = {m.short: m for m in metrics()}
+    return [(by_short[m.cpu_of], m) for m in metrics() if m.cpu_of and m.cpu_of in by_short]
 
 
 def headline_durations() -> list[Metric]:

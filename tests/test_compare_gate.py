@@ -114,7 +114,7 @@ def test_separate_runs_need_the_machines_run_to_run_variance(tmp_path, capsys):
     assert code == 5 and line.startswith("INCONCLUSIVE (exit 5): run-to-run variance unknown: ")
     # a calibration of this machine (same hardware id and hostname) supplies it: now the gate decides
     path = write_run(tmp_path, "calib", [record("torch-mlp", 0, 0.95)])
-    variance = {"var": 0.0004, "df": 10}
+    variance = {"var": 0.0004, "df": 10, "runs": 11, "splits": 10, "truncated": False, "df_method": "satterthwaite"}
     calibration = {"run_variance": {c: variance for c in
                    ("fit_wall_s", "cold_predict_s", "latency_p50_us", "latency_p99_us", "stock_latency_p50_us", "tput")}}  # fmt: skip
     (path / "run.json").write_text(json.dumps({"kind": "calibration", "calibration": calibration}))

@@ -15,7 +15,7 @@ import pytest
 from bench.analysis import gate, noise
 from bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Context, build
 from bench.analysis.policy import GatePolicy
-from bench.analysis.runvariance import RunVariance, run_variance_from, within_span
+from bench.analysis.separate import RunVariance, run_variance_from, within_span
 from bench.errors import UserError
 from bench.metrics import Metric
 from bench.record import metric_for

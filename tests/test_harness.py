@@ -254,6 +254,12 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
     assert record["n_train"] == record["n_test"] == 75
     assert set(record["latency"]) >= {"p50_us", "p90_us", "p99_us", "n"}
     assert record["threads"]["blas"]
+    # every timed call also carries its process CPU time, beside its wall time
+    for key in ("cold_predict_cpu_s", "stock_cold_predict_cpu_s"):
+        assert record[key] > 0, key
+    for key, wall in (("latency_cpu", "latency"), ("stock_latency_cpu", "stock_latency")):
+        assert record[key]["n"] == record[wall]["n"] and record[key]["p50_us"] > 0 and record[key]["total_s"] > 0
+    assert set(record["throughput_cpu_sps"]) == set(record["throughput_sps"])
 
 
 def test_bench_load_returns_one_dataframe(tmp_path):

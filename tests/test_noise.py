@@ -193,8 +193,13 @@ def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kep
     from bench.measure.settings import TimingSettings
 
     runs = iter([[100] * 10 + [200] * 10 + [300] * 10, [100] * 30, [50] * 10])  # the first drifts; the last: stock
-    monkeypatch.setattr(trial, "latency", lambda *a, **k: list(next(runs)))
-    monkeypatch.setattr(trial, "throughput", lambda *a, **k: {})
+
+    def latency(*args: object, **kwargs: object) -> tuple[list[int], list[int]]:
+        wall = list(next(runs))
+        return wall, wall  # (wall, CPU) per call
+
+    monkeypatch.setattr(trial, "latency", latency)
+    monkeypatch.setattr(trial, "throughput", lambda *a, **k: ({}, {}))
 
     class Clf:
         sync = None

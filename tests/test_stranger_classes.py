@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analysis import comparison, gate, runvariance
+from bench.analysis import comparison, gate, separate
 from bench.analysis.load import load_runs
 from bench.errors import UserError
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
@@ -96,10 +96,16 @@ def test_history_of_two_points_cannot_decide_and_unknown_packages_are_refused(du
 
 
 def test_a_calibration_of_too_few_repeats_never_gates_separate_runs():
-    few = {"run_variance": {"fit_wall_s": {"var": 0.0, "df": 1.0}}}
-    enough = {"run_variance": {"fit_wall_s": {"var": 0.01, "df": 4.0}}}
-    assert runvariance.run_variance_from(few, "cal1").by_column == {}
-    assert runvariance.run_variance_from(enough, "cal2").by_column == {"fit_wall_s": (0.01, 4.0)}
+    def entry(**kw: object) -> dict:
+        base = {"var": 0.01, "df": 2.5, "runs": 5, "splits": 10, "truncated": False, "df_method": "satterthwaite"}
+        return {"run_variance": {"fit_wall_s": {**base, **kw}}}
+
+    assert separate.run_variance_from(entry(), "cal").by_column == {"fit_wall_s": (0.01, 2.5)}
+    for bad in (dict(runs=2, df=1.0), dict(runs=4), dict(var=0.0, df=0.0, truncated=True), dict(truncated=True),
+                dict(var=0.0), dict(df=0.0), dict(df_method=None), dict(var=None), dict(runs="x")):  # fmt: skip
+        assert separate.run_variance_from(entry(**bad), "cal").by_column == {}, bad
+    legacy = {"run_variance": {"fit_wall_s": {"var": 0.01, "df": 4.0}}}  # df = R - 1, stored before Satterthwaite
+    assert separate.run_variance_from(legacy, "cal").by_column == {}
 
 
 def test_a_baseline_that_never_ran_is_named_as_such(tmp_path):

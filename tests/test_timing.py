@@ -6,7 +6,17 @@ import gc
 
 import pytest
 
-from bench.measure.timing import GCCounter, drift_ratio, gc_paused, measure, measure_for, time_call, timer_overhead_ns
+from bench.measure.timing import (
+    GCCounter,
+    drift_ratio,
+    gc_paused,
+    measure,
+    measure_for,
+    measure_for_cpu,
+    time_call,
+    time_call_cpu,
+    timer_overhead_ns,
+)
 
 
 class FakeTimer:
@@ -75,3 +85,33 @@ def test_gc_counter_counts_collections_and_gc_paused_restores_state():
         assert not gc.isenabled()  # restored to what it was
     finally:
         gc.enable()
+
+
+def test_time_call_cpu_reads_the_cpu_clock_outside_the_wall_window():
+    order = []
+    wall, cpu = FakeTimer(step=7), FakeTimer(step=3)
+
+    def tick(timer, name):
+        def read() -> int:
+            order.append(name)
+            return timer()
+
+        return read
+
+    result, wall_ns, cpu_ns = time_call_cpu(lambda: order.append("fn") or "x", timer=tick(wall, "wall"),
+                                            cpu_timer=tick(cpu, "cpu"), sync=lambda: order.append("sync"))  # fmt: skip
+    assert result == "x" and wall_ns == 7 and cpu_ns == 3
+    assert order == ["cpu", "wall", "fn", "sync", "wall", "cpu"]  # the wall never pays for the CPU clock's read
+
+
+def test_measure_for_cpu_charges_each_call_its_cpu_and_stops_on_the_wall_budget():
+    wall, cpu = FakeTimer(step=10), FakeTimer(step=4)
+    durations, used = measure_for_cpu(lambda: None, min_rounds=1, max_rounds=100, budget_ns=95, timer=wall,
+                                      cpu_timer=cpu)  # fmt: skip
+    assert durations == [10] * 5 and used == [4] * 5  # the same count as measure_for: the wall decides
+    assert cpu.calls == 10
+    durations, used = measure_for_cpu(lambda: None, min_rounds=3, max_rounds=3, budget_ns=10**9, timer=FakeTimer(),
+                                      cpu_timer=FakeTimer(step=1))  # fmt: skip
+    assert len(durations) == len(used) == 3
+    # measure_for is the same loop without a CPU clock
+    assert measure_for(lambda: None, min_rounds=1, max_rounds=100, budget_ns=95, timer=FakeTimer()) == [10] * 5

@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from bench.analysis.load import Loaded
 from bench.analysis.pairing import per_split
-from bench.analysis.steps import detect_steps
+from bench.analysis.steps import MIN_POINTS, detect_steps
 from bench.errors import UserError
 from bench.record import find_metric, metric_for
 from bench.record import metrics as all_metrics
@@ -128,10 +128,22 @@ def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = ()) -> pd.DataFra
     return pd.DataFrame(rows).sort_values(["metric", *KEYS, "rank"]).reset_index(drop=True) if rows else pd.DataFrame()
 
 
+SERIES = ["metric", *KEYS]
+
+
+def undecided(frame: pd.DataFrame) -> list[dict]:
+    """The series too short to decide on (fewer than MIN_POINTS points): no step found there means nothing."""
+    if frame.empty:
+        return []
+    sizes = frame.dropna(subset=["log_mean"]).groupby(SERIES, sort=True).size()
+    counts = sizes.reindex(frame.groupby(SERIES, sort=True).size().index, fill_value=0)
+    return [{**dict(zip(SERIES, key)), "points": int(n)} for key, n in counts.items() if n < MIN_POINTS]
+
+
 def steps(frame: pd.DataFrame) -> list[dict]:
     """Every step found, per metric and adapter: the point after it, the after/before ratio and its interval."""
     found = []
-    for (metric, dataset, adapter, device), g in frame.groupby(["metric", *KEYS], sort=True):
+    for (metric, dataset, adapter, device), g in frame.groupby(SERIES, sort=True):
         g = g.dropna(subset=["log_mean"])
         se = g["se"].to_numpy(float)
         fill = float(np.nanmedian(se)) if np.isfinite(se).any() else 0.1

@@ -196,7 +196,7 @@ def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[
 def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, results_dir: str | Path) -> Any:
     """What the two sides bring to their comparison: relation, control ratio, noise floor, run-to-run variance."""
     from bench.analysis.comparison import Context
-    from bench.analysis.runvariance import find_calibration, within_span
+    from bench.analysis.separate import find_calibration, within_span
 
     kind = relation(a, b)
     context = Context(kind, design=design_differences(a.frame, b.frame, keys))

@@ -1,4 +1,4 @@
-"""Step detection over a history of measurements, weighted by each point's uncertainty.
+"""Step detection over a history of measurements, weighted by each point's uncertainty, at its stated level.
 
 The anchor is asv's regression detection: fit a piecewise-constant function
 to the history, paying a penalty per step, and keep the steps that stand out
@@ -14,32 +14,48 @@ from the noise. Choices here, and why:
   step. The first estimate comes from the squared successive differences
   without the largest one (a step moves one difference; the spread of the
   whole series would count the step as noise and hide it), corrected for
-  dropping it; once the steps are
-  placed, ``tau^2`` is estimated again within the segments (method of moments,
-  as in a random-effects meta-analysis) and the steps placed again.
+  dropping it; once the steps are placed, ``tau^2`` is estimated again within
+  the segments (method of moments, as in a random-effects meta-analysis) and
+  the steps placed again.
 - **Optimal partitioning** (exact dynamic programming) of the weighted sum of
-  squares with a penalty of ``2 log n + 2`` per step, about what the best of
-  ``n - 1`` candidate positions gains by chance.
-- **Every step is then tested**: the ratio of the weighted means after and
-  before, with a normal interval from their standard errors at the
-  Bonferroni level over the ``n - 1`` candidate positions (``alpha / m``,
-  since the steps shown were selected among them); a step is kept
-  only when that interval excludes 1, so the interval shown is the one the
-  decision used.
+  squares with a penalty of ``2 log n + 2`` per step: the **candidate** steps.
+- **The level is calibrated, not assumed.** Each candidate's statistic is
+  ``|after - before| / se`` (weighted means of the two segments). A normal or
+  Bonferroni threshold assumes ``tau^2`` known; estimated from a handful of
+  runs it is not, and with runs scattering 5% beyond their own errors such a
+  threshold raised false steps in 6% to 24% of histories. Here the threshold
+  is the 95% point of the **largest** candidate statistic over histories
+  simulated without any step (a parametric bootstrap of the maximum, which
+  covers the choice among the ``n - 1`` positions and the estimation of
+  ``tau^2``), each simulated history going through the same procedure. The
+  simulation needs a value of ``tau^2``; the statistic's null distribution
+  widens as ``tau^2`` grows, so it is simulated at the estimate and at its
+  upper confidence bound under "no step" (Q-profile, level ``1 - BETA``) and
+  the larger threshold kept: Berger and Boos' p-value, ``sup p + BETA``, is at
+  most ``ALPHA`` for every kept step. A step is kept when its statistic
+  exceeds that threshold, and its interval shown is ``diff +- threshold x se``,
+  so the interval excludes 1 exactly when the step is kept.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, optimize
 from scipy import stats as sps
 
 ALPHA = 0.05
+#: Berger-Boos: the part of ALPHA spent on the between-run variance being above its upper bound.
+BETA = 0.001
+#: Simulated histories per threshold (p-values are multiples of 1/(SIMULATIONS + 1), never 0).
+SIMULATIONS = 999
+#: Fewest points in which a step can be told from the between-run spread (which the history estimates).
+MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -50,21 +66,11 @@ class Step:
     ratio: float
     low: float
     high: float
+    #: Berger-Boos p of the largest-statistic test (at least 1/(SIMULATIONS + 1) + BETA; never 0).
     p: float
 
 
-def between_variance(y: np.ndarray, var: np.ndarray, segments: list[tuple[int, int]]) -> float:
-    """tau^2: variance between points beyond their own (DerSimonian-Laird over the segments), floored at 0."""
-    q, df, c = 0.0, 0, 0.0
-    for start, end in segments:
-        w = 1 / var[start:end]
-        if end - start < 2:
-            continue
-        mean = float(np.sum(w * y[start:end]) / np.sum(w))
-        q += float(np.sum(w * (y[start:end] - mean) ** 2))
-        df += end - start - 1
-        c += float(np.sum(w) - np.sum(w**2) / np.sum(w))
-    return max(0.0, (q - df) / c) if c > 0 else 0.0
+# -- the pieces, vectorised over simulated histories (rows) ------------------------------------
 
 
 @functools.lru_cache(maxsize=256)
@@ -81,45 +87,115 @@ def trimmed_chi2_mean(m: int) -> float:
     return sum(order_mean(i) for i in range(1, m)) / (m - 1)
 
 
+def successive_many(y: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """tau^2 per row from the squared successive differences without the largest one (where a step would be),
+    corrected for dropping it, less the points' own variance, floored at 0. For d ~ N(0, 2 sigma^2),
+    d^2 / (2 sigma^2) is chi-squared(1)."""
+    d2 = np.sort(np.diff(y) ** 2)  # along each row (the last axis)
+    m = d2.shape[1]
+    if m == 0:
+        return np.zeros(len(y))
+    kept = d2[:, :-1] if m > 1 else d2
+    sigma2 = kept.mean(axis=1) / (2 * trimmed_chi2_mean(m))
+    return np.maximum(0.0, sigma2 - float(np.median(own)))
+
+
 def successive_variance(y: np.ndarray, own: np.ndarray) -> float:
-    """tau^2 from the squared successive differences without the largest one (where a step would be), corrected
-    for dropping it, less the points' own variance, floored at 0. For d ~ N(0, 2 sigma^2), d^2 / (2 sigma^2) is
-    chi-squared(1)."""
-    d2 = np.sort(np.diff(y) ** 2)
-    if len(d2) == 0:
-        return 0.0
-    kept = d2[:-1] if len(d2) > 1 else d2
-    sigma2 = float(np.mean(kept)) / (2 * (trimmed_chi2_mean(len(d2)) if len(d2) > 1 else 1.0))
-    return max(0.0, sigma2 - float(np.median(own)))
+    """:func:`successive_many` of one history."""
+    return float(successive_many(np.asarray(y)[None, :], np.asarray(own))[0])
 
 
-def _segment_cost(y: np.ndarray, w: np.ndarray, start: int, end: int) -> float:
-    ys, ws = y[start:end], w[start:end]
-    mean = float(np.sum(ws * ys) / np.sum(ws))
-    return float(np.sum(ws * (ys - mean) ** 2))
+def prefix_sums(y: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, prefix sums (a 0 first) of ``w``, ``w c`` and ``w c^2``, ``w = 1/var``, ``c`` the values less their
+    row's mean (prefix sums of centred values lose less to cancellation: log microseconds are far from 0)."""
+    w = np.broadcast_to(1 / var, y.shape)
+    centred = y - y.mean(axis=1, keepdims=True)
+    zero = np.zeros((len(y), 1))
+    return tuple(np.hstack([zero, np.cumsum(v, axis=1)]) for v in (w, w * centred, w * centred**2))  # type: ignore[return-value]
+
+
+def segment_costs(sums: tuple[np.ndarray, np.ndarray, np.ndarray], end: int) -> np.ndarray:
+    """Weighted squared error about their weighted mean of the points ``start..end - 1``, for every start < end."""
+    W, S1, S2 = sums
+    return (S2[:, end : end + 1] - S2[:, :end]) - (S1[:, end : end + 1] - S1[:, :end]) ** 2 / (
+        W[:, end : end + 1] - W[:, :end]
+    )
+
+
+def partition_many(y: np.ndarray, var: np.ndarray, penalty: float) -> np.ndarray:
+    """Per row, True where a new segment starts (optimal partitioning of the weighted squared error).
+
+    Every segment pays the penalty (the first too: the same for every partition); among equal costs the
+    first start wins, so a tie keeps the simpler fit.
+    """
+    rows, n = y.shape
+    sums = prefix_sums(y, var)
+    everyone = np.arange(rows)
+    best = [np.zeros(rows)]  # best[e]: the least cost of points 0..e-1
+    begins = []  # begins[e - 1]: where the last segment of that best partition begins
+    for end in range(1, n + 1):
+        cost = np.stack(best, axis=1) + penalty + segment_costs(sums, end)
+        pick = np.argmin(cost, axis=1)
+        best.append(cost[everyone, pick])
+        begins.append(pick)
+    begun = np.stack(begins, axis=1)
+    marks = np.zeros((rows, n), dtype=bool)
+    at = np.full(rows, n)
+    for _ in range(n):  # walk back from the end, one segment at a time (a row back at 0 walks its path again)
+        at = begun[everyone, at - 1]
+        marks[everyone, at] = True
+    return marks & (np.arange(n) > 0)
 
 
 def partition(y: np.ndarray, var: np.ndarray, penalty: float) -> list[int]:
-    """Indices where a new segment starts (optimal partitioning of the weighted squared error)."""
-    n = len(y)
+    """Indices where a new segment starts, for one history."""
+    starts = partition_many(np.asarray(y)[None, :], np.asarray(var)[None, :], penalty)
+    return [int(i) for i in np.flatnonzero(starts[0])]
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """Per row and segment (segment k of row r at column k): sizes and weighted sums."""
+
+    size: np.ndarray
+    w: np.ndarray
+    wy: np.ndarray
+    wy2: np.ndarray
+    w2: np.ndarray
+
+
+def _segment_sums(y: np.ndarray, var: np.ndarray, starts: np.ndarray) -> _Sums:
+    rows, n = y.shape
+    label = np.cumsum(starts, axis=1) + n * np.arange(rows)[:, None]
     w = 1 / var
-    best = [0.0] + [math.inf] * n
-    last = [0] * (n + 1)
-    for end in range(1, n + 1):
-        for start in range(end):
-            cost = best[start] + _segment_cost(y, w, start, end) + (penalty if start > 0 else 0.0)
-            if cost < best[end]:
-                best[end], last[end] = cost, start
-    starts, end = [], n
-    while end > 0:
-        starts.append(last[end])
-        end = last[end]
-    return sorted(s for s in starts if s > 0)
+
+    def add(values: np.ndarray) -> np.ndarray:
+        return np.bincount(label.ravel(), weights=np.broadcast_to(values, y.shape).ravel(), minlength=rows * n).reshape(
+            rows, n
+        )
+
+    return _Sums(add(np.ones_like(y)), add(w), add(w * y), add(w * y**2), add(w**2))
 
 
-def _segments(starts: list[int], n: int) -> list[tuple[int, int]]:
-    bounds = [0, *starts, n]
-    return list(zip(bounds[:-1], bounds[1:]))
+def between_many(y: np.ndarray, var: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """tau^2 per row: variance between points beyond their own (DerSimonian-Laird over the segments), floored at 0.
+    Segments of one point add nothing."""
+    s = _segment_sums(y, var, starts)
+    two = s.size >= 2
+    with np.errstate(invalid="ignore"):  # empty segments (0 / 0) are masked out
+        q = np.where(two, s.wy2 - s.wy**2 / s.w, 0.0).sum(axis=1)
+        c = np.where(two, s.w - s.w2 / s.w, 0.0).sum(axis=1)
+        df = np.where(two, s.size - 1, 0.0).sum(axis=1)
+        return np.where(c > 0, np.maximum(0.0, (q - df) / c), 0.0)
+
+
+def between_variance(y: np.ndarray, var: np.ndarray, segments: list[tuple[int, int]]) -> float:
+    """:func:`between_many` of one history, its segments given as (start, end) pairs."""
+    y, var = np.asarray(y), np.asarray(var)
+    starts = np.zeros((1, len(y)), dtype=bool)
+    for start, _ in segments[1:]:
+        starts[0, start] = True
+    return float(between_many(y[None, :], var[None, :], starts)[0])
 
 
 def _weighted(y: np.ndarray, var: np.ndarray) -> tuple[float, float]:
@@ -127,34 +203,124 @@ def _weighted(y: np.ndarray, var: np.ndarray) -> tuple[float, float]:
     return float(np.sum(w * y) / np.sum(w)), float(math.sqrt(1 / np.sum(w)))
 
 
-#: Fewest points in which a step can be told from the between-run spread (which the history estimates).
-MIN_POINTS = 3
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate steps of each row: statistic |diff| / se at each segment start (0 elsewhere)."""
+
+    starts: np.ndarray
+    diff: np.ndarray
+    se: np.ndarray
+    tau2: np.ndarray
+
+    @property
+    def statistic(self) -> np.ndarray:
+        return np.where(self.starts, np.abs(self.diff) / np.where(self.se > 0, self.se, 1.0), 0.0)
+
+    @property
+    def largest(self) -> np.ndarray:
+        """The largest statistic of each row (0 when it has no candidate)."""
+        return self.statistic.max(axis=1) if self.statistic.size else np.zeros(len(self.starts))
+
+
+def candidates(y: np.ndarray, own: np.ndarray) -> Candidates:
+    """The procedure of the module docstring, on every row of ``y`` (points' own variances ``own``, one per column)."""
+    rows, n = y.shape
+    penalty = 2 * math.log(n) + 2
+    tau2 = successive_many(y, own)
+    starts = partition_many(y, own + tau2[:, None], penalty)
+    tau2 = between_many(y, np.broadcast_to(own, y.shape), starts)  # the noise once the steps are taken out
+    var = own + tau2[:, None]
+    starts = partition_many(y, var, penalty)
+    s = _segment_sums(y, var, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty segments: never compared
+        mean, se2 = s.wy / s.w, 1 / s.w
+    # the segment starting at column j is segment k = (number of starts up to j); it is compared with k - 1
+    k = np.cumsum(starts, axis=1)
+    before = np.maximum(k - 1, 0)
+    pick = functools.partial(np.take_along_axis, axis=-1)  # pragma: no mutate (the last axis: the default)
+    diff = pick(mean, k) - pick(mean, before)
+    se = np.sqrt(pick(se2, k) + pick(se2, before))
+    return Candidates(starts, np.where(starts, diff, 0.0), np.where(starts, se, 0.0), tau2)
+
+
+def tau2_upper(y: np.ndarray, own: np.ndarray, level: float = 1 - BETA) -> float:
+    """Q-profile upper confidence bound of tau^2 under "no step": the tau^2 at which
+    ``Q = sum w (y - weighted mean)^2``, ``w = 1 / (own + tau^2)``, falls to the chi-squared(n - 1)
+    quantile ``1 - level`` (0 when Q is already below it at tau^2 = 0)."""
+    target = float(sps.chi2.ppf(1 - level, len(y) - 1))
+
+    def q(tau2: float) -> float:
+        w = 1 / (own + tau2)
+        mean = float(np.sum(w * y) / np.sum(w))
+        return float(np.sum(w * (y - mean) ** 2)) - target
+
+    if q(0.0) <= 0:  # pragma: no mutate (at 0 exactly, the root below is 0 too)
+        return 0.0
+    high = 1.0  # pragma: no mutate (any start works: it grows until the root is bracketed)
+    while q(high) > 0:  # pragma: no mutate (equality has probability 0; any growth factor > 1 works)
+        high *= 4  # pragma: no mutate
+    return float(optimize.brentq(q, 0.0, high))
+
+
+def null_largest(own: np.ndarray, tau2: float, simulations: int = SIMULATIONS, seed: int = 0) -> np.ndarray:
+    """The largest candidate statistic of ``simulations`` histories without a step (own + tau^2 each), sorted down."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal((simulations, len(own))) * np.sqrt(own + tau2)
+    return np.sort(candidates(y, own).largest)[::-1]
+
+
+def threshold(null: np.ndarray, alpha: float = ALPHA, beta: float = BETA) -> float:
+    """The smallest statistic whose Monte Carlo p, ``(1 + #{null >= t}) / (B + 1)``, is at most alpha - beta:
+    the (m + 1)-th largest of the null statistics with m + 1 = floor((alpha - beta) (B + 1))."""
+    allowed = math.floor((alpha - beta) * (len(null) + 1)) - 1
+    return float(null[allowed]) if allowed >= 0 else math.inf
+
+
+def p_value(null: np.ndarray, statistic: float) -> float:
+    """Monte Carlo p of one statistic against one simulated null (``null`` sorted down): never 0."""
+    exceed = int(np.sum(null >= statistic))
+    return (1 + exceed) / (len(null) + 1)
+
+
+#: A standard error this many times smaller than the history's typical one is floored there (0 would weigh a
+#: point infinitely: a run whose splits all gave the same value).
+FLOOR = 1e-3
+
+
+def own_variances(std_errors: Sequence[float]) -> np.ndarray:
+    """Each point's own variance: its squared standard error, floored at FLOOR x the typical (median positive)
+    one; an unknown (NaN) one is the typical one (1e-3 when none is known)."""
+    se = np.asarray(std_errors, dtype=float)  # pragma: no mutate (floats in, floats used)
+    known = se[np.isfinite(se) & (se > 0)]
+    typical = float(np.median(known)) if len(known) else 1e-3
+    return np.where(np.isfinite(se), np.maximum(se, FLOOR * typical), typical) ** 2
+
+
+def history_seed(y: np.ndarray, own: np.ndarray) -> int:
+    """The simulations' seed, from the history itself: reproducible, and independent across histories, which is
+    what makes a Monte Carlo test exact (one fixed seed would give every history the same, perhaps low, threshold)."""
+    return int.from_bytes(hashlib.sha256(np.ascontiguousarray([y, own]).tobytes()).digest()[:8], "little")
 
 
 def detect_steps(log_values: Sequence[float], std_errors: Sequence[float], alpha: float = ALPHA) -> list[Step]:
     """Steps in a history of log-scale estimates with their standard errors (oldest first)."""
-    y = np.asarray(log_values, dtype=float)
-    se = np.asarray(std_errors, dtype=float)
-    n = len(y)
-    if n < MIN_POINTS:
+    y = np.asarray(log_values, dtype=float)  # pragma: no mutate (floats in, floats used)
+    if len(y) < MIN_POINTS:
         return []
-    floor = max(float(np.nanmedian(se[se > 0])) if np.any(se > 0) else 1e-3, 1e-6) * 1e-3
-    own = np.maximum(np.nan_to_num(se, nan=floor), floor) ** 2
-    # First guess of tau^2 from successive differences: a step moves one difference only, which is dropped
-    # (the spread of the whole series would count the step itself as noise and hide it).
-    tau2 = successive_variance(y, own)
-    starts = partition(y, own + tau2, 2 * math.log(n) + 2)
-    tau2 = between_variance(y, own, _segments(starts, n))  # the noise once the steps are taken out
-    var = own + tau2
-    starts = partition(y, var, 2 * math.log(n) + 2)
-    segments = _segments(starts, n)
-    m = n - 1  # every position between two points was a candidate: the steps shown were selected among them
-    z = float(sps.norm.ppf(1 - alpha / (2 * m)))
+    own = own_variances(std_errors)
+    found = candidates(y[None, :], own)
+    if not found.starts.any():
+        return []
+    seed = history_seed(y, own)
+    nulls = [null_largest(own, t, seed=seed) for t in sorted({float(found.tau2[0]), tau2_upper(y, own)})]
+    limit = max(threshold(null, alpha) for null in nulls)
     steps = []
-    for (a0, a1), (b0, b1) in zip(segments[:-1], segments[1:]):
-        (ma, sa), (mb, sb) = _weighted(y[a0:a1], var[a0:a1]), _weighted(y[b0:b1], var[b0:b1])
-        diff, se_diff = mb - ma, math.sqrt(sa**2 + sb**2)
-        p = min(1.0, m * float(2 * sps.norm.sf(abs(diff) / se_diff)))
-        if abs(diff) > z * se_diff:
-            steps.append(Step(b0, math.exp(diff), math.exp(diff - z * se_diff), math.exp(diff + z * se_diff), p))
+    for j in np.flatnonzero(found.starts[0]):
+        diff, se_diff = float(found.diff[0, j]), float(found.se[0, j])
+        statistic = abs(diff) / se_diff
+        if statistic > limit:
+            p = max(p_value(null, statistic) for null in nulls) + BETA  # a kept step's: at most alpha
+            steps.append(
+                Step(int(j), math.exp(diff), math.exp(diff - limit * se_diff), math.exp(diff + limit * se_diff), p)
+            )
     return steps

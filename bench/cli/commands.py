@@ -472,9 +472,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """``bench calibrate``: false alarms and detection power of the gate on this machine (bench.run.calibrate)."""
     from dataclasses import replace
 
-    from bench.report.calibration import lines, write
+    from bench.analysis.run_variance import duration_text
+    from bench.report.calibration import lines, with_provenance, write
     from bench.run import calibrate as cal
     from bench.run.config import AdapterSpec
+    from bench.run.spread import parse_spread
     from bench.store.reader import RunFolder
     from bench.store.safefs import check_run_id
 
@@ -491,8 +493,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"Run {folder.run_id!r}: its calibration results lack {', '.join(missing)} (damaged); "
                             "rerun the calibration under a new --run-id.")  # fmt: skip
+        summary = with_provenance(summary, folder)
         return _calibration_out(args, summary, folder.run_id, lines, write, _out_dir(args, folder.run_id))
-    plan = cal.THOROUGH if args.thorough else cal.QUICK
+    plan = cal.THOROUGH if args.thorough else cal.THOROUGH_SEPARATE if args.thorough_separate else cal.QUICK
     if args.adapters is not None:
         plan = replace(plan, adapters=tuple(AdapterSpec.parse(a) for a in _csv(args.adapters, "adapters") or ()))
     if args.splits is not None:
@@ -509,6 +512,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         plan = replace(plan, fail_above=args.fail_above)
     if args.fail_accuracy_drop is not None:
         plan = replace(plan, accuracy_drop=args.fail_accuracy_drop)
+    if args.spread is not None:
+        plan = replace(plan, spread_s=parse_spread(args.spread))
     if args.adapters is not None or args.splits is not None or args.repeats is not None or args.slowdowns is not None:
         plan = replace(plan, mode="custom")
     cal.check_plan(plan)
@@ -519,7 +524,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         else "bench calibrate"
     )
     _say(f"Calibration {run_id} ({plan.mode}): {plan.repeats} repeats x {plan.splits} splits x {len(plan.adapters)} adapter(s) "
-         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job.")  # fmt: skip
+         f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job"
+         + (f"; starts spread over {duration_text(plan.spread_s)}." if plan.spread_s else "."))  # fmt: skip
     from bench.run.executors.local import LocalExecutor
 
     out = _out_dir(args, run_id)  # checked before the calibration runs, written after
@@ -601,9 +607,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT["ok"]
     for step in result.steps:
         print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
-              f"from {step['before']} to {step['run']}")  # fmt: skip
-    undecided = "" if result.decidable else f" (cannot decide: a series has only {result.fewest} point(s))"
-    print(f"{len(result.steps)} step(s){undecided}. History written to {result.markdown}")
+              f"from {step['before']} to {step['run']} (p = {step['p']:.2g})")  # fmt: skip
+    for sentence in result.summary():
+        print(sentence)
+    print(f"History written to {result.markdown}")
     return EXIT["ok"]
 
 

@@ -306,19 +306,26 @@ def _compare_parser(sub: Any) -> None:
 def _calibrate_parser(sub: Any) -> None:
     p = _sub(sub, "calibrate", "measure the gate on this machine: false alarms (A/A) and detection of known slowdowns (A/B)", [
         "bench calibrate                        # quick: 5 repeats x 10 splits, LR and the MLP in torch, under 10 minutes here",
-        "bench calibrate --thorough             # 72 repeats: enough to bound a false-alarm rate under 5% (hours here)",
+        "bench calibrate --thorough             # duets: 59 repeats, enough to bound a false-alarm rate under 5% (hours)",
+        "bench calibrate --thorough-separate --spread 3d   # separate runs: 118 repeats (59 pairs) over three days",
         "bench calibrate --repeats 20 --slowdowns 10,25,50 --fail-above 10",
         "bench calibrate --report RUN           # print and write a stored calibration again",
     ])  # fmt: skip
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="the quick plan (the default)")
     mode.add_argument(
-        "--thorough", action="store_true", help="the thorough plan: 72 repeats, slowdowns of 10, 15 and 25%%"
+        "--thorough", action="store_true", help="the thorough duet plan: 59 repeats, slowdowns of 10, 15 and 25%%"
+    )
+    mode.add_argument(
+        "--thorough-separate",
+        action="store_true",
+        help="the thorough plan for separate runs: 118 repeats of side A only (59 disjoint pairs)",
     )
     p.add_argument("--adapters", metavar="LIST", help="real adapters to wrap, as in bench run (default: sklearn-lr and "
                    "torch-mlp:seed at the quick config's batch 16, 30 epochs)")  # fmt: skip
     p.add_argument("--splits", type=_positive_int, metavar="N", help="splits per repeat (default: 10)")
-    p.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats (default: 5 quick, 72 thorough); "
+    p.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats (default: 5 quick, 59 thorough, 118 "
+                   "thorough-separate); "
                    "every third is disturbed unless --disturbed says otherwise")  # fmt: skip
     p.add_argument(
         "--slowdowns", metavar="LIST", help="injected slowdowns in percent (default: 15,25 quick; 10,15,25 thorough)"
@@ -330,6 +337,8 @@ def _calibrate_parser(sub: Any) -> None:
     p.add_argument(
         "--fail-accuracy-drop", type=_number, metavar="POINTS", help="the gate's accuracy threshold (default: 2)"
     )
+    p.add_argument("--spread", metavar="DURATION", help="spread the repeats' starts evenly over DURATION (24h, 90m, "
+                   "3d; default: back to back), waiting between repeats; the run-to-run variance then covers it")  # fmt: skip
     p.add_argument("--run-id", help="default: calibrate-<timestamp>; an existing one is resumed")
     p.add_argument("--results-dir", default="results", help="default: results")
     p.add_argument("--out", help="where CALIBRATION.md goes (default: results/reports/<run-id>)")

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from bench.measure import memory
+from bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
 from bench.measure.settings import TimingSettings
-from bench.measure.timing import drift_ratio, time_call
-from bench.measure.trial import agreement, latency, percentiles_us, throughput
+from bench.measure.timing import drift_ratio, time_call, time_call_cpu
 
 VALID, INVALID, SKIPPED, ERROR = "valid", "invalid", "skipped", "error"
 
@@ -51,7 +51,7 @@ def measure_path(path: Any, X_test: np.ndarray, reference: np.ndarray, settings:
         try:
             artifact, export_ns = time_call(lambda: path.build(Path(folder)), sync=path.sync)
             predict, load_ns = time_call(lambda: path.load(artifact, threads))
-            _, first_ns = time_call(lambda: predict(one), sync=path.sync)
+            _, first_ns, first_cpu_ns = time_call_cpu(lambda: predict(one), sync=path.sync)
             proba = predict(X)
         except ServingUnavailable as err:
             return {"status": SKIPPED, "reason": err.reason, "install": err.install, "reference": path.reference}
@@ -64,13 +64,16 @@ def measure_path(path: Any, X_test: np.ndarray, reference: np.ndarray, settings:
             "artifact_bytes": _size(artifact),
             "load_s": load_ns / 1e9,
             "first_call_s": first_ns / 1e9,
+            "first_call_cpu_s": first_cpu_ns / 1e9,
             **agreement(proba, reference),
         }
-        durations = latency(
+        durations, cpu = latency(
             lambda: predict(one), settings.serving_min_calls, settings.serving_budget_s, settings, path.sync
         )
-        out.update(latency=percentiles_us(durations), latency_drift=drift_ratio(durations))
-        out["throughput_sps"] = throughput(predict, X, settings, path.sync)
+        out.update(
+            latency=percentiles_us(durations), latency_drift=drift_ratio(durations), latency_cpu=cpu_summary(cpu)
+        )
+        out["throughput_sps"], out["throughput_cpu_sps"] = throughput(predict, X, settings, path.sync)
     out["rss_delta_mb"] = memory.rss_now_mb() - rss_before
     diff, same = out["max_abs_diff"], out["label_agreement"]
     if diff is None or diff > path.tolerance or same < 1.0:

@@ -49,6 +49,9 @@ class TimingSettings:
         Seconds a worker may spend, once at start-up, measuring its framework's cost per optimiser step,
         epoch and predict call (adapters' ``empty_call_costs``; the report's dispatch). A cost the budget
         cannot resolve on a noisy machine is recorded as unknown.
+    instructions : bool
+        Also count the instructions of fit and predict under valgrind, on the first trial of each group
+        (:mod:`bench.measure.instructions`; single-threaded runs only, where valgrind is installed).
     """
 
     warmup: int = 20
@@ -66,6 +69,7 @@ class TimingSettings:
     curves: bool = True
     control_span_s: float = 0.25
     call_cost_budget_s: float = 30.0
+    instructions: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
@@ -128,4 +132,6 @@ class TimingSettings:
             del data["control_span_s"]  # the default: configs stored before it existed stay equal
         if self.call_cost_budget_s == 30.0:
             del data["call_cost_budget_s"]  # likewise
+        if self.instructions is False:
+            del data["instructions"]  # the same
         return data

@@ -2,6 +2,13 @@
 
 The caller supplies ``sync`` (for example ``torch.cuda.synchronize``) so that
 queued device work is finished before a timer stops.
+
+Each timed call can also be charged its **process CPU time** (``cpu_timer``,
+``time.process_time_ns``: every thread of the process, user and system). It is
+read just outside the wall clock's window, so the wall time never includes the
+CPU clock's own cost (a system call, unlike ``perf_counter_ns``). CPU time is a
+second cost signal that a busy machine moves much less: a call that waited for a
+core shows wall time far above its CPU time.
 """
 
 from __future__ import annotations
@@ -26,6 +33,23 @@ def time_call(
     result = fn()
     sync()
     return result, timer() - start
+
+
+def time_call_cpu(
+    fn: Callable[[], Any],
+    *,
+    timer: Timer = time.perf_counter_ns,
+    cpu_timer: Timer = time.process_time_ns,
+    sync: Callable[[], None] | None = None,
+) -> tuple[Any, int, int]:
+    """Run ``fn`` once; return ``(result, wall_ns, cpu_ns)``, synchronised (the CPU clock read outside the wall's)."""
+    sync = sync or _noop
+    cpu0 = cpu_timer()
+    start = timer()
+    result = fn()
+    sync()
+    end = timer()
+    return result, end - start, cpu_timer() - cpu0
 
 
 def measure(
@@ -83,18 +107,44 @@ def measure_for(
     Fast calls get many samples (p99 needs hundreds); slow ones stop at the
     budget once ``min_rounds`` are in.
     """
+    return measure_for_cpu(
+        fn, min_rounds=min_rounds, max_rounds=max_rounds, budget_ns=budget_ns, timer=timer, cpu_timer=_zero, sync=sync
+    )[0]
+
+
+def _zero() -> int:
+    return 0
+
+
+def measure_for_cpu(
+    fn: Callable[[], Any],
+    *,
+    min_rounds: int,
+    max_rounds: int,
+    budget_ns: int,
+    timer: Timer = time.perf_counter_ns,
+    cpu_timer: Timer = time.process_time_ns,
+    sync: Callable[[], None] | None = None,
+) -> tuple[list[int], list[int]]:
+    """:func:`measure_for`, each call also charged its process CPU time: ``(wall_ns, cpu_ns)``, one per call.
+
+    The wall budget alone decides when to stop; the CPU clock is read outside each wall window.
+    """
     sync = sync or _noop
     durations: list[int] = []
+    cpu: list[int] = []
     begin = timer()
     while len(durations) < max_rounds:
+        cpu0 = cpu_timer()
         start = timer()
         fn()
         sync()
         end = timer()
+        cpu.append(cpu_timer() - cpu0)
         durations.append(end - start)
         if len(durations) >= min_rounds and end - begin >= budget_ns:
             break
-    return durations
+    return durations, cpu
 
 
 def timer_overhead_ns(timer: Timer = time.perf_counter_ns, samples: int = 1000) -> float:

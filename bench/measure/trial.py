@@ -11,13 +11,13 @@ import hashlib
 import statistics
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bench.measure import memory
+from bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
 from bench.measure.curves import CurveRecorder
 from bench.measure.settings import TimingSettings
 from bench.measure.timing import (
@@ -25,15 +25,12 @@ from bench.measure.timing import (
     GCCounter,
     drift_ratio,
     drifted,
-    gc_paused,
     measure,
-    measure_for,
     time_call,
+    time_call_cpu,
     timer_overhead_ns,
 )
 
-#: Waits for queued device work before a timer stops.
-Sync = Callable[[], None] | None
 #: Latency is measured at most this many times per trial when it drifts within the measurement.
 MAX_LATENCY_ATTEMPTS = 3
 
@@ -50,13 +47,6 @@ class Split:
 def test_rows_sha(test_index: np.ndarray) -> str:
     """Short hash of a split's test-row indices: two records with the same hash used the same split."""
     return hashlib.sha1(np.sort(np.asarray(test_index, dtype=np.int64)).tobytes()).hexdigest()[:16]
-
-
-def percentiles_us(durations_ns: list[int]) -> dict:
-    """p50/p90/p99 and mean in microseconds, with the number of samples."""
-    arr = np.asarray(durations_ns, dtype=np.float64) / 1e3
-    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
-    return {"p50_us": p50, "p90_us": p90, "p99_us": p99, "mean_us": float(arr.mean()), "n": int(arr.size)}
 
 
 def probabilities(proba: Any) -> np.ndarray:
@@ -76,54 +66,6 @@ def scores(classes: np.ndarray, y_test: np.ndarray, proba: Any) -> dict:
         "f1_macro": float(f1_score(y_test, pred, average="macro")),
         "log_loss": float(log_loss(y_test, p, labels=classes)),
     }
-
-
-def agreement(proba: np.ndarray, reference: np.ndarray) -> dict:
-    """How far a path's probabilities are from the adapter's: max |dp| and share of equal labels."""
-    a, b = np.asarray(proba, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    if a.shape != b.shape:
-        return {"max_abs_diff": None, "label_agreement": 0.0, "shape": list(a.shape)}
-    return {
-        "max_abs_diff": float(np.abs(a - b).max()),
-        "label_agreement": float(np.mean(a.argmax(axis=1) == b.argmax(axis=1))),
-    }
-
-
-def latency(
-    fn: Callable[[], object], min_calls: int, budget_s: float, settings: TimingSettings, sync: Sync
-) -> list[int]:
-    """Single-call durations with the garbage collector paused (as ``timeit``)."""
-    with gc_paused():
-        return measure_for(
-            fn,
-            min_rounds=min_calls,
-            max_rounds=max(min_calls, settings.latency_max_calls),
-            budget_ns=int(budget_s * 1e9),
-            sync=sync,
-        )
-
-
-def throughput(predict: Callable[[np.ndarray], object], X: np.ndarray, settings: TimingSettings, sync: Sync) -> dict:
-    """Samples per second at each batch size (and the whole test set), median over calls."""
-    sizes = sorted({min(b, len(X)) for b in settings.batch_sizes} | {len(X)})
-    out = {}
-    for b in sizes:
-        batch = X[:b]
-        predict(batch)  # the first call at a shape may compile
-
-        def call(batch: np.ndarray = batch) -> object:
-            return predict(batch)
-
-        with gc_paused():
-            durations = measure_for(
-                call,
-                min_rounds=3,
-                max_rounds=10_000,
-                budget_ns=int(settings.throughput_budget_s * 1e9),
-                sync=sync,
-            )
-        out[str(b)] = b / (statistics.median(durations) / 1e9)
-    return out
 
 
 def _fit(clf: Any, split: Split, settings: TimingSettings) -> dict:
@@ -166,13 +108,13 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     sync = clf.sync
     one = np.ascontiguousarray(split.X_test[:1], dtype=np.float32)
     out: dict = {}
-    _, cold_ns = time_call(lambda: clf.predict_proba(one), sync=sync)
-    out["cold_predict_s"] = cold_ns / 1e9
+    _, cold_ns, cold_cpu_ns = time_call_cpu(lambda: clf.predict_proba(one), sync=sync)
+    out["cold_predict_s"], out["cold_predict_cpu_s"] = cold_ns / 1e9, cold_cpu_ns / 1e9
     measure(lambda: clf.predict_proba(one), warmup=settings.warmup, rounds=1, sync=sync)
     attempts: list[dict] = []
     with GCCounter() as gc_latency:
         while True:
-            lat = latency(
+            lat, lat_cpu = latency(
                 lambda: clf.predict_proba(one), settings.latency_min_calls, settings.latency_budget_s, settings, sync
             )
             drift = drift_ratio(lat)
@@ -180,21 +122,23 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
                 break
             # The machine's speed changed while this was measured: keep the attempt, measure again.
             attempts.append({"latency": percentiles_us(lat), "latency_drift": drift, "drift_limit": DRIFT_LIMIT})
-    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift)
+    out.update(latency=percentiles_us(lat), latency_raw_ns=lat, latency_drift=drift, latency_cpu=cpu_summary(lat_cpu))
     if attempts:
         out["latency_attempts"] = attempts
     out["gc_latency"] = gc_latency.collections
     out["gc_disabled_in_latency"] = True
     # The stock API's first call is timed on its own: Keras builds its predict
     # function and input pipeline there.
-    _, stock_cold_ns = time_call(lambda: clf.predict_proba_stock(one), sync=sync)
-    out["stock_cold_predict_s"] = stock_cold_ns / 1e9
-    stock = latency(
+    _, stock_cold_ns, stock_cold_cpu_ns = time_call_cpu(lambda: clf.predict_proba_stock(one), sync=sync)
+    out["stock_cold_predict_s"], out["stock_cold_predict_cpu_s"] = stock_cold_ns / 1e9, stock_cold_cpu_ns / 1e9
+    stock, stock_cpu = latency(
         lambda: clf.predict_proba_stock(one), settings.stock_min_calls, settings.stock_budget_s, settings, sync
     )
-    out.update(stock_latency=percentiles_us(stock), stock_latency_raw_ns=stock)
+    out.update(
+        stock_latency=percentiles_us(stock), stock_latency_raw_ns=stock, stock_latency_cpu=cpu_summary(stock_cpu)
+    )
     X_test = np.ascontiguousarray(split.X_test, dtype=np.float32)
-    out["throughput_sps"] = throughput(clf.predict_proba, X_test, settings, sync)
+    out["throughput_sps"], out["throughput_cpu_sps"] = throughput(clf.predict_proba, X_test, settings, sync)
     return out
 
 
@@ -247,6 +191,10 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     if registered:
         out["metrics"] = registered
     out["gpu_peak_mb"] = probe() if probe else None
+    if settings.instructions and threads == 1:  # after the timed work: the counted runs disturb nothing timed
+        from bench.measure.instructions import first_of_worker
+
+        out["instructions"] = first_of_worker(clf, split)
     if serve and settings.serving:
         from bench.measure.serving import measure_serving
 

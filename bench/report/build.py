@@ -22,6 +22,7 @@ from bench.report import (
     across,
     breakdown,
     context,
+    cpu,
     data,
     figdata,
     figures,
@@ -121,6 +122,7 @@ def build(
     parts = breakdown.section(doc, ok)
     orders = noise.order_section(doc, ok)
     timing.throughput(doc, ok)
+    cpu.section(doc, ok)
     timing.memory(doc, ok)
     timing.devices(doc, ok)
     summ = serving.section(doc, loaded.views(serving.fields(), ok))

@@ -7,79 +7,137 @@ figures are the records' figures; each rate comes with its Clopper-Pearson inter
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
+from typing import Any
 
+from bench.analysis import calibration as calib
+from bench.analysis import run_variance as rv
 from bench.analysis.calibration import DETECTION
 from bench.report.document import Doc
 from bench.store.safefs import OutputDir
 
+#: Comparisons that show a rate under 5% (one-sided 95%) when none is a false alarm.
+BOUND = calib.comparisons_to_bound(0.05)
 
-def _rate(r: dict) -> str:
+
+def _rate(r: dict, bound: str = "") -> str:
+    """k/n with its two-sided 95% interval, and the one-sided bound a claim rests on (``upper`` or ``lower``),
+    all recomputed from k and n (a summary stored by an older version reads the same)."""
     if not r.get("n"):
         return "no comparisons"
-    return f"{r['k']}/{r['n']} = {r['rate']:.0%} [95% CI {r['low']:.0%}, {r['high']:.0%}]"
+    k, n = int(r["k"]), int(r["n"])
+    two = calib.clopper_pearson(k, n)
+    text = f"{k}/{n} = {two.rate:.0%} [95% CI {two.low:.0%}, {two.high:.0%}]"
+    if bound == "upper":
+        text += f", one-sided 95% upper bound {calib.upper_bound(k, n):.1%}"
+    elif bound == "lower":
+        text += f", one-sided 95% lower bound {calib.lower_bound(k, n):.1%}"
+    return text
 
 
 def _pct(x: float | None) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x * 100:g}%"
 
 
+def _when(seconds: object) -> str:
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds)) + " UTC"
+
+
+def _span(summary: dict) -> str:
+    span, machine = summary.get("span") or {}, summary.get("machine") or {}
+    where = f"Made on `{machine['hostname']}` (machine {machine.get('machine_id')})" if machine.get("hostname") else (
+        "Made on a machine it did not record")  # fmt: skip
+    if not span.get("runs"):
+        return f"{where}; the span of time its repeats covered was not recorded."
+    return (f"{where}; its {span['runs']} repeats covered {rv.duration_text(span['seconds'])}, from "
+            f"{_when(span['first'])} to {_when(span['last'])}: its run-to-run variance says how the machine moves "
+            "within such a span, not beyond it.")  # fmt: skip
+
+
+def _separate(summary: dict) -> str:
+    sep = summary["aa_separate"]
+    if not sep.get("n"):
+        return (f"**False alarms, A/A between two separate runs**: no pair could be gated (each pair's run-to-run "
+                f"variance comes from the other repeats, and a variance needs {rv.MIN_RUNS} of them: "
+                f"{rv.MIN_RUNS + 2} repeats or more).")  # fmt: skip
+    return (f"**False alarms, A/A between two separate runs** (side A of one repeat against side A of the next, "
+            f"disjoint pairs, both directions; run-to-run variance from the other repeats): {_rate(sep, 'upper')}; "
+            f"pairs with a disturbed repeat {_rate(sep['disturbed'])}. Outcomes: "
+            + (", ".join(f"{n} {o}" for o, n in sorted(sep["outcomes"].items())) or "none") + ".")  # fmt: skip
+
+
+def _sides(plan: dict) -> str:
+    slowdowns = ", ".join(_pct(s) for s in plan["slowdowns"])
+    if plan.get("kind") == "separate":
+        return "side A only" + (f" and one side per injected slowdown ({slowdowns})" if slowdowns else "")
+    return f"two identical sides and one per injected slowdown ({slowdowns})"
+
+
 def lines(summary: dict) -> list[str]:
     """The calibration's findings, one sentence each (see the module docstring)."""
     plan = summary["plan"]
-    aa, sep = summary["aa"], summary["aa_separate"]
+    aa = summary["aa"]
     pct = plan["fail_above"]
     out = [
         f"Matrix: {plan['repeats']} repeats x {plan['splits']} splits of {', '.join(f'`{a}`' for a in plan['adapters'])} "
-        f"(iris, CPU), each repeat a fresh run holding two identical sides and one per injected slowdown "
-        f"({', '.join(_pct(s) for s in plan['slowdowns'])}), the adapters of each round in a seeded random order; "
+        f"(iris, CPU), each repeat a fresh run holding {_sides(plan)}, the adapters of each round in a seeded "
+        "random order; "
         f"{len(plan['disturbed'])} repeat(s) shared the machine with a second job (a busy loop on each core the trials "
         f"left free) for the middle third of their rounds. Gate: `--fail-above {pct:g}`, accuracy drop "
-        f"{plan['accuracy_drop']:g} points; {summary.get('seconds', 0) / 60:.1f} min in all.",
+        f"{plan['accuracy_drop']:g} points; {summary.get('seconds', 0) / 60:.1f} min in all. " + _span(summary),
         f"**False alarms, A/A inside one run** (a duet: side A against its identical twin, both directions, a FAIL "
-        f"either way counts): {_rate(aa)}; undisturbed repeats {_rate(aa['undisturbed'])}, disturbed "
+        f"either way counts): {_rate(aa, 'upper')}; undisturbed repeats {_rate(aa['undisturbed'])}, disturbed "
         f"{_rate(aa['disturbed'])}. Outcomes of the {sum(aa['outcomes'].values())} gated directions: "
         + ", ".join(f"{n} {o}" for o, n in sorted(aa["outcomes"].items()))
         + ".",
-        f"**False alarms, A/A between two separate runs** (side A of one repeat against side A of the next, disjoint "
-        f"pairs, both directions; run-to-run variance from the other repeats): {_rate(sep)}; pairs with a disturbed "
-        f"repeat {_rate(sep['disturbed'])}. Outcomes: "
-        + (", ".join(f"{n} {o}" for o, n in sorted(sep["outcomes"].items())) or "none")
-        + ".",
+        _separate(summary),
     ]
     detections = []
     for d in summary["ab"].values():
-        detections.append(f"{_pct(d['slowdown'])} slower: {_rate(d)} (by fit time alone {_rate(d['fit_time'])})")
+        detections.append(
+            f"{_pct(d['slowdown'])} slower: {_rate(d, 'lower')} (by fit time alone {_rate(d['fit_time'])})"
+        )
     out.append("**Detection, A/B inside one run** (every timed call of side B made slower by exactly the fraction "
                "shown, a FAIL counts): " + "; ".join(detections) + ".")  # fmt: skip
-    smallest = summary["smallest_detected"]
-    found = smallest["observed"]
+    rates = {d["slowdown"]: calib.clopper_pearson(int(d["k"]), int(d["n"])) for d in summary["ab"].values()}
+    smallest = calib.smallest_detected(rates)
     out.append(
-        f"**Smallest slowdown detected at least {DETECTION:.0%} of the time** among those injected: "
-        + (f"{_pct(found)} (observed rate)" if found is not None else "none of them")
+        f"**Smallest injected slowdown detected in at least {DETECTION:.0%} of the comparisons**: "
+        + (f"{_pct(smallest.observed)} (the observed rate, not a claim about the true one)" if smallest.observed is not None else "none of them")
         + (
-            f"; shown by the interval (its lower bound at least {DETECTION:.0%}): {_pct(smallest['shown'])}"
-            if smallest["shown"] is not None
-            else f"; no rate is shown to be at least {DETECTION:.0%} by its interval at these counts (with every "
-            f"comparison detected that takes {_to_bound(1 - DETECTION)} comparisons)"
+            f"; shown (its one-sided 95% lower bound at least {DETECTION:.0%}): {_pct(smallest.shown)}"
+            if smallest.shown is not None
+            else f"; none is shown to be detected at least {DETECTION:.0%} of the time (that takes {BOUND} comparisons, "
+            "every one detected)"
         )
-        + f". Bounding a false-alarm rate under 5% takes {summary['to_bound_5pct']} comparisons with none at all."
-    )
+        + f". Showing a false-alarm rate under 5% takes {BOUND} comparisons without a false alarm (one-sided 95%): "
+        f"{BOUND} repeats for duets (`--thorough`), {2 * BOUND} repeats, {BOUND} disjoint pairs, for separate runs "
+        "(`--thorough-separate`)."
+    )  # fmt: skip
     out.append(targets(summary))
     return out
 
 
 def _target(r: dict, limit: float, below: bool) -> str:
-    """Whether a rate meets a target: shown by its interval, consistent with it (the point only), or missed."""
+    """A target against a rate: shown by its one-sided bound, shown missed, or not shown (never "met" by a point)."""
     if not r.get("n"):
         return "not measured"
-    point_ok = r["rate"] <= limit if below else r["rate"] >= limit
-    bound_ok = r["high"] <= limit if below else r["low"] >= limit
-    if bound_ok:
-        return f"met and shown ({_rate(r)})"
-    if point_ok:
-        return f"met by the observed rate, not shown by its interval ({_rate(r)})"
-    return f"**missed** ({_rate(r)})"
+    k, n = int(r["k"]), int(r["n"])
+    upper, lower = calib.upper_bound(k, n), calib.lower_bound(k, n)
+    if below:
+        if upper <= limit:
+            return f"shown ({_rate(r, 'upper')})"
+        if lower > limit:
+            return f"**missed**, shown above it ({_rate(r, 'lower')})"
+        return f"not shown by these {n} comparisons ({_rate(r, 'upper')})"
+    if lower >= limit:
+        return f"shown ({_rate(r, 'lower')})"
+    if upper < limit:
+        return f"**missed**, shown below it ({_rate(r, 'upper')})"
+    return f"not shown by these {n} comparisons ({_rate(r, 'lower')})"
 
 
 def targets(summary: dict) -> str:
@@ -95,10 +153,24 @@ def targets(summary: dict) -> str:
         parts.append(f"a 25% slowdown detected at least 95% of the time: {_target(quarter, DETECTION, False)}")
     if plan.get("mode") == "quick":
         minutes = summary.get("seconds", math.nan) / 60
-        parts.append(
-            f"a quick calibration under 10 minutes: {'met' if minutes < 10 else '**missed**'} ({minutes:.1f} min)"
-        )
+        parts.append(f"a quick calibration under 10 minutes: it took {minutes:.1f} min")
     return f"**Targets at `--fail-above {plan['fail_above']:g}`**: " + "; ".join(parts) + "."
+
+
+def with_provenance(summary: dict, folder: Any) -> dict:
+    """A stored summary with its machine and span, taken from the run folder (its environment and records) where
+    a calibration stored before bench kept them lacks them."""
+    out = dict(summary)
+    if not (out.get("machine") or {}).get("hostname"):
+        env = folder.environment()
+        out["machine"] = {"machine_id": env.get("machine_id"), "hostname": env.get("hostname")}
+    if not (out.get("span") or {}).get("runs"):
+        import pandas as pd
+
+        rows = [{"repeat": (r.get("params") or {}).get("repeat"), "started_at": r.get("started_at"),
+                 "finished_at": r.get("finished_at")} for r in folder.records() if r.get("started_at") is not None]  # fmt: skip
+        out["span"] = rv.span(pd.DataFrame(rows), "repeat").to_dict() if rows else {}
+    return out
 
 
 def readme_block(loaded: object) -> str:
@@ -107,15 +179,10 @@ def readme_block(loaded: object) -> str:
     summary = folder.info().get("calibration")
     if not isinstance(summary, dict):
         raise ValueError(f"run {folder.run_id} holds no calibration results")
+    summary = with_provenance(summary, folder)
     return "\n".join(f"- {line}" for line in lines(summary)) + (
         f"\n\nFrom run `{folder.run_id}`, made by `{summary.get('command', 'bench calibrate')}`."
     )
-
-
-def _to_bound(rate: float) -> int:
-    from bench.analysis.calibration import comparisons_to_bound
-
-    return comparisons_to_bound(rate)
 
 
 def document(summary: dict, run_id: str) -> Doc:
@@ -132,10 +199,26 @@ def document(summary: dict, run_id: str) -> Doc:
     if variance:
         doc.heading("Run-to-run variance of this machine", 3)
         doc.para("Variance of a run's own offset (log scale, two-way random effects over repeats x splits, side A, "
-                 "pooled over the adapters): what `bench compare` adds to two separate runs' timing comparisons.")  # fmt: skip
-        doc.table(["metric column", "sd of a run's offset", "df"],
-                  [[k, f"{math.sqrt(v['var']):.1%}", f"{v['df']:g}"] for k, v in sorted(variance.items())], "run-variance")  # fmt: skip
+                 "pooled over the adapters) with Satterthwaite's degrees of freedom: what `bench compare` adds to two "
+                 f"separate runs' timing comparisons, once it is known (positive, from {rv.MIN_RUNS} repeats or more). "
+                 + _span(summary))  # fmt: skip
+        doc.table(["metric column", "sd of a run's offset", "df", "repeats", "usable"],
+                  [_variance_row(k, v) for k, v in sorted(variance.items())], "run-variance")  # fmt: skip
     return doc
+
+
+def _variance_row(column: str, entry: dict) -> list[str]:
+    from bench.analysis.separate import run_variance_from
+
+    usable = bool(run_variance_from({"run_variance": {column: entry}}, "").by_column)
+    var = entry.get("var")
+    shown = f"{math.sqrt(var):.1%}" if isinstance(var, (int, float)) and math.isfinite(var) and var > 0 else "-"
+    why = ("yes" if usable else "no: df = repeats - 1, stored before Satterthwaite's" if "df_method" not in entry
+           else "no: truncated to 0 (the runs' spread did not stand out from the splits')" if entry.get("truncated")
+           else f"no: fewer than {rv.MIN_RUNS} repeats" if int(entry.get("runs") or 0) < rv.MIN_RUNS else "no")  # fmt: skip
+    df = entry.get("df")
+    return [column, shown, f"{df:.2g}" if isinstance(df, (int, float)) and math.isfinite(df) else "-",
+            str(entry.get("runs", "?")), why]  # fmt: skip
 
 
 def write(summary: dict, run_id: str, out: OutputDir) -> Path:

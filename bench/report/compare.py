@@ -26,7 +26,7 @@ from bench.analysis import gate, stats
 from bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Comparison, Estimate, Row, build
 from bench.analysis.load import by_content
 from bench.analysis.policy import GatePolicy
-from bench.analysis.runvariance import age, duration
+from bench.analysis.separate import age, duration
 from bench.analysis.sides import (
     Side,
     context_for,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,10 +37,28 @@ class History:
     markdown: Path
     #: Fewest points of any series: under steps.MIN_POINTS no step can be decided.
     fewest: int = 0
+    #: The series too short to decide on (history.undecided), apart from the steps found in the others.
+    undecided: tuple[dict, ...] = ()
+    #: Series (metric x dataset x adapter x device) in all.
+    series: int = 0
 
     @property
     def decidable(self) -> bool:
         return self.fewest >= steps_mod.MIN_POINTS
+
+    def summary(self) -> list[str]:
+        """What was decided, apart from what could not be: the steps, then the series too short to tell."""
+        decided = self.series - len(self.undecided)
+        out = [f"{len(self.steps)} step(s) in {decided} series with at least {steps_mod.MIN_POINTS} points"
+               + (" (no change stands out from the noise between these runs)" if decided and not self.steps else "")
+               + "."]  # fmt: skip
+        if self.undecided:
+            names = ", ".join(f"{u['adapter']} {u['metric']} ({u['points']})" for u in self.undecided[:3])
+            more = f" and {len(self.undecided) - 3} more" if len(self.undecided) > 3 else ""
+            out.append(f"Cannot decide for {len(self.undecided)} series with fewer than {steps_mod.MIN_POINTS} points "
+                       f"(points in brackets): {names}{more}. For two versions in one run, `bench compare RUN%a RUN%b` "
+                       "pairs their splits and decides.")  # fmt: skip
+        return out
 
 
 def _interval(row: pd.Series) -> str:
@@ -88,18 +106,17 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
     n_points = frame["point"].nunique() if not frame.empty else 0
     doc.para(f"{n_points} point(s) from {len(loaded.folders)} run(s), ordered by {'when they ran' if by in ('time', 'commit') else by + ' version'}. "
              "Each point: the geometric mean over the run's splits with its 95% interval. Steps: a piecewise-constant fit "
-             "weighted by each point's uncertainty plus the spread between runs, every step kept only when its "
-             "after/before interval (Bonferroni over the candidate steps) excludes 1.")  # fmt: skip
+             "weighted by each point's uncertainty plus the spread between runs; a step is kept only when it stands out "
+             "beyond the largest step found in 95% of histories simulated without any (the between-run spread at its "
+             "estimate and at its upper bound), and its after/before interval is drawn at that same threshold.")  # fmt: skip
     doc.heading("Steps")
-    doc.table(["metric", "dataset", "adapter", "device", "before", "after", "after/before [interval]"],
+    doc.table(["metric", "dataset", "adapter", "device", "before", "after", "after/before [interval]", "p"],
               [[label_of(s["metric"], unit=False), s["dataset"], s["adapter"], s["device"], s["before"], s["run"],
-                f"{fmt(s['value'])} [{fmt(s['low'])}, {fmt(s['high'])}]"] for s in steps], "steps")  # fmt: skip
-    if fewest < steps_mod.MIN_POINTS:
-        doc.para(f"Cannot decide: a series has {fewest} point(s), and telling a step from the spread between runs "
-                 f"takes at least {steps_mod.MIN_POINTS}. For two versions in one run, `bench compare RUN%a RUN%b` "
-                 "pairs their splits and decides.")  # fmt: skip
-    elif not steps:
-        doc.para("No step: no change stands out from the noise between these runs.")
+                f"{fmt(s['value'])} [{fmt(s['low'])}, {fmt(s['high'])}]", f"{s['p']:.2g}"] for s in steps], "steps")  # fmt: skip
+    found = History(doc, steps, frame, Path(), fewest, tuple(history.undecided(frame)),
+                    frame.groupby(history.SERIES).ngroups if not frame.empty else 0)  # fmt: skip
+    for sentence in found.summary():
+        doc.para(sentence)
     for metric, g in frame.groupby("metric", sort=False) if not frame.empty else []:
         doc.heading(label_of(metric))
         rows = [[r["dataset"], r["adapter"], r["device"], r["point"], _interval(r)] for _, r in g.iterrows()]
@@ -111,7 +128,7 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
     markdown = out.stage("HISTORY.md", doc.markdown(out.path))
     out.stage("history.html", render(doc))
     out.commit()
-    return History(doc, steps, frame, markdown, fewest)
+    return replace(found, markdown=markdown)
 
 
 def json_data(result: History) -> dict:
@@ -121,4 +138,5 @@ def json_data(result: History) -> dict:
          "high": math.exp(r["log_mean"] + Z95 * r["se"]) if math.isfinite(r["se"]) else None, "n": int(r["n"])}
         for _, r in result.points.iterrows()
     ]  # fmt: skip
-    return {"steps": result.steps, "points": points, "decidable": result.decidable, "markdown": str(result.markdown)}
+    return {"steps": result.steps, "points": points, "decidable": result.decidable, "undecided": list(result.undecided),
+            "summary": result.summary(), "markdown": str(result.markdown)}  # fmt: skip

@@ -39,9 +39,11 @@ import pandas as pd
 
 from bench.analysis import calibration as calib
 from bench.analysis import gate
+from bench.analysis import run_variance as rv
 from bench.lifeline import end_group, owned
 from bench.measure.settings import TimingSettings
 from bench.run.config import AdapterSpec, Config, validate
+from bench.run.spread import MAX_SPREAD_S, repeats_begun, schedule, wait_until
 
 #: Timing settings of a calibration: the quick config's budgets; no learning curves (the wrapper's slowdown
 #: would cover their evaluation), no serving paths (the wrapper covers the adapter's own predict paths only).
@@ -65,6 +67,11 @@ class Plan:
     mode: str = "custom"
     accuracy_drop: float = gate.DEFAULT_ACCURACY_DROP
     timing: TimingSettings = TIMING
+    #: ``duet``: twin sides in every repeat (A/A and A/B inside a run); ``separate``: side A only (and any
+    #: slowdown sides), for comparisons between repeats.
+    kind: str = "duet"
+    #: Seconds over which the repeats' starts are spread (0: back to back).
+    spread_s: float = 0.0
 
     def policy(self) -> Any:
         """The gate as ``bench compare --fail-above PCT --fail-accuracy-drop POINTS`` applies it."""
@@ -73,7 +80,8 @@ class Plan:
         return GatePolicy.from_options(fail_above=self.fail_above, accuracy_drop=self.accuracy_drop)
 
     def sides(self) -> list[tuple[str, float]]:
-        return [("a", 0.0), ("a2", 0.0)] + [(side_name(s), s) for s in self.slowdowns]
+        twins = [("a", 0.0), ("a2", 0.0)] if self.kind == "duet" else [("a", 0.0)]
+        return twins + [(side_name(s), s) for s in self.slowdowns]
 
     def config(self, repeats: range | None = None) -> Config:
         from adapters.calibration import PREFIX
@@ -92,7 +100,8 @@ class Plan:
     def to_dict(self) -> dict:
         return {"adapters": [a.label for a in self.adapters], "splits": self.splits, "repeats": self.repeats,
                 "slowdowns": list(self.slowdowns), "fail_above": self.fail_above, "disturbed": list(self.disturbed),
-                "mode": self.mode, "accuracy_drop": self.accuracy_drop}  # fmt: skip
+                "mode": self.mode, "accuracy_drop": self.accuracy_drop, "kind": self.kind,
+                "spread_s": self.spread_s}  # fmt: skip
 
 
 def side_name(slowdown: float) -> str:
@@ -105,9 +114,14 @@ def every_third(repeats: int) -> tuple[int, ...]:
 
 QUICK = Plan((AdapterSpec("sklearn-lr"), AdapterSpec("torch-mlp", "seed", QUICK_MLP)), splits=10, repeats=5,
              slowdowns=(0.15, 0.25), fail_above=10.0, disturbed=(2,), mode="quick")  # fmt: skip
-#: Thorough: 72 repeats, the fewest for which no false alarm at all bounds the rate under 5% (Clopper-Pearson).
-THOROUGH = Plan(QUICK.adapters, splits=10, repeats=72, slowdowns=(0.10, 0.15, 0.25), fail_above=10.0,
-                disturbed=every_third(72), mode="thorough")  # fmt: skip
+#: Comparisons that bound a false-alarm rate under 5% (one-sided 95%) when none is a false alarm: 59.
+BOUND_5PCT = calib.comparisons_to_bound(0.05)
+#: Thorough, for duets: one A/A duet per repeat, so 59 repeats.
+THOROUGH = Plan(QUICK.adapters, splits=10, repeats=BOUND_5PCT, slowdowns=(0.10, 0.15, 0.25), fail_above=10.0,
+                disturbed=every_third(BOUND_5PCT), mode="thorough")  # fmt: skip
+#: Thorough, for separate runs: 59 disjoint pairs of repeats, side A only (best spread in time: --spread).
+THOROUGH_SEPARATE = Plan(QUICK.adapters, splits=10, repeats=2 * BOUND_5PCT, slowdowns=(), fail_above=10.0,
+                         disturbed=every_third(2 * BOUND_5PCT), mode="thorough-separate", kind="separate")  # fmt: skip
 
 
 def check_plan(plan: Plan) -> Plan:
@@ -120,7 +134,9 @@ def check_plan(plan: Plan) -> Plan:
         raise UserError(
             f"--splits must be at least {gate.MIN_PAIRS} (the gate decides nothing from fewer pairs). Got {plan.splits}."
         )
-    if not plan.slowdowns or any(not (math.isfinite(s) and 0 < s <= 10) for s in plan.slowdowns):
+    if (plan.kind == "duet" and not plan.slowdowns) or any(
+        not (math.isfinite(s) and 0 < s <= 10) for s in plan.slowdowns
+    ):
         shown = ",".join(f"{100 * x:g}" for x in plan.slowdowns)
         raise UserError(f"--slowdowns must be percentages in (0, 1000], e.g. 15,25. Got {shown}.")
     if len({side_name(s) for s in plan.slowdowns}) != len(plan.slowdowns):
@@ -131,6 +147,8 @@ def check_plan(plan: Plan) -> Plan:
         raise UserError(f"--fail-above must be a percentage >= 0. Got {plan.fail_above}.")
     if any(not 0 <= r < plan.repeats for r in plan.disturbed):
         raise UserError("every disturbed repeat must be one of the repeats.")
+    if not (math.isfinite(plan.spread_s) and 0 <= plan.spread_s <= MAX_SPREAD_S):
+        raise UserError(f"--spread must be between 0 and {MAX_SPREAD_S / 86400:g} days. Got {plan.spread_s:g} s.")
     return plan
 
 
@@ -241,10 +259,12 @@ class Comparison:
                 "slowdown": self.slowdown, "fired": self.fired, "fit_time": self.fit_time, "lines": list(self.lines)}  # fmt: skip
 
 
-def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int]) -> dict[str, tuple[float, float]]:
-    """Run-to-run variance per machine-dependent column (log scale), pooled over the groups, from side ``a`` of
-    ``repeats``. A keyed metric (throughput per batch size) also gets one pooled entry under its prefix
-    (``tput``), for keys the calibration did not run.
+def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int]) -> dict[str, rv.Estimate]:
+    """Run-to-run variance per machine-dependent ratio column (log scale), pooled over the groups, from side ``a`` of ``repeats``
+    (:mod:`bench.analysis.run_variance`: Satterthwaite df; truncated or from too few repeats: unknown).
+
+    A keyed metric (throughput per batch size) also gets one pooled entry under its prefix (``tput``), for keys
+    the calibration did not run.
     """
     from bench.record import metrics
 
@@ -253,28 +273,22 @@ def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int
         return {}
     ok = pd.concat(sides, ignore_index=True)
     ok = ok[ok["status"] == "ok"]
-    out: dict[str, tuple[float, float]] = {}
-    pooled: dict[str, list[tuple[float, float]]] = {}
     columns = [(m, c) for m in metrics() if m.machine and m.compared_as == "ratio" for c in m.expand(ok.columns)]
-    for metric, column in columns:
-        estimates = []
-        for _, g in ok.groupby(KEYS):
-            table = g.pivot_table(index="repeat", columns="split_seed", values=column, aggfunc="mean").dropna(axis=1)
-            if table.shape[0] >= 2 and table.shape[1] >= 2 and (table.to_numpy() > 0).all():
-                estimates.append(calib.run_variance(table.apply(lambda c: c.map(math.log)).to_numpy().tolist()))
-        var, df = calib.pooled(estimates)
-        if math.isfinite(var):
-            out[column] = (var, df)
-            if metric.keyed:
-                pooled.setdefault(metric.prefix.rstrip("_"), []).append((var, df))
-    for prefix, found in pooled.items():
-        out[prefix] = calib.pooled(found)
+    out = {column: rv.from_frame(ok, column, KEYS, "repeat") for _, column in columns}
+    prefixes = {m.prefix.rstrip("_") for m, _ in columns if m.keyed}
+    for prefix in prefixes:
+        out[prefix] = rv.pooled([out[c] for m, c in columns if m.keyed and m.prefix.rstrip("_") == prefix])
     return out
+
+
+def known(estimates: dict[str, rv.Estimate]) -> dict[str, tuple[float, float]]:
+    """The estimates that may gate separate runs, as (variance, df)."""
+    return {column: (e.var, e.df) for column, e in estimates.items() if e.known}
 
 
 def comparisons(records: list[dict], plan: Plan) -> list[Comparison]:
     """Every A/A and A/B comparison of a calibration run, gated (see the module docstring)."""
-    from bench.analysis.runvariance import RunVariance
+    from bench.analysis.separate import RunVariance
 
     frames = side_frames(records)
     done = sorted({r for r, _ in frames})
@@ -293,9 +307,9 @@ def comparisons(records: list[dict], plan: Plan) -> list[Comparison]:
                 out.append(Comparison("ab", (r,), disturbed, (v.outcome,), s, _fit_fails(v), (gate.line(v),)))
     for i, j in zip(done[0::2], done[1::2]):
         others = [r for r in done if r not in (i, j)]
-        variance = RunVariance(f"repeats {', '.join(map(str, others))}", run_variances(frames, others))
-        if len(others) < 2 or (i, "a") not in frames or (j, "a") not in frames:
-            continue
+        if len(others) < rv.MIN_RUNS or (i, "a") not in frames or (j, "a") not in frames:
+            continue  # the pair could not be gated: not counted as a comparison that raised no alarm
+        variance = RunVariance(f"repeats {', '.join(map(str, others))}", known(run_variances(frames, others)))
         there = gated(frames[(i, "a")], frames[(j, "a")], plan, True, variance)
         back = gated(frames[(j, "a")], frames[(i, "a")], plan, True, variance)
         out.append(Comparison("aa-separate", (i, j), i in plan.disturbed or j in plan.disturbed,
@@ -312,10 +326,21 @@ def _rate(items: list[Comparison], fired: Any = None) -> dict:
         for o in c.outcomes:
             outcomes[o] = outcomes.get(o, 0) + 1
     return {"k": r.k, "n": r.n, "rate": None if not r.n else r.rate, "low": None if not r.n else r.low,
-            "high": None if not r.n else r.high, "outcomes": outcomes}  # fmt: skip
+            "high": None if not r.n else r.high, "upper": None if not r.n else r.upper,
+            "lower": None if not r.n else r.lower, "outcomes": outcomes}  # fmt: skip
 
 
-def summarise(found: list[Comparison], plan: Plan, records: list[dict]) -> dict:
+def span_of(frames: dict[tuple[int, str], pd.DataFrame]) -> dict:
+    """When the repeats ran: the span they covered and each repeat's first start (unix seconds)."""
+    if not frames:
+        return rv.span(pd.DataFrame(), "repeat").to_dict() | {"repeat_starts": []}
+    every = pd.concat([g.assign(repeat=r) for (r, _), g in frames.items()], ignore_index=True)
+    out = rv.span(every, "repeat").to_dict()
+    starts = rv.span_starts(every, "repeat")
+    return out | {"repeat_starts": [starts[r] for r in sorted(starts)]}
+
+
+def summarise(found: list[Comparison], plan: Plan, records: list[dict], machine: dict | None = None) -> dict:
     """The calibration's numbers, as stored in run.json and quoted by the README."""
     aa = [c for c in found if c.kind == "aa"]
     separate = [c for c in found if c.kind == "aa-separate"]
@@ -336,7 +361,9 @@ def summarise(found: list[Comparison], plan: Plan, records: list[dict]) -> dict:
         "ab": detections,
         "smallest_detected": {"observed": smallest.observed, "shown": smallest.shown, "level": calib.DETECTION},
         "to_bound_5pct": calib.comparisons_to_bound(0.05),
-        "run_variance": {k: {"var": v, "df": d} for k, (v, d) in run_variances(frames, sorted({r for r, _ in frames})).items()},
+        "run_variance": {k: e.to_dict() for k, e in run_variances(frames, sorted({r for r, _ in frames})).items()},
+        "span": span_of(frames),
+        "machine": {k: (machine or {}).get(k) for k in ("machine_id", "hostname")},
         "comparisons": [c.to_dict() for c in found],
     }  # fmt: skip
 
@@ -355,7 +382,11 @@ class Calibrated:
 
 
 def calibrate(plan: Plan, results_dir: str, run_id: str, executor: Any, say: Any, command: str) -> Calibrated:
-    """Run the plan's repeats into one stored run, gate every comparison, store and return the numbers."""
+    """Run the plan's repeats into one stored run, gate every comparison, store and return the numbers.
+
+    With ``plan.spread_s``, repeat r starts ``r x spread / (repeats - 1)`` after the first one did (waiting
+    between repeats, with progress); interrupted, the same command resumes on the same schedule.
+    """
     from adapters.calibration import register
     from bench.measure.machine import fingerprint
     from bench.run.progress import Quiet
@@ -375,9 +406,14 @@ def calibrate(plan: Plan, results_dir: str, run_id: str, executor: Any, say: Any
     free = max(1, (os.cpu_count() or 1) - config.threads)
     job = SecondJob(free)
     failed = 0
-    with executor, RunStore.open(results_dir, run_id, config.to_dict(), fingerprint(), kind="calibration",
-                                 info={"command": command}) as store:  # fmt: skip
+    machine = fingerprint()
+    with executor, RunStore.open(results_dir, run_id, config.to_dict(), machine, kind="calibration",
+                                 info={"command": command, "plan": plan.to_dict()}) as store:  # fmt: skip
+        begun = repeats_begun(store.folder.records())
+        when = schedule(min(begun.values(), default=time.time()), plan.repeats, plan.spread_s)
         for r in range(plan.repeats):
+            if r not in begun:
+                wait_until(when[r], f"repeat {r + 1}/{plan.repeats}", say)
             repeat_config = replace(plan.config(range(r, r + 1)), order_seed=(base_seed + 7919 * (r + 1)) % (2**31 - 1))
             third = max(1, plan.splits // 3)
             progress: Any = disturbing(job, third, plan.splits - third) if r in plan.disturbed else Quiet()
@@ -390,6 +426,6 @@ def calibrate(plan: Plan, results_dir: str, run_id: str, executor: Any, say: Any
                 f"{sum(result.new.values())} trials, {time.monotonic() - start:.0f} s so far")  # fmt: skip
         records = store.folder.records()
         found = comparisons(records, plan)
-        summary = {**summarise(found, plan, records), "seconds": time.monotonic() - start, "command": command}
+        summary = {**summarise(found, plan, records, machine), "seconds": time.monotonic() - start, "command": command}
         store.write_json("run.json", {**store.folder.info(), "calibration": summary})
     return Calibrated(run_id, store.path, summary, failed, summary["seconds"])

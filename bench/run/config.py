@@ -464,6 +464,20 @@ def _check_numbers(config: Config, source: str) -> None:
         raise UserError(f"{source}: {problem}. Got {getattr(config, key)!r} instead.")
 
 
+def _check_instructions(config: Config, source: str) -> None:
+    """Counting instructions (opt-in) needs valgrind and one thread: said before anything runs."""
+    if not config.timing.instructions:
+        return
+    from bench.measure.instructions import available
+
+    if config.threads != 1:
+        raise UserError(f"{source}: [timing] instructions counts single-threaded runs only; set threads = 1 "
+                        f"(got {config.threads}).")  # fmt: skip
+    if not available():
+        raise UserError(f"{source}: [timing] instructions needs valgrind, which is not installed here "
+                        "(apt-get install valgrind), or set it to false.")  # fmt: skip
+
+
 def _check_names(config: Config, source: str) -> None:
     for key, allowed in (("devices", DEVICES), ("preprocessing", PREPROCESSING)):
         values = getattr(config, key)
@@ -493,6 +507,7 @@ def validate(config: Config, source: str) -> Config:
         raise UserError(f"{source}: no datasets given.")
     _check_numbers(config, source)
     _check_names(config, source)
+    _check_instructions(config, source)
     if config.n_trials(upper_bound=True) > MAX_TRIALS:
         raise UserError(
             f"{source}: the matrix has {config.n_trials(upper_bound=True):,} trials, more than the {MAX_TRIALS:,} one run can hold. "

@@ -8,8 +8,9 @@ separate runs uses it only when it can stand for them:
 
 - made on the **machine both runs ran on** (hardware id and hostname), unless named with
   ``--calibration RUN``;
-- with enough **degrees of freedom** (:data:`MIN_VARIANCE_DF`) and a variance above zero (a variance
-  truncated to 0 is unknown, not "no variance");
+- estimated with **Satterthwaite's degrees of freedom** from at least
+  :data:`~bench.analysis.run_variance.MIN_RUNS` repeats, and above zero (a variance truncated to 0 is
+  unknown, not "no variance": :mod:`bench.analysis.run_variance`);
 - covering the **span** between the two runs: repeats made within six minutes say nothing about two
   runs days apart (this machine's speed moves by up to 2x between days), so beyond the span the
   calibration covered, timing metrics are not tested, and the line says what would decide.
@@ -24,13 +25,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.analysis import run_variance as rv
 from bench.errors import UserError
 from bench.record import metric_for
 from bench.store.reader import RunFolder, run_dirs
-
-#: Fewest degrees of freedom of a run-to-run variance that may gate separate runs: from two or three repeats
-#: the estimate is often near 0, and a variance of 0 would make separate runs look paired.
-MIN_VARIANCE_DF = 4
 
 
 @dataclass
@@ -66,21 +64,27 @@ def read_calibration(folder: RunFolder) -> dict | None:
 
 
 def run_variance_from(data: dict, source: str) -> RunVariance:
-    """The usable variances of a calibration: enough degrees of freedom, a variance above zero, finite numbers."""
+    """The variances of a calibration that may gate separate runs (:attr:`bench.analysis.run_variance.Estimate.known`):
+    Satterthwaite df, not truncated to 0, from at least :data:`~bench.analysis.run_variance.MIN_RUNS` repeats.
+    Entries stored before the df were Satterthwaite's (df = repeats - 1, no count of repeats) are not used."""
     found = {}
     for column, entry in (data.get("run_variance") or {}).items():
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or entry.get("df_method") != rv.DF_METHOD:
             continue
-        var, df = entry.get("var"), entry.get("df")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (var, df)):
+        try:
+            estimate = rv.Estimate(float(entry["var"]), float(entry["df"]), int(entry["runs"]), int(entry["splits"]),
+                                   bool(entry.get("truncated")))  # fmt: skip
+        except (KeyError, TypeError, ValueError):
             continue
-        if var > 0 and df >= MIN_VARIANCE_DF:  # type: ignore[operator]
-            found[str(column)] = (float(var), float(df))  # type: ignore[arg-type]
-    span = data.get("span_s", data.get("seconds"))
+        if estimate.known:
+            found[str(column)] = (estimate.var, estimate.df)
+    covered: dict = data["span"] if isinstance(data.get("span"), dict) else {}
+    span = covered.get("seconds", data.get("seconds"))
     span_s = float(span) if isinstance(span, (int, float)) and math.isfinite(span) and span > 0 else math.nan
-    made = data.get("finished_at")
+    made = covered.get("last")
     made_at = float(made) if isinstance(made, (int, float)) and math.isfinite(made) else math.nan
-    return RunVariance(source, found, None if found else "the calibration has too few repeats", span_s, made_at)
+    why = None if found else f"calibration {source!r} has no usable run-to-run variance (needs {rv.MIN_RUNS}+ repeats)"
+    return RunVariance(source, found, why, span_s, made_at)
 
 
 def _machine(env: dict) -> tuple[str, str]:
@@ -97,8 +101,8 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
             raise UserError(f"Run {folder.run_id!r} holds no calibration results; run `bench calibrate`.")
         variance = run_variance_from(data, folder.run_id)
         if not variance.by_column:
-            raise UserError(f"Calibration {folder.run_id!r} has too few repeats to estimate the run-to-run variance "
-                            f"(needs {MIN_VARIANCE_DF + 1} or more): run `bench calibrate`.")  # fmt: skip
+            raise UserError(f"Calibration {folder.run_id!r} has no usable run-to-run variance (needs {rv.MIN_RUNS} or more "
+                            "repeats, stored with Satterthwaite's df): run `bench calibrate`.")  # fmt: skip
         return variance
     if _machine(env_a) != _machine(env_b):
         return RunVariance("", why="the runs ran on two machines (a calibration describes one: name one with --calibration)")
