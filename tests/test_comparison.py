@@ -130,13 +130,19 @@ def test_separate_runs_gate_the_ratio_normalised_by_the_control():
 
 
 def test_a_calibration_of_too_few_repeats_or_a_truncated_zero_is_unknown_and_a_span_bounds_it():
-    assert run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 1}}}, "c").by_column == {}
-    assert run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.0, "df": 9}}}, "c").by_column == {}
-    ok = run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}, "span_s": 360}, "c")
-    assert ok.by_column and ok.why is None
+    from bench.analysis import run_variance as rv
+
+    def stored(var: float, df: float, runs: int, truncated: bool = False, **extra: object) -> dict:
+        entry = rv.Estimate(var, df, runs, 10, truncated).to_dict()
+        return {"run_variance": {"fit_wall_s": entry}, **extra}
+
+    assert run_variance_from(stored(0.01, 1.0, 2), "c").by_column == {}  # two repeats: never
+    assert run_variance_from(stored(0.0, 9.0, 8, truncated=True), "c").by_column == {}  # truncated: unknown, not 0
+    assert run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}}, "c").by_column == {}  # R-1 df
+    ok = run_variance_from(stored(0.01, 3.2, 8, span={"first": 0.0, "last": 360.0, "seconds": 360.0, "runs": 8}), "c")
+    assert ok.by_column == {"fit_wall_s": (0.01, 3.2)} and ok.why is None and ok.span_s == 360.0
     assert within_span(ok, 300).why is None
-    far = within_span(run_variance_from({"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}, "span_s": 360}, "c"),
-                      2 * 86400)  # fmt: skip
+    far = within_span(run_variance_from(stored(0.01, 3.2, 8, span={"seconds": 360.0, "last": 360.0}), "c"), 2 * 86400)
     assert far.why is not None and "2.0 days apart" in far.why and far.extra("fit_wall_s") is None
 
 
@@ -189,3 +195,23 @@ def test_one_adapter_name_backed_by_two_classes_is_called_out():
         "adapter 'lr' is another class on each side: mypkg.model:Old in A, mypkg.model:New in B"
     ]
     assert design_differences(a, a, KEYS) == []
+
+
+def test_a_busy_machine_decides_a_timed_call_on_its_cpu_time_and_says_so():
+    """The baseline's wall time 2x its CPU time (a busy machine): fit time is decided on CPU time, which passes;
+    with --wall-only the noisy wall time cannot decide. A candidate that waits itself keeps its wall time gated."""
+    rng = np.random.default_rng(5)
+    wall_a = [1.0] * 8
+    wall_b = [1.5, 0.7, 1.4, 0.75, 1.6, 0.65, 1.3, 0.8]  # the neighbours' noise: no decision on wall time
+    cpu = list(0.5 * np.exp(0.005 * rng.standard_normal(8)))
+    a, b = frame(wall_a, fit_cpu_s=cpu), frame(wall_b, fit_cpu_s=list(np.array(cpu) * 1.01))
+    c = build(a, b, KEYS, on(fail_above=10, metrics=("fit",)))
+    fit = row(c, "fit_wall_s")
+    assert c.outcome == gate.PASS and fit.gated.judged.tested.measured.metric == "fit time, by CPU time"
+    assert "fit time, by CPU time" not in gate.line(c.verdict) or c.outcome == gate.PASS
+    wall = build(a, b, KEYS, on(fail_above=10, metrics=("fit",), wall_only=True))
+    assert wall.outcome == gate.INCONCLUSIVE and row(wall, "fit_wall_s").gated.judged.tested.measured.metric == "fit time"
+    # the baseline was not busy (wall = CPU); the candidate waits (a sleep): wall stays gated and fails
+    calm = frame([0.5] * 8, fit_cpu_s=[0.5] * 8)
+    waits = frame([1.0] * 8, fit_cpu_s=[0.5] * 8)
+    assert build(calm, waits, KEYS, on(fail_above=10, metrics=("fit",))).outcome == gate.FAIL

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from bench.analysis.family import comparison_key as family_key
 from bench.analysis.pairing import Unpaired, match
 from bench.analysis.policy import GatePolicy, worsening_threshold
 from bench.metrics import DIFFERENCE, DURATION, EXACT, MEMORY, RATE, RATIO, Metric
-from bench.record import metrics
+from bench.record import cpu_twins, metrics
 
 DUET, HOSTS, SEPARATE = "duet", "hosts", "separate"
 BETTER, WORSE, NONE = "better", "worse", "none"
@@ -240,7 +240,7 @@ def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy,
             why = getattr(context.variance, "why", None) or "no calibration of this machine (run `bench calibrate`)"
             out.problems.append(gate.Problem(gate.RUN_VARIANCE, why))
         out.verdict = gate.decide(measured, out.problems, policy.level)
-        judged = {(j.tested.measured.group, j.tested.measured.metric): j for j in out.verdict.judged}
+        judged = {(j.tested.measured.group, j.tested.measured.metric.removesuffix(BY_CPU)): j for j in out.verdict.judged}
         for row in out.rows:
             j = judged.get((row.group, row.name))
             if j is not None:
@@ -265,10 +265,50 @@ def _compare_metric(out: Comparison, a_ok: pd.DataFrame, b_ok: pd.DataFrame, met
     if threshold is None:
         return []
     made = gate_inputs(metric, column, groups, threshold, out.context)
+    if not out.policy.wall_only:
+        made = _by_cpu_where_busy(made, a_ok, b_ok, out.keys, metric, column, threshold, out.context)
     tested = {m.group for m in made}
     out.problems += [gate.Problem(gate.MISSING, f"{name} {metric.name(column)}: no usable pairs (values not positive)")
                      for name, _ in groups if name not in tested]  # fmt: skip
     return made
+
+
+#: The baseline's wall time this many times its CPU time (median over its trials): the machine was busy.
+BUSY_RATIO = 1.5
+#: How a gated wall-clock metric decided on its CPU time is named in the gate's tests and line.
+BY_CPU = ", by CPU time"
+
+
+def busy_ratio(frame: pd.DataFrame, wall: str, cpu: str) -> float:
+    """Median wall / CPU time of one timed call over a side's trials (NaN where it cannot be told)."""
+    if wall not in frame.columns or cpu not in frame.columns:
+        return math.nan
+    w, c = frame[wall].to_numpy(float), frame[cpu].to_numpy(float)
+    keep = np.isfinite(w) & np.isfinite(c) & (w > 0) & (c > 0)
+    return float(np.median(w[keep] / c[keep])) if keep.any() else math.nan
+
+
+def _by_cpu_where_busy(made: list[gate.Measured], a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str],
+                       metric: Metric, column: str, threshold: float, context: Context) -> list[gate.Measured]:  # fmt: skip
+    """A gated wall-clock time decided on its process CPU time in the groups where the machine was busy.
+
+    The rule looks at the baseline side only (A's median wall/CPU at least :data:`BUSY_RATIO`), never at the
+    effect: a candidate that waits longer itself (a sleep, I/O) keeps its wall time gated, since the baseline's
+    ratio does not move with it. Only single-process waiting is seen through: CPU time counts every thread.
+    """
+    twin = next((cpu for wall, cpu in cpu_twins() if wall is metric), None)
+    if twin is None or not made:
+        return made
+    cpu_column = twin.column_for(metric.key_of(column) or "")
+    if not (_has(a_ok, cpu_column) and _has(b_ok, cpu_column)):
+        return made
+    ratios = {label(k): busy_ratio(g, column, cpu_column) for k, g in a_ok.groupby(keys, sort=True)}
+    busy = {name for name, r in ratios.items() if r >= BUSY_RATIO}
+    if not busy:
+        return made
+    cpu_groups = [(name, g) for name, g in _groups(match(a_ok, b_ok, keys, cpu_column).pairs, keys) if name in busy]
+    by_cpu = {m.group: m for m in gate_inputs(twin, cpu_column, cpu_groups, threshold, context)}
+    return [replace(by_cpu[m.group], metric=m.metric + BY_CPU) if m.group in by_cpu else m for m in made]
 
 
 def _has(frame: pd.DataFrame, column: str) -> bool:

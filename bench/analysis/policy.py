@@ -59,6 +59,9 @@ class GatePolicy:
         A TOST margin for accuracy (fraction), described, not gated.
     calibration : str, optional
         The calibration run whose run-to-run variance gates separate runs (None: the newest of the machine).
+    wall_only : bool
+        Gate wall-clock times only. By default a gated wall-clock time is decided on its process CPU time where
+        the baseline's wall time was stretched by a busy machine (:func:`bench.analysis.comparison.busy_ratio`).
     look : int, optional
         The look of a sequential gate (``--until-precise``); None: a single look at alpha.
     """
@@ -72,6 +75,9 @@ class GatePolicy:
     calibration: str | None = None
     look: int | None = None
     alpha: float = ALPHA
+    #: Gate wall-clock times only; by default, where the baseline's wall time was stretched by a busy machine, a
+    #: timed call is decided on its process CPU time.
+    wall_only: bool = False
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -230,6 +236,8 @@ class Option:
     help: str
     metavar: str = ""
     turns_on: bool = True
+    #: A switch (no value): given means True, handed to ``check``.
+    switch: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -245,6 +253,9 @@ OPTIONS: tuple[Option, ...] = (
            "separated): percent for times, rates and memory, points for accuracy, units for counts", "NAME=VALUE"),
     Option("equivalence_margin", "--equivalence-margin", _margin, "accuracy: also test equivalence within +-D "
            "(TOST, Holm-adjusted), e.g. 0.02", "D", turns_on=False),
+    Option("wall_only", "--wall-only", bool, "gate wall-clock times only, even where the machine was "
+           "busy (by default a gated time whose baseline took 1.5x its CPU time or more is decided on CPU time, and "
+           "the line says so)", "", turns_on=False, switch=True),
     Option("calibration", "--calibration", _run_name, "the calibration run (bench calibrate) whose run-to-run "
            "variance gates two separate runs (default: the newest calibration of the machine both ran on)", "RUN",
            turns_on=False),

@@ -280,6 +280,10 @@ def gate_arguments(p: Any) -> None:
 
     group = p.add_argument_group("the gate (bench.analysis.policy)")
     for option in OPTIONS:
+        if option.switch:
+            group.add_argument(option.flag, dest=f"gate_{option.name}", action="store_true", default=None,
+                               help=option.help)  # fmt: skip
+            continue
         repeat = {"action": "append"} if option.name == "thresholds" else {}
         group.add_argument(option.flag, dest=f"gate_{option.name}", metavar=option.metavar, help=option.help, **repeat)
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import gate, stats
-from bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Comparison, Estimate, Row, build
+from bench.analysis.comparison import BETTER, BUSY_RATIO, DUET, NONE, SEPARATE, WORSE, Comparison, Estimate, Row, build
 from bench.analysis.load import by_content
 from bench.analysis.policy import GatePolicy
 from bench.analysis.separate import age, duration
@@ -321,7 +321,7 @@ def gate_section(doc: Doc, c: Comparison, base: Side, other: Side) -> None:
         assert r.gated is not None
         t, j = r.gated.judged.tested, r.gated.judged
         e = r.gated.estimate()
-        rows.append([r.group, r.name, Cell(gate.estimate_text(t), e.value, e.low, e.high, e.level),
+        rows.append([r.group, t.measured.metric, Cell(gate.estimate_text(t), e.value, e.low, e.high, e.level),
                      gate.threshold_text(t.measured), t.n, _p(t.p_fail), _p(j.p_holm), _p(t.p_pass),
                      gate.detectable_text(t, j.detectable), _gate_word(r)])  # fmt: skip
     if rows:
@@ -347,7 +347,10 @@ def gate_settings_text(c: Comparison) -> str:
     return (f"Gated: {gated}. " + how + f"FAIL: a one-sided test of 'worse than the threshold', Holm-adjusted over all "
             f"{v.m} such tests, below {level}. PASS: every gated metric's one-sided bound inside its threshold (an "
             f"intersection-union test). Anything else is INCONCLUSIVE with its reason; fewer than {gate.MIN_PAIRS} pairs "
-            "decide nothing; a count is gated exactly. Intervals here are 90% (the two one-sided 95% bounds).")  # fmt: skip
+            "decide nothing; a count is gated exactly. Intervals here are 90% (the two one-sided 95% bounds)."
+            + (f" Where the baseline's wall time was {BUSY_RATIO:g}x its CPU time or more (a busy machine), a timed call "
+               "is decided on its process CPU time and named so ('by CPU time'); --wall-only turns that off."
+               if not c.policy.wall_only else " Wall-clock times only (--wall-only)."))  # fmt: skip
 
 
 def _separate_text(c: Comparison) -> str:

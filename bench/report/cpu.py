@@ -19,14 +19,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# BUSY_RATIO: wall time this many times the CPU time or more, the call waited (a busy machine, a device, I/O); the
+# same rule the gate uses to decide a timed call on its CPU time.
+from bench.analysis.comparison import BUSY_RATIO
 from bench.metrics import RATE
 from bench.record import cpu_twins, metrics
 from bench.report.document import Doc
 from bench.report.tables import fmt
 
 KEYS = ["dataset", "adapter", "device"]
-#: Wall time this many times the CPU time or more: the call waited (a busy machine, a device, I/O).
-BUSY_RATIO = 1.5
+
+
 def pairs(frame: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series, str]]:
     """(call, wall, CPU, unit) for every timed call the frame has both times of (the registry's CPU twins); rates
     as time per batch (the inverse of samples per second, so that a larger number is a longer call, as for the
