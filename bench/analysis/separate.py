@@ -142,3 +142,38 @@ def duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def from_stored_history(results_dir: str | Path, config: dict, env: dict, compared: tuple[Path, Path]) -> RunVariance:
+    """The run-to-run variance of the stored history of one matrix on one machine (every other run whose config
+    is ``config``, on ``env``'s machine; the two ``compared`` runs left out, as a calibration leaves its pair out:
+    they are what is tested): usable when it holds enough runs and its runs span the two compared, so it stands
+    for how far apart they are. Its own ``why`` says when not."""
+    from bench.analysis.load import load_runs
+    from bench.record import metrics
+
+    left_out = {p.resolve() for p in compared}
+    first, last = (_first_start(p) for p in compared)
+    same = [p.name for p in run_dirs(results_dir, kind="matrix")
+            if p.resolve() not in left_out and RunFolder(p).config() == config]  # fmt: skip
+    if len(same) < rv.MIN_RUNS:
+        return RunVariance("", why=f"{len(same)} stored run(s) of this matrix on this machine, not {rv.MIN_RUNS}")
+    frame = load_runs(same, results_dir, kind=None, dedupe_splits=False).frame
+    ok = frame[frame["status"] == "ok"]
+    columns = [c for m in metrics() if m.machine and m.compared_as == "ratio" for c in m.expand(ok.columns)]
+    machine_id, hostname = _machine(env)
+    found, covered = rv.from_history(ok, columns, ["dataset", "adapter", "device"], machine_id, hostname)
+    usable = {c: (e.var, e.df) for c, e in found.items() if e.known}
+    source = f"the history of this matrix ({covered.runs} runs)"
+    if not usable:
+        return RunVariance(source, why=f"{source} gives no usable run-to-run variance")
+    if not (covered.first <= min(first, last) and covered.last >= max(first, last)):  # NaN: never spanned
+        return RunVariance(source, why=f"{source} does not span the two runs compared")
+    return RunVariance(source, usable, None, covered.seconds, covered.last)
+
+
+def _first_start(path: Path) -> float:
+    """When a run's first trial started (unix seconds; NaN when unrecorded)."""
+    starts = [r.get("started_at") for r in RunFolder(path).records()]
+    known = [float(t) for t in starts if isinstance(t, (int, float))]
+    return min(known) if known else math.nan

@@ -196,7 +196,7 @@ def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[
 def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, results_dir: str | Path) -> Any:
     """What the two sides bring to their comparison: relation, control ratio, noise floor, run-to-run variance."""
     from bench.analysis.comparison import Context
-    from bench.analysis.separate import find_calibration, within_span
+    from bench.analysis.separate import find_calibration, from_stored_history, within_span
 
     kind = relation(a, b)
     context = Context(kind, design=design_differences(a.frame, b.frame, keys))
@@ -206,5 +206,10 @@ def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, resu
     if kind == SEPARATE:
         context.floor = noise.combined(a.floor(), b.floor())
         apart = abs(b.span()[0] - a.span()[0])
-        context.variance = within_span(find_calibration(results_dir, a.env, b.env, calibration), apart)
+        variance = within_span(find_calibration(results_dir, a.env, b.env, calibration), apart)
+        config = RunFolder(a.path).config()
+        if variance.why is not None and calibration is None and config == RunFolder(b.path).config():
+            history = from_stored_history(results_dir, config, a.env, (a.path, b.path))
+            variance = history if history.why is None else variance
+        context.variance = variance
     return context
