@@ -7,11 +7,14 @@ the plain pandas or dense computation it stands for, so that speed never changes
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench import record as rec
 from bench.report import learning
 
 VALUE = st.none() | st.floats(0.0, 1.0)
@@ -61,3 +64,64 @@ def test_curve_summary_equals_the_long_frame_group_by(records):
     assert fast.empty == slow.empty
     if not fast.empty:
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False, check_exact=False, rtol=1e-12)
+
+
+# -- the range check on every read, the cached frame's too ------------------------------------------------------
+def _cached_run(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A run read once (its frame cached): the results folder and the cache file."""
+    from bench.analysis import load
+    from bench.store.reader import RunFolder
+    from tests.test_report import record, write_run
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run = write_run(tmp_path / "results", "r", [record("sklearn-lr", s, 0.91) for s in range(3)])
+    assert list(load.load_runs(["r"], tmp_path / "results").frame["accuracy"]) == [0.91] * 3
+    cache = load.cache_dir() / f"{load._cache_key(RunFolder(run))}.parquet"
+    assert cache.is_file()
+    return tmp_path / "results", cache
+
+
+#: Metrics of the cached frame's own columns with a bound to break (accuracy at most 1, a time at least 0).
+BOUNDED = [m for m in rec.METRICS if not m.keyed and (m.valid[0] > -math.inf or m.valid[1] < math.inf)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(BOUNDED), st.booleans(), st.integers(0, 2), st.floats(1e-6, 1e6))
+def test_a_cached_frame_holding_an_impossible_value_is_never_served(tmp_path_factory, monkeypatch, metric, low, row,
+                                                                     by):  # fmt: skip
+    """A damaged cache (an accuracy of 1.7, a negative time in it) is not trusted: the frame comes from the records."""
+    from bench.analysis.load import load_runs
+
+    results, cache = _cached_run(tmp_path_factory.mktemp("cached"), monkeypatch)
+    expected = pd.read_parquet(cache)
+    bottom, top = metric.valid
+    value = bottom - by if (low and bottom > -math.inf) or top == math.inf else top + by
+    damaged = expected.copy()
+    damaged[metric.column] = damaged[metric.column].astype(float)
+    damaged.loc[row, metric.column] = value
+    damaged.to_parquet(cache, index=False)
+    served = load_runs(["r"], results).frame
+    assert value not in set(served[metric.column])
+    pd.testing.assert_frame_equal(pd.read_parquet(cache), expected)  # and the cache was rebuilt from the records
+
+
+def test_a_range_that_refuses_a_stored_value_refuses_it_on_a_cached_read_naming_the_line(tmp_path, monkeypatch):
+    """The registry's valid ranges apply to every read, a warm cache's too: one line naming the file, line and field."""
+    from dataclasses import replace
+
+    from bench.analysis.load import load_runs
+    from bench.errors import UserError
+
+    results, _ = _cached_run(tmp_path, monkeypatch)
+    stricter = tuple(replace(m, valid=(0.0, 0.5)) if m.column == "accuracy" else m for m in rec._BUILTIN_METRICS)
+    monkeypatch.setattr(rec, "_BUILTIN_METRICS", stricter)
+    rec._range_checks.cache_clear()
+    try:
+        with pytest.raises(UserError) as err:
+            load_runs(["r"], results)
+    finally:
+        monkeypatch.undo()
+        rec._range_checks.cache_clear()
+    text = str(err.value)
+    assert "\n" not in text and "records.jsonl:1: not a valid record: field 'accuracy'" in text
+    assert "outside its valid range [0, 0.5]" in text
