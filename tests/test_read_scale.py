@@ -125,3 +125,15 @@ def test_a_range_that_refuses_a_stored_value_refuses_it_on_a_cached_read_naming_
     text = str(err.value)
     assert "\n" not in text and "records.jsonl:1: not a valid record: field 'accuracy'" in text
     assert "outside its valid range [0, 0.5]" in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 250), st.integers(0, 2500))
+def test_mlflow_batches_hold_every_parameter_and_metric_once_within_mlflows_limits(n_params, n_metrics):
+    from bench.report.export import BATCH_ENTITIES, BATCH_PARAMS, _batches
+
+    params, metrics = [f"p{i}" for i in range(n_params)], [f"m{i}" for i in range(n_metrics)]
+    batches = list(_batches(params, metrics))
+    assert [p for b, _ in batches for p in b] == params and [m for _, b in batches for m in b] == metrics
+    assert all(len(p) <= BATCH_PARAMS and len(p) + len(m) <= BATCH_ENTITIES and (p or m) for p, m in batches)
+    assert len(batches) == max(-(-n_params // BATCH_PARAMS), -(-(n_params + n_metrics) // BATCH_ENTITIES))

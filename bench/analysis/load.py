@@ -302,6 +302,8 @@ class Loaded:
         wanted = tuple(dict.fromkeys(("trial_id", "status", *names)))
         for folder in self.folders:
             mine = rows[rows["run_id"] == folder.run_id]
+            if mine.empty:  # none of this run's lines wanted: its file is not read
+                continue
             where = dict(zip(mine["record_line"].astype(int), zip(mine["device"], mine["machine"])))
             for line, data in read_fields(folder.records_path, set(where), wanted):
                 data["device"], data["machine"] = where[line]
