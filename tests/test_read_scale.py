@@ -137,3 +137,21 @@ def test_mlflow_batches_hold_every_parameter_and_metric_once_within_mlflows_limi
     assert [p for b, _ in batches for p in b] == params and [m for _, b in batches for m in b] == metrics
     assert all(len(p) <= BATCH_PARAMS and len(p) + len(m) <= BATCH_ENTITIES and (p or m) for p, m in batches)
     assert len(batches) == max(-(-n_params // BATCH_PARAMS), -(-(n_params + n_metrics) // BATCH_ENTITIES))
+
+
+@pytest.mark.slow
+def test_the_read_side_benchmark_prints_its_table(tmp_path):
+    """scripts/read-side-benchmark on a tiny run: the table, cold and warm, with the figures in JSON."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "read-side-benchmark"), "--trials", "12",
+                           "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "out"),
+                           "--commands", "export-parquet", "--json", str(tmp_path / "f.json")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "| export-parquet |" in done.stdout and "cold within 60 s and 2 GiB" in done.stdout
+    found = json.loads((tmp_path / "f.json").read_text())["results"][0]
+    assert found["cold"]["exit"] == 0 and found["warm"]["peak_mib"] > 0 and found["cold"]["wall_s"] > 0
