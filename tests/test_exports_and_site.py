@@ -18,6 +18,7 @@ import pytest
 
 import bench
 from bench.cli import main
+from bench.record import SCHEMA_VERSION
 from tests.test_report import record, write_run
 
 CURVE = {"train_time_s": [0.5, 1.0, 1.5], "loss": [1.0, 0.5, 0.4], "test_accuracy": [0.6, 0.9, 0.95]}
@@ -82,6 +83,8 @@ def test_mlflow_export_reads_back_with_a_stock_client(mlflow_store, results, mon
     assert one.info.start_time == int((1.7e9 + 102) * 1000) and one.info.end_time == int((1.7e9 + 105) * 1000)
     history = client.get_metric_history(one.info.run_id, "curve_test_accuracy")
     assert [(m.step, m.value) for m in history] == [(1, 0.6), (2, 0.9), (3, 0.95)]
+    assert one.data.tags["bench.schema_version"] == str(SCHEMA_VERSION) and one.data.tags["bench.finished_at"]
+    assert one.data.params["adapter"] == "torch-mlp:seed" and one.data.metrics["fit_wall_s"] == 2.0
     artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     assert {"environment.json", "config.json", "report"} <= artifacts
     report = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from bench.analysis import noise
@@ -186,6 +188,58 @@ def test_order_effect_residuals_by_position_hand_computed_and_the_cases_without_
     assert math.isnan(single.p) and math.isnan(single.ratio) and single.by_position == {0: (1.0, 2)}
     confounded = order_effect(["a", "b"] * 3, [0, 0, 1, 1, 2, 2], [0, 1] * 3, [1.0, 2.0, 1.1, 2.1, 0.9, 1.9])
     assert math.isnan(confounded.p) and confounded.n == 6 and confounded.df == 1  # a always first, b always second
+
+
+def dense_order_effect(groups, rounds, positions, values, confidence=0.95):
+    """The model fitted with one dummy column per group and per round but the first (the textbook way, and the
+    way order_effect did it before: its memory grows with trials x rounds, so it is only a reference here)."""
+    keep = [i for i, v in enumerate(values) if math.isfinite(v) and v > 0]
+    if not keep:
+        return 0, 0, {}, math.nan
+    pos = np.array([float(positions[i]) for i in keep])
+    y = np.log([values[i] for i in keep])
+    g, r = [str(groups[i]) for i in keep], [str(rounds[i]) for i in keep]
+    cols = [np.array([x == lv for x in g], float) for lv in sorted(set(g))]
+    cols += [np.array([x == lv for x in r], float) for lv in sorted(set(r))[1:]]
+    base = np.column_stack(cols)
+    residual = y - base @ np.linalg.pinv(base) @ y
+    by_position = {int(p): (float(np.exp(residual[pos == p].mean())), int((pos == p).sum())) for p in sorted(set(pos))}
+    x = np.column_stack([base, pos])
+    df = len(keep) - x.shape[1]
+    if len(by_position) < 2 or df < 1 or np.linalg.matrix_rank(x) < x.shape[1]:
+        return len(keep), max(df, 0), by_position, math.nan
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    return len(keep), df, by_position, math.exp(coef[-1])
+
+
+@st.composite
+def order_designs(draw):
+    """Rounds of some of a few groups, positions shuffled within each round (or not), values with gaps."""
+    n_groups, n_rounds = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    groups, rounds, positions, values = [], [], [], []
+    for r in range(n_rounds):
+        members = draw(st.lists(st.integers(0, n_groups - 1), min_size=1, max_size=n_groups, unique=True))
+        order = draw(st.permutations(range(len(members))))
+        for g, p in zip(members, order):
+            groups.append(f"g{g}")
+            rounds.append((r, "x"))
+            positions.append(p)
+            values.append(draw(st.sampled_from([math.nan, 0.0]) | st.floats(0.01, 100.0)))
+    return groups, rounds, positions, values
+
+
+@settings(max_examples=60, deadline=None)
+@given(order_designs())
+def test_order_effect_equals_the_dense_least_squares_on_any_design(design):
+    """Absorbing the rounds by demeaning gives the dense model's numbers, tested or not, on any design."""
+    e = order_effect(*design)
+    n, df, by_position, ratio = dense_order_effect(*design)
+    assert (e.n, e.df) == (n, df) and e.by_position.keys() == by_position.keys()
+    for p, (mean, count) in by_position.items():
+        assert e.by_position[p][1] == count and e.by_position[p][0] == pytest.approx(mean, rel=1e-6, abs=1e-9)
+    assert e.tested == math.isfinite(ratio)
+    if e.tested:
+        assert e.ratio == pytest.approx(ratio, rel=1e-6)
 
 
 def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kept(monkeypatch):

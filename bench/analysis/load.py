@@ -15,7 +15,8 @@ the same split on different test rows are an error naming both runs.
 
 The read side scales: each run's flat frame is cached as Parquet outside the
 repository (``$XDG_CACHE_HOME/hello-bench/frames``, keyed by a hash of the
-records file's content and the registry), built once and reused; nested records
+records file's content and the registry), built once and reused, and range-checked on every read like the
+records it came from (:func:`impossible_values`: a value out of range is never served from it); nested records
 (curves, serving paths) are decoded only when a section asks for them, and
 raw per-call durations only through :meth:`Loaded.raw`.
 Two records of one trial that disagree on the split's identity (test rows,
@@ -205,12 +206,15 @@ def run_frame(folder: RunFolder) -> pd.DataFrame:
     path = cache_dir() / f"{_cache_key(folder)}.parquet"
     if path.is_file() and not path.is_symlink():
         try:
-            frame = pd.read_parquet(path)
+            cached = pd.read_parquet(path)
         except Exception:  # a damaged cache is rebuilt, never trusted
-            pass
-        else:
+            cached = None
+        # Every read checks every metric's valid range, the cached one too (in one vectorised pass): a value out
+        # of range sends the read back to the records, whose line-by-line check names the damaged line, or, when
+        # the records are sound, rebuilds the cache (it was the cache that was damaged).
+        if cached is not None and not impossible_values(cached):
             folder.torn_tail()  # what reading the lines would have said
-            return frame
+            return cached
     frame = _stream_frame(folder)
     try:
         buffer = io.BytesIO()
@@ -220,6 +224,17 @@ def run_frame(folder: RunFolder) -> pd.DataFrame:
     except Exception:  # no cache (read-only home, mixed types pyarrow refuses): read the records next time
         pass
     return frame
+
+
+def impossible_values(frame: pd.DataFrame) -> bool:
+    """Whether any registered metric's column holds a value outside its valid range (NaN: no value, valid)."""
+    for m in metrics():
+        low, high = m.valid or (-math.inf, math.inf)
+        for column in m.expand(frame.columns):
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            if bool(((values < low) | (values > high)).any()):
+                return True
+    return False
 
 
 def _stream_frame(folder: RunFolder) -> pd.DataFrame:
@@ -290,6 +305,8 @@ class Loaded:
         wanted = tuple(dict.fromkeys(("trial_id", "status", *names)))
         for folder in self.folders:
             mine = rows[rows["run_id"] == folder.run_id]
+            if mine.empty:  # none of this run's lines wanted: its file is not read
+                continue
             where = dict(zip(mine["record_line"].astype(int), zip(mine["device"], mine["machine"])))
             for line, data in read_fields(folder.records_path, set(where), wanted):
                 data["device"], data["machine"] = where[line]

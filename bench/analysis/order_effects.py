@@ -8,7 +8,7 @@ per group (adapter, device, environment) and one per round (the machine's state 
 
     log(y) = group + round + beta * position + error
 
-fitted by least squares; beta is the change per position (as a ratio, ``exp(beta)``), with its
+fitted by least squares (the round levels absorbed by demeaning: no dense design matrix); beta is the change per position (as a ratio, ``exp(beta)``), with its
 t-interval and two-sided p on ``n - parameters`` degrees of freedom. The mean residual per position
 (the model without the position term) shows its shape. Pure: numbers in, numbers out.
 """
@@ -41,13 +41,35 @@ class OrderEffect:
         return math.isfinite(self.p)
 
 
-def _design(groups: Sequence[Hashable], rounds: Sequence[Hashable]) -> np.ndarray:
-    """One-hot columns: one per group (no intercept), one per round but the first."""
-    g = [str(x) for x in groups]
-    r = [str(x) for x in rounds]
-    columns = [np.array([x == level for x in g], float) for level in sorted(set(g))]
-    columns += [np.array([x == level for x in r], float) for level in sorted(set(r))[1:]]
-    return np.column_stack(columns)
+def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
+    """Each label's level as an integer (levels by first appearance), and the number of levels."""
+    levels: dict[str, int] = {}
+    codes = np.fromiter((levels.setdefault(str(x), len(levels)) for x in labels), dtype=np.intp, count=len(labels))
+    return codes, len(levels)
+
+
+def _within(codes: np.ndarray, levels: int, columns: np.ndarray) -> np.ndarray:
+    """``columns`` (n x k) less their mean within each level of ``codes``."""
+    counts = np.bincount(codes, minlength=levels).astype(float)
+    means = np.stack([np.bincount(codes, weights=c, minlength=levels) for c in columns.T], axis=1) / counts[:, None]
+    return columns - means[codes]
+
+
+def _absorbed(groups: np.ndarray, rounds: np.ndarray, n_groups: int, n_rounds: int, columns: np.ndarray) -> tuple:
+    """``columns`` with the group and round levels taken out by least squares, and the design's own check.
+
+    The same least squares as one dummy column per group and per round, without building that n x (groups +
+    rounds) matrix (at 100,000 trials it would not fit in memory): the round dummies are absorbed exactly by
+    demeaning within rounds (Frisch-Waugh-Lovell), leaving a regression on the few demeaned group dummies.
+    Also returns the demeaned group dummies, whose rank with a demeaned column tells whether that column is
+    identifiable apart from the levels.
+    """
+    dummies = np.zeros((len(groups), n_groups))
+    dummies[np.arange(len(groups)), groups] = 1.0
+    dummies = _within(rounds, n_rounds, dummies)
+    inside = _within(rounds, n_rounds, columns)
+    coef = np.linalg.lstsq(dummies, inside, rcond=None)[0]
+    return inside - dummies @ coef, dummies, inside
 
 
 def order_effect(
@@ -60,18 +82,20 @@ def order_effect(
         return OrderEffect(0, 0, {})
     pos = np.array([float(positions[i]) for i in keep])
     y = np.log([float(values[i]) for i in keep])
-    base = _design([groups[i] for i in keep], [rounds[i] for i in keep])
-    residual = y - base @ np.linalg.pinv(base) @ y
+    g, n_groups = _codes([groups[i] for i in keep])
+    r, n_rounds = _codes([rounds[i] for i in keep])
+    resid, dummies, inside = _absorbed(g, r, n_groups, n_rounds, np.column_stack([y, pos]))
+    residual, pos_left = resid[:, 0], resid[:, 1]
     by_position = {int(p): (float(np.exp(residual[pos == p].mean())), int((pos == p).sum())) for p in sorted(set(pos))}
-    x = np.column_stack([base, pos])
-    df = len(keep) - x.shape[1]
-    if len(by_position) < 2 or df < 1 or np.linalg.matrix_rank(x) < x.shape[1]:
+    # Parameters: one per group, one per round but the first, the position's slope.
+    df = len(keep) - (n_groups + n_rounds)
+    # The full design has full column rank exactly when the demeaned group dummies and position do.
+    if len(by_position) < 2 or df < 1 or np.linalg.matrix_rank(np.column_stack([dummies, inside[:, 1]])) < n_groups:
         return OrderEffect(len(keep), max(df, 0), by_position)  # position is not identifiable apart from the rest
-    xtx_inv = np.linalg.inv(x.T @ x)
-    coef = xtx_inv @ x.T @ y
-    resid = y - x @ coef
-    beta = float(coef[-1])
-    se = math.sqrt(float(resid @ resid) / df * float(xtx_inv[-1, -1]))
+    spread = float(pos_left @ pos_left)
+    beta = float(pos_left @ residual) / spread
+    left = residual - beta * pos_left
+    se = math.sqrt(float(left @ left) / df / spread)
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * sps.t.sf(abs(beta) / se, df))
     return OrderEffect(len(keep), df, by_position, math.exp(beta), math.exp(beta - half), math.exp(beta + half), p)

@@ -131,7 +131,7 @@ def build(
     sampled = figdata.sample_trials(ok)
     extras = {"targets": goals, "serving": summ, "friedman": significant,
               "latency-calls": figdata.latency_long(sampled, loaded.raw(sampled)),
-              "curves": learning.curve_summary(learning.curve_frame(curved)), "breakdown": parts}  # fmt: skip
+              "curves": learning.curve_summary(curved), "breakdown": parts}  # fmt: skip
     del curved
     figs = figures.draw(ok, acc, extras, fig_dir)
     figures.attach(doc, figs, interactive.specs(ok, acc, extras))

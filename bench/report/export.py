@@ -143,13 +143,19 @@ def _metrics(row: pd.Series) -> dict[str, float]:
     return out
 
 
+def _series(curve: dict, name: str) -> list:
+    """One series of a learning curve, as stored (a list) or as read for reports (an array), as a list."""
+    values = curve.get(name)
+    return [] if values is None else list(values)
+
+
 def curve_metrics(record: dict, start_ms: int) -> list[tuple[str, float, int, int]]:
     """(key, value, timestamp ms, step) for each epoch of the learning curve."""
     curve = record.get("curve") or {}
-    times = curve.get("train_time_s") or []
+    times = _series(curve, "train_time_s")
     out = []
     for series in CURVE_SERIES:
-        for step, value in enumerate(curve.get(series) or [], start=1):
+        for step, value in enumerate(_series(curve, series), start=1):
             if value is not None and math.isfinite(float(value)):
                 at = start_ms + int(1000 * float(times[step - 1])) if step <= len(times) else start_ms
                 out.append((f"curve_{series}", float(value), at, step))
@@ -221,32 +227,42 @@ class Exporter:
             self.client.log_artifacts(mlflow_run, str(report), artifact_path="report")
 
     def trial(self, row: pd.Series, record: dict, parent: str) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         tags = {c: str(row[c])[:5000] for c in TAG_COLUMNS if c in row and not _missing(row[c])}
-        tags.update(
-            {"mlflow.runName": str(row["trial_id"])[:250], "mlflow.parentRunId": parent, "bench.level": "trial"}
-        )
+        tags.update({"mlflow.runName": str(row["trial_id"])[:250], "mlflow.parentRunId": parent, "bench.level": "trial",
+                     "bench.schema_version": str(record.get("schema_version", "")), "bench.finished_at": _stamp(row)})  # fmt: skip
         start = _ms(row.get("started_at"))
+        # Three calls per trial (a trial's run, its numbers, its end): each call is a transaction of the store, the
+        # export's cost at 100,000 trials; the tags go with the run, the parameters with the first metrics.
         run = self.client.create_run(
             self.experiment_id, start_time=start, tags=tags, run_name=str(row["trial_id"])[:250]
         )
         at = start or 0
         metrics = [Metric(k, v, at, 0) for k, v in _metrics(row).items()]
         metrics += [Metric(k, v, t, step) for k, v, t, step in curve_metrics(record, at)]
-        for i in range(0, len(metrics), 900):  # MLflow takes at most 1000 metrics per batch
-            self.client.log_batch(run.info.run_id, metrics=metrics[i : i + 900])
-        self.client.log_batch(
-            run.info.run_id,
-            params=[Param(k, v) for k, v in _params(row, record).items()],
-            tags=[
-                RunTag("bench.schema_version", str(record.get("schema_version", ""))),
-                RunTag("bench.finished_at", _stamp(row)),
-            ],
-        )
+        params = [Param(k, v) for k, v in _params(row, record).items()]
+        for batch_params, batch in _batches(params, metrics):
+            self.client.log_batch(run.info.run_id, metrics=batch, params=batch_params)
         status = "FINISHED" if row["status"] in ("ok", "skipped") else "FAILED"
         self.client.set_terminated(run.info.run_id, status, end_time=_ms(row.get("finished_at")))
         self.created += 1
+
+
+#: What one MLflow batch may hold: metrics and parameters together, and parameters alone.
+BATCH_ENTITIES, BATCH_PARAMS = 1000, 100
+
+
+def _batches(params: list, metrics: list) -> Iterator[tuple[list, list]]:
+    """(parameters, metrics) per ``log_batch`` call within MLflow's limits: the parameters with the first metrics."""
+    first = True
+    while first or params or metrics:
+        head, params = params[:BATCH_PARAMS], params[BATCH_PARAMS:]
+        room = BATCH_ENTITIES - len(head)
+        batch, metrics = metrics[:room], metrics[room:]
+        if head or batch:
+            yield head, batch
+        first = False
 
 
 def stage_report(folder: RunFolder, results_dir: Path, out: Path) -> Path | None:
@@ -310,16 +326,21 @@ def export_mlflow(runs: list[str], results_dir: str | Path, tracking_uri: str | 
             "trials": trials, "run_ids": [p.name for p in loaded.paths]}  # fmt: skip
 
 
+#: The record fields a trial's MLflow run takes besides the frame's columns.
+TRIAL_FIELDS = ("params", "schema_version", "curve")
+
+
 def _export_trials(exporter: Exporter, loaded: Loaded) -> int:
-    by_id = {(r.get("run_id"), r["trial_id"]): r for r in loaded.records}
+    """Each trial not exported yet, its record fields streamed from the records file (never every record in memory)."""
     exported = 0
     for folder in loaded.folders:
         rows = loaded.frame[loaded.frame["run_id"] == folder.run_id]
-        todo = [row for _, row in rows.iterrows() if not exporter.current(row)]
-        if not todo:
+        todo = rows[np.array([not exporter.current(row) for _, row in rows.iterrows()], dtype=bool)]
+        if todo.empty:
             continue
         parent = exporter.parent(folder, rows)
-        for row in todo:
-            exporter.trial(row, by_id.get((row["run_id"], row["trial_id"]), {}), parent)
+        where = {trial_id: i for i, trial_id in enumerate(todo["trial_id"].astype(str))}
+        for record in loaded.views(TRIAL_FIELDS, todo):
+            exporter.trial(todo.iloc[where[str(record["trial_id"])]], record, parent)
             exported += 1
     return exported

@@ -7,6 +7,7 @@ The rules (target, reached-and-held, censoring, orderings) live in
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
@@ -114,37 +115,45 @@ def median_cell(times: Sequence[float]) -> str:
     return f"{fmt(med)} [{fmt(low)}, {fmt(high) if math.isfinite(high) else 'not reached'}]"
 
 
-def curve_frame(records: Iterable[dict]) -> pd.DataFrame:
-    """Every epoch of every curve as one long frame (built from arrays: 100,000 curves stay cheap)."""
-    parts: dict[str, list] = {
-        k: [] for k in ("model", "dataset", "split_seed", "init_seed", "epoch", "t", "loss", "acc")
-    }
+def _curves_by_model(records: Iterable[dict]) -> dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]]:
+    """(time, held-out accuracy) of every ok trial's curve, by (model, dataset); each as long as its shortest series."""
+    found: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     for r in records:
-        curve = r.get("curve") if r.get("status") == "ok" else None
-        t = _values(curve or {}, "train_time_s")
-        n = min(len(t), len(_values(curve or {}, "loss")), len(_values(curve or {}, "test_accuracy")))
-        if not n:
-            continue
-        for key, value in (("model", f"{r['adapter']} / {r['device']}"), ("dataset", r["dataset"]),
-                           ("split_seed", r["split_seed"]), ("init_seed", r["init_seed"])):  # fmt: skip
-            parts[key].append(np.repeat(np.asarray([value], dtype=object), n))
-        parts["epoch"].append(np.arange(1, n + 1))
-        for key, name in (("t", "train_time_s"), ("loss", "loss"), ("acc", "test_accuracy")):
-            parts[key].append(_values(curve or {}, name)[:n])
-    if not parts["epoch"]:
-        return pd.DataFrame()
-    return pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()})
+        curve = (r.get("curve") if r.get("status") == "ok" else None) or {}
+        t, loss, acc = (_values(curve, k) for k in ("train_time_s", "loss", "test_accuracy"))
+        n = min(len(t), len(loss), len(acc))
+        if n and r.get("dataset") is not None:
+            found.setdefault((f"{r['adapter']} / {r['device']}", str(r["dataset"])), []).append((t[:n], acc[:n]))
+    return found
 
 
-def curve_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Median time and accuracy per epoch over splits, with the accuracy's interquartile range."""
-    if frame.empty:
-        return frame
-    grouped = frame.groupby(["model", "dataset", "epoch"])
-    out = grouped.agg(t_median=("t", "median"), acc_median=("acc", "median")).reset_index()
-    quartiles = grouped["acc"].quantile([0.25, 0.75]).unstack()
-    out["acc_q1"], out["acc_q3"] = quartiles[0.25].to_numpy(), quartiles[0.75].to_numpy()
+def _padded(series: list[np.ndarray]) -> np.ndarray:
+    """Curves as rows of one matrix, NaN past each curve's last epoch."""
+    out = np.full((len(series), max(len(s) for s in series)), np.nan)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = s
     return out
+
+
+def curve_summary(records: Iterable[dict]) -> pd.DataFrame:
+    """Median time and accuracy per epoch over splits, with the accuracy's interquartile range, per (model, dataset).
+
+    One (model, dataset) at a time, as a matrix of its curves (one row per trial, NaN past its last epoch), never
+    one long frame of every epoch of every curve (100,000 trials of 100 epochs would be ten million rows). An epoch
+    appears where at least one curve reaches it; a missing value is skipped, as pandas' group medians do.
+    """
+    columns = ["model", "dataset", "epoch", "t_median", "acc_median", "acc_q1", "acc_q3"]
+    parts = []
+    for (model, dataset), curves in sorted(_curves_by_model(records).items()):
+        t, acc = _padded([c[0] for c in curves]), _padded([c[1] for c in curves])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an epoch whose values are all missing: NaN, as pandas
+            q1, med, q3 = np.nanquantile(acc, [0.25, 0.5, 0.75], axis=0)
+            t_median = np.nanmedian(t, axis=0)
+        epochs = np.arange(1, t.shape[1] + 1)
+        parts.append(pd.DataFrame({"model": model, "dataset": dataset, "epoch": epochs, "t_median": t_median,
+                                   "acc_median": med, "acc_q1": q1, "acc_q3": q3}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame()
 
 
 RULE = (

@@ -29,13 +29,24 @@ def jitter(value: Any, rng: random.Random) -> Any:
     return value
 
 
-def make_run(n: int, results_dir: Path, run_id: str, template: str = "reference-full-cpu-2core") -> Path:
-    """Write (or complete) run ``run_id`` with ``n`` trials made from ``template``'s records."""
+def within_ranges(fields: dict) -> dict:
+    """Jittered values kept inside their metrics' valid ranges (an accuracy of 1.0 jittered up stays 1.0)."""
+    for m in rec.metrics():
+        value = fields.get(m.path[0])
+        if len(m.path) == 1 and isinstance(value, float):
+            low, high = m.valid or (-float("inf"), float("inf"))
+            fields[m.path[0]] = min(max(value, low), high)
+    return fields
+
+
+def make_run(n: int, results_dir: Path, run_id: str, template: str = "reference-full-cpu-2core", seed: int = 0) -> Path:
+    """Write (or complete) run ``run_id`` with ``n`` trials made from ``template``'s records; ``seed`` jitters the
+    numbers (two runs of one ``n`` and two seeds hold the same trials and splits with other numbers: a comparison)."""
     source = RunFolder.resolve(template, ROOT / "results")
     templates = source.records()
     raw = source.raw()
     config = dict(source.config(), splits=max(1, -(-n // len(templates))), description="synthetic")
-    rng = random.Random(0)
+    rng = random.Random(seed)
     with RunStore.open(
         results_dir, run_id, config, source.environment(), info={"synthetic_from": source.run_id}
     ) as store:
@@ -49,5 +60,5 @@ def make_run(n: int, results_dir: Path, run_id: str, template: str = "reference-
                           schema_version=rec.SCHEMA_VERSION,
                           test_rows_sha=hashlib.sha1(f"rows-{split}".encode()).hexdigest()[:16])  # fmt: skip
             arrays = {k: t[k] for k in rec.RAW_FIELDS if isinstance(t.get(k), list)} or raw.get(t["trial_id"], {})
-            store.append(rec.build(fields), arrays or None)
+            store.append(rec.build(within_ranges(fields)), arrays or None)
         return store.path

@@ -1,7 +1,7 @@
 """The read side at scale: `bench report` of a 10,000-trial run (the Parquet cache warm, as on a second report).
 
-Targets (README): 100,000 trials in under 60 s and 2 GB; measured with ``scripts/synthetic-run 100000`` and
-``/usr/bin/time -v bench report synthetic-100000``; this benchmark keeps the 10,000-trial point in the suite.
+Targets (README): 100,000 trials in under 60 s and 2 GiB, cold; measured for every read command, cold and warm, by
+``scripts/read-side-benchmark --trials 100000``; this benchmark keeps the 10,000-trial point in the suite.
 """
 
 from __future__ import annotations
