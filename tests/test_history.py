@@ -125,7 +125,7 @@ def test_history_finds_the_step_of_a_plugin_that_became_slower(tmp_path):
                           "--metrics", "fit_wall_s"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     steps = json.loads(out.stdout)["steps"]
     assert [(s["run"], s["metric"], s["adapter"]) for s in steps] == [("r3", "fit_wall_s", "fake-sleepy")]
-    assert 4.0 < steps[0]["value"] < 12.0  # about 10x, less the fixed costs of a trial
+    assert 4.0 < steps[0]["ratio"]["value"] < 12.0  # about 10x, less the fixed costs of a trial
     quiet = subprocess.run([sys.executable, "-m", "bench", "history", "r0", "r1", "r2", "--results-dir",
                             str(tmp_path / "results"), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert json.loads(quiet.stdout)["steps"] == []
