@@ -211,3 +211,15 @@ def test_bad_history_inputs_are_one_line_and_write_nothing(results, capsys, argv
     )
     assert_clean_failure(code, err, {1})
     assert words in err and snapshot(results.parent) == before
+
+
+def test_a_site_of_one_run_with_environments_has_its_history_page_and_one_plain_run_none(results):
+    from bench.report import publish
+    from bench.store.reader import RunFolder
+
+    def pages(*runs: str) -> list[publish.Page]:
+        return publish.history_pages(publish.Site(results, [RunFolder(results / "runs" / r) for r in runs]))
+
+    (page,) = pages("d1")
+    assert page.path == "history/index.html" and any(b[0] == "figure" and b[1].spec for b in page.doc.blocks)
+    assert pages("r0") == []  # one point: nothing to line up, no page
