@@ -194,3 +194,9 @@ def test_history_says_what_it_cannot_decide_apart_from_the_steps_it_found(tmp_pa
     data = json.loads(capsys.readouterr().out)
     assert [u["adapter"] for u in data["undecided"]] == ["mlp"] and data["undecided"][0]["points"] == 2
     assert len(data["steps"]) == 1 and data["steps"][0]["p"] > 0 and data["summary"][1].startswith("Cannot decide")
+    ratio = data["steps"][0]["ratio"]  # after/before, its interval at the step's level, as every command's intervals
+    assert 8 < ratio["value"] < 12 and ratio["interval"][0] > 1 and ratio["level"] == 0.95
+    pytest.importorskip("jsonschema")
+    from bench.schemas import validate
+
+    validate("history", data)
