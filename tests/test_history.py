@@ -125,7 +125,7 @@ def test_history_finds_the_step_of_a_plugin_that_became_slower(tmp_path):
                           "--metrics", "fit_wall_s"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     steps = json.loads(out.stdout)["steps"]
     assert [(s["run"], s["metric"], s["adapter"]) for s in steps] == [("r3", "fit_wall_s", "fake-sleepy")]
-    assert 4.0 < steps[0]["value"] < 12.0  # about 10x, less the fixed costs of a trial
+    assert 4.0 < steps[0]["ratio"]["value"] < 12.0  # about 10x, less the fixed costs of a trial
     quiet = subprocess.run([sys.executable, "-m", "bench", "history", "r0", "r1", "r2", "--results-dir",
                             str(tmp_path / "results"), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert json.loads(quiet.stdout)["steps"] == []
@@ -194,3 +194,9 @@ def test_history_says_what_it_cannot_decide_apart_from_the_steps_it_found(tmp_pa
     data = json.loads(capsys.readouterr().out)
     assert [u["adapter"] for u in data["undecided"]] == ["mlp"] and data["undecided"][0]["points"] == 2
     assert len(data["steps"]) == 1 and data["steps"][0]["p"] > 0 and data["summary"][1].startswith("Cannot decide")
+    ratio = data["steps"][0]["ratio"]  # after/before, its interval at the step's level, as every command's intervals
+    assert 8 < ratio["value"] < 12 and ratio["interval"][0] > 1 and ratio["level"] == 0.95
+    pytest.importorskip("jsonschema")
+    from bench.schemas import validate
+
+    validate("history", data)

@@ -1,5 +1,5 @@
 """Typed JSON everywhere: every command's --json output matches its published JSON Schema; numbers are numbers,
-intervals are {value, low, high}, keys are stable snake_case."""
+intervals are {value, interval: [low, high], level}, keys are stable snake_case."""
 
 from __future__ import annotations
 
@@ -114,7 +114,9 @@ def test_scale_export_and_publish_json(results, capsys, tmp_path):
         capsys, "history", "a", "b", "--results-dir", str(results), "--out", str(tmp_path / "h"), "--json"
     )
     validate("history", history)
-    assert all(isinstance(p["value"], float) for p in history["points"])
+    assert all(isinstance(p["estimate"]["value"], float) and p["estimate"]["level"] == 0.95 for p in history["points"])
+    assert {p["mean"] for p in history["points"]} == {"arithmetic", "geometric"}  # accuracy; fit time and latency
+    assert all(len(p["estimate"]["interval"]) == 2 for p in history["points"] if p["metric"] == "fit_wall_s")
 
 
 def test_check_json(capsys):

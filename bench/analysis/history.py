@@ -1,8 +1,13 @@
 """History: every stored run (and every environment of a run) as one point per adapter and metric.
 
-A point is a run's estimate of a metric for one dataset x adapter x device:
-the geometric mean over its splits (init seeds averaged within a split) with
-the standard error of the log mean. Points are ordered by when the run ran
+A point is a run's estimate of a metric for one dataset x adapter x device
+over its splits (init seeds averaged within a split). What is shown: for a
+statistic of the test rows (accuracy, macro-F1, log loss: ``Metric.test_rows``)
+the mean with its Nadeau-Bengio corrected interval, as the report shows it
+(the splits share training rows; the plain interval is far too narrow); for
+times, speeds and the rest the geometric mean with its 95% interval. What the
+step detection is fed, for every metric: the log of the geometric mean and its
+standard error. Points are ordered by when the run ran
 (``by="time"``), labelled by the user's git commit (``by="commit"``), or
 ordered by a package's version (``by=<package>``, from each environment's
 exact versions). Steps are found by :mod:`bench.analysis.steps`.
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from packaging.version import InvalidVersion, Version
+from scipy import stats as sps
 
+from bench.analysis import stats
 from bench.analysis.load import Loaded
 from bench.analysis.pairing import per_split
 from bench.analysis.steps import MIN_POINTS, detect_steps
@@ -124,8 +131,32 @@ def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = ()) -> pd.DataFra
         for key, g in splits.groupby([*KEYS, "point"], sort=False):
             mean, se, n = _estimate(g[metric].to_numpy(float))
             rows.append({"metric": metric, **dict(zip([*KEYS, "point"], key)), "log_mean": mean, "se": se, "n": n,
-                         "rank": rank[key[-1]]})  # fmt: skip
+                         "rank": rank[key[-1]], **shown(metric, g)})  # fmt: skip
     return pd.DataFrame(rows).sort_values(["metric", *KEYS, "rank"]).reset_index(drop=True) if rows else pd.DataFrame()
+
+
+#: The level of every point's interval.
+LEVEL = 0.95
+#: Which mean a point's value is (the ``mean`` column): the arithmetic mean with its Nadeau-Bengio corrected
+#: t-interval, or the geometric mean with the normal interval of its log.
+ARITHMETIC, GEOMETRIC = "arithmetic", "geometric"
+
+
+def shown(metric: str, splits: pd.DataFrame) -> dict:
+    """A point's value and 95% interval as the report shows them, from one point's per-split values (init seeds
+    averaged): the corrected interval of the mean for a statistic of the test rows, the geometric mean otherwise."""
+    m = metric_for(metric)
+    values = splits[metric].to_numpy(float)
+    if m is not None and m.test_rows:
+        sizes = [pd.to_numeric(splits[c], errors="coerce").dropna() for c in ("n_train", "n_test")]
+        if any(s.empty for s in sizes):  # records without the split's sizes: no correction, so no interval
+            return {"value": float(np.mean(values)), "low": math.nan, "high": math.nan, "mean": ARITHMETIC}
+        ci = stats.corrected_mean_ci(values, int(sizes[0].iloc[0]), int(sizes[1].iloc[0]), LEVEL, bounds=m.valid)
+        return {"value": ci.mean, "low": ci.low, "high": ci.high, "mean": ARITHMETIC}
+    log_mean, se, _ = _estimate(values)
+    half = float(sps.norm.ppf(0.5 + LEVEL / 2)) * se
+    return {"value": math.exp(log_mean), "low": math.exp(log_mean - half), "high": math.exp(log_mean + half),
+            "mean": GEOMETRIC}  # fmt: skip
 
 
 SERIES = ["metric", *KEYS]

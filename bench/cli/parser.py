@@ -411,10 +411,12 @@ def _env_parser(sub: Any) -> None:
 def _history_parser(sub: Any) -> None:
     p = _sub(sub, "history", "each adapter's metrics across stored runs, with uncertainty, and the steps in them", [
         "bench history                                   # every run in results/, ordered by when it ran",
-        "bench history duet%old duet%new --by scikit-learn",
+        "bench history duet --by scikit-learn             # a run's environments, in version order",
+        "bench history duet%old duet%new other-run --by scikit-learn",
         "bench history --by commit --metrics fit_wall_s --json",
     ])  # fmt: skip
-    p.add_argument("runs", nargs="*", help="runs (RUN, or RUN%%NAME for one environment); default: every run")
+    p.add_argument("runs", nargs="*", help="runs (RUN: each of its environments is a point; RUN%%NAME: that one); "
+                   "default: every run")  # fmt: skip
     p.add_argument("--by", default="time", metavar="time|commit|PACKAGE",
                    help="order the points by when they ran (default), label them by your git commit, or order them "
                    "by a package's version (e.g. --by scikit-learn)")  # fmt: skip

@@ -199,11 +199,12 @@ def comparison_pages(site: Site) -> list[Page]:
 
 
 def history_pages(site: Site) -> list[Page]:
-    """``bench history`` over the site's matrix runs (versions side by side), where there are at least two."""
+    """``bench history`` over the site's matrix runs (versions side by side), where they hold at least two points
+    (two runs, or a run with environments)."""
     from bench.report import history
 
     names = [f.run_id for f in site.folders if f.kind() == "matrix"]
-    if len(names) < 2:
+    if not names:
         return []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         try:
