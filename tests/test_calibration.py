@@ -154,7 +154,7 @@ def test_comparisons_gate_a_over_a_and_a_over_b_and_separate_repeats():
     # the metrics whose runs moved (fit, latencies) are gated with the variance; the constant ones are not
     # (truncated to 0: unknown), and the line says which
     separate = [line for c in found if c.kind == "aa-separate" for line in c.lines]
-    assert all("run-to-run variance unknown: 3 (" in line and "first predict" in line for line in separate)
+    assert all("run-to-run variance unknown: 2 (" in line and "throughput batch 1 " in line for line in separate)
     assert not any("fit time" in line for line in separate)
     summary = cal.summarise(found, plan, records, {"machine_id": "m1", "hostname": "h1", "other": 1})
     assert summary["aa"]["k"] == 0 and summary["aa"]["n"] == 8 and summary["aa"]["disturbed"]["n"] == 1
@@ -343,7 +343,7 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
     from bench import record as rec
     from bench.measure import machine
     from bench.run import runner
-    from tests.test_report import record
+    from tests.test_report import RAW_FIELDS, record
 
     monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "m1", "hostname": "h1"})
     clock = {"t": 5000.0}
@@ -362,8 +362,7 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
             params = dict(spec.params)
             fields = record(spec.label, 0, 0.9, params=params, adapter_name=spec.name, started_at=clock["t"],
                             finished_at=clock["t"] + 1)  # fmt: skip
-            fields["schema_version"] = rec.SCHEMA_VERSION
-            store.append(rec.build(fields))
+            store.append(rec.build({k: v for k, v in fields.items() if k not in RAW_FIELDS}))  # raw: raw.jsonl
         clock["t"] += 100.0
         return SimpleNamespace(failed=0, new={"x": len(config.adapters)})
 

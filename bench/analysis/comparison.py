@@ -237,8 +237,7 @@ def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy,
     if policy.on:
         out.problems += named_but_absent(a_ok, b_ok, policy)
         if any(m.blocked == gate.RUN_VARIANCE for m in measured):
-            why = getattr(context.variance, "why", None) or "no calibration of this machine (run `bench calibrate`)"
-            out.problems.append(gate.Problem(gate.RUN_VARIANCE, why))
+            out.problems.append(gate.Problem(gate.RUN_VARIANCE, _no_variance_why(context.variance), explains=True))
         out.verdict = gate.decide(measured, out.problems, policy.level)
         judged = {(j.tested.measured.group, j.tested.measured.metric.removesuffix(BY_CPU)): j for j in out.verdict.judged}
         for row in out.rows:
@@ -246,6 +245,13 @@ def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy,
             if j is not None:
                 row.gated = Gated(policy.threshold(row.metric, row.column) or 0.0, j)
     return out
+
+
+def _no_variance_why(variance) -> str:
+    """Why the run-to-run variance of some metrics is unknown: no source, an unusable one, or one without them."""
+    if variance is None:
+        return "no calibration of this machine (run `bench calibrate`)"
+    return variance.why or f"{variance.source}: no usable variance for these metrics"
 
 
 def _compare_metric(out: Comparison, a_ok: pd.DataFrame, b_ok: pd.DataFrame, metric: Metric, column: str) -> list[gate.Measured]:

@@ -271,6 +271,8 @@ class Problem:
 
     reason: str
     detail: str
+    #: True when it only says why some metrics carry this reason (they are counted, it is not).
+    explains: bool = False
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ def decide(measured: Sequence[Measured], problems: Sequence[Problem] = (), alpha
     for t, p in zip(tested, p_holm):
         state, reason = _state(t, p, alpha)
         judged.append(Judged(t, p, state, reason, detectable(t, level)))
-    reasons: Counter = Counter(p.reason for p in problems)
+    reasons: Counter = Counter(p.reason for p in problems if not p.explains)
     reasons.update(j.reason for j in judged if j.reason is not None)
     if not measured and not problems:
         reasons[NOTHING] = 1
