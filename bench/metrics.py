@@ -35,7 +35,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-DURATION, RATE, MEMORY, COUNT, FRACTION, SCORE, INDEX = "duration", "rate", "memory", "count", "fraction", "score", "index"
+DURATION, RATE, MEMORY, COUNT, FRACTION, SCORE, INDEX = (
+    "duration",
+    "rate",
+    "memory",
+    "count",
+    "fraction",
+    "score",
+    "index",
+)
 KINDS = (DURATION, RATE, MEMORY, COUNT, FRACTION, SCORE, INDEX)
 #: How each kind is compared between two sides: ``ratio`` (B/A), ``difference`` (B - A) or ``exact``.
 RATIO, DIFFERENCE, EXACT = "ratio", "difference", "exact"

@@ -24,7 +24,9 @@ from bench.report.compare import heat_frame
 KEYS = ["dataset", "adapter", "device"]
 
 
-def frame(fit: list[float], acc: list[float] | None = None, tput: list[float] | None = None, **extra: list) -> pd.DataFrame:
+def frame(
+    fit: list[float], acc: list[float] | None = None, tput: list[float] | None = None, **extra: list
+) -> pd.DataFrame:
     n = len(fit)
     rows = {"dataset": ["iris"] * n, "adapter": ["lr"] * n, "device": ["cpu"] * n, "split_seed": list(range(n)),
             "init_seed": list(range(n)), "status": ["ok"] * n, "run_id": ["r"] * n, "fit_wall_s": fit,
@@ -104,7 +106,9 @@ def test_a_gated_metric_that_reaches_no_test_is_named_not_dropped():
     a = frame([1.0] * 6, tput=[1000.0] * 6)
     b = frame([1.0] * 6, tput=[0.0] * 6)
     c = build(a, b, KEYS, on(fail_above=10))
-    assert c.outcome == gate.INCONCLUSIVE and any("no usable pairs" in p.detail or "throughput" in p.detail for p in c.problems)
+    assert c.outcome == gate.INCONCLUSIVE and any(
+        "no usable pairs" in p.detail or "throughput" in p.detail for p in c.problems
+    )
 
 
 def test_separate_runs_add_two_run_offsets_and_are_blocked_without_a_variance():
@@ -210,7 +214,9 @@ def test_a_busy_machine_decides_a_timed_call_on_its_cpu_time_and_says_so():
     assert c.outcome == gate.PASS and fit.gated.judged.tested.measured.metric == "fit time, by CPU time"
     assert "fit time, by CPU time" not in gate.line(c.verdict) or c.outcome == gate.PASS
     wall = build(a, b, KEYS, on(fail_above=10, metrics=("fit",), wall_only=True))
-    assert wall.outcome == gate.INCONCLUSIVE and row(wall, "fit_wall_s").gated.judged.tested.measured.metric == "fit time"
+    assert (
+        wall.outcome == gate.INCONCLUSIVE and row(wall, "fit_wall_s").gated.judged.tested.measured.metric == "fit time"
+    )
     # the baseline was not busy (wall = CPU); the candidate waits (a sleep): wall stays gated and fails
     calm = frame([0.5] * 8, fit_cpu_s=[0.5] * 8)
     waits = frame([1.0] * 8, fit_cpu_s=[0.5] * 8)

@@ -167,5 +167,7 @@ def test_a_torn_last_line_is_said_on_every_read_the_cached_ones_too(tmp_path, mo
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             assert len(load_runs(["t"], tmp_path).frame) == 3
-        assert [str(w.message).split(": ", 1)[1] for w in seen] == ["ignoring a partial last line (a run killed mid-write)"]
+        assert [str(w.message).split(": ", 1)[1] for w in seen] == [
+            "ignoring a partial last line (a run killed mid-write)"
+        ]
     assert any((tmp_path / "cache").rglob("*.parquet"))

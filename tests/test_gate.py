@@ -212,7 +212,9 @@ def test_lines_list_at_most_three_and_say_how_many_more():
         "INCONCLUSIVE (exit 5): B's trials errored where A's were ok: 4 (p0; p1; p2; and 1 more)"
     )
     mixed = gate.decide([_ratio("lr", [1.0, 1.2, 1.05])], [gate.Problem(gate.MISSING, "m")])
-    assert gate.line(mixed).startswith("INCONCLUSIVE (exit 5): a gated metric missing: 1 (m); too few pairs: 1 (lr fit time ")
+    assert gate.line(mixed).startswith(
+        "INCONCLUSIVE (exit 5): a gated metric missing: 1 (m); too few pairs: 1 (lr fit time "
+    )
 
 
 def test_decide_states_alpha_and_the_smallest_detectable_ranges():
@@ -250,7 +252,10 @@ def test_beyond_the_threshold_but_not_after_holm_is_named_as_such():
     v = gate.decide([beyond, *others])
     j = v.judged[0]
     assert j.tested.p_fail < 0.05 <= j.p_holm and j.state == "undecided" and j.reason == gate.BEYOND
-    assert v.outcome == gate.INCONCLUSIVE and "beyond the threshold, not shown after Holm: 1 (a fit time 1.14x" in gate.line(v)
+    assert (
+        v.outcome == gate.INCONCLUSIVE
+        and "beyond the threshold, not shown after Holm: 1 (a fit time 1.14x" in gate.line(v)
+    )
     assert gate.decide([beyond]).outcome == gate.FAIL  # alone, its raw p is its Holm p
 
 

@@ -168,7 +168,9 @@ def test_corrupt_line_names_file_and_line(tmp_path):
     with pytest.raises(UserError, match=r"records.jsonl:2: not a valid record"):
         read_records(path)
     path.write_text('{"trial_id": "a", "schema_version": 99, "status": "ok"}\n')
-    with pytest.raises(UserError, match=r"records.jsonl:1: written by a newer bench \(record schema 99.*upgrade bench to read it\.$"):
+    with pytest.raises(
+        UserError, match=r"records.jsonl:1: written by a newer bench \(record schema 99.*upgrade bench to read it\.$"
+    ):
         read_records(path)
 
 

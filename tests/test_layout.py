@@ -92,7 +92,12 @@ def _metric_names() -> tuple[set[str], list[str]]:
 
 def _registry_lookups(tree: ast.AST) -> set[int]:
     """Constants passed to the registry's lookup by short name (``role("fit")``): a name, not a field."""
-    return {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "role" for a in n.args}
+    return {
+        id(a)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "role"
+        for a in n.args
+    }
 
 
 def test_no_module_spells_a_metric_field_name():

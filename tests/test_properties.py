@@ -400,8 +400,16 @@ def impossible(draw: st.DrawFn) -> tuple[rec.Metric, dict]:
         value = draw(st.integers(max_value=int(low) - 1))
         head, *rest = metric.path
         return metric, {head: {rest[0]: value} if rest else value}
-    sides = [st.floats(max_value=low, exclude_max=True, allow_nan=False, allow_infinity=False)] if low > float("-inf") else []
-    sides += [st.floats(min_value=high, exclude_min=True, allow_nan=False, allow_infinity=False)] if high < float("inf") else []
+    sides = (
+        [st.floats(max_value=low, exclude_max=True, allow_nan=False, allow_infinity=False)]
+        if low > float("-inf")
+        else []
+    )
+    sides += (
+        [st.floats(min_value=high, exclude_min=True, allow_nan=False, allow_infinity=False)]
+        if high < float("inf")
+        else []
+    )
     value = draw(st.one_of(sides))
     head, *rest = metric.path
     key = "32" if rest == ["*"] else (rest[0] if rest else None)

@@ -93,7 +93,13 @@ def test_report_sections_and_verdicts(run_dir):
     assert "Nadeau-Bengio" in text
     out = path.parent
     assert out == run_dir / "reports" / "r1"  # a user's report never overwrites the committed reference
-    for name in ("accuracy-per-split.png", "fit-time.png", "latency-distribution.png", "throughput.png", "accuracy-vs-fit-time.png"):
+    for name in (
+        "accuracy-per-split.png",
+        "fit-time.png",
+        "latency-distribution.png",
+        "throughput.png",
+        "accuracy-vs-fit-time.png",
+    ):
         assert (out / "figures" / name).stat().st_size > 1000
     assert (out / "summary.csv").exists() and (out / "trials.csv").exists()
 

@@ -57,6 +57,8 @@ def totals() -> dict[str, str]:
 def costs() -> tuple[str, str, str]:
     """The per-call cost columns: an empty step, an empty epoch, an empty predict call (adapters' empty_call_costs)."""
     return role("empty-step").column, role("empty-epoch").column, role("empty-predict").column
+
+
 #: Where two trials did the same work on the same data.
 MATCH = ("dataset", "machine", "test_rows_sha", "init_seed")
 #: Parameters that say where and how reproducibly the work runs, not what it is.

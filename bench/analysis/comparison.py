@@ -225,7 +225,9 @@ def compared(a: pd.DataFrame, b: pd.DataFrame, policy: GatePolicy) -> Iterator[t
                 yield metric, column
 
 
-def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy, context: Context | None = None) -> Comparison:
+def build(
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy, context: Context | None = None
+) -> Comparison:
     """The comparison of B against A (see the module docstring)."""
     context = context or Context()
     a_ok, b_ok = a[a["status"] == "ok"], b[b["status"] == "ok"]
@@ -239,7 +241,9 @@ def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy,
         if any(m.blocked == gate.RUN_VARIANCE for m in measured):
             out.problems.append(gate.Problem(gate.RUN_VARIANCE, _no_variance_why(context.variance), explains=True))
         out.verdict = gate.decide(measured, out.problems, policy.level)
-        judged = {(j.tested.measured.group, j.tested.measured.metric.removesuffix(BY_CPU)): j for j in out.verdict.judged}
+        judged = {
+            (j.tested.measured.group, j.tested.measured.metric.removesuffix(BY_CPU)): j for j in out.verdict.judged
+        }
         for row in out.rows:
             j = judged.get((row.group, row.name))
             if j is not None:
@@ -247,14 +251,16 @@ def build(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], policy: GatePolicy,
     return out
 
 
-def _no_variance_why(variance) -> str:
+def _no_variance_why(variance: Any) -> str:
     """Why the run-to-run variance of some metrics is unknown: no source, an unusable one, or one without them."""
     if variance is None:
         return "no calibration of this machine (run `bench calibrate`)"
     return variance.why or f"{variance.source}: no usable variance for these metrics"
 
 
-def _compare_metric(out: Comparison, a_ok: pd.DataFrame, b_ok: pd.DataFrame, metric: Metric, column: str) -> list[gate.Measured]:
+def _compare_metric(
+    out: Comparison, a_ok: pd.DataFrame, b_ok: pd.DataFrame, metric: Metric, column: str
+) -> list[gate.Measured]:
     """One metric's rows added to ``out`` (and what it found missing); returns its gate inputs when it is gated."""
     threshold = out.policy.threshold(metric, column)
     if threshold is not None:
@@ -435,7 +441,9 @@ def _sizes(g: pd.DataFrame) -> tuple[int, int]:
 
 
 def _difference_verdict(metric: Metric, test: stats.PairedTest | None, p_holm: float, detectable: float) -> str:
-    return verdicts.accuracy_verdict(test, p_holm, detectable, higher=f"higher {metric.label}", lower=f"lower {metric.label}")
+    return verdicts.accuracy_verdict(
+        test, p_holm, detectable, higher=f"higher {metric.label}", lower=f"lower {metric.label}"
+    )
 
 
 # -- the gate's inputs -------------------------------------------------------------------------------------
@@ -528,7 +536,9 @@ def missing(a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], metric: Met
         has = {s: column in sides[s][key].columns and bool(sides[s][key][column].notna().any()) for s in "AB"}
         if has["A"] != has["B"]:
             where, lacks = ("A", "B") if has["A"] else ("B", "A")
-            problems.append(gate.Problem(gate.MISSING, f"{'/'.join(key)} {metric.name(column)}: in {where}, not in {lacks}"))
+            problems.append(
+                gate.Problem(gate.MISSING, f"{'/'.join(key)} {metric.name(column)}: in {where}, not in {lacks}")
+            )
     return problems
 
 

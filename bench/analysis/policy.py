@@ -100,7 +100,9 @@ class GatePolicy:
     @property
     def accuracy_only(self) -> bool:
         """Only ``--fail-accuracy-drop`` was given: the gate is about accuracy alone."""
-        return self.accuracy_drop is not None and self.fail_above is None and not self.thresholds and self.metrics is None
+        return (
+            self.accuracy_drop is not None and self.fail_above is None and not self.thresholds and self.metrics is None
+        )
 
     @property
     def level(self) -> float:
@@ -202,7 +204,9 @@ def _number(value: Any, flag: str) -> float:
 def _names(value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items or not all(isinstance(i, str) and i.strip() for i in items):
-        raise UserError(f"--gate-metrics {value!r}: expected a comma-separated list of metric names, e.g. fit,p50,cold.")
+        raise UserError(
+            f"--gate-metrics {value!r}: expected a comma-separated list of metric names, e.g. fit,p50,cold."
+        )
     return tuple(i.strip() for i in items)
 
 

@@ -105,7 +105,9 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
                             "repeats, stored with Satterthwaite's df): run `bench calibrate`.")  # fmt: skip
         return variance
     if _machine(env_a) != _machine(env_b):
-        return RunVariance("", why="the runs ran on two machines (a calibration describes one: name one with --calibration)")
+        return RunVariance(
+            "", why="the runs ran on two machines (a calibration describes one: name one with --calibration)"
+        )
     for path in reversed(run_dirs(results_dir, kind="calibration")):
         folder = RunFolder(path)
         data = read_calibration(folder)

@@ -152,7 +152,9 @@ class Worker:
             budget = TimingSettings.from_dict(self.job.timing).call_cost_budget_s
             clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
             costs = clf.empty_call_costs(budget) or {}
-            found = {field: float(costs[k]) for k, field in keys.items() if k in costs and math.isfinite(float(costs[k]))}
+            found = {
+                field: float(costs[k]) for k, field in keys.items() if k in costs and math.isfinite(float(costs[k]))
+            }
         except Exception:  # a hook that fails costs its numbers, not the trials
             return {}
         return {**found, "overhead_probe_s": time.perf_counter() - begin} if found else {}

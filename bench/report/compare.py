@@ -111,7 +111,9 @@ def compare_runs(
 
     out = OutputDir.choose(out_dir, Path(results_dir) / REPORTS, results_dir).check_writable()
     keys = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
-    result = Compared(Path(), Path(), Doc(f"Comparison: `{base.name}` (A) against {', '.join(f'`{o.name}`' for o in others)} (B)"))
+    result = Compared(
+        Path(), Path(), Doc(f"Comparison: `{base.name}` (A) against {', '.join(f'`{o.name}`' for o in others)} (B)")
+    )
     for other in others:
         context = context_for(base, other, keys, policy.calibration, results_dir)
         looked = policy.at_look(looks) if (looks := sequential_looks(base, other)) else policy
@@ -257,7 +259,9 @@ def _cell(e: Estimate | None, signed: bool = False) -> Cell:
         return Cell("-")
     if not math.isfinite(e.low):
         return Cell(f"{e.value:+.3f}" if signed else str(fmt(e.value)), e.value)
-    text = f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]" if signed else f"{fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]"
+    text = (
+        f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]" if signed else f"{fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]"
+    )
     return Cell(text, e.value, e.low, e.high, e.level)
 
 
@@ -303,9 +307,13 @@ def unmatched_section(doc: Doc, base: Side, other: Side, c: Comparison) -> None:
     doc.heading("Not matched (listed, not dropped silently)", 3)
     only = [["A only", *r] for r in unmatched(base.frame, other.frame, c.keys)]
     only += [["B only", *r] for r in unmatched(other.frame, base.frame, c.keys)]
-    doc.table(["side", "trials", "count", "statuses"], only, "unmatched") if only else doc.para("Every trial was matched.")
+    doc.table(["side", "trials", "count", "statuses"], only, "unmatched") if only else doc.para(
+        "Every trial was matched."
+    )
     if c.unpaired:
-        doc.para("Never paired: the same split seed on both sides, but not the same split (left out of every comparison):")
+        doc.para(
+            "Never paired: the same split seed on both sides, but not the same split (left out of every comparison):"
+        )
         doc.bullets([u.describe() for u in c.unpaired])
 
 

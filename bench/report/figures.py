@@ -48,7 +48,9 @@ def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Outpu
            "Fit time": plots.metric_boxes(ok, fit, fig_dir / "fit-time.png", "Fit time per split")}  # fmt: skip
     lat = relabel(extras.get("latency-calls", pd.DataFrame()), labels)
     if not lat.empty:
-        out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(lat, fig_dir / "latency-distribution.png")
+        out["Predict latency: adapter path vs stock API"] = plots.latency_boxes(
+            lat, fig_dir / "latency-distribution.png"
+        )
     long = throughput_long(ok)
     if not long.empty:
         out["Throughput vs batch size"] = plots.throughput_lines(long, fig_dir / "throughput.png")

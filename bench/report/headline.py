@@ -198,8 +198,13 @@ def tuning(loaded: Loaded) -> str:
         ratio = "-" if r is None else f"{fmt(r.ratio)} [{fmt(r.low)}, {fmt(r.high)}]"
         verdict = "-" if r is None else verdicts.ratio_verdict(r)
         rows.append(
-            [f"`{adapter}`", fmt(float(g[role("fit").column].median())), ratio, verdict,
-             fmt(float(g[role("accuracy").column].mean()))]
+            [
+                f"`{adapter}`",
+                fmt(float(g[role("fit").column].median())),
+                ratio,
+                verdict,
+                fmt(float(g[role("accuracy").column].mean())),
+            ]
         )
     headers = ["setting", "fit s (median)", "fit time / the seed setting [95% CI]", "verdict", "accuracy (mean)"]
     return table(rows, headers) + (

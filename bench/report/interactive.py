@@ -30,6 +30,8 @@ BESIDE = {
     "cpu-vs-gpu": "gpu-vs-cpu",
     "time-breakdown": "time-breakdown",
 }
+
+
 def beside(stem: str) -> str:
     if stem.startswith("critical-difference-"):
         return "ranks-" + stem.removeprefix("critical-difference-")
@@ -132,8 +134,9 @@ def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, d
     labels = short_labels(ok)  # the figures' labels: no parameter overrides, no device when there is one
     ok = relabel(ok.assign(model=ok["adapter"].astype(str) + " / " + ok["device"].astype(str)), labels)
     out = {
-        "accuracy-per-split": boxes(ok, quality.column, "Test accuracy over seeded splits (each point: one split)",
-                                    quality.label),
+        "accuracy-per-split": boxes(
+            ok, quality.column, "Test accuracy over seeded splits (each point: one split)", quality.label
+        ),
         "fit-time": boxes(ok, fit.column, "Fit time per split", f"{fit.unit} (log)", log=True),
     }
     lat = relabel(extras.get("latency-calls", pd.DataFrame()), labels)

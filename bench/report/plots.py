@@ -182,7 +182,9 @@ def metric_boxes(ok: pd.DataFrame, metric: Metric, path: OutputPath, title: str)
                     fliersize=0 if not log else 5, legend=False)  # fmt: skip
         if not log:
             sns.stripplot(data=d, x="model", y=metric.column, order=order, color="black", size=3.5, jitter=0.15, ax=ax)
-        ax.set(title=dataset, xlabel="", ylabel=metric.name(metric.column, unit=True), yscale="log" if log else "linear")
+        ax.set(
+            title=dataset, xlabel="", ylabel=metric.name(metric.column, unit=True), yscale="log" if log else "linear"
+        )
         if log:
             plain_log_axis(ax.yaxis)
         _rotate(ax)
@@ -275,7 +277,12 @@ def accuracy_vs_cost(agg: pd.DataFrame, path: OutputPath) -> OutputPath:
 def cpu_vs_gpu(ok: pd.DataFrame, metric: Metric, path: OutputPath) -> OutputPath:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sns.barplot(data=ok, x="adapter", y=metric.column, hue="device", estimator="median", errorbar=("pi", 50), ax=ax)
-    ax.set(yscale="log", ylabel=f"{metric.label}, median and IQR ({metric.unit})", xlabel="", title=f"CPU vs GPU {metric.label}")
+    ax.set(
+        yscale="log",
+        ylabel=f"{metric.label}, median and IQR ({metric.unit})",
+        xlabel="",
+        title=f"CPU vs GPU {metric.label}",
+    )
     plain_log_axis(ax.yaxis)
     legend_outside(ax, title="device")
     _rotate(ax)

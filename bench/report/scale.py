@@ -149,7 +149,9 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
         for _, r in g.sort_values("dataset_n").iterrows():
             if r["status"] == "ok":
                 epochs = r.get(epochs_m)
-                train_tput = r["n_train"] * (epochs if isinstance(epochs, (int, float)) and epochs == epochs else 1) / r[fit]
+                train_tput = (
+                    r["n_train"] * (epochs if isinstance(epochs, (int, float)) and epochs == epochs else 1) / r[fit]
+                )
                 big = [c for c in rate.expand(r.index) if r[c] == r[c]]
                 pred = r[big[-1]] if big else math.nan
                 rows.append([adapter, f"{int(r['dataset_n']):,}", fmt(r[fit]), fmt(r.get(epoch_m)), fmt(train_tput),

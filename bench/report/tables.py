@@ -24,7 +24,9 @@ class Cell(str):
     high: float | None
     level: float | str | None
 
-    def __new__(cls, text: str, value: Any = None, low: Any = None, high: Any = None, level: float | str | None = None) -> Cell:
+    def __new__(
+        cls, text: str, value: Any = None, low: Any = None, high: Any = None, level: float | str | None = None
+    ) -> Cell:
         cell = super().__new__(cls, text)
         cell.value, cell.low, cell.high = _number(value), _number(low), _number(high)
         cell.level = level

@@ -337,7 +337,9 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
     if "extends" in data:  # files are read, and what they extend laid under them, by bench.run.config_files
-        raise UserError(f"{source}: extends names a config file to read; load it with bench.run.config_files.load_config.")
+        raise UserError(
+            f"{source}: extends names a config file to read; load it with bench.run.config_files.load_config."
+        )
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
     for key in _LIST_KEYS:

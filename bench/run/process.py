@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 BOOT = "from bench.measure.worker import main; raise SystemExit(main())"
 #: The default time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
+
+
 def job_for(config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
     """The header a worker of ``trial``'s group starts with."""
     return WorkerJob(

@@ -268,7 +268,11 @@ def group_summary(group: str, records: list[dict]) -> str:
     text = f"{group}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     ok = [r for r in records if r["status"] == "ok"]
     parts = []
-    for metric, spec in ((rec.role("accuracy"), "{:.3f}"), (rec.role("fit"), "{:.2f} s"), (rec.role("p50"), "{:.0f} us")):
+    for metric, spec in (
+        (rec.role("accuracy"), "{:.3f}"),
+        (rec.role("fit"), "{:.2f} s"),
+        (rec.role("p50"), "{:.0f} us"),
+    ):
         numbers = [v for v in (rec.value_of(r, metric) for r in ok) if isinstance(v, (int, float))]
         if numbers:  # a fraction's mean, a time's median
             middle = statistics.mean(numbers) if metric.kind == "fraction" else statistics.median(numbers)
