@@ -294,3 +294,14 @@ def test_sequential_levels_sum_to_alpha_and_shrink_with_each_look():
     assert levels[0] == pytest.approx(0.025) and levels[1] == pytest.approx(0.05 / 6)
     assert sum(levels) < 0.05 and sum(levels) == pytest.approx(0.05, rel=1e-3)
     assert all(a > b for a, b in zip(levels, levels[1:]))
+
+
+def test_a_fraction_of_one_df_bounds_nothing_and_reads_so():
+    """Separate runs on a variance with 0.3 df: the 90% bound overflows a ratio, the power search cannot reach
+    80%; the gate says INCONCLUSIVE with an unbounded interval and detects nothing, never a traceback."""
+    m = _ratio("g", [1.01, 1.02, 1.0, 1.03, 1.01, 1.02], extra_var=0.05, extra_df=0.1)
+    verdict = gate.decide([m])
+    assert verdict.outcome == gate.INCONCLUSIVE
+    assert "unbounded on" in gate.line(verdict) and "inf" not in gate.line(verdict)
+    assert verdict.judged[0].detectable == math.inf
+    assert gate.one_sided_noncentrality(0.05, 0.05) == math.inf and gate.as_ratio(800.0, True) == math.inf

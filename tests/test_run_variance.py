@@ -56,6 +56,8 @@ def test_too_few_runs_or_splits_are_unknown():
     assert five.known and rv.MIN_RUNS == 5
     assert not rv.Estimate(0.01, 2.0, rv.MIN_RUNS - 1, 10).known  # a calibration of 4 (or 2) repeats
     assert not rv.Estimate(0.01, 0.0, 9, 10).known and not rv.Estimate(math.nan, 2.0, 9, 10).known
+    # under one df a variance bounds nothing (its t quantile is astronomical): reported, not used
+    assert not rv.Estimate(0.01, 0.3, 9, 10).known and rv.Estimate(0.01, rv.MIN_DF, 9, 10).known
     assert not rv.Estimate(0.01, math.inf, 9, 10).known and not rv.Estimate(math.inf, 2.0, 9, 10).known
     assert not rv.Estimate(0.01, 2.0, 9, 10, truncated=True).known
     assert five.to_dict() == {"var": 0.01, "df": 2.0, "runs": 5, "splits": 10, "truncated": False,

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -188,11 +189,17 @@ def one_sided_noncentrality(df: float, alpha: float, target: float = POWER) -> f
     critical = float(sps.t.ppf(1 - alpha, df))
 
     def gap(nc: float) -> float:
-        return float(sps.nct.sf(critical, df, nc)) - target
+        with warnings.catch_warnings():  # scipy's series may not converge at a fraction of one df: NaN, handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return float(sps.nct.sf(critical, df, nc)) - target
 
     low, high = 0.0, max(critical, 1.0)  # at nc = 0 the power is alpha: below any useful target
     while gap(high) < 0:
         low, high = high, high * 2
+        if high > 1e6:  # on a fraction of one df the power creeps (or scipy's nct gives NaN): nothing is detectable
+            return math.inf
+    if math.isnan(gap(high)):
+        return math.inf
     return float(optimize.brentq(gap, low, high, xtol=1e-10))
 
 
@@ -208,7 +215,8 @@ def detectable(t: Tested, alpha: float) -> float:
 
 def as_ratio(worse: float, lower_is_better: bool) -> float:
     """A worsening (log ratio) back to B/A: exp(w) for a time, exp(-w) for a throughput."""
-    return math.exp(worse if lower_is_better else -worse)
+    log_ratio = worse if lower_is_better else -worse
+    return math.exp(log_ratio) if log_ratio < 700 else math.inf  # a bound on a fraction of one df can pass exp's range
 
 
 def in_terms(t: Tested, value: float) -> float:
@@ -240,6 +248,8 @@ def estimate_text(t: Tested) -> str:
     if t.method == "exact":
         return f"{shown(t, t.high)} at worst" if t.low != t.high else f"{shown(t, t.high)} on every split"
     low, high = sorted((t.low, t.high), key=lambda w: in_terms(t, w))
+    if not all(0 < abs(in_terms(t, w)) < math.inf for w in (low, high)):  # too few df to bound it
+        return f"{shown(t, t.mean)} [90%: unbounded on {t.df:.2g} df]"
     return f"{shown(t, t.mean)} [90%: {shown(t, low)}, {shown(t, high)}]"
 
 

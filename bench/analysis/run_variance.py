@@ -36,6 +36,9 @@ import pandas as pd
 
 #: Fewest runs whose variance may gate separate runs.
 MIN_RUNS = 5
+#: Fewest (Satterthwaite) df a variance may gate on: below one, its t quantile is astronomical (df 0.3: a 95%
+#: bound ~10^4 times the se), so it bounds nothing; such an estimate is reported and not used.
+MIN_DF = 1.0
 #: A log-scale variance below this (an sd of 1e-8) is floating-point rounding of equal values, not a measurement.
 ROUNDING = 1e-16
 #: How the stored df were computed: entries without it (df = R - 1) are not used.
@@ -55,13 +58,13 @@ class Estimate:
 
     @property
     def known(self) -> bool:
-        """Usable to gate separate runs: positive, finite, with df, from at least MIN_RUNS runs."""
+        """Usable to gate separate runs: positive, finite, on at least MIN_DF df, from at least MIN_RUNS runs."""
         return (
             not self.truncated
             and math.isfinite(self.var)
             and self.var > 0
             and math.isfinite(self.df)
-            and self.df > 0
+            and self.df >= MIN_DF
             and self.runs >= MIN_RUNS
         )
 

@@ -215,7 +215,8 @@ def _variance_row(column: str, entry: dict) -> list[str]:
     shown = f"{math.sqrt(var):.1%}" if isinstance(var, (int, float)) and math.isfinite(var) and var > 0 else "-"
     why = ("yes" if usable else "no: df = repeats - 1, stored before Satterthwaite's" if "df_method" not in entry
            else "no: truncated to 0 (the runs' spread did not stand out from the splits')" if entry.get("truncated")
-           else f"no: fewer than {rv.MIN_RUNS} repeats" if int(entry.get("runs") or 0) < rv.MIN_RUNS else "no")  # fmt: skip
+           else f"no: fewer than {rv.MIN_RUNS} repeats" if int(entry.get("runs") or 0) < rv.MIN_RUNS
+           else f"no: under {rv.MIN_DF:g} df" if float(entry.get("df") or 0) < rv.MIN_DF else "no")  # fmt: skip
     df = entry.get("df")
     return [column, shown, f"{df:.2g}" if isinstance(df, (int, float)) and math.isfinite(df) else "-",
             str(entry.get("runs", "?")), why]  # fmt: skip

@@ -52,10 +52,15 @@ class UntilPrecise(Struct):
 
 
 class Variance(Struct):
-    """A run-to-run variance of a metric's log values, with its degrees of freedom."""
+    """A run-to-run variance of a metric's log values, with its degrees of freedom. Unknown (too few runs:
+    stored as null) and truncated (0 with df 0) entries are kept, so the report can say why each is unusable."""
 
-    var: NonNegative
-    df: Positive
+    var: NonNegative | None = None
+    df: NonNegative | None = None
+    runs: Count | None = None
+    splits: Count | None = None
+    truncated: bool = False
+    df_method: str | None = None
 
 
 class Rate(Struct):
