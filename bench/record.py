@@ -352,10 +352,26 @@ def _plugin_metrics(env: str) -> tuple[Metric, ...]:
     for target in targets:
         try:
             obj = load_target(target)
-        except PluginError:  # a broken plugin costs its metric, not the harness (whatever it raises)
+        except PluginError as err:  # a broken plugin costs its metric, not the harness (whatever it raises)
+            METRIC_PLUGIN_PROBLEMS[target] = f"cannot load: {err}"
             continue
-        found += [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
+        held = [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
+        if not held:
+            METRIC_PLUGIN_PROBLEMS[target] = f"holds no Metric (got {type(obj).__name__})"
+        found += held
     return tuple(found)
+
+
+#: Why each metric plugin target gave no metric (filled as the plugins are loaded).
+METRIC_PLUGIN_PROBLEMS: dict[str, str] = {}
+
+
+def named_metric_problems() -> list[str]:
+    """Why a ``BENCH_METRICS`` target the user named gives no metric: a typo never silently measures nothing."""
+    env = os.environ.get("BENCH_METRICS", "")
+    _plugin_metrics(env)
+    named = [t.strip() for t in env.split(",") if t.strip()]
+    return [f"BENCH_METRICS {t!r} {METRIC_PLUGIN_PROBLEMS[t]}" for t in named if t in METRIC_PLUGIN_PROBLEMS]
 
 
 def metrics() -> list[Metric]:

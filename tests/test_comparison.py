@@ -177,6 +177,20 @@ def test_a_metric_named_for_the_gate_that_neither_side_measured_is_never_a_pass(
                                                    for p in c.problems)  # fmt: skip
 
 
+def test_a_named_metric_one_group_never_measured_is_missing_there_not_a_pass():
+    """--gate-metrics names a metric one group measured and another did not (on either side): that group is
+    INCONCLUSIVE, never a PASS of the group that had it alone."""
+
+    def two() -> pd.DataFrame:
+        one, other = frame([1.0] * 6, cold_predict_s=[0.01] * 6), frame([1.0] * 6, cold_predict_s=[math.nan] * 6)
+        return pd.concat([one, other.assign(adapter="tree")], ignore_index=True)
+
+    c = build(two(), two(), KEYS, on(fail_above=10, metrics=("cold",)))
+    assert c.outcome == gate.INCONCLUSIVE
+    assert any("iris/tree/cpu" in p.detail and "measured on neither side" in p.detail for p in c.problems)
+    assert build(two(), two(), KEYS, on(fail_above=10)).outcome == gate.PASS  # not named: not gated, no problem
+
+
 def test_two_test_sizes_are_called_different_splits_not_a_missing_metric():
     """Runs made with another test size hold other splits: the comparison says so, and the gate names that case."""
     from bench.analysis.sides import design_differences
@@ -221,3 +235,12 @@ def test_a_busy_machine_decides_a_timed_call_on_its_cpu_time_and_says_so():
     calm = frame([0.5] * 8, fit_cpu_s=[0.5] * 8)
     waits = frame([1.0] * 8, fit_cpu_s=[0.5] * 8)
     assert build(calm, waits, KEYS, on(fail_above=10, metrics=("fit",))).outcome == gate.FAIL
+
+
+def test_the_noise_floor_speaks_for_times_and_rates_only():
+    """Two separate runs with a 75% floor from their controls: a fit time within it is marked, a peak RSS never."""
+    a = frame([1.0] * 6, rss_peak_mb=[100.0] * 6)
+    b = frame([1.2] * 6, rss_peak_mb=[104.0] * 6)
+    c = build(a, b, KEYS, on(), Context(SEPARATE, floor=0.75))
+    assert "within the noise floor" in row(c, "fit_wall_s").verdict
+    assert "noise floor" not in row(c, "rss_peak_mb").verdict

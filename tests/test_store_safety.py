@@ -6,6 +6,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,11 +107,18 @@ def test_kill_9_at_random_points_then_resume_gives_every_trial_once(tmp_path):
 def test_full_disk_is_one_line_and_resumable(tmp_path):
     """A file-size limit makes the records file's write fail as a full disk would (EFBIG/ENOSPC)."""
     conf = config(tmp_path, "fake-ok", 10)
-    subprocess.run([*cmd(tmp_path, conf), "--dry-run"], env=env(), cwd=ROOT, check=True, capture_output=True)
+    # one trial's largest file, measured here: how much a trial writes depends on the machine's load
+    (tmp_path / "one").mkdir()
+    subprocess.run(cmd(tmp_path, config(tmp_path / "one", "fake-ok", 1), "probe"), env=env(), cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    probe = tmp_path / "results" / "runs" / "probe"
+    per_trial = max(p.stat().st_size for p in probe.iterdir() if p.suffix == ".jsonl")
+    shutil.rmtree(probe)
+    size = 3 * per_trial + 4096  # room for about three trials of ten
 
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the error, not the signal
-        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))  # raw.jsonl grows ~40 kB a trial
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
     full = subprocess.run(
         cmd(tmp_path, conf), env=env(), cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit

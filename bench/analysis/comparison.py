@@ -85,6 +85,11 @@ class Gated:
     def reason(self) -> str | None:
         return self.judged.reason
 
+    @property
+    def by_cpu(self) -> bool:
+        """Decided on the process CPU time (the baseline's machine was busy), not on the row's wall time."""
+        return self.judged.tested.measured.metric.endswith(BY_CPU)
+
     def estimate(self) -> Estimate:
         """The worsening's estimate with its 90% interval (the two one-sided 95% bounds), in the metric's terms."""
         t = self.judged.tested
@@ -98,7 +103,8 @@ class Gated:
         t, j = self.judged.tested, self.judged
         return {"threshold": self.threshold, "fails_when": gate.threshold_text(t.measured), "estimate": self.estimate().to_json(),
                 "method": t.method, "p": _num(t.p_fail), "p_holm": _num(j.p_holm), "p_pass": _num(t.p_pass),
-                "detectable": _num(_detectable(j)), "decision": j.state, "reason": j.reason}  # fmt: skip
+                "detectable": _num(_detectable(j)), "decision": j.state, "reason": j.reason,
+                "basis": "cpu_time" if self.by_cpu else "as_measured"}  # fmt: skip
 
 
 def _detectable(j: gate.Judged) -> float:
@@ -264,7 +270,7 @@ def _compare_metric(
     """One metric's rows added to ``out`` (and what it found missing); returns its gate inputs when it is gated."""
     threshold = out.policy.threshold(metric, column)
     if threshold is not None:
-        out.problems += missing(a_ok, b_ok, out.keys, metric, column)
+        out.problems += missing(a_ok, b_ok, out.keys, metric, column, out.policy.named(metric, column))
     if not (_has(a_ok, column) and _has(b_ok, column)):
         return []
     pairing = match(a_ok, b_ok, out.keys, column)
@@ -363,7 +369,8 @@ def ratio_row(metric: Metric, column: str, name: str, g: pd.DataFrame, context: 
     if verdict.endswith((smaller, larger)) or verdict.startswith("slightly"):
         b_smaller = r.ratio < 1
         claims = NONE if metric.better is None else BETTER if b_smaller == metric.lower_is_better else WORSE
-    if context.relation == SEPARATE and noise.within_floor(r.ratio, context.floor):
+    # the floor is the controls' run-to-run spread: it speaks for machine-dependent times and rates only
+    if context.relation == SEPARATE and metric.normalisable and noise.within_floor(r.ratio, context.floor):
         verdict += f"; within the noise floor (±{context.floor:.0%})"
     normalised = None
     if context.relation != DUET and metric.normalisable and context.control is not None:
@@ -527,8 +534,11 @@ def status_problems(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> list[g
     return problems
 
 
-def missing(a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], metric: Metric, column: str) -> list[gate.Problem]:
-    """A gated metric that one side's records of a group carry and the other side's do not (either way)."""
+def missing(
+    a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], metric: Metric, column: str, named: bool = False
+) -> list[gate.Problem]:
+    """A gated metric that one side's records of a group carry and the other side's do not (either way); one
+    the user named (``--gate-metrics``) that neither side measured in a matched group is missing there too."""
     problems = []
     sides = {side: {tuple(map(str, k if isinstance(k, tuple) else (k,))): g for k, g in frame.groupby(keys, sort=True)}
              for side, frame in (("A", a_ok), ("B", b_ok))}  # fmt: skip
@@ -538,6 +548,10 @@ def missing(a_ok: pd.DataFrame, b_ok: pd.DataFrame, keys: list[str], metric: Met
             where, lacks = ("A", "B") if has["A"] else ("B", "A")
             problems.append(
                 gate.Problem(gate.MISSING, f"{'/'.join(key)} {metric.name(column)}: in {where}, not in {lacks}")
+            )
+        elif named and not has["A"]:
+            problems.append(
+                gate.Problem(gate.MISSING, f"{'/'.join(key)} {metric.name(column)}: measured on neither side")
             )
     return problems
 

@@ -125,11 +125,15 @@ class GatePolicy:
             _check_threshold(named[name], name, value)
         return named
 
+    def named(self, metric: Metric, column: str) -> bool:
+        """Whether ``--gate-metrics`` names this metric (or this key of it) explicitly."""
+        return self.metrics is not None and bool(_aliases(metric, column) & set(self.metrics))
+
     def threshold(self, metric: Metric, column: str) -> float | None:
         """The threshold ``column`` (one of ``metric``'s columns) is gated at, in the metric's terms; None: not gated."""
         if not self.on or not metric.directed:
             return None
-        names = {metric.short, metric.short_name(column), metric.column, column, metric.label}
+        names = _aliases(metric, column)
         if self.metrics is not None:
             if not names & set(self.metrics):
                 return None
@@ -264,3 +268,8 @@ OPTIONS: tuple[Option, ...] = (
            "variance gates two separate runs (default: the newest calibration of the machine both ran on)", "RUN",
            turns_on=False),
 )  # fmt: skip
+
+
+def _aliases(metric: Metric, column: str) -> set[str]:
+    """Every name a user may give a metric (or one key of it) by."""
+    return {metric.short, metric.short_name(column), metric.column, column, metric.label}

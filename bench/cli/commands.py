@@ -172,6 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(config, args, notes)
     built = ensure_all(config, say=_say)  # before anything is written: a failed build is one line
+    _check_built(args.results_dir, run_id, built)
     pythons = {name: b.python for name, b in built.items()}
     facts = resolve(config, pythons, say=notes.append)  # adapters only the environments load, asked about there
     info = {"project": project_commit(Path.cwd()), "environments": {n: b.to_dict() for n, b in built.items()},
@@ -214,6 +215,17 @@ def check_store(results_dir: str, run_id: str, config: Any, kind: str) -> None:
     path = Path(results_dir) / "runs" / run_id
     if check_reusable(path, run_id, _stored(config.to_dict()), kind):
         check_resumable(config, RunFolder(path).records(), run_id)
+
+
+def _check_built(results_dir: str, run_id: str, built: dict) -> None:
+    """A run resumed with environments: each must be the one its records were made with."""
+    from bench.run.runner import check_environments
+    from bench.store.reader import RunFolder
+
+    path = Path(results_dir) / "runs" / run_id
+    if built and (path / "run.json").is_file():
+        folder = RunFolder(path)
+        check_environments(folder.info().get("environments") or {}, built, folder.records(), run_id)
 
 
 def _stored(config: dict) -> dict:

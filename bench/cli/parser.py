@@ -520,6 +520,16 @@ def _print_warnings(seen: list[str]) -> None:
         print(f"warning: {text}", file=sys.stderr)
 
 
+def _check_metric_plugins() -> None:
+    """A ``BENCH_METRICS`` target that gives no metric is bad input, before anything runs or is written."""
+    if os.environ.get("BENCH_METRICS", "").strip():
+        from bench.record import named_metric_problems
+
+        problems = named_metric_problems()
+        if problems:
+            raise UserError("; ".join(problems) + " (fix it, or unset BENCH_METRICS)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; every failure is one line and an exit status."""
     if threading.current_thread() is threading.main_thread():
@@ -536,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT["bad input"]
     seen = _one_line_warnings()
     try:
+        _check_metric_plugins()
         code = args.func(args)
         _print_warnings(seen)
         return code

@@ -153,13 +153,13 @@ def page_labels(sides: list[Side]) -> set[str]:
 def worst_first(rows: list[Row]) -> list[Row]:
     """The rows that claim a difference, worst first: B worse before B better, gate failures first, accuracy and
     other differences before counts and ratios, then the biggest effect (|log ratio|, |difference|)."""
-    claimed = [r for r in rows if r.claims != NONE]
+    claimed = [r for r in rows if r.claims != NONE or (r.gated is not None and r.gated.state == "fail")]
 
     def size(r: Row) -> float:
         v = r.estimate.value
         return abs(math.log(v)) if r.compared_as == "ratio" and v > 0 else abs(v) if math.isfinite(v) else 0.0
 
-    return sorted(claimed, key=lambda r: (r.claims != WORSE, _gate_word(r) != "FAIL", _KIND_ORDER[r.compared_as],
+    return sorted(claimed, key=lambda r: (r.claims != WORSE, not _gate_word(r).startswith("FAIL"), _KIND_ORDER[r.compared_as],
                                           -size(r), r.group, r.name))  # fmt: skip
 
 
@@ -286,7 +286,10 @@ def rows_table(c: Comparison) -> tuple[list[str], list[list]]:
 def _gate_word(r: Row) -> str:
     if r.gated is None:
         return "-"
-    return {"fail": "FAIL", "pass": "pass"}.get(r.gated.state, f"undecided: {r.gated.reason}")
+    word = {"fail": "FAIL", "pass": "pass"}.get(r.gated.state, f"undecided: {r.gated.reason}")
+    if r.gated.by_cpu:  # the row shows wall time; the gate decided on CPU time: say so, with its estimate
+        return f"{word} by CPU time {gate.estimate_text(r.gated.judged.tested)}"
+    return word
 
 
 def heat_frame(c: Comparison, short: Callable[[str], str] = str) -> pd.DataFrame:

@@ -313,7 +313,9 @@ def _unique(anchor: str, seen: dict[str, int]) -> str:
 
 
 def _snake(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "column"
+    """A key as every --json schema spells one (``^[a-z][a-z0-9_]*$``): a label starting with a digit gets ``n_``."""
+    key = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "column"
+    return key if key[0].isalpha() else f"n_{key}"
 
 
 def column_keys(headers: list[str]) -> list[str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.analysis.load import keyed_columns
-from bench.record import label_of, metrics
+from bench.metrics import Metric
+from bench.record import label_of, metric_for, metrics
 from bench.report.document import Doc
 from bench.report.tables import fmt
 
@@ -38,5 +39,10 @@ def section(doc: Doc, ok: pd.DataFrame) -> None:
     doc.para("Medians over ok trials. One column per metric registered with `summary=True` (bench.record), "
              "so a metric added by a plugin appears here without a change to the report.")  # fmt: skip
     medians = ok.groupby(KEYS, sort=True)[cols].median().reset_index()
-    rows = [[*r[KEYS], *(fmt(float(r[c])) for c in cols)] for _, r in medians.iterrows()]
-    doc.table([*KEYS, *(label_of(c) for c in cols)], rows, "summary")
+    shown = {c: metric_for(c) for c in cols}  # each in the unit its header names (seconds shown as ms)
+    rows = [[*r[KEYS], *(fmt(_shown(shown[c], float(r[c]))) for c in cols)] for _, r in medians.iterrows()]
+    doc.table([*KEYS, *(label_of(c) for c in cols)], rows, "summary", keys=[*KEYS, *cols])  # keys: the columns
+
+
+def _shown(metric: Metric | None, value: float) -> float:
+    return metric.shown(value) if metric is not None else value

@@ -162,6 +162,22 @@ def check_resumable(config: Config, records: list[dict], run_id: str) -> None:
             )
 
 
+def check_environments(stored: dict, built: dict, records: list[dict], run_id: str) -> None:
+    """A resumed run must run each environment that has records as it was built for them: the same
+    specification (its requirements, the content of a local project, the pins). The CI recipe rerun after
+    an edit of the working tree would otherwise resume, measure nothing, and compare the old head."""
+    recorded = {r.get("environment") for r in records}
+    for name, env in sorted(built.items()):
+        entry = stored.get(name)
+        then = entry.get("spec_hash") if isinstance(entry, dict) else None
+        if name in recorded and then and then != env.spec_hash:
+            raise UserError(
+                f"Run {run_id!r}: environment {name!r} is not what its records were made with (specification "
+                f"{then} then, {env.spec_hash} now: its requirements or a local project changed); resuming would "
+                "mix two versions under one name. Use another --run-id, or remove the run's folder to start over."
+            )
+
+
 def _stored_values(records: list[dict], key: str, value: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for record in records:

@@ -1,0 +1,28 @@
+"""A BENCH_METRICS target that gives no metric is one line and exit 1, never a run that silently measures nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cli.parser import main
+
+
+@pytest.mark.parametrize(
+    "target, why",
+    [
+        ("nosuch_module_xyz:ALL", "cannot load: ModuleNotFoundError"),
+        ("os:path", "holds no Metric (got module)"),
+        ("tests.fake_metrics:NOPE", "cannot load"),
+        ("tests.fake_metrics", ""),
+    ],  # fmt: skip
+)
+def test_a_named_metric_plugin_that_gives_nothing_is_one_line(monkeypatch, capsys, target, why):
+    monkeypatch.setenv("BENCH_METRICS", target)
+    assert main(["list", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: BENCH_METRICS {target!r} ") and why in err
+
+
+def test_a_good_one_and_blanks_are_fine(monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_METRICS", " , tests.fake_metrics:ALL ,")
+    assert main(["list", "--json"]) == 0
