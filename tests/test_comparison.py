@@ -244,3 +244,36 @@ def test_the_noise_floor_speaks_for_times_and_rates_only():
     c = build(a, b, KEYS, on(), Context(SEPARATE, floor=0.75))
     assert "within the noise floor" in row(c, "fit_wall_s").verdict
     assert "noise floor" not in row(c, "rss_peak_mb").verdict
+
+
+def test_a_metric_given_its_own_threshold_is_gated_whatever_the_list_says():
+    """--threshold cold=40 gates cold though it is not a default; --fail-accuracy-drop gates accuracy beside a
+    --gate-metrics list that leaves it out: an asked-for limit is never dropped silently."""
+    cold, acc, fit = metric_for("cold_predict_s"), metric_for("accuracy"), metric_for("fit_wall_s")
+    assert on(thresholds=["cold=40"]).threshold(cold, "cold_predict_s") == 40.0
+    assert on(fail_above=10).threshold(cold, "cold_predict_s") is None  # not a default, not asked
+    both = on(metrics=("fit",), accuracy_drop=1)
+    assert both.threshold(acc, "accuracy") == 1.0 and both.threshold(fit, "fit_wall_s") is not None
+    assert on(metrics=("fit",), fail_above=10).threshold(acc, "accuracy") is None
+
+
+def test_a_named_key_no_side_measured_is_named_not_nothing_matched():
+    """--gate-metrics tput:999 where the runs measured batches 32 only: that key is missing, by its name."""
+    c = build(frame([1.0] * 6, tput=[9.0] * 6), frame([1.0] * 6, tput=[9.0] * 6), KEYS, on(fail_above=10,
+              metrics=("tput:999",)))  # fmt: skip
+    assert c.outcome == gate.INCONCLUSIVE
+    assert any(p.detail.startswith("tput:999 (throughput batch 999") and "neither side" in p.detail for p in c.problems)
+
+
+def test_a_threshold_given_twice_with_two_values_is_one_line():
+    with pytest.raises(UserError, match=r"--threshold fit is given twice \(10 and 20\)"):
+        on(thresholds="fit=10,fit=20")
+    assert on(thresholds=["fit=10", "fit=10"]).thresholds == {"fit": 10.0}
+
+
+@pytest.mark.parametrize("side", ["A@", "A@ ", "A%x@"])
+def test_a_side_with_an_empty_host_is_one_line(tmp_path, side):
+    from bench.analysis.sides import load_side
+
+    with pytest.raises(UserError, match="name the host after '@'"):
+        load_side(side, tmp_path)

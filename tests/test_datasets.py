@@ -72,7 +72,7 @@ def test_parquet(tmp_path):
         (None, {}, "does not exist"),
         ("", {}, "is empty"),
         ("a,b,label\n", {}, "has no data rows"),
-        (GOOD, {"target": "species"}, "no target column 'species'. Columns: a, b, label."),
+        (GOOD, {"target": "species"}, "no target column 'species'. Columns: 'a', 'b', 'label'."),
         (
             GOOD.replace("a,b", "a,colour").replace(",0,", ",red,"),
             {"target": "label"},
@@ -88,7 +88,7 @@ def test_parquet(tmp_path):
             {"target": "label"},
             "too few rows for stratified splits (need >= 2 each): bird (1 row)",
         ),
-        (GOOD, {}, "name the label column with --target (columns: a, b, label)"),
+        (GOOD, {}, "name the label column with --target (columns: 'a', 'b', 'label')"),
     ],
 )
 def test_bad_data_messages(tmp_path, content, options, message):
@@ -162,3 +162,10 @@ def test_every_missing_cell_is_counted_and_handled_wherever_it_is(tmp_path, fram
     assert imputed.n_samples == len(frame) and np.isfinite(imputed.X).all()
     numeric_gaps = int(gaps[[c for c in gaps if c.startswith("n")]].to_numpy().sum())
     assert imputed.preparation["imputed_cells"] == numeric_gaps
+
+
+def test_a_tab_separated_txt_read_as_one_column_says_why(tmp_path):
+    path = tmp_path / "tabs.txt"
+    path.write_text("a\tb\tlabel\n1\t2\tx\n3\t4\ty\n")
+    with pytest.raises(UserError, match=r"one column: the file was read as comma-separated, and its header holds tabs"):
+        load_spec(DatasetSpec(str(path), target="label"))

@@ -42,7 +42,7 @@ from bench.analysis.family import comparison_key as family_key
 from bench.analysis.pairing import Unpaired, match
 from bench.analysis.policy import GatePolicy, worsening_threshold
 from bench.metrics import DIFFERENCE, DURATION, EXACT, MEMORY, RATE, RATIO, Metric
-from bench.record import cpu_twins, metrics
+from bench.record import cpu_twins, find_metric, metrics
 
 DUET, HOSTS, SEPARATE = "duet", "hosts", "separate"
 BETTER, WORSE, NONE = "better", "worse", "none"
@@ -561,6 +561,10 @@ def named_but_absent(a_ok: pd.DataFrame, b_ok: pd.DataFrame, policy: GatePolicy)
     columns = list(dict.fromkeys([*a_ok.columns, *b_ok.columns]))
     out = []
     for name, metric in policy.resolve().items():
-        if name in (policy.metrics or ()) and not any(_has(f, c) for c in metric.expand(columns) for f in (a_ok, b_ok)):
-            out.append(gate.Problem(gate.MISSING, f"{name} ({metric.label}): measured on neither side"))
+        found = find_metric(name)
+        column = found[1] if found else None
+        mine = [column] if column else metric.expand(columns)  # ``tput:999``: that one key
+        if name in (policy.metrics or ()) and not any(_has(f, c) for c in mine for f in (a_ok, b_ok)):
+            label = metric.name(column) if column else metric.label
+            out.append(gate.Problem(gate.MISSING, f"{name} ({label}): measured on neither side"))
     return out

@@ -134,10 +134,16 @@ class GatePolicy:
         if not self.on or not metric.directed:
             return None
         names = _aliases(metric, column)
-        if self.metrics is not None:
-            if not names & set(self.metrics):
-                return None
-        elif not metric.gated or (self.accuracy_only and metric.kind != "fraction"):
+        # a metric given its own threshold (--threshold, or --fail-accuracy-drop for accuracy) is gated: the
+        # user asked for that limit, so a --gate-metrics list or the registry's defaults never drop it silently
+        asked = bool(names & set(self.thresholds)) or (self.accuracy_drop is not None and _is_accuracy_like(metric))
+        if not asked and self.metrics is not None and not names & set(self.metrics):
+            return None
+        if (
+            not asked
+            and self.metrics is None
+            and (not metric.gated or (self.accuracy_only and metric.kind != "fraction"))
+        ):
             return None
         for name in (metric.short_name(column), column, metric.short, metric.column, metric.label):
             if name in self.thresholds:
@@ -225,7 +231,13 @@ def _thresholds(value: Any) -> dict[str, float]:
             if not sep or not name.strip():
                 raise UserError(f"--threshold {item!r}: expected NAME=VALUE, e.g. cold=50 or accuracy=1.")
             pairs.append((name.strip(), number.strip()))
-    return {str(name): _number(number, f"--threshold {name}") for name, number in pairs}
+    out: dict[str, float] = {}
+    for name, number in pairs:
+        value = _number(number, f"--threshold {name}")
+        if str(name) in out and out[str(name)] != value:
+            raise UserError(f"--threshold {name} is given twice ({out[str(name)]:g} and {value:g}): give it once.")
+        out[str(name)] = value
+    return out
 
 
 def _run_name(value: Any) -> str:
@@ -273,3 +285,8 @@ OPTIONS: tuple[Option, ...] = (
 def _aliases(metric: Metric, column: str) -> set[str]:
     """Every name a user may give a metric (or one key of it) by."""
     return {metric.short, metric.short_name(column), metric.column, column, metric.label}
+
+
+def _is_accuracy_like(metric: Metric) -> bool:
+    """A fraction compared as a difference, gated by default (accuracy): what ``--fail-accuracy-drop`` limits."""
+    return metric.compared_as == DIFFERENCE and metric.kind == "fraction" and bool(metric.gated)

@@ -88,7 +88,9 @@ class Side:
 
 def load_side(run: str, results_dir: str | Path) -> Side:
     """A run, one environment of it with ``RUN%NAME``, or one machine of it with ``RUN@host``."""
-    run_id, _, host = run.partition("@")
+    run_id, at, host = run.partition("@")
+    if at and not host.strip():
+        raise UserError(f"{run!r}: name the host after '@' (RUN@host), or leave '@' out for every host of the run.")
     loaded: Loaded = load_runs([run_id], results_dir, kind=None)
     path, df = loaded.paths[0], loaded.frame
     folder = RunFolder(path)

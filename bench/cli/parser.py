@@ -556,6 +556,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return EXIT["ok"]
+    except ImportError as err:  # an installed package that cannot load here: most often one shadowed on PYTHONPATH
+        import traceback
+
+        where = traceback.extract_tb(err.__traceback__)[-1].filename if err.__traceback__ else "?"
+        print(f"error: importing {err.name or 'a module'} failed: {one_line(str(err))} (raised in {where}; is "
+              "something on PYTHONPATH shadowing an installed package?)", file=sys.stderr)  # fmt: skip
+        return EXIT["bad input"]
     except KeyboardInterrupt:
         _print_warnings(seen)
         print(INTERRUPTED, file=sys.stderr)

@@ -259,15 +259,28 @@ def _unique_header(path: str | os.PathLike[str], sep: str) -> None:
         )
 
 
+def _columns_text(frame: pd.DataFrame) -> str:
+    """The columns as read, and, when the whole header was read as one column holding another separator,
+    what that means (a tab- or semicolon-separated file read as comma-separated)."""
+    names = [str(c) for c in frame.columns]
+    text = ", ".join(map(repr, names))
+    if len(names) == 1:
+        found = next(
+            (name for sep, name in (("\t", "tabs"), (";", "semicolons"), ("|", "bars")) if sep in names[0]), None
+        )
+        if found:
+            text += (f" (one column: the file was read as comma-separated, and its header holds {found}; "
+                     "a tab-separated file needs the .tsv suffix, another separator must become commas)")  # fmt: skip
+    return text
+
+
 def _from_file(spec: DatasetSpec) -> Dataset:
     frame = _read_table(spec.source)
     where = f"Dataset file {spec.source}"
     if spec.target is None:
-        raise UserError(
-            f"{where}: name the label column with --target (columns: {', '.join(map(str, frame.columns))})."
-        )
+        raise UserError(f"{where}: name the label column with --target (columns: {_columns_text(frame)}).")
     if spec.target not in frame.columns:
-        raise UserError(f"{where}: no target column {spec.target!r}. Columns: {', '.join(map(str, frame.columns))}.")
+        raise UserError(f"{where}: no target column {spec.target!r}. Columns: {_columns_text(frame)}.")
     y = columns.labels(frame[spec.target], where)
     written = _written_labels(spec.source, spec.target)
     if written is not None:

@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 from bench import lifeline
 from bench.errors import UserError
 from bench.isolation import PACKAGE_ROOT
+from bench.run.sources import in_copies
 
 if TYPE_CHECKING:
     from bench.run.config import Config, EnvironmentSpec
@@ -297,8 +299,11 @@ def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltE
         if not marker.is_file():
             if path.exists():
                 shutil.rmtree(path)  # a build that was interrupted: never used half-built
+            copies = Path(tempfile.mkdtemp(prefix="bench-build-"))
             try:
-                make, install = _install_commands(path, specs)
+                make, install = _install_commands(
+                    path, {**specs, "requirements": in_copies(specs["requirements"], copies)}
+                )
                 _run(make, what)
                 # Resolved first, quietly: a requirement that cannot be had is the one line, before any news
                 # of a build (a resolution is seconds; the build it announces can be minutes).
@@ -311,6 +316,8 @@ def ensure(spec: EnvironmentSpec, config: Config, say: object = print) -> BuiltE
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise
+            finally:
+                shutil.rmtree(copies, ignore_errors=True)
             marker.write_text(json.dumps({"spec": specs, "packages": packages}, indent=2, sort_keys=True))
         data = json.loads(marker.read_text())
     return BuiltEnvironment(spec.name, str(path / "bin" / "python"), key, spec.requirements, specs["installer"],

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -122,3 +124,32 @@ def fingerprint(url: str) -> str:
             return f"commit {head.stdout.strip()} + changes {digest.hexdigest()[:16]}"
         return "tree " + _tree_hash(path)
     return "url"
+
+
+def in_copies(requirements: list[str], into: Path) -> list[str]:
+    """``requirements`` with each ``file://`` folder replaced by a copy under ``into``: a build backend writes
+    into the folder it builds (setuptools' ``build/``, ``*.egg-info``), and the user's working tree must stay
+    as it was. The copy leaves out what the content hash leaves out, except ``.git`` (versions may come from it)."""
+    from packaging.requirements import Requirement
+
+    out = []
+    for i, text in enumerate(requirements):
+        url = Requirement(text).url if "://" in text else None
+        path = Path(unquote(urlparse(url).path)) if url and url.startswith("file://") else None
+        if path is None or not path.is_dir():
+            out.append(text)
+            continue
+        copy = into / f"{i}-{path.name}"
+        shutil.copytree(path, copy, symlinks=True, ignore=_not_copied(path))
+        out.append(text.replace(url or "", copy.as_uri()))
+    return out
+
+
+def _not_copied(root: Path) -> Callable[[str, list[str]], set[str]]:
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in SKIP_DIRS - {".git"} or n.endswith(".egg-info")}
+        if Path(folder) == root and (root / "results" / "runs").is_dir():
+            skipped.add("results")  # bench's own results of the CI recipe, run in the project's folder
+        return skipped
+
+    return ignore
