@@ -275,11 +275,10 @@ def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int
     ok = ok[ok["status"] == "ok"]
     columns = [(m, c) for m in metrics() if m.machine and m.compared_as == "ratio" for c in m.expand(ok.columns)]
     out = {column: rv.from_frame(ok, column, KEYS, "repeat") for _, column in columns}
-    out = {column: e for column, e in out.items() if e.runs > 0}  # a metric this adapter never measured: no entry
     prefixes = {m.prefix.rstrip("_") for m, _ in columns if m.keyed}
     for prefix in prefixes:
         out[prefix] = rv.pooled([out[c] for m, c in columns if m.keyed and m.prefix.rstrip("_") == prefix])
-    return out
+    return {column: e for column, e in out.items() if e.runs > 0}  # a metric this adapter never measured: no entry
 
 
 def known(estimates: dict[str, rv.Estimate]) -> dict[str, tuple[float, float]]:

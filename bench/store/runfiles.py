@@ -62,6 +62,11 @@ class Variance(Struct):
     truncated: bool = False
     df_method: str | None = None
 
+    def __post_init__(self) -> None:
+        # a positive variance is a measurement: it has its degrees of freedom (only unknown or truncated ones lack them)
+        if self.var is not None and self.var > 0 and not self.truncated and not (self.df or 0) > 0:
+            raise ValueError("a positive variance needs positive df")
+
 
 class Rate(Struct):
     """k of n comparisons, with the rate and its interval (None when n is 0)."""
