@@ -1,8 +1,8 @@
 """What a measured number means: the vocabulary of the metric registry (pure; no I/O, no pandas).
 
 A :class:`Metric` is declared once (built-in ones beside their record field in
-:mod:`bench.record`, plugin ones through :func:`bench.record.register` or the
-``bench.metrics`` entry points) and carries everything a reader needs to treat
+:mod:`hello_bench.record`, plugin ones through :func:`hello_bench.record.register` or the
+``hello_bench.metrics`` entry points) and carries everything a reader needs to treat
 its numbers correctly, so that no table, comparison or gate has to know a
 metric by name:
 
@@ -156,7 +156,7 @@ class Metric:
 
         ``kind`` defaults to what ``unit`` implies (:func:`kind_from_unit`); ``meaning`` takes the other
         attributes (``threshold``, ``gated``, ``valid``, ``machine``, ``short``, ``table``). Plugins expose
-        such objects through the ``bench.metrics`` entry-point group.
+        such objects through the ``hello_bench.metrics`` entry-point group.
         """
         return cls(column, ("metrics", column), label or column, kind or kind_from_unit(unit), unit, better,
                    summary=summary, compare=compare, measure=measure, **meaning)  # fmt: skip

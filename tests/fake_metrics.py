@@ -1,4 +1,4 @@
-"""Metrics from outside the harness: what a plugin registers through the ``bench.metrics`` entry points.
+"""Metrics from outside the harness: what a plugin registers through the ``hello_bench.metrics`` entry points.
 
 One of each kind a plugin is likely to add: a count (the model's parameters), a memory (its size in
 MiB) and a duration (the time of a plugin's own step). None is named anywhere in the harness.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from bench.record import Metric
+from hello_bench.record import Metric
 
 
 def count_parameters(clf, split) -> float:
