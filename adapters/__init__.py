@@ -1,11 +1,17 @@
 """Adapters: one scikit-learn estimator per framework, one registry.
 
->>> from adapters import make_adapter
+>>> from hello_bench.adapters import make_adapter
 >>> clf = make_adapter("sklearn-lr")                      # doctest: +SKIP
 >>> clf = make_adapter("keras-mlp", profile="seed")       # the blog post's settings
 """
 
-from .base import BenchClassifier
+if __name__ != "hello_bench.adapters":  # the folder adapters/ imported by its path (PyPI's "adapters" is another)
+    raise ImportError(
+        "hello-bench's adapters are hello_bench.adapters (from hello_bench.adapters import make_adapter): the "
+        "top-level name 'adapters' was retired in 0.4; install the project (pip install -e .) and use that name"
+    )
+
+from .base import BenchClassifier  # noqa: E402
 from .registry import (
     AdapterInfo,
     AdapterLoadError,

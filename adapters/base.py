@@ -265,7 +265,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         return None
 
     def serving_paths(self) -> list:
-        """Extra ways to serve this fitted model (``adapters.serving.ServingPath``)."""
+        """Extra ways to serve this fitted model (``hello_bench.adapters.serving.ServingPath``)."""
         return []
 
     def empty_call_costs(self, budget_s: float = 30.0) -> dict[str, float] | None:
@@ -278,7 +278,7 @@ class BenchClassifier(ClassifierMixin, BaseEstimator):
         fit and predict times with it (optimiser steps x the step's cost: the
         framework's dispatch). Called on an unfitted adapter with the trial's
         parameters; it must not change ``self``. None (the default): unknown.
-        Iterative models implement it with :func:`adapters.dispatch.empty_call_costs`.
+        Iterative models implement it with :func:`hello_bench.adapters.dispatch.empty_call_costs`.
         """
         return None
 

@@ -16,7 +16,7 @@ untouched. The wrappers need learning curves off (a curve's evaluation inside ``
 slowed too) and cover the adapter's own predict paths, not its serving paths; ``bench calibrate``
 runs with both off.
 
-The classes are made on demand from the attribute name (``adapters.calibration:sklearn-lr`` wraps
+The classes are made on demand from the attribute name (``hello_bench.adapters.calibration:sklearn-lr`` wraps
 ``sklearn-lr``), so they can be registered like any plugin (:func:`register`) and a worker process
 finds them through ``BENCH_ADAPTERS``.
 """
@@ -66,7 +66,7 @@ def wrapper(name: str) -> type[BenchClassifier]:
         raise TypeError(f"{name} already has a parameter named {', '.join(k for k in EXTRA if k in _defaults(inner))}")
 
     class Calibrated(inner):  # type: ignore[valid-type,misc]
-        __doc__ = f"``{name}`` with an exact, known slowdown (adapters.calibration)."
+        __doc__ = f"``{name}`` with an exact, known slowdown (hello_bench.adapters.calibration)."
         _parameter_constraints: dict = {
             **inner._parameter_constraints,
             "slowdown": [Interval(Real, 0, None, closed="left")],
@@ -98,7 +98,7 @@ def wrapper(name: str) -> type[BenchClassifier]:
 
 
 def __getattr__(name: str) -> type[BenchClassifier]:
-    """``adapters.calibration:NAME`` is the wrapper of the adapter registered as NAME."""
+    """``hello_bench.adapters.calibration:NAME`` is the wrapper of the adapter registered as NAME."""
     if name.startswith("__"):
         raise AttributeError(name)
     try:

@@ -1,7 +1,7 @@
 """Framework facts shared by several adapters: versions, threads, GPUs.
 
 Only adapters import this module; the harness asks adapters (their class
-hooks, see :mod:`adapters.base`) and never names a framework itself. Every
+hooks, see :mod:`hello_bench.adapters.base`) and never names a framework itself. Every
 function imports its framework lazily, so importing this module is cheap.
 """
 

@@ -1,6 +1,6 @@
 """The compiled floor's kernels: the MLP's forward pass, one Adam step and one epoch, in numba.
 
-Imported only by :mod:`adapters.numba_mlp` when it trains or predicts (this
+Imported only by :mod:`hello_bench.adapters.numba_mlp` when it trains or predicts (this
 module imports numba and compiles on first call). Everything is float32, as
 in the frameworks: weights, activations, gradients and Adam's moments, and
 every constant is cast to float32 so that no expression widens to float64.

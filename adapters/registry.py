@@ -11,7 +11,7 @@ or, without packaging, through the ``BENCH_ADAPTERS`` environment variable
 (``name=module:Class`` pairs separated by commas), which worker processes
 inherit. Any scikit-learn classifier also works by its dotted path
 (``sklearn.ensemble.HistGradientBoostingClassifier``), wrapped by
-:mod:`adapters.wrapped`. A target that fails to load (a missing module, a
+:mod:`hello_bench.adapters.wrapped`. A target that fails to load (a missing module, a
 broken plugin) is listed as unavailable with its reason and never breaks the
 others.
 """
@@ -29,11 +29,11 @@ from typing import Any
 from .base import BenchClassifier
 
 BUILTIN = {
-    "sklearn-lr": "adapters.sklearn_lr:SklearnLRClassifier",
-    "sklearn-mlp": "adapters.sklearn_mlp:SklearnMLPClassifier",
-    "keras-mlp": "adapters.keras_mlp:KerasMLPClassifier",
-    "torch-mlp": "adapters.torch_mlp:TorchMLPClassifier",
-    "numba-mlp": "adapters.numba_mlp:NumbaMLPClassifier",
+    "sklearn-lr": "hello_bench.adapters.sklearn_lr:SklearnLRClassifier",
+    "sklearn-mlp": "hello_bench.adapters.sklearn_mlp:SklearnMLPClassifier",
+    "keras-mlp": "hello_bench.adapters.keras_mlp:KerasMLPClassifier",
+    "torch-mlp": "hello_bench.adapters.torch_mlp:TorchMLPClassifier",
+    "numba-mlp": "hello_bench.adapters.numba_mlp:NumbaMLPClassifier",
 }
 
 ENTRY_POINT_GROUP = "bench.adapters"
@@ -111,7 +111,7 @@ def resolved_where_it_runs(name: str) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _load(target: str) -> type[BenchClassifier]:
-    from bench.plugins import PluginError, guarded, load_target
+    from hello_bench.plugins import PluginError, guarded, load_target
 
     from .wrapped import NotAClassifierError, check_classifier, wrap_classifier
 
@@ -125,7 +125,7 @@ def _load(target: str) -> type[BenchClassifier]:
             return str(err)
         return wrap_classifier(obj)
 
-    try:  # a broken plugin must not break anything else, whatever it raises (bench.plugins)
+    try:  # a broken plugin must not break anything else, whatever it raises (hello_bench.plugins)
         obj = load_target(target)
         found = guarded(lambda: checked(obj))
     except PluginError as err:
@@ -203,7 +203,7 @@ class AdapterInfo:
 
 def describe(name: str) -> AdapterInfo:
     """Availability and capabilities of one adapter, without importing its framework."""
-    from bench.plugins import PluginError, guarded
+    from hello_bench.plugins import PluginError, guarded
 
     target = registered().get(name, name)
     try:

@@ -25,7 +25,7 @@ class _SeededMLP(MLPClassifier):
 
     scikit-learn draws its own Glorot bounds (``sqrt(2 / (fan_in + fan_out))``
     for logistic units) and non-zero biases; the other MLPs start from Keras'
-    initialisation, drawn once in :func:`adapters.mlp_common.initial_weights`.
+    initialisation, drawn once in :func:`hello_bench.adapters.mlp_common.initial_weights`.
     """
 
     initial: list[np.ndarray] | None = None

@@ -5,7 +5,7 @@ check is a small named function; :func:`adapter_checks` yields them,
 :func:`check_adapter` runs them all and raises one error listing every
 failure, and :func:`parametrize_with_checks` makes them pytest cases::
 
-    from bench.checks import parametrize_with_checks
+    from hello_bench.checks import parametrize_with_checks
     from my_package import MyClassifier
 
     @parametrize_with_checks([MyClassifier])
@@ -153,8 +153,8 @@ def check_predictions(cls: Any) -> None:
 
 def check_serving_paths(cls: Any) -> None:
     """Every serving path builds and agrees with predict_proba (or says why it cannot be built here)."""
-    from bench.measure.serving import measure_serving
-    from bench.measure.settings import TimingSettings
+    from hello_bench.measure.serving import measure_serving
+    from hello_bench.measure.settings import TimingSettings
 
     X, _ = _data()
     clf = _fitted(cls)
@@ -166,10 +166,10 @@ def check_serving_paths(cls: Any) -> None:
 
 def check_record(cls: Any) -> None:
     """One trial's measurements make a record that matches the record schema."""
-    from bench import record as rec
-    from bench.measure.settings import TimingSettings
-    from bench.measure.trial import Split, measure_trial
-    from bench.measure.worker import json_safe
+    from hello_bench import record as rec
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.measure.trial import Split, measure_trial
+    from hello_bench.measure.worker import json_safe
 
     X, y = _data()
     split = Split(X[:40], X[40:], y[:40], y[40:], {"n_train": 40, "n_test": 20})
@@ -193,7 +193,7 @@ CHECKS = (check_class_attributes, check_class_hooks, check_fit_attributes, check
 
 def _resolve(adapter: Any) -> Any:
     if isinstance(adapter, str):
-        from adapters import adapter_class
+        from hello_bench.adapters import adapter_class
 
         return adapter_class(adapter)
     return adapter
@@ -246,8 +246,8 @@ def main() -> int:
     import json
     import sys
 
-    from adapters import AdapterLoadError, UnknownAdapterError
-    from bench.run.describe import protocol_stdout
+    from hello_bench.adapters import AdapterLoadError, UnknownAdapterError
+    from hello_bench.run.describe import protocol_stdout
 
     out = protocol_stdout()
     try:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bench.errors import UserError
+from hello_bench.errors import UserError
 
 T = TypeVar("T")
 

@@ -23,8 +23,33 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: For the Python processes that *libraries* start from ours (py-cpuinfo runs ``python -m cpuinfo``):
 #: on Python 3.11+ this keeps the current folder off their sys.path too. ``-I`` processes ignore it.
 SAFE_ENV = {"PYTHONSAFEPATH": "1"}
+#: The package's own folder, and the adapters' (beside it in a checkout, inside it once installed).
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+ADAPTERS_DIR = os.path.join(PACKAGE_DIR if os.path.basename(PACKAGE_DIR) == "hello_bench" else PACKAGE_ROOT, "adapters")
 #: Run in the new process before ``code``: the explicit path goes first on sys.path (safe: already isolated).
 PRELUDE = "import sys, ast; sys.path[:0] = ast.literal_eval(sys.argv.pop(1)); "
+#: In a checkout the import name ``hello_bench`` lives in the folder ``bench/`` (``hello_bench.adapters`` in
+#: ``adapters/``): an installed hello-bench finds them through its own finder, but a Python that only has the
+#: checkout on its path (an environment built by ``--env``) needs this one. Appended last: used only when no
+#: other finder knows the name.
+ALIAS = (
+    "import importlib.util as _u\n"
+    "class _HelloBench:\n"
+    " roots = {roots!r}\n"
+    " @classmethod\n"
+    " def find_spec(cls, name, path=None, target=None):\n"
+    "  folder = cls.roots.get(name)\n"
+    "  return folder and _u.spec_from_file_location(name, folder + '/__init__.py', submodule_search_locations=[folder])\n"
+    "sys.meta_path.append(_HelloBench)\n"
+)
+
+
+def prelude() -> str:
+    """:data:`PRELUDE`, and the :data:`ALIAS` finder where the package's folder is not named ``hello_bench``."""
+    if os.path.basename(PACKAGE_DIR) == "hello_bench":
+        return PRELUDE
+    roots = {"hello_bench": PACKAGE_DIR, "hello_bench.adapters": ADAPTERS_DIR}
+    return PRELUDE + "exec(" + repr(ALIAS.format(roots=roots)) + "); "
 
 
 def import_path() -> list:
@@ -43,7 +68,7 @@ def import_path() -> list:
 
 def isolated_command(code: str, *args: str, python: "str | None" = None) -> list:
     """A command running ``code`` in a fresh interpreter that never imports from the current folder."""
-    return [python or sys.executable, "-I", "-c", PRELUDE + code, repr(import_path()), *args]
+    return [python or sys.executable, "-I", "-c", prelude() + code, repr(import_path()), *args]
 
 
 def safe_environ(env: "dict | None" = None) -> dict:

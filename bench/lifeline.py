@@ -9,7 +9,7 @@ Two ways a process tree outlives the command, and the one answer to each:
   (:func:`end_group`), not only the leader.
 - **bench killed by ``kill -9`` runs no cleanup at all.** A worker watches a
   pipe only bench holds and kills its own group when the pipe closes (see
-  :func:`bench.measure.worker.watch_parent`). A child that runs no code of
+  :func:`hello_bench.measure.worker.watch_parent`). A child that runs no code of
   ours (the calibration's busy loops, a package build) starts through
   :func:`owned`: on Linux the kernel sends it SIGKILL when bench dies
   (``PR_SET_PDEATHSIG``, set before its program runs; it survives ``exec``).

@@ -1,7 +1,7 @@
 """What a measured number means: the vocabulary of the metric registry (pure; no I/O, no pandas).
 
 A :class:`Metric` is declared once (built-in ones beside their record field in
-:mod:`bench.record`, plugin ones through :func:`bench.record.register` or the
+:mod:`hello_bench.record`, plugin ones through :func:`hello_bench.record.register` or the
 ``bench.metrics`` entry points) and carries everything a reader needs to treat
 its numbers correctly, so that no table, comparison or gate has to know a
 metric by name:

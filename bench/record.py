@@ -7,7 +7,7 @@ how: versions, threads, host, limits) and **raw** (kept for old stores;
 schema 3 keeps raw per-call durations apart, in ``raw.jsonl``).
 
 :data:`FIELDS` is the one declaration. Each field names the metrics that
-readers take from it, with their meaning (:class:`bench.metrics.Metric`: kind,
+readers take from it, with their meaning (:class:`hello_bench.metrics.Metric`: kind,
 direction, machine dependence, default gate threshold, valid range), so
 :func:`metrics` (the registry every table, CSV, comparison, gate, export and
 ``--json`` iterates) is derived from it. A new metric is a measuring function
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from bench.metrics import COUNT, DURATION, FRACTION, INDEX, MEMORY, RATE, SCORE, Metric, declare
+from hello_bench.metrics import COUNT, DURATION, FRACTION, INDEX, MEMORY, RATE, SCORE, Metric, declare
 
 SCHEMA_VERSION = 4
 FIRST_VERSION = 1
@@ -233,7 +233,7 @@ FIELDS: list[Field] = [
       "per serving path: status, export/load/first-call times, latency, throughput, agreement", since=V2),
     F("stock_agreement", dict[str, Json], MEASURE, "",
       "the stock API's probabilities against the adapter's: max_abs_diff, label_agreement", since=V2),
-    F("metrics", dict[str, Number], MEASURE, "", "metrics measured by registered functions (bench.record.register)", since=V3),
+    F("metrics", dict[str, Number], MEASURE, "", "metrics measured by registered functions (hello_bench.record.register)", since=V3),
     F("warnings", list[str], MEASURE, "", "warnings raised during fit, one line each"),
     F("gc", dict[str, int | None], MEASURE, "collections", "garbage collections during fit and during the latency loop",
       m("GC in fit", COUNT, better=None, key="fit", short="gc-fit", table="diagnostics"),
@@ -303,13 +303,22 @@ def upgrade(data: dict) -> dict:
     """A record of any readable version in today's shape: the one place older versions are migrated.
 
     Version 1 and 2 records spelled ``host`` as ``pinned_host``; their raw per-call durations stay in
-    the record (readers take them from there when ``raw.jsonl`` has none). Nothing else changed meaning.
+    the record (readers take them from there when ``raw.jsonl`` has none). Records made before 0.4 name a
+    built-in adapter's class under the retired top-level ``adapters`` package: the same class, so it is
+    read under its import name today and pairs with newer runs. Nothing else changed meaning.
     """
     if "pinned_host" in data:
         data = dict(data)
         host = data.pop("pinned_host")
         data.setdefault("host", host)
+    target = data.get("adapter_class")
+    if isinstance(target, str) and target.startswith(RETIRED_ADAPTERS):
+        data = {**data, "adapter_class": "hello_bench." + target}
     return data
+
+
+#: The built-in adapters' module prefix before 0.4 (``hello_bench.adapters.keras_mlp:KerasMLPClassifier``).
+RETIRED_ADAPTERS = "adapters."
 
 
 # -- the metric registry ---------------------------------------------------------------------
@@ -332,7 +341,7 @@ def register(
     Its value lands in ``record["metrics"][column]`` and, from there, in the
     tidy frame, the report's tables, the CSVs, ``bench compare`` and the gate (with
     ``compare=True``), the exports and ``--json``. ``meaning`` takes the other attributes of
-    :class:`~bench.metrics.Metric` (``kind``, ``threshold``, ``gated``, ``valid``, ``machine``, ``short``).
+    :class:`~hello_bench.metrics.Metric` (``kind``, ``threshold``, ``gated``, ``valid``, ``machine``, ``short``).
     """
     if column in {m.column for m in metrics()}:
         raise ValueError(f"a metric named {column!r} is already registered")
@@ -346,7 +355,7 @@ def _plugin_metrics(env: str) -> tuple[Metric, ...]:
     """Metrics from the ``bench.metrics`` entry points and ``BENCH_METRICS`` (module:attr, comma-separated)."""
     targets = [ep.value for ep in entry_points(group=METRIC_ENTRY_POINTS)]
     targets += [t.strip() for t in env.split(",") if t.strip()]
-    from bench.plugins import PluginError, load_target
+    from hello_bench.plugins import PluginError, load_target
 
     found = []
     for target in targets:

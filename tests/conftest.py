@@ -71,8 +71,8 @@ def pytest_configure(config):
         return
     if path is None or target is None:
         _refuse("--bench-data PATH and --bench-target COLUMN go together.")
-    from bench.data.datasets import DatasetSpec, check_splittable, load_spec
-    from bench.errors import UserError
+    from hello_bench.data.datasets import DatasetSpec, check_splittable, load_spec
+    from hello_bench.errors import UserError
 
     spec = DatasetSpec(path, target, config.getoption("bench_categorical"), config.getoption("bench_missing"))
     if spec.kind != "file":
@@ -121,8 +121,8 @@ def iris_xy():
 
 def run_local(config, store):
     """Run a config's matrix into a store with the local executor, quietly (what `bench run` does)."""
-    from bench.run.executors.local import LocalExecutor
-    from bench.run.progress import Quiet
-    from bench.run.runner import run
+    from hello_bench.run.executors.local import LocalExecutor
+    from hello_bench.run.progress import Quiet
+    from hello_bench.run.runner import run
 
     return run(config, store, LocalExecutor(), Quiet())

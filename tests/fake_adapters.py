@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from adapters.base import BenchClassifier
+from hello_bench.adapters.base import BenchClassifier
 
 
 class _Fake(BenchClassifier):

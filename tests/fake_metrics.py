@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from bench.record import Metric
+from hello_bench.record import Metric
 
 
 def count_parameters(clf, split) -> float:

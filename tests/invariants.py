@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from bench.cli.commands import EXIT
+from hello_bench.cli.commands import EXIT
 
 #: The documented table (README, ``bench --help``); 5 is reserved for an inconclusive comparison.
 DOCUMENTED = set(EXIT.values()) | {5}
@@ -37,8 +37,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """``bench.cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
-    from bench.cli import main
+    """``hello_bench.cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
+    from hello_bench.cli import main
 
     capsys.readouterr()
     try:
@@ -73,8 +73,8 @@ def tiny_config(path: Path, adapters: list[str], splits: int = 1, extra: str = "
 def fast_runs(monkeypatch) -> None:
     """Runs without the parts a test of something else does not need: the control measurement
     (two extra processes per run) and the machine fingerprint (py-cpuinfo's helper process)."""
-    from bench.measure import machine
-    from bench.run import process
+    from hello_bench.measure import machine
+    from hello_bench.run import process
 
     monkeypatch.setattr(process, "control_in_worker", lambda *args, **kwargs: {})
     monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "test", "hostname": "test"})
@@ -82,7 +82,7 @@ def fast_runs(monkeypatch) -> None:
 
 def tiny_figures(monkeypatch) -> None:
     """Reports stage one small figure instead of drawing every one (the writer is under test, not seaborn)."""
-    from bench.report import figures
+    from hello_bench.report import figures
 
     monkeypatch.setattr(
         figures,

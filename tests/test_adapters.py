@@ -12,8 +12,8 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from adapters import UnknownAdapterError, adapter_class, describe, list_adapters, make_adapter
-from adapters.base import DeviceUnavailableError
+from hello_bench.adapters import UnknownAdapterError, adapter_class, describe, list_adapters, make_adapter
+from hello_bench.adapters.base import DeviceUnavailableError
 from tests.conftest import gpu_present, has_module
 
 FAST = {
@@ -136,7 +136,7 @@ def test_profiles():
 
 def test_listing_imports_no_framework():
     code = (
-        "import sys; from adapters import list_adapters; infos = list_adapters();"
+        "import sys; from hello_bench.adapters import list_adapters; infos = list_adapters();"
         "print(len(infos), any(m in sys.modules for m in ('torch', 'tensorflow', 'keras', 'jax', 'numba')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -156,7 +156,7 @@ def test_missing_framework_is_reported_with_install_command(monkeypatch):
 
 @pytest.mark.skipif(not has_module("tensorflow"), reason="needs the TensorFlow backend in-process")
 def test_keras_backend_fixed_per_process(iris_xy):
-    from adapters.keras_mlp import BackendMismatchError
+    from hello_bench.adapters.keras_mlp import BackendMismatchError
 
     X, y = iris_xy
     import keras

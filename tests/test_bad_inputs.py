@@ -1,6 +1,6 @@
 """Every bad input a careless or hostile user can give: one line, a non-zero exit, nothing written.
 
-Each case runs the real CLI entry point (``bench.cli.main``) in a sandbox
+Each case runs the real CLI entry point (``hello_bench.cli.main``) in a sandbox
 folder that is both the working directory and the results directory, and
 checks: exit status != 0, exactly one line on stderr, no traceback, and not
 one file created, changed or removed anywhere in the sandbox (the results
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from hello_bench.cli import main
 
 GOOD_CSV = "a,b,label\n" + "".join(f"{i},{i % 3},{'cat' if i % 2 else 'dog'}\n" for i in range(20))
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.analysis import breakdown
-from bench.analysis.load import tidy
-from bench.cli import main
+from hello_bench.analysis import breakdown
+from hello_bench.analysis.load import tidy
+from hello_bench.cli import main
 from tests.test_report import record, write_run
 
 SEED = {"hidden_units": 16, "epochs": 100, "batch_size": 1, "learning_rate": 0.001}
@@ -151,7 +151,7 @@ def test_the_report_explains_each_framework_against_the_floor(floor_run, capsys)
 def test_the_exports_carry_the_parts(floor_run):
     import pandas as pd
 
-    from bench.report.export import _metrics, export_parquet
+    from hello_bench.report.export import _metrics, export_parquet
 
     written = export_parquet(["floor"], floor_run, str(floor_run / "floor.parquet"))
     frame = pd.read_parquet(written["path"])
@@ -163,7 +163,7 @@ def test_the_exports_carry_the_parts(floor_run):
 
 def test_the_seed_table_shows_the_floor_only_where_the_run_has_it():
     """`bench seed` gains the compiled floor's row; seed runs made before it existed render as they did."""
-    from bench.report.seed import ROWS, seed_rows
+    from hello_bench.report.seed import ROWS, seed_rows
 
     post = [record(label, 0, 0.9, warnings=[]) for label, _ in ROWS if not label.startswith("numba-mlp")]
     assert [r["model"] for r in seed_rows(post)] == [text for label, text in ROWS if label != "numba-mlp:seed"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run.sources import in_copies
+from hello_bench.run.sources import in_copies
 
 
 def test_a_file_folder_is_copied_without_build_output_and_bench_results(tmp_path):

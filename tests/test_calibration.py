@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.analysis import calibration as calib
-from bench.run import calibrate as cal
-from bench.run import spread
+from hello_bench.analysis import calibration as calib
+from hello_bench.run import calibrate as cal
+from hello_bench.run import spread
 from tests.test_report import record
 
 
@@ -64,7 +64,7 @@ def test_smallest_detected_observed_and_shown():
 
 
 def test_the_wrapper_adds_exactly_its_fraction_of_the_measured_cost(monkeypatch):
-    from adapters import calibration
+    from hello_bench.adapters import calibration
 
     now = {"t": 0}
 
@@ -99,7 +99,7 @@ def test_the_wrapper_adds_exactly_its_fraction_of_the_measured_cost(monkeypatch)
 
 
 def test_plan_config_has_every_side_of_every_repeat_and_bad_plans_are_one_line():
-    from bench.errors import UserError
+    from hello_bench.errors import UserError
 
     config = cal.QUICK.config()
     assert len(config.adapters) == cal.QUICK.repeats * 2 * 4
@@ -168,7 +168,7 @@ def test_comparisons_gate_a_over_a_and_a_over_b_and_separate_repeats():
     assert (
         summary["span"]["runs"] == 8 and summary["span"]["seconds"] > 0 and len(summary["span"]["repeat_starts"]) == 8
     )
-    from bench.report.calibration import lines
+    from hello_bench.report.calibration import lines
 
     text = " ".join(lines(summary))
     assert (
@@ -183,7 +183,7 @@ def test_comparisons_gate_a_over_a_and_a_over_b_and_separate_repeats():
 def test_a_calibration_of_too_few_repeats_gates_no_separate_runs_and_gives_no_variance():
     """Two repeats (or four: each pair leaves two): no separate comparison is counted, and the variance
     stored is unknown, so bench compare never uses it."""
-    from bench.analysis.separate import run_variance_from
+    from hello_bench.analysis.separate import run_variance_from
 
     for repeats in (2, 4, 6):
         plan = cal.Plan(cal.QUICK.adapters[:1], splits=8, repeats=repeats, slowdowns=(0.5,), fail_above=10.0,
@@ -196,7 +196,7 @@ def test_a_calibration_of_too_few_repeats_gates_no_separate_runs_and_gives_no_va
         assert entry["runs"] == repeats
         usable = run_variance_from(summary, "cal").by_column
         assert ("fit_wall_s" in usable) == (repeats >= 5)
-        from bench.report.calibration import lines
+        from hello_bench.report.calibration import lines
 
         assert "no pair could be gated" in " ".join(lines(summary))
 
@@ -218,7 +218,7 @@ def test_the_second_job_starts_and_stops_its_own_processes():
                                            (["--disturbed", "0"], "--disturbed: '0' is not a repeat number"),
                                            (["--splits", "2"], "--splits must be at least 5")])  # fmt: skip
 def test_bad_calibrate_flags_are_one_line_and_nothing_is_written(tmp_path, capsys, flags, message):
-    from bench.cli import main
+    from hello_bench.cli import main
 
     assert main(["calibrate", *flags, "--results-dir", str(tmp_path), "--run-id", "c"]) == 1
     err = capsys.readouterr().err
@@ -241,7 +241,7 @@ def test_bench_calibrate_end_to_end_and_compare_finds_its_run_variance(tmp_path)
     results = str(tmp_path / "results")
 
     def bench(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bench", *args, "--results-dir", results], cwd=root, env=env,
+        return subprocess.run([sys.executable, "-m", "hello_bench", *args, "--results-dir", results], cwd=root, env=env,
                               capture_output=True, text=True, timeout=600)  # fmt: skip
 
     done = bench("calibrate", "--adapters", "fake-ok", "--repeats", "5", "--splits", "5", "--slowdowns", "50",
@@ -261,7 +261,7 @@ def test_bench_calibrate_end_to_end_and_compare_finds_its_run_variance(tmp_path)
         assert ran.returncode == 0, ran.stderr[-1000:]
     cmp = bench("compare", "one", "two", "--fail-above", "10", "--out", str(tmp_path / "cmp"))
     assert cmp.returncode in (0, 4, 5)
-    from bench.analysis.separate import run_variance_from
+    from hello_bench.analysis.separate import run_variance_from
 
     # a metric whose five repeats' spread stood out from the splits' is gated with it; one truncated to 0 is
     # unknown, and the line says so (a fake adapter's microsecond timings may go either way)
@@ -292,7 +292,7 @@ def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
         5400,
         10,
     ]
-    from bench.errors import UserError
+    from hello_bench.errors import UserError
 
     for bad in ("", "h", "-1h", "1w", "1h30m", "abc"):
         with pytest.raises(UserError, match="--spread: .* is not a duration"):
@@ -325,7 +325,7 @@ def test_spread_parses_schedules_waits_with_progress_and_resumes_on_schedule():
 
 
 def test_a_bad_spread_is_one_line_and_nothing_is_written(tmp_path, capsys):
-    from bench.cli import main
+    from hello_bench.cli import main
 
     assert main(["calibrate", "--spread", "soon", "--results-dir", str(tmp_path), "--run-id", "c"]) == 1
     err = capsys.readouterr().err
@@ -340,9 +340,9 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
     from contextlib import nullcontext
     from types import SimpleNamespace
 
-    from bench import record as rec
-    from bench.measure import machine
-    from bench.run import runner
+    from hello_bench import record as rec
+    from hello_bench.measure import machine
+    from hello_bench.run import runner
     from tests.test_report import RAW_FIELDS, record
 
     monkeypatch.setattr(machine, "fingerprint", lambda control=True: {"machine_id": "m1", "hostname": "h1"})
@@ -388,7 +388,7 @@ def test_calibrate_waits_for_each_spread_repeat_and_a_resumed_one_keeps_its_sche
 def test_a_target_is_shown_only_by_its_one_sided_bound_and_never_met_by_a_handful(k, extra, below):
     """Any count: the sentence says "shown" exactly when the one-sided bound is on the right side of the target,
     "missed" only when the other bound is on the wrong side, and never "met"."""
-    from bench.report.calibration import _target
+    from hello_bench.report.calibration import _target
 
     n = k + extra
     if n == 0:

@@ -1,13 +1,13 @@
-"""``bench.checks``: the checks plugin authors run, and that they catch what the harness would get wrong."""
+"""``hello_bench.checks``: the checks plugin authors run, and that they catch what the harness would get wrong."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from adapters.sklearn_lr import SklearnLRClassifier
-from bench.checks import AdapterCheckError, check_adapter, parametrize_with_checks
-from bench.cli import main
+from hello_bench.adapters.sklearn_lr import SklearnLRClassifier
+from hello_bench.checks import AdapterCheckError, check_adapter, parametrize_with_checks
+from hello_bench.cli import main
 from tests.fake_adapters import _Fake
 
 

@@ -9,7 +9,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.store.reader import run_dirs
+from hello_bench.store.reader import run_dirs
 from tests.invariants import run_cli, tiny_figures
 from tests.test_report import record, stored, write_run
 

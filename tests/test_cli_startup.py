@@ -14,7 +14,7 @@ HEAVY = ("numpy", "pandas", "scipy", "sklearn", "matplotlib", "seaborn", "torch"
          "adapters", "msgspec", "pyarrow", "rich", "distributed")  # fmt: skip
 PROBE = (
     "import sys, json\n"
-    "from bench.cli import main\n"
+    "from hello_bench.cli import main\n"
     "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
     "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
 )

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.cli import main
+from hello_bench.cli import main
 from tests.test_report import record, write_run
 
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.report.compare import compare_runs, heat_frame
-from bench.report.document import Doc
-from bench.report.labels import LIMIT, Labels, shorten
-from bench.report.tables import fmt_ci
+from hello_bench.report.compare import compare_runs, heat_frame
+from hello_bench.report.document import Doc
+from hello_bench.report.labels import LIMIT, Labels, shorten
+from hello_bench.report.tables import fmt_ci
 from tests.test_report import record, write_run
 from tests.test_report_html import CHROMIUM, _browser
 

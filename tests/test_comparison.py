@@ -1,4 +1,4 @@
-"""One typed comparison (bench.analysis.comparison): each contradiction the pages once held, built and refused.
+"""One typed comparison (hello_bench.analysis.comparison): each contradiction the pages once held, built and refused.
 
 Hand-made frames, one per case: a duet whose throughput fell, a heatmap that may colour only what a verdict
 claims, a per-trial count, a metric missing on one side, separate runs with and without a calibration.
@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis import gate, noise
-from bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Context, build
-from bench.analysis.policy import GatePolicy
-from bench.analysis.separate import RunVariance, run_variance_from, within_span
-from bench.errors import UserError
-from bench.metrics import Metric
-from bench.record import metric_for
-from bench.report.compare import heat_frame
+from hello_bench.analysis import gate, noise
+from hello_bench.analysis.comparison import BETTER, DUET, NONE, SEPARATE, WORSE, Context, build
+from hello_bench.analysis.policy import GatePolicy
+from hello_bench.analysis.separate import RunVariance, run_variance_from, within_span
+from hello_bench.errors import UserError
+from hello_bench.metrics import Metric
+from hello_bench.record import metric_for
+from hello_bench.report.compare import heat_frame
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -77,7 +77,7 @@ COUNT = Metric.measured("n_params", lambda clf, split: 1.0, label="parameters", 
 
 
 def test_a_count_compares_exactly_is_never_normalised_and_passes_between_separate_runs(monkeypatch):
-    import bench.record as rec
+    import hello_bench.record as rec
 
     monkeypatch.setattr(rec, "_REGISTERED", [COUNT])
     a, b = frame([1.0] * 5, n_params=[131.0] * 5), frame([1.3] * 5, n_params=[131.0] * 5)
@@ -134,7 +134,7 @@ def test_separate_runs_gate_the_ratio_normalised_by_the_control():
 
 
 def test_a_calibration_of_too_few_repeats_or_a_truncated_zero_is_unknown_and_a_span_bounds_it():
-    from bench.analysis import run_variance as rv
+    from hello_bench.analysis import run_variance as rv
 
     def stored(var: float, df: float, runs: int, truncated: bool = False, **extra: object) -> dict:
         entry = rv.Estimate(var, df, runs, 10, truncated).to_dict()
@@ -193,7 +193,7 @@ def test_a_named_metric_one_group_never_measured_is_missing_there_not_a_pass():
 
 def test_two_test_sizes_are_called_different_splits_not_a_missing_metric():
     """Runs made with another test size hold other splits: the comparison says so, and the gate names that case."""
-    from bench.analysis.sides import design_differences
+    from hello_bench.analysis.sides import design_differences
 
     a = frame([1.0] * 6, test_size=[0.5] * 6)
     b = frame([1.0] * 6, test_size=[0.3] * 6, test_rows_sha=[f"other{i}" for i in range(6)])
@@ -205,7 +205,7 @@ def test_two_test_sizes_are_called_different_splits_not_a_missing_metric():
 
 
 def test_one_adapter_name_backed_by_two_classes_is_called_out():
-    from bench.analysis.sides import design_differences
+    from hello_bench.analysis.sides import design_differences
 
     a = frame([1.0] * 5, adapter_class=["mypkg.model:Old"] * 5)
     b = frame([1.0] * 5, adapter_class=["mypkg.model:New"] * 5)
@@ -273,7 +273,7 @@ def test_a_threshold_given_twice_with_two_values_is_one_line():
 
 @pytest.mark.parametrize("side", ["A@", "A@ ", "A%x@"])
 def test_a_side_with_an_empty_host_is_one_line(tmp_path, side):
-    from bench.analysis.sides import load_side
+    from hello_bench.analysis.sides import load_side
 
     with pytest.raises(UserError, match="name the host after '@'"):
         load_side(side, tmp_path)

@@ -1,4 +1,4 @@
-"""Wall time beside CPU time (bench.report.cpu): the ratio per timed call, the busy flag, the report's table and
+"""Wall time beside CPU time (hello_bench.report.cpu): the ratio per timed call, the busy flag, the report's table and
 its JSON, computed by hand from synthetic records."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report import cpu
-from bench.report.document import Doc
+from hello_bench.report import cpu
+from hello_bench.report.document import Doc
 from tests.test_report import record, write_run
 
 
@@ -74,7 +74,7 @@ def test_the_section_flags_busy_calls_and_says_which_waited_most():
 
 
 def test_bench_report_shows_wall_beside_cpu_and_its_json_has_the_table(tmp_path, capsys, monkeypatch):
-    from bench.cli import main
+    from hello_bench.cli import main
     from tests.invariants import tiny_figures
 
     tiny_figures(monkeypatch)

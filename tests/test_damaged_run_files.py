@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.analysis.load import load_runs
-from bench.store.runfiles import problem
+from hello_bench.analysis.load import load_runs
+from hello_bench.store.runfiles import problem
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 
@@ -157,7 +157,7 @@ def test_a_torn_last_line_is_said_on_every_read_the_cached_ones_too(tmp_path, mo
     """The frame cache is keyed by content, so a second read is served from it: it still says the line was set aside."""
     import warnings
 
-    from bench.analysis.load import load_runs
+    from hello_bench.analysis.load import load_runs
     from tests.test_report import record, write_run
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("distributed")
 
-from bench.measure.settings import TimingSettings  # noqa: E402
-from bench.run.config import AdapterSpec, Config, validate  # noqa: E402
-from bench.run.executors.dask import DaskExecutor  # noqa: E402
-from bench.run.progress import Quiet  # noqa: E402
-from bench.run.runner import run  # noqa: E402
-from bench.store.reader import read_records  # noqa: E402
-from bench.store.writer import RunStore  # noqa: E402
+from hello_bench.measure.settings import TimingSettings  # noqa: E402
+from hello_bench.run.config import AdapterSpec, Config, validate  # noqa: E402
+from hello_bench.run.executors.dask import DaskExecutor  # noqa: E402
+from hello_bench.run.progress import Quiet  # noqa: E402
+from hello_bench.run.runner import run  # noqa: E402
+from hello_bench.store.reader import read_records  # noqa: E402
+from hello_bench.store.writer import RunStore  # noqa: E402
 from tests.conftest import run_local  # noqa: E402
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-slow=tests.fake_adapters:SlowClassifier,fake-gate=tests.fake_adapters:GateClassifier"
@@ -109,7 +109,7 @@ def test_killed_worker_loses_only_its_trial(tmp_path, monkeypatch):
 def test_dask_missing_gives_install_hint(monkeypatch, capsys, tmp_path):
     import builtins
 
-    from bench.cli import main
+    from hello_bench.cli import main
 
     real = builtins.__import__
 

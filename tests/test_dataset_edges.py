@@ -1,6 +1,6 @@
 """Items 7, 11 and 13 of issue 19: what a data file holds, how big it may become, and whose it is.
 
-- Every column is numeric, categorical or unusable, decided once (bench.data.columns): nested and
+- Every column is numeric, categorical or unusable, decided once (hello_bench.data.columns): nested and
   struct Parquet columns, list labels, nullable booleans with --missing impute, decimals.
 - Bounds before allocation: a one-hot encoding that explodes is refused before it is built.
 - A dataset is its content: a user's iris.csv never pairs with bundled iris, two different
@@ -23,9 +23,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.registry import refresh
-from bench.data.datasets import MAX_ONEHOT_LEVELS, DatasetSpec, load_spec
-from bench.errors import UserError
+from hello_bench.adapters.registry import refresh
+from hello_bench.data.datasets import MAX_ONEHOT_LEVELS, DatasetSpec, load_spec
+from hello_bench.errors import UserError
 from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config, tiny_figures
 
 N = 30
@@ -66,7 +66,7 @@ def test_list_and_struct_labels_are_one_line(tmp_path, labels):
 
 
 def test_labels_mixing_text_and_numbers_are_one_line():
-    from bench.data import columns
+    from hello_bench.data import columns
 
     with pytest.raises(UserError, match="mixes text and numbers"):
         columns.labels(pd.Series(["a", 1] * (N // 2), dtype=object, name="label"), "data")
@@ -122,7 +122,7 @@ def test_an_exploding_one_hot_on_the_command_line_writes_nothing(tmp_path, capsy
 
 # -- a dataset is its content ----------------------------------------------------------
 def iris_like_csv(path: Path, shuffle_seed: int) -> Path:
-    from bench.data.datasets import iris_frame
+    from hello_bench.data.datasets import iris_frame
 
     frame = iris_frame()
     frame["sepal_length"] = np.random.default_rng(shuffle_seed).permutation(frame["sepal_length"].to_numpy())
@@ -161,7 +161,7 @@ def test_resuming_with_changed_data_is_refused(tmp_path, capsys, fakes, monkeypa
 
 
 def test_two_contents_under_one_name_are_never_compared(tmp_path, capsys, monkeypatch):
-    from bench.analysis.load import load_runs
+    from hello_bench.analysis.load import load_runs
     from tests.test_report import record, write_run
 
     tiny_figures(monkeypatch)

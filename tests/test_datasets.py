@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.cli import main
-from bench.data.datasets import BUNDLED, DatasetSpec, load_spec
-from bench.errors import UserError
-from bench.run.config import AdapterSpec, Config, parse_dataset, validate
+from hello_bench.cli import main
+from hello_bench.data.datasets import BUNDLED, DatasetSpec, load_spec
+from hello_bench.errors import UserError
+from hello_bench.run.config import AdapterSpec, Config, parse_dataset, validate
 
 
 def test_bundled_shapes():

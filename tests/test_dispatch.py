@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters import dispatch
+from hello_bench.adapters import dispatch
 
 
 class Clock:
@@ -103,7 +103,7 @@ def test_a_cost_not_resolved_within_the_budget_is_unknown_not_a_guess():
 
 
 def test_the_hook_does_not_touch_the_adapter_and_caps_the_batch():
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     clf = SklearnMLPClassifier(epochs=3, batch_size=10**6, random_state=1)
     before = clf.get_params()
@@ -114,7 +114,7 @@ def test_the_hook_does_not_touch_the_adapter_and_caps_the_batch():
 
 
 def test_the_budget_is_the_runs_setting_and_stays_out_of_stored_configs_by_default():
-    from bench.measure.settings import TimingSettings
+    from hello_bench.measure.settings import TimingSettings
 
     assert "call_cost_budget_s" not in TimingSettings().to_dict()
     assert TimingSettings.from_dict({"call_cost_budget_s": 5}).to_dict()["call_cost_budget_s"] == 5
@@ -123,7 +123,7 @@ def test_the_budget_is_the_runs_setting_and_stays_out_of_stored_configs_by_defau
 
 
 def test_adapters_without_the_hook_have_no_costs():
-    from adapters.sklearn_lr import SklearnLRClassifier
+    from hello_bench.adapters.sklearn_lr import SklearnLRClassifier
 
     assert SklearnLRClassifier().empty_call_costs() is None
 
@@ -132,9 +132,9 @@ def test_every_trial_records_its_steps_and_its_workers_costs(tmp_path, monkeypat
     """Through the worker: optimiser steps per fit, the group's empty-call costs, the floor flag (records of
     adapters that are no floor leave it out: tests/test_harness.py's record has none), the shape warm-up."""
     pytest.importorskip("numba")
-    from bench.run.config import AdapterSpec, Config, validate
-    from bench.store.reader import read_records
-    from bench.store.writer import RunStore
+    from hello_bench.run.config import AdapterSpec, Config, validate
+    from hello_bench.store.reader import read_records
+    from hello_bench.store.writer import RunStore
     from tests.conftest import run_local
     from tests.test_harness import TINY_TIMING
 

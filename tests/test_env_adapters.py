@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.measure.settings import TimingSettings
-from bench.run.config import AdapterSpec, Config, EnvironmentSpec, config_from_dict
-from bench.run.matrix import expand
-from bench.run.resolve import resolve
-from bench.store.writer import RunStore
+from hello_bench.errors import UserError
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.run.config import AdapterSpec, Config, EnvironmentSpec, config_from_dict
+from hello_bench.run.matrix import expand
+from hello_bench.run.resolve import resolve
+from hello_bench.store.writer import RunStore
 from tests.conftest import run_local
 from tests.invariants import fast_runs
 
@@ -160,9 +160,9 @@ def test_a_class_one_environment_lacks_runs_in_the_other_and_is_an_error_record_
     assert len(said) == 1 and "'old'" in said[0]
     store = RunStore.open(tmp_path, "r", cfg.to_dict(), {"machine_id": "test"})
     with store:
-        from bench.run.executors.local import LocalExecutor
-        from bench.run.progress import Quiet
-        from bench.run.runner import run
+        from hello_bench.run.executors.local import LocalExecutor
+        from hello_bench.run.progress import Quiet
+        from hello_bench.run.runner import run
 
         run(cfg, store, LocalExecutor(), Quiet(), pythons=pythons, facts=facts)
     records = [json.loads(line) for line in (tmp_path / "runs/r/records.jsonl").read_text().splitlines()]
@@ -176,7 +176,7 @@ def test_a_class_one_environment_lacks_runs_in_the_other_and_is_an_error_record_
 
 
 def test_dry_run_lists_the_matrix_without_asking_the_environments(tmp_path, capsys):
-    from bench.cli import main
+    from hello_bench.cli import main
 
     code = main(["run", "--dry-run", "--adapters", CLASS, "--env", "a=numpy", "--env", "b=numpy", "--devices", "cpu",
                  "--splits", "1", "--results-dir", str(tmp_path)])  # fmt: skip
@@ -197,7 +197,7 @@ def test_run_local_is_unchanged_for_registered_adapters(tmp_path, monkeypatch):
 
 
 def test_bench_check_runs_the_checks_in_an_environments_python(envs, capsys):
-    from bench.cli import main
+    from hello_bench.cli import main
 
     code = main(["check", CLASS, "--python", envs["with"], "--json"])
     out = json.loads(capsys.readouterr().out)

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.run import environments as envs
-from bench.run.sources import fingerprint
+from hello_bench.run import environments as envs
+from hello_bench.run.sources import fingerprint
 from tests.invariants import assert_clean_failure, run_cli, snapshot
 
 NAMES = st.from_regex(r"[a-z][a-z0-9]{1,10}(-[a-z0-9]{1,6})?", fullmatch=True)

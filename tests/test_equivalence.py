@@ -9,9 +9,9 @@ pytest.importorskip("torch")
 pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 
-from adapters.keras_mlp import KerasMLPClassifier  # noqa: E402
-from adapters.mlp_common import n_parameters  # noqa: E402
-from adapters.torch_mlp import TorchMLPClassifier  # noqa: E402
+from hello_bench.adapters.keras_mlp import KerasMLPClassifier  # noqa: E402
+from hello_bench.adapters.mlp_common import n_parameters  # noqa: E402
+from hello_bench.adapters.torch_mlp import TorchMLPClassifier  # noqa: E402
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_equivalence_holds_for_other_sizes(n_features, hidden, n_classes):
 # -- scikit-learn's MLPClassifier: the same model and the same Adam ---------------------------
 @pytest.fixture
 def sk_pair(iris_xy):
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     X, y = iris_xy
     keras_clf = KerasMLPClassifier(random_state=3, batch_size=8).initialize(X, y)
@@ -156,7 +156,7 @@ def test_sklearn_mlp_same_weights_after_adam_steps(sk_pair, n_steps):
 def test_sklearn_mlp_binary_starts_from_the_same_function():
     """Two classes: scikit-learn has one logistic output unit where the others have a softmax over two;
     it starts from sigmoid(a - b), the same probabilities (training then differs: another parameterisation)."""
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((40, 30)).astype(np.float32)
@@ -170,7 +170,7 @@ def test_torch_fused_adam_matches_keras(pair):
     """The tuned profile's fused Adam kernel computes the same update (Keras' epsilon placement included)."""
     import torch
 
-    from adapters.torch_keras_adam import KerasAdam
+    from hello_bench.adapters.torch_keras_adam import KerasAdam
 
     X, y, keras_clf, torch_clf = pair
     torch_clf.optimizer_ = KerasAdam(torch_clf.module_.parameters(), lr=0.001, eps=1e-7, fused=True)

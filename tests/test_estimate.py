@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.cli import main
-from bench.measure.settings import TimingSettings
-from bench.run import estimate as est
-from bench.run.config import AdapterSpec, Config, validate
-from bench.run.config_files import load_config
-from bench.run.matrix import expand
-from bench.run.progress import Progress
-from bench.run.sizing import batch_within, fit_to_data
-from bench.store.writer import RunStore
+from hello_bench.cli import main
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.run import estimate as est
+from hello_bench.run.config import AdapterSpec, Config, validate
+from hello_bench.run.config_files import load_config
+from hello_bench.run.matrix import expand
+from hello_bench.run.progress import Progress
+from hello_bench.run.sizing import batch_within, fit_to_data
+from hello_bench.store.writer import RunStore
 from tests.conftest import run_local
 
 TINY = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, stock_min_calls=2, stock_budget_s=0.01,
@@ -33,7 +33,7 @@ def fakes(monkeypatch):
 
 
 def tiny(*adapters: object, splits: int = 2, **kw: object) -> Config:
-    from bench.run.config import config_from_dict
+    from hello_bench.run.config import config_from_dict
 
     data = {"adapters": list(adapters), "devices": ["cpu"], "splits": splits, "timing": TINY.to_dict(), **kw}
     return config_from_dict(data, "test")
@@ -63,13 +63,13 @@ def test_the_chosen_batch_is_the_smallest_that_keeps_a_fit_within_the_limit(rows
 
 
 def test_the_default_matrix_is_unchanged_on_iris_and_sized_on_bigger_data(tmp_path):
-    from bench.run.config_files import builtin_config_path
+    from hello_bench.run.config_files import builtin_config_path
 
     default = load_config(builtin_config_path("default"))
     assert fit_to_data(default) == (default, [])  # the blog post's experiment: batch 1, 100 epochs, 7,500 steps
     from dataclasses import replace
 
-    from bench.data.datasets import DatasetSpec
+    from hello_bench.data.datasets import DatasetSpec
 
     mine = replace(default, datasets=(DatasetSpec(str(big_csv(tmp_path / "d.csv")), "y"),))
     sized, notes = fit_to_data(mine)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from adapters.sklearn_lr import SklearnLRClassifier
-from adapters.sklearn_mlp import SklearnMLPClassifier
+from hello_bench.adapters.sklearn_lr import SklearnLRClassifier
+from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 from tests.conftest import has_module
 
 # Settings that keep each of the ~40 checks' fits short while still learning
@@ -25,17 +25,17 @@ FAST_MLP = dict(hidden_units=16, epochs=30, batch_size=16, learning_rate=0.05, r
 
 estimators = [SklearnLRClassifier(random_state=0), SklearnMLPClassifier(**FAST_MLP)]
 if has_module("torch"):
-    from adapters.torch_mlp import TorchMLPClassifier
+    from hello_bench.adapters.torch_mlp import TorchMLPClassifier
 
     estimators.append(TorchMLPClassifier(**FAST_MLP))
 if has_module("keras") and has_module("tensorflow"):
-    from adapters.keras_mlp import KerasMLPClassifier
+    from hello_bench.adapters.keras_mlp import KerasMLPClassifier
 
     # Whole epochs per compiled call: the same training, twice as fast (README, "tuned").
     estimators.append(KerasMLPClassifier(**FAST_MLP, steps_per_execution=1000))
 
 if has_module("numba"):
-    from adapters.numba_mlp import NumbaMLPClassifier
+    from hello_bench.adapters.numba_mlp import NumbaMLPClassifier
 
     estimators.append(NumbaMLPClassifier(**FAST_MLP))
 

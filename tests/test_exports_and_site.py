@@ -1,4 +1,4 @@
-"""Exports keep everything (Parquet, bench.load, MLflow read back with MLflow's own client), and `bench publish`
+"""Exports keep everything (Parquet, hello_bench.load, MLflow read back with MLflow's own client), and `bench publish`
 writes a static site of every run that links only to its own files."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench
-from bench.cli import main
-from bench.record import SCHEMA_VERSION
+import hello_bench
+from hello_bench.cli import main
+from hello_bench.record import SCHEMA_VERSION
 from tests.test_report import record, write_run
 
 CURVE = {"train_time_s": [0.5, 1.0, 1.5], "loss": [1.0, 0.5, 0.4], "test_accuracy": [0.6, 0.9, 0.95]}
@@ -50,7 +50,7 @@ def test_parquet_export_and_bench_load_keep_every_run(results, tmp_path, capsys)
     assert main(["export", "q1", "q2", "--to", "parquet", "--out", str(out), "--results-dir", str(results)]) == 0
     frame = pd.read_parquet(out)
     assert len(frame) == 20 and frame.groupby("run_id").size().to_dict() == {"q1": 10, "q2": 10}
-    loaded = bench.load("q1", "q2", results_dir=results)
+    loaded = hello_bench.load("q1", "q2", results_dir=results)
     assert len(loaded) == 20 and set(loaded["run_id"]) == {"q1", "q2"}
     assert (
         main(["export", "q1", "q2", "--to", "parquet", "--results-dir", str(results)]) == 0
@@ -108,7 +108,7 @@ def test_unreachable_tracking_server_is_one_line_within_30_s(results, capsys):
 
 
 def test_publish_writes_its_own_files_into_an_existing_folder(results, tmp_path):
-    from bench.report import publish
+    from hello_bench.report import publish
 
     site = tmp_path / "site"
     site.mkdir()
@@ -116,7 +116,7 @@ def test_publish_writes_its_own_files_into_an_existing_folder(results, tmp_path)
 
     @publish.register
     def extra(s: publish.Site) -> list[publish.Page]:  # the hook for other commands' pages
-        return [publish.Page("notes", "Notes", "notes/index.html", bench.report.document.Doc("Notes"))]
+        return [publish.Page("notes", "Notes", "notes/index.html", hello_bench.report.document.Doc("Notes"))]
 
     try:
         written = publish.publish(site, results)
@@ -139,7 +139,7 @@ def test_publish_writes_its_own_files_into_an_existing_folder(results, tmp_path)
     shutil.which("chromium") is None, reason="headless Chromium is not installed (apt-get install chromium)"
 )
 def test_a_site_page_draws_its_figures_from_file_urls(results, tmp_path):
-    from bench.report import publish
+    from hello_bench.report import publish
 
     publish.publish(tmp_path / "site", results, runs=["q1"])
     page = (tmp_path / "site" / "runs" / "q1" / "index.html").as_uri()

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import refresh
-from bench.errors import UserError
-from bench.store.reader import lock_holder, read_records
-from bench.store.writer import RunStore
+from hello_bench.adapters.registry import refresh
+from hello_bench.errors import UserError
+from hello_bench.store.reader import lock_holder, read_records
+from hello_bench.store.writer import RunStore
 from tests.invariants import assert_clean_failure, committed_runs, fast_runs, run_cli, snapshot, tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def gone(pid: int) -> bool:
 
 def bench_process(tmp_path: Path, *argv: str, **env: str) -> subprocess.Popen:
     full = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_ADAPTERS=FAKES, **env)
-    return subprocess.Popen([sys.executable, "-m", "bench", *argv], cwd=tmp_path, env=full,
+    return subprocess.Popen([sys.executable, "-m", "hello_bench", *argv], cwd=tmp_path, env=full,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
@@ -125,11 +125,11 @@ def test_sigterm_is_ctrl_c_and_keeps_the_records(tmp_path):
 @pytest.mark.slow
 def test_dask_trials_obey_the_same_limits(tmp_path):
     pytest.importorskip("distributed")
-    from bench.measure.settings import TimingSettings
-    from bench.run.config import AdapterSpec, Config, validate
-    from bench.run.executors.dask import DaskExecutor
-    from bench.run.progress import Quiet
-    from bench.run.runner import run
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.run.config import AdapterSpec, Config, validate
+    from hello_bench.run.executors.dask import DaskExecutor
+    from hello_bench.run.progress import Quiet
+    from hello_bench.run.runner import run
 
     timing = TimingSettings(warmup=1, latency_min_calls=5, latency_budget_s=0.01, batch_sizes=(1,), serving=False)
     config = validate(Config(adapters=(AdapterSpec.parse("hang"),), splits=1, trial_timeout_s=1.5, timing=timing,
@@ -170,7 +170,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path, c
     run = tmp_path / "r" / "runs" / "w"
     assert not [p for p in run.iterdir() if "lock" in p.name]  # no lock file left behind
     assert lock_holder(run) is None  # the lock went with its writer
-    from bench.store.reader import RunFolder
+    from hello_bench.store.reader import RunFolder
 
     holder = RunStore.open(tmp_path / "r", "w", json.loads((run / "config.json").read_text()), {"machine_id": "x"})
     try:

@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats as sps
 
-from bench.analysis import family, stats
+from hello_bench.analysis import family, stats
 
 
 def test_comparison_key_is_the_data_of_the_test():

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-from adapters.numba_mlp import NumbaMLPClassifier  # noqa: E402
+from hello_bench.adapters.numba_mlp import NumbaMLPClassifier  # noqa: E402
 from tests.conftest import has_module  # noqa: E402
 
 
@@ -32,15 +32,15 @@ def _step_keras(clf, X, y):
 
 def _frameworks() -> list:
     """(name, class, one-step function) of every framework MLP installed here."""
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     out = [pytest.param(SklearnMLPClassifier, _step_sklearn, id="sklearn")]
     if has_module("torch"):
-        from adapters.torch_mlp import TorchMLPClassifier
+        from hello_bench.adapters.torch_mlp import TorchMLPClassifier
 
         out.append(pytest.param(TorchMLPClassifier, _step_torch, id="torch"))
     if has_module("keras") and has_module("tensorflow"):
-        from adapters.keras_mlp import KerasMLPClassifier
+        from hello_bench.adapters.keras_mlp import KerasMLPClassifier
 
         out.append(pytest.param(KerasMLPClassifier, _step_keras, id="keras"))
     return out
@@ -87,7 +87,7 @@ def test_same_weights_after_adam_steps(iris32, framework, step, n_steps):
 @pytest.mark.parametrize("n_features, hidden, n_classes", [(64, 64, 10), (30, 4, 3)])
 def test_equivalence_holds_for_other_sizes(n_features, hidden, n_classes):
     """Model-size knobs keep the floor equivalent (a digits-like shape, a wide input), against scikit-learn."""
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((40, n_features)).astype(np.float32)
@@ -106,8 +106,8 @@ def test_a_full_fit_reaches_the_frameworks_accuracy(iris_xy):
     """The post's split and settings (batch 1, 100 epochs): the floor learns iris as the frameworks do (0.973)."""
     from sklearn.model_selection import train_test_split
 
-    from adapters.mlp_common import SEED_PROFILE
-    from adapters.sklearn_mlp import SklearnMLPClassifier
+    from hello_bench.adapters.mlp_common import SEED_PROFILE
+    from hello_bench.adapters.sklearn_mlp import SklearnMLPClassifier
 
     X, y = iris_xy
     Xtr, Xte, ytr, yte = train_test_split(X, y, train_size=0.5, random_state=0)
@@ -130,7 +130,7 @@ def test_same_seed_same_fit_and_shuffle_every_epoch(iris_xy):
 
 def test_the_floor_is_declared_not_named():
     """Records and reports find the floor by its class attribute; every framework MLP says it is not one."""
-    from adapters import adapter_class, registered
+    from hello_bench.adapters import adapter_class, registered
 
     floors = [n for n in registered() if adapter_class(n).reference_floor]
     assert floors == ["numba-mlp"]

@@ -1,4 +1,4 @@
-"""The CI gate's verdict (bench.analysis.gate): hand-computed tests, and one test per outcome and reason."""
+"""The CI gate's verdict (hello_bench.analysis.gate): hand-computed tests, and one test per outcome and reason."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats as sps
 
-from bench.analysis import gate, stats
+from hello_bench.analysis import gate, stats
 
 LOG110 = math.log(1.10)
 
@@ -288,7 +288,7 @@ def test_a_count_is_gated_by_an_exact_rule():
 
 
 def test_sequential_levels_sum_to_alpha_and_shrink_with_each_look():
-    from bench.analysis.policy import spent
+    from hello_bench.analysis.policy import spent
 
     levels = [spent(k) for k in range(1, 10_000)]
     assert levels[0] == pytest.approx(0.025) and levels[1] == pytest.approx(0.05 / 6)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gpu
 
 
 def test_torch_mlp_on_gpu(iris_xy):
-    from adapters import make_adapter
+    from hello_bench.adapters import make_adapter
 
     X, y = iris_xy
     clf = make_adapter("torch-mlp", device="gpu", epochs=30, batch_size=16, learning_rate=0.05, random_state=0).fit(
@@ -28,7 +28,7 @@ def test_torch_mlp_on_gpu(iris_xy):
 
 
 def test_keras_mlp_on_gpu(iris_xy):
-    from adapters import make_adapter
+    from hello_bench.adapters import make_adapter
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if importlib.util.find_spec("keras") is None or importlib.util.find_spec(backend) is None:
@@ -43,10 +43,10 @@ def test_keras_mlp_on_gpu(iris_xy):
 
 
 def test_harness_gpu_trials_record_device_and_memory(tmp_path, monkeypatch):
-    from bench.measure.settings import TimingSettings
-    from bench.run.config import AdapterSpec, Config, validate
-    from bench.store.reader import read_records
-    from bench.store.writer import RunStore
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.run.config import AdapterSpec, Config, validate
+    from hello_bench.store.reader import read_records
+    from hello_bench.store.writer import RunStore
     from tests.conftest import run_local
 
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

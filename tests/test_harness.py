@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import record as rec
-from bench.cli import main
-from bench.errors import UserError
-from bench.measure.settings import TimingSettings
-from bench.run.config import AdapterSpec, Config, config_from_dict, validate
-from bench.run.matrix import expand, groups
-from bench.store.reader import read_records
-from bench.store.writer import RunStore
+import hello_bench
+from hello_bench import record as rec
+from hello_bench.cli import main
+from hello_bench.errors import UserError
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.run.config import AdapterSpec, Config, config_from_dict, validate
+from hello_bench.run.matrix import expand, groups
+from hello_bench.store.reader import read_records
+from hello_bench.store.writer import RunStore
 from tests.conftest import run_local
 
 FAKES = "fake-ok=tests.fake_adapters:_Fake,fake-fail=tests.fake_adapters:FailingClassifier,fake-hang=tests.fake_adapters:HangingClassifier,fake-crash=tests.fake_adapters:CrashingClassifier"
@@ -265,14 +266,13 @@ def test_record_fields_and_reproducible_accuracy(tmp_path):
 
 
 def test_bench_load_returns_one_dataframe(tmp_path):
-    import bench
 
     for run_id in ("a", "b"):
         store = open_store(tmp_path, tiny(["sklearn-lr"]), run_id)
         store.append({"trial_id": f"t-{run_id}", "status": "ok", "accuracy": 0.9})
-    df = bench.load(results_dir=tmp_path)
+    df = hello_bench.load(results_dir=tmp_path)
     assert sorted(df["run_id"]) == ["a", "b"] and list(df["accuracy"]) == [0.9, 0.9]
-    assert list(bench.load("b", results_dir=tmp_path)["trial_id"]) == ["t-b"]
+    assert list(hello_bench.load("b", results_dir=tmp_path)["trial_id"]) == ["t-b"]
 
 
 def test_keras_on_another_backend_runs_in_its_own_worker(tmp_path):

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analysis.steps import detect_steps
-from bench.cli import main
-from bench.errors import UserError
-from bench.run.config import AdapterSpec, Config, EnvironmentSpec, env_flags, parse_environments, validate
-from bench.run.matrix import expand, groups
-from bench.run.order import running_order
+from hello_bench.analysis.steps import detect_steps
+from hello_bench.cli import main
+from hello_bench.errors import UserError
+from hello_bench.run.config import AdapterSpec, Config, EnvironmentSpec, env_flags, parse_environments, validate
+from hello_bench.run.matrix import expand, groups
+from hello_bench.run.order import running_order
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def test_step_detection_keeps_its_stated_level_when_runs_scatter_beyond_their_er
     """200 histories (3 to 20 runs, each its own seed), runs 5% apart beyond their 2% errors: the false-step
     rate is consistent with the stated 5% (the lower end of its exact 95% interval is at most 5%). The
     uncalibrated rule (a normal threshold, Bonferroni over the positions) raised false steps in 6% to 24%."""
-    from bench.analysis.calibration import clopper_pearson
+    from hello_bench.analysis.calibration import clopper_pearson
 
     k = _false_steps(200, first_seed=1000, longest=20)
     assert clopper_pearson(k, 200).low <= 0.05, k
@@ -84,7 +84,7 @@ def test_step_detection_keeps_its_stated_level_when_runs_scatter_beyond_their_er
 def test_step_detection_keeps_its_stated_level_over_many_histories_and_scatters():
     """The thorough version: 1000 histories of 3 to 30 runs for each scatter (none, below, at and far beyond
     the runs' own errors), about a minute and a half."""
-    from bench.analysis.calibration import clopper_pearson
+    from hello_bench.analysis.calibration import clopper_pearson
 
     for scatter in (0.0, 0.01, 0.05, 0.2):
         k = _false_steps(1000, first_seed=5000, longest=30, scatter=scatter)
@@ -111,7 +111,7 @@ def _run(tmp_path, run_id, fit_s):
     conf.write_text('adapters = ["fake-sleepy"]\ndevices = ["cpu"]\nsplits = 5\n[timing]\nwarmup = 1\nlatency_min_calls = 5\n'
                     'latency_budget_s = 0.005\nstock_min_calls = 2\nstock_budget_s = 0.005\nbatch_sizes = [1]\n'
                     'throughput_budget_s = 0.005\nserving = false\ncurves = false\ncontrol_span_s = 0.02\n')  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(conf), "--run-id", run_id, "--results-dir",
+    done = subprocess.run([sys.executable, "-m", "hello_bench", "run", "--config", str(conf), "--run-id", run_id, "--results-dir",
                            str(tmp_path / "results")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-1500:]
 
@@ -121,12 +121,12 @@ def test_history_finds_the_step_of_a_plugin_that_became_slower(tmp_path):
     # A 10x step: a loaded machine delays short sleeps by tens of ms, which must not hide the step.
     for i, fit_s in enumerate([0.02, 0.02, 0.02, 0.2, 0.2, 0.2]):
         _run(tmp_path, f"r{i}", fit_s)
-    out = subprocess.run([sys.executable, "-m", "bench", "history", "--results-dir", str(tmp_path / "results"), "--json",
+    out = subprocess.run([sys.executable, "-m", "hello_bench", "history", "--results-dir", str(tmp_path / "results"), "--json",
                           "--metrics", "fit_wall_s"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     steps = json.loads(out.stdout)["steps"]
     assert [(s["run"], s["metric"], s["adapter"]) for s in steps] == [("r3", "fit_wall_s", "fake-sleepy")]
     assert 4.0 < steps[0]["ratio"]["value"] < 12.0  # about 10x, less the fixed costs of a trial
-    quiet = subprocess.run([sys.executable, "-m", "bench", "history", "r0", "r1", "r2", "--results-dir",
+    quiet = subprocess.run([sys.executable, "-m", "hello_bench", "history", "r0", "r1", "r2", "--results-dir",
                             str(tmp_path / "results"), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert json.loads(quiet.stdout)["steps"] == []
     assert main(["history", "r0", "--results-dir", str(tmp_path / "results")]) == 1  # one run is not a history
@@ -138,7 +138,9 @@ def test_a_duet_of_two_scikit_learn_versions_compared_within_one_run(tmp_path):
     results = str(tmp_path / "results")
     args = ["run", "--quick", "--adapters", "sklearn-lr", "--devices", "cpu", "--run-id", "duet", "--results-dir", results,
             "--env", "old=scikit-learn==1.8.*", "--env", "new=scikit-learn==1.9.*"]  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "hello_bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     if done.returncode == 1 and any(
         w in done.stderr.lower() for w in ("network", "connect", "dns", "resolve host", "timed out")
     ):
@@ -155,11 +157,11 @@ def test_a_duet_of_two_scikit_learn_versions_compared_within_one_run(tmp_path):
     assert all(positions[i]["split_seed"] == positions[i + 1]["split_seed"] for i in range(0, len(positions), 2))
     info = json.loads((tmp_path / "results/runs/duet/run.json").read_text())
     assert info["environments"]["new"]["packages"]["scikit-learn"].startswith("1.9.")
-    cmp = subprocess.run([sys.executable, "-m", "bench", "compare", "duet%old", "duet%new", "--results-dir", results,
+    cmp = subprocess.run([sys.executable, "-m", "hello_bench", "compare", "duet%old", "duet%new", "--results-dir", results,
                           "--json", "--out", str(tmp_path / "cmp")], cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert cmp.returncode in (0, 4, 5), cmp.stderr[-1000:]
     assert "scikit-learn" in cmp.stdout
-    bad = subprocess.run([sys.executable, "-m", "bench", "run", "--quick", "--adapters", "sklearn-lr", "--run-id", "bad",
+    bad = subprocess.run([sys.executable, "-m", "hello_bench", "run", "--quick", "--adapters", "sklearn-lr", "--run-id", "bad",
                           "--results-dir", results, "--env", "x=scikit-learn==0.0.0.1"], cwd=ROOT, capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.count("\n") <= 2 and "Environment 'x'" in bad.stderr
@@ -197,6 +199,6 @@ def test_history_says_what_it_cannot_decide_apart_from_the_steps_it_found(tmp_pa
     ratio = data["steps"][0]["ratio"]  # after/before, its interval at the step's level, as every command's intervals
     assert 8 < ratio["value"] < 12 and ratio["interval"][0] > 1 and ratio["level"] == 0.95
     pytest.importorskip("jsonschema")
-    from bench.schemas import validate
+    from hello_bench.schemas import validate
 
     validate("history", data)

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.analysis import history, stats
-from bench.analysis.load import Loaded, by_environment
-from bench.report.accuracy import accuracy_table
-from bench.report.document import Doc
+from hello_bench.analysis import history, stats
+from hello_bench.analysis.load import Loaded, by_environment
+from hello_bench.report.accuracy import accuracy_table
+from hello_bench.report.document import Doc
 from tests.invariants import assert_clean_failure, run_cli, snapshot
 from tests.test_report import ENV, record, write_run
 
@@ -169,7 +169,7 @@ def _specs(page: str) -> dict[str, dict]:
 def test_the_page_draws_every_metric_interactive_beside_its_table_and_keeps_the_png(results, capsys):
     """history.html: one plotly spec per metric, beside that metric's table, drawing the --json points with their
     intervals and a dashed line per step; the PNG stays, for HISTORY.md."""
-    from bench.report.html import plotly_js
+    from hello_bench.report.html import plotly_js
 
     if plotly_js() is None:
         pytest.skip("plotly is not installed: the page falls back to the PNGs")
@@ -214,8 +214,8 @@ def test_bad_history_inputs_are_one_line_and_write_nothing(results, capsys, argv
 
 
 def test_a_site_of_one_run_with_environments_has_its_history_page_and_one_plain_run_none(results):
-    from bench.report import publish
-    from bench.store.reader import RunFolder
+    from hello_bench.report import publish
+    from hello_bench.store.reader import RunFolder
 
     def pages(*runs: str) -> list[publish.Page]:
         return publish.history_pages(publish.Site(results, [RunFolder(results / "runs" / r) for r in runs]))

@@ -1,4 +1,4 @@
-"""Instruction counts under valgrind (bench.measure.instructions): the arithmetic of the three runs, what each
+"""Instruction counts under valgrind (hello_bench.measure.instructions): the arithmetic of the three runs, what each
 run is given and does, once per worker, errors kept to the field; the opt-in's checks; one real count (slow)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bench.measure import instructions as ins
-from bench.measure.trial import Split
+from hello_bench.measure import instructions as ins
+from hello_bench.measure.trial import Split
 
 
 def _split() -> Split:
@@ -163,9 +163,9 @@ def test_the_child_does_its_phase_and_nothing_more(monkeypatch, phase, fits, pre
 
 
 def test_the_opt_in_needs_one_thread_and_valgrind_said_before_anything_runs(monkeypatch):
-    from bench.errors import UserError
-    from bench.measure.settings import TimingSettings
-    from bench.run.config import AdapterSpec, Config, validate
+    from hello_bench.errors import UserError
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.run.config import AdapterSpec, Config, validate
 
     timing = TimingSettings(instructions=True)
     config = Config(adapters=(AdapterSpec("sklearn-lr"),), splits=1, timing=timing, threads=1)
@@ -189,7 +189,7 @@ def test_the_opt_in_needs_one_thread_and_valgrind_said_before_anything_runs(monk
 def test_a_real_count_of_logistic_regression():
     """Three runs under cachegrind (about 80 s here): the fit and the mean predict are counted, and a
     predict costs far fewer instructions than a fit."""
-    from adapters import adapter_class
+    from hello_bench.adapters import adapter_class
 
     got = ins.count(adapter_class("sklearn-lr")(random_state=0), _split())
     assert got["fit"] > 10 * got["predict"] > 0 and got["setup"] > got["fit"] and got["calls"] == ins.CALLS + 1
@@ -200,9 +200,9 @@ def test_valgrind_is_found_by_name():
 
 
 def test_a_trial_with_the_opt_in_records_its_counts_on_the_first_trial_of_its_worker_only(monkeypatch):
-    from bench import record as rec
-    from bench.measure.settings import TimingSettings
-    from bench.measure.trial import measure_trial
+    from hello_bench import record as rec
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.measure.trial import measure_trial
     from tests.fake_adapters import _Fake
 
     monkeypatch.setattr(ins, "_counted", set())

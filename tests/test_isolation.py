@@ -4,7 +4,7 @@ The folder a user stands in is full of traps: modules named like the standard li
 project's dependencies (``json.py``, ``typing.py``, a ``multiprocessing/`` package, ``numpy.py``,
 a ``bench/`` package). Each trap, if imported by any process, appends its name and that
 process's command line to a log outside the folder; the log must stay empty for the console
-script, ``python -m bench``, every worker, the control measurement, py-cpuinfo's helper process
+script, ``python -m hello_bench``, every worker, the control measurement, py-cpuinfo's helper process
 and a local Dask cluster's processes.
 """
 
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.isolation import import_path, isolated_command
+from hello_bench.isolation import import_path, isolated_command
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("json", "typing", "numpy", "subprocess", "selectors", "signal", "argparse", "threading", "shlex", "ast",
@@ -77,13 +77,13 @@ def test_the_console_script_imports_nothing_from_the_current_folder(tmp_path, py
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["console script", "python -m bench"])
+@pytest.mark.parametrize("how", ["console script", "python -m hello_bench"])
 def test_a_whole_run_imports_nothing_from_the_current_folder(tmp_path, how):
     log = tmp_path / "log"
     folder = trap_folder(
         tmp_path / "cwd", log, PACKAGES if how == "console script" else ("multiprocessing", "concurrent")
     )
-    launcher = [str(console_script())] if how == "console script" else [sys.executable, "-m", "bench"]
+    launcher = [str(console_script())] if how == "console script" else [sys.executable, "-m", "hello_bench"]
     out = run_in(folder, [*launcher, *RUN, "--results-dir", str(tmp_path / "results")])
     assert out.returncode == 0, out.stderr[-2000:]
     assert not log.exists(), log.read_text()
@@ -122,7 +122,7 @@ def test_a_dask_run_imports_nothing_from_the_current_folder(tmp_path):
         min_size=1,
     ),
     pythonpath=st.sampled_from([".", "", "./sub", "{cwd}"]),
-    how=st.sampled_from(["console script", "python -m bench"]),
+    how=st.sampled_from(["console script", "python -m hello_bench"]),
 )
 def test_nothing_in_the_environment_switches_isolation_off(tmp_path_factory, leaked, pythonpath, how):
     """Issue 29, item 6: a leaked internal marker (BENCH_ISOLATED=1 once skipped the re-execution) with the
@@ -134,7 +134,7 @@ def test_nothing_in_the_environment_switches_isolation_off(tmp_path_factory, lea
     argv = (
         [str(console_script()), "--version"]
         if how == "console script"
-        else [sys.executable, "-m", "bench", "--version"]
+        else [sys.executable, "-m", "hello_bench", "--version"]
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_ISOLATED", "PYTHONSAFEPATH")}
     env.update(leaked)

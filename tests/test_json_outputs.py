@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cli import main
-from bench.schemas import INPUTS, NAMES, schema
+from hello_bench.cli import main
+from hello_bench.schemas import INPUTS, NAMES, schema
 from tests.test_report import record, write_run
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -132,8 +132,8 @@ def test_run_dry_run_env_list_and_seed_json(capsys, monkeypatch, tmp_path):
     listed = run_json(capsys, "list", "--json")
     validate("list", listed)
     assert all(isinstance(d["present"], bool) for d in listed["devices"])
-    from bench.cli.commands import seed_json
-    from bench.report.seed import seed_rows
+    from hello_bench.cli.commands import seed_json
+    from hello_bench.report.seed import seed_rows
 
     recs = [record(a, 0, 0.9, warnings=[]) for a in ("sklearn-lr", "keras-mlp:seed", "torch-mlp:seed")]
     validate("seed", seed_json("seed-x", seed_rows(recs), 0))

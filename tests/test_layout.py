@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import BUILTIN
+from hello_bench.adapters.registry import BUILTIN
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -32,12 +32,33 @@ def imports_of(folder: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize(
     "folder, forbidden",
     [
-        ("run/executors", ("adapters", "bench.measure", "bench.store")),  # executors only schedule
-        ("measure", ("bench.store", "bench.report", "bench.analysis", "bench.run")),  # the worker side: no parent code
-        ("data", ("bench.store", "bench.report", "bench.analysis", "bench.run", "bench.measure")),  # both sides read it
-        ("store", ("bench.report", "bench.analysis", "bench.run", "bench.measure")),  # the store knows records only
-        ("analysis", ("bench.report", "bench.run.executors", "bench.measure")),  # analysis is pure of documents
-        ("run", ("bench.report",)),  # the way in asks the analysis for a comparison, never a document for one
+        (
+            "run/executors",
+            ("hello_bench.adapters", "hello_bench.measure", "hello_bench.store"),
+        ),  # executors only schedule
+        (
+            "measure",
+            ("hello_bench.store", "hello_bench.report", "hello_bench.analysis", "hello_bench.run"),
+        ),  # the worker side: no parent code
+        (
+            "data",
+            (
+                "hello_bench.store",
+                "hello_bench.report",
+                "hello_bench.analysis",
+                "hello_bench.run",
+                "hello_bench.measure",
+            ),
+        ),  # both sides read it
+        (
+            "store",
+            ("hello_bench.report", "hello_bench.analysis", "hello_bench.run", "hello_bench.measure"),
+        ),  # the store knows records only
+        (
+            "analysis",
+            ("hello_bench.report", "hello_bench.run.executors", "hello_bench.measure"),
+        ),  # analysis is pure of documents
+        ("run", ("hello_bench.report",)),  # the way in asks the analysis for a comparison, never a document for one
     ],
 )
 def test_who_imports_whom(folder, forbidden):
@@ -46,7 +67,7 @@ def test_who_imports_whom(folder, forbidden):
 
 
 def test_the_machine_description_does_not_start_processes():
-    assert not {m for m in imports(BENCH / "measure" / "machine.py") if m.startswith("bench.run")}
+    assert not {m for m in imports(BENCH / "measure" / "machine.py") if m.startswith("hello_bench.run")}
 
 
 #: Modules whose subject is the project's own reference runs and the blog post's experiment, or a CLI default.
@@ -84,7 +105,7 @@ NOT_OURS = {("adapters/sklearn_lr.py", "accuracy")}
 
 
 def _metric_names() -> tuple[set[str], list[str]]:
-    from bench.record import METRICS
+    from hello_bench.record import METRICS
 
     names = {m.column for m in METRICS if not m.keyed} | {m.path[0] for m in METRICS if m.path[0] != "metrics"}
     return names, [m.prefix for m in METRICS if m.keyed]
@@ -125,9 +146,9 @@ def test_no_module_spells_a_metric_field_name():
 def module_graph() -> tuple[set[str], dict[str, set[str]]]:
     """Every module of bench/ and adapters/, and the modules of the project each one imports (at any depth)."""
     mods = {}
-    for folder in ("bench", "adapters"):
+    for folder, package in (("bench", "hello_bench"), ("adapters", "hello_bench.adapters")):
         for path in (ROOT / folder).rglob("*.py"):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            parts = [package, *path.relative_to(ROOT / folder).with_suffix("").parts]
             mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     graph: dict[str, set[str]] = {name: set() for name in mods}
     for name, path in mods.items():
@@ -196,3 +217,39 @@ def test_no_import_cycles_not_even_inside_functions():
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a", "b", "c"}, {"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a", "b"}, {"a": {"b"}, "b": set()}) == []
+
+
+def test_the_cycle_finder_sees_the_real_graph():
+    """Guard the guard: the graph is keyed by import names (hello_bench.*), so its edges are the real imports."""
+    nodes, graph = module_graph()
+    assert "hello_bench.cli.parser" in nodes and "hello_bench.adapters.registry" in nodes
+    assert sum(len(edges) for edges in graph.values()) > 300
+
+
+# -- one import name -------------------------------------------------------------------------------------------
+def test_nothing_imports_the_retired_top_level_names():
+    """bench/ and adapters/ are hello_bench and hello_bench.adapters: a module importing ``bench.x`` or
+    ``adapters.x`` would load a second copy of the package (and ``bench/__init__`` refuses it)."""
+    files = [*ROOT.glob("bench/**/*.py"), *ROOT.glob("adapters/**/*.py"), *ROOT.glob("tests/**/*.py"),
+             *ROOT.glob("examples/**/*.py"), *[p for p in ROOT.glob("scripts/*") if p.is_file()]]  # fmt: skip
+    found = []
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError:  # a shell script in scripts/
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            found += [(str(path.relative_to(ROOT)), n) for n in names if n.split(".")[0] in ("bench", "adapters")]
+    assert found == []
+
+
+def test_the_typecheck_mirror_is_whole():
+    """mypy checks .typecheck/hello_bench: every entry of bench/ (and adapters/) must have its link there."""
+    mirror = ROOT / ".typecheck" / "hello_bench"
+    wanted = {p.name for p in BENCH.iterdir() if p.name != "__pycache__"} | {"adapters"}
+    assert {p.name for p in mirror.iterdir()} == wanted
+    assert all((mirror / name).resolve() == (BENCH / name).resolve() for name in wanted - {"adapters"})
+    assert (mirror / "adapters").resolve() == (ROOT / "adapters").resolve()

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analysis import noise
-from bench.analysis.comparison import normalised_ratio
-from bench.analysis.ranks import rank_agreement
-from bench.record import metric_for
+from hello_bench.analysis import noise
+from hello_bench.analysis.comparison import normalised_ratio
+from hello_bench.analysis.ranks import rank_agreement
+from hello_bench.record import metric_for
 from tests.invariants import TINY_TIMING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_a_machine_slowed_by_a_cpu_quota_raw_ratios_follow_it_normalised_stay_ne
     env = dict(os.environ, BENCH_ADAPTERS="fake-busy=tests.fake_adapters:BusyClassifier,"
                "fake-busier=tests.fake_adapters:BusierClassifier")  # fmt: skip
     results = str(tmp_path / "results")
-    args = ["-m", "bench", "run", "--config", str(tmp_path / "busy.toml"), "--results-dir", results]
+    args = ["-m", "hello_bench", "run", "--config", str(tmp_path / "busy.toml"), "--results-dir", results]
     for run_id, quota in (("fast", 40_000), ("slow", 20_000)):  # per 100 ms period
         group = _cgroup(quota)
         try:
@@ -126,7 +126,7 @@ def test_a_machine_slowed_by_a_cpu_quota_raw_ratios_follow_it_normalised_stay_ne
         finally:
             _remove(group)
         assert done.returncode == 0, done.stderr[-2000:]
-    out = subprocess.run([sys.executable, "-m", "bench", "compare", "fast", "slow", "--results-dir", results, "--json",
+    out = subprocess.run([sys.executable, "-m", "hello_bench", "compare", "fast", "slow", "--results-dir", results, "--json",
                           "--out", str(tmp_path / "cmp")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     tables = {t["name"]: by_label(t) for t in json.loads(out.stdout)["tables"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cli.parser import main
+from hello_bench.cli.parser import main
 
 
 @pytest.mark.parametrize(

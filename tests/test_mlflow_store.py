@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.deadline import Deadlined, within
-from bench.errors import UserError
+from hello_bench.deadline import Deadlined, within
+from hello_bench.errors import UserError
 from tests.invariants import assert_clean_failure, run_cli, snapshot
 from tests.test_report import record, stored, write_run
 
@@ -182,7 +182,7 @@ def trickle() -> Iterator[int]:
 
 
 def test_a_server_that_trickles_bytes_cannot_hold_an_export(results, trickle, capsys, monkeypatch):
-    from bench.report import mlflow_store
+    from hello_bench.report import mlflow_store
 
     monkeypatch.setattr(mlflow_store, "REMOTE_DEADLINE_S", 2.0)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")

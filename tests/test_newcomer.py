@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cli.parser import build_parser
-from bench.run.config_files import builtin_config_path, load_config, read_toml
+from hello_bench.cli.parser import build_parser
+from hello_bench.run.config_files import builtin_config_path, load_config, read_toml
 from tests.test_report import record, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ README = (ROOT / "README.md").read_text()
 def test_progress_line_shows_backends_in_brackets():
     from rich.console import Console
 
-    from bench.run.progress import Progress
+    from hello_bench.run.progress import Progress
 
     live = Progress(4, stream=io.StringIO(), live=True)
     live.started("iris/keras-mlp:seed[tensorflow]/cpu/split-01")
@@ -49,8 +49,8 @@ def test_help_and_readme_agree_with_the_configs():
 
 
 def test_devices_auto_runs_gpu_trials_only_where_a_gpu_is(monkeypatch):
-    from bench.measure import devices
-    from bench.run.matrix import expand
+    from hello_bench.measure import devices
+    from hello_bench.run.matrix import expand
 
     config = load_config(builtin_config_path("quick"))
     assert config.devices == ("auto",)
@@ -79,7 +79,9 @@ def test_report_prints_nothing_but_its_summary(tmp_path):
         recs.append(record("sklearn-lr", s, acc, fit=0.2))
         recs.append(record("torch-mlp:seed", s, acc, fit=1.0, curve=never))
     write_run(tmp_path, "r", recs)
-    code = f"from bench.cli import main; raise SystemExit(main(['report', 'r', '--results-dir', {str(tmp_path)!r}]))"
+    code = (
+        f"from hello_bench.cli import main; raise SystemExit(main(['report', 'r', '--results-dir', {str(tmp_path)!r}]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stderr == "" and out.stdout.startswith("Report written to")

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from bench.analysis import noise
-from bench.analysis.order_effects import order_effect
-from bench.measure import noise as measure_noise
+from hello_bench.analysis import noise
+from hello_bench.analysis.order_effects import order_effect
+from hello_bench.measure import noise as measure_noise
 
 
 def test_timed_span_reports_the_mean_over_the_span_not_the_median_of_short_repeats():
@@ -243,8 +243,8 @@ def test_order_effect_equals_the_dense_least_squares_on_any_design(design):
 
 
 def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kept(monkeypatch):
-    from bench.measure import trial
-    from bench.measure.settings import TimingSettings
+    from hello_bench.measure import trial
+    from hello_bench.measure.settings import TimingSettings
 
     runs = iter([[100] * 10 + [200] * 10 + [300] * 10, [100] * 30, [50] * 10])  # the first drifts; the last: stock
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 def test_a_run_measures_the_control_every_round_and_its_report_shows_the_floor_and_order(tmp_path, monkeypatch):
     """Three rounds of two fake adapters: three round controls (the first is also 'before'), an 'after', CPU
     shares from /proc/stat, and a report with the noise floor, the order table and a grouped list."""
-    from bench.report.build import write_report
-    from bench.store.reader import RunFolder
+    from hello_bench.report.build import write_report
+    from hello_bench.store.reader import RunFolder
     from tests.test_harness import FAKES, tiny
 
     monkeypatch.setenv("BENCH_ADAPTERS", FAKES)
-    from bench.store.writer import RunStore
+    from hello_bench.store.writer import RunStore
     from tests.conftest import run_local
 
     config = tiny(["fake-ok", "fake-fail"])

@@ -1,4 +1,4 @@
-"""Outputs that fit where users already work: JSON, HTML, MLflow, Parquet, bench.load, a CI gate,
+"""Outputs that fit where users already work: JSON, HTML, MLflow, Parquet, hello_bench.load, a CI gate,
 progress, figures that read at a glance."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench
-from bench.cli import main
+import hello_bench
+from hello_bench.cli import main
 from tests.test_report import record, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def results(tmp_path):
 def test_version_and_json_everywhere(results, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
-    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"bench {bench.__version__}"
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"bench {hello_bench.__version__}"
     assert main(["list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {"sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp"} <= {a["name"] for a in listed["adapters"]}
@@ -62,20 +62,20 @@ def test_run_json_summary_and_exit_status_when_trials_fail(tmp_path, capsys, mon
     summary = json.loads(capsys.readouterr().out)
     assert code == 3 and summary["exit_status"] == 3 and summary["statuses"] == {"ok": 1, "error": 1}
     if has_jsonschema:
-        from bench.schemas import validate
+        from hello_bench.schemas import validate
 
         validate("run", summary)  # its published JSON Schema
 
 
 def test_bench_load_is_tidy_and_flat(results):
-    df = bench.load("r1", results_dir=results)
+    df = hello_bench.load("r1", results_dir=results)
     assert len(df) == 12 and df["latency_p50_us"].notna().all()
     assert str(df["started_at"].dtype).startswith("datetime64")
     assert not any(isinstance(v, (dict, list)) for v in df.iloc[0])
-    raw = bench.load("r1", results_dir=results, raw=True)
+    raw = hello_bench.load("r1", results_dir=results, raw=True)
     assert isinstance(raw["latency"].iloc[0], dict)
-    with pytest.raises(bench.UserError, match="No run 'nope'"):
-        bench.load("nope", results_dir=results)
+    with pytest.raises(hello_bench.UserError, match="No run 'nope'"):
+        hello_bench.load("nope", results_dir=results)
 
 
 def test_parquet_export_reads_back(results, tmp_path, capsys):
@@ -102,7 +102,7 @@ def test_compare_fail_above_is_a_ci_gate(tmp_path, capsys):
 def test_progress_plain_lines_off_a_terminal_and_one_fitted_line_on_one():
     from rich.console import Console
 
-    from bench.run.progress import Progress
+    from hello_bench.run.progress import Progress
 
     stream = io.StringIO()
     progress = Progress(2, stream=stream)
@@ -119,13 +119,13 @@ def test_progress_plain_lines_off_a_terminal_and_one_fitted_line_on_one():
 
 
 def test_adapter_colours_are_fixed_by_name_in_every_process():
-    from bench.report.plots import colour
+    from hello_bench.report.plots import colour
 
     labels = ["sklearn-lr", "sklearn-mlp:seed", "keras-mlp:seed[tensorflow]", "keras-mlp:seed[jax]", "keras-mlp:seed[torch]",
               "torch-mlp:seed", "torch-mlp:tuned", "keras-mlp:tuned[jax]", "sklearn.ensemble.HistGradientBoostingClassifier"]  # fmt: skip
     register = (
-        "import pandas as pd; from bench.run.config import AdapterSpec; from bench.analysis.load import declared_fields; "
-        "from bench.report.plots import register_colours; "
+        "import pandas as pd; from hello_bench.run.config import AdapterSpec; from hello_bench.analysis.load import declared_fields; "
+        "from hello_bench.report.plots import register_colours; "
         f"specs = [AdapterSpec.parse(l.replace('[', '@').rstrip(']')) for l in {labels!r}]; "
         "register_colours(declared_fields(pd.DataFrame([{'adapter': s.label, 'adapter_name': s.name, 'profile': s.profile, "
         "'backend': s.backend or 'default'} for s in specs])))"
@@ -135,7 +135,7 @@ def test_adapter_colours_are_fixed_by_name_in_every_process():
     )  # colours come from record fields (the adapter's declared hue, its stock profile), as in a report
     here = [colour(label) for label in labels]
     assert len(set(here)) == len(labels)  # every adapter its own colour
-    code = f"{register}; from bench.report.plots import colour; print([colour(l) for l in {labels!r}])"
+    code = f"{register}; from hello_bench.report.plots import colour; print([colour(l) for l in {labels!r}])"
     other = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -148,7 +148,7 @@ def test_adapter_colours_are_fixed_by_name_in_every_process():
 
 
 def test_log_axes_have_plain_number_ticks():
-    from bench.report import plots
+    from hello_bench.report import plots
 
     fig, ax = plots.plt.subplots()
     ax.plot([0.2, 40], [1, 2])
@@ -163,7 +163,7 @@ def test_log_axes_have_plain_number_ticks():
 def test_metrics_get_float64_normalised_probabilities():
     import warnings
 
-    from bench.measure.trial import scores
+    from hello_bench.measure.trial import scores
 
     proba = np.array([[0.2, 0.3, 0.5000001], [0.7, 0.2, 0.1]], dtype=np.float32)
     with warnings.catch_warnings():

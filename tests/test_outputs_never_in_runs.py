@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.errors import UserError
-from bench.store import safefs
+from hello_bench.errors import UserError
+from hello_bench.store import safefs
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.analysis import pairing
+from hello_bench.analysis import pairing
 
 
 def rows(adapter: str, run: str, accs: list[float], sha: str = "s", n_test: int = 75, **extra: object) -> list[dict]:

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.registry import refresh
-from bench import record as rec
-from bench.errors import UserError
-from bench.run.config import Config, config_from_dict
-from bench.run.matrix import Trial, expand
-from bench.run.params import check_param, freeze, thaw
-from bench.store.reader import read_records
+from hello_bench import record as rec
+from hello_bench.adapters.registry import refresh
+from hello_bench.errors import UserError
+from hello_bench.run.config import Config, config_from_dict
+from hello_bench.run.matrix import Trial, expand
+from hello_bench.run.params import check_param, freeze, thaw
+from hello_bench.store.reader import read_records
 from tests.invariants import assert_clean_failure, fast_runs, run_cli, tiny_config
 
 SCALARS = (

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.registry import refresh
-from bench.plugins import PluginError, guarded
-from bench.record import metrics
+from hello_bench.adapters.registry import refresh
+from hello_bench.plugins import PluginError, guarded
+from hello_bench.record import metrics
 from tests.invariants import assert_clean_failure, fast_runs, run_cli, snapshot, tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def test_a_real_ctrl_c_or_sigterm_during_a_slow_plugin_import_still_interrupts(t
     )
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", BENCH_ADAPTERS="slow=slow_plugin:Model")
     script = Path(sys.executable).with_name("bench")
-    argv = [str(script)] if script.exists() else [sys.executable, "-m", "bench"]
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "hello_bench"]
     proc = subprocess.Popen([*argv, "list"], env=env, cwd=tmp_path / "cwd", stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -163,7 +163,7 @@ def test_a_plugin_that_prints_never_breaks_json(tmp_path, monkeypatch, capfd, ho
     monkeypatch.setenv("BENCH_ADAPTERS", f"printer={name}:Model")
     refresh()
     try:
-        from bench.cli import main
+        from hello_bench.cli import main
 
         capfd.readouterr()
         code = main(["list", "--json"])
@@ -214,7 +214,7 @@ def test_a_signal_at_any_point_of_start_up_is_an_interrupt(delay, signum):
     command's first steps) ends with exit 130 and the one line, or the command finishes; never a traceback, never
     a death by signal."""
     script = Path(sys.executable).with_name("bench")
-    argv = [str(script)] if script.exists() else [sys.executable, "-m", "bench"]
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "hello_bench"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([*argv, "list", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=as_from_a_terminal)  # fmt: skip

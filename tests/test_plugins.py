@@ -26,7 +26,7 @@ EXAMPLE = ROOT / "examples" / "bench-plugin-example"
 
 def bench(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hello_bench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
 
 

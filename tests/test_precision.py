@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.analysis.precision import mean_width, ratio_width, splits_needed
-from bench.run.config import AdapterSpec, Config
-from bench.run.precision import check_target, run_until_precise, widest
-from bench.store.writer import RunStore
+from hello_bench.analysis.precision import mean_width, ratio_width, splits_needed
+from hello_bench.run.config import AdapterSpec, Config
+from hello_bench.run.precision import check_target, run_until_precise, widest
+from hello_bench.store.writer import RunStore
 from tests.test_report import record
 
 
@@ -64,7 +64,7 @@ def test_until_precise_adds_splits_until_the_widest_interval_is_narrow_enough(tm
 
 
 def test_until_precise_stops_at_its_time_budget(tmp_path, monkeypatch):
-    import bench.run.precision as precision
+    import hello_bench.run.precision as precision
 
     clock = iter(range(0, 10_000, 100))  # every reading 100 s later: the first batch uses the whole budget
     monkeypatch.setattr(precision.time, "monotonic", lambda: next(clock))
@@ -84,8 +84,8 @@ def test_until_precise_stops_at_its_time_budget(tmp_path, monkeypatch):
 @pytest.mark.parametrize("pct,limit,message", [(0, None, "--until-precise must be a percentage"),
                                                (10, -1, "--max-time must be"), (None, 60, "--max-time needs")])  # fmt: skip
 def test_bad_precision_flags_are_one_line_and_nothing_is_written(tmp_path, capsys, pct, limit, message):
-    from bench.cli import main
-    from bench.errors import UserError
+    from hello_bench.cli import main
+    from hello_bench.errors import UserError
 
     with pytest.raises(UserError, match=message):
         check_target(pct, limit)
@@ -108,7 +108,7 @@ def test_precision_edges():
 
 # -- a duet: the sequential gate ------------------------------------------------------------------------------------
 def _duet_config(splits: int = 5) -> Config:
-    from bench.run.config import EnvironmentSpec
+    from hello_bench.run.config import EnvironmentSpec
 
     return Config(adapters=(AdapterSpec("sklearn-lr"),), splits=splits,
                   environments=(EnvironmentSpec("base", ("x==1",)), EnvironmentSpec("head", ("x==2",))))  # fmt: skip
@@ -136,8 +136,8 @@ def _duet_run(store, factor: float, noise: float, seed: int = 0):
 
 
 def test_a_duet_with_nothing_changed_passes_at_its_first_look(tmp_path):
-    from bench.analysis.policy import GatePolicy
-    from bench.run.precision import run_until_decided
+    from hello_bench.analysis.policy import GatePolicy
+    from hello_bench.run.precision import run_until_decided
 
     config = _duet_config()
     with RunStore.open(tmp_path, "d", config.to_dict(), {"machine_id": "m"}) as store:
@@ -151,8 +151,8 @@ def test_a_duet_with_nothing_changed_passes_at_its_first_look(tmp_path):
 
 
 def test_a_noisy_duet_adds_splits_look_by_look_at_shrinking_levels_until_it_decides(tmp_path):
-    from bench.analysis.policy import GatePolicy
-    from bench.run.precision import run_until_decided
+    from hello_bench.analysis.policy import GatePolicy
+    from hello_bench.run.precision import run_until_decided
 
     config = _duet_config()
     with RunStore.open(tmp_path, "n", config.to_dict(), {"machine_id": "m"}) as store:
@@ -165,8 +165,8 @@ def test_a_noisy_duet_adds_splits_look_by_look_at_shrinking_levels_until_it_deci
 
 
 def test_a_duet_stopped_by_its_budget_says_what_more_would_decide(tmp_path, monkeypatch):
-    import bench.run.precision as precision
-    from bench.analysis.policy import GatePolicy
+    import hello_bench.run.precision as precision
+    from hello_bench.analysis.policy import GatePolicy
 
     clock = iter(range(0, 10_000, 100))  # every reading 100 s later: the first look uses the whole budget
     monkeypatch.setattr(precision.time, "monotonic", lambda: next(clock))

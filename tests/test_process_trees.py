@@ -71,7 +71,7 @@ def test_a_trial_timeout_ends_the_worker_and_everything_it_started(tmp_path, mon
 def _bench(tmp_path: Path) -> subprocess.Popen:
     config = tiny_config(tmp_path / "c.toml", ["fake-fork"], extra="trial_timeout_s = 600")
     env = dict(os.environ, BENCH_ADAPTERS=FORKING, BENCH_SIGNAL_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    argv = [sys.executable, "-m", "bench", "run", "--config", str(config), "--results-dir", str(tmp_path / "r"),
+    argv = [sys.executable, "-m", "hello_bench", "run", "--config", str(config), "--results-dir", str(tmp_path / "r"),
             "--run-id", "t"]  # fmt: skip
     return subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -93,7 +93,7 @@ def test_bench_ending_ends_every_level_below_it(tmp_path, how):
 
 BUSY_OWNER = (
     "import sys; sys.path.insert(0, sys.argv[1])\n"
-    "from bench.run.calibrate import SecondJob\n"
+    "from hello_bench.run.calibrate import SecondJob\n"
     "job = SecondJob(2); job.start()\n"
     "print(' '.join(str(p.pid) for p in job.running), flush=True)\n"
     "import time; time.sleep(3600)\n"

@@ -34,10 +34,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.registry import refresh
-from bench import record as rec
-from bench.cli.parser import build_parser
-from bench.run.process import Outcome
+from hello_bench import record as rec
+from hello_bench.adapters.registry import refresh
+from hello_bench.cli.parser import build_parser
+from hello_bench.run.process import Outcome
 from tests.invariants import DOCUMENTED, run_cli, snapshot, tiny_config
 from tests.test_report import record, write_run
 
@@ -95,10 +95,10 @@ def stubs() -> Iterator[None]:
     """Trials, fingerprints, figures and clusters stubbed for the whole module (module scope: hypothesis)."""
     from _pytest.monkeypatch import MonkeyPatch
 
-    from bench.measure import machine
-    from bench.report import figures, plots
-    from bench.run import estimate
-    from bench.run.executors import local
+    from hello_bench.measure import machine
+    from hello_bench.report import figures, plots
+    from hello_bench.run import estimate
+    from hello_bench.run.executors import local
 
     patch = MonkeyPatch()
     patch.setenv("BENCH_ADAPTERS", "fake-ok=tests.fake_adapters:_Fake")
@@ -111,7 +111,7 @@ def stubs() -> Iterator[None]:
     patch.setattr(figures, "draw", lambda *args, **kwargs: {})
     patch.setattr(plots, "iris_pairplot", lambda target: target.stage(b"png"))
     try:
-        from bench.run.executors import dask
+        from hello_bench.run.executors import dask
 
         def enter(self: object) -> object:
             self._hosts = {"prop": ["w"]}  # type: ignore[attr-defined]
@@ -354,7 +354,7 @@ def test_any_damaged_run_folder_keeps_the_invariants(template, stubs, capsys, da
 
 # -- known answers ----------------------------------------------------------------------------
 NUMBER = st.none() | st.floats(allow_nan=False, allow_infinity=False)
-#: Finite JSON: non-finite numbers are stored as null by design (bench.record.encode).
+#: Finite JSON: non-finite numbers are stored as null by design (hello_bench.record.encode).
 JSON = st.recursive(NUMBER | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
                     max_leaves=8)  # fmt: skip
@@ -372,8 +372,8 @@ RECORD_FIELDS = {
 @settings(max_examples=EXAMPLES)
 @given(st.lists(st.fixed_dictionaries({}, optional=RECORD_FIELDS), min_size=1, max_size=6))
 def test_records_read_back_equal_the_records_written(tmp_path_factory, many):
-    from bench.store.reader import read_records
-    from bench.store.writer import RunStore
+    from hello_bench.store.reader import read_records
+    from hello_bench.store.writer import RunStore
 
     store = RunStore.open(tmp_path_factory.mktemp("store"), "k", {"splits": 1}, {"machine_id": "x"})
     with store:
@@ -420,8 +420,8 @@ def impossible(draw: st.DrawFn) -> tuple[rec.Metric, dict]:
 @given(impossible())
 def test_an_impossible_metric_value_is_refused_on_read_in_one_line(tmp_path_factory, case):
     """Each metric's valid range (in the registry) is checked on every read: the line, the field and the value."""
-    from bench.errors import UserError
-    from bench.store.reader import read_records
+    from hello_bench.errors import UserError
+    from hello_bench.store.reader import read_records
 
     metric, fields = case
     path = tmp_path_factory.mktemp("range") / "records.jsonl"

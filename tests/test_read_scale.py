@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import record as rec
-from bench.report import learning
+from hello_bench import record as rec
+from hello_bench.report import learning
 
 VALUE = st.none() | st.floats(0.0, 1.0)
 
@@ -57,7 +57,7 @@ def curve_records(draw: st.DrawFn) -> list[dict]:
 @settings(max_examples=80, deadline=None)
 @given(curve_records())
 def test_curve_summary_equals_the_long_frame_group_by(records):
-    from bench.analysis.load import _arrays
+    from hello_bench.analysis.load import _arrays
 
     fast = learning.curve_summary([_arrays(dict(r)) for r in records])
     slow = long_frame_summary(records)
@@ -69,8 +69,8 @@ def test_curve_summary_equals_the_long_frame_group_by(records):
 # -- the range check on every read, the cached frame's too ------------------------------------------------------
 def _cached_run(tmp_path, monkeypatch) -> tuple[Path, Path]:
     """A run read once (its frame cached): the results folder and the cache file."""
-    from bench.analysis import load
-    from bench.store.reader import RunFolder
+    from hello_bench.analysis import load
+    from hello_bench.store.reader import RunFolder
     from tests.test_report import record, write_run
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -90,7 +90,7 @@ BOUNDED = [m for m in rec.METRICS if not m.keyed and (m.valid[0] > -math.inf or 
 def test_a_cached_frame_holding_an_impossible_value_is_never_served(tmp_path_factory, monkeypatch, metric, low, row,
                                                                      by):  # fmt: skip
     """A damaged cache (an accuracy of 1.7, a negative time in it) is not trusted: the frame comes from the records."""
-    from bench.analysis.load import load_runs
+    from hello_bench.analysis.load import load_runs
 
     results, cache = _cached_run(tmp_path_factory.mktemp("cached"), monkeypatch)
     expected = pd.read_parquet(cache)
@@ -109,8 +109,8 @@ def test_a_range_that_refuses_a_stored_value_refuses_it_on_a_cached_read_naming_
     """The registry's valid ranges apply to every read, a warm cache's too: one line naming the file, line and field."""
     from dataclasses import replace
 
-    from bench.analysis.load import load_runs
-    from bench.errors import UserError
+    from hello_bench.analysis.load import load_runs
+    from hello_bench.errors import UserError
 
     results, _ = _cached_run(tmp_path, monkeypatch)
     stricter = tuple(replace(m, valid=(0.0, 0.5)) if m.column == "accuracy" else m for m in rec._BUILTIN_METRICS)
@@ -130,7 +130,7 @@ def test_a_range_that_refuses_a_stored_value_refuses_it_on_a_cached_read_naming_
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 250), st.integers(0, 2500))
 def test_mlflow_batches_hold_every_parameter_and_metric_once_within_mlflows_limits(n_params, n_metrics):
-    from bench.report.export import BATCH_ENTITIES, BATCH_PARAMS, _batches
+    from hello_bench.report.export import BATCH_ENTITIES, BATCH_PARAMS, _batches
 
     params, metrics = [f"p{i}" for i in range(n_params)], [f"m{i}" for i in range(n_metrics)]
     batches = list(_batches(params, metrics))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.headline import BLOCKS, MARK, RUNS, update
+from hello_bench.report.headline import BLOCKS, MARK, RUNS, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_readme_generated_blocks_match_the_reference_records():
 
 def _bench(clone: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=clone, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hello_bench", *args], cwd=clone, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"bench {' '.join(args)}: {done.stderr[-2000:]}"
     return done.stdout

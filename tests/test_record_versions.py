@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import record as rec
-from bench.errors import UserError
-from bench.store.reader import read_records
+from hello_bench import record as rec
+from hello_bench.errors import UserError
+from hello_bench.store.reader import read_records
 
 ROOT = Path(__file__).resolve().parent.parent
 

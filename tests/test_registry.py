@@ -2,7 +2,7 @@
 
 The metric comes from a plugin (``BENCH_METRICS``, as an entry point would give it): no file of the
 harness names it, yet it is measured in the worker and found in the record, the report's summary
-table, summary.csv, trials.csv, ``bench compare``, ``--json``, ``bench.load`` and the Parquet export.
+table, summary.csv, trials.csv, ``bench compare``, ``--json``, ``hello_bench.load`` and the Parquet export.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 
 import pandas as pd
 
-import bench
-from bench.cli import main
+import hello_bench
+from hello_bench.cli import main
 
 TOML = """adapters = ["fake-ok"]
 devices = ["cpu"]
@@ -34,7 +34,7 @@ control_span_s = 0.02
 
 def test_plugin_metrics_of_three_kinds_reach_every_reader_and_the_gate(tmp_path, monkeypatch, capsys):
     """A count, a memory and a duration from a plugin: measured in the worker, in the record, the report's tables,
-    the CSVs, compare (each as its kind says: exact, ratio, ratio), the gate when named, --json, bench.load, Parquet."""
+    the CSVs, compare (each as its kind says: exact, ratio, ratio), the gate when named, --json, hello_bench.load, Parquet."""
     monkeypatch.setenv("BENCH_ADAPTERS", "fake-ok=tests.fake_adapters:_Fake")
     monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
     (tmp_path / "c.toml").write_text(TOML)
@@ -72,7 +72,7 @@ def test_plugin_metrics_of_three_kinds_reach_every_reader_and_the_gate(tmp_path,
     assert main([*args, "--gate-metrics", "scoring"]) == 5  # a duration between separate runs needs a calibration
     assert "run-to-run variance unknown" in json.loads(capsys.readouterr().out)["gate"]["lines"][0]
 
-    frame = bench.load("a", results_dir=results)
+    frame = hello_bench.load("a", results_dir=results)
     assert list(frame["n_params"]) == [12.0] * 5 and frame["scoring_s"].gt(0).all()
     parquet = tmp_path / "x.parquet"
     assert main(["export", "a", "--to", "parquet", "--out", str(parquet), "--results-dir", results]) == 0

@@ -69,7 +69,7 @@ def results(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("where", ["black hole", "closed"])
 def test_an_unreachable_dask_scheduler_is_one_line(request, where, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    from bench.run.executors import dask
+    from hello_bench.run.executors import dask
 
     monkeypatch.setattr(dask, "CONNECT_S", 1.0)
     port = request.getfixturevalue("black_hole" if where == "black hole" else "closed_port")
@@ -120,7 +120,7 @@ def test_real_deadlines_answer_within_30_s(black_hole, results):
     ):  # fmt: skip
         start = time.monotonic()
         out = subprocess.run(
-            [sys.executable, "-m", "bench", *argv], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "hello_bench", *argv], env=env, capture_output=True, text=True, timeout=60
         )
         assert time.monotonic() - start < 30, argv
         assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
@@ -130,7 +130,7 @@ def test_real_deadlines_answer_within_30_s(black_hole, results):
 def test_a_dask_scheduler_that_answers_who_it_is_then_stalls_is_one_line(hangs, tmp_path, capsys, monkeypatch):
     """Issue 29, item 5: after the first round trip, every call to a given scheduler has a total deadline too."""
     distributed = pytest.importorskip("distributed")
-    from bench.run.executors import dask
+    from hello_bench.run.executors import dask
 
     stall = threading.Event()
     monkeypatch.setattr(dask, "CONNECT_S", 0.5)

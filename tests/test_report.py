@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from bench.cli import main
-from bench.record import RAW_FIELDS, SCHEMA_VERSION
-from bench.report.build import write_report
-from bench.report.compare import compare_runs
+from hello_bench.cli import main
+from hello_bench.record import RAW_FIELDS, SCHEMA_VERSION
+from hello_bench.report.build import write_report
+from hello_bench.report.compare import compare_runs
 
 ENV = {"machine_id": "m1", "hostname": "a", "cpu": {"model": "CPU A", "logical_cores": 2}, "gpus": [],
        "packages": {"torch": "2.0"}, "control": {"numpy_matmul_256_ms": 1.0, "python_loop_200k_ms": 10.0}}  # fmt: skip

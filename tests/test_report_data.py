@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis import time_to_accuracy as tta
-from bench.data.datasets import DatasetSpec
-from bench.report.build import write_report
-from bench.run.data_info import describe, feature_scale
+from hello_bench.analysis import time_to_accuracy as tta
+from hello_bench.data.datasets import DatasetSpec
+from hello_bench.report.build import write_report
+from hello_bench.run.data_info import describe, feature_scale
 from tests.test_report import record, write_run
 
 

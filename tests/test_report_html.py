@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bench
-from bench.report.document import Doc, cell_value, column_keys
-from bench.report.tables import fmt, fmt_ci, fmt_range
+import hello_bench
+from hello_bench.report.document import Doc, cell_value, column_keys
+from hello_bench.report.tables import fmt, fmt_ci, fmt_range
 from tests.test_report import record, write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,7 +34,7 @@ def report(tmp_path_factory):
         recs.append(record("torch-mlp:seed", s, base + 0.01 * rng.standard_normal(), fit=2.0 + 0.1 * s,
                            curve={"train_time_s": [0.5, 1.0, 1.5], "loss": [1.0, 0.5, 0.4], "test_accuracy": [0.6, 0.9, 0.95]}))  # fmt: skip
     write_run(root, "r1", recs)
-    return bench.report.write_report(["r1"], root, out_dir=root / "out")
+    return hello_bench.report.write_report(["r1"], root, out_dir=root / "out")
 
 
 class Page(HTMLParser):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.cli import main
-from bench.errors import UserError
-from bench.report.build import write_report
+from hello_bench.cli import main
+from hello_bench.errors import UserError
+from hello_bench.report.build import write_report
 from tests.test_report import record, write_run
 
 
@@ -175,7 +175,7 @@ def test_quick_runs_say_they_are_not_comparable(tmp_path, capsys):
 
 
 def test_learning_curves_time_to_target_and_convergence_flags(tmp_path):
-    from bench.report import learning
+    from hello_bench.report import learning
 
     rising = {"train_time_s": list(np.linspace(0.1, 2.0, 40)), "loss": list(np.linspace(1.0, 0.5, 40)),
               "test_accuracy": list(np.linspace(0.3, 0.9, 40))}  # fmt: skip

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from bench.analysis import stats
-from bench.analysis.load import tidy
-from bench.cli import main
-from bench.report import accuracy, headline, learning, serving
-from bench.report.build import write_report
-from bench.report.compare import compare_runs
-from bench.report.document import Doc
-from bench.report.tables import fmt_p
+from hello_bench.analysis import stats
+from hello_bench.analysis.load import tidy
+from hello_bench.cli import main
+from hello_bench.report import accuracy, headline, learning, serving
+from hello_bench.report.build import write_report
+from hello_bench.report.compare import compare_runs
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt_p
 from tests.test_report import record, write_run
 
 BASE = 0.90 + 0.01 * np.array([0, 1, -1, 2, -2, 1, 0, -1])
@@ -154,7 +154,7 @@ def test_headline_interval_is_over_split_means_too(tmp_path):
             recs.append(record("lr", s, 0.90 + 0.02 * s + d, init_seed=i, trial_id=f"iris/lr/cpu/split-0{s}/init-{i}",
                                n_classes=3, stock_latency={"p50_us": 1.0, "p99_us": 1.0, "n": 10}))  # fmt: skip
     write_run(tmp_path, "r", recs)
-    from bench.analysis.load import load_runs
+    from hello_bench.analysis.load import load_runs
 
     table = headline.headline(load_runs(["r"], tmp_path))
     means = [0.90 + 0.02 * s for s in range(4)]

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.errors import UserError
-from bench.run.runner import check_environments
+from hello_bench.errors import UserError
+from hello_bench.run.runner import check_environments
 
 
 def _built(**hashes: str) -> dict:

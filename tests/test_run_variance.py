@@ -1,4 +1,4 @@
-"""The run-to-run variance (bench.analysis.run_variance) against hand-computed mean squares: Satterthwaite df,
+"""The run-to-run variance (hello_bench.analysis.run_variance) against hand-computed mean squares: Satterthwaite df,
 a truncated estimate unknown, too few runs unknown, history segments pooled, one machine, the span covered."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis import run_variance as rv
+from hello_bench.analysis import run_variance as rv
 
 #: MS_run = 2 x (0.2^2 + 0.2^2) = 0.16, MS_error = 0.04 (residuals +-0.1): var = 0.12 / 2 = 0.06,
 #: Satterthwaite df = 0.12^2 / (0.16^2 / 1 + 0.04^2 / 1) = 0.0144 / 0.0272

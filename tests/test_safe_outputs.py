@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.errors import UserError
-from bench.store.safefs import MARKER, OutputDir, file_name
+from hello_bench.errors import UserError
+from hello_bench.store.safefs import MARKER, OutputDir, file_name
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 
@@ -119,7 +119,7 @@ def test_parquet_export_never_follows_a_link(results, capsys, where):
 
 
 def test_scale_report_never_follows_a_link(tmp_path):
-    from bench.report.scale import write_scale_report
+    from hello_bench.report.scale import write_scale_report
 
     out = tmp_path / "out"
     out.mkdir()
@@ -138,7 +138,7 @@ def test_scale_report_never_follows_a_link(tmp_path):
 
 
 def test_the_pairplot_never_follows_a_link(tmp_path):
-    from bench.report.plots import iris_pairplot
+    from hello_bench.report.plots import iris_pairplot
 
     results = tmp_path / "results"
     (results / "reports" / "seed").mkdir(parents=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.report.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
-from bench.store.reader import read_records
-from bench.store.writer import RunStore
+from hello_bench.report.scale import loglog_slope, overhead_crossover, scale_config, write_scale_report
+from hello_bench.store.reader import read_records
+from hello_bench.store.writer import RunStore
 from tests.conftest import run_local
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import bench
-from bench.analysis.policy import GatePolicy
-from bench.errors import UserError
-from bench.record import role
-from bench.report import publish
-from bench.report.build import write_report
-from bench.report.compare import compare_runs
-from bench.report.tables import fmt
+import hello_bench
+from hello_bench.analysis.policy import GatePolicy
+from hello_bench.errors import UserError
+from hello_bench.record import role
+from hello_bench.report import publish
+from hello_bench.report.build import write_report
+from hello_bench.report.compare import compare_runs
+from hello_bench.report.tables import fmt
 from tests.test_compare_page import LONG, duet_records
 from tests.test_report import write_run
 from tests.test_report_html import CHROMIUM, _browser
@@ -64,7 +64,7 @@ def test_the_index_carries_each_runs_accuracy_with_its_interval_and_fit_time_as_
     plain_lr = next(r for r in rows if "runs/plain/index.html" in r and ">sklearn-lr<" in r)
     assert shown in plain_lr  # the report's corrected interval, the same digits
     assert len([r for r in rows if "runs/duet/index.html" in r]) == 4  # two adapters x two environments
-    frame = bench.load("plain", results_dir=root)
+    frame = hello_bench.load("plain", results_dir=root)
     fit = frame.loc[frame["adapter"] == "sklearn-lr", role("fit").column].median()
     assert f">{fmt(role('fit').shown(fit))}</td>" in plain_lr  # the median fit time, as the time table takes it
 
@@ -96,7 +96,7 @@ def test_in_chromium_the_index_shows_the_gate_on_the_first_screen_and_clips_no_t
 
 
 def test_a_comparison_that_cannot_be_made_is_named_on_the_index_not_a_failed_site(site, tmp_path, monkeypatch):
-    import bench.report.compare as compare
+    import hello_bench.report.compare as compare
 
     def refuse(*args, **kwargs):
         raise UserError("the two sides hold the same records")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.run.config import check_requirement
-from bench.run.sources import fingerprint
+from hello_bench.errors import UserError
+from hello_bench.run.config import check_requirement
+from hello_bench.run.sources import fingerprint
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -59,7 +59,7 @@ def test_a_bad_url_requirement_is_one_line_naming_the_environment(tmp_path, url,
 
 
 def test_bad_url_on_the_command_line_writes_nothing(tmp_path, capsys):
-    from bench.cli import main
+    from hello_bench.cli import main
 
     args = ["run", "--adapters", "sklearn-lr", "--results-dir", str(tmp_path / "results"), "--run-id", "x",
             "--env", f"base=benchdemo @ git+file://{tmp_path}/nope@main"]  # fmt: skip
@@ -69,8 +69,8 @@ def test_bad_url_on_the_command_line_writes_nothing(tmp_path, capsys):
 
 
 def test_the_cache_key_follows_the_content_of_a_url_requirement(tmp_path):
-    from bench.run.config import Config, EnvironmentSpec
-    from bench.run.environments import _install_commands, spec_hash, specification
+    from hello_bench.run.config import Config, EnvironmentSpec
+    from hello_bench.run.environments import _install_commands, spec_hash, specification
 
     repo = make_project(tmp_path)
     commit = subprocess.run(

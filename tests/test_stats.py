@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from bench.analysis import stats
+from hello_bench.analysis import stats
 
 
 def test_mean_ci_hand_computed():

@@ -1,4 +1,4 @@
-"""Step detection (bench.analysis.steps) against hand-computed values: every rule has a test that fails without it."""
+"""Step detection (hello_bench.analysis.steps) against hand-computed values: every rule has a test that fails without it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.analysis import steps as st
+from hello_bench.analysis import steps as st
 
 
 def test_between_variance_is_dersimonian_laird_over_the_segments():

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analysis import comparison, gate, separate
-from bench.analysis.load import load_runs
-from bench.errors import UserError
+from hello_bench.analysis import comparison, gate, separate
+from hello_bench.analysis.load import load_runs
+from hello_bench.errors import UserError
 from tests.invariants import assert_clean_failure, run_cli, snapshot, tiny_figures
 from tests.test_report import record, write_run
 
@@ -122,7 +122,7 @@ def test_a_baseline_that_never_ran_is_named_as_such(tmp_path):
 
 
 def test_a_run_without_its_config_is_not_resumed_and_limits_may_change(tmp_path):
-    from bench.store.reader import check_reusable
+    from hello_bench.store.reader import check_reusable
 
     path = write_run(tmp_path, "x", [record("lr", 0, 0.9)])
     (path / "run.json").write_text(json.dumps({"kind": "matrix"}))

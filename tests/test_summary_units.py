@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.record import label_of
-from bench.report.document import Doc
-from bench.report.summary import section
+from hello_bench.record import label_of
+from hello_bench.report.document import Doc
+from hello_bench.report.summary import section
 
 
 def test_a_value_stored_in_seconds_is_shown_in_the_headers_milliseconds():
@@ -23,6 +23,6 @@ def test_a_value_stored_in_seconds_is_shown_in_the_headers_milliseconds():
 
 
 def test_a_label_that_starts_with_a_digit_still_makes_a_schema_key():
-    from bench.report.document import column_keys
+    from hello_bench.report.document import column_keys
 
     assert all(k[0].isalpha() for k in column_keys(["20 batch predicts", "3", "fit (s)"]))

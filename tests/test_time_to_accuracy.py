@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from bench.analysis import stats
-from bench.analysis import time_to_accuracy as tta
+from hello_bench.analysis import stats
+from hello_bench.analysis import time_to_accuracy as tta
 
 
 def test_default_target_comes_from_the_number_of_classes_only():

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from bench.measure.timing import (
+from hello_bench.measure.timing import (
     GCCounter,
     drift_ratio,
     gc_paused,

@@ -9,11 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bench.errors import UserError
-from bench.run.config import config_from_dict
-from bench.run.config_files import builtin_config_path, builtin_names, read_toml
-from bench.run.toml_schema import attribute_docs, toml_schema
-from bench.schemas import schema
+from hello_bench.errors import UserError
+from hello_bench.run.config import config_from_dict
+from hello_bench.run.config_files import builtin_config_path, builtin_names, read_toml
+from hello_bench.run.toml_schema import attribute_docs, toml_schema
+from hello_bench.schemas import schema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,14 +26,14 @@ VALIDATOR = jsonschema.Draft202012Validator(toml_schema())
 
 def test_the_shipped_schema_is_the_generated_one():
     shipped = json.loads((ROOT / "bench/schemas/bench-toml.json").read_text())
-    assert shipped == toml_schema(), "regenerate: python -m bench.run.toml_schema > bench/schemas/bench-toml.json"
+    assert shipped == toml_schema(), "regenerate: python -m hello_bench.run.toml_schema > bench/schemas/bench-toml.json"
     assert schema("bench-toml") == shipped
     jsonschema.Draft202012Validator.check_schema(shipped)
 
 
 def test_every_key_validation_knows_is_in_the_schema_with_a_description():
-    from bench.measure.settings import TimingSettings
-    from bench.run.config import _TOP_KEYS
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.run.config import _TOP_KEYS
 
     props = toml_schema()["properties"]
     assert set(props) == _TOP_KEYS and all(p["description"] for p in props.values())
@@ -89,7 +89,7 @@ def test_attribute_docs_read_grouped_names_and_continuation_lines():
 
 # -- extends -------------------------------------------------------------------------------------------
 def test_a_config_holding_only_datasets_runs_the_default_matrix_on_them(tmp_path):
-    from bench.run.config_files import load_config
+    from hello_bench.run.config_files import load_config
 
     (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{'xz'[i % 2]}\n" for i in range(20)))
     path = tmp_path / "mine.toml"
@@ -100,7 +100,7 @@ def test_a_config_holding_only_datasets_runs_the_default_matrix_on_them(tmp_path
 
 
 def test_extends_a_file_beside_it_and_merges_timing_key_by_key(tmp_path):
-    from bench.run.config_files import load_config
+    from hello_bench.run.config_files import load_config
 
     (tmp_path / "base.toml").write_text('adapters = ["sklearn-lr"]\nsplits = 7\n[timing]\nwarmup = 3\ncurves = false\n')
     (tmp_path / "ci.toml").write_text('extends = "base.toml"\nsplits = 2\n[timing]\nwarmup = 4\n')
@@ -115,7 +115,7 @@ def test_extends_a_file_beside_it_and_merges_timing_key_by_key(tmp_path):
     ("extends = 3\n", "extends must name a config"),
 ])  # fmt: skip
 def test_a_bad_extends_is_one_line(tmp_path, text, message):
-    from bench.run.config_files import load_config
+    from hello_bench.run.config_files import load_config
 
     (tmp_path / "loop.toml").write_text(text)
     with pytest.raises(UserError, match=message) as err:
@@ -124,8 +124,8 @@ def test_a_bad_extends_is_one_line(tmp_path, text, message):
 
 
 def test_the_readme_says_every_dataset_key_and_choice():
-    from bench.data.datasets import CATEGORICAL_CHOICES, MISSING_CHOICES
-    from bench.run.config import DATASET_KEYS
+    from hello_bench.data.datasets import CATEGORICAL_CHOICES, MISSING_CHOICES
+    from hello_bench.run.config import DATASET_KEYS
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Your data", 1)[1].split("\n## ", 1)[0]

@@ -33,8 +33,8 @@ def _batches(n_rows: int, n_steps: int, size: int = 8) -> list[np.ndarray]:
 def test_torch_pure_step_matches_keras(iris_xy, n_steps):
     import torch
 
-    from adapters.keras_mlp import KerasMLPClassifier
-    from adapters.torch_mlp import TorchMLPClassifier
+    from hello_bench.adapters.keras_mlp import KerasMLPClassifier
+    from hello_bench.adapters.torch_mlp import TorchMLPClassifier
 
     X, y = iris_xy
     X = X.astype(np.float32)
@@ -53,7 +53,7 @@ def test_torch_pure_step_matches_keras(iris_xy, n_steps):
 
 
 def _torch_fit_agrees(iris_xy, **route):
-    from adapters.torch_mlp import TorchMLPClassifier
+    from hello_bench.adapters.torch_mlp import TorchMLPClassifier
 
     X, y = iris_xy
     settings = dict(hidden_units=16, epochs=5, batch_size=1, learning_rate=0.001, random_state=0)
@@ -80,7 +80,7 @@ def test_torch_fused_profile_predicts_as_the_stock_path(iris_xy):
 
 # -- Keras on JAX: an epoch per compiled call ---------------------------------------------------
 JAX_STEPS = """
-from adapters.keras_jax_loop import train_ordered
+from hello_bench.adapters.keras_jax_loop import train_ordered
 out = {}
 for n_steps in (1, 25):
     stock = KerasMLPClassifier(backend="jax", batch_size=8, random_state=3).initialize(X, y)
@@ -107,7 +107,7 @@ out["same_seed_same_fit"] = bool(np.array_equal(shuffled.fit(X, y).predict_proba
 
 def _on_jax(body: str) -> dict:
     """Run ``body`` with Keras on JAX in a fresh process (iris as X, y); its ``out`` dict back."""
-    head = "import json, numpy as np\nfrom sklearn.datasets import load_iris\nfrom adapters.keras_mlp import KerasMLPClassifier\n"
+    head = "import json, numpy as np\nfrom sklearn.datasets import load_iris\nfrom hello_bench.adapters.keras_mlp import KerasMLPClassifier\n"
     head += "X, y = load_iris(return_X_y=True)\nX = X.astype(np.float32)\n"
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", head + body + "print(json.dumps(out))"], capture_output=True,
@@ -135,7 +135,7 @@ def test_keras_jax_scan_fit_predicts_as_the_stock_fit():
 
 
 def test_the_scan_route_is_a_recorded_skip_on_other_backends():
-    from adapters.keras_mlp import KerasMLPClassifier
+    from hello_bench.adapters.keras_mlp import KerasMLPClassifier
 
     reason = KerasMLPClassifier.unsupported_reason({"train_loop": "jax-scan"}, "tensorflow", "cpu")
     assert reason and "JAX backend only" in reason

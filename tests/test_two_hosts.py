@@ -145,7 +145,7 @@ def test_two_hosts_in_namespaces_run_each_host_and_compare(tmp_path):
         assert json.loads(ready.stdout.strip().replace("'", '"')) == [hosts.names["A"], hosts.names["B"]]
         (tmp_path / "tiny.toml").write_text(CONFIG)
         results = str(tmp_path / "results")
-        run = subprocess.run(hosts.command("A", [sys.executable, "-m", "bench", "run", "--config", str(tmp_path / "tiny.toml"),
+        run = subprocess.run(hosts.command("A", [sys.executable, "-m", "hello_bench", "run", "--config", str(tmp_path / "tiny.toml"),
                                                  "--executor", "dask", "--scheduler", scheduler, "--tls-ca", tls["ca"],
                                                  "--tls-cert", tls["cert"], "--tls-key", tls["key"], "--each-host",
                                                  "--run-id", "two", "--results-dir", results]),
@@ -160,7 +160,7 @@ def test_two_hosts_in_namespaces_run_each_host_and_compare(tmp_path):
     assert len(by_host[a]) == len(by_host[b]) == 6 and all(r["status"] == "ok" for r in records)
     assert {r["hostname"] for r in by_host[a]} == {a} and {r["hostname"] for r in by_host[b]} == {b}
     assert {r["machine_id"] for r in records} == {records[0]["machine_id"]}  # the same hardware...
-    from bench.store.reader import RunFolder
+    from hello_bench.store.reader import RunFolder
 
     fingerprints = RunFolder(folder).environments()  # the client's (on host A) and every host that ran trials
     assert {f"{records[0]['machine_id']}-{a}", f"{records[0]['machine_id']}-{b}"} <= set(fingerprints)  # two machines
@@ -168,7 +168,7 @@ def test_two_hosts_in_namespaces_run_each_host_and_compare(tmp_path):
     rounds = json.loads((folder / "control.json").read_text())["rounds"]
     assert {(r["host"], r["phase"]) for r in rounds} == {(h, p) for h in (a, b) for p in ("before", "after")}
     assert all(r["hostname"] == r["host"] and r["python_loop_ms"] > 0 for r in rounds)  # measured on that host
-    out = subprocess.run([sys.executable, "-m", "bench", "compare", f"two@{a}", f"two@{b}", "--results-dir", results,
+    out = subprocess.run([sys.executable, "-m", "hello_bench", "compare", f"two@{a}", f"two@{b}", "--results-dir", results,
                           "--json", "--out", str(tmp_path / "cmp")], env=env, capture_output=True, text=True,
                          timeout=300, cwd=ROOT)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from bench.analysis import stats, verdicts
-from bench.analysis.time_to_accuracy import Ordering
+from hello_bench.analysis import stats, verdicts
+from hello_bench.analysis.time_to_accuracy import Ordering
 
 
 def _test(diffs: list[float]) -> stats.PairedTest:

@@ -36,9 +36,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats
-from bench.metrics import RATE
-from bench.record import metrics, role
+from hello_bench.analysis import stats
+from hello_bench.metrics import RATE
+from hello_bench.record import metrics, role
 
 #: The three timed quantities explained: (name, total column, unit scale to the column's unit, calls).
 #: ``batch``: the whole test set in one call (its time from the throughput at that batch size).
@@ -83,7 +83,7 @@ def _params(value: object) -> dict:
 
 def effective_params(name: str, params: object) -> dict | None:
     """The work's parameters: the class's defaults overridden by the record's; None if the class does not load."""
-    from adapters import adapter_class
+    from hello_bench.adapters import adapter_class
 
     try:
         defaults = adapter_class(str(name))().get_params()

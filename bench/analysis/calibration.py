@@ -8,7 +8,7 @@ rate can be shown to be. "At most 5%" is a one-sided claim, shown by the one-sid
 (:func:`upper_bound`): with no false alarm at all, 59 comparisons are needed before it drops under 5%
 (:func:`comparisons_to_bound`); "detected at least 95% of the time" by the one-sided lower bound.
 
-The run-to-run variance lives in :mod:`bench.analysis.run_variance` (Satterthwaite df, a truncated
+The run-to-run variance lives in :mod:`hello_bench.analysis.run_variance` (Satterthwaite df, a truncated
 estimate unknown, enough repeats).
 """
 

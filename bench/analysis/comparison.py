@@ -2,18 +2,18 @@
 ``--until-precise``, history, the report and the site render and never recompute.
 
 :func:`build` takes two tidy frames (side A, the baseline; side B), the keys that match trials
-(dataset, adapter with its parameters, device), a :class:`~bench.analysis.policy.GatePolicy` and a
+(dataset, adapter with its parameters, device), a :class:`~hello_bench.analysis.policy.GatePolicy` and a
 :class:`Context` (what the sides are to each other: one run or two, the control ratio, the noise floor,
 the run-to-run variance), and returns a :class:`Comparison`: for every matched group and every compared
 metric one :class:`Row` (pairs, estimate with its interval, the verdict in the one vocabulary, what it
 claims, and, when gated, the gate's test and decision), the problems found before any test, and the
 gate's verdict.
 
-Each metric is treated as the registry says it is (:mod:`bench.metrics`):
+Each metric is treated as the registry says it is (:mod:`hello_bench.metrics`):
 
 - **ratios** (durations, rates, memory): B/A, the geometric mean of per-split ratios with a Student-t
   95% interval on the log ratios; "faster"/"slower" (rates: "higher"/"lower"; memory: "smaller"/
-  "larger") only from :data:`~bench.analysis.stats.MIN_RATIO_PAIRS` pairs and an interval excluding 1.
+  "larger") only from :data:`~hello_bench.analysis.stats.MIN_RATIO_PAIRS` pairs and an interval excluding 1.
   Between separate runs a ratio is also shown normalised by the control ratio (machine-dependent
   durations and rates only) and marked when within the runs' noise floor; a duet has neither (its sides
   share one machine, round by round).
@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis import gate, noise, stats, verdicts
-from bench.analysis.family import assess
-from bench.analysis.family import comparison_key as family_key
-from bench.analysis.pairing import Unpaired, match
-from bench.analysis.policy import GatePolicy, worsening_threshold
-from bench.metrics import DIFFERENCE, DURATION, EXACT, MEMORY, RATE, RATIO, Metric
-from bench.record import cpu_twins, find_metric, metrics
+from hello_bench.analysis import gate, noise, stats, verdicts
+from hello_bench.analysis.family import assess
+from hello_bench.analysis.family import comparison_key as family_key
+from hello_bench.analysis.pairing import Unpaired, match
+from hello_bench.analysis.policy import GatePolicy, worsening_threshold
+from hello_bench.metrics import DIFFERENCE, DURATION, EXACT, MEMORY, RATE, RATIO, Metric
+from hello_bench.record import cpu_twins, find_metric, metrics
 
 DUET, HOSTS, SEPARATE = "duet", "hosts", "separate"
 BETTER, WORSE, NONE = "better", "worse", "none"
@@ -156,7 +156,7 @@ class Row:
 
 @dataclass
 class Context:
-    """What the two sides are to each other (see :mod:`bench.analysis.sides`), and what that brings."""
+    """What the two sides are to each other (see :mod:`hello_bench.analysis.sides`), and what that brings."""
 
     relation: str = DUET
     #: B's raw speed over A's (separate runs and hosts), from their controls.
@@ -456,7 +456,7 @@ def _difference_verdict(metric: Metric, test: stats.PairedTest | None, p_holm: f
 # -- the gate's inputs -------------------------------------------------------------------------------------
 def gate_inputs(metric: Metric, column: str, groups: list[tuple[str, pd.DataFrame]], threshold: float,
                 context: Context) -> list[gate.Measured]:  # fmt: skip
-    """One :class:`~bench.analysis.gate.Measured` per group: the per-split worsening (positive: B worse)."""
+    """One :class:`~hello_bench.analysis.gate.Measured` per group: the per-split worsening (positive: B worse)."""
     limit = worsening_threshold(metric, threshold)
     out = []
     for name, g in groups:

@@ -28,7 +28,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from bench.analysis import stats
+from hello_bench.analysis import stats
 
 #: Decimals kept when per-split differences are compared: equal accuracies differ by float noise only.
 KEY_DECIMALS = 12

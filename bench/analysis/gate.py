@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from scipy import optimize
 from scipy import stats as sps
 
-from bench.analysis import stats
+from hello_bench.analysis import stats
 
 ALPHA = stats.ALPHA
 POWER = stats.POWER

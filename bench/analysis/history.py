@@ -10,7 +10,7 @@ step detection is fed, for every metric: the log of the geometric mean and its
 standard error. Points are ordered by when the run ran
 (``by="time"``), labelled by the user's git commit (``by="commit"``), or
 ordered by a package's version (``by=<package>``, from each environment's
-exact versions). Steps are found by :mod:`bench.analysis.steps`.
+exact versions). Steps are found by :mod:`hello_bench.analysis.steps`.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 from scipy import stats as sps
 
-from bench.analysis import stats
-from bench.analysis.load import Loaded
-from bench.analysis.pairing import per_split
-from bench.analysis.steps import MIN_POINTS, detect_steps
-from bench.errors import UserError
-from bench.record import find_metric, metric_for
-from bench.record import metrics as all_metrics
-from bench.store.reader import RunFolder
+from hello_bench.analysis import stats
+from hello_bench.analysis.load import Loaded
+from hello_bench.analysis.pairing import per_split
+from hello_bench.analysis.steps import MIN_POINTS, detect_steps
+from hello_bench.errors import UserError
+from hello_bench.record import find_metric, metric_for
+from hello_bench.record import metrics as all_metrics
+from hello_bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
 

@@ -1,13 +1,13 @@
 """The one loader: run ids -> records -> one tidy, flat DataFrame.
 
-``bench.load``, the report, ``bench compare``, ``bench scale`` and the
+``hello_bench.load``, the report, ``bench compare``, ``bench scale`` and the
 exports all read runs through here, and here through the one run-folder
-reader (:class:`bench.store.reader.RunFolder`). Columns come from the record
-schema (:mod:`bench.record`): identity and provenance fields as they are,
+reader (:class:`hello_bench.store.reader.RunFolder`). Columns come from the record
+schema (:mod:`hello_bench.record`): identity and provenance fields as they are,
 every registered metric as a flat column (``latency_p50_us``, ``tput_32``),
 nested fields as JSON text, timestamps as datetimes.
 
-**Every run's rows are kept**, with a ``run_id`` column: ``bench.load`` and
+**Every run's rows are kept**, with a ``run_id`` column: ``hello_bench.load`` and
 the exports never drop a row. Counting each split once is the statistics'
 business: :func:`load_runs` with ``dedupe=True`` (the report, compare) keeps
 one record per split and says how many it dropped; two records that claim
@@ -20,7 +20,7 @@ records it came from (:func:`impossible_values`: a value out of range is never s
 (curves, serving paths) are decoded only when a section asks for them, and
 raw per-call durations only through :meth:`Loaded.raw`.
 Two records of one trial that disagree on the split's identity (test rows,
-sizes, dataset: :data:`bench.analysis.pairing.IDENTITY`) are an error
+sizes, dataset: :data:`hello_bench.analysis.pairing.IDENTITY`) are an error
 naming both runs.
 """
 
@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis import breakdown
-from bench.analysis.pairing import IDENTITY, identity_conflict
-from bench.errors import UserError
-from bench.record import (
+from hello_bench.analysis import breakdown
+from hello_bench.analysis.pairing import IDENTITY, identity_conflict
+from hello_bench.errors import UserError
+from hello_bench.record import (
     METRICS,
     NESTED_FIELDS,
     RAW_FIELDS,
@@ -53,8 +53,8 @@ from bench.record import (
     metric_values,
     metrics,
 )
-from bench.store.reader import RunFolder, iter_records, read_fields, run_dirs
-from bench.store.safefs import write_file
+from hello_bench.store.reader import RunFolder, iter_records, read_fields, run_dirs
+from hello_bench.store.safefs import write_file
 
 #: The split's and the data's shape: numbers every reader may ask for, present even when no record holds them.
 SHAPE = ("n_train", "n_test", "n_features", "n_classes")
@@ -118,7 +118,7 @@ DECLARED = ("stock_profile", "colour")
 
 def declared_fields(df: pd.DataFrame) -> pd.DataFrame:
     """``stock_profile`` and ``colour`` from the adapter class where older records lack them (never guessed)."""
-    from adapters import adapter_class
+    from hello_bench.adapters import adapter_class
 
     missing = [c for c in DECLARED if c not in df.columns or df[c].isna().any()]
     if not missing or "adapter_name" not in df.columns:
@@ -477,12 +477,12 @@ def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> 
         One row per record of every named run, with its ``run_id`` (a split
         stored in two runs appears twice: counting it once is for statistics);
         every metric a column (``latency_p50_us``, ``tput_32``, ``fit_wall_s``),
-        units in :func:`bench.record.metrics`, ``started_at``/``finished_at``
+        units in :func:`hello_bench.record.metrics`, ``started_at``/``finished_at``
         as datetimes.
 
     Raises
     ------
-    bench.UserError
+    hello_bench.UserError
         A missing run, a damaged store file (naming the file and line).
     """
     names = list(runs) or [p.name for p in run_dirs(results_dir)]

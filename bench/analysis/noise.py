@@ -1,6 +1,6 @@
 """A run's noise floor, from its repeated controls: pure functions over numbers, no I/O.
 
-Every round of a run starts with the same raw-speed control (:mod:`bench.measure.noise`). Its spread
+Every round of a run starts with the same raw-speed control (:mod:`hello_bench.measure.noise`). Its spread
 across rounds is how much the machine itself moved while the run ran: an effect smaller than that is
 **within the noise floor** and is said to be. The control read against the trials is the *speed
 index*: for single-threaded trials, the geometric mean of the Python loop and the one-thread matmul

@@ -1,6 +1,6 @@
 """Order effects: does running earlier or later within a round change a trial's time?
 
-The adapters of each round run in a seeded random order (:mod:`bench.run.order`), so an order effect
+The adapters of each round run in a seeded random order (:mod:`hello_bench.run.order`), so an order effect
 cannot favour one adapter on average; it still adds noise, and a large one says something about the
 machine (a warm-up the worker's own warm-up did not cover, a cache another group evicts). The test is
 a linear model of the log time on the trial's position within its round (0 = first), with one level

@@ -12,7 +12,7 @@ Records that claim one split seed with different identities are **never
 paired and reported as unpaired, with the reason and both runs** (not an
 error): one mismatched group should not stop a report whose other
 comparisons are sound, and the list says exactly what was left out and
-why. (:func:`bench.analysis.load.dedupe` still stops with an error when the
+why. (:func:`hello_bench.analysis.load.dedupe` still stops with an error when the
 *same trial* appears in two runs with different rows: that is one result
 claimed twice, not two results.)
 

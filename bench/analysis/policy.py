@@ -2,7 +2,7 @@
 
 ``bench compare`` builds it from its flags (:func:`GatePolicy.from_options`), a config's ``[gate]``
 table from the same option names, ``bench calibrate`` from its plan, and ``bench run --until-precise``
-from its stopping rule (:meth:`GatePolicy.at_look`); the comparison (:mod:`bench.analysis.comparison`)
+from its stopping rule (:meth:`GatePolicy.at_look`); the comparison (:mod:`hello_bench.analysis.comparison`)
 reads only this value. Adding a gate option is one entry in :data:`OPTIONS` (its flag, TOML key, type,
 check and help) and the attribute it sets here; the CLI and the config loader iterate :data:`OPTIONS`.
 
@@ -26,11 +26,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.errors import UserError
-from bench.metrics import DIFFERENCE, EXACT, RATIO, Metric
-from bench.record import find_metric, metrics
+from hello_bench.errors import UserError
+from hello_bench.metrics import DIFFERENCE, EXACT, RATIO, Metric
+from hello_bench.record import find_metric, metrics
 
-#: The gate's level: :data:`bench.analysis.stats.ALPHA` (not imported, so the CLI parser starts without scipy).
+#: The gate's level: :data:`hello_bench.analysis.stats.ALPHA` (not imported, so the CLI parser starts without scipy).
 ALPHA = 0.05
 
 
@@ -61,7 +61,7 @@ class GatePolicy:
         The calibration run whose run-to-run variance gates separate runs (None: the newest of the machine).
     wall_only : bool
         Gate wall-clock times only. By default a gated wall-clock time is decided on its process CPU time where
-        the baseline's wall time was stretched by a busy machine (:func:`bench.analysis.comparison.busy_ratio`).
+        the baseline's wall time was stretched by a busy machine (:func:`hello_bench.analysis.comparison.busy_ratio`).
     look : int, optional
         The look of a sequential gate (``--until-precise``); None: a single look at alpha.
     """

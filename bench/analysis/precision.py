@@ -20,7 +20,7 @@ from typing import Any
 
 from scipy import stats as sps
 
-from bench.analysis import stats
+from hello_bench.analysis import stats
 
 #: No estimate from fewer splits than this (the spread of two or three is too uncertain to extrapolate).
 MIN_SPLITS = 3
@@ -62,7 +62,7 @@ def splits_for_decision(t: Any, level: float, limit: int = 10_000) -> int | None
     and spread held (a plug-in, as :func:`splits_needed`); None when no number of splits can (its mean sits on
     the threshold, or the variance that does not shrink with splits is already too large).
 
-    ``t`` is a :class:`bench.analysis.gate.Tested`.
+    ``t`` is a :class:`hello_bench.analysis.gate.Tested`.
     """
     m = t.measured
     gap = abs(t.mean - m.threshold)

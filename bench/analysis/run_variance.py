@@ -19,7 +19,7 @@ two-way layout without replication on the log scale, ``log y = mean + run + spli
 - **Spread over the span it is applied to**: the estimate knows the time its runs covered
   (:class:`Span`); runs made back to back say nothing about how a machine moves between days.
 
-Sources: the repeats of a calibration (:mod:`bench.run.calibrate`), or the stored history of the same
+Sources: the repeats of a calibration (:mod:`hello_bench.run.calibrate`), or the stored history of the same
 matrix on the same machine (:func:`from_history`), where the runs between two steps of the history form
 one segment and the segments' sums of squares are pooled (a code change moves the level, not the noise).
 """
@@ -229,7 +229,7 @@ def from_history(
 
     ``frame``: the tidy frame of the history's runs (``run_id``, ``split_seed``, ``started_at``, the
     columns; a run without ``started_at`` is not used); only rows of the machine named are used. ``breaks``: run ids where the history steps (a
-    code change; from :mod:`bench.analysis.steps`): each starts a new segment, whose level is its own.
+    code change; from :mod:`hello_bench.analysis.steps`): each starts a new segment, whose level is its own.
     Returns the estimates and the span of the runs they came from.
     """
     mine = same_machine(frame, machine_id, hostname)

@@ -9,8 +9,8 @@ separate runs uses it only when it can stand for them:
 - made on the **machine both runs ran on** (hardware id and hostname), unless named with
   ``--calibration RUN``;
 - estimated with **Satterthwaite's degrees of freedom** from at least
-  :data:`~bench.analysis.run_variance.MIN_RUNS` repeats, and above zero (a variance truncated to 0 is
-  unknown, not "no variance": :mod:`bench.analysis.run_variance`);
+  :data:`~hello_bench.analysis.run_variance.MIN_RUNS` repeats, and above zero (a variance truncated to 0 is
+  unknown, not "no variance": :mod:`hello_bench.analysis.run_variance`);
 - covering the **span** between the two runs: repeats made within six minutes say nothing about two
   runs days apart (this machine's speed moves by up to 2x between days), so beyond the span the
   calibration covered, timing metrics are not tested, and the line says what would decide.
@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.analysis import run_variance as rv
-from bench.errors import UserError
-from bench.record import metric_for
-from bench.store.reader import RunFolder, run_dirs
+from hello_bench.analysis import run_variance as rv
+from hello_bench.errors import UserError
+from hello_bench.record import metric_for
+from hello_bench.store.reader import RunFolder, run_dirs
 
 
 @dataclass
@@ -64,8 +64,8 @@ def read_calibration(folder: RunFolder) -> dict | None:
 
 
 def run_variance_from(data: dict, source: str) -> RunVariance:
-    """The variances of a calibration that may gate separate runs (:attr:`bench.analysis.run_variance.Estimate.known`):
-    Satterthwaite df, not truncated to 0, from at least :data:`~bench.analysis.run_variance.MIN_RUNS` repeats.
+    """The variances of a calibration that may gate separate runs (:attr:`hello_bench.analysis.run_variance.Estimate.known`):
+    Satterthwaite df, not truncated to 0, from at least :data:`~hello_bench.analysis.run_variance.MIN_RUNS` repeats.
     Entries stored before the df were Satterthwaite's (df = repeats - 1, no count of repeats) are not used."""
     found = {}
     for column, entry in (data.get("run_variance") or {}).items():
@@ -151,8 +151,8 @@ def from_stored_history(results_dir: str | Path, config: dict, env: dict, compar
     is ``config``, on ``env``'s machine; the two ``compared`` runs left out, as a calibration leaves its pair out:
     they are what is tested): usable when it holds enough runs and its runs span the two compared, so it stands
     for how far apart they are. Its own ``why`` says when not."""
-    from bench.analysis.load import load_runs
-    from bench.record import metrics
+    from hello_bench.analysis.load import load_runs
+    from hello_bench.record import metrics
 
     left_out = {p.resolve() for p in compared}
     first, last = (_first_start(p) for p in compared)

@@ -1,7 +1,7 @@
 """The two sides of a comparison: a run, one environment of it (``RUN%NAME``) or one machine of it
 (``RUN@host``), with what the comparison needs to know about each (records, machine, controls, when).
 
-Read through the one loader (:mod:`bench.analysis.load`) and the one run-folder reader; nothing here
+Read through the one loader (:mod:`hello_bench.analysis.load`) and the one run-folder reader; nothing here
 computes a statistic. :func:`relation` says what the two sides are to each other, which decides what a
 comparison may do: a **duet** (two environments of one run, interleaved on one machine: pairing on the
 split is valid, no normalisation, no noise floor), **hosts** (two machines of one run: their raw speeds
@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import noise
-from bench.analysis.load import Loaded, load_runs, split_ref
-from bench.errors import UserError
-from bench.store.reader import RunFolder
+from hello_bench.analysis import noise
+from hello_bench.analysis.load import Loaded, load_runs, split_ref
+from hello_bench.errors import UserError
+from hello_bench.store.reader import RunFolder
 
 DUET, HOSTS, SEPARATE = "duet", "hosts", "separate"
 #: Environment keys that differ between any two runs and say nothing about the comparison.
@@ -109,7 +109,7 @@ def load_side(run: str, results_dir: str | Path) -> Side:
 
 
 def _one_host(df: pd.DataFrame, folder: RunFolder, path: Path, host: str, env: dict) -> tuple[pd.DataFrame, dict]:
-    from bench.names import machine_key
+    from hello_bench.names import machine_key
 
     machines = sorted(map(str, df["machine"].dropna().unique()))
     df = df[df["machine"] == host].copy()
@@ -197,8 +197,8 @@ def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[
 
 def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, results_dir: str | Path) -> Any:
     """What the two sides bring to their comparison: relation, control ratio, noise floor, run-to-run variance."""
-    from bench.analysis.comparison import Context
-    from bench.analysis.separate import find_calibration, from_stored_history, within_span
+    from hello_bench.analysis.comparison import Context
+    from hello_bench.analysis.separate import find_calibration, from_stored_history, within_span
 
     kind = relation(a, b)
     context = Context(kind, design=design_differences(a.frame, b.frame, keys))

@@ -12,9 +12,9 @@ Never over-claim: a difference that is the same on every split has no
 p-value (the test's variance is zero, not its uncertainty); "not
 significant" comes with the difference that could have been detected
 (exact noncentral-t power, at the level the verdict used); a family of
-tests is Holm-corrected (:mod:`bench.analysis.family`); a ratio needs at
+tests is Holm-corrected (:mod:`hello_bench.analysis.family`); a ratio needs at
 least :data:`MIN_RATIO_PAIRS` pairs before it is called faster or slower.
-Which sentence a number earns is decided in :mod:`bench.analysis.verdicts`,
+Which sentence a number earns is decided in :mod:`hello_bench.analysis.verdicts`,
 not here.
 """
 

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis import stats
-from bench.record import role
+from hello_bench.analysis import stats
+from hello_bench.record import role
 
 #: Default target: error at most this share of the error of a uniform guess among the classes.
 TARGET_ERROR_SHARE = 0.10

@@ -4,12 +4,12 @@ Pure functions from numbers to words, apart from the report's prose, so each
 rule is tested directly and under mutation. The rules:
 
 - accuracy: a difference is called only from the Holm-adjusted p (never the
-  raw p) below :data:`~bench.analysis.stats.ALPHA`; "not significant" comes
+  raw p) below :data:`~hello_bench.analysis.stats.ALPHA`; "not significant" comes
   with the difference that could have been detected at the level the
   verdict used; a constant difference gets no test and no verdict;
 - equivalence (with a user's margin): TOST, Holm-adjusted, within the margin;
 - ratios (time, latency): "faster"/"slower" only from at least
-  :data:`~bench.analysis.stats.MIN_RATIO_PAIRS` pairs and an interval that
+  :data:`~hello_bench.analysis.stats.MIN_RATIO_PAIRS` pairs and an interval that
   excludes 1; the sentences the README prints ("made it slower here")
   follow the same rule;
 - serving: a path is "the fastest" only when its paired interval against
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis import stats
-from bench.analysis.time_to_accuracy import Ordering
+from hello_bench.analysis import stats
+from hello_bench.analysis.time_to_accuracy import Ordering
 
 
 def _g(x: float) -> str:

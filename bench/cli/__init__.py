@@ -1,11 +1,11 @@
-"""The command line: ``bench`` (the parser and error handling: :mod:`bench.cli.parser`).
+"""The command line: ``bench`` (the parser and error handling: :mod:`hello_bench.cli.parser`).
 
 The console script's entry point, :func:`entry`, first re-executes itself in
 Python's isolated mode (``-I``) when it is not already in it: no process the
 CLI starts (workers, the control measurement, a Dask cluster's scheduler,
 nannies and workers, which inherit the flag) imports code from the current
 folder. Until then it imports nothing but ``os``, ``sys`` (loaded before any
-user code) and :mod:`bench.isolation`, so not even the first process runs a
+user code) and :mod:`hello_bench.isolation`, so not even the first process runs a
 ``json.py`` or ``typing.py`` it finds in the current folder.
 
 Whether it is isolated is read from the interpreter itself (``sys.flags.isolated``),
@@ -24,7 +24,7 @@ import sys
 
 __all__ = ["entry", "main"]
 
-LAUNCH = "from bench.cli import main; raise SystemExit(main(sys.argv[1:]))"
+LAUNCH = "from hello_bench.cli import main; raise SystemExit(main(sys.argv[1:]))"
 
 
 def main(argv: "list[str] | None" = None) -> int:
@@ -32,13 +32,13 @@ def main(argv: "list[str] | None" = None) -> int:
     import signal
     import threading
 
-    from bench.cli.interrupts import INTERRUPTED, terminate
+    from hello_bench.cli.interrupts import INTERRUPTED, terminate
 
     try:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, terminate)  # first: from here on SIGTERM is an interrupt
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held by entry()
-        from bench.cli.parser import main as run
+        from hello_bench.cli.parser import main as run
     except KeyboardInterrupt:  # held since start-up, or while the CLI itself was being imported
         print(INTERRUPTED, file=sys.stderr)
         return 130
@@ -46,14 +46,14 @@ def main(argv: "list[str] | None" = None) -> int:
 
 
 def entry() -> None:
-    """The ``bench`` console script (and ``python -m bench``): isolated from the current folder, then :func:`main`."""
+    """The ``bench`` console script (and ``python -m hello_bench``): isolated from the current folder, then :func:`main`."""
     if sys.flags.isolated:  # the interpreter's own flag: -I, never an environment variable
         raise SystemExit(main())
     import _signal  # built in: no file in the current folder can stand in for it
 
     # Held across the re-execution until main() can answer them, not left to kill a half-started process.
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
-    from bench.isolation import SAFE_ENV, isolated_command
+    from hello_bench.isolation import SAFE_ENV, isolated_command
 
     os.environ.update(SAFE_ENV)
     command = isolated_command(LAUNCH, *sys.argv[1:])

@@ -1,8 +1,8 @@
 """The commands: one function per subcommand, each taking the parsed arguments and returning an exit status.
 
-The parser (:mod:`bench.cli`) builds the arguments; everything a command
-does goes through the harness's modules. A :class:`~bench.errors.UserError`
-raised here becomes one line on stderr (``error: ...``) in :func:`bench.cli.main`.
+The parser (:mod:`hello_bench.cli`) builds the arguments; everything a command
+does goes through the harness's modules. A :class:`~hello_bench.errors.UserError`
+raised here becomes one line on stderr (``error: ...``) in :func:`hello_bench.cli.main`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from hello_bench.errors import UserError
 
 #: Exit statuses, documented in ``bench --help`` and the README.
 EXIT = {
@@ -57,8 +57,8 @@ def _csv(text: str | None, what: str) -> list[str] | None:
 def resolve_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     """The config a ``run`` command asks for (file or built-in, then flags; validated), and what was chosen for it
     (``max_fit_steps``), said once nothing can be refused any more."""
-    from bench.run.config import AdapterSpec, env_flags, parse_environments, validate, with_overrides
-    from bench.run.config_files import builtin_config_path, load_config
+    from hello_bench.run.config import AdapterSpec, env_flags, parse_environments, validate, with_overrides
+    from hello_bench.run.config_files import builtin_config_path, load_config
 
     if args.config and args.quick:
         raise UserError("Use either --config or --quick, not both.")
@@ -84,7 +84,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     )
     if adapters:  # adapters named on the command line run as named
         return config, []
-    from bench.run.sizing import fit_to_data
+    from hello_bench.run.sizing import fit_to_data
 
     config, notes = fit_to_data(config)
     return validate(config, "command line"), notes
@@ -109,7 +109,7 @@ def split_datasets(text: str) -> list[str]:
 
 
 def datasets_from_flags(args: argparse.Namespace) -> Any:
-    from bench.run.config import parse_dataset
+    from hello_bench.run.config import parse_dataset
 
     if args.datasets is None:
         if args.target or args.categorical or args.missing:
@@ -129,7 +129,7 @@ def datasets_from_flags(args: argparse.Namespace) -> Any:
 
 def make_executor(args: argparse.Namespace) -> Any:
     """The executor ``--executor`` names, its own options checked; other executors' options refused."""
-    from bench.run import executors
+    from hello_bench.run import executors
 
     chosen = executors.module(args.executor)
     for name in executors.names():
@@ -142,17 +142,17 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint, project_commit
-    from bench.run.data_info import describe_all
-    from bench.run.environments import ensure_all
-    from bench.run.estimate import estimate, summary
-    from bench.run.matrix import expand
-    from bench.run.precision import check_target
-    from bench.run.progress import Progress
-    from bench.run.resolve import resolve
-    from bench.run.runner import run
-    from bench.store.safefs import check_run_id
-    from bench.store.writer import RunStore
+    from hello_bench.measure.machine import fingerprint, project_commit
+    from hello_bench.run.data_info import describe_all
+    from hello_bench.run.environments import ensure_all
+    from hello_bench.run.estimate import estimate, summary
+    from hello_bench.run.matrix import expand
+    from hello_bench.run.precision import check_target
+    from hello_bench.run.progress import Progress
+    from hello_bench.run.resolve import resolve
+    from hello_bench.run.runner import run
+    from hello_bench.store.safefs import check_run_id
+    from hello_bench.store.writer import RunStore
 
     config, notes = resolve_config(args)
     if args.retry_errors and args.run_id is None:
@@ -166,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("Environment matrices (--env, [[environments]]) run on the local executor only.")
     check_store(args.results_dir, run_id, config, "matrix")
     if config.environments:
-        from bench.run.environments import cache_root
+        from hello_bench.run.environments import cache_root
 
         cache_root()  # where they will be built: a bad place is one line, --dry-run included
     if args.dry_run:
@@ -200,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.until_precise is None:
                 result = run_once(config)
             else:
-                from bench.run.precision import DEFAULT_MAX_TIME_S, run_until_precise
+                from hello_bench.run.precision import DEFAULT_MAX_TIME_S, run_until_precise
 
                 result = run_until_precise(config, store, args.until_precise, args.max_time or DEFAULT_MAX_TIME_S,
                                            run_once, say=_say)  # fmt: skip
@@ -209,8 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def check_store(results_dir: str, run_id: str, config: Any, kind: str) -> None:
     """Everything about the run folder that a real run checks, read-only: usable, same config, same code and data."""
-    from bench.run.runner import check_resumable
-    from bench.store.reader import RunFolder, check_reusable
+    from hello_bench.run.runner import check_resumable
+    from hello_bench.store.reader import RunFolder, check_reusable
 
     path = Path(results_dir) / "runs" / run_id
     if check_reusable(path, run_id, _stored(config.to_dict()), kind):
@@ -219,8 +219,8 @@ def check_store(results_dir: str, run_id: str, config: Any, kind: str) -> None:
 
 def _check_built(results_dir: str, run_id: str, built: dict) -> None:
     """A run resumed with environments: each must be the one its records were made with."""
-    from bench.run.runner import check_environments
-    from bench.store.reader import RunFolder
+    from hello_bench.run.runner import check_environments
+    from hello_bench.store.reader import RunFolder
 
     path = Path(results_dir) / "runs" / run_id
     if built and (path / "run.json").is_file():
@@ -229,14 +229,14 @@ def _check_built(results_dir: str, run_id: str, built: dict) -> None:
 
 
 def _stored(config: dict) -> dict:
-    from bench.store.writer import dumps
+    from hello_bench.store.writer import dumps
 
     return json.loads(dumps(config))
 
 
 def _dry_run(config: Any, args: argparse.Namespace, notes: list[str]) -> int:
-    from bench.run.estimate import estimate, summary
-    from bench.run.matrix import expand
+    from hello_bench.run.estimate import estimate, summary
+    from hello_bench.run.matrix import expand
 
     for note in [] if args.json else notes:
         _say(note)
@@ -301,15 +301,15 @@ def _finish(args: argparse.Namespace, result: Any, next_step: str, quick: bool =
 
 # -- seed, scale ---------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint
-    from bench.report.build import REPORTS
-    from bench.report.plots import iris_pairplot
-    from bench.report.seed import seed_config, seed_report, seed_rows
-    from bench.run.executors.local import LocalExecutor
-    from bench.run.progress import Progress
-    from bench.run.runner import run
-    from bench.store.safefs import OutputDir, check_run_id
-    from bench.store.writer import RunStore
+    from hello_bench.measure.machine import fingerprint
+    from hello_bench.report.build import REPORTS
+    from hello_bench.report.plots import iris_pairplot
+    from hello_bench.report.seed import seed_config, seed_report, seed_rows
+    from hello_bench.run.executors.local import LocalExecutor
+    from hello_bench.run.progress import Progress
+    from hello_bench.run.runner import run
+    from hello_bench.store.safefs import OutputDir, check_run_id
+    from hello_bench.store.writer import RunStore
 
     config = seed_config(random_state=args.random_state, threads=args.threads)
     run_id = check_run_id("seed-" + time.strftime("%Y%m%d-%H%M%S") if args.run_id is None else args.run_id)
@@ -335,8 +335,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def seed_json(run_id: str, rows: list[dict], code: int) -> dict:
     """``bench seed --json``: the table's rows under snake_case keys (the seed schema)."""
-    from bench.report.document import column_keys
-    from bench.report.seed import HEADERS
+    from hello_bench.report.document import column_keys
+    from hello_bench.report.seed import HEADERS
 
     keys = dict(zip(HEADERS, column_keys(HEADERS)))
     return {"command": "seed", "run_id": run_id, "exit_status": code,
@@ -344,13 +344,13 @@ def seed_json(run_id: str, rows: list[dict], code: int) -> dict:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint
-    from bench.report.scale import scale_config
-    from bench.run.progress import Progress
-    from bench.run.runner import run
-    from bench.store.reader import RunFolder
-    from bench.store.safefs import check_run_id
-    from bench.store.writer import RunStore
+    from hello_bench.measure.machine import fingerprint
+    from hello_bench.report.scale import scale_config
+    from hello_bench.run.progress import Progress
+    from hello_bench.run.runner import run
+    from hello_bench.store.reader import RunFolder
+    from hello_bench.store.safefs import check_run_id
+    from hello_bench.store.writer import RunStore
 
     if args.report:
         folder = RunFolder.resolve(args.report, args.results_dir)
@@ -388,7 +388,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 def _scale_written(args: argparse.Namespace, run_path: Path, out: Any, result: Any) -> int:
     """SCALE.md written; the summary on stdout (``--json``: the sweep's tables, numbers as numbers)."""
-    from bench.report.scale import write_scale_doc
+    from hello_bench.report.scale import write_scale_doc
 
     code = EXIT["trials failed"] if result is not None and result.failed else EXIT["ok"]
     path, doc = write_scale_doc(run_path, out)
@@ -410,8 +410,8 @@ def _scale_written(args: argparse.Namespace, run_path: Path, out: Any, result: A
 
 
 def _out_dir(args: argparse.Namespace, run_id: str) -> Any:
-    from bench.report.build import REPORTS
-    from bench.store.safefs import OutputDir
+    from hello_bench.report.build import REPORTS
+    from hello_bench.store.safefs import OutputDir
 
     default = Path(args.results_dir) / REPORTS / run_id
     return OutputDir.choose(getattr(args, "out", None), default, args.results_dir).check_writable()
@@ -432,7 +432,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bench.report.build import write_report
+    from hello_bench.report.build import write_report
 
     written = write_report(
         args.runs, args.results_dir, baseline=args.baseline, out_dir=args.out, target_accuracy=args.target_accuracy,
@@ -453,14 +453,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def gate_options(args: argparse.Namespace) -> dict:
-    """The gate options a command was given, by :data:`bench.analysis.policy.OPTIONS` name."""
-    from bench.analysis.policy import OPTIONS
+    """The gate options a command was given, by :data:`hello_bench.analysis.policy.OPTIONS` name."""
+    from hello_bench.analysis.policy import OPTIONS
 
     return {o.name: getattr(args, f"gate_{o.name}", None) for o in OPTIONS}
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from bench.report.compare import compare_runs
+    from hello_bench.report.compare import compare_runs
 
     result = compare_runs(args.runs, args.results_dir, out_dir=args.out, ignore_device=args.ignore_device,
                           **gate_options(args))  # fmt: skip
@@ -481,16 +481,16 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """``bench calibrate``: false alarms and detection power of the gate on this machine (bench.run.calibrate)."""
+    """``bench calibrate``: false alarms and detection power of the gate on this machine (hello_bench.run.calibrate)."""
     from dataclasses import replace
 
-    from bench.analysis.run_variance import duration_text
-    from bench.report.calibration import lines, with_provenance, write
-    from bench.run import calibrate as cal
-    from bench.run.config import AdapterSpec
-    from bench.run.spread import parse_spread
-    from bench.store.reader import RunFolder
-    from bench.store.safefs import check_run_id
+    from hello_bench.analysis.run_variance import duration_text
+    from hello_bench.report.calibration import lines, with_provenance, write
+    from hello_bench.run import calibrate as cal
+    from hello_bench.run.config import AdapterSpec
+    from hello_bench.run.spread import parse_spread
+    from hello_bench.store.reader import RunFolder
+    from hello_bench.store.safefs import check_run_id
 
     if args.report:
         folder = RunFolder.resolve(args.report, args.results_dir)
@@ -499,7 +499,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = folder.info().get("calibration")
         if not isinstance(summary, dict):
             raise UserError(f"Run {folder.run_id!r} has no calibration results yet (interrupted?): rerun it to resume.")
-        from bench.store.runfiles import REPORTED
+        from hello_bench.store.runfiles import REPORTED
 
         missing = [part for part in REPORTED if summary.get(part) is None]
         if missing:
@@ -538,7 +538,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _say(f"Calibration {run_id} ({plan.mode}): {plan.repeats} repeats x {plan.splits} splits x {len(plan.adapters)} adapter(s) "
          f"x {len(plan.sides())} sides; repeats {', '.join(str(r + 1) for r in plan.disturbed) or 'none'} disturbed by a second job"
          + (f"; starts spread over {duration_text(plan.spread_s)}." if plan.spread_s else "."))  # fmt: skip
-    from bench.run.executors.local import LocalExecutor
+    from hello_bench.run.executors.local import LocalExecutor
 
     out = _out_dir(args, run_id)  # checked before the calibration runs, written after
     done = cal.calibrate(plan, args.results_dir, run_id, LocalExecutor(), _say, command)
@@ -579,7 +579,7 @@ def _calibration_out(args: argparse.Namespace, summary: dict, run_id: str, lines
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.report.export import export_mlflow, export_parquet
+    from hello_bench.report.export import export_mlflow, export_parquet
 
     if args.to == "parquet":
         summary = export_parquet(args.runs, args.results_dir, args.out)
@@ -597,15 +597,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from bench.measure.machine import fingerprint
+    from hello_bench.measure.machine import fingerprint
 
     _json({"command": "env", **fingerprint(control=not args.no_control)})
     return EXIT["ok"]
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from bench.report.history import build, json_data
-    from bench.store.safefs import OutputDir
+    from hello_bench.report.history import build, json_data
+    from hello_bench.store.safefs import OutputDir
 
     metrics = tuple(_csv(args.metrics, "metrics") or ())
     out = (
@@ -627,9 +627,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run bench.checks on each adapter (here, or in each environment); exit 1 when any check fails."""
-    from adapters import AdapterLoadError, UnknownAdapterError
-    from bench.checks import run_checks
+    """Run hello_bench.checks on each adapter (here, or in each environment); exit 1 when any check fails."""
+    from hello_bench.adapters import AdapterLoadError, UnknownAdapterError
+    from hello_bench.checks import run_checks
 
     if args.env or args.python:
         results = [row for where, python in _check_pythons(args) for row in _checks_in(where, python, args.adapters)]
@@ -653,8 +653,8 @@ def _check_pythons(args: argparse.Namespace) -> list[tuple[str, str]]:
     """(name, interpreter) of every ``--python`` and ``--env`` of ``bench check`` (environments built or reused)."""
     import os
 
-    from bench.run.config import AdapterSpec, Config, env_flags, parse_environments, validate
-    from bench.run.environments import ensure
+    from hello_bench.run.config import AdapterSpec, Config, env_flags, parse_environments, validate
+    from hello_bench.run.environments import ensure
 
     out = []
     for path in args.python or []:
@@ -671,9 +671,11 @@ def _check_pythons(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _checks_in(where: str, python: str, names: list[str]) -> list[dict]:
     """The checks' rows as that interpreter runs them, each marked with where it ran."""
-    from bench.run.resolve import ask
+    from hello_bench.run.resolve import ask
 
-    answer = ask(python, where, "from bench.checks import main; raise SystemExit(main())", names, "running the checks")
+    answer = ask(
+        python, where, "from hello_bench.checks import main; raise SystemExit(main())", names, "running the checks"
+    )
     if "error" in answer:
         raise UserError(f"Environment {where!r}: {answer['error']}")
     return [{**row, "environment": where} for row in answer.get("checks", [])]
@@ -682,9 +684,9 @@ def _checks_in(where: str, python: str, names: list[str]) -> list[dict]:
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from adapters import list_adapters
-    from bench.data.datasets import BUNDLED, load_dataset
-    from bench.measure.devices import describe_devices
+    from hello_bench.adapters import list_adapters
+    from hello_bench.data.datasets import BUNDLED, load_dataset
+    from hello_bench.measure.devices import describe_devices
 
     adapters = list_adapters()
     datasets: list[dict] = []
@@ -725,7 +727,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from bench.report.publish import publish
+    from hello_bench.report.publish import publish
 
     with _quiet_numbers():
         written = publish(args.out, args.results_dir, args.runs)
@@ -737,7 +739,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bench.schemas import INPUTS, NAMES, schema
+    from hello_bench.schemas import INPUTS, NAMES, schema
 
     if args.name is None:
         print("\n".join(NAMES + INPUTS))

@@ -1,7 +1,7 @@
 """The command line: the argument parser, one function per subcommand's options, one error path.
 
 Each subcommand's work lives in :mod:`bench.commands` (``cmd_*`` functions
-returning an exit status). A :class:`~bench.errors.UserError` anywhere (and
+returning an exit status). A :class:`~hello_bench.errors.UserError` anywhere (and
 any usage mistake argparse finds) becomes one line on stderr,
 ``error: <message>``, without a traceback. Exit statuses: :data:`bench.commands.EXIT`.
 """
@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-from bench.cli.commands import (
+from hello_bench.cli.commands import (
     EXIT,
     EXIT_HELP,
     cmd_calibrate,
@@ -32,8 +32,8 @@ from bench.cli.commands import (
     cmd_schema,
     cmd_seed,
 )
-from bench.cli.interrupts import INTERRUPTED, terminate
-from bench.errors import UserError
+from hello_bench.cli.interrupts import INTERRUPTED, terminate
+from hello_bench.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -86,7 +86,7 @@ def _sub(sub: Any, name: str, help_text: str, examples: list[str]) -> argparse.A
 
 
 def _executor_options(p: argparse.ArgumentParser, args_holder: dict) -> None:
-    from bench.run import executors
+    from hello_bench.run import executors
 
     group = p.add_argument_group("executor")
     group.add_argument(
@@ -107,7 +107,7 @@ def _executor_options(p: argparse.ArgumentParser, args_holder: dict) -> None:
 def builtin_setting(config: str, key: str) -> Any:
     """A setting of a built-in config as its TOML file says (help text follows the files, never a copy).
 
-    Read with the TOML parser alone: ``--help`` imports nothing heavy (bench.run.config imports the adapters)."""
+    Read with the TOML parser alone: ``--help`` imports nothing heavy (hello_bench.run.config imports the adapters)."""
     from importlib import resources
 
     try:
@@ -115,7 +115,7 @@ def builtin_setting(config: str, key: str) -> Any:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    return tomllib.loads((resources.files("bench") / "configs" / f"{config}.toml").read_text()).get(key)
+    return tomllib.loads((resources.files("hello_bench") / "configs" / f"{config}.toml").read_text()).get(key)
 
 
 def _run_parser(sub: Any) -> None:
@@ -275,10 +275,10 @@ def _report_parser(sub: Any) -> None:
 
 
 def gate_arguments(p: Any) -> None:
-    """The gate's options, from their one declaration (:data:`bench.analysis.policy.OPTIONS`)."""
-    from bench.analysis.policy import OPTIONS
+    """The gate's options, from their one declaration (:data:`hello_bench.analysis.policy.OPTIONS`)."""
+    from hello_bench.analysis.policy import OPTIONS
 
-    group = p.add_argument_group("the gate (bench.analysis.policy)")
+    group = p.add_argument_group("the gate (hello_bench.analysis.policy)")
     for option in OPTIONS:
         if option.switch:
             group.add_argument(option.flag, dest=f"gate_{option.name}", action="store_true", default=None,
@@ -465,7 +465,7 @@ def _publish_parser(sub: Any) -> None:
 
 
 def _schema_parser(sub: Any) -> None:
-    from bench.schemas import INPUTS, NAMES
+    from hello_bench.schemas import INPUTS, NAMES
 
     p = _sub(sub, "schema", "print the JSON Schema of a command's --json output, or of bench.toml (no name: list them)",
              ["bench schema", "bench schema report", "bench report --json | check-jsonschema --schemafile <(bench schema report) -",
@@ -476,7 +476,7 @@ def _schema_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import __version__
+    from hello_bench import __version__
 
     parser = OneLineParser(prog="bench", description="Fair, repeated, timed comparisons of scikit-learn, Keras and PyTorch.",
                            epilog=EXIT_HELP)  # fmt: skip
@@ -523,7 +523,7 @@ def _print_warnings(seen: list[str]) -> None:
 def _check_metric_plugins() -> None:
     """A ``BENCH_METRICS`` target that gives no metric is bad input, before anything runs or is written."""
     if os.environ.get("BENCH_METRICS", "").strip():
-        from bench.record import named_metric_problems
+        from hello_bench.record import named_metric_problems
 
         problems = named_metric_problems()
         if problems:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as pdt
 
-from bench.errors import UserError
+from hello_bench.errors import UserError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 _NUMBERS = (bool, int, float, decimal.Decimal, np.bool_, np.number)

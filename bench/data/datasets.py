@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.data import columns
-from bench.errors import UserError
+from hello_bench.data import columns
+from hello_bench.errors import UserError
 
 #: Column names of the iris DataFrame in the blog post (seaborn's copy).
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

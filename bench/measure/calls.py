@@ -1,5 +1,5 @@
 """The timed calls a fitted model serves, measured the same way for the trial's own path and every serving path
-(:mod:`bench.measure.trial`, :mod:`bench.measure.serving`, which both import this module and never each other):
+(:mod:`hello_bench.measure.trial`, :mod:`hello_bench.measure.serving`, which both import this module and never each other):
 single-call latency with its CPU time, throughput per batch size, and agreement with the adapter's output."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.measure.settings import TimingSettings
-from bench.measure.timing import gc_paused, measure_for_cpu
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.measure.timing import gc_paused, measure_for_cpu
 
 #: Waits for queued device work before a timer stops.
 Sync = Callable[[], None] | None

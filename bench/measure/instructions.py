@@ -56,7 +56,7 @@ PHASES = ("setup", "fit", "predict")
 #: Longest a counted run may take (seconds): valgrind is slow, a hang is not.
 TIMEOUT_S = 1800.0
 _THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-_CHILD = "import sys, json; sys.path[:0] = json.loads(sys.argv.pop(1)); from bench.measure.instructions import child; child()"
+_CHILD = "import sys, json; sys.path[:0] = json.loads(sys.argv.pop(1)); from hello_bench.measure.instructions import child; child()"
 #: Adapter classes counted in this process already (a worker counts its first trial only).
 _counted: set[str] = set()
 

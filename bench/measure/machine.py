@@ -2,7 +2,7 @@
 
 Reads versions from package metadata (no framework is imported here; the
 adapters name their own packages) and the hardware from the OS and
-py-cpuinfo. Also times control workloads (:mod:`bench.measure.noise`) so that
+py-cpuinfo. Also times control workloads (:mod:`hello_bench.measure.noise`) so that
 ratios between machines can be read against their raw speed.
 """
 
@@ -18,7 +18,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.measure.devices import cpu_model, nvidia_gpus
+from hello_bench.measure.devices import cpu_model, nvidia_gpus
 
 #: The harness's own packages; the adapters add theirs (``BenchClassifier.packages``).
 CORE_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "threadpoolctl", "onnxruntime", "dask", "distributed")
@@ -26,7 +26,7 @@ CORE_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "threadpoolctl", "o
 
 def package_versions() -> dict:
     """Installed versions of the packages that shape results (None if absent)."""
-    from adapters.registry import all_packages
+    from hello_bench.adapters.registry import all_packages
 
     out: dict[str, str | None] = {}
     for name in sorted({*CORE_PACKAGES, *all_packages()}):
@@ -77,9 +77,9 @@ def blas_info() -> list[dict]:
 
 
 def control_measurement(threads: int = 1, span_s: float | None = None) -> dict:
-    """Raw machine speed over spans long enough to see throttling (:mod:`bench.measure.noise`)."""
-    from bench.measure.noise import SPAN_S
-    from bench.measure.noise import control_measurement as measure
+    """Raw machine speed over spans long enough to see throttling (:mod:`hello_bench.measure.noise`)."""
+    from hello_bench.measure.noise import SPAN_S
+    from hello_bench.measure.noise import control_measurement as measure
 
     return measure(threads, SPAN_S if span_s is None else span_s)
 

@@ -1,5 +1,5 @@
-"""The worker protocol's messages, as both ends read them: the parent (:mod:`bench.run.process`) writes them and the
-worker (:mod:`bench.measure.worker`) reads them. Plain data in, plain data out; this module imports nothing of
+"""The worker protocol's messages, as both ends read them: the parent (:mod:`hello_bench.run.process`) writes them and the
+worker (:mod:`hello_bench.measure.worker`) reads them. Plain data in, plain data out; this module imports nothing of
 either side.
 
 - stdin: a :class:`WorkerJob` header, then one ``{"type": "trial", "trial": TrialJob, ...}`` message per trial;
@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TextIO
 
-#: The descriptor of the pipe a worker watches to die with its parent (see :mod:`bench.lifeline`).
+#: The descriptor of the pipe a worker watches to die with its parent (see :mod:`hello_bench.lifeline`).
 PARENT_FD_VAR = "BENCH_PARENT_FD"
 
 

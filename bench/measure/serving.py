@@ -1,6 +1,6 @@
 """Measure every serving path of a fitted adapter, and check it is still the same model.
 
-For each path (``adapters.serving.ServingPath``): build it (export or compile,
+For each path (``hello_bench.adapters.serving.ServingPath``): build it (export or compile,
 timed), note the artifact's size, load it (timed, cold), time its first call,
 its single-sample latency and its throughput, and compare its probabilities
 with the adapter's on the whole test set. A path whose probabilities differ
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.measure import memory
-from bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
-from bench.measure.settings import TimingSettings
-from bench.measure.timing import drift_ratio, time_call, time_call_cpu
+from hello_bench.measure import memory
+from hello_bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.measure.timing import drift_ratio, time_call, time_call_cpu
 
 VALID, INVALID, SKIPPED, ERROR = "valid", "invalid", "skipped", "error"
 
@@ -42,7 +42,7 @@ def _size(artifact: Path | None) -> int | None:
 
 def measure_path(path: Any, X_test: np.ndarray, reference: np.ndarray, settings: TimingSettings, threads: int) -> dict:
     """Build, load, check and time one serving path; never raises."""
-    from adapters.serving import ServingUnavailable
+    from hello_bench.adapters.serving import ServingUnavailable
 
     X = np.ascontiguousarray(X_test, dtype=np.float32)
     one = X[:1]

@@ -1,7 +1,7 @@
 """How much to measure per trial: plain, validated settings (no measuring code here).
 
 Configuration (:mod:`bench.config`) builds these from TOML; the measuring
-layer (:mod:`bench.measure`) reads them.
+layer (:mod:`hello_bench.measure`) reads them.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class TimingSettings:
         cannot resolve on a noisy machine is recorded as unknown.
     instructions : bool
         Also count the instructions of fit and predict under valgrind, on the first trial of each group
-        (:mod:`bench.measure.instructions`; single-threaded runs only, where valgrind is installed).
+        (:mod:`hello_bench.measure.instructions`; single-threaded runs only, where valgrind is installed).
     """
 
     warmup: int = 20

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.measure import memory
-from bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
-from bench.measure.curves import CurveRecorder
-from bench.measure.settings import TimingSettings
-from bench.measure.timing import (
+from hello_bench.measure import memory
+from hello_bench.measure.calls import agreement, cpu_summary, latency, percentiles_us, throughput
+from hello_bench.measure.curves import CurveRecorder
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.measure.timing import (
     DRIFT_LIMIT,
     GCCounter,
     drift_ratio,
@@ -143,8 +143,8 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
 
 
 def registered_metrics(clf: Any, split: Split) -> dict:
-    """Every metric registered with a measuring function (bench.record.register), after the timed work."""
-    from bench.record import measured_metrics
+    """Every metric registered with a measuring function (hello_bench.record.register), after the timed work."""
+    from hello_bench.record import measured_metrics
 
     out: dict = {}
     for m in measured_metrics():
@@ -192,11 +192,11 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
         out["metrics"] = registered
     out["gpu_peak_mb"] = probe() if probe else None
     if settings.instructions and threads == 1:  # after the timed work: the counted runs disturb nothing timed
-        from bench.measure.instructions import first_of_worker
+        from hello_bench.measure.instructions import first_of_worker
 
         out["instructions"] = first_of_worker(clf, split)
     if serve and settings.serving:
-        from bench.measure.serving import measure_serving
+        from hello_bench.measure.serving import measure_serving
 
         out["serving"] = measure_serving(clf, split.X_test, proba, settings, threads)
     return out

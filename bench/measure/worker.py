@@ -1,10 +1,10 @@
 """A worker process: runs trials of one group (same adapter, backend, device), one at a time.
 
-Started fresh and isolated by :class:`bench.run.process.WorkerProcess`, so
+Started fresh and isolated by :class:`hello_bench.run.process.WorkerProcess`, so
 that frameworks' global state, Keras' per-process backend and a crash stay
 inside one group. The protocol is JSON lines:
 
-- stdin: a job header (:class:`~bench.measure.protocol.WorkerJob`), then one
+- stdin: a job header (:class:`~hello_bench.measure.protocol.WorkerJob`), then one
   ``trial`` message per trial, sent when the executor wants it run; end of
   input ends the worker.
 - the original stdout: ``hello`` once (versions, threads, the framework's
@@ -30,8 +30,8 @@ import time
 import traceback
 from typing import Any, TextIO
 
-from bench.lifeline import end_own_group
-from bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
+from hello_bench.lifeline import end_own_group
+from hello_bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
 
 
 def json_safe(value: Any) -> Any:
@@ -82,9 +82,9 @@ class Worker:
     # -- start-up ---------------------------------------------------------------
     def start(self) -> None:
         """Import the framework (timed), limit threads, warm up, say hello."""
-        from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
-        from adapters.registry import identity
-        from bench.measure.machine import machine_id
+        from hello_bench.adapters import AdapterLoadError, UnknownAdapterError, adapter_class
+        from hello_bench.adapters.registry import identity
+        from hello_bench.measure.machine import machine_id
 
         job = self.job
         begin = time.perf_counter()
@@ -147,7 +147,7 @@ class Worker:
         keys = {"step": "step_overhead_s", "epoch": "epoch_overhead_s", "predict": "predict_overhead_s"}
         begin = time.perf_counter()
         try:
-            from bench.measure.settings import TimingSettings
+            from hello_bench.measure.settings import TimingSettings
 
             budget = TimingSettings.from_dict(self.job.timing).call_cost_budget_s
             clf = self.cls(**self.job.warmup_params, device=self.job.device, random_state=0)
@@ -161,7 +161,7 @@ class Worker:
 
     # -- trials ---------------------------------------------------------------
     def dataset(self, trial: Any) -> Any:
-        from bench.data.datasets import DatasetSpec, load_spec
+        from hello_bench.data.datasets import DatasetSpec, load_spec
 
         key = json.dumps(trial.dataset, sort_keys=True)
         if key not in self.datasets:
@@ -177,7 +177,7 @@ class Worker:
         import numpy as np
         from sklearn.model_selection import train_test_split
 
-        from bench.measure.trial import Split, test_rows_sha
+        from hello_bench.measure.trial import Split, test_rows_sha
 
         ds = self.dataset(trial)
         if rows is not None:
@@ -232,9 +232,9 @@ class Worker:
         self.send({"type": "record", "fields": fields, "raw": raw})
 
     def run_trial(self, trial: Any, serve: bool, raw: dict, rows: dict | None = None) -> dict:
-        from bench.measure.devices import cpu_model
-        from bench.measure.settings import TimingSettings
-        from bench.measure.trial import measure_trial
+        from hello_bench.measure.devices import cpu_model
+        from hello_bench.measure.settings import TimingSettings
+        from hello_bench.measure.trial import measure_trial
 
         device = trial.device
         clf = self.cls(**(trial.params or {}), device=device, random_state=trial.init_seed)
@@ -276,7 +276,7 @@ class Worker:
 
 
 def gpu_name() -> str:
-    from bench.measure.devices import nvidia_gpus
+    from hello_bench.measure.devices import nvidia_gpus
 
     gpus = nvidia_gpus()
     return gpus[0]["name"] if gpus else "gpu"
@@ -285,7 +285,7 @@ def gpu_name() -> str:
 def main() -> int:
     # Keep the protocol channel for ourselves; whatever else writes to stdout
     # (framework banners, progress bars) goes to stderr instead.
-    from bench.measure.protocol import protocol_stdout
+    from hello_bench.measure.protocol import protocol_stdout
 
     watch_parent()
     out = protocol_stdout()

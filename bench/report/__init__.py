@@ -7,7 +7,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name in ("write_report", "Written"):
-        from bench.report import build
+        from hello_bench.report import build
 
         return getattr(build, name)
-    raise AttributeError(f"module 'bench.report' has no attribute {name!r}")
+    raise AttributeError(f"module 'hello_bench.report' has no attribute {name!r}")

@@ -5,8 +5,8 @@ means (init seeds averaged within each split first: J is the number of
 splits, never splits x init seeds); every test is the corrected resampled
 t-test on per-split differences of records paired on the split's identity;
 all the report's accuracy tests form one Holm family of distinct tests
-(:mod:`bench.analysis.family`), listed in the report; verdicts come from
-:mod:`bench.analysis.verdicts`.
+(:mod:`hello_bench.analysis.family`), listed in the report; verdicts come from
+:mod:`hello_bench.analysis.verdicts`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.analysis import stats, verdicts
-from bench.analysis.family import Assessed, assess
-from bench.analysis.family import comparison_key as family_key
-from bench.analysis.pairing import Unpaired, pair, per_split, split_conflicts
-from bench.record import metrics, role
-from bench.report.document import Doc
-from bench.report.tables import fmt, fmt_ci, fmt_p
+from hello_bench.analysis import stats, verdicts
+from hello_bench.analysis.family import Assessed, assess
+from hello_bench.analysis.family import comparison_key as family_key
+from hello_bench.analysis.pairing import Unpaired, pair, per_split, split_conflicts
+from hello_bench.record import metrics, role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt, fmt_ci, fmt_p
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -156,7 +156,7 @@ def _plain(name: object, profile: str, params: object) -> bool:
     """No explicit parameter overrides: the resolved parameters are the profile's, as the adapter declares them."""
     import json
 
-    from adapters import profile_params
+    from hello_bench.adapters import profile_params
 
     if not isinstance(params, (str, dict)):  # no parameters recorded: nothing says they were overridden
         return True

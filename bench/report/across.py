@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis import stats
-from bench.record import role
-from bench.report.document import Doc
-from bench.report.tables import fmt, fmt_p
+from hello_bench.analysis import stats
+from hello_bench.record import role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt, fmt_p
 
 
 def section(doc: Doc, ok: pd.DataFrame) -> list[tuple[str, stats.FriedmanResult]]:

@@ -1,6 +1,6 @@
 """The "Where the time goes" section: every adapter's fit and predict times as floor + dispatch + rest.
 
-The parts come from :mod:`bench.analysis.breakdown` (the compiled floor on
+The parts come from :mod:`hello_bench.analysis.breakdown` (the compiled floor on
 the same splits, the framework's measured per-call cost times its calls, and
 what remains); this module renders them as two tables, a stacked bar figure
 (PNG and interactive) and sentences generated from the same numbers, so that
@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import breakdown
-from bench.record import role
-from bench.report.document import Doc
-from bench.report.tables import Cell, fmt, fmt_range
+from hello_bench.analysis import breakdown
+from hello_bench.record import role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import Cell, fmt, fmt_range
 
 #: Within this many times the floor counts as "near the floor" (issue 32's target for a tuned route).
 NEAR = 3.0
@@ -212,7 +212,7 @@ def figure(parts: pd.DataFrame, labels: dict[str, str], path: Any) -> Any:
     """Stacked horizontal bars: fit (s) and single-row predict (us), each as floor, dispatch and rest (PNG)."""
     import matplotlib.pyplot as plt
 
-    from bench.report.plots import legend_outside, save_figure
+    from hello_bench.report.plots import legend_outside, save_figure
 
     rows = _bars(parts, labels)
     n = rows["model"].nunique()
@@ -238,8 +238,8 @@ def figure(parts: pd.DataFrame, labels: dict[str, str], path: Any) -> Any:
 
 def spec(parts: pd.DataFrame, labels: dict[str, str]) -> dict:
     """The same figure as a plotly spec: stacked (negative parts below 0), hover gives every part."""
-    from bench.report.chart import FONT
-    from bench.report.chart import numbers as _num
+    from hello_bench.report.chart import FONT
+    from hello_bench.report.chart import numbers as _num
 
     rows = _bars(parts, labels)
     data = []

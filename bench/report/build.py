@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.load import Loaded, load_runs
-from bench.errors import UserError
-from bench.record import NESTED_FIELDS
-from bench.report import (
+from hello_bench.analysis.load import Loaded, load_runs
+from hello_bench.errors import UserError
+from hello_bench.record import NESTED_FIELDS
+from hello_bench.report import (
     accuracy,
     across,
     breakdown,
@@ -34,9 +34,9 @@ from bench.report import (
     summary,
     timing,
 )
-from bench.report.document import Doc
-from bench.report.html import render
-from bench.store.safefs import OutputDir, OutputPath, file_name
+from hello_bench.report.document import Doc
+from hello_bench.report.html import render
+from hello_bench.store.safefs import OutputDir, OutputPath, file_name
 
 REPORTS = "reports"
 
@@ -50,7 +50,7 @@ class Written:
 
 def config_order(loaded: Loaded) -> list[str]:
     """Adapter labels in the order the runs' configs list them (the first one is the default baseline)."""
-    from bench.run.config import AdapterSpec
+    from hello_bench.run.config import AdapterSpec
 
     labels: list[str] = []
     for folder in loaded.folders:

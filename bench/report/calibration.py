@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import calibration as calib
-from bench.analysis import run_variance as rv
-from bench.analysis.calibration import DETECTION
-from bench.report.document import Doc
-from bench.store.safefs import OutputDir
+from hello_bench.analysis import calibration as calib
+from hello_bench.analysis import run_variance as rv
+from hello_bench.analysis.calibration import DETECTION
+from hello_bench.report.document import Doc
+from hello_bench.store.safefs import OutputDir
 
 #: Comparisons that show a rate under 5% (one-sided 95%) when none is a false alarm.
 BOUND = calib.comparisons_to_bound(0.05)
@@ -208,7 +208,7 @@ def document(summary: dict, run_id: str) -> Doc:
 
 
 def _variance_row(column: str, entry: dict) -> list[str]:
-    from bench.analysis.separate import run_variance_from
+    from hello_bench.analysis.separate import run_variance_from
 
     usable = bool(run_variance_from({"run_variance": {column: entry}}, "").by_column)
     var = entry.get("var")

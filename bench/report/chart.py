@@ -1,5 +1,5 @@
 """The primitives every interactive figure's plotly spec is made of (fonts, colours, axes, numbers for JSON):
-shared by :mod:`bench.report.interactive` and the section modules that draw their own spec, which import this
+shared by :mod:`hello_bench.report.interactive` and the section modules that draw their own spec, which import this
 module and never each other."""
 
 from __future__ import annotations

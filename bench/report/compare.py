@@ -1,14 +1,14 @@
 """``bench compare A B [C ...]``: one baseline run against each other run, rendered from one typed comparison.
 
 Typical uses: two machines, CPU vs GPU, two library versions, a CI gate. Everything said here comes
-from :func:`bench.analysis.comparison.build` (pairing, estimates, verdicts, the gate): this module only
+from :func:`hello_bench.analysis.comparison.build` (pairing, estimates, verdicts, the gate): this module only
 lays it out. The page leads with the gate's verdict and the headline numbers (the rows that claim a
 difference, worst first: what a team lead reads on the first screen); then, per pair of runs,
 what was gated at what threshold, what differs between the sides, the matched trials (one row per
 metric and group, its verdict worded once), the raw machine speed where the sides ran apart, whether
 the ranking of adapters holds, a heatmap that colours only what a verdict claims, and what could not
 be matched. Long trial labels are shortened the same way on the whole page, with a legend
-(:mod:`bench.report.labels`); the JSON keeps them whole.
+(:mod:`hello_bench.report.labels`); the JSON keeps them whole.
 """
 
 from __future__ import annotations
@@ -22,12 +22,23 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import gate, stats
-from bench.analysis.comparison import BETTER, BUSY_RATIO, DUET, NONE, SEPARATE, WORSE, Comparison, Estimate, Row, build
-from bench.analysis.load import by_content
-from bench.analysis.policy import GatePolicy
-from bench.analysis.separate import age, duration
-from bench.analysis.sides import (
+from hello_bench.analysis import gate, stats
+from hello_bench.analysis.comparison import (
+    BETTER,
+    BUSY_RATIO,
+    DUET,
+    NONE,
+    SEPARATE,
+    WORSE,
+    Comparison,
+    Estimate,
+    Row,
+    build,
+)
+from hello_bench.analysis.load import by_content
+from hello_bench.analysis.policy import GatePolicy
+from hello_bench.analysis.separate import age, duration
+from hello_bench.analysis.sides import (
     Side,
     context_for,
     environment_differences,
@@ -36,13 +47,13 @@ from bench.analysis.sides import (
     same_records,
     unmatched,
 )
-from bench.errors import UserError
-from bench.report import plots
-from bench.report.document import Doc
-from bench.report.html import render
-from bench.report.tables import Cell, fmt
-from bench.store.reader import RunFolder
-from bench.store.safefs import OutputDir, file_name
+from hello_bench.errors import UserError
+from hello_bench.report import plots
+from hello_bench.report.document import Doc
+from hello_bench.report.html import render
+from hello_bench.report.tables import Cell, fmt
+from hello_bench.store.reader import RunFolder
+from hello_bench.store.safefs import OutputDir, file_name
 
 HOW = {DUET: "Both sides come from one run, interleaved split by split on one machine (a duet): pairing on the split "
        "is valid; no normalisation and no noise floor apply.",
@@ -84,7 +95,7 @@ class Compared:
 
 
 def policy_from(options: dict) -> GatePolicy:
-    """The gate policy of ``bench compare``'s options (by :data:`bench.analysis.policy.OPTIONS` name)."""
+    """The gate policy of ``bench compare``'s options (by :data:`hello_bench.analysis.policy.OPTIONS` name)."""
     return GatePolicy.from_options(**options)
 
 
@@ -107,7 +118,7 @@ def compare_runs(
     # Two runs' "data.csv" with different contents are two datasets: never paired.
     for side, frame in zip([base, *others], by_content([base.frame, *(o.frame for o in others)])):
         side.frame = frame
-    from bench.report.build import REPORTS
+    from hello_bench.report.build import REPORTS
 
     out = OutputDir.choose(out_dir, Path(results_dir) / REPORTS, results_dir).check_writable()
     keys = ["dataset", "adapter"] + ([] if ignore_device else ["device"])
@@ -203,14 +214,14 @@ def section(doc: Doc, base: Side, other: Side, c: Comparison, out: OutputDir) ->
     doc.heading(f"Matched trials ({len({r.group for r in c.rows})} groups)", 3)
     doc.table(*rows_table(c), "ratios")
     if c.relation != DUET:
-        from bench.report import machines
+        from hello_bench.report import machines
 
         doc.heading("Raw machine speed (control measurements; B/A > 1 means B's machine is slower)", 3)
         machines.control_section(doc, base, other, c.context.control)
         if c.relation == SEPARATE and math.isfinite(c.context.floor):
             doc.para(f"Noise floor: {c.context.floor:.1%}, both runs' floors combined, from the spread of the per-round "
                      "controls: a ratio closer to 1 than that is marked as within it.")  # fmt: skip
-    from bench.report import machines
+    from hello_bench.report import machines
 
     machines.ranking_section(doc, base.frame, other.frame, [k for k in c.keys if k != "adapter"])
     fig = plots.ratio_heatmap(heat_frame(c, doc.labels.short), out / "figures" / file_name(f"compare-{base.path.name}-vs-{other.path.name}.png"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.document import Doc
-from bench.store.reader import RunFolder
+from hello_bench.report.document import Doc
+from hello_bench.store.reader import RunFolder
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -113,8 +113,8 @@ def _splits(folder: RunFolder, config: dict) -> str:
 
 
 def controls(doc: Doc, path: Path, env: dict) -> None:
-    """Raw machine speed in a worker at the trials' thread count: before, every round, after (bench.report.noise)."""
-    from bench.report.noise import controls as table
+    """Raw machine speed in a worker at the trials' thread count: before, every round, after (hello_bench.report.noise)."""
+    from hello_bench.report.noise import controls as table
 
     table(doc, path)
 

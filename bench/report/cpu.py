@@ -1,6 +1,6 @@
 """Wall time beside CPU time, per timed call: which calls waited for the machine.
 
-Every timed call also records its process CPU time (all threads; :mod:`bench.measure.timing`). A
+Every timed call also records its process CPU time (all threads; :mod:`hello_bench.measure.timing`). A
 single-threaded call that had a core to itself takes about as much wall time as CPU time; one that
 waited (another process had the core, or it waited for a device or for I/O) takes more wall time
 than CPU time. A multi-threaded call takes more CPU time than wall time. So the ratio wall/CPU says
@@ -21,11 +21,11 @@ import pandas as pd
 
 # BUSY_RATIO: wall time this many times the CPU time or more, the call waited (a busy machine, a device, I/O); the
 # same rule the gate uses to decide a timed call on its CPU time.
-from bench.analysis.comparison import BUSY_RATIO
-from bench.metrics import RATE
-from bench.record import cpu_twins, metrics
-from bench.report.document import Doc
-from bench.report.tables import fmt
+from hello_bench.analysis.comparison import BUSY_RATIO
+from hello_bench.metrics import RATE
+from hello_bench.record import cpu_twins, metrics
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
 
 KEYS = ["dataset", "adapter", "device"]
 

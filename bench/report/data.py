@@ -1,7 +1,7 @@
 """The report's data section: what each dataset was and what loading did to it, from the runs' own description.
 
 Each run keeps a description of its datasets in ``run.json`` (``datasets``, written when it started, by
-:mod:`bench.run.data_info`): rows and columns, classes and their balance, missing cells and what was done
+:mod:`hello_bench.run.data_info`): rows and columns, classes and their balance, missing cells and what was done
 with them, categorical columns, columns dropped, and whether the features were already standardised. Runs
 made before bench kept one are described by what their records hold (rows, features and classes).
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.document import Doc
-from bench.store.reader import RunFolder
+from hello_bench.report.document import Doc
+from hello_bench.store.reader import RunFolder
 
 
 def descriptions(paths: list[Path]) -> dict[str, dict]:

@@ -6,7 +6,7 @@ renderer writes the same content:
 
 - **Markdown**: findings first (with the headline tables a page leads with), a
   table of contents, each figure (PNG) right after the table it illustrates.
-- **HTML** (:func:`bench.report.html.render`, which imports this module, never the other way): findings first, a table of contents
+- **HTML** (:func:`hello_bench.report.html.render`, which imports this module, never the other way): findings first, a table of contents
   with anchors, sortable tables with right-aligned numbers, figures beside
   their tables, interactive where a figure carries a chart spec; nothing is
   loaded from the network.
@@ -14,7 +14,7 @@ renderer writes the same content:
   numbers as numbers (an interval is ``{"value", "low", "high"}``).
 
 Long labels (a trial's adapter with all its parameter overrides) are shortened
-by Markdown and HTML alike, with a legend (:mod:`bench.report.labels`); the
+by Markdown and HTML alike, with a legend (:mod:`hello_bench.report.labels`); the
 JSON keeps them whole.
 """
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.report.labels import Labels, short_strings, shorten
-from bench.report.tables import Cell, table
+from hello_bench.report.labels import Labels, short_strings, shorten
+from hello_bench.report.tables import Cell, table
 
 #: Headers whose text carries a run-dependent name: their JSON key is fixed here.
 KEY_ALIASES = (
@@ -123,7 +123,7 @@ class Doc:
         return self
 
     def shorten(self, labels: Iterable[str]) -> Doc:
-        """Show every long label among ``labels`` short, with a legend (:mod:`bench.report.labels`)."""
+        """Show every long label among ``labels`` short, with a legend (:mod:`hello_bench.report.labels`)."""
         self.labels = Labels(shorten(labels))
         return self
 

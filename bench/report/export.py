@@ -20,7 +20,7 @@ it with default settings (MLflow 3 keeps the file store in maintenance). The
 SQL store needs SQLAlchemy and Alembic, which ``pip install ".[mlflow]"``
 brings with ``mlflow-skinny``. Where MLflow writes is checked before it is
 called, and a remote store's every call has a total deadline
-(:mod:`bench.report.mlflow_store`).
+(:mod:`hello_bench.report.mlflow_store`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis.load import Loaded, load_runs
-from bench.errors import UserError
-from bench.report import mlflow_store
-from bench.store.reader import RunFolder
-from bench.store.safefs import OutputDir, file_name
+from hello_bench.analysis.load import Loaded, load_runs
+from hello_bench.errors import UserError
+from hello_bench.report import mlflow_store
+from hello_bench.store.reader import RunFolder
+from hello_bench.store.safefs import OutputDir, file_name
 
 PARAM_COLUMNS = ("dataset", "dataset_source", "preprocessing", "adapter", "adapter_name", "profile", "backend", "device", "split_seed",
                  "init_seed", "test_size", "stratify", "framework", "framework_version", "backend_version", "model",
@@ -271,7 +271,7 @@ def stage_report(folder: RunFolder, results_dir: Path, out: Path) -> Path | None
         return None
     import numpy as np
 
-    from bench.report.build import write_report
+    from hello_bench.report.build import write_report
 
     try:
         with np.errstate(invalid="ignore", divide="ignore"):  # censored times: NaN shows as '-'

@@ -1,5 +1,5 @@
 """The data behind the report's figures, prepared from the tidy frame and the records: shared by the PNGs
-(:mod:`bench.report.figures`) and the interactive specs (:mod:`bench.report.interactive`), which import it and
+(:mod:`hello_bench.report.figures`) and the interactive specs (:mod:`hello_bench.report.interactive`), which import it and
 never each other."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from bench.analysis.load import keyed_columns
-from bench.metrics import RATE
-from bench.record import metrics, role
-from bench.report.timing import whole_test_sizes
+from hello_bench.analysis.load import keyed_columns
+from hello_bench.metrics import RATE
+from hello_bench.record import metrics, role
+from hello_bench.report.timing import whole_test_sizes
 
 
 def short_labels(ok: pd.DataFrame) -> dict[str, str]:

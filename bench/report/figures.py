@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.record import role
-from bench.report import interactive, plots
-from bench.report.document import Doc
-from bench.report.figdata import fit_agg, relabel, short_labels, throughput_long
-from bench.store.safefs import OutputPath, file_name
+from hello_bench.record import role
+from hello_bench.report import interactive, plots
+from hello_bench.report.document import Doc
+from hello_bench.report.figdata import fit_agg, relabel, short_labels, throughput_long
+from hello_bench.store.safefs import OutputPath, file_name
 
 
 def attach(doc: Doc, figs: dict[str, OutputPath], specs: dict[str, dict]) -> None:
@@ -76,7 +76,7 @@ def _draw(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict, fig_dir: Outpu
         out["Serving paths"] = plots.serving_latency(rows, fig_dir / "serving.png")
     parts = extras.get("breakdown")
     if parts is not None and not parts.empty:
-        from bench.report import breakdown
+        from hello_bench.report import breakdown
 
         out["Where the time goes"] = breakdown.figure(parts, labels, fig_dir / "time-breakdown.png")
     if {"cpu", "gpu"} <= set(ok["device"]):

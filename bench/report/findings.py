@@ -1,7 +1,7 @@
 """The report's findings: its verdicts with their uncertainty, in a few lines, read from its own tables.
 
 Every sentence here is assembled from the typed cells of tables the report
-already holds (:func:`bench.report.document.table_data`), so the findings
+already holds (:func:`hello_bench.report.document.table_data`), so the findings
 can never say more, or other, than the tables below them; a table that is
 missing (no baseline comparison, no learning curves) gives no sentence.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.analysis.stats import ALPHA
-from bench.report.document import Doc, slug, table_data
-from bench.report.tables import fmt
+from hello_bench.analysis.stats import ALPHA
+from hello_bench.report.document import Doc, slug, table_data
+from hello_bench.report.tables import fmt
 
 CARE = "Measurements to read with care"
 

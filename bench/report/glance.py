@@ -2,9 +2,9 @@
 accuracy with its corrected interval and its headline times; per comparison page, its gate and what differs.
 
 Every number comes from the code the pages themselves use: the accuracy from the report's own table
-(:func:`bench.report.accuracy.accuracy_table`, Nadeau-Bengio corrected interval over the splits), the times as
+(:func:`hello_bench.report.accuracy.accuracy_table`, Nadeau-Bengio corrected interval over the splits), the times as
 the report's time table takes them (the median over trials of each headline duration of the registry), the
-comparison's words from its typed :class:`~bench.analysis.comparison.Comparison` (the gate's line, each row's
+comparison's words from its typed :class:`~hello_bench.analysis.comparison.Comparison` (the gate's line, each row's
 claim). Nothing here names an adapter or spells a metric field.
 """
 
@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.load import load_runs
-from bench.errors import UserError
-from bench.metrics import Metric
-from bench.record import headline_durations, role
-from bench.report import accuracy
-from bench.report.compare import Compared, claim_counts
-from bench.report.document import Doc
-from bench.report.tables import Cell, fmt, fmt_ci
+from hello_bench.analysis.load import load_runs
+from hello_bench.errors import UserError
+from hello_bench.metrics import Metric
+from hello_bench.record import headline_durations, role
+from hello_bench.report import accuracy
+from hello_bench.report.compare import Compared, claim_counts
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import Cell, fmt, fmt_ci
 
 #: Run kinds whose trials measure accuracy and time (a scale or calibration run measures something else).
 MEASURED = ("matrix", "seed")

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis import stats, verdicts
-from bench.analysis import time_to_accuracy as tta
-from bench.analysis.load import Loaded, load_runs
-from bench.analysis.pairing import pair, per_split
-from bench.record import role
-from bench.report import accuracy, learning, serving
-from bench.report.tables import fmt, fmt_ci, fmt_p, table
+from hello_bench.analysis import stats, verdicts
+from hello_bench.analysis import time_to_accuracy as tta
+from hello_bench.analysis.load import Loaded, load_runs
+from hello_bench.analysis.pairing import pair, per_split
+from hello_bench.record import role
+from hello_bench.report import accuracy, learning, serving
+from hello_bench.report.tables import fmt, fmt_ci, fmt_p, table
 
 
 def _duration(records: list[dict]) -> str:
@@ -39,7 +39,7 @@ def _iris_cpu(loaded: Loaded) -> pd.DataFrame:
 
 
 def _baseline(loaded: Loaded, ok: pd.DataFrame) -> str:
-    from bench.report.build import config_order, pick_baseline
+    from hello_bench.report.build import config_order, pick_baseline
 
     return pick_baseline(ok, None, config_order(loaded))
 
@@ -113,8 +113,8 @@ def _tuned_sentence(c: accuracy.Comparison) -> str:
 
 def _seed_claim(ok: pd.DataFrame, baseline: str) -> str:
     """The post's LR vs MLP gap: which LR settings these splits repeated (from record fields, not labels)."""
-    from bench.report.seed import POST_ACCURACY
-    from bench.run.config import AdapterSpec
+    from hello_bench.report.seed import POST_ACCURACY
+    from hello_bench.run.config import AdapterSpec
 
     base = ok[ok["adapter"] == baseline].iloc[0]
     specs = {label: AdapterSpec.parse(label) for label in POST_ACCURACY}
@@ -167,7 +167,7 @@ def findings(loaded: Loaded) -> str:
 
 
 def seed(loaded: Loaded) -> str:
-    from bench.report.seed import format_seed_table, seed_rows
+    from hello_bench.report.seed import format_seed_table, seed_rows
 
     return (
         format_seed_table(seed_rows(loaded.records))
@@ -252,7 +252,7 @@ def serving_table(loaded: Loaded) -> str:
 
 def scale(loaded: Loaded) -> str:
     """Log-log slope, fixed overhead and crossover per adapter, from the scale sweep."""
-    from bench.report.scale import scale_table
+    from hello_bench.report.scale import scale_table
 
     df = loaded.frame.copy()
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
@@ -341,7 +341,7 @@ RUNS: dict[str, tuple[str, Callable[[Loaded], str]]] = {
 
 
 def _calibration(loaded: Loaded) -> str:
-    from bench.report.calibration import readme_block
+    from hello_bench.report.calibration import readme_block
 
     return readme_block(loaded)
 
@@ -361,8 +361,8 @@ def versions(run: str, results_dir: str | Path) -> str:
     exact versions, the main metrics' ratios with intervals and verdicts, and the gate's line."""
     import tempfile
 
-    from bench.report.compare import compare_runs
-    from bench.store.reader import RunFolder
+    from hello_bench.report.compare import compare_runs
+    from hello_bench.store.reader import RunFolder
 
     envs = RunFolder(Path(results_dir) / "runs" / run).info().get("environments") or {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,10 +2,10 @@
 
 Writes HISTORY.md, history.html and one figure per metric (default under
 ``results/reports/history/``); ``--json`` prints the steps and the points.
-Every number comes from stored records (:mod:`bench.analysis.history`). The
+Every number comes from stored records (:mod:`hello_bench.analysis.history`). The
 points of a run with environments are its environments. Each figure is a PNG
 for the Markdown and an interactive plotly chart (the same points, intervals
-and steps, :mod:`bench.report.chart` primitives) on the HTML page, beside its
+and steps, :mod:`hello_bench.report.chart` primitives) on the HTML page, beside its
 table, as the report's figures are.
 """
 
@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis import history
-from bench.analysis import steps as steps_mod
-from bench.analysis.load import Loaded, load_runs, split_ref
-from bench.errors import UserError
-from bench.record import label_of
-from bench.report import chart, plots
-from bench.report.document import Doc, interval
-from bench.report.html import render
-from bench.report.tables import fmt_ci
-from bench.store.reader import run_dirs
-from bench.store.safefs import OutputDir
+from hello_bench.analysis import history
+from hello_bench.analysis import steps as steps_mod
+from hello_bench.analysis.load import Loaded, load_runs, split_ref
+from hello_bench.errors import UserError
+from hello_bench.record import label_of
+from hello_bench.report import chart, plots
+from hello_bench.report.document import Doc, interval
+from hello_bench.report.html import render
+from hello_bench.report.tables import fmt_ci
+from hello_bench.store.reader import run_dirs
+from hello_bench.store.safefs import OutputDir
 
 #: How each kind of point is described in its table's header and on the page.
 MEANS = {history.ARITHMETIC: "mean [corrected 95% CI]", history.GEOMETRIC: "geometric mean [95% CI]"}

@@ -1,4 +1,4 @@
-"""The HTML page of a :class:`~bench.report.document.Doc`: one file to read and explore, offline.
+"""The HTML page of a :class:`~hello_bench.report.document.Doc`: one file to read and explore, offline.
 
 - Findings first, with the headline tables a page leads with (a comparison's
   "what differs", worst first) and the legend of its shortened labels, then a
@@ -26,7 +26,7 @@ import json
 import re
 from importlib import resources
 
-from bench.report.document import LEGEND, LEGEND_NOTE, Doc, Figure, Table, _split_lead, inline, slug, sort_key
+from hello_bench.report.document import LEGEND, LEGEND_NOTE, Doc, Figure, Table, _split_lead, inline, slug, sort_key
 
 
 @functools.lru_cache(maxsize=1)

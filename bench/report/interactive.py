@@ -1,6 +1,6 @@
 """Interactive versions of the report's figures: plotly figure specs (plain dicts) for the HTML page.
 
-The PNGs (:mod:`bench.report.figures`) stay the Markdown report's figures;
+The PNGs (:mod:`hello_bench.report.figures`) stay the Markdown report's figures;
 these specs are drawn from the same frames, in the same colours, by the
 plotly.js the HTML page inlines. Each spec is keyed by its PNG's file stem,
 and :data:`BESIDE` names the table each figure illustrates, so the page puts
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.record import role
-from bench.report.chart import layout as _layout
-from bench.report.chart import numbers as _num
-from bench.report.chart import rgb as _rgb
-from bench.report.plots import colour, path_colour
+from hello_bench.record import role
+from hello_bench.report.chart import layout as _layout
+from hello_bench.report.chart import numbers as _num
+from hello_bench.report.chart import rgb as _rgb
+from hello_bench.report.plots import colour, path_colour
 
 #: PNG stem -> the table the figure illustrates (bench/report sections name their tables).
 BESIDE = {
@@ -128,7 +128,7 @@ def serving(rows: pd.DataFrame) -> dict:
 
 def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, dict]:
     """Every interactive figure the data allows, keyed by the PNG stem it stands for."""
-    from bench.report.figdata import fit_agg, relabel, short_labels, throughput_long
+    from hello_bench.report.figdata import fit_agg, relabel, short_labels, throughput_long
 
     quality, fit = role("accuracy"), role("fit")
     labels = short_labels(ok)  # the figures' labels: no parameter overrides, no device when there is one
@@ -159,7 +159,7 @@ def specs(ok: pd.DataFrame, accuracy: pd.DataFrame, extras: dict) -> dict[str, d
         out["serving"] = serving(rows[rows["p50_us"].notna()])
     parts = extras.get("breakdown")
     if parts is not None and not parts.empty:
-        from bench.report import breakdown
+        from hello_bench.report import breakdown
 
         out["time-breakdown"] = breakdown.spec(parts, labels)
     return out

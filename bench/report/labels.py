@@ -3,7 +3,7 @@
 A trial is labelled ``dataset/adapter/device``, and an adapter run with parameter overrides carries all of
 them (``sklearn-mlp:seed(batch_size=16,epochs=30,learning_rate=0.01)``): 60-75 characters that push a
 table of ten columns past a 1400 px screen, where its last columns are clipped. A page names its labels
-once (:meth:`bench.report.document.Doc.shorten`); each one longer than :data:`LIMIT` gets one short form,
+once (:meth:`hello_bench.report.document.Doc.shorten`); each one longer than :data:`LIMIT` gets one short form,
 used the same way in every line, table and figure of the page, and a legend maps it back. The JSON output
 keeps the full labels.
 

@@ -1,7 +1,7 @@
 """Learning curves, time-to-accuracy (DAWNBench's metric) and "not converged" flags, from stored curves.
 
 The rules (target, reached-and-held, censoring, orderings) live in
-:mod:`bench.analysis.time_to_accuracy`; this module lays them out.
+:mod:`hello_bench.analysis.time_to_accuracy`; this module lays them out.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats, verdicts
-from bench.analysis import time_to_accuracy as tta
-from bench.analysis.pairing import IDENTITY
-from bench.record import role
-from bench.report.document import Doc
-from bench.report.tables import fmt
+from hello_bench.analysis import stats, verdicts
+from hello_bench.analysis import time_to_accuracy as tta
+from hello_bench.analysis.pairing import IDENTITY
+from hello_bench.record import role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
 
 
 def fields() -> tuple[str, ...]:
@@ -59,7 +59,7 @@ def targets(ok: pd.DataFrame, override: float | None) -> dict[str, float]:
 
 def target_choices(ok: pd.DataFrame, override: float | None) -> dict[str, tuple[float, str]]:
     """Per dataset: the target accuracy and how it was chosen, in words. The override; else a level set from the
-    adapters' training accuracies (:func:`bench.analysis.time_to_accuracy.relative_target`: no test row read);
+    adapters' training accuracies (:func:`hello_bench.analysis.time_to_accuracy.relative_target`: no test row read);
     else, for records without training accuracy, the rule from the number of classes (no accuracy read)."""
     out = {}
     for dataset, g in ok.groupby("dataset"):

@@ -2,7 +2,7 @@
 ranking of adapters holds on both sides.
 
 A side's controls are its run's per-round controls (``RUN@host``: that host's, measured on it); older
-runs have only ``before``/``after``. Their speed indices (:mod:`bench.analysis.noise`) give the control
+runs have only ``before``/``after``. Their speed indices (:mod:`hello_bench.analysis.noise`) give the control
 ratio B/A with an interval; a time ratio divided by it (a throughput ratio multiplied) is what is left
 once the machines' raw speeds are taken out: near 1 when a machine is uniformly slower, and away from 1
 when a workload suffers more or less than the control does (memory bandwidth, a GPU, threads).
@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis import noise
-from bench.analysis.ranks import rank_agreement
-from bench.analysis.sides import Side
-from bench.measure.noise import CONTROL_KEYS
-from bench.record import headline_durations
-from bench.report.document import Doc
-from bench.report.tables import fmt
+from hello_bench.analysis import noise
+from hello_bench.analysis.ranks import rank_agreement
+from hello_bench.analysis.sides import Side
+from hello_bench.measure.noise import CONTROL_KEYS
+from hello_bench.record import headline_durations
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
 
 
 def control_section(doc: Doc, a: Side, b: Side, ratio: noise.ControlRatio | None) -> None:

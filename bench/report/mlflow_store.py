@@ -3,7 +3,7 @@
 MLflow writes its own files (a SQLite database and its journal, a file store's
 folder tree, artifacts), so the one safe writer never sees them. Every local
 path it will write is checked here by the same rules first
-(:func:`bench.store.safefs.check_library_target`): never inside a run folder,
+(:func:`hello_bench.store.safefs.check_library_target`): never inside a run folder,
 never through a symbolic link, never into a FIFO; a refusal comes before the
 first byte.
 
@@ -28,9 +28,9 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from bench.deadline import Deadlined
-from bench.errors import UserError
-from bench.store import safefs
+from hello_bench.deadline import Deadlined
+from hello_bench.errors import UserError
+from hello_bench.store import safefs
 
 MLFLOW_DIR = "mlflow"
 #: The longest one call to a remote tracking store may take, all of it (a socket timeout bounds only each wait).

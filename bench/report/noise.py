@@ -1,6 +1,6 @@
 """The report's noise sections: each run's controls and noise floor, order effects, and a short "read with care" list.
 
-Numbers come from :mod:`bench.analysis.noise` and :mod:`bench.analysis.order_effects`; this module
+Numbers come from :mod:`hello_bench.analysis.noise` and :mod:`hello_bench.analysis.order_effects`; this module
 only reads run folders and frames and lays the tables out.
 """
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis import noise, stats
-from bench.analysis.order_effects import OrderEffect, order_effect
-from bench.measure.noise import CONTROL_KEYS
-from bench.measure.timing import DRIFT_LIMIT
-from bench.record import headline_durations, role
-from bench.report.document import Doc
-from bench.report.tables import fmt, fmt_p
-from bench.store.reader import RunFolder
+from hello_bench.analysis import noise, stats
+from hello_bench.analysis.order_effects import OrderEffect, order_effect
+from hello_bench.measure.noise import CONTROL_KEYS
+from hello_bench.measure.timing import DRIFT_LIMIT
+from hello_bench.record import headline_durations, role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt, fmt_p
+from hello_bench.store.reader import RunFolder
 
 
 def _threads(folder: RunFolder) -> int:

@@ -29,8 +29,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from bench.metrics import DURATION, Metric  # noqa: E402
-from bench.store.safefs import OutputPath  # noqa: E402
+from hello_bench.metrics import DURATION, Metric  # noqa: E402
+from hello_bench.store.safefs import OutputPath  # noqa: E402
 
 #: tab20: ten hues, each as a (dark, light) pair.
 _TAB20 = sns.color_palette("tab20", 20)
@@ -148,7 +148,7 @@ def style() -> tuple[Any, Any]:
 
 def iris_pairplot(target: OutputPath) -> OutputPath:
     """The blog post's ``sns.pairplot(iris, hue='species')``, staged as PNG."""
-    from bench.data.datasets import iris_frame
+    from hello_bench.data.datasets import iris_frame
 
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         grid = sns.pairplot(iris_frame(), hue="species", height=1.8)
@@ -384,7 +384,7 @@ def ratio_heatmap(heat: pd.DataFrame, path: OutputPath, title: str) -> OutputPat
     """
     if heat.empty:
         return None
-    from bench.analysis.stats import MIN_RATIO_PAIRS
+    from hello_bench.analysis.stats import MIN_RATIO_PAIRS
 
     if "pairs" not in heat.columns:
         heat = heat.assign(pairs=MIN_RATIO_PAIRS)

@@ -31,12 +31,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.load import load_runs
-from bench.errors import UserError
-from bench.report.document import Doc
-from bench.report.html import render
-from bench.store.reader import RunFolder, run_dirs
-from bench.store.safefs import OutputDir, file_name
+from hello_bench.analysis.load import load_runs
+from hello_bench.errors import UserError
+from hello_bench.report.document import Doc
+from hello_bench.report.html import render
+from hello_bench.store.reader import RunFolder, run_dirs
+from hello_bench.store.safefs import OutputDir, file_name
 
 ASSET = "assets/plotly.min.js"
 ENTRY_POINTS = "bench.site"
@@ -80,7 +80,7 @@ def register(builder: Builder) -> Builder:
 def builders() -> list[Builder]:
     """Built-in run and comparison pages, registered builders, then entry-point ones."""
     found: list[Builder] = [run_pages, comparison_pages, history_pages, *_BUILDERS]
-    from bench.plugins import PluginError, guarded
+    from hello_bench.plugins import PluginError, guarded
 
     for entry in metadata.entry_points(group=ENTRY_POINTS):
         try:
@@ -96,12 +96,12 @@ def _report_doc(folder: RunFolder, results_dir: Path, scratch: Path) -> Doc | No
     kind = folder.kind()
     out = OutputDir.user(scratch)
     if kind == "scale":
-        from bench.report.scale import scale_doc
+        from hello_bench.report.scale import scale_doc
 
         return scale_doc(folder.path, out)
     if kind not in ("matrix", "seed"):
         return None
-    from bench.report.build import build
+    from hello_bench.report.build import build
 
     return build(load_runs([str(folder.path)], results_dir, kind=None), None, out / "figures")
 
@@ -125,7 +125,7 @@ def run_pages(site: Site) -> list[Page]:
 
 def _inlined(doc: Doc) -> Doc:
     """PNG figures read now, while their scratch folder exists (the page embeds them)."""
-    from bench.report.document import Figure
+    from hello_bench.report.document import Figure
 
     for i, block in enumerate(doc.blocks):
         if block[0] == "figure" and not block[1].spec and block[1].path.is_file():
@@ -175,8 +175,8 @@ def duet_pairs(folders: list[RunFolder], results_dir: Path) -> list[tuple[str, s
 
 def comparison_pages(site: Site) -> list[Page]:
     """Each pair of :func:`comparison_pairs` and :func:`duet_pairs`, gated at the registry's default thresholds."""
-    from bench.analysis.policy import GatePolicy
-    from bench.report.compare import compare_runs
+    from hello_bench.analysis.policy import GatePolicy
+    from hello_bench.report.compare import compare_runs
 
     found = [([str(a.path), str(b.path)], f"{a.run_id} ({machine_of(a)}) vs {b.run_id} ({machine_of(b)})",
               f"compare/{a.run_id}--{b.run_id}") for a, b in comparison_pairs(site.folders)]  # fmt: skip
@@ -201,7 +201,7 @@ def comparison_pages(site: Site) -> list[Page]:
 def history_pages(site: Site) -> list[Page]:
     """``bench history`` over the site's matrix runs (versions side by side), where they hold at least two points
     (two runs, or a run with environments)."""
-    from bench.report import history
+    from hello_bench.report import history
 
     names = [f.run_id for f in site.folders if f.kind() == "matrix"]
     if not names:
@@ -262,7 +262,7 @@ def machine_rows(folders: list[RunFolder]) -> list[list]:
 
 
 def index(site: Site) -> Doc:
-    from bench.report import glance
+    from hello_bench.report import glance
 
     pages = {p.run_id: p for p in site.pages if p.kind == "run" and p.run_id}
     doc = Doc("hello-bench: every stored run")
@@ -309,7 +309,7 @@ def _back(doc: Doc, depth: int) -> Doc:
 
 def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str] | None = None) -> dict:
     """Write the site; returns what was written (``--json``)."""
-    from bench.report.html import plotly_js
+    from hello_bench.report.html import plotly_js
 
     results = Path(results_dir)
     folders = [RunFolder.resolve(r, results) for r in runs] if runs else [RunFolder(p) for p in run_dirs(results)]

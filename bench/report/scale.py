@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adapters import adapter_class
-from bench.data.datasets import DatasetSpec
-from bench.errors import UserError
-from bench.measure.settings import TimingSettings
-from bench.metrics import RATE
-from bench.record import metrics, role
-from bench.report.document import Doc
-from bench.report.tables import fmt
-from bench.run.config import AdapterSpec, Config, validate
-from bench.run.params import freeze_all
-from bench.store.safefs import OutputDir, OutputPath
+from hello_bench.adapters import adapter_class
+from hello_bench.data.datasets import DatasetSpec
+from hello_bench.errors import UserError
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.metrics import RATE
+from hello_bench.record import metrics, role
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
+from hello_bench.run.config import AdapterSpec, Config, validate
+from hello_bench.run.params import freeze_all
+from hello_bench.store.safefs import OutputDir, OutputPath
 
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 #: The sweep's test share (80/20 splits).
@@ -176,7 +176,7 @@ def scale_table(df: pd.DataFrame) -> tuple[list[list], list[list]]:
 
 
 def scale_figure(df: pd.DataFrame, path: OutputPath) -> OutputPath:
-    from bench.report import plots
+    from hello_bench.report import plots
 
     ok = df[df["status"] == "ok"]
     axes_style, context = plots.style()
@@ -202,8 +202,8 @@ def scale_figure(df: pd.DataFrame, path: OutputPath) -> OutputPath:
 
 def scale_doc(run_path: Path, out: OutputDir) -> Doc:
     """The sweep's tables and figure as a document (Markdown, JSON); the figure staged in ``out``."""
-    from bench.analysis.load import load_runs
-    from bench.store.reader import RunFolder
+    from hello_bench.analysis.load import load_runs
+    from hello_bench.store.reader import RunFolder
 
     kind = RunFolder(run_path).kind()
     if kind != "scale":
@@ -213,7 +213,7 @@ def scale_doc(run_path: Path, out: OutputDir) -> Doc:
     df = load_runs([str(run_path)], run_path.parent.parent, kind=None).frame
     df["dataset_n"] = df["dataset_source"].map(lambda s: int(s.split("n_samples=")[1].split(",")[0]))
     rows, summary = scale_table(df)
-    from bench.report import plots
+    from hello_bench.report import plots
 
     plots.register_colours(df)
     fig = scale_figure(df, out / "figures" / "scale.png")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench.data.datasets import DatasetSpec
-from bench.measure.settings import TimingSettings
-from bench.record import role, value_of
-from bench.report.tables import fmt
-from bench.run.config import AdapterSpec, Config, validate
+from hello_bench.data.datasets import DatasetSpec
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.record import role, value_of
+from hello_bench.report.tables import fmt
+from hello_bench.run.config import AdapterSpec, Config, validate
 
 #: The seed table's accuracy column: the registry's label of the accuracy metric.
 QUALITY = role("accuracy").label
@@ -115,7 +115,7 @@ def seed_split() -> list:
     """
     from sklearn.model_selection import train_test_split
 
-    from bench.data.datasets import IRIS_COLUMNS, iris_frame
+    from hello_bench.data.datasets import IRIS_COLUMNS, iris_frame
 
     frame = iris_frame()
     return train_test_split(frame[IRIS_COLUMNS].to_numpy(), frame["species"].to_numpy(), train_size=0.5, random_state=0)

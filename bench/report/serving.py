@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats, verdicts
-from bench.metrics import RATE, Metric
-from bench.record import metrics, role, value_of
-from bench.report.document import Doc
-from bench.report.tables import fmt
+from hello_bench.analysis import stats, verdicts
+from hello_bench.metrics import RATE, Metric
+from hello_bench.record import metrics, role, value_of
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
 
 #: The adapter's own path and the framework's stock API come from the trial's main measurements.
 OWN_PATHS = ("adapter", "stock")
@@ -92,7 +92,7 @@ def _ratio_to_reference(g: pd.DataFrame, ref: pd.DataFrame) -> stats.RatioCI:
 
     The median of per-trial ratios was used before; with ratios split between
     two modes it read 0.956x where the path's median p50 was 1.6x the
-    reference's. The project's one ratio rule (:func:`bench.analysis.stats.ratio_ci`) applies here too.
+    reference's. The project's one ratio rule (:func:`hello_bench.analysis.stats.ratio_ci`) applies here too.
     """
     joined = g.merge(ref[["trial_id", "p50_us"]], on="trial_id", suffixes=("", "_ref"))
     path = pd.to_numeric(joined["p50_us"], errors="coerce")

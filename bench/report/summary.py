@@ -1,6 +1,6 @@
 """The registry's plain table: the median of every summary metric, per dataset x adapter x device.
 
-Driven by :func:`bench.record.metrics` alone: a metric registered with
+Driven by :func:`hello_bench.record.metrics` alone: a metric registered with
 ``summary=True`` (built in, or from a plugin) appears here, in
 ``summary.csv`` and in ``--json`` without any change to this module.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.load import keyed_columns
-from bench.metrics import Metric
-from bench.record import label_of, metric_for, metrics
-from bench.report.document import Doc
-from bench.report.tables import fmt
+from hello_bench.analysis.load import keyed_columns
+from hello_bench.metrics import Metric
+from hello_bench.record import label_of, metric_for, metrics
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import fmt
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -36,7 +36,7 @@ def section(doc: Doc, ok: pd.DataFrame) -> None:
     if not cols:
         return
     doc.heading("Summary: every registered metric", 3)
-    doc.para("Medians over ok trials. One column per metric registered with `summary=True` (bench.record), "
+    doc.para("Medians over ok trials. One column per metric registered with `summary=True` (hello_bench.record), "
              "so a metric added by a plugin appears here without a change to the report.")  # fmt: skip
     medians = ok.groupby(KEYS, sort=True)[cols].median().reset_index()
     shown = {c: metric_for(c) for c in cols}  # each in the unit its header names (seconds shown as ms)

@@ -2,7 +2,7 @@
 
 Every formatter returns a :class:`Cell`: the text a reader sees, carrying the
 numbers it shows (``value``, and ``low``/``high`` for an interval) at full
-precision, so the JSON output (:meth:`bench.report.document.Doc.data`) gives
+precision, so the JSON output (:meth:`hello_bench.report.document.Doc.data`) gives
 numbers as numbers while Markdown and HTML show the rounded text.
 """
 

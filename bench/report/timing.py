@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import stats, verdicts
-from bench.analysis.pairing import pair
-from bench.metrics import TAIL_CALLS, Metric
-from bench.record import calls_of, headline_durations, metrics
-from bench.report.document import Doc
-from bench.report.tables import Cell, fmt, fmt_range
+from hello_bench.analysis import stats, verdicts
+from hello_bench.analysis.pairing import pair
+from hello_bench.metrics import TAIL_CALLS, Metric
+from hello_bench.record import calls_of, headline_durations, metrics
+from hello_bench.report.document import Doc
+from hello_bench.report.tables import Cell, fmt, fmt_range
 
 KEYS = ["dataset", "adapter", "device"]
 
@@ -71,8 +71,8 @@ def ratios(doc: Doc, ok: pd.DataFrame, baseline: str) -> None:
     The adapters of a run take turns split by split on one machine, as a duet's environments do: a ratio between
     them is paired on the split, so neither the run's noise floor nor a normalisation applies to it.
     """
-    from bench.analysis.comparison import DUET, Context, build
-    from bench.analysis.policy import GatePolicy
+    from hello_bench.analysis.comparison import DUET, Context, build
+    from hello_bench.analysis.policy import GatePolicy
 
     doc.heading(f"Ratios to `{baseline}`", 3)
     doc.para(f"Geometric mean of per-split ratios with a Student-t 95% interval on the log ratios; fewer than "
@@ -147,7 +147,7 @@ def devices(doc: Doc, ok: pd.DataFrame) -> None:
 def trust(doc: Doc, ok: pd.DataFrame, noisy: list[tuple[str, str, float]], floors: dict | None = None,
           orders: Any = None) -> None:  # fmt: skip
     """Everything that says a timing may be off (grouped, counted, ranked), then warnings and shared hosts."""
-    from bench.report import noise
+    from hello_bench.report import noise
 
     noise.read_with_care(doc, noise.cautions(ok, noisy, floors or {}, orders or noise.Orders()))
     warned = ok[ok["n_warnings"] > 0] if "n_warnings" in ok.columns else ok.iloc[:0]

@@ -4,13 +4,13 @@ One stored run (kind ``calibration``) of R **repeats**, run one after another; e
 run of its own (fresh workers, the same S split seeds, the adapters of each round in a seeded random
 order, a control before every round) holding, for every real adapter of the plan, several **sides**:
 two identical ones (``a``, ``a2``: slowdown 0) and one per injected slowdown (``b15``: 15%), each the
-calibration wrapper of the adapter (:mod:`adapters.calibration`), which adds an exact fraction of its
+calibration wrapper of the adapter (:mod:`hello_bench.adapters.calibration`), which adds an exact fraction of its
 own measured cost to every timed call. Some repeats are **disturbed**: a second job (a busy loop per
 core the trials do not use) shares the machine for the middle third of their rounds.
 
 Then every comparison is gated exactly as ``bench compare --fail-above PCT`` would gate it (one
-:class:`~bench.analysis.comparison.Comparison` from :func:`bench.analysis.comparison.build`, under the
-plan's :class:`~bench.analysis.policy.GatePolicy`):
+:class:`~hello_bench.analysis.comparison.Comparison` from :func:`hello_bench.analysis.comparison.build`, under the
+plan's :class:`~hello_bench.analysis.policy.GatePolicy`):
 
 - **A/A inside a repeat** (``a`` against ``a2`` and ``a2`` against ``a``: both directions): a FAIL in
   either is a false alarm. One comparison per repeat.
@@ -19,7 +19,7 @@ plan's :class:`~bench.analysis.policy.GatePolicy`):
   independent, both directions): two separate runs, gated with the run-to-run variance estimated from
   the *other* repeats (leave the pair out), as ``bench compare`` does for separate runs.
 
-Rates come with Clopper-Pearson intervals (:mod:`bench.analysis.calibration`). The machine's run-to-run
+Rates come with Clopper-Pearson intervals (:mod:`hello_bench.analysis.calibration`). The machine's run-to-run
 variance (from every repeat's side ``a``) is kept in ``run.json`` under ``calibration``, where
 ``bench compare`` finds it for two separate runs made on this machine.
 """
@@ -37,13 +37,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import calibration as calib
-from bench.analysis import gate
-from bench.analysis import run_variance as rv
-from bench.lifeline import end_group, owned
-from bench.measure.settings import TimingSettings
-from bench.run.config import AdapterSpec, Config, validate
-from bench.run.spread import MAX_SPREAD_S, repeats_begun, schedule, wait_until
+from hello_bench.analysis import calibration as calib
+from hello_bench.analysis import gate
+from hello_bench.analysis import run_variance as rv
+from hello_bench.lifeline import end_group, owned
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.run.config import AdapterSpec, Config, validate
+from hello_bench.run.spread import MAX_SPREAD_S, repeats_begun, schedule, wait_until
 
 #: Timing settings of a calibration: the quick config's budgets; no learning curves (the wrapper's slowdown
 #: would cover their evaluation), no serving paths (the wrapper covers the adapter's own predict paths only).
@@ -75,7 +75,7 @@ class Plan:
 
     def policy(self) -> Any:
         """The gate as ``bench compare --fail-above PCT --fail-accuracy-drop POINTS`` applies it."""
-        from bench.analysis.policy import GatePolicy
+        from hello_bench.analysis.policy import GatePolicy
 
         return GatePolicy.from_options(fail_above=self.fail_above, accuracy_drop=self.accuracy_drop)
 
@@ -84,7 +84,7 @@ class Plan:
         return twins + [(side_name(s), s) for s in self.slowdowns]
 
     def config(self, repeats: range | None = None) -> Config:
-        from adapters.calibration import PREFIX
+        from hello_bench.adapters.calibration import PREFIX
 
         specs = []
         for r in repeats if repeats is not None else range(self.repeats):
@@ -126,7 +126,7 @@ THOROUGH_SEPARATE = Plan(QUICK.adapters, splits=10, repeats=2 * BOUND_5PCT, slow
 
 def check_plan(plan: Plan) -> Plan:
     """One-line errors for a plan that cannot run, before anything is written."""
-    from bench.errors import UserError
+    from hello_bench.errors import UserError
 
     if plan.repeats < 2 or plan.repeats > 500:
         raise UserError(f"--repeats must be in [2, 500]. Got {plan.repeats}.")
@@ -163,7 +163,7 @@ class SecondJob:
         self.running: list[subprocess.Popen] = []
 
     def start(self) -> None:
-        # Owned: they die with bench, even by kill -9 (bench.lifeline); each in a group of its own.
+        # Owned: they die with bench, even by kill -9 (hello_bench.lifeline); each in a group of its own.
         if not self.running:
             command = owned([sys.executable, "-I", "-c", "while True: pass"])
             self.running = [subprocess.Popen(command, start_new_session=True) for _ in range(self.processes)]
@@ -184,7 +184,7 @@ def split_of(trial_id: str) -> int:
 
 def disturbing(job: SecondJob, first: int, last: int) -> Any:
     """A progress display that runs the second job while splits ``first`` to ``last - 1`` run."""
-    from bench.run.progress import Quiet
+    from hello_bench.run.progress import Quiet
 
     class Disturbing(Quiet):
         def started(self, trial_id: str) -> None:
@@ -202,8 +202,8 @@ def disturbing(job: SecondJob, first: int, last: int) -> Any:
 
 def side_frames(records: list[dict]) -> dict[tuple[int, str], pd.DataFrame]:
     """The run's tidy frame split by (repeat, side), each adapter relabelled as the real adapter it wraps."""
-    from adapters.calibration import PREFIX
-    from bench.analysis.load import finish, flat_frame
+    from hello_bench.adapters.calibration import PREFIX
+    from hello_bench.analysis.load import finish, flat_frame
 
     df = finish(flat_frame(records))
     if df.empty:
@@ -224,7 +224,7 @@ KEYS = ["dataset", "adapter", "device"]
 
 def gated(a: pd.DataFrame, b: pd.DataFrame, plan: Plan, separate: bool = False, variance: Any = None) -> gate.Verdict:
     """B against A gated by the plan's policy, as ``bench compare`` would gate it (one run, or two separate runs)."""
-    from bench.analysis.comparison import DUET, SEPARATE, Context, build
+    from hello_bench.analysis.comparison import DUET, SEPARATE, Context, build
 
     context = Context(SEPARATE if separate else DUET, variance=variance)
     verdict = build(a, b, KEYS, plan.policy(), context).verdict
@@ -234,7 +234,7 @@ def gated(a: pd.DataFrame, b: pd.DataFrame, plan: Plan, separate: bool = False, 
 
 def _fit_fails(v: gate.Verdict) -> bool:
     """Fit time alone failed (the registry's headline duration: the first gated-by-default duration)."""
-    from bench.record import metrics
+    from hello_bench.record import metrics
 
     fit = next(m for m in metrics() if m.gated and m.kind == "duration")
     return any(j.tested.measured.metric == fit.label for j in v.failures)
@@ -261,12 +261,12 @@ class Comparison:
 
 def run_variances(frames: dict[tuple[int, str], pd.DataFrame], repeats: list[int]) -> dict[str, rv.Estimate]:
     """Run-to-run variance per machine-dependent ratio column (log scale), pooled over the groups, from side ``a`` of ``repeats``
-    (:mod:`bench.analysis.run_variance`: Satterthwaite df; truncated or from too few repeats: unknown).
+    (:mod:`hello_bench.analysis.run_variance`: Satterthwaite df; truncated or from too few repeats: unknown).
 
     A keyed metric (throughput per batch size) also gets one pooled entry under its prefix (``tput``), for keys
     the calibration did not run.
     """
-    from bench.record import metrics
+    from hello_bench.record import metrics
 
     sides = [frames[(r, "a")].assign(repeat=r) for r in repeats if (r, "a") in frames]
     if len(sides) < 2:
@@ -288,7 +288,7 @@ def known(estimates: dict[str, rv.Estimate]) -> dict[str, tuple[float, float]]:
 
 def comparisons(records: list[dict], plan: Plan) -> list[Comparison]:
     """Every A/A and A/B comparison of a calibration run, gated (see the module docstring)."""
-    from bench.analysis.separate import RunVariance
+    from hello_bench.analysis.separate import RunVariance
 
     frames = side_frames(records)
     done = sorted({r for r, _ in frames})
@@ -387,19 +387,19 @@ def calibrate(plan: Plan, results_dir: str, run_id: str, executor: Any, say: Any
     With ``plan.spread_s``, repeat r starts ``r x spread / (repeats - 1)`` after the first one did (waiting
     between repeats, with progress); interrupted, the same command resumes on the same schedule.
     """
-    from adapters.calibration import register
-    from bench.measure.machine import fingerprint
-    from bench.run.progress import Quiet
-    from bench.run.runner import run
-    from bench.store.reader import check_reusable
-    from bench.store.writer import RunStore, dumps
+    from hello_bench.adapters.calibration import register
+    from hello_bench.measure.machine import fingerprint
+    from hello_bench.run.progress import Quiet
+    from hello_bench.run.runner import run
+    from hello_bench.store.reader import check_reusable
+    from hello_bench.store.writer import RunStore, dumps
 
     register(sorted({a.name for a in plan.adapters}))
     config = validate(plan.config(), "bench calibrate")
     from pathlib import Path
 
     check_reusable(Path(results_dir) / "runs" / run_id, run_id, json.loads(dumps(config.to_dict())), "calibration")
-    from bench.run.order import order_seed
+    from hello_bench.run.order import order_seed
 
     base_seed = order_seed(None, run_id)
     start = time.monotonic()

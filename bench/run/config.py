@@ -1,7 +1,7 @@
 """Run configuration: what to run, from a TOML file and/or CLI flags, validated up front.
 
 Everything a user can get wrong is checked here, before any file is written,
-and reported as a :class:`~bench.errors.UserError` naming the problem.
+and reported as a :class:`~hello_bench.errors.UserError` naming the problem.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, cast
 
-from adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
-from adapters.registry import is_dotted_path
-from bench.data.datasets import (
+from hello_bench.adapters import AdapterLoadError, UnknownAdapterError, adapter_class, profile_params, registered
+from hello_bench.adapters.registry import is_dotted_path
+from hello_bench.data.datasets import (
     BUNDLED,
     CATEGORICAL_CHOICES,
     MISSING_CHOICES,
@@ -23,16 +23,16 @@ from bench.data.datasets import (
     load_spec,
     synthetic_params,
 )
-from bench.errors import UserError
-from bench.measure.settings import TimingSettings
-from bench.run.params import check_param, freeze_all, params_label, thaw_all
+from hello_bench.errors import UserError
+from hello_bench.measure.settings import TimingSettings
+from hello_bench.run.params import check_param, freeze_all, params_label, thaw_all
 
 if sys.version_info >= (3, 11):
     pass
 else:  # pragma: no cover
     pass
 
-#: "auto": the CPU, and the GPU where this machine has one (:func:`bench.measure.devices.resolve_devices`).
+#: "auto": the CPU, and the GPU where this machine has one (:func:`hello_bench.measure.devices.resolve_devices`).
 DEVICES = ("cpu", "gpu", "auto")
 PREPROCESSING = ("none", "standard")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -151,7 +151,7 @@ def check_requirement(text: str, where: str) -> str:
     except InvalidRequirement as err:
         raise UserError(f"{where}: {text!r} is not a valid requirement ({str(err).splitlines()[0]}).") from None
     if requirement.url:
-        from bench.run.sources import check_url  # git+file, file, https: a git ref of your own project, for one
+        from hello_bench.run.sources import check_url  # git+file, file, https: a git ref of your own project, for one
 
         check_url(requirement.url, where, text)
     return str(requirement)
@@ -306,14 +306,14 @@ class Config:
 
     def in_environments(self, spec: AdapterSpec) -> bool:
         """Whether ``spec``'s class is resolved by each environment's Python, never imported in this process
-        (:func:`adapters.registry.resolved_where_it_runs`; :mod:`bench.run.resolve` asks the environments)."""
-        from adapters.registry import resolved_where_it_runs
+        (:func:`hello_bench.adapters.registry.resolved_where_it_runs`; :mod:`hello_bench.run.resolve` asks the environments)."""
+        from hello_bench.adapters.registry import resolved_where_it_runs
 
         return bool(self.environments) and resolved_where_it_runs(spec.name)
 
     def resolved_devices(self) -> tuple[str, ...]:
         """The devices trials run on: ``auto`` becomes cpu, plus gpu where a GPU is present."""
-        from bench.measure.devices import resolve_devices
+        from hello_bench.measure.devices import resolve_devices
 
         return resolve_devices(self.devices)
 
@@ -336,9 +336,9 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
         raise UserError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))}. Known: {', '.join(sorted(_TOP_KEYS))}."
         )
-    if "extends" in data:  # files are read, and what they extend laid under them, by bench.run.config_files
+    if "extends" in data:  # files are read, and what they extend laid under them, by hello_bench.run.config_files
         raise UserError(
-            f"{source}: extends names a config file to read; load it with bench.run.config_files.load_config."
+            f"{source}: extends names a config file to read; load it with hello_bench.run.config_files.load_config."
         )
     if data.get("devices") == "auto":  # the one device setting that is a word, not a list
         data = {**data, "devices": ["auto"]}
@@ -470,7 +470,7 @@ def _check_instructions(config: Config, source: str) -> None:
     """Counting instructions (opt-in) needs valgrind and one thread: said before anything runs."""
     if not config.timing.instructions:
         return
-    from bench.measure.instructions import available
+    from hello_bench.measure.instructions import available
 
     if config.threads != 1:
         raise UserError(f"{source}: [timing] instructions counts single-threaded runs only; set threads = 1 "
@@ -556,10 +556,10 @@ def _validate_adapter(spec: AdapterSpec, deferred: bool = False) -> None:
 
     ``deferred``: the class is the environments' to load (:meth:`Config.in_environments`); here only the
     name's form is checked (parameters' types were checked as they were read), and the environments' Pythons
-    check the rest before anything runs (:func:`bench.run.resolve.resolve`).
+    check the rest before anything runs (:func:`hello_bench.run.resolve.resolve`).
     """
-    from adapters.registry import dotted_path_problem
-    from bench.plugins import PluginError, guarded
+    from hello_bench.adapters.registry import dotted_path_problem
+    from hello_bench.plugins import PluginError, guarded
 
     if deferred:
         problem = dotted_path_problem(spec.name) if is_dotted_path(spec.name) else None

@@ -1,7 +1,7 @@
 """Config files: the built-in configs, reading a TOML file safely, and ``extends``.
 
 :func:`load_config` reads a file (or a built-in by name), lays it over the config it extends, and
-validates the result with :func:`bench.run.config.config_from_dict`.
+validates the result with :func:`hello_bench.run.config.config_from_dict`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from bench.errors import UserError
-from bench.run.config import Config, EnvironmentSpec, config_from_dict
+from hello_bench.errors import UserError
+from hello_bench.run.config import Config, EnvironmentSpec, config_from_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,13 +22,13 @@ else:  # pragma: no cover
 
 def builtin_config_path(name: str) -> Path:
     """Path of a config shipped in ``bench/configs`` (``default``, ``quick``, ``full``)."""
-    return Path(str(resources.files("bench") / "configs" / f"{name}.toml"))
+    return Path(str(resources.files("hello_bench") / "configs" / f"{name}.toml"))
 
 
 def builtin_names() -> list[str]:
     return sorted(
         p.name[: -len(".toml")]
-        for p in resources.files("bench").joinpath("configs").iterdir()
+        for p in resources.files("hello_bench").joinpath("configs").iterdir()
         if p.name.endswith(".toml")
     )
 
@@ -39,7 +39,7 @@ MAX_CONFIG_BYTES = 1 << 20
 
 def read_toml(path: str | Path) -> dict:
     """A config file (or a built-in name) as a dict; every problem with the file is one line."""
-    from bench.store.safefs import read_bytes
+    from hello_bench.store.safefs import read_bytes
 
     path = Path(path)
     bare = "/" not in str(path) and not str(path).endswith(".toml")

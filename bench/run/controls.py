@@ -1,11 +1,11 @@
 """The control measurement repeated through a run: once per round, with what the machine was doing.
 
 Before the first trial of each round (one dataset, split and init seed: every adapter and environment
-once) the runner measures the raw-speed control (:mod:`bench.measure.noise`) in a fresh worker at the
+once) the runner measures the raw-speed control (:mod:`hello_bench.measure.noise`) in a fresh worker at the
 trials' thread count and reads ``/proc/stat``: the machine's busy and steal shares since the previous
 control (over the round that just ended). Each measurement is appended to ``control.json``'s
 ``rounds``; the first is also the run's ``before``. The report's noise floor is their spread
-(:mod:`bench.analysis.noise`). Runs whose groups do not take turns (``interleave = false``: sweeps)
+(:mod:`hello_bench.analysis.noise`). Runs whose groups do not take turns (``interleave = false``: sweeps)
 have no rounds and keep only ``before`` and ``after``.
 """
 
@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bench.measure.noise import cpu_shares, read_proc_stat
+from hello_bench.measure.noise import cpu_shares, read_proc_stat
 
 if TYPE_CHECKING:
-    from bench.run.matrix import Trial
-    from bench.store.writer import RunStore
+    from hello_bench.run.matrix import Trial
+    from hello_bench.store.writer import RunStore
 
 
 def round_key(trial: Trial) -> tuple:
-    """The round a trial belongs to (as :func:`bench.run.order.running_order` forms them)."""
+    """The round a trial belongs to (as :func:`hello_bench.run.order.running_order` forms them)."""
     return (trial.data_label, trial.split_seed, trial.init_seed)
 
 
@@ -31,7 +31,7 @@ class RoundControls:
 
     def __init__(self, store: RunStore, threads: int, measure: Callable[[int], dict] | None = None,
                  span_s: float = 0.25) -> None:  # fmt: skip
-        from bench.run.process import control_in_worker
+        from hello_bench.run.process import control_in_worker
 
         self.store = store
         self.threads = threads

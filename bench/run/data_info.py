@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.data.datasets import DatasetSpec, load_spec
+from hello_bench.data.datasets import DatasetSpec, load_spec
 
 #: Features count as standardised when every column that is not 0/1 has a mean within this of 0 ...
 MEAN_WITHIN = 0.25

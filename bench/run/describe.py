@@ -1,9 +1,9 @@
 """Inside an environment's Python: what the parent of a run needs to know about adapters it does not import.
 
-Started by :func:`bench.run.resolve.describe_in` with a JSON request (the
+Started by :func:`hello_bench.run.resolve.describe_in` with a JSON request (the
 adapters, the run's devices and thread count) as its argument; prints one
 JSON line, each adapter's label mapped to its facts (the fields of
-:class:`bench.run.resolve.AdapterFacts`). The adapter is loaded and checked
+:class:`hello_bench.run.resolve.AdapterFacts`). The adapter is loaded and checked
 here exactly as a local adapter is checked in the parent (the same
 validation, the same skip rules), so a class installed only in the
 environments gets the same one-line refusals before anything runs. A class
@@ -16,15 +16,15 @@ import json
 import sys
 from typing import Any
 
-from bench.measure.protocol import protocol_stdout
+from hello_bench.measure.protocol import protocol_stdout
 
 
 def describe(spec_data: dict, devices: list[str], threads: int) -> dict:
     """One adapter's facts (or ``{"error": why it does not load}``); a plugin's exception is a ``problem``."""
-    from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
-    from bench.errors import UserError
-    from bench.plugins import PluginError, guarded
-    from bench.run.config import AdapterSpec, check_adapter
+    from hello_bench.adapters import AdapterLoadError, UnknownAdapterError, adapter_class
+    from hello_bench.errors import UserError
+    from hello_bench.plugins import PluginError, guarded
+    from hello_bench.run.config import AdapterSpec, check_adapter
 
     spec = AdapterSpec.from_dict(spec_data)
     try:
@@ -42,8 +42,8 @@ def describe(spec_data: dict, devices: list[str], threads: int) -> dict:
 
 
 def _facts(cls: Any, spec: Any, devices: list[str], threads: int) -> dict:
-    from adapters.registry import identity
-    from bench.run.matrix import skip_reason
+    from hello_bench.adapters.registry import identity
+    from hello_bench.run.matrix import skip_reason
 
     backend = spec.backend or cls.supported_backends[0]
     return {
@@ -63,7 +63,7 @@ def main() -> int:
     """``argv[1]``: ``{"adapters": [spec, ...], "devices": [...], "threads": n}``; one JSON line on stdout."""
     out = protocol_stdout()
     request = json.loads(sys.argv[1])
-    from bench.run.config import AdapterSpec
+    from hello_bench.run.config import AdapterSpec
 
     answer = {
         AdapterSpec.from_dict(spec).label: describe(spec, request["devices"], int(request["threads"]))

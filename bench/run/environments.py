@@ -38,13 +38,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import lifeline
-from bench.errors import UserError
-from bench.isolation import PACKAGE_ROOT
-from bench.run.sources import in_copies
+from hello_bench import lifeline
+from hello_bench.errors import UserError
+from hello_bench.isolation import PACKAGE_ROOT
+from hello_bench.run.sources import in_copies
 
 if TYPE_CHECKING:
-    from bench.run.config import Config, EnvironmentSpec
+    from hello_bench.run.config import Config, EnvironmentSpec
 
 COMPLETE = "bench-environment.json"
 #: The project's core dependencies a worker imports (the rest serve reports and the CLI, never a worker);
@@ -116,7 +116,7 @@ def worker_requirements(config: Config) -> list[str]:
     """What the workers of ``config``'s matrix need: core dependencies plus the adapters' framework extras."""
     from packaging.requirements import Requirement
 
-    from adapters import adapter_class
+    from hello_bench.adapters import adapter_class
 
     core, extras = _project_requirements()
     core = [r for r in core if Requirement(r).name in WORKER_PACKAGES]
@@ -170,7 +170,7 @@ def url_sources(requirements: tuple[str, ...] | list[str]) -> dict[str, str]:
     """What each URL requirement's content is now (a commit, a hash): a changed working tree is a new environment."""
     from packaging.requirements import Requirement
 
-    from bench.run.sources import fingerprint
+    from hello_bench.run.sources import fingerprint
 
     return {r: fingerprint(Requirement(r).url or "") for r in requirements if Requirement(r).url}
 
@@ -222,7 +222,7 @@ def _run(command: list[str], what: str, requirements: tuple[str, ...] = ()) -> N
         "UV_HTTP_TIMEOUT": os.environ.get("UV_HTTP_TIMEOUT", "30"),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    try:  # the build's process tree ends with bench, or at its timeout (bench.lifeline)
+    try:  # the build's process tree ends with bench, or at its timeout (hello_bench.lifeline)
         out = lifeline.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         raise UserError(f"{what}: the build ran past {BUILD_TIMEOUT_S} s.") from None

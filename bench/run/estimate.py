@@ -30,11 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from bench.record import role, value_of
+from hello_bench.record import role, value_of
 
 if TYPE_CHECKING:
-    from bench.run.config import Config
-    from bench.run.matrix import Trial
+    from hello_bench.run.config import Config
+    from hello_bench.run.matrix import Trial
 
 #: A real run pilots a group only when its fits take more optimiser steps than this: the seed MLP on iris
 #: (75 training rows, batch size 1, 100 epochs), which every machine here runs in seconds.
@@ -127,8 +127,8 @@ def history(results_dir: str | Path, machine: str, hostname: str) -> Any:
 
     import pandas as pd
 
-    from bench.analysis.load import run_frame
-    from bench.store.reader import RunFolder, run_dirs
+    from hello_bench.analysis.load import run_frame
+    from hello_bench.store.reader import RunFolder, run_dirs
 
     frames = []
     for path in run_dirs(results_dir, kind="matrix"):
@@ -153,8 +153,8 @@ def history(results_dir: str | Path, machine: str, hostname: str) -> Any:
 @functools.lru_cache(maxsize=64)
 def _defaults(name: str) -> dict:
     """An adapter's own parameter defaults, where this process can load it (records keep only the ones set)."""
-    from adapters import adapter_class
-    from bench.plugins import guarded
+    from hello_bench.adapters import adapter_class
+    from hello_bench.plugins import guarded
 
     try:
         return dict(guarded(lambda: adapter_class(name)().get_params()))
@@ -194,8 +194,8 @@ def _startup() -> tuple[str, str]:
 def pilot(config: Config, trial: Trial, python: str | None, machine: str | None) -> GroupEstimate | None:
     """A few epochs of ``trial`` (or the whole trial) in a fresh worker of its group's kind, scaled to its epochs
     (see the module docstring)."""
-    from bench.run.params import freeze_all, thaw_all
-    from bench.run.process import WorkerProcess
+    from hello_bench.run.params import freeze_all, thaw_all
+    from hello_bench.run.process import WorkerProcess
 
     given = trial.effective_params().get("epochs")
     epochs = given if _count(given) else 1
@@ -236,8 +236,8 @@ def estimate(config: Config, trials: list[Trial], results_dir: str | Path, *, pi
     does not cover get a pilot: ``all``, ``long`` (fits of more than :data:`PILOT_ABOVE_STEPS` steps), ``none``."""
     import socket
 
-    from bench.data.datasets import load_spec
-    from bench.measure.machine import machine_id
+    from hello_bench.data.datasets import load_spec
+    from hello_bench.measure.machine import machine_id
 
     machine, host = machine_id(), socket.gethostname()
     df = history(results_dir, machine, host)

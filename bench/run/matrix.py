@@ -12,10 +12,10 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from adapters import adapter_class
-from bench.data.datasets import DatasetSpec
-from bench.run.config import AdapterSpec, Config
-from bench.run.resolve import AdapterFacts, Facts
+from hello_bench.adapters import adapter_class
+from hello_bench.data.datasets import DatasetSpec
+from hello_bench.run.config import AdapterSpec, Config
+from hello_bench.run.resolve import AdapterFacts, Facts
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def expand(config: Config, hosts: list[str] | None = None, facts: Facts | None =
     """Every trial, lazily, each group's trials contiguous and in seed order.
 
     ``hosts``: run the whole matrix once per host (trials pinned to each). ``facts``: what the environments
-    said about the adapters they resolve (:func:`bench.run.resolve.resolve`; without them, as ``--dry-run``
+    said about the adapters they resolve (:func:`hello_bench.run.resolve.resolve`; without them, as ``--dry-run``
     lists the matrix, such an adapter's skips are left to the environments).
     """
     devices = config.resolved_devices()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.run.matrix import Trial
+    from hello_bench.run.matrix import Trial
 
 
 def order_seed(seed: int | None, run_id: str) -> int:

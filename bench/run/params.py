@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-from bench.errors import UserError
+from hello_bench.errors import UserError
 
 #: Deeper or bigger values are refused: a parameter is a setting, not a dataset.
 MAX_DEPTH = 16

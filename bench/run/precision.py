@@ -3,8 +3,8 @@ gated timing ratios are narrow (a run of one environment).
 
 **A duet** (``--env``, two or more environments): a sequential gate. After each round of splits the run's
 records are read back and every environment is compared with the first exactly as ``bench compare
-RUN%first RUN%other --fail-above PCT`` would compare them (:func:`bench.analysis.comparison.build`), at
-look ``k``'s level ``alpha / (k (k + 1))`` (:func:`bench.analysis.policy.spent`): the levels of all looks
+RUN%first RUN%other --fail-above PCT`` would compare them (:func:`hello_bench.analysis.comparison.build`), at
+look ``k``'s level ``alpha / (k (k + 1))`` (:func:`hello_bench.analysis.policy.spent`): the levels of all looks
 sum to alpha, so stopping at the first decision keeps the false-alarm and false-pass rates at most alpha
 however many looks are taken. It stops at PASS or FAIL; at the time budget (``--max-time``, 300 s by
 default) it stops INCONCLUSIVE and says how many more splits would decide if the spread holds. What
@@ -23,13 +23,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bench.analysis import gate
-from bench.analysis.precision import mean_width, ratio_width, splits_for_decision, splits_needed
-from bench.run.config import MAX_SPLITS, Config
+from hello_bench.analysis import gate
+from hello_bench.analysis.precision import mean_width, ratio_width, splits_for_decision, splits_needed
+from hello_bench.run.config import MAX_SPLITS, Config
 
 if TYPE_CHECKING:
-    from bench.run.runner import RunResult
-    from bench.store.writer import RunStore
+    from hello_bench.run.runner import RunResult
+    from hello_bench.store.writer import RunStore
 
 #: The default time budget of --until-precise (seconds): five CI minutes.
 DEFAULT_MAX_TIME_S = 300.0
@@ -47,15 +47,15 @@ class Precision:
 
 def _timing_columns(frame: Any) -> list[str]:
     """The columns the gate tests by default among the machine-dependent ratios (times, rates)."""
-    from bench.record import metrics
+    from hello_bench.record import metrics
 
     return [c for m in metrics() if m.gated and m.normalisable for c in m.expand(frame.columns)]
 
 
 def widest(records: list[dict], config: Config) -> Precision:
     """The widest 95% interval among the run's gated timing ratios (see the module docstring)."""
-    from bench.analysis.load import tidy
-    from bench.analysis.pairing import pair
+    from hello_bench.analysis.load import tidy
+    from hello_bench.analysis.pairing import pair
 
     df = tidy(records)
     ok = df[df["status"] == "ok"]
@@ -119,8 +119,8 @@ class Look:
 
 def look(records: list[dict], config: Config, policy: Any, number: int) -> Look:
     """Every environment against the first, as ``bench compare RUN%first RUN%other`` compares them, at look ``number``."""
-    from bench.analysis.comparison import DUET, Context, build
-    from bench.analysis.load import tidy
+    from hello_bench.analysis.comparison import DUET, Context, build
+    from hello_bench.analysis.load import tidy
 
     df = tidy(records)
     first = config.environments[0].name
@@ -208,7 +208,7 @@ def run_until_precise(
     """Run ``config``, then more splits until decided (a duet) or the widest gated timing interval is under
     ``target_pct`` (one environment), or time is up. ``run_once(config)`` runs a config into the store."""
     if len(config.environments) >= 2:
-        from bench.analysis.policy import GatePolicy
+        from hello_bench.analysis.policy import GatePolicy
 
         policy = GatePolicy.from_options(fail_above=target_pct)
         return run_until_decided(config, store, policy, max_time_s, run_once, say)[0]
@@ -246,7 +246,7 @@ def _pct(width: float) -> str:
 
 
 def check_target(target_pct: float | None, max_time_s: float | None) -> None:
-    from bench.errors import UserError
+    from hello_bench.errors import UserError
 
     if target_pct is not None and not (math.isfinite(target_pct) and 0 < target_pct < 1000):
         raise UserError(f"--until-precise must be a percentage in (0, 1000), e.g. 10. Got {target_pct}.")

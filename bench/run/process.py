@@ -11,7 +11,7 @@ its parent (a pipe whose write end only the parent holds: when the parent
 dies, even by ``kill -9``, the worker reads end-of-file and ends its process
 group). A worker leads a process group of its own, so a timeout, an
 interrupt or its parent's death ends everything it started too
-(:mod:`bench.lifeline`). Executors
+(:mod:`hello_bench.lifeline`). Executors
 only schedule: they create a :class:`WorkerProcess` per group and call
 :meth:`~WorkerProcess.run`; there is nothing to copy into a new executor.
 """
@@ -29,19 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from bench import lifeline
-from bench.isolation import isolated_command, safe_environ
-from bench.lifeline import end_group
-from bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
-from bench.record import role
+from hello_bench import lifeline
+from hello_bench.isolation import isolated_command, safe_environ
+from hello_bench.lifeline import end_group
+from hello_bench.measure.protocol import PARENT_FD_VAR, TrialJob, WorkerJob
+from hello_bench.record import role
 
 if TYPE_CHECKING:
-    from bench.run.config import Config
-    from bench.run.matrix import Trial
+    from hello_bench.run.config import Config
+    from hello_bench.run.matrix import Trial
 
 #: Starts a worker. ``-I`` (isolated mode) keeps the current folder and user site-packages off
-#: sys.path before the first import (see :mod:`bench.isolation`).
-BOOT = "from bench.measure.worker import main; raise SystemExit(main())"
+#: sys.path before the first import (see :mod:`hello_bench.isolation`).
+BOOT = "from hello_bench.measure.worker import main; raise SystemExit(main())"
 #: The default time a fresh worker gets to start (import its framework, warm up) before its first trial.
 STARTUP_TIMEOUT_S = 120.0
 
@@ -56,7 +56,7 @@ def job_for(config: Config, trial: Trial, machine_id: str | None) -> WorkerJob:
 
 
 def trial_message(trial: Trial) -> dict:
-    """What a worker needs of a trial (:class:`bench.measure.protocol.TrialJob`): its parameters resolved here, or
+    """What a worker needs of a trial (:class:`hello_bench.measure.protocol.TrialJob`): its parameters resolved here, or
     by its environment's Python for a class only that environment loads."""
     return TrialJob(trial.trial_id, trial.dataset.to_dict(), trial.split_seed, trial.init_seed, trial.device,
                     trial.preprocessing, trial.environment, trial.declared()["params"]).to_dict()  # fmt: skip
@@ -87,10 +87,10 @@ def adapter_env(trial: Trial, threads: int) -> dict[str, str]:
     if trial.facts is not None:
         if trial.facts.error is None:
             return dict(trial.facts.worker_env)
-        from adapters.base import BenchClassifier  # it will not load there: the harmless default
+        from hello_bench.adapters.base import BenchClassifier  # it will not load there: the harmless default
 
         return BenchClassifier.worker_env(trial.backend, threads)
-    from adapters import adapter_class
+    from hello_bench.adapters import adapter_class
 
     return adapter_class(trial.adapter.name).worker_env(trial.backend, threads)
 
@@ -165,7 +165,7 @@ class WorkerProcess:
         env = worker_env(self.adapter_env, read_end)
         try:
             with self.log() as log:
-                # The leader of its own process group: what it starts is ended with it (bench.lifeline).
+                # The leader of its own process group: what it starts is ended with it (hello_bench.lifeline).
                 self.proc = subprocess.Popen(
                     isolated_command(BOOT, python=self.python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                     stderr=log, env=env, pass_fds=(read_end,), start_new_session=True,
@@ -298,7 +298,7 @@ def first_fingerprint() -> dict | None:
     """This machine's fingerprint the first time a process asks (for the run's per-machine environments), then None."""
     if _FINGERPRINTED:
         return None
-    from bench.measure.machine import fingerprint
+    from hello_bench.measure.machine import fingerprint
 
     _FINGERPRINTED.append(True)
     return fingerprint()
@@ -307,7 +307,7 @@ def first_fingerprint() -> dict | None:
 #: The control measurement in a fresh, isolated process at the trials' thread count.
 CONTROL_BOOT = (
     "import json; from threadpoolctl import threadpool_limits; "
-    "threadpool_limits(int(sys.argv[1])); from bench.measure.machine import control_measurement; "
+    "threadpool_limits(int(sys.argv[1])); from hello_bench.measure.machine import control_measurement; "
     "print(json.dumps(control_measurement(int(sys.argv[1]), float(sys.argv[2]))))"
 )
 

@@ -24,7 +24,7 @@ def clock(seconds: float) -> str:
 
 
 class Progress:
-    """Counts finished trials; estimates the rest from the run's estimate (:mod:`bench.run.estimate`) where it
+    """Counts finished trials; estimates the rest from the run's estimate (:mod:`hello_bench.run.estimate`) where it
     has one, corrected by how the trials that ran compared with it, else from the trials that ran."""
 
     def __init__(self, total: int = 0, stream: TextIO | None = None, live: bool | None = None) -> None:

@@ -5,7 +5,7 @@ classifier by its class path (``mypkg.model.ChurnClassifier``), and the
 user's package is installed in the environments, not beside bench: the
 baseline and the candidate are two versions of it. So this process never
 imports it. Before anything is written, each environment's Python describes
-every such adapter of the matrix (:mod:`bench.run.describe`): whether it
+every such adapter of the matrix (:mod:`hello_bench.run.describe`): whether it
 loads there, its parameters checked as a local adapter's are, its backend,
 declared profile and colour, a skip reason per device and its workers'
 environment variables. Those facts stand in for the class wherever the
@@ -26,15 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench.errors import UserError
-from bench.isolation import isolated_command, safe_environ
-from bench.run.params import thaw_all
+from hello_bench.errors import UserError
+from hello_bench.isolation import isolated_command, safe_environ
+from hello_bench.run.params import thaw_all
 
 if TYPE_CHECKING:
-    from bench.run.config import AdapterSpec, Config
+    from hello_bench.run.config import AdapterSpec, Config
 
 #: Runs in an environment's Python: describes the adapters given as JSON in its argument, prints one JSON line.
-DESCRIBE_BOOT = "from bench.run.describe import main; raise SystemExit(main())"
+DESCRIBE_BOOT = "from hello_bench.run.describe import main; raise SystemExit(main())"
 #: Importing a user's package and its framework can take a while; a hang is one line, not a stuck run.
 DESCRIBE_TIMEOUT_S = 300
 

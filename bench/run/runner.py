@@ -14,19 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import record as rec
-from bench.data.datasets import load_spec
-from bench.errors import UserError
-from bench.measure.devices import nvidia_gpus
-from bench.run.config import Config
-from bench.run.estimate import Estimate
-from bench.run.executors import Executor, Job
-from bench.run.matrix import Trial, expand, groups
-from bench.run.order import order_seed
-from bench.run.process import Outcome
-from bench.run.progress import Progress
-from bench.run.resolve import Facts
-from bench.store.writer import RunStore
+from hello_bench import record as rec
+from hello_bench.data.datasets import load_spec
+from hello_bench.errors import UserError
+from hello_bench.measure.devices import nvidia_gpus
+from hello_bench.run.config import Config
+from hello_bench.run.estimate import Estimate
+from hello_bench.run.executors import Executor, Job
+from hello_bench.run.matrix import Trial, expand, groups
+from hello_bench.run.order import order_seed
+from hello_bench.run.process import Outcome
+from hello_bench.run.progress import Progress
+from hello_bench.run.resolve import Facts
+from hello_bench.store.writer import RunStore
 
 #: Exit status of ``bench run`` when some trial ended in error or timeout.
 EXIT_TRIALS_FAILED = 3
@@ -133,8 +133,8 @@ def check_resumable(config: Config, records: list[dict], run_id: str) -> None:
     changed (``dataset_sha``). Synthetic data is its parameters, already part
     of the config that a resume must match.
     """
-    from adapters import AdapterLoadError, UnknownAdapterError, adapter_class
-    from adapters.registry import identity
+    from hello_bench.adapters import AdapterLoadError, UnknownAdapterError, adapter_class
+    from hello_bench.adapters.registry import identity
 
     resolved_there = {spec.name for spec in config.adapters if config.in_environments(spec)}
     for name, stored in sorted(_stored_values(records, "adapter_name", "adapter_class").items()):
@@ -187,8 +187,8 @@ def _stored_values(records: list[dict], key: str, value: str) -> dict[str, set[s
 
 
 def _legacy_wrapped(stored: set[str], now: str) -> bool:
-    """Records from before ``adapter_class`` named the wrapped class said ``adapters.wrapped:Wrapped<Name>``."""
-    return stored == {f"adapters.wrapped:Wrapped{now.rsplit(':', 1)[-1].rsplit('.', 1)[-1]}"}
+    """Records from before ``adapter_class`` named the wrapped class said ``hello_bench.adapters.wrapped:Wrapped<Name>``."""
+    return stored == {f"hello_bench.adapters.wrapped:Wrapped{now.rsplit(':', 1)[-1].rsplit('.', 1)[-1]}"}
 
 
 def decided_skip(trial: Trial, gpu_present: bool | None) -> str | None:
@@ -207,10 +207,10 @@ def run(
     """Run every trial of ``config`` that has no record in ``store`` yet (``retry_errors``: or only a failed one).
 
     ``pythons``: each environment's interpreter; ``facts``: what they said about the adapters they resolve;
-    ``expected``: each group's estimated time (:mod:`bench.run.estimate`), which the progress line's ETA uses.
+    ``expected``: each group's estimated time (:mod:`hello_bench.run.estimate`), which the progress line's ETA uses.
     """
-    from bench.measure.machine import machine_id
-    from bench.run.process import control_in_worker
+    from hello_bench.measure.machine import machine_id
+    from hello_bench.run.process import control_in_worker
 
     hosts = executor.hosts()
     done = store.finished_ids(("ok", "skipped") if retry_errors else rec.STATUSES)
@@ -243,7 +243,7 @@ def run(
     runner.order_seed = seed
     control = executor.local_devices and bool(runnable)
     if control and config.interleave:
-        from bench.run.controls import RoundControls
+        from hello_bench.run.controls import RoundControls
 
         runner.controls = RoundControls(store, config.threads, span_s=config.timing.control_span_s)
     elif control:

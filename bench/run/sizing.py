@@ -14,15 +14,15 @@ import math
 from dataclasses import replace
 from typing import cast
 
-from bench.run.config import Config
-from bench.run.params import freeze_all, thaw_all
+from hello_bench.run.config import Config
+from hello_bench.run.params import freeze_all, thaw_all
 
 
 def fit_to_data(config: Config) -> tuple[Config, list[str]]:
     """``config`` with its batch-trained adapters sized to its data (:attr:`Config.max_fit_steps`), and what was
     chosen, one line per adapter that changed. The profiles themselves never change: the chosen batch size is
     an explicit parameter, in the adapter's label."""
-    from bench.data.datasets import load_spec
+    from hello_bench.data.datasets import load_spec
 
     limit = config.max_fit_steps
     if limit is None:

@@ -7,7 +7,7 @@ folder, a wheel or an sdist on this machine), ``https://`` and ``git+https://`` 
 installer). Anything else, a missing path, or a ref the repository does not have is one line naming
 the environment, before anything is written.
 
-An environment is cached by its specification (:mod:`bench.run.environments`), so a URL's *content*
+An environment is cached by its specification (:mod:`hello_bench.run.environments`), so a URL's *content*
 must be part of it, or a changed working tree would reuse yesterday's build: :func:`fingerprint` gives
 ``git+file`` the commit its ref resolves to, a ``file://`` folder the hash of its files (a git
 repository: its commit, ``git diff HEAD`` and its untracked files), a file its content hash. An
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from bench import lifeline
-from bench.errors import UserError
+from hello_bench import lifeline
+from hello_bench.errors import UserError
 
 SCHEMES = ("git+file", "file", "https", "git+https")
 #: Folders never part of a project's content hash.

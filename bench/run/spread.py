@@ -9,7 +9,7 @@ import math
 import time
 from typing import Any
 
-from bench.analysis.run_variance import duration_text
+from hello_bench.analysis.run_variance import duration_text
 
 #: The longest spread in time a calibration may take (30 days).
 MAX_SPREAD_S = 30 * 86400.0
@@ -19,7 +19,7 @@ def parse_spread(text: str) -> float:
     """``--spread``: a duration such as ``24h``, ``90m``, ``2d`` or ``3600`` (seconds), as seconds; one line if not."""
     import re
 
-    from bench.errors import UserError
+    from hello_bench.errors import UserError
 
     found = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([smhd]?)\s*", text)
     if not found:

@@ -1,14 +1,14 @@
 """The JSON Schema of ``bench.toml``, generated from the config's own definition (never written by hand).
 
 Everything comes from what validation itself reads: the fields of
-:class:`~bench.run.config.Config` and :class:`~bench.measure.settings.TimingSettings`
+:class:`~hello_bench.run.config.Config` and :class:`~hello_bench.measure.settings.TimingSettings`
 (names, types, defaults), their docstrings' ``Attributes`` (descriptions),
-:data:`~bench.run.config.BOUNDS` and the timing limits (ranges), the choices
+:data:`~hello_bench.run.config.BOUNDS` and the timing limits (ranges), the choices
 (devices, preprocessing, categorical, missing), and the keys of the
 ``[[adapters]]``, ``[[datasets]]`` and ``[[environments]]`` tables. The
 shipped copy, ``bench/schemas/bench-toml.json``, is compared with a fresh
 one by ``tests/test_toml_schema.py``; after changing the config, write it
-again with ``python -m bench.run.toml_schema > bench/schemas/bench-toml.json``.
+again with ``python -m hello_bench.run.toml_schema > bench/schemas/bench-toml.json``.
 
 Editors read it through a ``#:schema`` comment at the top of the file
 (taplo, Even Better TOML): README, "Your data".
@@ -23,11 +23,11 @@ import typing
 from dataclasses import MISSING, fields
 from typing import Any
 
-from adapters.registry import BUILTIN
-from bench.data.datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES
-from bench.measure.settings import AT_LEAST_ONE, MAX_BATCH, MAX_SECONDS, TimingSettings
-from bench.run import config as cfg
-from bench.run.config_files import builtin_names
+from hello_bench.adapters.registry import BUILTIN
+from hello_bench.data.datasets import BUNDLED, CATEGORICAL_CHOICES, MISSING_CHOICES
+from hello_bench.measure.settings import AT_LEAST_ONE, MAX_BATCH, MAX_SECONDS, TimingSettings
+from hello_bench.run import config as cfg
+from hello_bench.run.config_files import builtin_names
 
 SCHEMA_ID = "https://hello-bench.invalid/schemas/bench-toml.json"
 

@@ -38,7 +38,7 @@ def schema(name: str) -> dict:
     """The JSON Schema (draft 2020-12) of one output (or one input, :data:`INPUTS`)."""
     if name not in NAMES + INPUTS:
         raise KeyError(name)
-    return json.loads((resources.files("bench") / "schemas" / f"{name}.json").read_text())
+    return json.loads((resources.files("hello_bench") / "schemas" / f"{name}.json").read_text())
 
 
 def validate(name: str, data: object) -> None:

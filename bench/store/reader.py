@@ -1,6 +1,6 @@
 """The one reader of a run folder: records, raw durations, config, environments, controls, the writer.
 
-Every command reads runs through :class:`RunFolder`; :mod:`bench.store.writer`
+Every command reads runs through :class:`RunFolder`; :mod:`hello_bench.store.writer`
 only writes. Layout of a run folder::
 
     results/runs/<run-id>/
@@ -9,7 +9,7 @@ only writes. Layout of a run folder::
         environment.json   fingerprint of the machine that started the run
         environments/      one fingerprint per other machine that ran trials (Dask)
         control.json       raw machine speed measured through the run
-        records.jsonl      one trial record per line (schema: bench.record)
+        records.jsonl      one trial record per line (schema: hello_bench.record)
         raw.jsonl          per-call durations of each trial, kept apart from the records
         logs/              each worker group's stderr
 
@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import record as rec
-from bench.errors import UserError
-from bench.store import safefs
+from hello_bench import record as rec
+from hello_bench.errors import UserError
+from hello_bench.store import safefs
 
 RECORDS = "records.jsonl"
 RAW = "raw.jsonl"
@@ -68,8 +68,8 @@ def read_json(path: Path, what: str) -> dict:
 
 def checked_json(path: Path, what: str, name: str) -> dict:
     """A run file (``name``: run.json, config.json, environment.json, control.json) read and validated by
-    :mod:`bench.store.runfiles`: a wrong type or an impossible value is one line naming the file and the field."""
-    from bench.store.runfiles import problem
+    :mod:`hello_bench.store.runfiles`: a wrong type or an impossible value is one line naming the file and the field."""
+    from hello_bench.store.runfiles import problem
 
     data = read_json(path, what)
     found = problem(name, data)
@@ -223,7 +223,7 @@ class RunFolder:
 
     def environments(self) -> dict[str, dict]:
         """Fingerprints by machine (``<machine_id>-<hostname>``): the starting machine's and every other that ran trials."""
-        from bench.names import machine_key
+        from hello_bench.names import machine_key
 
         out = {}
         first = self.environment()

@@ -2,7 +2,7 @@
 ``control.json`` (and each machine's fingerprint under ``environments/``).
 
 Every reader (report, compare, history, publish, export, calibrate, resume) reads them through
-:class:`bench.store.reader.RunFolder`, which checks each file here once: every field a reader uses
+:class:`hello_bench.store.reader.RunFolder`, which checks each file here once: every field a reader uses
 has a declared type and, where a value can be impossible, a range (a variance is finite and not
 negative, a count is a whole number >= 0, a rate lies in [0, 1]). A damaged file is one line naming
 the file and the field, never a traceback deep in a report. Fields no reader uses are let through

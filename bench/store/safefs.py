@@ -18,10 +18,10 @@ or :class:`RunDir`'s file descriptor, and every file it reads goes through
   files the command names. **No output ever lands inside a run folder**
   (:func:`refuse_store`): a folder holding a run's marker files is a run
   folder wherever it is (any results folder, a copy, a sealed reference), and
-  only :mod:`bench.store.writer` writes there.
+  only :mod:`hello_bench.store.writer` writes there.
 - **Reads never block and never trust the file type**: FIFOs, sockets and
   devices where a regular file should be are refused at once.
-- A full disk is one :class:`~bench.errors.UserError` line.
+- A full disk is one :class:`~hello_bench.errors.UserError` line.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from bench.errors import UserError
-from bench.names import file_name  # noqa: F401  (re-exported: safefs names what it writes)
+from hello_bench.errors import UserError
+from hello_bench.names import file_name  # noqa: F401  (re-exported: safefs names what it writes)
 
 #: Run ids are names, not paths.
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

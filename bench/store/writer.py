@@ -16,7 +16,7 @@ file is left behind. If the folder is removed or replaced while the run
 writes, the next append notices and stops.
 
 Every file is written relative to the folder's descriptor with
-``O_NOFOLLOW`` (see :mod:`bench.store.safefs`).
+``O_NOFOLLOW`` (see :mod:`hello_bench.store.safefs`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from bench import record as rec
-from bench.errors import UserError
-from bench.store import safefs
-from bench.store.reader import RAW, RECORDS, RunFolder, _complete, check_reusable, lock_holder
+from hello_bench import record as rec
+from hello_bench.errors import UserError
+from hello_bench.store import safefs
+from hello_bench.store.reader import RAW, RECORDS, RunFolder, _complete, check_reusable, lock_holder
 
 
 def dumps(data: Any) -> str:
@@ -216,7 +216,7 @@ class RunStore:
     def append(self, record: Any, raw: dict | None = None) -> None:
         """Append one record (and its raw durations apart), each one line, fsynced.
 
-        ``record`` is a :func:`bench.record.build` record, or a dict of its fields
+        ``record`` is a :func:`hello_bench.record.build` record, or a dict of its fields
         (``schema_version`` and ``run_id`` filled in), validated here either way.
         """
         if isinstance(record, dict):
@@ -237,7 +237,7 @@ class RunStore:
     def add_environment(self, environment: dict) -> None:
         """Keep one fingerprint per machine that ran trials (``environments/<machine_id>-<hostname>.json``:
         two hosts with the same hardware are two machines)."""
-        from bench.names import machine_key
+        from hello_bench.names import machine_key
 
         if machine_key(self.folder.environment()) == machine_key(environment):
             return

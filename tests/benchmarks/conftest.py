@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.measure.machine import fingerprint
+from hello_bench.measure.machine import fingerprint
 from tests.benchmarks import storage
 
 _FINGERPRINT: dict = {}
@@ -28,7 +28,7 @@ THREADS = 1
 @pytest.fixture(scope="session")
 def threads():
     """Every adapter's own thread hook, as a worker calls it: equal, recorded thread counts."""
-    from adapters import adapter_class, describe
+    from hello_bench.adapters import adapter_class, describe
 
     report: dict = {}
     for name in ("sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp"):
@@ -44,7 +44,7 @@ def split(pytestconfig):
 
     found = pytestconfig.stash.get(BENCH_DATA, None)
     if found is None:
-        from bench.report.seed import seed_split
+        from hello_bench.report.seed import seed_split
 
         X_train, X_test, y_train, y_test = seed_split()
     else:

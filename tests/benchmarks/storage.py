@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-#: The same numbers as bench's exit statuses (bench.cli.commands.EXIT).
+#: The same numbers as bench's exit statuses (hello_bench.cli.commands.EXIT).
 EXIT_REGRESSION = 4
 EXIT_USAGE = 2
 
@@ -38,7 +38,7 @@ def storage_folder(env: dict) -> str:
 
 def this_machine_folder() -> str:
     """The folder of this machine (its hardware only: no control measurement, no package scan)."""
-    from bench.measure.machine import hardware, machine_id
+    from hello_bench.measure.machine import hardware, machine_id
 
     env = hardware()
     return storage_folder({**env, "machine_id": machine_id(env)})

@@ -12,9 +12,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from bench import record as rec
-from bench.store.reader import RunFolder
-from bench.store.writer import RunStore
+from hello_bench import record as rec
+from hello_bench.store.reader import RunFolder
+from hello_bench.store.writer import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

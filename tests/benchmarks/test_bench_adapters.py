@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from adapters import adapter_class, describe, make_adapter
+from hello_bench.adapters import adapter_class, describe, make_adapter
 
 ADAPTERS = [a for a in ("sklearn-lr", "sklearn-mlp", "keras-mlp", "torch-mlp") if describe(a).available]
 DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
@@ -204,9 +204,9 @@ def test_direct_torch_fit_loop(benchmark, device, split, threads, smoke):
 
 
 COLD = {
-    "sklearn-lr": "import adapters.sklearn_lr as m",
-    "sklearn-mlp": "import adapters.sklearn_mlp as m",
-    "keras-mlp": "from adapters.keras_mlp import import_keras; import_keras('tensorflow')",
+    "sklearn-lr": "import hello_bench.adapters.sklearn_lr as m",
+    "sklearn-mlp": "import hello_bench.adapters.sklearn_mlp as m",
+    "keras-mlp": "from hello_bench.adapters.keras_mlp import import_keras; import_keras('tensorflow')",
     "torch-mlp": "import torch",
 }
 
@@ -215,7 +215,7 @@ COLD = {
 def test_cold_start(benchmark, name, split, threads):
     """A fresh process: import the framework, fit one epoch, first predict."""
     code = (
-        "import numpy as np; from bench.report.seed import seed_split; from adapters import make_adapter;"
+        "import numpy as np; from hello_bench.report.seed import seed_split; from hello_bench.adapters import make_adapter;"
         f"{COLD[name]};"
         "Xtr, Xte, ytr, yte = seed_split();"
         f"clf = make_adapter({name!r}, random_state=0{', epochs=1' if iterative(name) else ''}).fit(Xtr, ytr);"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from hello_bench.cli import main
 from tests.benchmarks.synthetic import make_run
 
 N = 10_000

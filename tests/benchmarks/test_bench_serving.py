@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.serving import ServingUnavailable
+from hello_bench.adapters.serving import ServingUnavailable
 from tests.benchmarks.conftest import THREADS
 from tests.benchmarks.test_bench_adapters import ADAPTERS, _make, fitted, info, iterative
 
@@ -90,8 +90,8 @@ def test_serve_one(benchmark, name, path, split, threads, smoke):
 @pytest.mark.parametrize("name", [a for a in ADAPTERS if iterative(a)])
 def test_fit_curve_bookkeeping(benchmark, name, split, threads, smoke):
     """Fit with and without learning curves, interleaved; the ratio (evaluation excluded) goes in extra_info."""
-    from bench.measure.settings import TimingSettings
-    from bench.measure.trial import Split, _fit
+    from hello_bench.measure.settings import TimingSettings
+    from hello_bench.measure.trial import Split, _fit
 
     X_train, X_test, y_train, y_test = split
     data = Split(X_train, X_test, y_train, y_test)

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from bench.errors import UserError
-from bench.names import file_name
-from bench.run.process import Outcome, WorkerProcess
+from hello_bench.errors import UserError
+from hello_bench.names import file_name
+from hello_bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
-    from bench.data.datasets import DatasetSpec
-    from bench.run.config import Config
-    from bench.run.matrix import Trial
+    from hello_bench.data.datasets import DatasetSpec
+    from hello_bench.run.config import Config
+    from hello_bench.run.matrix import Trial
 
 
 class Hooks(Protocol):
@@ -97,7 +97,7 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: dict) -> Job:
-        from bench.run.config import Config
+        from hello_bench.run.config import Config
 
         return cls(Config.from_dict(data["config"]), None, data.get("machine_id"), data.get("order_seed", 0))
 
@@ -115,7 +115,7 @@ def _split(dataset: DatasetSpec, test_size: float, stratify: bool, split_seed: i
 
 @functools.lru_cache(maxsize=4)
 def _dataset(dataset: DatasetSpec) -> Any:
-    from bench.data.datasets import load_spec
+    from hello_bench.data.datasets import load_spec
 
     return load_spec(dataset)
 

@@ -1,7 +1,7 @@
 """The Dask executor: the same trials as Dask tasks, across workers and machines.
 
 Each trial is one task that runs it exactly as the local executor does (a
-fresh ``bench.measure.worker`` process, the same per-trial timeout) and returns the
+fresh ``hello_bench.measure.worker`` process, the same per-trial timeout) and returns the
 record; the runner appends each record as it arrives, so an interrupted
 client loses nothing already returned, and a rerun resumes. A Dask worker that
 dies mid-trial loses only that trial: the scheduler gives the task to another
@@ -29,17 +29,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.deadline import within
-from bench.errors import UserError
-from bench.run.executors import Executor, Hooks, Job
-from bench.run.process import Outcome
+from hello_bench.deadline import within
+from hello_bench.errors import UserError
+from hello_bench.run.executors import Executor, Hooks, Job
+from hello_bench.run.process import Outcome
 
 if TYPE_CHECKING:
-    from bench.run.matrix import Trial
+    from hello_bench.run.matrix import Trial
 
 INSTALL_HINT = 'Dask is not installed: pip install ".[dask]"'
 #: Imported by every worker of a cluster bench starts (see that module).
-PRELOAD = "bench.run.executors._dask_preload"
+PRELOAD = "hello_bench.run.executors._dask_preload"
 
 #: How long a given scheduler has to answer before the run gives up (one line, nothing written).
 CONNECT_S = 10.0
@@ -61,8 +61,8 @@ def run_trial_task(trial: dict, job: dict, workers_on_host: int) -> dict:
     Also returns the machine's fingerprint once per process, for the store's
     per-machine environments.
     """
-    from bench.run.matrix import Trial
-    from bench.run.process import first_fingerprint
+    from hello_bench.run.matrix import Trial
+    from hello_bench.run.process import first_fingerprint
 
     the_job, the_trial = Job.from_dict(job), Trial.from_dict(trial)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +80,7 @@ def control_task(threads: int, span_s: float = 0.25) -> dict:
     """Runs on a Dask worker: the control measurement in a fresh process on that worker's machine."""
     import socket
 
-    from bench.run.process import control_in_worker
+    from hello_bench.run.process import control_in_worker
 
     return {**control_in_worker(threads, span_s=span_s), "hostname": socket.gethostname()}
 
@@ -162,7 +162,7 @@ def local_cluster(n_workers: int | None) -> tuple[Any, Any]:
         raise UserError(
             'The local Dask cluster needs "cryptography" for its TLS credentials: pip install ".[dask]"'
         ) from None
-    from bench.run.executors import _dask_preload
+    from hello_bench.run.executors import _dask_preload
 
     _dask_preload.no_http_servers()  # the scheduler and nannies live in this process
     dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.preload": [PRELOAD]})

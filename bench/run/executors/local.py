@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bench.run.executors import Executor, Hooks, Job
-from bench.run.order import running_order
-from bench.run.process import Outcome, WorkerProcess
+from hello_bench.run.executors import Executor, Hooks, Job
+from hello_bench.run.order import running_order
+from hello_bench.run.process import Outcome, WorkerProcess
 
 if TYPE_CHECKING:
-    from bench.run.matrix import Trial
+    from hello_bench.run.matrix import Trial
 
 
 class LocalExecutor(Executor):

@@ -9,7 +9,7 @@ validation, devices, seeds, measurement, records) comes from
 
 from __future__ import annotations
 
-from adapters.base import BenchClassifier
+from hello_bench.adapters.base import BenchClassifier
 
 
 class ToyCentroidClassifier(BenchClassifier):
