@@ -37,6 +37,8 @@ BUILTIN = {
 }
 
 ENTRY_POINT_GROUP = "bench.adapters"
+#: Marks a BENCH_ADAPTERS entry written without ``NAME=`` (its load error says how to write one).
+MISSING_NAME = "\0unnamed:"
 
 
 class UnknownAdapterError(KeyError):
@@ -56,7 +58,9 @@ def _registered(env: str) -> tuple[tuple[str, str], ...]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         targets.setdefault(ep.name, ep.value)
     for pair in filter(None, env.split(",")):
-        name, _, target = pair.partition("=")
+        name, sep, target = pair.partition("=")
+        if not sep:  # ``module:Class`` alone: listed under it, and loading it says what the form is
+            name, target = pair, f"{MISSING_NAME}{pair.strip()}"
         targets.setdefault(name.strip(), target.strip())
     return tuple(sorted(targets.items()))
 
@@ -125,6 +129,9 @@ def _load(target: str) -> type[BenchClassifier]:
             return str(err)
         return wrap_classifier(obj)
 
+    if target.startswith(MISSING_NAME):
+        raise AdapterLoadError(f"BENCH_ADAPTERS entry {target[len(MISSING_NAME):]!r} has no name: write "
+                               "NAME=module:Class (comma-separated for several)")  # fmt: skip
     try:  # a broken plugin must not break anything else, whatever it raises (hello_bench.plugins)
         obj = load_target(target)
         found = guarded(lambda: checked(obj))

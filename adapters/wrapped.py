@@ -114,6 +114,11 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
             # No probabilities: one-hot of the predicted labels (log loss is then uninformative).
             return np.eye(len(self.classes_))[np.asarray(self.estimator_.predict(X), dtype=int)]
 
+        def __reduce__(self) -> tuple:
+            # a class made here is not importable by name: pickle (a metric that sizes the model, a process pool)
+            # rebuilds it from the wrapped class, which is
+            return (_unpickled, (estimator_cls, self.__dict__.copy()))
+
         def serving_paths(self) -> list:
             from .serving import skl2onnx_path
 
@@ -121,3 +126,10 @@ def wrap_classifier(estimator_cls: type) -> type[BenchClassifier]:
 
     Wrapped.__name__ = Wrapped.__qualname__ = f"Wrapped{estimator_cls.__name__}"
     return Wrapped
+
+
+def _unpickled(estimator_cls: type, state: dict) -> BenchClassifier:
+    cls = wrap_classifier(estimator_cls)
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj

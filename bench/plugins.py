@@ -159,4 +159,12 @@ def load_target(target: str) -> Any:
         module_name, _, attr = target.rpartition(".")
     if not module_name or not attr:
         raise PluginError(f"ValueError: {target!r} is not module:attribute")
-    return guarded(lambda: getattr(importlib.import_module(module_name), attr))
+    try:
+        return guarded(lambda: getattr(importlib.import_module(module_name), attr))
+    except PluginError as err:
+        top = module_name.split(".")[0]
+        here = os.path.join(os.getcwd(), top)
+        if str(err).startswith("ModuleNotFoundError") and (os.path.isdir(here) or os.path.isfile(here + ".py")):
+            raise PluginError(f"{err} ({top} is in the current folder, which bench never imports from, even "
+                              "through PYTHONPATH: install it, or run bench from another folder with this one on PYTHONPATH)") from None  # fmt: skip
+        raise

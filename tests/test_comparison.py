@@ -277,3 +277,12 @@ def test_a_side_with_an_empty_host_is_one_line(tmp_path, side):
 
     with pytest.raises(UserError, match="name the host after '@'"):
         load_side(side, tmp_path)
+
+
+def test_two_environments_of_one_project_show_their_requirements_ends():
+    from hello_bench.analysis.sides import environment_differences
+
+    base = {"requirements": "teampkg @ git+file://localhost/home/me/src/teampkg@" + "a" * 40}
+    head = {"requirements": "teampkg @ file:///home/me/src/teampkg"}
+    ((field, a, b),) = environment_differences(base, head)
+    assert field == "requirements" and a.endswith("a" * 20) and "…" in a and b == head["requirements"]

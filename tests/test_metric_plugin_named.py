@@ -26,3 +26,11 @@ def test_a_named_metric_plugin_that_gives_nothing_is_one_line(monkeypatch, capsy
 def test_a_good_one_and_blanks_are_fine(monkeypatch, capsys):
     monkeypatch.setenv("BENCH_METRICS", " , tests.fake_metrics:ALL ,")
     assert main(["list", "--json"]) == 0
+
+
+def test_a_plugin_in_the_current_folder_says_why_it_is_not_found(monkeypatch, capsys, tmp_path):
+    (tmp_path / "cwdplug_xyz.py").write_text("ALL = []\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_METRICS", "cwdplug_xyz:ALL")
+    assert main(["list", "--json"]) == 1
+    assert "cwdplug_xyz is in the current folder, which bench never imports from" in capsys.readouterr().err

@@ -102,7 +102,12 @@ def load_side(run: str, results_dir: str | Path) -> Side:
                         f"e.g. {path.name}%{held[0]} {path.name}%{held[-1]}.")  # fmt: skip
     if environment:
         built = folder.info().get("environments", {}).get(environment, {})
-        env = {**env, "packages": built.get("packages", env.get("packages", {})), "environment": environment}
+        env = {
+            **env,
+            "packages": built.get("packages", env.get("packages", {})),
+            "environment": environment,
+            "requirements": "; ".join(map(str, built.get("requirements") or [])) or "-",
+        }  # what it was built from
     if host:
         df, env = _one_host(df, folder, path, host, env)
     return Side(run, path, df, env, loaded.notes)
@@ -157,8 +162,14 @@ def _flatten(d: Any, prefix: str = "") -> dict:
 def environment_differences(env_a: dict, env_b: dict) -> list[tuple[str, str, str]]:
     """(field, A, B) for every fingerprint field that differs, apart from those that always do."""
     a, b = _flatten(env_a), _flatten(env_b)
-    return [(key, str(a.get(key, "-"))[:80], str(b.get(key, "-"))[:80])
+    return [(key, _clip(a.get(key, "-")), _clip(b.get(key, "-")))
             for key in sorted(set(a) | set(b)) if not key.startswith(SKIP_ENV_KEYS) and a.get(key) != b.get(key)]  # fmt: skip
+
+
+def _clip(value: object, width: int = 80) -> str:
+    """A value shortened in its middle: two URLs of one project differ at their ends (a commit, a path)."""
+    text = str(value)
+    return text if len(text) <= width else f"{text[: width // 2 - 1]}…{text[-(width // 2 - 1) :]}"
 
 
 def design_differences(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> list[str]:

@@ -142,19 +142,21 @@ def _predict(clf: Any, split: Split, settings: TimingSettings) -> dict:
     return out
 
 
-def registered_metrics(clf: Any, split: Split) -> dict:
-    """Every metric registered with a measuring function (hello_bench.record.register), after the timed work."""
+def registered_metrics(clf: Any, split: Split) -> tuple[dict, list[str]]:
+    """Every metric registered with a measuring function (hello_bench.record.register), after the timed work,
+    and why each one that failed has no value (kept in the record's warnings: never a silent gap)."""
     from hello_bench.record import measured_metrics
 
     out: dict = {}
+    failed: list[str] = []
     for m in measured_metrics():
         try:
             value = m.measure(clf, split) if m.measure else None
             out[m.column] = None if value is None else float(value)
         except Exception as err:  # a broken metric costs its value, not the trial
-            warnings.warn(f"metric {m.column}: {type(err).__name__}: {err}", stacklevel=1)
+            failed.append(f"metric {m.column} not measured: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
             out[m.column] = None
-    return out
+    return out, failed
 
 
 def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int = 1, serve: bool = True) -> dict:
@@ -187,9 +189,11 @@ def measure_trial(clf: Any, split: Split, settings: TimingSettings, threads: int
     out["train_accuracy"] = float(np.mean(fitted == split.y_train))  # the report's target comes from it, not test rows
     out["stock_agreement"] = agreement(clf.predict_proba_stock(split.X_test), proba)
     out["rss_peak_mb"] = memory.rss_peak_mb()
-    registered = registered_metrics(clf, split)
+    registered, failed = registered_metrics(clf, split)
     if registered:
         out["metrics"] = registered
+    if failed:
+        out["warnings"] = sorted({*out.get("warnings", []), *failed})
     out["gpu_peak_mb"] = probe() if probe else None
     if settings.instructions and threads == 1:  # after the timed work: the counted runs disturb nothing timed
         from hello_bench.measure.instructions import first_of_worker

@@ -113,7 +113,10 @@ def _share(part: float, total: float) -> str:
 
 def _explain_fit(r: pd.Series) -> str:
     per_epoch = r["dispatch"] - r["steps"] * r["step_cost"]
-    epochs = f" and {fmt(r['epochs'])} epochs' own work ({fmt(per_epoch)} s)" if per_epoch > 0 else ""
+    # a difference of two products: below a millionth of the dispatch it is rounding, not an epoch's work
+    epochs = (
+        f" and {fmt(r['epochs'])} epochs' own work ({fmt(per_epoch)} s)" if per_epoch > 1e-6 * r["dispatch"] else ""
+    )
     return (
         f"`{r['adapter']}` ({r['dataset']}, {r['device']}): fit {fmt(r['total'])} s, {fmt(r['ratio'].ratio)}x the "
         f"compiled floor's {fmt(r['floor'])} s for the same work. Dispatch: {fmt(r['steps'])} optimiser steps at "

@@ -205,7 +205,7 @@ class Doc:
 
     def data(self) -> dict:
         """The document as data (``--json``): findings, sections, and every table with typed cells."""
-        out: dict = {"title": self.title, **self.meta, "findings": list(self.lead), "figures": [],
+        out: dict = {"title": self.title, **self.meta, "findings": [_plain(f) for f in self.lead], "figures": [],
                      "tables": [table_data(t, "Findings") for t in self.lead_tables]}  # fmt: skip
         heading = ""
         for block in self.ordered():

@@ -1,0 +1,41 @@
+"""A scikit-learn class given by its dotted path pickles (a plugin metric may size the model by pickling it), and
+a plugin metric that raises leaves its reason in the trial's warnings, never a silent gap."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from sklearn.datasets import load_iris
+
+from hello_bench.adapters import make_adapter
+from hello_bench.measure import trial
+from hello_bench.metrics import Metric
+
+
+def test_a_wrapped_class_pickles_and_predicts_the_same():
+    X, y = load_iris(return_X_y=True)
+    clf = make_adapter("sklearn.tree.DecisionTreeClassifier", random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert type(again) is type(clf) and np.array_equal(again.predict(X), clf.predict(X))
+
+
+def test_a_metric_that_raises_is_named_in_the_warnings(monkeypatch):
+    def broken(clf, split):
+        raise RuntimeError("cannot size this model")
+
+    bad = Metric.measured("model_bytes", broken, label="model bytes", unit="B", kind="memory")
+    monkeypatch.setattr("hello_bench.record.measured_metrics", lambda: [bad])
+    values, failed = trial.registered_metrics(object(), None)
+    assert values == {"model_bytes": None}
+    assert failed == ["metric model_bytes not measured: RuntimeError: cannot size this model"]
+
+
+def test_a_bench_adapters_entry_without_a_name_says_how_to_write_one(monkeypatch):
+    import pytest
+
+    from hello_bench.adapters import AdapterLoadError, adapter_class
+
+    monkeypatch.setenv("BENCH_ADAPTERS", "os:path")
+    with pytest.raises(AdapterLoadError, match=r"BENCH_ADAPTERS entry 'os:path' has no name: write NAME=module:Class"):
+        adapter_class("os:path")
