@@ -171,3 +171,11 @@ def test_a_torn_last_line_is_said_on_every_read_the_cached_ones_too(tmp_path, mo
             "ignoring a partial last line (a run killed mid-write)"
         ]
     assert any((tmp_path / "cache").rglob("*.parquet"))
+
+
+def test_the_latest_run_read_with_no_run_named_has_no_duplicate_note(tmp_path):
+    write_run(tmp_path, "only", [record("sklearn-lr", s, 0.9) for s in range(3)])
+    assert load_runs([], tmp_path).notes == []
+    assert load_runs(["only", "only"], tmp_path).notes == [
+        "0 duplicate record(s) (the same split in several runs; 1 run(s) named twice) were counted once."
+    ]

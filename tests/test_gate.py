@@ -305,3 +305,12 @@ def test_a_fraction_of_one_df_bounds_nothing_and_reads_so():
     assert "unbounded on" in gate.line(verdict) and "inf" not in gate.line(verdict)
     assert verdict.judged[0].detectable == math.inf
     assert gate.one_sided_noncentrality(0.05, 0.05) == math.inf and gate.as_ratio(800.0, True) == math.inf
+
+
+def test_identical_accuracy_passes_a_zero_drop_threshold():
+    """--fail-accuracy-drop 0 on identical accuracy: every split exactly at the threshold, none beyond: PASS
+    (from five splits, as any sign test); four such splits decide nothing."""
+    same = _accuracy("g", [0.9] * 5, [0.9] * 5, points=0)
+    assert gate.decide([same]).outcome == gate.PASS
+    assert gate.decide([_accuracy("g", [0.9] * 4, [0.9] * 4, points=0)]).outcome == gate.INCONCLUSIVE
+    assert gate.decide([_accuracy("g", [0.9] * 5, [0.89] * 5, points=0)]).outcome == gate.FAIL

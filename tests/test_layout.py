@@ -10,6 +10,16 @@ import pytest
 from hello_bench.adapters.registry import BUILTIN
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What a build, a venv or a tool leaves in the checkout is not source (pip builds examples in place).
+NOT_SOURCE = {"build", "dist", ".venv", "__pycache__", ".tox", "mutants", ".hypothesis"}
+
+
+def sources(folder: Path, pattern: str = "*.py") -> list[Path]:
+    """The source files under ``folder``, without build outputs (no test depends on what a build left)."""
+    return [p for p in folder.rglob(pattern) if not NOT_SOURCE & set(p.relative_to(ROOT).parts)
+            and not any(part.endswith(".egg-info") for part in p.parts)]  # fmt: skip
+
+
 BENCH = ROOT / "bench"
 
 
@@ -26,7 +36,7 @@ def imports(path: Path) -> set[str]:
 
 
 def imports_of(folder: str) -> dict[str, set[str]]:
-    return {str(p.relative_to(ROOT)): imports(p) for p in (BENCH / folder).rglob("*.py")}
+    return {str(p.relative_to(ROOT)): imports(p) for p in sources(BENCH / folder)}
 
 
 @pytest.mark.parametrize(
@@ -83,7 +93,7 @@ def test_the_read_side_names_no_built_in_adapter():
     """Reports, comparisons and statistics read record fields (adapter_name, profile, stock_profile, colour, reference)."""
     found = []
     for folder in ("analysis", "report"):
-        for path in (BENCH / folder).rglob("*.py"):
+        for path in sources(BENCH / folder):
             rel = str(path.relative_to(BENCH))
             tree = ast.parse(path.read_text())
             if rel in NAMED_ON_PURPOSE:
@@ -127,7 +137,7 @@ def test_no_module_spells_a_metric_field_name():
     names, prefixes = _metric_names()
     found = []
     for folder in ("bench", "adapters"):
-        for path in (ROOT / folder).rglob("*.py"):
+        for path in sources(ROOT / folder):
             rel = str(path.relative_to(ROOT))
             if rel.startswith(SPELLS_METRICS):
                 continue
@@ -147,7 +157,7 @@ def module_graph() -> tuple[set[str], dict[str, set[str]]]:
     """Every module of bench/ and adapters/, and the modules of the project each one imports (at any depth)."""
     mods = {}
     for folder, package in (("bench", "hello_bench"), ("adapters", "hello_bench.adapters")):
-        for path in (ROOT / folder).rglob("*.py"):
+        for path in sources(ROOT / folder):
             parts = [package, *path.relative_to(ROOT / folder).with_suffix("").parts]
             mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     graph: dict[str, set[str]] = {name: set() for name in mods}
@@ -230,8 +240,8 @@ def test_the_cycle_finder_sees_the_real_graph():
 def test_nothing_imports_the_retired_top_level_names():
     """bench/ and adapters/ are hello_bench and hello_bench.adapters: a module importing ``bench.x`` or
     ``adapters.x`` would load a second copy of the package (and ``bench/__init__`` refuses it)."""
-    files = [*ROOT.glob("bench/**/*.py"), *ROOT.glob("adapters/**/*.py"), *ROOT.glob("tests/**/*.py"),
-             *ROOT.glob("examples/**/*.py"), *[p for p in ROOT.glob("scripts/*") if p.is_file()]]  # fmt: skip
+    files = [*sources(ROOT / "bench"), *sources(ROOT / "adapters"), *sources(ROOT / "tests"),
+             *sources(ROOT / "examples"), *[p for p in ROOT.glob("scripts/*") if p.is_file()]]  # fmt: skip
     found = []
     for path in files:
         try:

@@ -115,6 +115,14 @@ def test_a_user_sqlite_store_keeps_its_artifacts_beside_it(results, capsys, tmp_
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize("uri", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused_before_anything_is_written(results, capsys, tmp_path, uri):
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(["export", "r", "--to", "mlflow", "--tracking-uri", uri], capsys)
+    assert_clean_failure(code, err, {1})
+    assert "in-memory" in err and snapshot(tmp_path) == before
+
+
 def test_an_empty_experiment_is_refused_before_any_store_exists(results, capsys, tmp_path):
     before = snapshot(tmp_path)
     for name in ("", "  "):

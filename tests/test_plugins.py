@@ -34,8 +34,10 @@ def bench(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.C
 def plugin_env(tmp_path_factory):
     """The example package pip-installed (no network, no dependencies) into a folder on PYTHONPATH."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("example") / EXAMPLE.name  # pip builds in place: a copy keeps the checkout clean
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(EXAMPLE)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     if build.returncode != 0:

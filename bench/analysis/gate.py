@@ -175,6 +175,8 @@ def one_sided(m: Measured, alpha: float = ALPHA) -> Tested:
     se2 = within + m.extra_var
     if se2 == 0:
         p_fail, p_pass = sign_p(w, m.threshold)
+        if math.isnan(p_fail):  # every split exactly at the threshold: none beyond it (FAIL means beyond), as a
+            p_fail, p_pass = 1.0, 0.5**n  # sign test counting the ties as "not worse" (identical accuracy at 0)
         return Tested(m, n, mean, 0.0, n - 1, p_fail, p_pass, mean, mean, "sign", reason)
     se = math.sqrt(se2)
     df = satterthwaite(within, n - 1, m.extra_var, m.extra_df)

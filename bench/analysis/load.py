@@ -446,7 +446,7 @@ def load_runs(
     notes, dropped = [], 0
     if dedupe_splits:
         frame, dropped = dedupe(frame)
-        repeated = len(runs) - len(folders)
+        repeated = max(0, len(runs) - len(folders)) if runs else 0  # none named: the latest run, named by nobody
         if dropped or repeated:
             notes.append(
                 f"{dropped} duplicate record(s) (the same split in several runs"

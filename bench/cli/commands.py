@@ -687,6 +687,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from hello_bench.adapters import list_adapters
     from hello_bench.data.datasets import BUNDLED, load_dataset
     from hello_bench.measure.devices import describe_devices
+    from hello_bench.record import named_metric_problems
 
     adapters = list_adapters()
     datasets: list[dict] = []
@@ -695,9 +696,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         datasets.append({"name": name, "samples": ds.n_samples, "features": ds.n_features, "classes": len(ds.classes),
                          "labels": [str(c) for c in ds.classes[:4]]})  # fmt: skip
     devices = describe_devices()
+    metric_problems = named_metric_problems()
     if args.json:
         _json({"command": "list", "adapters": [a.__dict__ for a in adapters], "datasets": datasets,
-               "devices": [{"device": d[0], "present": d[1] == "yes", "detail": d[2]} for d in devices]})  # fmt: skip
+               "devices": [{"device": d[0], "present": d[1] == "yes", "detail": d[2]} for d in devices],
+               "metric_plugin_problems": metric_problems})  # fmt: skip
         return EXIT["ok"]
     rows = [[a.name, a.framework, ",".join(a.backends), ",".join(a.devices), ",".join(a.profiles) or "-",
              "yes" if a.available else f"no: {a.reason}"] for a in adapters]  # fmt: skip
@@ -723,6 +726,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(tabulate(data_rows, headers=["name", "samples", "features", "classes", "labels"], tablefmt="github"))
     print("\nDevices")
     print(tabulate(devices, headers=["device", "present", "detail"], tablefmt="github"))
+    if metric_problems:
+        print("\nMetric plugins that give no metric (every other command refuses until fixed):")
+        print("\n".join(f"- {p}" for p in metric_problems))
     return EXIT["ok"]
 
 

@@ -520,9 +520,12 @@ def _print_warnings(seen: list[str]) -> None:
         print(f"warning: {text}", file=sys.stderr)
 
 
-def _check_metric_plugins() -> None:
-    """A ``BENCH_METRICS`` target that gives no metric is bad input, before anything runs or is written."""
-    if os.environ.get("BENCH_METRICS", "").strip():
+def _check_metric_plugins(args: argparse.Namespace) -> None:
+    """A ``BENCH_METRICS`` target that gives no metric is bad input, before anything runs or is written.
+
+    ``bench list`` is where the user looks to see what loads, so it lists the problem instead.
+    """
+    if args.func is not cmd_list and os.environ.get("BENCH_METRICS", "").strip():
         from hello_bench.record import named_metric_problems
 
         problems = named_metric_problems()
@@ -546,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT["bad input"]
     seen = _one_line_warnings()
     try:
-        _check_metric_plugins()
+        _check_metric_plugins(args)
         code = args.func(args)
         _print_warnings(seen)
         return code

@@ -81,8 +81,9 @@ def resolve(tracking_uri: str | None, results_dir: str | Path) -> Store:
         return Store(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri(), False, root)
     if tracking_uri.startswith("sqlite:"):
         db = sqlite_file(tracking_uri)
-        if db is None:
-            return Store(tracking_uri, None, False)
+        if db is None:  # the export would vanish with this process, and MLflow would put its artifacts in ./mlruns
+            raise UserError(f"--tracking-uri {tracking_uri}: an in-memory database keeps nothing after the export; "
+                            "name a file, e.g. sqlite:///mlflow.db")  # fmt: skip
         _check_sqlite(db, results_dir)
         return Store(tracking_uri, (db.resolve().parent / "artifacts").as_uri(), False)
     folder = local_folder(tracking_uri)
