@@ -25,7 +25,7 @@ from hello_bench.isolation import import_path, isolated_command
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("json", "typing", "numpy", "subprocess", "selectors", "signal", "argparse", "threading", "shlex", "ast",
            "tomllib", "msgspec", "pandas", "sklearn", "socket", "cpuinfo", "distributed", "dask")  # fmt: skip
-PACKAGES = ("multiprocessing", "bench", "adapters", "concurrent")
+PACKAGES = ("multiprocessing", "bench", "adapters", "hello_bench", "concurrent")
 RUN = ["run", "--adapters", "sklearn-lr", "--devices", "cpu", "--splits", "1", "--run-id", "t"]
 
 

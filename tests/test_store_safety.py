@@ -40,7 +40,7 @@ def cmd(tmp_path: Path, conf: Path, run_id: str = "r") -> list[str]:
     return [
         sys.executable,
         "-m",
-        "bench",
+        "hello_bench",
         "run",
         "--config",
         str(conf),

@@ -35,6 +35,16 @@ PATHS = [
     "jax.jit",
 ]
 _BUILT: dict = {}
+#: The folders the built serving paths live in, removed when the module's tests end (nothing left in /tmp).
+_FOLDERS: list[tempfile.TemporaryDirectory] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_built_paths():
+    yield
+    _BUILT.clear()
+    while _FOLDERS:
+        _FOLDERS.pop().cleanup()
 
 
 def built_path(name: str, path: str, split, smoke: bool = False):
@@ -51,7 +61,8 @@ def built_path(name: str, path: str, split, smoke: bool = False):
             if path not in offered:
                 _BUILT[key] = f"{name} has no {path} path"
             else:
-                folder = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+                _FOLDERS.append(tempfile.TemporaryDirectory(prefix="bench-serving-"))
+                folder = Path(_FOLDERS[-1].name)
                 try:
                     serving = offered[path]
                     _BUILT[key] = (serving.load(serving.build(folder), THREADS), serving.sync)
