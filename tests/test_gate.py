@@ -314,3 +314,16 @@ def test_identical_accuracy_passes_a_zero_drop_threshold():
     assert gate.decide([same]).outcome == gate.PASS
     assert gate.decide([_accuracy("g", [0.9] * 4, [0.9] * 4, points=0)]).outcome == gate.INCONCLUSIVE
     assert gate.decide([_accuracy("g", [0.9] * 5, [0.89] * 5, points=0)]).outcome == gate.FAIL
+
+
+def test_an_interval_is_labelled_at_the_level_it_was_made():
+    """A sequential look tests at less than alpha: its bounds are wider, and the line says by how much (never '90%')."""
+    from hello_bench.analysis.policy import spent
+
+    ratios = [1.02, 0.98, 1.01, 0.99, 1.03, 1.0, 0.97, 1.01]
+    plain, look = gate.one_sided(_ratio("g", ratios)), gate.one_sided(_ratio("g", ratios), spent(3))
+    assert plain.level == pytest.approx(0.9) and "[90%:" in gate.estimate_text(plain)
+    assert look.level == pytest.approx(1 - 2 * spent(3)) and "[99.2%:" in gate.estimate_text(look)
+    assert look.low < plain.low < plain.high < look.high
+    slower = gate.decide([_ratio("g", [r * 1.5 for r in ratios])], alpha=spent(3))
+    assert slower.outcome == gate.FAIL and gate.line(slower).count("[99.2%:") == 1

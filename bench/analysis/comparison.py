@@ -91,13 +91,13 @@ class Gated:
         return self.judged.tested.measured.metric.endswith(BY_CPU)
 
     def estimate(self) -> Estimate:
-        """The worsening's estimate with its 90% interval (the two one-sided 95% bounds), in the metric's terms."""
+        """The worsening's estimate with its interval (the two one-sided bounds at the test's level), in its terms."""
         t = self.judged.tested
         value = gate.in_terms(t, t.mean) if math.isfinite(t.mean) else math.nan
         if t.method not in ("t", "exact"):
             return Estimate(value)
         low, high = sorted((gate.in_terms(t, t.low), gate.in_terms(t, t.high)))
-        return Estimate(value, low, high, 1.0 if t.method == "exact" else 1 - 2 * gate.ALPHA)
+        return Estimate(value, low, high, 1.0 if t.method == "exact" else t.level)
 
     def to_json(self) -> dict:
         t, j = self.judged.tested, self.judged

@@ -132,13 +132,20 @@ class Tested:
     p_fail: float = math.nan
     #: One-sided p for "worsening < threshold".
     p_pass: float = math.nan
-    #: The 90% interval of the mean worsening: the two one-sided 95% bounds.
+    #: The interval of the mean worsening: the two one-sided bounds at ``alpha`` (90% at the default 5%).
     low: float = math.nan
     high: float = math.nan
     #: "t", "sign" (no variance) or "none".
     method: str = "none"
     #: Why it cannot be decided before looking at p (too few pairs, blocked); None otherwise.
     reason: str | None = None
+    #: The one-sided level the bounds were made at (a sequential look tests at less than ALPHA).
+    alpha: float = ALPHA
+
+    @property
+    def level(self) -> float:
+        """The interval's coverage: 1 - 2 alpha (0.9 at the default; wider at a sequential gate's look)."""
+        return 1 - 2 * self.alpha
 
 
 def satterthwaite(a: float, df_a: float, b: float, df_b: float) -> float:
@@ -183,7 +190,7 @@ def one_sided(m: Measured, alpha: float = ALPHA) -> Tested:
     t = (mean - m.threshold) / se
     half = float(sps.t.ppf(1 - alpha, df)) * se
     return Tested(m, n, mean, se, df, float(sps.t.sf(t, df)), float(sps.t.cdf(t, df)), mean - half, mean + half,
-                  "t", reason)  # fmt: skip
+                  "t", reason, alpha)  # fmt: skip
 
 
 def one_sided_noncentrality(df: float, alpha: float, target: float = POWER) -> float:
@@ -241,8 +248,13 @@ def shown(t: Tested, value: float) -> str:
     return number + unit
 
 
+def level_text(level: float) -> str:
+    """An interval's coverage as a reader reads it: 90%, 99.8%."""
+    return f"{100 * level:.3g}%"
+
+
 def estimate_text(t: Tested) -> str:
-    """The estimate with its 90% interval (the two one-sided 95% bounds), in the metric's terms."""
+    """The estimate with its interval (the two one-sided bounds at the test's level), in the metric's terms."""
     if t.method == "none":
         return shown(t, t.mean)
     if t.method == "sign":
@@ -251,8 +263,8 @@ def estimate_text(t: Tested) -> str:
         return f"{shown(t, t.high)} at worst" if t.low != t.high else f"{shown(t, t.high)} on every split"
     low, high = sorted((t.low, t.high), key=lambda w: in_terms(t, w))
     if not all(0 < abs(in_terms(t, w)) < math.inf for w in (low, high)):  # too few df to bound it
-        return f"{shown(t, t.mean)} [90%: unbounded on {t.df:.2g} df]"
-    return f"{shown(t, t.mean)} [90%: {shown(t, low)}, {shown(t, high)}]"
+        return f"{shown(t, t.mean)} [{level_text(t.level)}: unbounded on {t.df:.2g} df]"
+    return f"{shown(t, t.mean)} [{level_text(t.level)}: {shown(t, low)}, {shown(t, high)}]"
 
 
 def threshold_text(m: Measured) -> str:

@@ -347,7 +347,7 @@ def gate_section(doc: Doc, c: Comparison, base: Side, other: Side) -> None:
                      gate.threshold_text(t.measured), t.n, _p(t.p_fail), _p(j.p_holm), _p(t.p_pass),
                      gate.detectable_text(t, j.detectable), _gate_word(r)])  # fmt: skip
     if rows:
-        doc.table(["trials", "metric", "B vs A [90%]", "fails when", "pairs", "p (worse than that)", "p (Holm)",
+        doc.table(["trials", "metric", f"B vs A [{gate.level_text(1 - 2 * v.alpha)}]", "fails when", "pairs", "p (worse than that)", "p (Holm)",
                    "p (better than that)", "detectable (80%)", "decision"], rows, "gate")  # fmt: skip
     if c.problems:
         doc.para("Found before any test (each keeps the gate from passing):")
@@ -369,7 +369,8 @@ def gate_settings_text(c: Comparison) -> str:
     return (f"Gated: {gated}. " + how + f"FAIL: a one-sided test of 'worse than the threshold', Holm-adjusted over all "
             f"{v.m} such tests, below {level}. PASS: every gated metric's one-sided bound inside its threshold (an "
             f"intersection-union test). Anything else is INCONCLUSIVE with its reason; fewer than {gate.MIN_PAIRS} pairs "
-            "decide nothing; a count is gated exactly. Intervals here are 90% (the two one-sided 95% bounds)."
+            f"decide nothing; a count is gated exactly. Intervals here are {gate.level_text(1 - 2 * v.alpha)} (the two "
+            f"one-sided {gate.level_text(1 - v.alpha)} bounds)."
             + (f" Where the baseline's wall time was {BUSY_RATIO:g}x its CPU time or more (a busy machine), a timed call "
                "is decided on its process CPU time and named so ('by CPU time'); --wall-only turns that off."
                if not c.policy.wall_only else " Wall-clock times only (--wall-only)."))  # fmt: skip

@@ -346,10 +346,10 @@ def interval(value: Any, low: Any, high: Any, level: float | str | None) -> dict
 
 def level_of(header: str) -> float | str:
     """The level a column's intervals are at, from its header: ``[90%]`` 0.9, ``IQR``, else 0.95 (the default)."""
-    found = re.search(r"(\d+)%\s*(?:CI|\]|:)", header)
+    found = re.search(r"(\d+(?:\.\d+)?)%\s*(?:CI|\]|:)", header)
     if "IQR" in header:
         return "IQR"
-    return int(found.group(1)) / 100 if found else 0.95
+    return float(found.group(1)) / 100 if found else 0.95
 
 
 def cell_value(cell: Any, level: float | str = 0.95) -> Any:
