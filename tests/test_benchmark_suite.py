@@ -67,6 +67,7 @@ def test_the_suite_takes_a_dataset_by_option(tmp_path):
                          text=True, timeout=120)  # fmt: skip
     said = (bad.stdout + bad.stderr).strip().splitlines()
     assert bad.returncode == 1 and len(said) == 1 and "non-numeric feature column(s) c" in said[0], said
+    assert "--bench-categorical onehot" in said[0] and " --categorical" not in said[0]  # the flag this command takes
 
 
 def test_benchmark_disable_runs_each_benchmark_once_instead_of_skipping_it():
