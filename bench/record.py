@@ -350,37 +350,56 @@ def register(
     return m
 
 
+def _metric_targets(env: str) -> list[tuple[str, str]]:
+    """Every metric plugin target, with how the user names it: ``(label, module:attr)``."""
+    targets = [(f"entry point bench.metrics {ep.name!r} ({ep.value})", ep.value)
+               for ep in entry_points(group=METRIC_ENTRY_POINTS)]  # fmt: skip
+    return targets + [(f"BENCH_METRICS {t.strip()!r}", t.strip()) for t in env.split(",") if t.strip()]
+
+
 @functools.lru_cache(maxsize=4)
 def _plugin_metrics(env: str) -> tuple[Metric, ...]:
-    """Metrics from the ``bench.metrics`` entry points and ``BENCH_METRICS`` (module:attr, comma-separated)."""
-    targets = [ep.value for ep in entry_points(group=METRIC_ENTRY_POINTS)]
-    targets += [t.strip() for t in env.split(",") if t.strip()]
+    """Metrics from the ``bench.metrics`` entry points and ``BENCH_METRICS`` (module:attr, comma-separated).
+
+    A target that cannot load, holds no metric, or names a metric (or its short name) that another already
+    has, gives none of its metrics and leaves why in :data:`METRIC_PLUGIN_PROBLEMS`: a plugin never silently
+    measures nothing, and never silently loses to a built-in of the same name.
+    """
     from hello_bench.plugins import PluginError, load_target
 
-    found = []
-    for target in targets:
+    taken = {name: "a built-in metric's" for m in (*_BUILTIN_METRICS, *_REGISTERED) for name in (m.column, m.short)}
+    found: list[Metric] = []
+    for label, target in _metric_targets(env):
+        METRIC_PLUGIN_PROBLEMS.pop(label, None)  # this loading's word, not an earlier one's
         try:
             obj = load_target(target)
         except PluginError as err:  # a broken plugin costs its metric, not the harness (whatever it raises)
-            METRIC_PLUGIN_PROBLEMS[target] = f"cannot load: {err}"
+            METRIC_PLUGIN_PROBLEMS[label] = f"cannot load: {err}"
             continue
         held = [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
         if not held:
-            METRIC_PLUGIN_PROBLEMS[target] = f"holds no Metric (got {type(obj).__name__})"
+            METRIC_PLUGIN_PROBLEMS[label] = f"holds no Metric (got {type(obj).__name__})"
+        clashes = [f"{name!r} is {taken[name]} name" for m in held for name in dict.fromkeys((m.column, m.short))
+                   if name in taken]  # fmt: skip
+        if clashes:
+            METRIC_PLUGIN_PROBLEMS[label] = f"names a metric already taken ({'; '.join(clashes)}): rename it"
+            continue
+        taken.update({name: f"{label}'s" for m in held for name in (m.column, m.short)})
         found += held
     return tuple(found)
 
 
-#: Why each metric plugin target gave no metric (filled as the plugins are loaded).
+#: Why each metric plugin target gave no metric, by how the user names it (filled as the plugins are loaded).
 METRIC_PLUGIN_PROBLEMS: dict[str, str] = {}
 
 
 def named_metric_problems() -> list[str]:
-    """Why a ``BENCH_METRICS`` target the user named gives no metric: a typo never silently measures nothing."""
+    """Why a metric plugin (an entry point or a ``BENCH_METRICS`` target) gives no metric: a typo or a name
+    clash never silently measures nothing."""
     env = os.environ.get("BENCH_METRICS", "")
     _plugin_metrics(env)
-    named = [t.strip() for t in env.split(",") if t.strip()]
-    return [f"BENCH_METRICS {t!r} {METRIC_PLUGIN_PROBLEMS[t]}" for t in named if t in METRIC_PLUGIN_PROBLEMS]
+    return [f"{label} {METRIC_PLUGIN_PROBLEMS[label]}" for label, _ in _metric_targets(env)
+            if label in METRIC_PLUGIN_PROBLEMS]  # fmt: skip
 
 
 def metrics() -> list[Metric]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_iris
 
 from hello_bench.adapters import make_adapter
@@ -39,3 +41,29 @@ def test_a_bench_adapters_entry_without_a_name_says_how_to_write_one(monkeypatch
     monkeypatch.setenv("BENCH_ADAPTERS", "os:path")
     with pytest.raises(AdapterLoadError, match=r"BENCH_ADAPTERS entry 'os:path' has no name: write NAME=module:Class"):
         adapter_class("os:path")
+
+
+@given(returned=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6), st.text(max_size=5),
+                          st.booleans(), st.none(), st.lists(st.integers(), max_size=2)),
+       kind=st.sampled_from(["count", "memory", "duration", "fraction", "score"]))  # fmt: skip
+@settings(max_examples=200, deadline=None)
+def test_whatever_a_metric_returns_costs_at_most_the_metric(returned, kind):
+    """Any value a plugin returns is either a valid stored value or None with its reason in the warnings: an
+    impossible one (a negative count, NaN, an accuracy of 1.7, text) never reaches the record, which would refuse
+    the whole trial (every other number of it lost)."""
+    import math
+
+    from hello_bench import record
+
+    metric = Metric.measured("plug_x", lambda clf, split: returned, label="plug x", unit="u", kind=kind)
+    original = record.measured_metrics
+    record.measured_metrics = lambda: [metric]
+    try:
+        values, failed = trial.registered_metrics(object(), None)
+    finally:
+        record.measured_metrics = original
+    value = values["plug_x"]
+    if value is None:
+        assert returned is None or failed == [failed[0]] and failed[0].startswith("metric plug_x not measured: ")
+    else:
+        assert failed == [] and math.isfinite(value) and metric.invalid(value) is None

@@ -521,16 +521,19 @@ def _print_warnings(seen: list[str]) -> None:
 
 
 def _check_metric_plugins(args: argparse.Namespace) -> None:
-    """A ``BENCH_METRICS`` target that gives no metric is bad input, before anything runs or is written.
+    """A metric plugin that gives no metric (``BENCH_METRICS`` or an entry point) is bad input, before anything runs
+    or is written.
 
     ``bench list`` is where the user looks to see what loads, so it lists the problem instead.
     """
-    if args.func is not cmd_list and os.environ.get("BENCH_METRICS", "").strip():
+    if args.func is not cmd_list:
         from hello_bench.record import named_metric_problems
 
         problems = named_metric_problems()
         if problems:
-            raise UserError("; ".join(problems) + " (fix it, or unset BENCH_METRICS)")
+            how = [w for k, w in (("BENCH_METRICS", "unset BENCH_METRICS"), ("entry point", "uninstall the package "
+                   "declaring the entry point")) if any(p.startswith(k) for p in problems)]  # fmt: skip
+            raise UserError("; ".join(problems) + f" (fix it, or {' or '.join(how)})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ caller brings the data; peak memory is read from ``/proc`` through
 from __future__ import annotations
 
 import hashlib
+import math
 import statistics
 import time
 import warnings
@@ -150,12 +151,21 @@ def registered_metrics(clf: Any, split: Split) -> tuple[dict, list[str]]:
     out: dict = {}
     failed: list[str] = []
     for m in measured_metrics():
+        out[m.column] = None
         try:
             value = m.measure(clf, split) if m.measure else None
-            out[m.column] = None if value is None else float(value)
+            if value is None:
+                continue
+            number = float(value)
         except Exception as err:  # a broken metric costs its value, not the trial
             failed.append(f"metric {m.column} not measured: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
-            out[m.column] = None
+            continue
+        # the record refuses an impossible value; checked here, it costs the metric, never the trial's other numbers
+        why = f"{number!r}, not a finite number" if not math.isfinite(number) else m.invalid(number)
+        if why:
+            failed.append(f"metric {m.column} not measured: it returned {why}")
+        else:
+            out[m.column] = number
     return out, failed
 
 
