@@ -37,8 +37,10 @@ BUILTIN = {
 }
 
 ENTRY_POINT_GROUP = "bench.adapters"
-#: Marks a BENCH_ADAPTERS entry written without ``NAME=`` (its load error says how to write one).
-MISSING_NAME = "\0unnamed:"
+#: Marks a BENCH_ADAPTERS entry that cannot be used as written; the rest of the target is why (its load error).
+UNUSABLE = "\0unusable:"
+#: What an adapter name may hold: it becomes part of trial ids, file names and command lines.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 class UnknownAdapterError(KeyError):
@@ -57,11 +59,19 @@ def _registered(env: str) -> tuple[tuple[str, str], ...]:
     targets = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         targets.setdefault(ep.name, ep.value)
-    for pair in filter(None, env.split(",")):
-        name, sep, target = pair.partition("=")
+    for pair in filter(None, (p.strip() for p in env.split(","))):
+        name, sep, target = (part.strip() for part in pair.partition("="))
         if not sep:  # ``module:Class`` alone: listed under it, and loading it says what the form is
-            name, target = pair, f"{MISSING_NAME}{pair.strip()}"
-        targets.setdefault(name.strip(), target.strip())
+            name, target = (
+                pair,
+                f"{UNUSABLE}BENCH_ADAPTERS entry {pair!r} has no name: write NAME=module:Class "
+                "(comma-separated for several)",
+            )
+        elif not NAME.fullmatch(name):
+            target = f"{UNUSABLE}BENCH_ADAPTERS name {name!r} is not a name: letters, digits and _.+- only"
+        elif name in targets and targets[name] != target:  # never silently lose to a built-in or an entry point
+            target = f"{UNUSABLE}BENCH_ADAPTERS name {name!r} is taken by {targets[name]}: choose another name"
+        targets[name] = target
     return tuple(sorted(targets.items()))
 
 
@@ -129,9 +139,8 @@ def _load(target: str) -> type[BenchClassifier]:
             return str(err)
         return wrap_classifier(obj)
 
-    if target.startswith(MISSING_NAME):
-        raise AdapterLoadError(f"BENCH_ADAPTERS entry {target[len(MISSING_NAME):]!r} has no name: write "
-                               "NAME=module:Class (comma-separated for several)")  # fmt: skip
+    if target.startswith(UNUSABLE):
+        raise AdapterLoadError(target[len(UNUSABLE) :])
     try:  # a broken plugin must not break anything else, whatever it raises (hello_bench.plugins)
         obj = load_target(target)
         found = guarded(lambda: checked(obj))

@@ -96,3 +96,33 @@ def test_two_plugins_naming_one_metric_are_refused(monkeypatch, capsys, tmp_path
         from hello_bench import record
 
         record._plugin_metrics.cache_clear()
+
+
+def test_a_plugin_metric_the_workers_python_cannot_load_is_named_in_the_warnings(monkeypatch):
+    """An environment without the plugin gives records without its metric: each trial says so, never a silent gap."""
+    from types import SimpleNamespace
+
+    from hello_bench import record
+    from hello_bench.run.runner import _name_unmeasured_plugins
+
+    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
+    plugins = [m.column for m in record.measured_metrics()]
+    assert plugins
+    fields = {"status": "ok", "metrics": None, "warnings": ["UserWarning: x"]}
+    _name_unmeasured_plugins(fields, SimpleNamespace(environment="base"))
+    assert fields["warnings"] == sorted(["UserWarning: x", *(f"metric {c} not measured: its plugin does not load in "
+                                                              "environment 'base' (install it there)" for c in plugins)])  # fmt: skip
+    measured = {"status": "ok", "metrics": dict.fromkeys(plugins), "warnings": []}
+    _name_unmeasured_plugins(measured, SimpleNamespace(environment=None))
+    assert measured["warnings"] == []  # known to the worker (None has its own reason when the metric failed)
+
+
+def test_bench_list_shows_the_names_the_gate_takes(monkeypatch, capsys):
+    """The short names --gate-metrics takes come from bench list (README), plugin metrics with them."""
+    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
+    assert main(["list", "--json"]) == 0
+    listed = {m["short"]: m for m in json.loads(capsys.readouterr().out)["metrics"]}
+    assert {"accuracy", "fit", "p50", "tput", "cold", "p99"} <= set(listed)
+    assert listed["fit"]["gated"] and not listed["cold"]["gated"] and listed["tput"]["keyed"]
+    assert listed["n_params"]["kind"] == "count" and listed["n_params"]["threshold_text"].startswith("changed by")
+    assert main(["list"]) == 0 and "| n_params " in capsys.readouterr().out

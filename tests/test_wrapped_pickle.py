@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris
@@ -67,3 +68,33 @@ def test_whatever_a_metric_returns_costs_at_most_the_metric(returned, kind):
         assert returned is None or failed == [failed[0]] and failed[0].startswith("metric plug_x not measured: ")
     else:
         assert failed == [] and math.isfinite(value) and metric.invalid(value) is None
+
+
+@pytest.mark.parametrize(
+    "entry, why",
+    [
+        ("sklearn-lr=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'sklearn-lr' is taken by "),
+        ("bad name=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'bad name' is not a name"),
+        ("a/b=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'a/b' is not a name"),
+    ],
+)
+def test_a_bench_adapters_name_that_cannot_be_used_says_why(monkeypatch, capsys, tmp_path, entry, why):
+    """A name taken by a built-in (or an entry point) never silently loses; a name that would break trial ids and
+    file names is refused: listed by bench list, one line when run."""
+    import json
+
+    from hello_bench.adapters.registry import refresh
+    from hello_bench.cli import main
+
+    monkeypatch.setenv("BENCH_ADAPTERS", entry)
+    refresh()
+    try:
+        name = entry.split("=")[0]
+        assert main(["list", "--json"]) == 0
+        listed = {a["name"]: a for a in json.loads(capsys.readouterr().out)["adapters"]}
+        assert not listed[name]["available"] and why in listed[name]["reason"]
+        assert main(["run", "--adapters", name, "--dry-run", "--results-dir", str(tmp_path / "r")]) == 1
+        assert why in capsys.readouterr().err and not (tmp_path / "r").exists()
+    finally:
+        monkeypatch.delenv("BENCH_ADAPTERS")
+        refresh()

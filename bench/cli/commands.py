@@ -687,7 +687,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from hello_bench.adapters import list_adapters
     from hello_bench.data.datasets import BUNDLED, load_dataset
     from hello_bench.measure.devices import describe_devices
-    from hello_bench.record import named_metric_problems
+    from hello_bench.record import metrics, named_metric_problems
 
     adapters = list_adapters()
     datasets: list[dict] = []
@@ -697,10 +697,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                          "labels": [str(c) for c in ds.classes[:4]]})  # fmt: skip
     devices = describe_devices()
     metric_problems = named_metric_problems()
+    gateable = [_metric_entry(m) for m in metrics() if m.directed and (m.compare or m.gated)]
     if args.json:
         _json({"command": "list", "adapters": [a.__dict__ for a in adapters], "datasets": datasets,
                "devices": [{"device": d[0], "present": d[1] == "yes", "detail": d[2]} for d in devices],
-               "metric_plugin_problems": metric_problems})  # fmt: skip
+               "metrics": gateable, "metric_plugin_problems": metric_problems})  # fmt: skip
         return EXIT["ok"]
     rows = [[a.name, a.framework, ",".join(a.backends), ",".join(a.devices), ",".join(a.profiles) or "-",
              "yes" if a.available else f"no: {a.reason}"] for a in adapters]  # fmt: skip
@@ -726,10 +727,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(tabulate(data_rows, headers=["name", "samples", "features", "classes", "labels"], tablefmt="github"))
     print("\nDevices")
     print(tabulate(devices, headers=["device", "present", "detail"], tablefmt="github"))
+    print("\nMetrics to compare and gate (--gate-metrics SHORT, --threshold SHORT=VALUE; keyed ones also SHORT:KEY)")
+    print(tabulate([[m["short"], m["label"], m["kind"], m["better"], "yes" if m["gated"] else "when named",
+                     m["threshold_text"]] for m in gateable],
+                   headers=["short", "metric", "kind", "better", "gated by default", "default threshold"],
+                   tablefmt="github"))  # fmt: skip
     if metric_problems:
         print("\nMetric plugins that give no metric (every other command refuses until fixed):")
         print("\n".join(f"- {p}" for p in metric_problems))
     return EXIT["ok"]
+
+
+def _metric_entry(m: Any) -> dict:
+    """A metric as ``bench list`` shows it: the names a user types and what the gate does with it by default."""
+    from hello_bench.metrics import DIFFERENCE, EXACT
+
+    how = {EXACT: f"changed by more than {m.threshold:g}", DIFFERENCE: f"worse by more than {m.threshold:g} points"}
+    return {"short": m.short, "column": m.column, "label": m.label.replace("{key}", "KEY"), "kind": m.kind,
+            "better": m.better, "keyed": m.keyed, "gated": bool(m.gated), "threshold": m.threshold,
+            "threshold_text": how.get(m.compared_as, f"{m.threshold:g}% worse")}  # fmt: skip
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

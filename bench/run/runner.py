@@ -75,6 +75,19 @@ def assemble(fields: dict) -> Any:
         return rec.build({**keep, "status": "error", "reason": f"the trial's record did not match the schema: {err}"})
 
 
+def _name_unmeasured_plugins(fields: dict, trial: Trial) -> None:
+    """A plugin metric this process knows but the worker's Python could not load (an environment without the
+    plugin) is named in the trial's warnings: a metric is never silently absent."""
+    if fields.get("status") != "ok":
+        return
+    got = fields.get("metrics") or {}
+    where = f"environment {trial.environment!r}" if trial.environment else "the worker's Python"
+    missing = [f"metric {m.column} not measured: its plugin does not load in {where} (install it there)"
+               for m in rec.measured_metrics() if m.column not in got]  # fmt: skip
+    if missing:
+        fields["warnings"] = sorted({*(fields.get("warnings") or []), *missing})
+
+
 IDENTITY_FIELDS = tuple(f.name for f in rec.FIELDS if f.kind == rec.IDENTITY and f.name not in ("status", "reason"))
 
 
@@ -109,6 +122,7 @@ class _Runner:
             fields["order_seed"] = self.order_seed
         if outcome.environment:
             self.store.add_environment(outcome.environment)
+        _name_unmeasured_plugins(fields, trial)
         record = assemble(fields)
         self.store.append(record, outcome.raw)
         self.result.new[record.status] += 1
