@@ -51,6 +51,18 @@ def test_duet_pass(tmp_path, capsys):
     _duet(tmp_path, {})
     code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
     assert code == 0 and line.startswith("PASS (exit 0): all ")
+    assert line.endswith(
+        "gated: accuracy a drop > 2 points; fit time B/A > 1.1x; predict p50 B/A > 1.1x; "
+        "throughput batch 1 B/A < 0.909x; throughput batch 32 B/A < 0.909x"
+    )  # it names what it gated
+
+
+def test_a_calibration_named_for_a_duet_is_checked_too(tmp_path, capsys):
+    """--calibration is used by separate runs only, but a name that is no calibration is one line wherever given."""
+    _duet(tmp_path, {})
+    assert main(["compare", "duet%base", "duet%head", "--results-dir", str(tmp_path), "--calibration", "nosuch"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "nosuch" in err
 
 
 def test_duet_fail_on_timing(tmp_path, capsys):

@@ -122,6 +122,18 @@ def test_separate_runs_add_two_run_offsets_and_are_blocked_without_a_variance():
     assert fit.measured.extra_var == pytest.approx(0.0008) and c.outcome == gate.FAIL
 
 
+def test_a_metric_the_calibration_cannot_vouch_for_is_named_with_why_and_what_would_decide():
+    """Separate runs, a calibration usable for the fit time but not for p50 (truncated): the line names p50, says
+    why, and names what would decide (gate what the calibration has)."""
+    p50 = [50.0 + i for i in range(6)]
+    a, b = frame([1.0 + 0.01 * i for i in range(6)], latency_p50_us=p50), frame([1.0] * 6, latency_p50_us=p50)
+    variance = RunVariance("cal", {"fit_wall_s": (0.0004, 10.0)}, unusable={"latency_p50_us": "truncated to 0"})
+    c = build(a, b, KEYS, on(fail_above=10, metrics=("fit", "p50")), Context(SEPARATE, variance=variance))
+    (why,) = [p.detail for p in c.problems if p.reason == gate.RUN_VARIANCE]
+    assert why.startswith("cal gives no usable variance for predict p50 (in it: p50 truncated to 0)")
+    assert why.endswith("--gate-metrics accuracy,fit") and c.outcome == gate.INCONCLUSIVE
+
+
 def test_separate_runs_gate_the_ratio_normalised_by_the_control():
     """A machine made 2x slower between two runs of the same code: raw 2x, normalised 1x; never a FAIL."""
     a, b = frame([1.0 + 0.01 * i for i in range(8)]), frame([2.0 + 0.02 * i for i in range(8)])
@@ -269,6 +281,9 @@ def test_a_threshold_given_twice_with_two_values_is_one_line():
     with pytest.raises(UserError, match=r"--threshold fit is given twice \(10 and 20\)"):
         on(thresholds="fit=10,fit=20")
     assert on(thresholds=["fit=10", "fit=10"]).thresholds == {"fit": 10.0}
+    with pytest.raises(UserError, match=r"--threshold accuracy=5 and --fail-accuracy-drop 1 give accuracy two"):
+        on(thresholds="accuracy=5", accuracy_drop=1)  # one metric's threshold from two flags: never one silently
+    assert on(thresholds="accuracy=2", accuracy_drop=2).thresholds == {"accuracy": 2.0}
 
 
 @pytest.mark.parametrize("side", ["A@", "A@ ", "A%x@"])

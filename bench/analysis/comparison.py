@@ -42,7 +42,7 @@ from hello_bench.analysis.family import comparison_key as family_key
 from hello_bench.analysis.pairing import Unpaired, match
 from hello_bench.analysis.policy import GatePolicy, worsening_threshold
 from hello_bench.metrics import DIFFERENCE, DURATION, EXACT, MEMORY, RATE, RATIO, Metric
-from hello_bench.record import cpu_twins, find_metric, metrics
+from hello_bench.record import cpu_twins, find_metric, metric_for, metrics
 
 DUET, HOSTS, SEPARATE = "duet", "hosts", "separate"
 BETTER, WORSE, NONE = "better", "worse", "none"
@@ -244,8 +244,10 @@ def build(
         measured += _compare_metric(out, a_ok, b_ok, metric, column)
     if policy.on:
         out.problems += named_but_absent(a_ok, b_ok, policy)
-        if any(m.blocked == gate.RUN_VARIANCE for m in measured):
-            out.problems.append(gate.Problem(gate.RUN_VARIANCE, _no_variance_why(context.variance), explains=True))
+        blocked = [m.metric for m in measured if m.blocked == gate.RUN_VARIANCE]
+        if blocked:
+            why = _no_variance_why(context.variance, blocked)
+            out.problems.append(gate.Problem(gate.RUN_VARIANCE, why, explains=True))
         out.verdict = gate.decide(measured, out.problems, policy.level)
         judged = {
             (j.tested.measured.group, j.tested.measured.metric.removesuffix(BY_CPU)): j for j in out.verdict.judged
@@ -257,11 +259,28 @@ def build(
     return out
 
 
-def _no_variance_why(variance: Any) -> str:
-    """Why the run-to-run variance of some metrics is unknown: no source, an unusable one, or one without them."""
+def _names(metric: Metric, column: str, names: list[str]) -> bool:
+    """Whether ``column`` of ``metric`` (or, for a keyed metric's pooled entry, any of its keys) is in ``names``."""
+    if metric.name(column) in names:
+        return True
+    stem = metric.label.split("{")[0]
+    return metric.keyed and column == metric.prefix.rstrip("_") and any(n.startswith(stem) for n in names)
+
+
+def _no_variance_why(variance: Any, blocked: list[str]) -> str:
+    """Why the run-to-run variance of the ``blocked`` metrics is unknown (no source, an unusable one, or one without
+    them) and what would decide: a calibration that has them, or gating the metrics it has."""
     if variance is None:
         return "no calibration of this machine (run `bench calibrate`)"
-    return variance.why or f"{variance.source}: no usable variance for these metrics"
+    if variance.why:
+        return variance.why
+    names = ", ".join(dict.fromkeys(blocked))
+    unusable = getattr(variance, "unusable", {}) or {}
+    weak = sorted({f"{m.short} {why}" for c, why in unusable.items() if (m := metric_for(c)) and _names(m, c, blocked)})
+    has = sorted({m.short for c in variance.by_column if (m := metric_for(c)) is not None and m.compare})
+    return (f"{variance.source} gives no usable variance for {names}" + (f" (in it: {'; '.join(weak)})" if weak else
+            " (its adapters never measured them)") + "; to decide, calibrate with more repeats, or gate what it has: "
+            f"--gate-metrics {','.join(dict.fromkeys(['accuracy', *has]))}")  # fmt: skip
 
 
 def _compare_metric(

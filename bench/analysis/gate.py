@@ -392,14 +392,18 @@ def line(v: Verdict, limit: int = 3) -> str:
     """The one line every gated comparison ends with: PASS, FAIL (with the metrics) or INCONCLUSIVE (with why)."""
     groups = len({j.tested.measured.group for j in v.judged})
     if v.outcome == FAIL:
-        items = [f"{_name(j)} {estimate_text(j.tested)}, {threshold_text(j.tested.measured)} (Holm p = {j.p_holm:.2g})"
-                 for j in sorted(v.failures, key=lambda j: j.p_holm)]  # fmt: skip
+        items = [f"{_name(j)} {estimate_text(j.tested)}, {threshold_text(j.tested.measured)}"
+                 + (f" (Holm p = {j.p_holm:.2g})" if math.isfinite(j.p_holm) else " (exact: no p-value)")
+                 for j in sorted(v.failures, key=lambda j: (math.isfinite(j.p_holm), j.p_holm))]  # fmt: skip
         more = f"; and {len(items) - limit} more" if len(items) > limit else ""
         return (f"FAIL (exit {EXIT_STATUS[FAIL]}): {len(items)} metric(s) worse than the threshold with confidence "
                 f"(one-sided tests, Holm over {v.m}): " + "; ".join(items[:limit]) + more)  # fmt: skip
     if v.outcome == PASS:
+        gated = "; ".join(dict.fromkeys(f"{j.tested.measured.metric} {threshold_text(j.tested.measured)}"
+                                        for j in v.judged))  # fmt: skip
         return (f"PASS (exit {EXIT_STATUS[PASS]}): all {len(v.judged)} gated metric(s) in {groups} group(s) exclude a "
-                f"regression beyond the threshold (each one-sided {(1 - v.alpha) * 100:.4g}% bound; no FAIL test after Holm over {v.m})")  # fmt: skip
+                f"regression beyond the threshold (each one-sided {(1 - v.alpha) * 100:.4g}% bound; no FAIL test after "
+                f"Holm over {v.m}); gated: {gated}")  # fmt: skip
     parts = []
     for reason in REASONS:
         if not v.reasons.get(reason):

@@ -123,6 +123,10 @@ class GatePolicy:
             named[name] = found[0]
         for name, value in self.thresholds.items():
             _check_threshold(named[name], name, value)
+            drop = self.accuracy_drop
+            if drop is not None and _is_accuracy_like(named[name]) and value != drop:  # never one silently winning
+                raise UserError(f"--threshold {name}={value:g} and --fail-accuracy-drop {drop:g} give {name} two "
+                                "thresholds: give one of them.")  # fmt: skip
         return named
 
     def named(self, metric: Metric, column: str) -> bool:

@@ -42,6 +42,8 @@ class RunVariance:
     #: Seconds the calibration's repeats spanned, and when it ended (Unix seconds).
     span_s: float = math.nan
     made_at: float = math.nan
+    #: Columns the calibration measured whose variance cannot be used, and why (truncated, too few df).
+    unusable: dict[str, str] = field(default_factory=dict)
 
     def extra(self, column: str) -> tuple[float, float] | None:
         """Variance two separate runs add to a mean log ratio (two run offsets) and its df; None when unknown."""
@@ -67,7 +69,7 @@ def run_variance_from(data: dict, source: str) -> RunVariance:
     """The variances of a calibration that may gate separate runs (:attr:`hello_bench.analysis.run_variance.Estimate.known`):
     Satterthwaite df, not truncated to 0, from at least :data:`~hello_bench.analysis.run_variance.MIN_RUNS` repeats.
     Entries stored before the df were Satterthwaite's (df = repeats - 1, no count of repeats) are not used."""
-    found = {}
+    found, unusable = {}, {}
     for column, entry in (data.get("run_variance") or {}).items():
         if not isinstance(entry, dict) or entry.get("df_method") != rv.DF_METHOD:
             continue
@@ -78,13 +80,15 @@ def run_variance_from(data: dict, source: str) -> RunVariance:
             continue
         if estimate.known:
             found[str(column)] = (estimate.var, estimate.df)
+        else:
+            unusable[str(column)] = "truncated to 0" if estimate.truncated else f"{estimate.df:.2g} df"
     covered: dict = data["span"] if isinstance(data.get("span"), dict) else {}
     span = covered.get("seconds", data.get("seconds"))
     span_s = float(span) if isinstance(span, (int, float)) and math.isfinite(span) and span > 0 else math.nan
     made = covered.get("last")
     made_at = float(made) if isinstance(made, (int, float)) and math.isfinite(made) else math.nan
     why = None if found else f"calibration {source!r} has no usable run-to-run variance (needs {rv.MIN_RUNS}+ repeats)"
-    return RunVariance(source, found, why, span_s, made_at)
+    return RunVariance(source, found, why, span_s, made_at, unusable)
 
 
 def _machine(env: dict) -> tuple[str, str]:

@@ -213,6 +213,10 @@ def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, resu
 
     kind = relation(a, b)
     context = Context(kind, design=design_differences(a.frame, b.frame, keys))
+    if (
+        calibration is not None and kind != SEPARATE
+    ):  # a name is checked wherever given, though only separate runs use it
+        find_calibration(results_dir, a.env, b.env, calibration)
     if kind == DUET:
         return context
     context.control = noise.control_ratio(a.speed(), b.speed())
