@@ -46,6 +46,7 @@ def test_url_requirements_a_git_ref_a_folder_and_https_are_accepted(tmp_path):
 @pytest.mark.parametrize("url,message", [
     ("git+file://{missing}@main", "is not a git repository"),
     ("git+file://{repo}@no-such-branch", "has no commit, branch or tag 'no-such-branch'"),
+    ("git+file://{repo}@", "nothing after '@': name a commit, branch or tag"),  # a `$(git rev-parse ...)` that failed
     ("file://{missing}", "does not exist"),
     ("http://example.org/x.tar.gz", "URL requirements must be git+file://, file://, https://, git+https://; got http://"),
     ("git+ssh://example.org/x.git", "got git+ssh://"),

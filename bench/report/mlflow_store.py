@@ -80,6 +80,9 @@ def resolve(tracking_uri: str | None, results_dir: str | Path) -> Store:
         _check_sqlite(root / "mlflow.db", results_dir)
         return Store(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri(), False, root)
     if tracking_uri.startswith("sqlite:"):
+        if "?" in tracking_uri:  # SQLAlchemy's options (mode=ro, ...) change what is written where: not checked here
+            raise UserError(f"--tracking-uri {tracking_uri}: options after '?' are not supported; name the "
+                            "database file alone, e.g. sqlite:///mlflow.db")  # fmt: skip
         db = sqlite_file(tracking_uri)
         if db is None:  # the export would vanish with this process, and MLflow would put its artifacts in ./mlruns
             raise UserError(f"--tracking-uri {tracking_uri}: an in-memory database keeps nothing after the export; "

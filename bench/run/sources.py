@@ -69,6 +69,9 @@ def check_url(url: str, where: str, text: str) -> None:
             raise UserError(f"{where}: {text!r}: {path} does not exist.")
     elif scheme == "git+file":
         repo, ref = _split_git(url)
+        if unquote(urlparse(url[len("git+") :]).path).rstrip().endswith("@"):  # `$(git rev-parse X)` that failed
+            raise UserError(f"{where}: {text!r}: nothing after '@': name a commit, branch or tag (did the command "
+                            "giving it fail, e.g. git rev-parse of a ref this clone lacks?).")  # fmt: skip
         try:
             top = _git(repo, "rev-parse", "--git-dir")
         except (OSError, subprocess.SubprocessError) as err:

@@ -154,7 +154,44 @@ def check_library_target(path: Path | str, kind: str, results_dir: Path | str | 
             )
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang it, a device would take its bytes
             raise UserError(f"Refusing to let {what} write {entry}: it is a FIFO, socket or device.")
+    _check_creatable(path if kind == "folder" and path.is_dir() else path.parent, what, path)
     return path
+
+
+#: File systems that hold no files a program may make (the kernel's views): a library told to write there fails.
+PSEUDO_FS = frozenset({"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
+                       "pstore", "bpf", "configfs", "fusectl", "mqueue", "efivarfs", "binfmt_misc"})  # fmt: skip
+
+
+def _check_creatable(folder: Path, what: str, target: Path) -> None:
+    """Whether files can be made in ``folder`` (or, where it does not exist yet, its nearest existing parent, where
+    its tree would be made): a library told to write where nothing can be (/proc, a read-only mount, a folder not
+    ours to write) retries for minutes and prints pages before it fails; here it is one line. Writes nothing."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    why = None
+    if not folder.is_dir():
+        why = "it is not a folder"
+    elif _fs_type(folder) in PSEUDO_FS:
+        why = f"it is on the kernel's {_fs_type(folder)} file system"
+    elif os.statvfs(folder).f_flag & os.ST_RDONLY:
+        why = "it is on a read-only file system"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = "this user may not write there"
+    if why:
+        raise UserError(f"Cannot let {what} write {target}: nothing can be made in {folder} ({why}).")
+
+
+def _fs_type(folder: Path) -> str:
+    """The type of the file system ``folder`` is on (Linux's mount table; '' where it cannot be read)."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        return ""
+    real = str(folder.resolve())
+    best = max((m for m in mounts if len(m) == 2 and (real == m[0] or real.startswith(m[0].rstrip("/") + "/"))),
+               key=lambda m: len(m[0]), default=None)  # fmt: skip
+    return best[1] if best else ""
 
 
 def _tree(root: Path) -> list[Path]:
