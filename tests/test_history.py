@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,29 @@ def test_history_says_what_it_cannot_decide_apart_from_the_steps_it_found(tmp_pa
     from hello_bench.schemas import validate
 
     validate("history", data)
+
+
+def test_a_step_is_said_in_its_metrics_terms_accuracy_in_points_a_count_exactly(tmp_path, monkeypatch, capsys):
+    """History speaks as compare does: accuracy steps by points (never 'x0.87'), a count changes exactly (no p)."""
+    from tests.invariants import tiny_figures
+    from tests.test_report import record, write_run
+
+    tiny_figures(monkeypatch)
+    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
+    rng = np.random.default_rng(1)
+    for i, (acc, params) in enumerate([(0.95, 9), (0.95, 9), (0.95, 9), (0.7, 12), (0.7, 12), (0.7, 12)]):
+        recs = [record("lr", s, acc + 0.01 * rng.standard_normal(), started_at=1e9 + 100 * i,
+                       metrics={"n_params": float(params)}) for s in range(8)]  # fmt: skip
+        write_run(tmp_path, f"r{i}", recs)
+    args = ["history", "--results-dir", str(tmp_path), "--metrics", "accuracy,n_params", "--out", str(tmp_path / "h")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"step: lr accuracy -2\d(\.\d)? points \[-\d+(\.\d)?, -\d+(\.\d)?\] from r2 to r3 \(p = ", out), (
+        out
+    )
+    assert "step: lr n_params +3 exactly from r2 to r3 (exact)" in out and " x0." not in out
+    assert main([*args[:-1], str(tmp_path / "j"), "--json"]) == 0
+    steps = {s["metric"]: s for s in json.loads(capsys.readouterr().out)["steps"]}
+    assert steps["n_params"]["compared_as"] == "exact" and steps["n_params"]["change"]["value"] == 3
+    assert steps["n_params"]["p"] is None and steps["accuracy"]["compared_as"] == "difference"
+    assert -0.3 < steps["accuracy"]["change"]["value"] < -0.2

@@ -28,6 +28,7 @@ from hello_bench.analysis.load import Loaded
 from hello_bench.analysis.pairing import per_split
 from hello_bench.analysis.steps import MIN_POINTS, detect_steps
 from hello_bench.errors import UserError
+from hello_bench.metrics import DIFFERENCE, EXACT, RATIO
 from hello_bench.record import find_metric, metric_for
 from hello_bench.record import metrics as all_metrics
 from hello_bench.store.reader import RunFolder
@@ -111,7 +112,8 @@ def columns_of(names: tuple[str, ...], ok: pd.DataFrame) -> list[str]:
         found = find_metric(name)
         columns = ([found[1]] if found[1] else found[0].expand(ok.columns)) if found else []
         if not found or not any(c in ok.columns for c in columns):
-            known = ", ".join(m.short for m in all_metrics() for c in m.expand(ok.columns) if ok[c].notna().any())
+            known = ", ".join(dict.fromkeys(m.short_name(c) for m in all_metrics() for c in m.expand(ok.columns)
+                                            if ok[c].notna().any()))  # fmt: skip
             raise UserError(f"No metric {name!r} in these runs. Metrics: {known or 'none'}.")
         out += [c for c in columns if c in ok.columns and c not in out]
     return out
@@ -147,6 +149,8 @@ def shown(metric: str, splits: pd.DataFrame) -> dict:
     averaged): the corrected interval of the mean for a statistic of the test rows, the geometric mean otherwise."""
     m = metric_for(metric)
     values = splits[metric].to_numpy(float)
+    if m is not None and m.compared_as == EXACT:  # a count: its mean, compared exactly (no interval)
+        return {"value": float(np.mean(values)), "low": math.nan, "high": math.nan, "mean": ARITHMETIC}
     if m is not None and m.test_rows:
         sizes = [pd.to_numeric(splits[c], errors="coerce").dropna() for c in ("n_train", "n_test")]
         if any(s.empty for s in sizes):  # records without the split's sizes: no correction, so no interval
@@ -172,18 +176,47 @@ def undecided(frame: pd.DataFrame) -> list[dict]:
 
 
 def steps(frame: pd.DataFrame) -> list[dict]:
-    """Every step found, per metric and adapter: the point after it, the after/before ratio and its interval."""
+    """Every step found, per metric and adapter: the point after it, the after/before ratio and its interval, and
+    the change in the metric's own terms (``change``: a ratio for times, rates and memory; a difference for a
+    statistic of the test rows; for a count, every change between two points, exactly, with no p-value)."""
     found = []
     for (metric, dataset, adapter, device), g in frame.groupby(SERIES, sort=True):
         g = g.dropna(subset=["log_mean"])
+        m = metric_for(metric)
+        where = {"metric": metric, "dataset": dataset, "adapter": adapter, "device": device,
+                 "better": (m.better if m else None)}  # fmt: skip
+        if m is not None and m.compared_as == EXACT:
+            found += _count_changes(g, where)
+            continue
         se = g["se"].to_numpy(float)
         fill = float(np.nanmedian(se)) if np.isfinite(se).any() else 0.1
         for step in detect_steps(list(g["log_mean"].to_numpy(float)), list(np.where(np.isfinite(se), se, fill))):
-            m = metric_for(metric)
+            before = float(g["value"].iloc[step.index - 1])
+            change = ((before * (step.ratio - 1), before * (step.low - 1), before * (step.high - 1))
+                      if m is not None and m.compared_as == DIFFERENCE else (step.ratio, step.low, step.high))  # fmt: skip
             found.append({
-                "run": str(g["point"].iloc[step.index]), "before": str(g["point"].iloc[step.index - 1]),
-                "metric": metric, "dataset": dataset, "adapter": adapter, "device": device,
+                "run": str(g["point"].iloc[step.index]), "before": str(g["point"].iloc[step.index - 1]), **where,
                 "value": step.ratio, "low": step.low, "high": step.high, "p": step.p,
-                "better": (m.better if m else None),
+                "compared_as": m.compared_as if m is not None else RATIO, "change": change,
             })  # fmt: skip
     return found
+
+
+def _count_changes(g: pd.DataFrame, where: dict) -> list[dict]:
+    """A count (deterministic) steps wherever it changes between two consecutive points, by exactly that much."""
+    values, labels = g["value"].to_numpy(float), [str(p) for p in g["point"]]
+    return [{"run": labels[i], "before": labels[i - 1], **where, "value": values[i] / values[i - 1] if values[i - 1]
+             else math.inf, "low": math.nan, "high": math.nan, "p": None, "compared_as": EXACT,
+             "change": (values[i] - values[i - 1],) * 3} for i in range(1, len(values)) if values[i] != values[i - 1]]  # fmt: skip
+
+
+def change_text(step: dict) -> str:
+    """A step's change as a reader reads its metric: ``x1.3 [1.2, 1.4]``, ``-11 points [-14, -8.6]``, ``+3 exactly``."""
+    value, low, high = step["change"]
+    if step["compared_as"] == EXACT:
+        return f"{value:+g} exactly"
+    m = metric_for(step["metric"])
+    if step["compared_as"] == DIFFERENCE:
+        scale, unit = (100.0, " points") if m is not None and m.kind == "fraction" else (1.0, "")
+        return f"{value * scale:+.3g}{unit} [{low * scale:+.3g}, {high * scale:+.3g}]"
+    return f"x{value:.3g} [{low:.3g}, {high:.3g}]"

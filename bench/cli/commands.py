@@ -604,6 +604,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from hello_bench.analysis import history
     from hello_bench.report.history import build, json_data
     from hello_bench.store.safefs import OutputDir
 
@@ -618,8 +619,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         _json({"command": "history", **json_data(result)})
         return EXIT["ok"]
     for step in result.steps:
-        print(f"step: {step['adapter']} {step['metric']} x{step['value']:.3g} [{step['low']:.3g}, {step['high']:.3g}] "
-              f"from {step['before']} to {step['run']} (p = {step['p']:.2g})")  # fmt: skip
+        p = "exact" if step["p"] is None else f"p = {step['p']:.2g}"
+        print(f"step: {step['adapter']} {step['metric']} {history.change_text(step)} from {step['before']} to "
+              f"{step['run']} ({p})")  # fmt: skip
     for sentence in result.summary():
         print(sentence)
     print(f"History written to {result.markdown}")

@@ -214,9 +214,9 @@ def build(runs: list[str], results_dir: str | Path, by: str, metrics: tuple[str,
     doc = Doc("History").shorten(frame["adapter"] if not frame.empty else [])
     doc.para(_intro(frame, loaded, by))
     doc.heading("Steps")
-    doc.table(["metric", "dataset", "adapter", "device", "before", "after", "after/before [95% interval]", "p"],
+    doc.table(["metric", "dataset", "adapter", "device", "before", "after", "change [95% interval]", "p"],
               [[label_of(s["metric"], unit=False), s["dataset"], s["adapter"], s["device"], s["before"], s["run"],
-                fmt_ci(s["value"], s["low"], s["high"], level=STEP_LEVEL), f"{s['p']:.2g}"] for s in steps], "steps")  # fmt: skip
+                history.change_text(s), "exact" if s["p"] is None else f"{s['p']:.2g}"] for s in steps], "steps")  # fmt: skip
     found = History(doc, steps, frame, Path(), fewest, tuple(history.undecided(frame)),
                     frame.groupby(history.SERIES).ngroups if not frame.empty else 0)  # fmt: skip
     for sentence in found.summary():
@@ -244,7 +244,10 @@ def json_data(result: History) -> dict:
     ]  # fmt: skip
     steps = [{**{k: s[k] for k in ("run", "before", "metric", "dataset", "adapter", "device")},
               "ratio": interval(_num(s["value"]), _num(s["low"]), _num(s["high"]), STEP_LEVEL), "p": s["p"],
-              "better": s["better"]} for s in result.steps]  # fmt: skip
+              "better": s["better"], "compared_as": s["compared_as"],
+              "change": interval(_num(s["change"][0]), _num(s["change"][1]), _num(s["change"][2]),
+                                 1.0 if s["p"] is None else STEP_LEVEL)}
+             for s in result.steps]  # fmt: skip
     return {"steps": steps, "points": points, "decidable": result.decidable, "undecided": list(result.undecided),
             "summary": result.summary(), "markdown": str(result.markdown),
             "html": str(result.markdown.with_name("history.html"))}  # fmt: skip
