@@ -143,6 +143,11 @@ def test_separate_runs_gate_the_ratio_normalised_by_the_control():
     fit = row(c, "fit_wall_s")
     assert fit.estimate.value == pytest.approx(2.0, rel=0.01) and fit.normalised.value == pytest.approx(1.0, rel=0.02)
     assert fit.gated.state != "fail" and c.outcome != gate.FAIL
+    # the raw 2x is the machine's: the row claims nothing, says why, and no figure may colour it
+    assert fit.claims == NONE and fit.verdict.endswith("not after normalising by the control (its interval includes 1)")
+    floored = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE, floor=3.0))  # a 2x inside a ±300% floor
+    assert row(floored, "fit_wall_s").claims == NONE and "within the noise floor" in row(floored, "fit_wall_s").verdict
+    assert row(build(a, b, KEYS, on(fail_above=10)), "fit_wall_s").claims == WORSE  # one run: the pairing speaks
 
 
 def test_a_calibration_of_too_few_repeats_or_a_truncated_zero_is_unknown_and_a_span_bounds_it():

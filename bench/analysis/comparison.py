@@ -391,9 +391,13 @@ def ratio_row(metric: Metric, column: str, name: str, g: pd.DataFrame, context: 
     # the floor is the controls' run-to-run spread: it speaks for machine-dependent times and rates only
     if context.relation == SEPARATE and metric.normalisable and noise.within_floor(r.ratio, context.floor):
         verdict += f"; within the noise floor (±{context.floor:.0%})"
+        claims = NONE  # two runs' machines moved that much: a ratio inside it claims nothing
     normalised = None
     if context.relation != DUET and metric.normalisable and context.control is not None:
         normalised = normalised_ratio(np.log(y / x), metric, context.control)
+        if claims != NONE and normalised is not None and normalised.low <= 1 <= normalised.high:
+            verdict += "; not after normalising by the control (its interval includes 1)"
+            claims = NONE  # the raw ratio's difference is the machine's, as far as the control can tell
     return Row(name, metric, column, r.n, Estimate(r.ratio, r.low, r.high), verdict, claims, normalised)
 
 
