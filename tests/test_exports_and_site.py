@@ -147,3 +147,15 @@ def test_a_site_page_draws_its_figures_from_file_urls(results, tmp_path):
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom", page]  # fmt: skip
     dom = subprocess.run([shutil.which("chromium"), *flags], capture_output=True, text=True, timeout=120).stdout
     assert 'data-plots="drawn"' in dom and "main-svg" in dom  # plotly.js from ../../assets, over file://
+
+
+def test_a_parquet_export_named_as_another_format_is_refused(tmp_path, capsys):
+    from tests.test_report import record, write_run
+
+    write_run(tmp_path, "q", [record("lr", s, 0.9) for s in range(2)])
+    for name in ("exp.csv", "exp", "exp.json"):
+        assert (
+            main(["export", "q", "--to", "parquet", "--out", str(tmp_path / name), "--results-dir", str(tmp_path)]) == 1
+        )
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "ends in .parquet" in err and not (tmp_path / name).exists()

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from hello_bench.cli.commands import (
@@ -60,6 +61,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _int_within(low: int, high: int, why: str) -> Callable[[str], int]:
+    """An argparse type for a whole number in [low, high]: every value out of range is the same usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high} ({why}), got {value}")
+        return value
+
+    return parse
 
 
 def _number(text: str) -> float:
@@ -327,8 +343,10 @@ def _calibrate_parser(sub: Any) -> None:
     )
     p.add_argument("--adapters", metavar="LIST", help="real adapters to wrap, as in bench run (default: sklearn-lr and "
                    "torch-mlp:seed at the quick config's batch 16, 30 epochs)")  # fmt: skip
-    p.add_argument("--splits", type=_positive_int, metavar="N", help="splits per repeat (default: 10)")
-    p.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats (default: 5 quick, 59 thorough, 118 "
+    p.add_argument("--splits", type=_int_within(5, 10_000, "the gate decides nothing from fewer than 5 pairs"),
+                   metavar="N", help="splits per repeat, at least 5 (default: 10)")  # fmt: skip
+    p.add_argument("--repeats", type=_int_within(2, 500, "a variance needs two"), metavar="R",
+                   help="repeats, 2 to 500 (default: 5 quick, 59 thorough, 118 "
                    "thorough-separate); "
                    "every third is disturbed unless --disturbed says otherwise")  # fmt: skip
     p.add_argument(

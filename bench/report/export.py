@@ -77,6 +77,8 @@ def export_parquet(runs: list[str], results_dir: str | Path, out: str | None) ->
     if target.exists() and target.is_dir():
         raise UserError(f"--out {target} is a folder; give a .parquet file name.")
     folder = OutputDir.user(target.parent, results_dir) if out else OutputDir.owned(target.parent, Path(results_dir))
+    if target.suffix.lower() not in (".parquet", ".pq"):  # after the store's own refusals, which say more
+        raise UserError(f"--out {out}: a Parquet export's file name ends in .parquet (a reader trusts the name).")
     buffer = io.BytesIO()
     try:
         loaded.frame.to_parquet(buffer, index=False)
