@@ -22,6 +22,7 @@ module named by an entry point of the group ``bench.site``. A builder takes the
 from __future__ import annotations
 
 import itertools
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -307,6 +308,37 @@ def _back(doc: Doc, depth: int) -> Doc:
     return doc
 
 
+#: The files a site holds, written beside its index: a later publish into the same folder removes the pages of
+#: runs it no longer shows (only files listed there: never anything else in the folder).
+MANIFEST = ".bench-site.json"
+
+
+def _manifest(root: Path) -> set[str]:
+    """The files the last publish into ``root`` wrote (empty when none, or when its list is damaged)."""
+    try:
+        files = json.loads((root / MANIFEST).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
+
+
+def _remove_stale(root: Path, stale: set[str]) -> None:
+    """Remove pages an earlier publish wrote that this one does not: regular files inside ``root`` reached
+    without a link, then the folders they leave empty."""
+    real = root.resolve()
+    for relative in sorted(stale):
+        path = root / relative
+        if ".." in Path(relative).parts or path.is_symlink() or not path.is_file():
+            continue
+        if path.resolve().parent != (real / relative).parent or real not in path.resolve().parents:
+            continue  # a link on the way: not ours to follow
+        path.unlink()
+        for folder in path.parents:
+            if folder == root or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+
+
 def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str] | None = None) -> dict:
     """Write the site; returns what was written (``--json``)."""
     from hello_bench.report.html import plotly_js
@@ -331,6 +363,10 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
         script = "../" * depth + ASSET if js is not None else None
         target.stage(page.path, render(_back(page.doc, depth), script))
     target.stage("index.html", render(index(site), None))
+    written = [*([ASSET] if js is not None else []), *(p.path for p in site.pages), "index.html"]
+    previous = _manifest(target.path)
+    target.stage(MANIFEST, json.dumps({"files": written}, indent=1))
     target.commit()
+    _remove_stale(target.path, previous - {*written, MANIFEST})
     return {"out": str(target.path), "index": str(target.path / "index.html"), "runs": len(folders),
             "pages": [{"kind": p.kind, "title": p.title, "path": p.path, "run_id": p.run_id} for p in site.pages]}  # fmt: skip
