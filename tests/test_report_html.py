@@ -158,3 +158,21 @@ def test_report_in_chromium_draws_figures_sorts_tables_and_logs_nothing(report, 
     fits = [float(f) for f in found["fits"]]
     assert fits == sorted(fits, reverse=True)  # sorted by number, descending
     assert "legendonly" in found["hidden"]  # a legend click hid its series
+
+
+def test_findings_say_identical_where_every_split_is_and_one_ratio_is_one_ratio():
+    """A stranger read "none of the 1 differences is significant" for the same accuracy on every split, and "fit
+    time from 1.29x (head) to 1.29x (head)" for one adapter: the findings say what the numbers are."""
+    from hello_bench.report import findings
+
+    same = [{"adapter": "b", "accuracy_difference": None, "p_holm": None, "verdict": "identical on every split"}]
+    assert findings.accuracy(same, "a").endswith(
+        "identical on every split (1 comparison(s): every difference exactly 0)."
+    )
+    differ = [*same, {"adapter": "c", "p_holm": 0.4, "verdict": "no difference", "detectable": 0.05}]
+    assert "none of the 2 differences is significant" in findings.accuracy(differ, "a")
+    one = [{"metric": "fit time", "adapter": "b", "verdict": "slower",
+            "ratio_to_baseline": {"value": 1.29, "low": 1.2, "high": 1.4}}]  # fmt: skip
+    assert findings.ratios(one, "a").endswith("fit time 1.29x [1.2, 1.4] (`b`, slower).")
+    two = [*one, {**one[0], "adapter": "c", "ratio_to_baseline": {"value": 2.0, "low": 1.9, "high": 2.1}}]
+    assert "fit time from 1.29x [1.2, 1.4] (`b`, slower) to 2x [1.9, 2.1] (`c`, slower)" in findings.ratios(two, "a")

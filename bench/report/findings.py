@@ -66,6 +66,9 @@ def accuracy(rows: list[dict], baseline: str) -> str | None:
             for r in significant
         )
         text += f"{len(significant)} of {len(rows)} differences are significant: {listed}."
+    elif all(_same_on_every_split(r) for r in rows):  # nothing to test: say what the numbers are
+        text += f"identical on every split ({len(rows)} comparison(s): every difference exactly 0)."
+        return text
     else:
         text += f"none of the {len(rows)} differences is significant"
         text += (
@@ -75,6 +78,11 @@ def accuracy(rows: list[dict], baseline: str) -> str | None:
         )
         text += " *Not significant* means these splits cannot tell them apart, not that they are equal."
     return text
+
+
+def _same_on_every_split(row: dict) -> bool:
+    """The same accuracy on every split (a difference of exactly 0, nothing to test): the row's verdict says so."""
+    return str(row.get("verdict", "")).startswith("identical on every split")
 
 
 def _extremes(rows: list[dict], metric: str) -> tuple[dict, dict] | None:
@@ -92,10 +100,12 @@ def ratios(rows: list[dict], baseline: str) -> str | None:
         if ends is None:
             continue
         low, high = ends
-        parts.append(
-            f"{metric} from {_interval(low['ratio_to_baseline'], unit='x')} (`{low['adapter']}`, {low.get('verdict')}) to "
-            f"{_interval(high['ratio_to_baseline'], unit='x')} (`{high['adapter']}`, {high.get('verdict')})"
-        )
+
+        def one(r: dict) -> str:
+            return f"{_interval(r['ratio_to_baseline'], unit='x')} (`{r['adapter']}`, {r.get('verdict')})"
+
+        # one adapter against the baseline has one ratio, not a range from it to itself
+        parts.append(f"{metric} {one(low)}" if low is high else f"{metric} from {one(low)} to {one(high)}")
     return (
         f"**Time** relative to `{baseline}` (geometric mean of per-split ratios, 95% CI): " + "; ".join(parts) + "."
         if parts

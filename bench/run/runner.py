@@ -300,8 +300,8 @@ def group_summary(group: str, records: list[dict]) -> str:
     parts = []
     for metric, spec in (
         (rec.role("accuracy"), "{:.3f}"),
-        (rec.role("fit"), "{:.2f} s"),
-        (rec.role("p50"), "{:.0f} us"),
+        (rec.role("fit"), "{:.3g} s"),  # three significant digits: 0.0123 s and 0.0159 s stay apart
+        (rec.role("p50"), "{:.3g} us"),
     ):
         numbers = [v for v in (rec.value_of(r, metric) for r in ok) if isinstance(v, (int, float))]
         if numbers:  # a fraction's mean, a time's median
