@@ -178,3 +178,13 @@ def test_a_duet_stopped_by_its_budget_says_what_more_would_decide(tmp_path, monk
     assert info["outcome"] == "INCONCLUSIVE" and info["stopped"] == "time budget"
     assert info["more_splits"] is None or info["more_splits"] > 0
     assert "raise --max-time" in precision.decision_text(info) or "would not decide" in precision.decision_text(info)
+
+
+def test_the_run_header_counts_the_first_rounds_trials():
+    """A stranger read 'Run ci: 10 trials' then '1/12 trials': a duet's first look takes 6 splits (2^-6 beats its
+    level 0.025), so the header counts 12, the round, not the config's 10."""
+    from hello_bench.run.precision import first_look_trials
+
+    assert first_look_trials(_duet_config(5), 10) == 12 and first_look_trials(_duet_config(8), 10) == 16
+    one = Config(adapters=(AdapterSpec("sklearn-lr"),), splits=5)
+    assert first_look_trials(one, 10) == one.n_trials() == 5  # one environment: until precise, as asked

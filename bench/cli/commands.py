@@ -189,9 +189,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 pythons=pythons, say=_say)  # fmt: skip
             for line in summary(expected, matrix, config)[-1:] + expected.warnings(config):  # before any trial
                 _say(line)
-            _say(
-                f"Run {run_id}: {config.n_trials() * (len(executor.hosts() or [1]))} trials -> {store.path}; executor {executor.describe()}",
-            )
+            hosts = len(executor.hosts() or [1])
+            if args.until_precise is None:
+                trials = f"{config.n_trials() * hosts} trials"
+            else:
+                from hello_bench.run.precision import first_look_trials
+
+                trials = (f"{first_look_trials(config, args.until_precise) * hosts} trials in its first round "
+                          "(--until-precise adds rounds until it decides)")  # fmt: skip
+            _say(f"Run {run_id}: {trials} -> {store.path}; executor {executor.describe()}")
 
             def run_once(cfg: Any) -> Any:
                 return run(cfg, store, executor, Progress(live=None if not args.json else False), args.retry_errors,

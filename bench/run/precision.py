@@ -147,14 +147,29 @@ def more_splits(found: Look, policy: Any) -> int:
     return max(needed - found.splits, 0)
 
 
+def first_look_splits(config: Config, policy: Any) -> int:
+    """The splits of a sequential gate's first look. An unchanged, deterministic metric (accuracy) is decided by an
+    exact sign test: n splits all below the threshold give p = 2^-n, which must beat the first look's level; fewer
+    splits would waste the first look."""
+    return max(config.splits, math.ceil(math.log2(1 / policy.at_look(1).level)))
+
+
+def first_look_trials(config: Config, target_pct: float) -> int:
+    """The trials of the first round of ``--until-precise`` (a duet's first look may take more splits than asked)."""
+    if len(config.environments) < 2:
+        return config.n_trials()
+    from hello_bench.analysis.policy import GatePolicy
+
+    splits = first_look_splits(config, GatePolicy.from_options(fail_above=target_pct))
+    return replace(config, splits=splits).n_trials()
+
+
 def run_until_decided(
     config: Config, store: RunStore, policy: Any, max_time_s: float, run_once: Any, say: Any
 ) -> tuple[RunResult, dict]:
     """The sequential gate of a duet (see the module docstring); returns the last run's result and what happened."""
     start = time.monotonic()
-    # An unchanged, deterministic metric (accuracy) is decided by an exact sign test: n splits all below the
-    # threshold give p = 2^-n, which must beat the first look's level. Fewer splits would waste the first look.
-    splits, number = max(config.splits, math.ceil(math.log2(1 / policy.at_look(1).level))), 0
+    splits, number = first_look_splits(config, policy), 0
     while True:
         result = run_once(replace(config, splits=splits))
         number += 1
