@@ -180,6 +180,9 @@ def check_record(cls: Any) -> None:
     )  # as the worker sends it
     for name in ("latency_raw_ns", "stock_latency_raw_ns"):
         fields.pop(name, None)  # kept apart from the record
+    unmeasured = [w for w in fields.get("warnings") or [] if w.startswith("metric ") and " not measured: " in w]
+    if unmeasured:  # a run keeps the trial and says why in its warnings; a check is where the plugin author learns it
+        raise AdapterCheckError("a registered metric could not measure this adapter: " + "; ".join(unmeasured))
     try:
         rec.build({"schema_version": rec.SCHEMA_VERSION, "run_id": "check", "trial_id": "check", "status": "ok",
                    **split.meta, **fields, **cls.framework_versions(cls.supported_backends[0])})  # fmt: skip

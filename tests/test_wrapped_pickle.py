@@ -98,3 +98,16 @@ def test_a_bench_adapters_name_that_cannot_be_used_says_why(monkeypatch, capsys,
     finally:
         monkeypatch.delenv("BENCH_ADAPTERS")
         refresh()
+
+
+def test_bench_check_says_which_registered_metric_cannot_measure_the_adapter(monkeypatch):
+    """A run keeps its trial when a plugin metric raises or returns junk; bench check is where its author learns."""
+    from hello_bench import record
+    from hello_bench.adapters import adapter_class
+    from hello_bench.checks import AdapterCheckError, check_record
+
+    for returned, why in ((-2.5, "outside its valid range"), (float("nan"), "not a finite number")):
+        bad = Metric.measured("plug_y", lambda clf, split, v=returned: v, label="y", unit="", kind="count")
+        monkeypatch.setattr(record, "measured_metrics", lambda bad=bad: [bad])
+        with pytest.raises(AdapterCheckError, match=f"metric plug_y not measured: it returned .*{why}"):
+            check_record(adapter_class("sklearn-lr"))
