@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -354,7 +355,32 @@ def _metric_targets(env: str) -> list[tuple[str, str]]:
     """Every metric plugin target, with how the user names it: ``(label, module:attr)``."""
     targets = [(f"entry point bench.metrics {ep.name!r} ({ep.value})", ep.value)
                for ep in entry_points(group=METRIC_ENTRY_POINTS)]  # fmt: skip
-    return targets + [(f"BENCH_METRICS {t.strip()!r}", t.strip()) for t in env.split(",") if t.strip()]
+    targets += [(f"BENCH_METRICS {t.strip()!r}", t.strip()) for t in env.split(",") if t.strip()]
+    return list({target: (label, target) for label, target in reversed(targets)}.values())[::-1]  # each target once
+
+
+#: Columns of the tidy frame that are no record field (:mod:`hello_bench.analysis.load` adds them): a metric
+#: named like one would overwrite it.
+FRAME_COLUMNS = ("machine", "n_warnings", "record_line", "group", "environment", "run_id", "point", "rank")
+
+
+def _reserved_names() -> dict[str, str]:
+    """Names a plugin metric may not take (compared without case): the record's fields, the frame's own columns,
+    and every built-in or registered metric's column and short name."""
+    taken = {f.name.lower(): "a record field's" for f in FIELDS}
+    taken.update({c.lower(): "a column of bench's frame's" for c in FRAME_COLUMNS})
+    taken.update(
+        {n.lower(): "a built-in metric's" for m in (*_BUILTIN_METRICS, *_REGISTERED) for n in (m.column, m.short)}
+    )
+    return taken
+
+
+def _name_problem(m: Metric) -> str | None:
+    """Why a plugin metric's names cannot be used as written (spaces, or the gate's own ``name:key`` syntax)."""
+    for what, name in (("column", m.column), ("short name", m.short)):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", name):
+            return f"its {what} {name!r} is not a name (a letter, then letters, digits and _.- only)"
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -367,7 +393,7 @@ def _plugin_metrics(env: str) -> tuple[Metric, ...]:
     """
     from hello_bench.plugins import PluginError, load_target
 
-    taken = {name: "a built-in metric's" for m in (*_BUILTIN_METRICS, *_REGISTERED) for name in (m.column, m.short)}
+    taken = _reserved_names()
     found: list[Metric] = []
     for label, target in _metric_targets(env):
         METRIC_PLUGIN_PROBLEMS.pop(label, None)  # this loading's word, not an earlier one's
@@ -377,14 +403,20 @@ def _plugin_metrics(env: str) -> tuple[Metric, ...]:
             METRIC_PLUGIN_PROBLEMS[label] = f"cannot load: {err}"
             continue
         held = [m for m in (obj if isinstance(obj, (list, tuple)) else [obj]) if isinstance(m, Metric)]
+        held = list({id(m): m for m in held}.values())  # the same metric listed twice is one metric
         if not held:
             METRIC_PLUGIN_PROBLEMS[label] = f"holds no Metric (got {type(obj).__name__})"
-        clashes = [f"{name!r} is {taken[name]} name" for m in held for name in dict.fromkeys((m.column, m.short))
-                   if name in taken]  # fmt: skip
-        if clashes:
-            METRIC_PLUGIN_PROBLEMS[label] = f"names a metric already taken ({'; '.join(clashes)}): rename it"
+        mine: dict[str, str] = {}
+        problems = [why for m in held if (why := _name_problem(m))]
+        for m in held:
+            for name in dict.fromkeys((m.column.lower(), m.short.lower())):
+                if name in taken or name in mine:
+                    problems.append(f"{name!r} is {taken.get(name) or mine[name]} name")
+                mine.setdefault(name, "another of its metrics'")
+        if problems:
+            METRIC_PLUGIN_PROBLEMS[label] = f"names a metric it cannot have ({'; '.join(problems)}): rename it"
             continue
-        taken.update({name: f"{label}'s" for m in held for name in (m.column, m.short)})
+        taken.update({name: f"{label}'s" for name in mine})
         found += held
     return tuple(found)
 

@@ -83,12 +83,12 @@ def test_a_plugin_metric_named_like_another_is_refused_not_dropped(monkeypatch, 
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("BENCH_METRICS", f"clashing_{clash}_xyz:ALL")
     assert main(["run", "--dry-run", "--results-dir", str(tmp_path / "r")]) == 1
-    assert f"names a metric already taken ('{clash}' is a built-in metric's name)" in capsys.readouterr().err
+    assert f"names a metric it cannot have ('{clash}' is a built-in metric's name)" in capsys.readouterr().err
 
 
 def test_two_plugins_naming_one_metric_are_refused(monkeypatch, capsys, tmp_path):
     _entry_points(monkeypatch, "tests.fake_metrics:ALL")
-    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
+    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:N_PARAMS")  # one of ALL's again, by another target
     try:
         assert main(["run", "--dry-run", "--results-dir", str(tmp_path / "r")]) == 1
         assert "is entry point bench.metrics 'ep0' (tests.fake_metrics:ALL)'s name" in capsys.readouterr().err
@@ -126,3 +126,34 @@ def test_bench_list_shows_the_names_the_gate_takes(monkeypatch, capsys):
     assert listed["fit"]["gated"] and not listed["cold"]["gated"] and listed["tput"]["keyed"]
     assert listed["n_params"]["kind"] == "count" and listed["n_params"]["threshold_text"].startswith("changed by")
     assert main(["list"]) == 0 and "| n_params " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "column, short, why",
+    [
+        ("split_seed", "", "'split_seed' is a record field's name"),  # a record field: the frame would lose it
+        ("dataset", "", "'dataset' is a record field's name"),
+        ("record_line", "", "'record_line' is a column of bench's frame's name"),
+        ("Accuracy", "", "'accuracy' is a built-in metric's name"),  # names compare without case
+        ("my_x", "tput:32", "its short name 'tput:32' is not a name"),  # the gate's own NAME:KEY syntax
+        ("my_y", "accuracy ", "its short name 'accuracy ' is not a name"),
+    ],
+)
+def test_a_plugin_metric_name_that_would_break_a_reader_is_refused(monkeypatch, capsys, tmp_path, column, short, why):
+    """A stranger named a metric 'split_seed': bench check and run accepted it, then every report was a traceback."""
+    module = tmp_path / f"named_{abs(hash((column, short)))}.py"
+    module.write_text("from hello_bench.metrics import Metric\n"
+                      f"ALL = [Metric.measured({column!r}, lambda clf, split: 1, label='x', kind='count', short={short!r})]\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("BENCH_METRICS", f"{module.stem}:ALL")
+    assert main(["report", "--results-dir", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err
+
+
+def test_one_target_given_twice_and_one_metric_listed_twice_are_one(monkeypatch, capsys, tmp_path):
+    (tmp_path / "twice_xyz.py").write_text("from tests.fake_metrics import N_PARAMS\nALL = [N_PARAMS, N_PARAMS]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("BENCH_METRICS", "twice_xyz:ALL, twice_xyz:ALL")
+    assert main(["list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metric_plugin_problems"] == []

@@ -162,6 +162,8 @@ def registered_metrics(clf: Any, split: Split) -> tuple[dict, list[str]]:
             continue
         # the record refuses an impossible value; checked here, it costs the metric, never the trial's other numbers
         why = f"{number!r}, not a finite number" if not math.isfinite(number) else m.invalid(number)
+        if not why and m.kind == "count" and not number.is_integer():  # a count compares exactly: whole numbers
+            why = f"{number!r}, not a whole number (a count)"
         if why:
             failed.append(f"metric {m.column} not measured: it returned {why}")
         else:
