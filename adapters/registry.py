@@ -40,7 +40,7 @@ ENTRY_POINT_GROUP = "bench.adapters"
 #: Marks a BENCH_ADAPTERS entry that cannot be used as written; the rest of the target is why (its load error).
 UNUSABLE = "\0unusable:"
 #: What an adapter name may hold: it becomes part of trial ids, file names and command lines.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*")  # no dot: a dotted name is a class path, never an alias
 
 
 class UnknownAdapterError(KeyError):
@@ -58,7 +58,7 @@ class AdapterLoadError(ImportError):
 def _registered(env: str) -> tuple[tuple[str, str], ...]:
     targets = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        targets.setdefault(ep.name, ep.value)
+        _add(targets, ep.name, ep.value, f"entry point bench.adapters {ep.name!r}", asked=False)
     for pair in filter(None, (p.strip() for p in env.split(","))):
         name, sep, target = (part.strip() for part in pair.partition("="))
         if not sep:  # ``module:Class`` alone: listed under it, and loading it says what the form is
@@ -67,12 +67,24 @@ def _registered(env: str) -> tuple[tuple[str, str], ...]:
                 f"{UNUSABLE}BENCH_ADAPTERS entry {pair!r} has no name: write NAME=module:Class "
                 "(comma-separated for several)",
             )
-        elif not NAME.fullmatch(name):
-            target = f"{UNUSABLE}BENCH_ADAPTERS name {name!r} is not a name: letters, digits and _.+- only"
-        elif name in targets and targets[name] != target:  # never silently lose to a built-in or an entry point
-            target = f"{UNUSABLE}BENCH_ADAPTERS name {name!r} is taken by {targets[name]}: choose another name"
-        targets[name] = target
+            targets[name] = target
+            continue
+        _add(targets, name, target, f"BENCH_ADAPTERS name {name!r}", asked=True)
     return tuple(sorted(targets.items()))
+
+
+def _add(targets: dict[str, str], name: str, target: str, what: str, asked: bool) -> None:
+    """Register ``name`` unless it cannot be one: not a name, or taken (without case) by another target; never
+    silently shadowed, never shadowing. A name the user set for this shell (``asked``) is refused where it is used;
+    an installed package's is listed apart (``name (module:Class)``) and the name keeps what it had."""
+    taken = next((t for n, t in targets.items() if n.lower() == name.lower() and t != target), None)
+    if not NAME.fullmatch(name):
+        targets[name] = f"{UNUSABLE}{what} is not a name: letters, digits and _+- only (a dotted name is a class path)"
+    elif taken is not None and not taken.startswith(UNUSABLE):
+        why = f"{UNUSABLE}{what} ({target}) is taken by {taken}: choose another name"
+        targets[name if asked else f"{name} ({target})"] = why
+    else:
+        targets[name] = target
 
 
 def registered() -> dict[str, str]:

@@ -81,6 +81,7 @@ def test_inconclusive_too_few_pairs(tmp_path, capsys):
     _duet(tmp_path, {}, splits=3)
     code, line = _compare(tmp_path, capsys, "duet%base", "duet%head")
     assert code == 5 and line.startswith("INCONCLUSIVE (exit 5): too few pairs: ")
+    assert "; gated: accuracy a drop > 2 points; fit time B/A > 1.1x" in line  # every outcome names its thresholds
 
 
 def test_inconclusive_interval_across_the_threshold(tmp_path, capsys):

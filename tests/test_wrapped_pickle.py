@@ -73,9 +73,11 @@ def test_whatever_a_metric_returns_costs_at_most_the_metric(returned, kind):
 @pytest.mark.parametrize(
     "entry, why",
     [
-        ("sklearn-lr=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'sklearn-lr' is taken by "),
+        ("sklearn-lr=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'sklearn-lr' (sklearn.linear_model"),
+        ("Sklearn-LR=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'Sklearn-LR' (sklearn.linear_model"),
         ("bad name=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'bad name' is not a name"),
         ("a/b=sklearn.linear_model:RidgeClassifier", "BENCH_ADAPTERS name 'a/b' is not a name"),
+        ("sklearn.linear_model.LogisticRegression=sklearn.linear_model:RidgeClassifier", "a dotted name is a class"),
     ],
 )
 def test_a_bench_adapters_name_that_cannot_be_used_says_why(monkeypatch, capsys, tmp_path, entry, why):
@@ -111,3 +113,27 @@ def test_bench_check_says_which_registered_metric_cannot_measure_the_adapter(mon
         monkeypatch.setattr(record, "measured_metrics", lambda bad=bad: [bad])
         with pytest.raises(AdapterCheckError, match=f"metric plug_y not measured: it returned .*{why}"):
             check_record(adapter_class("sklearn-lr"))
+
+
+def test_an_installed_adapter_named_like_a_built_in_is_listed_apart_and_never_shadows(monkeypatch, capsys):
+    """An entry point 'sklearn-lr' (or 'Sklearn-LR', or one with a space) is listed with why; the built-in stays."""
+    import json
+    from importlib.metadata import EntryPoint
+
+    from hello_bench.adapters import registry
+    from hello_bench.cli import main
+
+    points = [EntryPoint("Sklearn-LR", "sklearn.linear_model:RidgeClassifier", "bench.adapters"),
+              EntryPoint("s7 weird", "sklearn.linear_model:RidgeClassifier", "bench.adapters")]  # fmt: skip
+    monkeypatch.setattr(registry, "entry_points", lambda group: points if group == "bench.adapters" else [])
+    registry.refresh()
+    try:
+        assert main(["list", "--json"]) == 0
+        listed = {a["name"]: a for a in json.loads(capsys.readouterr().out)["adapters"]}
+        assert listed["sklearn-lr"]["available"]  # the built-in keeps its name
+        apart = listed["Sklearn-LR (sklearn.linear_model:RidgeClassifier)"]
+        assert not apart["available"] and "is taken by hello_bench.adapters" in apart["reason"]
+        assert not listed["s7 weird"]["available"] and "is not a name" in listed["s7 weird"]["reason"]
+    finally:
+        monkeypatch.undo()
+        registry.refresh()

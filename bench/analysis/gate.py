@@ -398,9 +398,9 @@ def line(v: Verdict, limit: int = 3) -> str:
         more = f"; and {len(items) - limit} more" if len(items) > limit else ""
         return (f"FAIL (exit {EXIT_STATUS[FAIL]}): {len(items)} metric(s) worse than the threshold with confidence "
                 f"(one-sided tests, Holm over {v.m}): " + "; ".join(items[:limit]) + more)  # fmt: skip
+    gated = "; ".join(dict.fromkeys(f"{j.tested.measured.metric} {threshold_text(j.tested.measured)}"
+                                    for j in v.judged))  # fmt: skip
     if v.outcome == PASS:
-        gated = "; ".join(dict.fromkeys(f"{j.tested.measured.metric} {threshold_text(j.tested.measured)}"
-                                        for j in v.judged))  # fmt: skip
         return (f"PASS (exit {EXIT_STATUS[PASS]}): all {len(v.judged)} gated metric(s) in {groups} group(s) exclude a "
                 f"regression beyond the threshold (each one-sided {(1 - v.alpha) * 100:.4g}% bound; no FAIL test after "
                 f"Holm over {v.m}); gated: {gated}")  # fmt: skip
@@ -412,7 +412,9 @@ def line(v: Verdict, limit: int = 3) -> str:
         examples += [f"{_name(j)} {estimate_text(j.tested)}" for j in v.judged if j.reason == reason]
         shown_ = "; ".join(examples[:limit]) + (f"; and {len(examples) - limit} more" if len(examples) > limit else "")
         parts.append(f"{reason}: {v.reasons[reason]} ({shown_})" if shown_ else f"{reason}: {v.reasons[reason]}")
-    return f"INCONCLUSIVE (exit {EXIT_STATUS[INCONCLUSIVE]}): " + "; ".join(parts)
+    return (
+        f"INCONCLUSIVE (exit {EXIT_STATUS[INCONCLUSIVE]}): " + "; ".join(parts) + (f"; gated: {gated}" if gated else "")
+    )
 
 
 def detectable_range(v: Verdict) -> dict[str, tuple[float, float]]:
