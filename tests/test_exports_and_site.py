@@ -135,8 +135,8 @@ def test_publish_writes_its_own_files_into_an_existing_folder(results, tmp_path)
     assert json.loads(json.dumps(written))["runs"] == 3
     # published again with one run: the pages of the others go, the checkout's own file and the user's stay
     (site / "runs" / "mine.txt").write_text("kept\n")
-    again = publish.publish(site, results, ["q1"])
-    assert {p["path"] for p in again["pages"]} == {"runs/q1/index.html"}
+    again = publish.publish(site, results, ["q1", "q1"])  # a run named twice is one run
+    assert {p["path"] for p in again["pages"]} == {"runs/q1/index.html"} and again["runs"] == 1
     assert not (site / "runs" / "q3").exists() and not (site / "compare").exists() and not (site / "notes").exists()
     assert (site / "CNAME").is_file() and (site / "runs" / "mine.txt").is_file()
     assert "q3" not in (site / "index.html").read_text()

@@ -187,8 +187,11 @@ def test_history_says_what_it_cannot_decide_apart_from_the_steps_it_found(tmp_pa
     out = capsys.readouterr().out
     assert code == 0
     assert "step: lr fit_wall_s x" in out and "from r1 to r2" in out and "(p = 0.002)" in out
-    assert "1 step(s) in 1 series with at least 3 points." in out
-    assert "Cannot decide for 1 series with fewer than 3 points (points in brackets): mlp fit_wall_s (2)." in out
+    assert "1 step(s) in 1 series with enough points (3; a count's 2)." in out
+    assert (
+        "Cannot decide for 1 series with fewer than 3 points (a count: 2; points in brackets): mlp fit_wall_s (2)."
+        in out
+    )
     assert "step(s) (cannot decide" not in out and "p = 0.0)" not in out and "p = 0 " not in out
     text = (tmp_path / "h" / "HISTORY.md").read_text()
     assert "Cannot decide for 1 series" in text and "1 step(s) in 1 series" in text
@@ -229,3 +232,20 @@ def test_a_step_is_said_in_its_metrics_terms_accuracy_in_points_a_count_exactly(
     assert steps["n_params"]["compared_as"] == "exact" and steps["n_params"]["change"]["value"] == 3
     assert steps["n_params"]["p"] is None and steps["accuracy"]["compared_as"] == "difference"
     assert -0.3 < steps["accuracy"]["change"]["value"] < -0.2
+
+
+def test_a_count_of_zero_is_a_point_and_two_points_of_a_count_decide(tmp_path, monkeypatch, capsys):
+    """A count falling to 0 is a change like any other (it was dropped as a log of 0), and two points of a count
+    decide (it changes exactly): no 'cannot decide' beside the step found."""
+    from tests.invariants import tiny_figures
+    from tests.test_report import record, write_run
+
+    tiny_figures(monkeypatch)
+    monkeypatch.setenv("BENCH_METRICS", "tests.fake_metrics:ALL")
+    for i, params in enumerate([10, 0]):
+        recs = [record("lr", s, 0.9, started_at=1e9 + 100 * i, metrics={"n_params": float(params)}) for s in range(4)]
+        write_run(tmp_path, f"c{i}", recs)
+    args = ["history", "--results-dir", str(tmp_path), "--metrics", "n_params", "--out", str(tmp_path / "h")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "step: lr n_params -10 exactly from c0 to c1 (exact)" in out and "Cannot decide" not in out

@@ -125,11 +125,15 @@ def test_a_user_sqlite_store_keeps_its_artifacts_beside_it(results, capsys, tmp_
         ("sqlite:////proc/new/deeper/ml.db", "on the kernel's proc file system"),
         ("/proc/mlruns", "on the kernel's proc file system"),
         ("sqlite:///mine/x.db?mode=ro", "options after '?' are not supported"),
+        ("", "--tracking-uri is empty"),
+        ("sqlite:///lnk/x.db", "it is a symbolic link"),  # a link to a folder on the way, as Parquet's --out
     ],
 )
 def test_a_store_nothing_can_be_kept_in_is_refused_before_anything_is_written(results, capsys, tmp_path, uri, why):
     """In memory, where no file can be made, or with options that change where: one line at once, not minutes of
     MLflow's retries (the database in /proc took 1 min 44 s and 41 lines)."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "lnk").symlink_to(tmp_path / "elsewhere")
     before = snapshot(tmp_path)
     started = time.monotonic()
     code, _, err = run_cli(["export", "r", "--to", "mlflow", "--tracking-uri", uri], capsys)

@@ -130,8 +130,11 @@ def series(loaded: Loaded, by: str, metrics: tuple[str, ...] = ()) -> pd.DataFra
     rows = []
     for metric in columns_of(metrics or default_metrics(), ok):
         splits = per_split(ok.dropna(subset=[metric]), [*KEYS, "point"], metric)
+        exact = (m := metric_for(metric)) is not None and m.compared_as == EXACT
         for key, g in splits.groupby([*KEYS, "point"], sort=False):
-            mean, se, n = _estimate(g[metric].to_numpy(float))
+            values = g[metric].to_numpy(float)
+            # a count (0 included) is compared as it is: its mean stands in for the log mean, which steps never read
+            mean, se, n = (float(values.mean()), 0.0, len(values)) if exact else _estimate(values)
             rows.append({"metric": metric, **dict(zip([*KEYS, "point"], key)), "log_mean": mean, "se": se, "n": n,
                          "rank": rank[key[-1]], **shown(metric, g)})  # fmt: skip
     return pd.DataFrame(rows).sort_values(["metric", *KEYS, "rank"]).reset_index(drop=True) if rows else pd.DataFrame()
@@ -172,7 +175,13 @@ def undecided(frame: pd.DataFrame) -> list[dict]:
         return []
     sizes = frame.dropna(subset=["log_mean"]).groupby(SERIES, sort=True).size()
     counts = sizes.reindex(frame.groupby(SERIES, sort=True).size().index, fill_value=0)
-    return [{**dict(zip(SERIES, key)), "points": int(n)} for key, n in counts.items() if n < MIN_POINTS]
+    return [{**dict(zip(SERIES, key)), "points": int(n)} for key, n in counts.items() if n < points_needed(key[0])]
+
+
+def points_needed(metric: str) -> int:
+    """Points a series needs before its steps mean something: a count changes exactly between any two."""
+    m = metric_for(metric)
+    return 2 if m is not None and m.compared_as == EXACT else MIN_POINTS
 
 
 def steps(frame: pd.DataFrame) -> list[dict]:

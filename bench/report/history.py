@@ -56,14 +56,14 @@ class History:
     def summary(self) -> list[str]:
         """What was decided, apart from what could not be: the steps, then the series too short to tell."""
         decided = self.series - len(self.undecided)
-        out = [f"{len(self.steps)} step(s) in {decided} series with at least {steps_mod.MIN_POINTS} points"
+        out = [f"{len(self.steps)} step(s) in {decided} series with enough points ({steps_mod.MIN_POINTS}; a count's 2)"
                + (" (no change stands out from the noise between these runs)" if decided and not self.steps else "")
                + "."]  # fmt: skip
         if self.undecided:
             names = ", ".join(f"{u['adapter']} {u['metric']} ({u['points']})" for u in self.undecided[:3])
             more = f" and {len(self.undecided) - 3} more" if len(self.undecided) > 3 else ""
-            out.append(f"Cannot decide for {len(self.undecided)} series with fewer than {steps_mod.MIN_POINTS} points "
-                       f"(points in brackets): {names}{more}. For two versions in one run, `bench compare RUN%a RUN%b` "
+            out.append(f"Cannot decide for {len(self.undecided)} series with fewer than {steps_mod.MIN_POINTS} points (a "
+                       f"count: 2; points in brackets): {names}{more}. For two versions in one run, `bench compare RUN%a RUN%b` "
                        "pairs their splits and decides.")  # fmt: skip
         return out
 

@@ -74,6 +74,8 @@ def sqlite_file(uri: str) -> Path | None:
 
 def resolve(tracking_uri: str | None, results_dir: str | Path) -> Store:
     """The store ``--tracking-uri`` names (or bench's default), every local path it will write checked; writes nothing."""
+    if tracking_uri is not None and not tracking_uri.strip():  # an empty value is a mistake, not the default
+        raise UserError("--tracking-uri is empty: leave it out for bench's own store, or name one.")
     if not tracking_uri:
         root = Path(results_dir).resolve() / MLFLOW_DIR
         safefs.OutputDir.owned(root, Path(results_dir).resolve())  # links on the way, a folder not bench's
@@ -98,6 +100,7 @@ def resolve(tracking_uri: str | None, results_dir: str | Path) -> Store:
 
 
 def _check_sqlite(db: Path, results_dir: str | Path) -> None:
+    safefs.no_symlink(db.parent)  # the folder MLflow writes into, as a Parquet export's --out folder: never a link
     safefs.check_library_target(db, "file", results_dir, WHO)
     safefs.check_library_target(db.resolve().parent / "artifacts", "folder", results_dir, WHO)
 

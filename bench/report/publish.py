@@ -345,6 +345,7 @@ def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str
 
     results = Path(results_dir)
     folders = [RunFolder.resolve(r, results) for r in runs] if runs else [RunFolder(p) for p in run_dirs(results)]
+    folders = list({f.path.resolve(): f for f in reversed(folders)}.values())[::-1]  # a run named twice is one run
     if not folders:
         raise UserError(f"No runs under {results / 'runs'}: nothing to publish.")
     import numpy as np
