@@ -192,6 +192,11 @@ def test_a_metric_named_for_the_gate_that_neither_side_measured_is_never_a_pass(
     c = build(frame([1.0] * 6), frame([1.0] * 6), KEYS, on(fail_above=10, metrics=("fit", "gpu-mem")))
     assert c.outcome == gate.INCONCLUSIVE and any("gpu-mem (peak GPU memory): measured on neither side" in p.detail
                                                    for p in c.problems)  # fmt: skip
+    # a threshold for a key nobody measured (batch 999) asks for it as --gate-metrics would: never a silent no-op
+    t = build(frame([1.0] * 6, tput=[9.0] * 6), frame([1.0] * 6, tput=[9.0] * 6), KEYS,
+              on(fail_above=10, thresholds="tput:999=3"))  # fmt: skip
+    assert t.outcome == gate.INCONCLUSIVE and any("tput:999" in p.detail and "measured on neither side" in p.detail
+                                                   for p in t.problems)  # fmt: skip
 
 
 def test_a_named_metric_one_group_never_measured_is_missing_there_not_a_pass():

@@ -279,7 +279,7 @@ def _no_variance_why(variance: Any, blocked: list[str]) -> str:
     weak = sorted({f"{m.short} {why}" for c, why in unusable.items() if (m := metric_for(c)) and _names(m, c, blocked)})
     has = sorted({m.short for c in variance.by_column if (m := metric_for(c)) is not None and m.compare})
     return (f"{variance.source} gives no usable variance for {names}" + (f" (in it: {'; '.join(weak)})" if weak else
-            " (its adapters never measured them)") + "; to decide, calibrate with more repeats, or gate what it has: "
+            " (it holds no usable entry for them)") + "; to decide, calibrate with more repeats, or gate what it has: "
             f"--gate-metrics {','.join(dict.fromkeys(['accuracy', *has]))}")  # fmt: skip
 
 
@@ -587,7 +587,8 @@ def named_but_absent(a_ok: pd.DataFrame, b_ok: pd.DataFrame, policy: GatePolicy)
         found = find_metric(name)
         column = found[1] if found else None
         mine = [column] if column else metric.expand(columns)  # ``tput:999``: that one key
-        if name in (policy.metrics or ()) and not any(_has(f, c) for c in mine for f in (a_ok, b_ok)):
+        asked = name in (policy.metrics or ()) or name in policy.thresholds  # a threshold asks for the metric too
+        if asked and not any(_has(f, c) for c in mine for f in (a_ok, b_ok)):
             label = metric.name(column) if column else metric.label
             out.append(gate.Problem(gate.MISSING, f"{name} ({label}): measured on neither side"))
     return out

@@ -147,6 +147,13 @@ def check_plan(plan: Plan) -> Plan:
         raise UserError(f"--fail-above must be a percentage >= 0. Got {plan.fail_above}.")
     if any(not 0 <= r < plan.repeats for r in plan.disturbed):
         raise UserError("every disturbed repeat must be one of the repeats.")
+    if len(set(plan.disturbed)) != len(plan.disturbed):
+        raise UserError(f"--disturbed names a repeat twice: {','.join(str(r + 1) for r in plan.disturbed)}.")
+    plan.policy()  # the gate's own checks of --fail-above and --fail-accuracy-drop, as bench compare makes them
+    # the adapters as bench run checks them, before the plan is announced (not as their calibration wrappers)
+    validate(
+        Config(adapters=plan.adapters, devices=("cpu",), splits=plan.splits, timing=plan.timing), "bench calibrate"
+    )
     if not (math.isfinite(plan.spread_s) and 0 <= plan.spread_s <= MAX_SPREAD_S):
         raise UserError(f"--spread must be between 0 and {MAX_SPREAD_S / 86400:g} days. Got {plan.spread_s:g} s.")
     return plan
