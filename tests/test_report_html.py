@@ -88,6 +88,8 @@ def test_figures_sit_beside_their_tables_and_findings_come_from_the_tables(repor
     assert markdown.index("## Findings") < markdown.index("**Contents**") < markdown.index("## Accuracy")
     assert markdown.index("| iris ") < markdown.index("figures/accuracy-per-split.png")  # the PNG right after its table
     assert "none of the 1 differences is significant" in markdown
+    # the findings carry the tables' intervals (they were lost when table cells became typed objects)
+    assert re.search(r"- \*\*Time\*\* relative to .*x \[\d[^\]]*\] \(`", markdown), markdown[:3000]
     assert "measurements-to-read-with-care" in markdown
 
 
@@ -172,7 +174,7 @@ def test_findings_say_identical_where_every_split_is_and_one_ratio_is_one_ratio(
     differ = [*same, {"adapter": "c", "p_holm": 0.4, "verdict": "no difference", "detectable": 0.05}]
     assert "none of the 2 differences is significant" in findings.accuracy(differ, "a")
     one = [{"metric": "fit time", "adapter": "b", "verdict": "slower",
-            "ratio_to_baseline": {"value": 1.29, "low": 1.2, "high": 1.4}}]  # fmt: skip
+            "ratio_to_baseline": {"value": 1.29, "interval": [1.2, 1.4], "level": 0.95}}]  # a typed cell, as tables give it  # fmt: skip
     assert findings.ratios(one, "a").endswith("fit time 1.29x [1.2, 1.4] (`b`, slower).")
-    two = [*one, {**one[0], "adapter": "c", "ratio_to_baseline": {"value": 2.0, "low": 1.9, "high": 2.1}}]
+    two = [*one, {**one[0], "adapter": "c", "ratio_to_baseline": {"value": 2.0, "interval": [1.9, 2.1], "level": 0.95}}]
     assert "fit time from 1.29x [1.2, 1.4] (`b`, slower) to 2x [1.9, 2.1] (`c`, slower)" in findings.ratios(two, "a")

@@ -49,9 +49,11 @@ def _interval(value: Any, signed: bool = False, unit: str = "") -> str:
     if not isinstance(value, dict) or value.get("value") is None:
         return "-"
     spec = "+.3f" if signed else ".3g"
-    if value.get("low") is None or value.get("high") is None:
+    # a typed cell: {"value", "interval": [low, high], "level"} (older cells spelled "low" and "high")
+    low, high = value.get("interval") or (value.get("low"), value.get("high"))
+    if low is None or high is None:
         return f"{value['value']:{spec}}{unit}"
-    return f"{value['value']:{spec}}{unit} [{value['low']:{spec}}, {value['high']:{spec}}]"
+    return f"{value['value']:{spec}}{unit} [{low:{spec}}, {high:{spec}}]"
 
 
 def accuracy(rows: list[dict], baseline: str) -> str | None:
