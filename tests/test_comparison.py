@@ -135,14 +135,20 @@ def test_a_metric_the_calibration_cannot_vouch_for_is_named_with_why_and_what_wo
 
 
 def test_separate_runs_gate_the_ratio_normalised_by_the_control():
-    """A machine made 2x slower between two runs of the same code: raw 2x, normalised 1x; never a FAIL."""
-    a, b = frame([1.0 + 0.01 * i for i in range(8)]), frame([2.0 + 0.02 * i for i in range(8)])
+    """A machine made 2x slower between two runs of the same code: raw 2x, normalised 1x; never a FAIL, for a
+    time and for a rate alike (a throughput halved by the machine was once shifted the wrong way: a FAIL in every
+    pair of separate runs across a CPU-quota change)."""
+    a = frame([1.0 + 0.01 * i for i in range(8)], tput=[1000.0 - i for i in range(8)])
+    b = frame([2.0 + 0.02 * i for i in range(8)], tput=[500.0 - 0.5 * i for i in range(8)])
     control = noise.control_ratio([1.0, 1.01, 0.99, 1.0], [2.0, 2.02, 1.98, 2.0])
-    variance = RunVariance("cal", {"fit_wall_s": (0.0004, 20.0)})
+    variance = RunVariance("cal", {"fit_wall_s": (0.0004, 20.0), "tput_32": (0.0004, 20.0)})
     c = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE, control=control, variance=variance))
     fit = row(c, "fit_wall_s")
     assert fit.estimate.value == pytest.approx(2.0, rel=0.01) and fit.normalised.value == pytest.approx(1.0, rel=0.02)
     assert fit.gated.state != "fail" and c.outcome != gate.FAIL
+    tput = row(c, "tput_32")
+    assert tput.normalised.value == pytest.approx(1.0, rel=0.02) and tput.gated is not None
+    assert tput.gated.judged.tested.mean == pytest.approx(0.0, abs=0.02)  # the worsening after the shift: none
     # the raw 2x is the machine's: the row claims nothing, says why, and no figure may colour it
     assert fit.claims == NONE and fit.verdict.endswith("not after normalising by the control (its interval includes 1)")
     floored = build(a, b, KEYS, on(fail_above=10), Context(SEPARATE, floor=3.0))  # a 2x inside a ±300% floor

@@ -524,7 +524,9 @@ def _between_runs(metric: Metric, column: str, context: Context) -> tuple[float,
     control = context.control
     if not metric.normalisable or control is None or not math.isfinite(control.ratio):
         return var, df, None, 0.0
-    shift = math.log(control.ratio) * (1 if metric.lower_is_better else -1)
+    # the worsening is already oriented as a time (a rate's is minus its log ratio: a time per sample), so a
+    # machine that became slower by the control ratio shifts every metric's worsening by the same +log(ratio)
+    shift = math.log(control.ratio)
     if not math.isfinite(control.var_log):
         return var, df, None, shift
     total = var + control.var_log
