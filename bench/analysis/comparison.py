@@ -277,7 +277,15 @@ def _no_variance_why(variance: Any, blocked: list[str]) -> str:
     names = ", ".join(dict.fromkeys(blocked))
     unusable = getattr(variance, "unusable", {}) or {}
     weak = sorted({f"{m.short} {why}" for c, why in unusable.items() if (m := metric_for(c)) and _names(m, c, blocked)})
-    has = sorted({m.short for c in variance.by_column if (m := metric_for(c)) is not None and m.compare})
+    has = sorted(
+        {
+            m.short
+            for c in variance.by_column
+            if (m := metric_for(c)) is not None
+            and m.compare
+            and not any(b.startswith(m.label.split("{")[0]) for b in blocked)
+        }
+    )  # never advise a blocked one
     steady = [m.short for m in metrics() if m.gated and not m.machine]  # gated by default, needing no variance
     return (f"{variance.source} gives no usable variance for {names}" + (f" (in it: {'; '.join(weak)})" if weak else
             " (it holds no usable entry for them)") + "; to decide, calibrate with more repeats, or gate what it has: "
