@@ -263,8 +263,13 @@ def _names(metric: Metric, column: str, names: list[str]) -> bool:
     """Whether ``column`` of ``metric`` (or, for a keyed metric's pooled entry, any of its keys) is in ``names``."""
     if metric.name(column) in names:
         return True
+    return metric.keyed and column == metric.prefix.rstrip("_") and _any_key_named(metric, names)
+
+
+def _any_key_named(metric: Metric, names: list[str]) -> bool:
+    """Whether ``names`` holds this metric or any key of it (labels: ``throughput batch 1`` for ``tput``)."""
     stem = metric.label.split("{")[0]
-    return metric.keyed and column == metric.prefix.rstrip("_") and any(n.startswith(stem) for n in names)
+    return any(n.startswith(stem) for n in names)
 
 
 def _no_variance_why(variance: Any, blocked: list[str]) -> str:
@@ -281,9 +286,7 @@ def _no_variance_why(variance: Any, blocked: list[str]) -> str:
         {
             m.short
             for c in variance.by_column
-            if (m := metric_for(c)) is not None
-            and m.compare
-            and not any(b.startswith(m.label.split("{")[0]) for b in blocked)
+            if (m := metric_for(c)) is not None and m.compare and not _any_key_named(m, blocked)
         }
     )  # never advise a blocked one
     steady = [m.short for m in metrics() if m.gated and not m.machine]  # gated by default, needing no variance
