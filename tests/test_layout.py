@@ -263,3 +263,23 @@ def test_the_typecheck_mirror_is_whole():
     assert {p.name for p in mirror.iterdir()} == wanted
     assert all((mirror / name).resolve() == (BENCH / name).resolve() for name in wanted - {"adapters"})
     assert (mirror / "adapters").resolve() == (ROOT / "adapters").resolve()
+
+
+def test_mutation_testing_mutates_what_the_tests_import():
+    """mutmut names a mutant by its file's path and the tests import ``hello_bench``: scripts/mutation-run copies
+    ``bench/`` as ``hello_bench/`` and renames ``[tool.mutmut]``'s paths to match, every one an existing source
+    (run in the checkout, mutmut found "no test case for any mutant": the score could not be measured)."""
+    import runpy
+
+    import tomllib
+
+    renamed_toml = runpy.run_path(str(ROOT / "scripts" / "mutation-run"), run_name="mutation_run")["renamed"]
+    original = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    renamed = tomllib.loads(renamed_toml((ROOT / "pyproject.toml").read_text()))
+    mutmut = renamed["tool"]["mutmut"]
+    assert mutmut["source_paths"] == ["hello_bench"]
+    assert [p.replace("hello_bench/", "bench/", 1) for p in mutmut["only_mutate"]] == original["only_mutate"]
+    assert all((ROOT / p).is_file() for p in original["only_mutate"])
+    assert renamed["project"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]  # only the table
+    for test in mutmut["pytest_add_cli_args_test_selection"]:
+        assert "from hello_bench" in (ROOT / test).read_text() or "import hello_bench" in (ROOT / test).read_text()

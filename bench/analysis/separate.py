@@ -150,16 +150,18 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def from_stored_history(results_dir: str | Path, config: dict, env: dict, compared: tuple[Path, Path]) -> RunVariance:
+def from_stored_history(
+    results_dir: str | Path, config: dict, env: dict, compared: tuple[Path, Path], starts: tuple[float, float]
+) -> RunVariance:
     """The run-to-run variance of the stored history of one matrix on one machine (every other run whose config
     is ``config``, on ``env``'s machine; the two ``compared`` runs left out, as a calibration leaves its pair out:
-    they are what is tested): usable when it holds enough runs and its runs span the two compared, so it stands
-    for how far apart they are. Its own ``why`` says when not."""
+    they are what is tested): usable when it holds enough runs and its runs span the two compared (their first
+    trials' ``starts``, Unix seconds), so it stands for how far apart they are. Its own ``why`` says when not."""
     from hello_bench.analysis.load import load_runs
     from hello_bench.record import metrics
 
     left_out = {p.resolve() for p in compared}
-    first, last = (_first_start(p) for p in compared)
+    first, last = starts
     same = [p.name for p in run_dirs(results_dir, kind="matrix")
             if p.resolve() not in left_out and RunFolder(p).config() == config]  # fmt: skip
     if len(same) < rv.MIN_RUNS:
@@ -176,10 +178,3 @@ def from_stored_history(results_dir: str | Path, config: dict, env: dict, compar
     if not (covered.first <= min(first, last) and covered.last >= max(first, last)):  # NaN: never spanned
         return RunVariance(source, why=f"{source} does not span the two runs compared")
     return RunVariance(source, usable, None, covered.seconds, covered.last)
-
-
-def _first_start(path: Path) -> float:
-    """When a run's first trial started (unix seconds; NaN when unrecorded)."""
-    starts = [r.get("started_at") for r in RunFolder(path).records()]
-    known = [float(t) for t in starts if isinstance(t, (int, float))]
-    return min(known) if known else math.nan

@@ -222,11 +222,12 @@ def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, resu
     context.control = noise.control_ratio(a.speed(), b.speed())
     if kind == SEPARATE:
         context.floor = noise.combined(a.floor(), b.floor())
-        apart = abs(b.span()[0] - a.span()[0])
+        starts = (a.span()[0], b.span()[0])  # from the loaded frames: reading the records again cost GBs at 100k
+        apart = abs(starts[1] - starts[0])
         variance = within_span(find_calibration(results_dir, a.env, b.env, calibration), apart)
         config = RunFolder(a.path).config()
         if variance.why is not None and calibration is None and config == RunFolder(b.path).config():
-            history = from_stored_history(results_dir, config, a.env, (a.path, b.path))
+            history = from_stored_history(results_dir, config, a.env, (a.path, b.path), starts)
             variance = history if history.why is None else variance
         context.variance = variance
     return context

@@ -146,6 +146,17 @@ def read_fields(path: Path, lines: set[int], fields: tuple[str, ...]) -> Iterato
         yield number, rec.as_dict(rec.decode_subset(raw, struct))
 
 
+def read_values(path: Path, field: str) -> Iterator[Any]:
+    """One field of every line, decoded without the rest (a torn last line, a run killed mid-write, skipped)."""
+    struct = rec.subset_type((field,))
+    for number, raw, torn in _lines(path, "run's records"):
+        try:
+            yield rec.as_dict(rec.decode_subset(raw, struct)).get(field)
+        except rec.RecordError as err:
+            if not torn:
+                raise UserError(f"{path}:{number}: not a valid record: {err}. {FIX}") from None
+
+
 @functools.cache
 def _trial_id_type() -> Any:
     """A struct of the trial id alone: decoding a raw line into it skips the arrays without building them."""
