@@ -327,3 +327,62 @@ def test_an_interval_is_labelled_at_the_level_it_was_made():
     assert look.low < plain.low < plain.high < look.high
     slower = gate.decide([_ratio("g", [r * 1.5 for r in ratios])], alpha=spent(3))
     assert slower.outcome == gate.FAIL and gate.line(slower).count("[99.2%:") == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"equivalence_margin": 0}, "--equivalence-margin must be an accuracy difference in (0, 1), e.g. 0.02. Got 0."),
+        ({"equivalence_margin": 1}, "--equivalence-margin must be an accuracy difference in (0, 1), e.g. 0.02. Got 1."),
+        ({"equivalence_margin": "x"}, "--equivalence-margin: 'x' is not a number."),
+        ({"equivalence_margin": True}, "--equivalence-margin: True is not a finite number."),
+        ({"fail_above": -1}, "--fail-above must be a percentage >= 0. Got -1."),
+        ({"fail_above": "nan"}, "--fail-above: 'nan' is not a finite number."),
+        ({"accuracy_drop": 100}, "--fail-accuracy-drop must be accuracy points in [0, 100), e.g. 2. Got 100."),
+        ({"accuracy_drop": -0.5}, "--fail-accuracy-drop must be accuracy points in [0, 100), e.g. 2. Got -0.5."),
+        ({"metrics": ""}, "--gate-metrics '': expected a comma-separated list of metric names, e.g. fit,p50,cold."),
+        (
+            {"metrics": "fit,,p50"},
+            "--gate-metrics 'fit,,p50': expected a comma-separated list of metric names, e.g. fit,p50,cold.",
+        ),
+        (
+            {"metrics": ["fit", 3]},
+            "--gate-metrics ['fit', 3]: expected a comma-separated list of metric names, e.g. fit,p50,cold.",
+        ),
+        ({"metrics": 5}, "--gate-metrics 5: expected a comma-separated list of metric names, e.g. fit,p50,cold."),
+        ({"thresholds": "cold"}, "--threshold 'cold': expected NAME=VALUE, e.g. cold=50 or accuracy=1."),
+        ({"thresholds": "=5"}, "--threshold '=5': expected NAME=VALUE, e.g. cold=50 or accuracy=1."),
+        ({"thresholds": "cold=x"}, "--threshold cold: 'x' is not a number."),
+        ({"thresholds": ["cold=5", "cold=6"]}, "--threshold cold is given twice (5 and 6): give it once."),
+        ({"thresholds": "cold=-1"}, "--threshold cold=-1.0: a threshold must be a number >= 0."),
+        ({"thresholds": "accuracy=100"}, "--threshold accuracy=100.0: accuracy is gated in points, below 100."),
+        ({"thresholds": {"nope": 5}}, "No metric named 'nope' to gate. Metrics with a direction: "),
+        ({"calibration": " "}, "--calibration ' ': name a calibration run."),
+        ({"calibration": 7}, "--calibration 7: name a calibration run."),
+    ],
+)
+def test_each_gate_option_refuses_a_bad_value_in_one_line_naming_the_flag(options, message):
+    from hello_bench.analysis.policy import GatePolicy
+    from hello_bench.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        GatePolicy.from_options(**options)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_good_option_values_are_read_as_given_and_say_what_is_gated():
+    from hello_bench.analysis.policy import GatePolicy
+
+    p = GatePolicy.from_options(equivalence_margin="0.02", fail_above=0, metrics=" fit , cold ",
+                                thresholds="cold=50,p99=30", calibration="cal")  # fmt: skip
+    assert (p.equivalence_margin, p.fail_above, p.metrics) == (0.02, 0.0, ("fit", "cold"))
+    assert dict(p.thresholds) == {"cold": 50.0, "p99": 30.0} and p.calibration == "cal" and p.on
+    assert GatePolicy.from_options(thresholds=["cold=5", "cold=5.0"]).thresholds == {"cold": 5.0}  # the same twice
+    assert GatePolicy.from_options(thresholds={"cold": "7"}).thresholds == {"cold": 7.0}
+    assert GatePolicy.from_options(metrics=["fit"]).metrics == ("fit",)
+    assert GatePolicy.from_options(equivalence_margin=0.5).on is False  # described, never gated
+    assert GatePolicy.from_options(thresholds="cold=0").thresholds == {"cold": 0.0}  # zero is a threshold
+    assert p.describe() == "gated: fit, cold"
+    assert GatePolicy().describe() == "gated: the registry's default metrics"
+    assert p.at_look(3).describe() == "gated: fit, cold; look 3 of a sequential gate, at alpha 0.00417"
+    assert p.at_look(1).level == 0.025 and p.level == 0.05

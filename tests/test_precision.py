@@ -188,3 +188,54 @@ def test_the_run_header_counts_the_first_rounds_trials():
     assert first_look_trials(_duet_config(5), 10) == 12 and first_look_trials(_duet_config(8), 10) == 16
     one = Config(adapters=(AdapterSpec("sklearn-lr"),), splits=5)
     assert first_look_trials(one, 10) == one.n_trials() == 5  # one environment: until precise, as asked
+
+
+def _tested(mean: float, se: float, n: int, method: str = "t", threshold: float = math.log(1.1), **measured):
+    from hello_bench.analysis import gate
+
+    m = gate.Measured("iris/lr/cpu", "fit time", (0.0,) * n, threshold, **measured)
+    return gate.Tested(m, n, mean, se, df=n - 1, method=method)
+
+
+def _decides(n: int, within: float, gap: float, level: float, correction: float = 0.0, extra: float = 0.0) -> bool:
+    return sps.t.ppf(1 - level, n - 1) * math.sqrt(within * (1 / n + correction) + extra) <= gap
+
+
+def test_the_splits_that_would_decide_are_the_fewest_whose_one_sided_bound_clears_the_threshold():
+    """splits_for_decision, checked against the bound it plugs in: the n it returns decides, n - 1 does not; it
+    never answers below the splits already run nor below the fewest pairs a ratio is tested on; the sign test's
+    answer is 2^-n < level; no answer where no number of splits can decide."""
+    from hello_bench.analysis.precision import splits_for_decision
+
+    gap = math.log(1.1)
+    n = splits_for_decision(_tested(0.0, 0.06, 5), 0.05)  # per-split variance 0.018
+    assert n == 8 and _decides(8, 0.018, gap, 0.05) and not _decides(7, 0.018, gap, 0.05)
+    strict = splits_for_decision(_tested(0.0, 0.06, 5), 0.01)
+    assert strict is not None and strict > n and _decides(strict, 0.018, gap, 0.01)
+    assert not _decides(strict - 1, 0.018, gap, 0.01)
+    assert splits_for_decision(_tested(0.0, 0.001, 3), 0.05) == 5  # decided already, but never under 5 pairs
+    assert splits_for_decision(_tested(0.0, 0.001, 9), 0.05) == 9  # nor under the splits run
+    assert splits_for_decision(_tested(2 * gap, 0.06, 5), 0.05) == n  # as far above the threshold as 0 is below it
+    # half of the separate-run variance cannot shrink with splits: the per-split part is what is left of se^2
+    near = splits_for_decision(_tested(0.0, 0.06, 5, extra_var=0.0002), 0.05)
+    assert near is not None and _decides(near, (0.0036 - 0.0002) * 5, gap, 0.05, extra=0.0002)
+    assert not _decides(near - 1, (0.0036 - 0.0002) * 5, gap, 0.05, extra=0.0002)
+    assert splits_for_decision(_tested(0.0, 0.01, 5, extra_var=0.0004), 0.05) == 5  # se^2 < extra: within is 0
+    assert splits_for_decision(_tested(0.0, 0.01, 5, extra_var=0.01), 0.05) is None  # extra alone too wide
+    # a difference with Nadeau-Bengio's correction: the variance of the mean keeps within x correction
+    acc = _tested(0.0, 0.03, 5, threshold=0.05, kind="difference", correction=0.1)
+    within = 0.03**2 / (1 / 5 + 0.1)
+    found = splits_for_decision(acc, 0.05)
+    assert (
+        found is not None
+        and _decides(found, within, 0.05, 0.05, 0.1)
+        and not _decides(found - 1, within, 0.05, 0.05, 0.1)
+    )
+    assert splits_for_decision(_tested(0.0, 0.06, 5), 0.05, limit=7) is None  # 8 needed: past the limit
+    assert splits_for_decision(_tested(0.0, 0.06, 5), 0.05, limit=8) == 8
+    assert splits_for_decision(_tested(gap, 0.06, 5), 0.05) is None  # on the threshold: never
+    assert splits_for_decision(_tested(0.0, math.nan, 5), 0.05) is None
+    assert splits_for_decision(_tested(0.0, 0.06, 5, method="none"), 0.05) is None
+    assert splits_for_decision(_tested(0.0, 0.0, 3, method="sign"), 0.05) == 5  # 2^-5 < 0.05 <= 2^-4
+    assert splits_for_decision(_tested(0.0, 0.0, 3, method="sign"), 0.01) == 7
+    assert splits_for_decision(_tested(0.0, 0.0, 9, method="sign"), 0.05) == 9

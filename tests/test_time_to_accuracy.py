@@ -70,3 +70,17 @@ def test_orderings_are_paired_sign_tests_with_holm():
     assert partial[0].test == stats.SignTest(2, 0, 0, 0.5)
     none_shared = tta.orderings({"a": {0: 1.0}, "b": {1: 2.0}}, [("a", "b")])
     assert math.isnan(none_shared[0].p_holm)
+
+
+def test_a_relative_target_is_nine_tenths_of_the_way_from_chance_to_the_weakest_training_accuracy():
+    """relative_target reads the training accuracies only: 1/k + 0.9 (weakest - 1/k), chance where the weakest is
+    below it, the first name in order on a tie; fewer than 2 classes or no adapter is a ValueError."""
+    target, weakest = tta.relative_target(3, {"mlp": 0.95, "lr": 0.84})
+    assert weakest == "lr" and target == pytest.approx(1 / 3 + 0.9 * (0.84 - 1 / 3))
+    assert tta.relative_target(4, {"b": 0.7, "a": 0.7}) == (pytest.approx(0.25 + 0.9 * 0.45), "a")  # a tie: by name
+    assert tta.relative_target(2, {"a": 0.3}) == (0.5, "a")  # below chance: the bar is chance itself
+    assert tta.relative_target(2, {"a": 1.0})[0] == pytest.approx(0.95)
+    assert tta.relative_target(10, {"a": 0.1})[0] == pytest.approx(0.1)  # exactly chance
+    for n_classes, accuracies in ((1, {"a": 0.9}), (0, {"a": 0.9}), (3, {})):
+        with pytest.raises(ValueError, match="a relative target needs at least 2 classes and one adapter's training"):
+            tta.relative_target(n_classes, accuracies)
