@@ -285,3 +285,36 @@ def test_latency_drifting_within_a_trial_is_measured_again_and_every_attempt_kep
     assert out["latency_drift"] == pytest.approx(3.0) and all(
         a["latency_drift"] == pytest.approx(3.0) for a in out["latency_attempts"]
     )
+
+
+def test_a_control_ratio_keeps_how_many_indices_each_side_had_and_takes_welchs_df():
+    one = noise.control_ratio([2.0], [3.0, 3.0, 3.0])  # one value on A: a ratio, no interval
+    assert (one.n_a, one.n_b, one.ratio) == (1, 3, pytest.approx(1.5)) and math.isnan(one.low)
+    flat = noise.control_ratio([2.0, 2.0, 2.0], [4.0, 4.0, 4.0, 4.0])  # no spread: exact
+    assert (flat.n_a, flat.n_b, flat.var_log, flat.df) == (3, 4, 0.0, math.inf) and flat.low == flat.high == 2.0
+    a, b = [1.0, 1.2, 0.9], [2.0, 2.6, 1.7, 2.3, 2.1, 1.9]
+    c = noise.control_ratio(a, b)
+    la, lb = np.log(a), np.log(b)
+    va, vb = la.var(ddof=1) / 3, lb.var(ddof=1) / 6
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 5)
+    half = sps.t.ppf(0.975, df) * math.sqrt(va + vb)
+    centre = lb.mean() - la.mean()
+    assert (c.n_a, c.n_b) == (3, 6) and c.var_log == pytest.approx(va + vb) and c.df == pytest.approx(df)
+    assert (c.low, c.high) == (pytest.approx(math.exp(centre - half)), pytest.approx(math.exp(centre + half)))
+
+
+def test_normalising_by_an_exact_control_keeps_the_ratios_own_interval_and_a_known_one_adds_nothing_to_df():
+    exact = noise.ControlRatio(3, 3, 2.0, 2.0, 2.0, 0.0, math.inf)
+    n = noise.normalise(math.log(4.0), 0.01, 4, exact)
+    half = sps.t.ppf(0.975, 4) * 0.1
+    assert (n.ratio, n.low, n.high) == (
+        pytest.approx(2.0),
+        pytest.approx(2 * math.exp(-half)),
+        pytest.approx(2 * math.exp(half)),
+    )
+    # the ratio itself without variance, a control whose variance is known (infinite df): a normal interval
+    known = noise.ControlRatio(3, 3, 2.0, 1.9, 2.1, 0.01, math.inf)
+    k = noise.normalise(math.log(4.0), 0.0, 4, known)
+    z = sps.norm.ppf(0.975) * 0.1
+    assert (k.low, k.high) == (pytest.approx(2 * math.exp(-z)), pytest.approx(2 * math.exp(z)))
+    assert math.isnan(noise.normalise(math.log(4.0), 0.0, 4, exact).low)  # both zero: no interval

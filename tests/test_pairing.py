@@ -178,3 +178,17 @@ def test_split_conflicts_keep_records_with_a_missing_key():
     assert [c.describe() for c in pairing.split_conflicts(df)] == [
         "iris/nan split 0: test_rows_sha s0 vs z0 (run r1 vs run r2)"
     ]
+
+
+def test_split_conflicts_read_any_row_index_and_a_missing_identity_is_no_conflict():
+    """A frame filtered before (its index not 0..n-1) gives the same conflicts; a record whose identity was never
+    stored (NaN) conflicts with nothing: only two different known values do."""
+    df = frame(rows("lr", "r1", [0.9, 0.8]), rows("mlp", "r1", [0.9, 0.8]), rows("mlp2", "r2", [0.9], sha="z"))
+    shifted = df.set_axis(df.index * 10 + 7)
+    assert [c.describe() for c in pairing.split_conflicts(shifted)] == [
+        c.describe() for c in pairing.split_conflicts(df)
+    ]
+    assert len(pairing.split_conflicts(shifted)) == 1
+    unknown = frame(rows("lr", "r1", [0.9]), rows("mlp", "r2", [0.9]))
+    unknown.loc[unknown["adapter"] == "mlp", "test_rows_sha"] = None
+    assert pairing.split_conflicts(unknown) == []

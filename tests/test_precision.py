@@ -34,6 +34,7 @@ def test_splits_needed_hand_computed():
     assert splits_needed(5, 0.20, 0.10) == 10  # capped at twice the splits so far
     assert splits_needed(5, 0.05, 0.10) == 5  # already precise
     assert splits_needed(2, 0.50, 0.10) == 4  # too few splits to extrapolate: double
+    assert splits_needed(2, 0.11, 0.10, cap=3) == 6  # nearly precise, but from 2 splits: no extrapolation, the cap
     assert splits_needed(5, math.inf, 0.10) == 10
 
 

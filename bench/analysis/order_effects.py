@@ -50,8 +50,11 @@ def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
 
 def _within(codes: np.ndarray, levels: int, columns: np.ndarray) -> np.ndarray:
     """``columns`` (n x k) less their mean within each level of ``codes``."""
-    counts = np.bincount(codes, minlength=levels).astype(float)
-    means = np.stack([np.bincount(codes, weights=c, minlength=levels) for c in columns.T], axis=1) / counts[:, None]
+    # pragma-marked: codes come from _codes, so every level occurs and minlength changes nothing; float is
+    # numpy's default dtype
+    counts = np.bincount(codes, minlength=levels).astype(float)  # pragma: no mutate
+    means = np.stack([np.bincount(codes, weights=c, minlength=levels) for c in columns.T], axis=1)  # pragma: no mutate
+    means = means / counts[:, None]
     return columns - means[codes]
 
 

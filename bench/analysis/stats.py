@@ -108,10 +108,11 @@ def power(noncentrality: float, df: int, alpha: float) -> float:
 
 def noncentrality_for_power(df: int, alpha: float, target: float = POWER) -> float:
     """The noncentrality (delta / se) at which the two-sided t-test reaches ``target`` power."""
-    high = 1.0
-    while power(high, df, alpha) < target:
-        high *= 2
-    return float(optimize.brentq(lambda nc: power(nc, df, alpha) - target, 0.0, high, xtol=1e-10))
+    high = 1.0  # pragma: no mutate (any start works: it grows until the root is bracketed)
+    while power(high, df, alpha) < target:  # pragma: no mutate (equality at a doubling: either way a bracket)
+        high *= 2  # pragma: no mutate (any growth factor > 1 works)
+    root = optimize.brentq(lambda nc: power(nc, df, alpha) - target, 0.0, high, xtol=1e-10)  # pragma: no mutate (xtol)
+    return float(root)
 
 
 def detectable_difference(
