@@ -458,6 +458,7 @@ def test_the_json_of_a_comparison_is_the_comparison_field_by_field():
             assert (reg["trials"], reg["metric"], reg["label"]) == (r.group, r.metric.short_name(r.column), r.name)
             assert {k: reg[k] for k in r.gated.to_json()} == r.gated.to_json()
     duet, separate, ungated = cases
+    assert duet.to_json()["gate"]["gated"] == ["accuracy", "fit", "tput:32"] and len(duet.gated_rows()) == 3
     assert duet.outcome == gate.FAIL and {r["metric"] for r in duet.regressions()} == {"fit", "tput:32", "accuracy"}
     tput = row(duet, "tput_32").gated.estimate()  # B/A of a throughput that fell to 56%
     assert tput.value == pytest.approx(0.563, rel=0.02) and tput.low < tput.value < tput.high and tput.level == 0.9
@@ -668,3 +669,14 @@ def test_the_reason_a_variance_blocks_names_the_blocked_metrics_why_and_only_unb
     assert _no_variance_why(v, ["fit time"]).endswith(advice + "accuracy,cold,tput")
     assert _no_variance_why(RunVariance("c", why="too old"), ["fit time"]) == "too old"
     assert _no_variance_why(None, ["fit time"]) == "no calibration of this machine (run `bench calibrate`)"
+
+
+def test_json_numbers_are_finite_floats_or_null_and_a_keyed_metric_is_named_by_any_of_its_keys():
+    from hello_bench.analysis.comparison import _any_key_named, _num
+
+    assert _num(None) is None and _num(math.nan) is None and _num(math.inf) is None and _num(-math.inf) is None
+    assert _num(3) == 3.0 and isinstance(_num(3), float) and _num(np.float64(0.5)) == 0.5
+    tput = metric_for("tput_32")
+    assert _any_key_named(tput, ["throughput batch 32"]) and _any_key_named(tput, ["fit time", "throughput batch 1"])
+    assert not _any_key_named(tput, ["throughput"]) and not _any_key_named(tput, ["CPU throughput batch 32"])
+    assert not _any_key_named(metric_for("cpu_tput_32"), ["CPU time of fit"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from scipy import stats as sps
@@ -386,3 +387,35 @@ def test_good_option_values_are_read_as_given_and_say_what_is_gated():
     assert GatePolicy().describe() == "gated: the registry's default metrics"
     assert p.at_look(3).describe() == "gated: fit, cold; look 3 of a sequential gate, at alpha 0.00417"
     assert p.at_look(1).level == 0.025 and p.level == 0.05
+
+
+def _tested_as(kind: str, mean: float, low: float, high: float, method: str, unit: str = "points", **kw):
+    m = gate.Measured("g", "metric", (0.0,), 0.0, kind=kind, unit=unit, **kw)
+    return gate.Tested(m, 5, mean, low=low, high=high, method=method, df=4.0)
+
+
+def test_worsenings_read_in_their_metrics_terms_a_count_in_whole_units_with_separators():
+    count = _tested_as(gate.EXACT, 1234.0, 1234.0, 1234.0, "exact", unit="", scale=1.0)
+    assert gate.shown(count, 1234.0) == "+1,234" and gate.shown(count, -3.0) == "-3"
+    assert gate.estimate_text(count) == "+1,234 on every split"
+    assert gate.estimate_text(replace(count, low=2.0)) == "+1,234 at worst"
+    params = _tested_as(gate.EXACT, 5.0, 5.0, 5.0, "exact", unit="params", scale=1.0)
+    assert gate.shown(params, 5.0) == "+5 params"
+    acc = _tested_as(gate.DIFFERENCE, 0.025, 0.01, 0.04, "t", lower_is_better=False)
+    assert gate.shown(acc, 0.025) == "-2.5 points" and gate.shown(acc, math.nan) == "-"
+    assert gate.estimate_text(acc) == "-2.5 points [90%: -4 points, -1 points]"
+    assert gate.estimate_text(replace(acc, low=0.0)).endswith("unbounded on 4 df]")  # a bound at 0: not bounded
+    assert gate.detectable_text(acc, 0.03) == "3 points" and gate.detectable_text(acc, math.nan) == "-"
+    bare = _tested_as(gate.DIFFERENCE, 0.5, 0.1, 0.9, "t", unit="", scale=1.0)
+    assert gate.detectable_text(bare, 0.5) == "0.5" and gate.shown(bare, 0.5) == "+0.5"
+    ratio = _tested_as(gate.RATIO, math.log(1.31), math.log(1.2), math.log(1.4), "t")
+    assert gate.shown(ratio, math.log(1.31)) == "1.31x" and gate.detectable_text(ratio, math.log(1.25)) == "25%"
+    assert gate.as_ratio(800.0, True) == math.inf and gate.as_ratio(-800.0, False) == math.inf
+    assert gate.as_ratio(math.log(2.0), False) == pytest.approx(0.5)
+
+
+def test_the_noncentrality_of_a_low_bar_is_found_below_one():
+    """A weak target at a loose level: the root sits under 1, below the bracket's first guess, and is still found."""
+    nc = gate.one_sided_noncentrality(1000.0, 0.4, 0.5)
+    assert nc == pytest.approx(sps.t.ppf(0.6, 1000), abs=1e-3) and 0 < nc < 1
+    assert sps.nct.sf(sps.t.ppf(0.6, 1000), 1000, nc) == pytest.approx(0.5, abs=1e-6)

@@ -192,3 +192,10 @@ def test_split_conflicts_read_any_row_index_and_a_missing_identity_is_no_conflic
     unknown = frame(rows("lr", "r1", [0.9]), rows("mlp", "r2", [0.9]))
     unknown.loc[unknown["adapter"] == "mlp", "test_rows_sha"] = None
     assert pairing.split_conflicts(unknown) == []
+
+
+def test_an_identity_value_is_compared_by_number_when_it_is_one():
+    from hello_bench.analysis.pairing import _canonical
+
+    assert _canonical(75) == _canonical(75.0) == "75.0" and _canonical(75) != _canonical(76)
+    assert _canonical("75") == "75" and _canonical("abc") == "abc" and _canonical(None) == "None"

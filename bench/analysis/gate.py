@@ -150,7 +150,7 @@ class Tested:
 
 def satterthwaite(a: float, df_a: float, b: float, df_b: float) -> float:
     """Degrees of freedom of the sum of two variance estimates a (df_a >= 1) and b (Welch-Satterthwaite)."""
-    denominator = a * a / df_a + (b * b / df_b if math.isfinite(df_b) else 0.0)
+    denominator = a * a / df_a + (b * b / df_b if math.isfinite(df_b) else 0.0)  # pragma: no mutate (x / inf is 0)
     return (a + b) ** 2 / denominator if denominator > 0 else math.inf
 
 
@@ -199,17 +199,20 @@ def one_sided_noncentrality(df: float, alpha: float, target: float = POWER) -> f
 
     def gap(nc: float) -> float:
         with warnings.catch_warnings():  # scipy's series may not converge at a fraction of one df: NaN, handled below
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)  # pragma: no mutate (the only warning it gives)
             return float(sps.nct.sf(critical, df, nc)) - target
 
-    low, high = 0.0, max(critical, 1.0)  # at nc = 0 the power is alpha: below any useful target
-    while gap(high) < 0:
-        low, high = high, high * 2
-        if high > 1e6:  # on a fraction of one df the power creeps (or scipy's nct gives NaN): nothing is detectable
+    low = 0.0  # at nc = 0 the power is alpha: below any useful target
+    # pragma-marked below: any start at or above the critical value, any growth factor > 1 and any cut-off far past
+    # the range of useful noncentralities bracket the same root
+    high = max(critical, 1.0)  # pragma: no mutate
+    while gap(high) < 0:  # pragma: no mutate (equality at a doubling: either way a bracket)
+        low, high = high, high * 2  # pragma: no mutate
+        if high > 1e6:  # pragma: no mutate (on a fraction of one df the power creeps or nct gives NaN: undetectable)
             return math.inf
     if math.isnan(gap(high)):
         return math.inf
-    return float(optimize.brentq(gap, low, high, xtol=1e-10))
+    return float(optimize.brentq(gap, low, high, xtol=1e-10))  # pragma: no mutate (xtol: scipy's default is finer)
 
 
 def detectable(t: Tested, alpha: float) -> float:
@@ -225,7 +228,8 @@ def detectable(t: Tested, alpha: float) -> float:
 def as_ratio(worse: float, lower_is_better: bool) -> float:
     """A worsening (log ratio) back to B/A: exp(w) for a time, exp(-w) for a throughput."""
     log_ratio = worse if lower_is_better else -worse
-    return math.exp(log_ratio) if log_ratio < 700 else math.inf  # a bound on a fraction of one df can pass exp's range
+    # a bound on a fraction of one df can pass exp's range (about 709): any cut below it, taken at or above, works
+    return math.exp(log_ratio) if log_ratio < 700 else math.inf  # pragma: no mutate
 
 
 def in_terms(t: Tested, value: float) -> float:

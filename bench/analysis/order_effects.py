@@ -44,7 +44,8 @@ class OrderEffect:
 def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
     """Each label's level as an integer (levels by first appearance), and the number of levels."""
     levels: dict[str, int] = {}
-    codes = np.fromiter((levels.setdefault(str(x), len(levels)) for x in labels), dtype=np.intp, count=len(labels))
+    labelled = (levels.setdefault(str(x), len(levels)) for x in labels)
+    codes = np.fromiter(labelled, dtype=np.intp, count=len(labels))  # pragma: no mutate (count only preallocates)
     return codes, len(levels)
 
 
@@ -68,10 +69,10 @@ def _absorbed(groups: np.ndarray, rounds: np.ndarray, n_groups: int, n_rounds: i
     identifiable apart from the levels.
     """
     dummies = np.zeros((len(groups), n_groups))
-    dummies[np.arange(len(groups)), groups] = 1.0
+    dummies[np.arange(len(groups)), groups] = 1.0  # pragma: no mutate (any nonzero value spans the same columns)
     dummies = _within(rounds, n_rounds, dummies)
     inside = _within(rounds, n_rounds, columns)
-    coef = np.linalg.lstsq(dummies, inside, rcond=None)[0]
+    coef = np.linalg.lstsq(dummies, inside, rcond=None)[0]  # pragma: no mutate (rcond=None: numpy's default)
     return inside - dummies @ coef, dummies, inside
 
 

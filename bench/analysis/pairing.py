@@ -75,10 +75,6 @@ class Unpaired:
         return f"{where + ' ' if where else ''}split {self.split_seed}: {self.reason}"
 
 
-def _runs(values: pd.Series) -> str:
-    return ", ".join(sorted({str(v) for v in values}))
-
-
 def _identities(group: pd.DataFrame) -> list[dict]:
     """The distinct identities claimed within one (keys, split seed) group, with their runs."""
     present = [c for c in IDENTITY if c in group.columns]

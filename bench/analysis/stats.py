@@ -207,7 +207,7 @@ def corrected_resampled_ttest(
         # Zero variance is not certainty: J equal differences say nothing about the next split. No
         # statistic, no p-value, no verdict. (Compared exactly: np.var of ten equal 1/75s is 3e-36,
         # not 0, which would make t = 1e16 and "significant".)
-        same = float(d[0])
+        same = float(d[0])  # pragma: no mutate (every d is the same here)
         return PairedTest(same, same, same, math.nan, math.nan, j, w, t_, l_, 0.0, 0.0)
     mean = float(d.mean())
     var = float(d.var(ddof=1))
