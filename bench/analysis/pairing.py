@@ -112,8 +112,13 @@ def per_split_matched(df: pd.DataFrame, keys: list[str], metric: str) -> tuple[p
     # dropna=False: a record with a missing key (say, no device) is still a split, never silently dropped.
     grouped = data.groupby(cols, dropna=False, sort=True)
     conflict = (grouped[present].nunique(dropna=True) > 1).any(axis=1).to_numpy() if present else None
-    agg = {metric: (metric, "mean"), "n_inits": ("init_seed", "nunique"), **{c: (c, "first") for c in present}}
-    table = grouped.agg(**agg).reset_index()
+    # One reduction per column, not named aggregation: pandas' keyword path costs more than the means themselves
+    # (a comparison pairs every metric: calibrate's 32 comparisons took 7 s in it).
+    table = grouped[[metric]].mean()
+    table["n_inits"] = grouped["init_seed"].nunique()
+    if present:
+        table[present] = grouped[present].first()
+    table = table.reset_index()
     table["runs"] = _group_runs(data, grouped)
     unpaired: list[Unpaired] = []
     if conflict is not None and conflict.any():
