@@ -419,3 +419,34 @@ def test_the_noncentrality_of_a_low_bar_is_found_below_one():
     nc = gate.one_sided_noncentrality(1000.0, 0.4, 0.5)
     assert nc == pytest.approx(sps.t.ppf(0.6, 1000), abs=1e-3) and 0 < nc < 1
     assert sps.nct.sf(sps.t.ppf(0.6, 1000), 1000, nc) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_the_gate_line_of_each_outcome_word_for_word():
+    """gate.line as a CI log shows it: FAIL lists exact failures first, then by Holm p, up to the limit and how many
+    more; PASS counts metrics and groups and names what was gated; INCONCLUSIVE gives each reason's count with
+    examples (problems first), in the order of REASONS."""
+    fails = [_ratio("small", [1.3, 1.5, 1.2, 1.45, 1.25, 1.4]), _ratio("big", [2.0, 2.1, 1.9, 2.05, 1.95, 2.0]),
+             gate.Measured("n", "parameters", (12.0,) * 5, 0.0, gate.EXACT, unit="", scale=1.0)]  # fmt: skip
+    assert gate.line(gate.decide(fails), limit=2) == (
+        "FAIL (exit 4): 3 metric(s) worse than the threshold with confidence (one-sided tests, Holm over 2): "
+        "n parameters +12 on every split, a rise > 0 (exact: no p-value); "
+        "big fit time 2x [90%: 1.94x, 2.06x], B/A > 1.1x (Holm p = 1.6e-07); and 1 more"
+    )
+    assert gate.line(gate.decide(fails[:2])).endswith("(Holm p = 1.6e-07); small fit time 1.35x [90%: 1.25x, 1.45x], "
+                                                      "B/A > 1.1x (Holm p = 0.0012)")  # fmt: skip
+    ok = gate.decide([_ratio("lr", [1.01, 0.99, 1.0, 1.02, 0.98, 1.01]), _accuracy("lr", [0.9] * 6, [0.9] * 6),
+                      _ratio("mlp", [1.01, 0.99, 1.0, 1.02, 0.98, 1.01])])  # fmt: skip
+    assert gate.line(ok) == (
+        "PASS (exit 0): all 3 gated metric(s) in 2 group(s) exclude a regression beyond the threshold (each one-sided "
+        "95% bound; no FAIL test after Holm over 3); gated: fit time B/A > 1.1x; accuracy a drop > 2 points"
+    )
+    few = [_ratio(g, [1.0, 1.3]) for g in "bcde"]
+    inc = gate.decide([_ratio("a", [1.0, 1.2, 1.05, 1.15, 0.98, 1.1]), *few], [gate.Problem(gate.MISSING, "x: gone")])
+    assert gate.line(inc) == (
+        "INCONCLUSIVE (exit 5): a gated metric missing: 1 (x: gone); too few pairs: 4 (b fit time 1.14x [90%: 0.498x, "
+        "2.61x]; c fit time 1.14x [90%: 0.498x, 2.61x]; d fit time 1.14x [90%: 0.498x, 2.61x]; and 1 more); interval "
+        "across the threshold: 1 (a fit time 1.08x [90%: 1.01x, 1.15x]); gated: fit time B/A > 1.1x"
+    )
+    assert gate.line(inc, limit=4).count("; and ") == 0
+    blocked = gate.decide([], [gate.Problem(gate.NOTHING, "")])
+    assert gate.line(blocked) == "INCONCLUSIVE (exit 5): nothing matched: 1"
