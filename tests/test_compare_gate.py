@@ -203,3 +203,18 @@ def test_separate_runs_take_their_run_to_run_variance_from_the_matrix_history_wh
     code, line = _compare(tmp_path, capsys, "h1", "h2")  # same code: never a FAIL; fit time is tested, not blocked
     blocked = line.split("run-to-run variance unknown", 1)[-1].split("; interval", 1)[0]
     assert code in (0, 5) and "fit time" not in blocked  # (throughput is constant in these records: no variance)
+
+
+def test_a_damaged_stored_run_nobody_named_never_stops_a_comparison_of_two_others(tmp_path, capsys):
+    """The history fallback reads the other runs of the matrix: one of them damaged (a line cut in half) makes the
+    history unusable, said in the line, and the comparison of the two named runs still ends in its gate's answer."""
+    rng = np.random.default_rng(2)
+    for r in range(7):
+        recs = [record("torch-mlp", s, 0.95, fit=1 + 0.01 * rng.standard_normal(), started_at=1.7e9 + 1000 * r + s,
+                       finished_at=1.7e9 + 1000 * r + s + 1, machine_id="m1", hostname="a") for s in range(6)]  # fmt: skip
+        path = write_run(tmp_path, f"h{r}", recs)
+    lines = (path / "records.jsonl").read_text().splitlines()
+    lines[2] = lines[2][: len(lines[2]) // 2]  # h6, a run nobody names below, damaged mid-file
+    (path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    code, line = _compare(tmp_path, capsys, "h1", "h2")
+    assert code == 5 and "the stored history of this matrix cannot be read (" in line and "h6" in line

@@ -179,3 +179,29 @@ def test_the_latest_run_read_with_no_run_named_has_no_duplicate_note(tmp_path):
     assert load_runs(["only", "only"], tmp_path).notes == [
         "0 duplicate record(s) (the same split in several runs; 1 run(s) named twice) were counted once."
     ]
+
+
+@pytest.mark.parametrize("content", ["", "\n", '{"trial_id": "iris/lr/cpu/split-00", "stat'])
+def test_a_run_without_records_is_refused_where_named_and_left_out_where_every_run_is_listed(tmp_path, capsys,
+                                                                                              content):  # fmt: skip
+    """One class, every command: a run holding no record (empty, a blank line, one torn line) named next to a
+    good run is refused by name before anything is written; listing every run (history, publish) leaves it out,
+    and the site still has its row and page."""
+    for run in ("a", "b"):
+        write_run(tmp_path, run, [record("lr", s, 0.9, started_at=1.7e9 + s, finished_at=1.7e9 + s + 1)
+                                  for s in range(3)])  # fmt: skip
+    empty = write_run(tmp_path, "empty", [record("lr", 0, 0.9)])
+    (empty / "records.jsonl").write_text(content)
+    results = ["--results-dir", str(tmp_path)]
+    for argv in (["report", "empty", "a"], ["history", "a", "empty"], ["compare", "a", "empty"],
+                 ["export", "empty", "a", "--to", "parquet", "--out", str(tmp_path / "x.parquet")]):  # fmt: skip
+        before = snapshot(tmp_path)
+        code, out, err = run_cli([*argv, *results, *(["--out", str(tmp_path / "o")] if argv[0] != "export" else [])],
+                                 capsys)  # fmt: skip
+        assert_clean_failure(code, err, {1})
+        assert f"No records in {empty}" in err and snapshot(tmp_path) == before, argv
+    code, out, err = run_cli(["history", *results, "--out", str(tmp_path / "h")], capsys)
+    assert code == 0 and "2 point(s) from 2 run(s)" in (tmp_path / "h" / "HISTORY.md").read_text()
+    code, out, err = run_cli(["publish", *results, "--out", str(tmp_path / "site")], capsys)
+    assert code == 0 and "(3 runs, " in out
+    assert "No records in" in (tmp_path / "site" / "runs" / "empty" / "index.html").read_text()

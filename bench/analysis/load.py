@@ -425,7 +425,7 @@ def _environments_wanted(runs: list[str], folders: list[RunFolder]) -> dict[str,
 
 def load_runs(
     runs: list[str], results_dir: str | Path, kind: str | None = "matrix", dedupe_splits: bool = True,
-    split_environments: bool = True,
+    split_environments: bool = True, skip_empty: bool = False,
 ) -> Loaded:  # fmt: skip
     """Records of the named runs (default: the latest of ``kind``) as one tidy frame.
 
@@ -433,15 +433,21 @@ def load_runs(
     how many duplicates were dropped. Without it every run's rows are kept.
     ``split_environments``: a run read whole that holds several environments has
     its adapters labelled by environment (:func:`by_environment`).
+    ``skip_empty``: a run without records is left out (for callers that list the runs themselves); by default a
+    run the user named that holds no records is refused by name, as one named alone is.
     """
     folders = resolve_folders(runs, results_dir, kind)
     wanted = _environments_wanted(runs, folders)
     frames = [select_environment(run_frame(f).assign(run_id=f.run_id), f, wanted.get(f.run_id)) for f in folders]
     if split_environments:  # history keeps the adapters' labels: its points are the environments
         frames = [by_environment(f) for f in frames]
+    empty = [folder for folder, f in zip(folders, frames) if f.empty]
+    if skip_empty and len(empty) < len(folders):  # left out: never counted as a run read
+        folders = [folder for folder, f in zip(folders, frames) if not f.empty]
     frames = [f for f in frames if not f.empty]
-    if not frames:
-        raise UserError(f"No records in {', '.join(str(f.path) for f in folders)}.")
+    if not frames or (empty and not skip_empty):
+        raise UserError(f"No records in {', '.join(str(f.path) for f in empty)}"
+                        + (": leave it out (nothing to read from it)." if frames else "."))  # fmt: skip
     frame = finish(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
     notes, dropped = [], 0
     if dedupe_splits:
@@ -488,7 +494,7 @@ def load(*runs: str, results_dir: str | Path = "results", raw: bool = False) -> 
     names = list(runs) or [p.name for p in run_dirs(results_dir)]
     if not names:
         raise UserError(f"No runs under {Path(results_dir) / 'runs'}.")
-    loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False)
+    loaded = load_runs(names, results_dir, kind=None, dedupe_splits=False, skip_empty=not runs)
     if not raw:
         return loaded.frame
     arrays = loaded.raw()

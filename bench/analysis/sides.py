@@ -206,10 +206,30 @@ def unmatched(side: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> list[
             for key, g in rows.groupby(["dataset", "adapter", "device"], sort=True)]  # fmt: skip
 
 
+def _history_or(variance: Any, results_dir: str | Path, config: dict, env: dict, compared: tuple[Path, Path],
+                starts: tuple[float, float]) -> Any:  # fmt: skip
+    """The stored history's run-to-run variance where it is usable, else ``variance`` (the calibration's reason).
+
+    The history is other runs the user did not name: one of them damaged is a reason it cannot be used, never an
+    error that stops the comparison of the two that were named."""
+    import warnings
+
+    from hello_bench.analysis.separate import from_stored_history
+
+    try:
+        with warnings.catch_warnings():  # a torn last line in a run nobody named: not the user's question here
+            warnings.simplefilter("ignore")
+            history = from_stored_history(results_dir, config, env, compared, starts)
+    except UserError as err:
+        variance.why = f"{variance.why}; the stored history of this matrix cannot be read ({err})"
+        return variance
+    return history if history.why is None else variance
+
+
 def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, results_dir: str | Path) -> Any:
     """What the two sides bring to their comparison: relation, control ratio, noise floor, run-to-run variance."""
     from hello_bench.analysis.comparison import Context
-    from hello_bench.analysis.separate import find_calibration, from_stored_history, within_span
+    from hello_bench.analysis.separate import find_calibration, within_span
 
     kind = relation(a, b)
     context = Context(kind, design=design_differences(a.frame, b.frame, keys))
@@ -227,7 +247,6 @@ def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, resu
         variance = within_span(find_calibration(results_dir, a.env, b.env, calibration), apart)
         config = RunFolder(a.path).config()
         if variance.why is not None and calibration is None and config == RunFolder(b.path).config():
-            history = from_stored_history(results_dir, config, a.env, (a.path, b.path), starts)
-            variance = history if history.why is None else variance
+            variance = _history_or(variance, results_dir, config, a.env, (a.path, b.path), starts)
         context.variance = variance
     return context

@@ -158,7 +158,10 @@ def _load(runs: list[str], results_dir: str | Path, by: str) -> Loaded:
     if not names:
         raise UserError(f"bench history needs at least two runs (or a run with environments); none under "
                         f"{Path(results_dir) / 'runs'}.")  # fmt: skip
-    loaded = _named(load_runs(names, results_dir, kind=None, dedupe_splits=False, split_environments=False), names)
+    loaded = load_runs(
+        names, results_dir, kind=None, dedupe_splits=False, split_environments=False, skip_empty=not runs
+    )  # every run listed, not named: one without records is left out
+    loaded = _named(loaded, names)
     found = sorted(p.run + (f"%{p.environment}" if p.environment else "") for p in history.points(loaded, by).values())
     if len(found) < 2:
         raise UserError(f"bench history needs at least two points: two runs, or a run with two or more environments; "

@@ -230,7 +230,11 @@ def _run_link(folder: RunFolder, pages: dict[str, Page]) -> str:
 
 def run_row(folder: RunFolder, pages: dict[str, Page]) -> list:
     env, config = folder.environment(), folder.config()
-    frame = load_runs([str(folder.path)], folder.path.parent.parent, kind=None, dedupe_splits=False).frame
+    if any(True for _ in read_values(folder.records_path, "status")):
+        frame = load_runs([str(folder.path)], folder.path.parent.parent, kind=None, dedupe_splits=False).frame
+    else:  # no record yet: a row of 0 trials (its page says why), the site still built; damage still refused
+        folder.check()
+        frame = pd.DataFrame({"status": pd.Series(dtype=str)})
     start = pd.to_datetime(frame.get("started_at"), utc=True).min() if "started_at" in frame else None
     end = pd.to_datetime(frame.get("finished_at"), utc=True).max() if "finished_at" in frame else None
     statuses = frame["status"].value_counts()
