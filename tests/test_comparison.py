@@ -500,6 +500,15 @@ def test_the_newest_usable_calibration_of_the_machine_both_runs_ran_on_is_found_
     _calibration_run(tmp_path, "few", 300.0, calibration={"run_variance": {"fit_wall_s": _variance_entry(runs=2)}})
     _calibration_run(tmp_path, "other", 400.0, machine="m2",
                      calibration={"run_variance": {"fit_wall_s": _variance_entry(0.03)}})  # fmt: skip
+    m3 = {"machine_id": "m3", "hostname": "a"}
+    _calibration_run(
+        tmp_path, "thin", 50.0, machine="m3", calibration={"run_variance": {"fit_wall_s": {"var": 0.01, "df": 9}}}
+    )
+    _calibration_run(tmp_path, "thin2", 60.0, machine="m3", calibration={"run_variance": {}})
+    assert find_calibration(tmp_path, m3, m3).why == (
+        "no usable calibration of this machine ('thin2', 'thin': none holds a run-to-run variance from 5+ repeats "
+        "with Satterthwaite's df; run `bench calibrate`)"
+    )
     _calibration_run(tmp_path, "unfinished", 500.0)  # no results yet
     found = find_calibration(tmp_path, m1, m1)  # the newest of m1 with a usable variance: "few" is passed over
     assert (found.source, found.by_column, found.why) == ("new", {"fit_wall_s": (0.02, 10.0)}, None)

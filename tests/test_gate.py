@@ -450,3 +450,15 @@ def test_the_gate_line_of_each_outcome_word_for_word():
     assert gate.line(inc, limit=4).count("; and ") == 0
     blocked = gate.decide([], [gate.Problem(gate.NOTHING, "")])
     assert gate.line(blocked) == "INCONCLUSIVE (exit 5): nothing matched: 1"
+
+
+def test_failures_tied_on_holm_p_are_listed_smallest_raw_p_first():
+    """Holm's adjusted p values tie often (its step-down keeps a running maximum): b's raw p is above a's but under
+    twice it, so both adjust to 2 p_a. The line then goes by the raw p: a first, whatever order they were given in."""
+    a = _ratio("a", [1.30, 1.35, 1.25, 1.38, 1.29, 1.33])
+    b = _ratio("b", [1.30, 1.35, 1.24, 1.38, 1.29, 1.33])
+    v = gate.decide([b, a])
+    (jb, ja) = v.judged
+    assert jb.p_holm == ja.p_holm and ja.tested.p_fail < jb.tested.p_fail < 2 * ja.tested.p_fail
+    assert gate.line(v, limit=1).split(": ", 2)[2].startswith("a fit time")
+    assert gate.line(gate.decide([a, b]), limit=1).split(": ", 2)[2].startswith("a fit time")

@@ -392,13 +392,18 @@ def _name(j: Judged) -> str:
     return f"{j.tested.measured.group} {j.tested.measured.metric}"
 
 
+def _surest(j: Judged) -> tuple:
+    """Exact failures first, then by Holm p, a tie (Holm's step-up makes many) by the raw p."""
+    return (math.isfinite(j.p_holm), j.p_holm, j.tested.p_fail)
+
+
 def line(v: Verdict, limit: int = 3) -> str:
     """The one line every gated comparison ends with: PASS, FAIL (with the metrics) or INCONCLUSIVE (with why)."""
     groups = len({j.tested.measured.group for j in v.judged})
     if v.outcome == FAIL:
         items = [f"{_name(j)} {estimate_text(j.tested)}, {threshold_text(j.tested.measured)}"
                  + (f" (Holm p = {j.p_holm:.2g})" if math.isfinite(j.p_holm) else " (exact: no p-value)")
-                 for j in sorted(v.failures, key=lambda j: (math.isfinite(j.p_holm), j.p_holm))]  # fmt: skip
+                 for j in sorted(v.failures, key=_surest)]  # fmt: skip
         more = f"; and {len(items) - limit} more" if len(items) > limit else ""
         return (f"FAIL (exit {EXIT_STATUS[FAIL]}): {len(items)} metric(s) worse than the threshold with confidence "
                 f"(one-sided tests, Holm over {v.m}): " + "; ".join(items[:limit]) + more)  # fmt: skip

@@ -112,13 +112,19 @@ def find_calibration(results_dir: str | Path, env_a: dict, env_b: dict, name: st
         return RunVariance(
             "", why="the runs ran on two machines (a calibration describes one: name one with --calibration)"
         )
+    passed = []  # calibrations of this machine without a usable variance: passed over, and named
     for path in reversed(run_dirs(results_dir, kind="calibration")):
         folder = RunFolder(path)
         data = read_calibration(folder)
         if data is not None and _machine(folder.environment()) == _machine(env_a):
             variance = run_variance_from(data, folder.run_id)
-            if variance.by_column:  # a calibration of too few repeats is passed over, not used
+            if variance.by_column:
                 return variance
+            passed.append(folder.run_id)
+    if passed:
+        return RunVariance("", why=f"no usable calibration of this machine ({', '.join(map(repr, passed))}: none "
+                                   f"holds a run-to-run variance from {rv.MIN_RUNS}+ repeats with Satterthwaite's df; "
+                                   "run `bench calibrate`)")  # fmt: skip
     return RunVariance("", why="no calibration of this machine (run `bench calibrate`)")
 
 
