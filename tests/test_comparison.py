@@ -487,6 +487,8 @@ def _calibration_run(root, run_id: str, finished: float, machine: str = "m1", ca
 
 
 def test_the_newest_usable_calibration_of_the_machine_both_runs_ran_on_is_found_or_the_line_says_why(tmp_path):
+    import json
+
     from hello_bench.analysis.separate import find_calibration
 
     m1, m2 = {"machine_id": "m1", "hostname": "a"}, {"machine_id": "m2", "hostname": "a"}
@@ -510,13 +512,26 @@ def test_the_newest_usable_calibration_of_the_machine_both_runs_ran_on_is_found_
         "with Satterthwaite's df; run `bench calibrate`)"
     )
     _calibration_run(tmp_path, "unfinished", 500.0)  # no results yet
+    matrix = _calibration_run(
+        tmp_path, "a-matrix", 600.0, calibration={"run_variance": {"fit_wall_s": _variance_entry(0.05)}}
+    )
+    info = json.loads((matrix / "run.json").read_text())
+    (matrix / "run.json").write_text(
+        json.dumps({**info, "kind": "matrix"})
+    )  # the newest, with numbers, not a calibration
     found = find_calibration(tmp_path, m1, m1)  # the newest of m1 with a usable variance: "few" is passed over
     assert (found.source, found.by_column, found.why) == ("new", {"fit_wall_s": (0.02, 10.0)}, None)
     assert find_calibration(tmp_path, m2, m2).by_column == {"fit_wall_s": (0.03, 10.0)}
-    assert find_calibration(tmp_path, m1, m2, "old").by_column == {"fit_wall_s": (0.01, 10.0)}  # named: any machine
+    named = find_calibration(tmp_path, m1, m2, "old")  # named: any machine
+    assert (named.source, named.by_column) == ("old", {"fit_wall_s": (0.01, 10.0)})
+    assert two.source == "" and find_calibration(tmp_path, m3, m3).source == ""
     with pytest.raises(UserError, match=r"^Run 'unfinished' holds no calibration results; run `bench calibrate`\.$"):
         find_calibration(tmp_path, m1, m1, "unfinished")
-    with pytest.raises(UserError, match=r"^Calibration 'few' has no usable run-to-run variance \(needs 5 or more "):
+    with pytest.raises(
+        UserError,
+        match=r"^Calibration 'few' has no usable run-to-run variance \(needs 5 or more "
+        r"repeats, stored with Satterthwaite's df\): run `bench calibrate`\.$",
+    ):
         find_calibration(tmp_path, m1, m1, "few")
 
 
