@@ -340,6 +340,26 @@ RUNS: dict[str, tuple[str, Callable[[Loaded], str]]] = {
 }
 
 
+def floor(loaded: Loaded) -> str:
+    """The README's "Where the time goes" numbers: the report's fit table (floor, dispatch, rest, the multiple of the
+    floor) and its sentence on who comes within 3x the floor, from the floor reference run (``bench run --config
+    floor``)."""
+    from hello_bench.report import breakdown
+    from hello_bench.report.document import Doc
+
+    frame = loaded.frame
+    doc = Doc("floor")
+    breakdown.section(doc, frame[frame["status"] == "ok"])
+    fit = next(b[1] for b in doc.blocks if b[0] == "table" and b[1].name == "time-breakdown")
+    said = [line for line in next(b[1] for b in doc.blocks if b[0] == "ul") if line.startswith("Near the floor")]
+    keep = [fit.headers.index(h) for h in ("adapter", "fit s (mean)", "floor s", "dispatch s", "rest s",
+                                           "x the floor [95% CI]", "dispatch per step us")]  # fmt: skip
+    rows = [[str(r[i]) for i in keep] for r in fit.rows]
+    run = loaded.folders[0].run_id
+    return "\n".join([f"Run `{run}` (`bench run --config floor`), {len(frame)} trials:", "",
+                      table(rows, [fit.headers[i] for i in keep]), "", *(f"- {line}" for line in said)])  # fmt: skip
+
+
 def _calibration(loaded: Loaded) -> str:
     from hello_bench.report.calibration import readme_block
 
@@ -402,6 +422,7 @@ def _config_name(run: str) -> str:
 
 RUNS.update({
     "calibration-quick": ("reference-calibration-quick-cpu-2core", _calibration),
+    "floor": ("reference-floor-cpu-2core", floor),
 })  # fmt: skip
 #: README block -> what writes it, from the results folder.
 BLOCKS: dict[str, Callable[[str | Path], str]] = {
