@@ -7,6 +7,7 @@ need the machine's run-to-run variance (a calibration) before timing metrics are
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -218,3 +219,12 @@ def test_a_damaged_stored_run_nobody_named_never_stops_a_comparison_of_two_other
     (path / "records.jsonl").write_text("\n".join(lines) + "\n")
     code, line = _compare(tmp_path, capsys, "h1", "h2")
     assert code == 5 and "the stored history of this matrix cannot be read (" in line and "h6" in line
+    (tmp_path / "runs" / "h5" / "run.json").write_text("")  # a kind file cut to nothing (killed while writing it)
+    code, line = _compare(tmp_path, capsys, "h1", "h2")
+    assert code == 5 and line.startswith("INCONCLUSIVE (exit 5): ")
+    for r in ("h5", "h6"):
+        shutil.rmtree(tmp_path / "runs" / r)
+    code, line = _compare(tmp_path, capsys, "h1", "h2")  # four others: too few, and the line says so beside the rest
+    assert (
+        code == 5 and "no calibration of this machine (run `bench calibrate`); 3 stored run(s) of this matrix" in line
+    )

@@ -81,7 +81,7 @@ def _runs(root: Path) -> Path:
 
 
 COMMANDS = [["history", "a", "b"], ["report", "a"], ["compare", "a", "b"], ["export", "a", "--to", "parquet"],
-            ["publish", "--out", "site"]]  # fmt: skip
+            ["publish", "--runs", "a", "b", "--out", "site"]]  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -129,9 +129,13 @@ def test_a_damaged_calibration_never_gates(tmp_path, capsys, variance, how):
     root = _calibrated(tmp_path, variance)
     before = snapshot(root)
     argv = ["compare", "main", "branch", "--results-dir", str(root), "--out", str(root / "out"), "--fail-above", "10"]
-    code, _, err = run_cli([*argv, *(["--calibration", "calib"] if how == "named" else [])], capsys)
-    assert_clean_failure(code, err, {1})
-    assert "run.json" in err and "run_variance" in err and snapshot(root) == before
+    code, out, err = run_cli([*argv, *(["--calibration", "calib"] if how == "named" else [])], capsys)
+    if how == "named":  # named: refused in one line, nothing written
+        assert_clean_failure(code, err, {1})
+        assert "run.json" in err and "run_variance" in err and snapshot(root) == before
+    else:  # found while listing: left out with a warning naming it, never used; the gate cannot decide without it
+        assert code == 5 and "run_variance" in err and "Left out of the calibration runs listed." in err
+        assert "Traceback" not in err and "INCONCLUSIVE (exit 5): run-to-run variance unknown" in out
 
 
 def test_calibrate_report_of_a_calibration_without_its_parts_is_one_line(tmp_path, capsys):
@@ -205,3 +209,20 @@ def test_a_run_without_records_is_refused_where_named_and_left_out_where_every_r
     code, out, err = run_cli(["publish", *results, "--out", str(tmp_path / "site")], capsys)
     assert code == 0 and "(3 runs, " in out
     assert "No records in" in (tmp_path / "site" / "runs" / "empty" / "index.html").read_text()
+
+
+def test_a_run_nobody_named_whose_kind_file_is_damaged_is_left_out_of_listings_with_a_warning(tmp_path, capsys):
+    """A run killed while writing its run.json (cut to nothing): `publish` and `history` of every run leave it out
+    and say so on stderr; naming it is refused in one line."""
+    for run in ("a", "b", "c"):
+        write_run(tmp_path, run, [record("lr", s, 0.9, started_at=1.7e9 + s, finished_at=1.7e9 + s + 1)
+                                  for s in range(3)])  # fmt: skip
+    (tmp_path / "runs" / "c" / "run.json").write_text("")
+    results = ["--results-dir", str(tmp_path)]
+    code, out, err = run_cli(["publish", *results, "--out", str(tmp_path / "site")], capsys)
+    assert code == 0 and "(2 runs, " in out and "c/run.json" in err and "Left out of the site." in err
+    code, out, err = run_cli(["history", *results, "--out", str(tmp_path / "h")], capsys)
+    assert code == 0 and "c/run.json" in err and "Left out of the matrix runs listed." in err
+    code, out, err = run_cli(["history", "a", "c", *results, "--out", str(tmp_path / "h2")], capsys)
+    assert_clean_failure(code, err, {1})
+    assert "c/run.json" in err

@@ -223,7 +223,10 @@ def _history_or(variance: Any, results_dir: str | Path, config: dict, env: dict,
     except UserError as err:
         variance.why = f"{variance.why}; the stored history of this matrix cannot be read ({err})"
         return variance
-    return history if history.why is None else variance
+    if history.why is None:
+        return history
+    variance.why = f"{variance.why}; {history.why}"  # neither source usable: both reasons
+    return variance
 
 
 def context_for(a: Side, b: Side, keys: list[str], calibration: str | None, results_dir: str | Path) -> Any:

@@ -162,10 +162,16 @@ def _why_far(r: pd.Series) -> str:
             f"dispatch explains {_share(r['dispatch'], r['total'])} of it; the rest ({fmt(r['rest'])} s) keeps it there"
         )
     per_step = r["floor"] / r["steps"] if r["steps"] > 0 else math.nan
+    steps = r["steps"] * r["step_cost"]
+    # the dispatch is steps and, where measured, each epoch's own work: say both, and what the steps alone come to
+    epochs = (f" plus {fmt(r['epochs'])} epochs' own work ({fmt(r['dispatch'] - steps)} s)"
+              if r["dispatch"] - steps > 1e-6 * r["dispatch"] else "")  # fmt: skip
+    over = f"; its parts over-explain its fit by {fmt(-r['rest'])} s, so take it as rough" if r["rest"] < 0 else ""
     return (
         f"its dispatch alone, {fmt(r['steps'])} steps x {fmt(r['step_cost'] * 1e6)} us above the floor's cost per "
-        f"step (the floor's whole step takes {fmt(per_step * 1e6)} us), is {fmt(alone)}x the floor's whole fit: "
-        f"while it pays that per step it cannot come within {NEAR:g}x"
+        f"step (the floor's whole step takes {fmt(per_step * 1e6)} us; the steps alone {fmt(steps / r['floor'])}x the "
+        f"floor's fit){epochs}, is {fmt(alone)}x the floor's whole fit{over}: while it pays that dispatch it cannot "
+        f"come within {NEAR:g}x"
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -344,12 +345,23 @@ def _remove_stale(root: Path, stale: set[str]) -> None:
             folder.rmdir()
 
 
+def _readable(folder: RunFolder) -> bool:
+    """Whether a listed run's files read (a run nobody named, damaged, is left out with a warning naming it)."""
+    try:
+        folder.check()
+    except UserError as err:
+        warnings.warn(f"{err} Left out of the site.", stacklevel=2)
+        return False
+    return True
+
+
 def publish(out: str | Path, results_dir: str | Path = "results", runs: list[str] | None = None) -> dict:
     """Write the site; returns what was written (``--json``)."""
     from hello_bench.report.html import plotly_js
 
     results = Path(results_dir)
-    folders = [RunFolder.resolve(r, results) for r in runs] if runs else [RunFolder(p) for p in run_dirs(results)]
+    folders = [RunFolder.resolve(r, results) for r in runs] if runs else [f for f in map(RunFolder, run_dirs(results))
+                                                                           if _readable(f)]  # fmt: skip
     folders = list({f.path.resolve(): f for f in reversed(folders)}.values())[::-1]  # a run named twice is one run
     if not folders:
         raise UserError(f"No runs under {results / 'runs'}: nothing to publish.")

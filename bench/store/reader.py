@@ -332,12 +332,20 @@ def run_dirs(results_dir: str | Path, kind: str | None = None) -> list[Path]:
     root = Path(results_dir) / "runs"
     if not root.is_dir():
         return []
-    runs = [
-        p
-        for p in root.iterdir()
-        if not p.is_symlink() and (p / "config.json").is_file() and (kind is None or RunFolder(p).kind() == kind)
-    ]
+    runs = [p for p in root.iterdir() if not p.is_symlink() and (p / "config.json").is_file() and _of_kind(p, kind)]
     return sorted(runs, key=lambda p: (last_written(p), p.name))
+
+
+def _of_kind(path: Path, kind: str | None) -> bool:
+    """Whether the run is of ``kind`` (any, for None). One whose kind file is damaged (a run killed while writing
+    it) is left out of a listing by kind with a warning naming it: a run nobody named never stops a command."""
+    if kind is None:
+        return True
+    try:
+        return RunFolder(path).kind() == kind
+    except UserError as err:
+        warnings.warn(f"{err} Left out of the {kind} runs listed.", stacklevel=3)
+        return False
 
 
 #: How much of a records file's end is read to find its last record (a record line is a few KB).
