@@ -422,6 +422,7 @@ def _config_name(run: str) -> str:
 
 RUNS.update({
     "calibration-quick": ("reference-calibration-quick-cpu-2core", _calibration),
+    "calibration-thorough": ("reference-calibration-thorough-cpu-2core", _calibration),
     "floor": ("reference-floor-cpu-2core", floor),
 })  # fmt: skip
 #: README block -> what writes it, from the results folder.
